@@ -1,0 +1,94 @@
+"""Hooks into the local engine: ``start``, ``pretask``, ``posttask``, ``finish``.
+
+Subclass ``Callback`` and override the hooks you need, or pass functions to
+its constructor. Activate a callback for a block with ``with cb:``, for the
+whole session with ``cb.register()``, or for one call with
+``compute(..., callbacks=[cb])``. The engine calls hooks in its own thread,
+in this order: ``start`` once, ``pretask``/``posttask`` around every task,
+``finish`` once (also when a task failed, with ``errored=True``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Hashable, Iterable, Mapping
+
+
+class Callback:
+    """Base class of engine callbacks; every hook is a no-op by default."""
+
+    #: callbacks registered globally (``register()`` or ``with``)
+    active: set = set()
+    _lock = threading.Lock()
+
+    def __init__(
+        self,
+        start: Callable | None = None,
+        pretask: Callable | None = None,
+        posttask: Callable | None = None,
+        finish: Callable | None = None,
+    ):
+        # A function given here shadows the method of the same name.
+        for name, func in (("start", start), ("pretask", pretask), ("posttask", posttask), ("finish", finish)):
+            if func is not None:
+                setattr(self, name, func)
+
+    def start(self, graph: Mapping) -> None:
+        """Before anything runs; ``graph`` is the graph about to run."""
+
+    def pretask(self, key: Hashable, graph: Mapping, state: Any) -> None:
+        """Just before the task ``key`` is handed to a worker."""
+
+    def posttask(self, key: Hashable, result: Any, graph: Mapping, state: Any, worker_id: int) -> None:
+        """Just after the task ``key`` finished on worker ``worker_id``."""
+
+    def finish(self, graph: Mapping, state: Any, errored: bool) -> None:
+        """After the last task, or after the first failure."""
+
+    def register(self) -> None:
+        with Callback._lock:
+            Callback.active.add(self)
+
+    def unregister(self) -> None:
+        with Callback._lock:
+            Callback.active.discard(self)
+
+    def __enter__(self):
+        self.register()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.unregister()
+
+
+class Hooks:
+    """The bound hooks of a set of callbacks, leaving out the no-ops."""
+
+    __slots__ = ("start", "pretask", "posttask", "finish")
+
+    def __init__(self, callbacks: Iterable[Callback]):
+        callbacks = list(callbacks)
+        self.start = _overridden(callbacks, "start")
+        self.pretask = _overridden(callbacks, "pretask")
+        self.posttask = _overridden(callbacks, "posttask")
+        self.finish = _overridden(callbacks, "finish")
+
+
+def _overridden(callbacks: list, name: str) -> list:
+    base = getattr(Callback, name)
+    hooks = []
+    for cb in callbacks:
+        hook = getattr(cb, name)
+        if getattr(hook, "__func__", None) is not base:
+            hooks.append(hook)
+    return hooks
+
+
+def active_callbacks(extra: Iterable[Callback] | None = None) -> list[Callback]:
+    """The globally active callbacks plus ``extra``, each once, in a stable order."""
+    with Callback._lock:
+        found = list(Callback.active)
+    for cb in extra or ():
+        if cb not in found:
+            found.append(cb)
+    return found

@@ -1,0 +1,77 @@
+"""The loop that runs inside each worker process of the processes scheduler.
+
+Started as ``python -m shoal.schedulers.process_worker FD``: a fresh
+interpreter (so it is safe to start from a parent with threads, and the
+parent's ``__main__`` is never re-run) talking over the socket ``FD``.
+The parent first sends its ``sys.path``, so functions pickled by reference
+import here as they do there. Then, for every batch, the parent sends
+``(run_id, batch, data)`` and the worker answers ``(run_id, outcomes)``
+with one ``(key, ok, value, remote_traceback)`` per task.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import sys
+from multiprocessing.connection import Connection
+
+import cloudpickle
+
+from .errors import format_remote_traceback
+
+#: True inside a worker process; nested computations there run in-process.
+in_worker_process = False
+
+
+def worker_main(conn: Connection) -> None:
+    global in_worker_process
+    in_worker_process = True
+    sys.path[:] = pickle.loads(conn.recv_bytes())
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        run_id, batch, data = pickle.loads(payload)
+        outcomes = []
+        for key, node in batch:
+            try:
+                outcomes.append((key, True, node(data), None))
+            except Exception as exc:
+                outcomes.append((key, False, exc, format_remote_traceback(exc)))
+        del batch, data, payload
+        conn.send_bytes(dumps_outcomes(run_id, outcomes))
+
+
+def dumps_outcomes(run_id: int, outcomes: list) -> bytes:
+    """Pickle the outcomes; values that cannot travel become errors naming their task."""
+    try:
+        return cloudpickle.dumps((run_id, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        pass
+    safe = []
+    for key, ok, value, tb in outcomes:
+        try:
+            cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as err:
+            if ok:
+                value = TypeError(
+                    f"The result of task {key!r} ({type(value).__name__}) cannot be pickled "
+                    f"to send it back from the worker process: {err}. Return picklable data, "
+                    "or run this computation with scheduler='threads'."
+                )
+            else:
+                value = RuntimeError(f"{type(value).__name__}: {value} (the original exception could not be pickled)")
+            ok = False
+        safe.append((key, ok, value, tb))
+    return cloudpickle.dumps((run_id, safe), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+if __name__ == "__main__":
+    fd = int(sys.argv[1])
+    # Run the loop from the importable module, so that other modules (and
+    # nested computations) see ``in_worker_process`` set.
+    from shoal.schedulers import process_worker
+
+    process_worker.worker_main(Connection(socket.socket(fileno=fd).detach()))

@@ -1,0 +1,70 @@
+"""Errors about the shape of a graph, worded for the person who built it."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Hashable, Iterable
+
+
+class GraphError(ValueError):
+    """Base of the errors raised because a graph cannot be run as given."""
+
+
+class CycleError(GraphError):
+    """The graph has a cycle; ``cycle`` lists its keys in order."""
+
+    def __init__(self, cycle: list):
+        self.cycle = list(cycle)
+        path = " -> ".join(repr(k) for k in [*self.cycle, self.cycle[0]])
+        super().__init__(
+            f"The task graph has a cycle: {path}. A task cannot depend on its own "
+            "output, directly or through other tasks; check how these keys were built."
+        )
+
+
+class MissingDependencyError(GraphError, KeyError):
+    """A task refers to a key that no task in the graph produces."""
+
+    def __init__(self, missing: Hashable, needed_by: Hashable, known: Iterable = ()):
+        self.missing = missing
+        self.needed_by = needed_by
+        hint = _close_matches(missing, known)
+        super().__init__(
+            f"Task {needed_by!r} depends on {missing!r}, which is not in the graph. "
+            f"Add a task that produces {missing!r} or remove the reference.{hint}"
+        )
+
+    __str__ = ValueError.__str__
+
+
+class MissingKeyError(GraphError, KeyError):
+    """Keys were requested that the graph does not hold."""
+
+    def __init__(self, missing: list, known: Iterable = ()):
+        self.missing = list(missing)
+        shown = ", ".join(repr(k) for k in self.missing[:5])
+        more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
+        hint = _close_matches(self.missing[0], known)
+        super().__init__(
+            f"Requested key(s) {shown}{more} are not in the graph, which has "
+            f"{_count(known)} keys.{hint}"
+        )
+
+    __str__ = ValueError.__str__
+
+
+def _count(known) -> str:
+    try:
+        return str(len(known))
+    except TypeError:
+        return "several"
+
+
+def _close_matches(key: Hashable, known: Iterable) -> str:
+    """A "Did you mean ...?" hint; skipped for huge graphs, where it would be slow."""
+    try:
+        candidates = list(known) if len(known) <= 10_000 else []
+    except TypeError:
+        candidates = []
+    matches = difflib.get_close_matches(repr(key), [repr(k) for k in candidates], n=3)
+    return f" Did you mean {' or '.join(matches)}?" if matches else ""
