@@ -11,7 +11,10 @@ Every collection implements three methods:
 Optionally, ``__shoal_postpersist__()`` returns ``(rebuild, extra_args)`` so
 that ``rebuild({key: value}, *extra_args)`` makes an equivalent collection
 backed by computed data (used by ``persist``), and ``__shoal_scheduler__`` names
-the scheduler that suits the collection by default.
+the scheduler that suits the collection by default. A collection type may
+also offer a classmethod ``__shoal_merge_graphs__(collections)`` that builds
+one graph for many of its instances at once (``compute(*many_delayed)`` then
+walks their shared history once, not once per object).
 """
 
 from __future__ import annotations
@@ -61,10 +64,17 @@ def collections_to_graph(collections: Iterable[Any], optimize_graph: bool = True
     """
     collections = list(collections)
     graph: dict = {}
-    keys: list = []
+    keys = [coll.__shoal_keys__() for coll in collections]
+    by_type: dict = {}
     for coll in collections:
-        graph.update(coll.__shoal_graph__())
-        keys.append(coll.__shoal_keys__())
+        by_type.setdefault(type(coll), []).append(coll)
+    for kind, group in by_type.items():
+        merge = getattr(kind, "__shoal_merge_graphs__", None)
+        if merge is not None and len(group) > 1:
+            graph.update(merge(group))
+        else:
+            for coll in group:
+                graph.update(coll.__shoal_graph__())
     if optimize_graph:
         flat = flatten_keys(keys)
         graph = fuse(cull(graph, flat), keys=flat)

@@ -1,0 +1,145 @@
+"""``compute``, ``persist``, ``get`` and ``visualize``: the top-level verbs.
+
+They speak only the collection protocol (see ``shoal.taskgraph.protocol``)
+and the scheduler registry, so any collection works with any scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from typing import Any, Callable, Mapping
+
+from .schedulers.registry import get_scheduler
+from .taskgraph.dot import to_dot
+from .taskgraph.protocol import (
+    collections_to_graph,
+    default_scheduler,
+    finalize,
+    flatten_keys,
+    is_collection,
+)
+
+__all__ = ["compute", "persist", "get", "visualize"]
+
+
+def compute(*args: Any, scheduler: Any = None, optimize_graph: bool = True, traverse: bool = True, **kwargs) -> tuple:
+    """Compute several collections at once, sharing the work they have in common.
+
+    Returns a tuple with one result per argument; arguments that are not
+    collections come back unchanged, and (with ``traverse``) lists, tuples,
+    sets and dicts are searched for collections. ``scheduler`` is a name
+    (``'sync'``, ``'threads'``, ``'processes'``, ...), a ``get`` function or
+    a distributed Client; other keywords go to the scheduler
+    (``num_workers=``, ``callbacks=``).
+
+    >>> from shoal import delayed
+    >>> from operator import add
+    >>> x = delayed(add)(1, 2)
+    >>> compute(x, [x, 10], scheduler="sync")
+    (3, [3, 10])
+    """
+    collections, repack = unpack_collections(args, traverse)
+    if not collections:
+        return args
+    graph, keys = collections_to_graph(collections, optimize_graph)
+    run = get_scheduler(scheduler, default=default_scheduler(collections))
+    results = run(graph, keys, **kwargs)
+    return repack([finalize(c, r) for c, r in zip(collections, results)])
+
+
+def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs) -> tuple:
+    """Compute collections and return equivalent ones backed by the results.
+
+    Returns a tuple with one item per argument; arguments that are not
+    collections come back unchanged.
+    """
+    collections, repack = unpack_collections(args, traverse=False)
+    if not collections:
+        return args
+    for coll in collections:
+        if getattr(type(coll), "__shoal_postpersist__", None) is None:
+            raise TypeError(
+                f"{type(coll).__name__} cannot be persisted: it does not implement __shoal_postpersist__"
+            )
+    graph, keys = collections_to_graph(collections, optimize_graph)
+    run = get_scheduler(scheduler, default=default_scheduler(collections))
+    flat = flatten_keys(keys)
+    values = run(graph, flat, **kwargs)
+    results = dict(zip(flat, values))
+    persisted = []
+    for coll in collections:
+        rebuild, extra = coll.__shoal_postpersist__()
+        persisted.append(rebuild(results, *extra))
+    return repack(persisted)
+
+
+def get(graph: Mapping, keys: Any, scheduler: Any = None, **kwargs) -> Any:
+    """Compute ``keys`` (a key or nested list of keys) of a raw graph.
+
+    ``graph`` maps keys to nodes, or is a Dask-style dict of tuples:
+
+    >>> from operator import add
+    >>> get({"x": 1, "y": (add, "x", 10)}, "y", scheduler="sync")
+    11
+    """
+    return get_scheduler(scheduler)(graph, keys, **kwargs)
+
+
+def visualize(*collections: Any, filename: str | None = "mygraph.svg", optimize_graph: bool = False,
+              rankdir: str = "BT", **kwargs) -> str:
+    """Draw the task graph of ``collections`` with Graphviz.
+
+    ``filename`` ending in ``.dot`` writes the DOT source (no Graphviz
+    needed); any other extension (``.svg``, ``.png``, ``.pdf``) is rendered by
+    Graphviz's ``dot`` program. ``filename=None`` just returns the DOT source.
+    Returns the path written, or the source.
+    """
+    found, _ = unpack_collections(collections, traverse=True)
+    if not found:
+        raise TypeError("visualize() needs at least one collection (a Delayed, Array, DataFrame or Bag)")
+    graph, _ = collections_to_graph(found, optimize_graph)
+    source = to_dot(graph, rankdir=rankdir)
+    if filename is None:
+        return source
+    fmt = os.path.splitext(filename)[1].lstrip(".").lower() or "svg"
+    if fmt == "dot":
+        with open(filename, "w") as f:
+            f.write(source)
+        return filename
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError(
+            f"Rendering the graph to {filename!r} needs Graphviz's 'dot' program, which is not on PATH. "
+            "Install Graphviz (apt-get install graphviz, brew install graphviz, or conda install graphviz), "
+            "or pass filename='graph.dot' to write the DOT source without it."
+        )
+    subprocess.run([dot, f"-T{fmt}", "-o", filename], input=source.encode(), check=True)
+    return filename
+
+
+def unpack_collections(args: tuple, traverse: bool = True) -> tuple[list, Callable[[list], tuple]]:
+    """The collections in ``args`` (each once) and a function that puts
+    their results back where they were."""
+    collections: list = []
+    position: dict = {}
+
+    def visit(obj: Any) -> Callable[[list], Any]:
+        if is_collection(obj):
+            i = position.get(id(obj))
+            if i is None:
+                i = position[id(obj)] = len(collections)
+                collections.append(obj)
+            return lambda results: results[i]
+        kind = type(obj)
+        if traverse and kind in (list, tuple, set, frozenset):
+            parts = [visit(item) for item in obj]
+            return lambda results: kind(part(results) for part in parts)
+        if traverse and kind is dict:
+            items = [(k, visit(v)) for k, v in obj.items()]
+            return lambda results: {k: part(results) for k, part in items}
+        return lambda results: obj
+
+    builders = [visit(arg) for arg in args]
+    return collections, lambda results: tuple(build(results) for build in builders)
