@@ -181,6 +181,7 @@ class _Sampler:
         # object, so keep one object per child for as long as it lives.
         self._children: dict[int, Any] = {}
         self._last_sample = 0.0
+        self._sampled = False  # whether this computation has a real sample yet
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="shoal-resource-profiler", daemon=True)
 
@@ -197,8 +198,6 @@ class _Sampler:
         # skipped when the previous one is so recent its CPU reading would be noise.
         if not self._sampled or time.perf_counter() - self._last_sample >= self.dt / 2:
             self._record()
-
-    _sampled = False
 
     def _run(self) -> None:
         while not self._stop.wait(self.dt):
