@@ -6,6 +6,10 @@ whole session with ``cb.register()``, or for one call with
 ``compute(..., callbacks=[cb])``. The engine calls hooks in its own thread,
 in this order: ``start`` once, ``pretask``/``posttask`` around every task,
 ``finish`` once (also when a task failed, with ``errored=True``).
+
+Globally active callbacks see only outermost computations: a ``compute()``
+called from inside a task does not report to them (it would look like a
+second, unrelated computation), but callbacks passed to it explicitly do.
 """
 
 from __future__ import annotations
@@ -84,10 +88,19 @@ def _overridden(callbacks: list, name: str) -> list:
     return hooks
 
 
+class _Nesting(threading.local):
+    depth = 0  # engines running in this thread; pool threads start at 1
+
+
+nesting = _Nesting()
+
+
 def active_callbacks(extra: Iterable[Callback] | None = None) -> list[Callback]:
-    """The globally active callbacks plus ``extra``, each once, in a stable order."""
-    with Callback._lock:
-        found = list(Callback.active)
+    """The globally active callbacks (outermost computations only) plus ``extra``."""
+    found = []
+    if nesting.depth == 0:
+        with Callback._lock:
+            found = list(Callback.active)
     for cb in extra or ():
         if cb not in found:
             found.append(cb)

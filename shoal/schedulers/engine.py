@@ -16,7 +16,7 @@ from ..taskgraph.convert import ensure_graph
 from ..taskgraph.cull import cull
 from ..taskgraph.order import order
 from ..taskgraph.protocol import flatten_keys, pack_results
-from .callbacks import Callback, Hooks, active_callbacks
+from .callbacks import Callback, Hooks, active_callbacks, nesting
 from .errors import reraise_task_error
 
 
@@ -74,8 +74,16 @@ def execute(
     """Compute ``keys`` (a key or nested list of keys) of ``graph`` on ``executor``."""
     flat = flatten_keys(keys)
     graph = cull(ensure_graph(graph), flat)
-    priority = order(graph, flat)  # also rejects cycles and missing dependencies
     hooks = Hooks(active_callbacks(callbacks))
+    nesting.depth += 1
+    try:
+        return _run(graph, keys, flat, executor, hooks)
+    finally:
+        nesting.depth -= 1
+
+
+def _run(graph: Mapping, keys: Any, flat: list, executor: Executor, hooks: Hooks) -> Any:
+    priority = order(graph, flat)  # also rejects cycles and missing dependencies
 
     key_at: list = [None] * len(priority)
     for key, p in priority.items():

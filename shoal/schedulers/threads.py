@@ -14,7 +14,7 @@ from queue import SimpleQueue
 from typing import Any, Iterable, Mapping
 
 from .. import config
-from .callbacks import Callback
+from .callbacks import Callback, nesting
 from .engine import Executor, execute
 from .sync import SyncExecutor
 
@@ -38,6 +38,7 @@ class ThreadPool:
 
     def _work(self, worker_id: int) -> None:
         _in_pool.active = True
+        nesting.depth = 1  # whatever runs here runs inside an outer computation
         inbox = self.inbox
         while True:
             item = inbox.get()
