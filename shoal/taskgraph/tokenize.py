@@ -46,6 +46,7 @@ import sys
 import threading
 import types
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -405,6 +406,51 @@ def _by_value(obj, tag: str) -> tuple:
 _named_callables: dict[Any, tuple] = {}
 
 
+# Functions of a notebook or script (``__main__``, lambdas, closures) are
+# tokenized by value, which costs a cloudpickle each time. Remember the token
+# with a fingerprint of everything that pickle would see change: the code
+# object, defaults, closure cells and the globals the code names. Rebinding
+# any of them makes a new token; mutating a global object in place does not.
+_by_value_functions: dict[int, tuple] = {}
+_code_names: dict[types.CodeType, tuple] = {}
+
+
+def _global_names(code: types.CodeType) -> tuple:
+    names = _code_names.get(code)
+    if names is None:
+        found = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found.update(_global_names(const))
+        names = _code_names[code] = tuple(sorted(found))
+    return names
+
+
+def _function_fingerprint(func: types.FunctionType) -> tuple | None:
+    try:
+        cells = tuple(id(cell.cell_contents) for cell in func.__closure__ or ())
+    except ValueError:  # an empty cell: the closure is not finished yet
+        return None
+    namespace = func.__globals__
+    globals_ = tuple(id(namespace.get(name, _by_value_functions)) for name in _global_names(func.__code__))
+    return (id(func.__code__), id(func.__defaults__), id(func.__kwdefaults__), cells, globals_)
+
+
+def _function_by_value(func: types.FunctionType, tag: str) -> tuple:
+    fingerprint = _function_fingerprint(func)
+    cached = _by_value_functions.get(id(func))
+    if cached is not None and fingerprint is not None:
+        ref, known_fingerprint, token = cached
+        if ref() is func and known_fingerprint == fingerprint:
+            return token
+    token = _by_value(func, tag)
+    if fingerprint is not None and token[0] == tag:  # never cache a random token
+        if len(_by_value_functions) > 10_000:
+            _by_value_functions.clear()
+        _by_value_functions[id(func)] = (weakref.ref(func), fingerprint, token)
+    return token
+
+
 def _normalize_named_or_by_value(tag: str) -> Callable[[Any], tuple]:
     def normalize(obj) -> tuple:
         try:
@@ -413,6 +459,8 @@ def _normalize_named_or_by_value(tag: str) -> Callable[[Any], tuple]:
             pass
         name = _importable_name(obj)
         if name is None:
+            if type(obj) is types.FunctionType:
+                return _function_by_value(obj, tag + "-pickle")
             return _by_value(obj, tag + "-pickle")
         token = (tag, *name)
         if len(_named_callables) > 100_000:  # bound the cache; names are cheap to redo
