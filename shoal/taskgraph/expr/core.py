@@ -31,13 +31,12 @@ default one ``_task(i)`` per partition), ``_simplify_down``,
 
 from __future__ import annotations
 
-import functools
 import re
-import reprlib
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from ..core import GraphNode
 from ..tokenize import tokenize
+from .display import node_label, same_value, tree_text
 
 __all__ = ["Expr"]
 
@@ -386,38 +385,18 @@ class Expr:
         for name, value in zip(type(self)._parameters, self.operands):
             if name == "npartitions" or isinstance(value, Expr) or _holds_expr(value):
                 continue
-            if name in defaults and _same(defaults[name], value):
+            if name in defaults and same_value(defaults[name], value):
                 continue
             shown[name] = value
         return shown
 
     def _label(self, partitions: bool = True) -> str:
         """One line: operation name, key arguments and (optionally) partition count."""
-        parts = [type(self).__name__]
-        parts += [f"{k}={short_repr(v)}" for k, v in self._explain_args().items()]
-        text = " ".join(parts)
-        if partitions:
-            try:
-                text += f"  partitions={self.npartitions}"
-            except Exception:  # a display must not fail because one node cannot say
-                text += "  partitions=?"
-        return text
+        return node_label(self, partitions)
 
     def tree_repr(self) -> str:
         """The plan as an indented tree, one node per line; a shared node is shown once."""
-        lines = []
-        seen: set[str] = set()
-        stack = [(self, 0)]
-        while stack:
-            node, depth = stack.pop()
-            indent = "  " * depth
-            if node._name in seen:
-                lines.append(f"{indent}{type(node).__name__} (shared, shown above)")
-                continue
-            seen.add(node._name)
-            lines.append(indent + node._label(partitions=False))
-            stack.extend((dep, depth + 1) for dep in reversed(node.dependencies()))
-        return "\n".join(lines)
+        return tree_text(self)
 
     def __repr__(self) -> str:
         if "operands" not in self.__dict__:  # e.g. shown in a traceback from __init__
@@ -477,36 +456,9 @@ def _name_dependencies_first(root: Expr) -> None:
                 stack.append((dep, False))
 
 
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a is b or (type(a) is type(b) and a == b))
-    except Exception:  # e.g. arrays, whose == is elementwise
-        return False
-
-
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _kebab(name: str) -> str:
     """``FromSequence`` -> ``from-sequence``, ``CSVReader`` -> ``csv-reader``."""
     return _CAMEL.sub("-", name).lower()
-
-
-_SHORT = reprlib.Repr()  # keyword arguments only arrived in Python 3.12
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 30, 30
-_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
-
-
-def short_repr(value: Any, width: int = 40) -> str:
-    """A short display of an operand: functions by name, long containers elided.
-
-    >>> short_repr(len), short_repr(list(range(100)))
-    ('len', '[0, 1, 2, 3, ...]')
-    """
-    if isinstance(value, functools.partial):
-        return f"partial({short_repr(value.func)}, ...)"
-    name = getattr(value, "__name__", None)
-    if callable(value) and isinstance(name, str):
-        return name
-    text = _SHORT.repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
