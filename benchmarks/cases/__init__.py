@@ -1,0 +1,47 @@
+"""The registry of benchmark cases, and ``--case`` selection.
+
+>>> [c.name for c in select(["delayed-chain-s*"])]
+['delayed-chain-sync']
+>>> [c.name for c in select(["tree-proc"])]
+['delayed-tree-processes']
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Iterable
+
+from . import delayed_overhead
+from .base import LIBRARIES, BenchmarkCase
+
+__all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
+
+
+def all_cases() -> list[BenchmarkCase]:
+    """Every case, in the order the table lists them."""
+    return [*delayed_overhead.cases()]
+
+
+def get_case(name: str) -> BenchmarkCase:
+    for case in all_cases():
+        if case.name == name:
+            return case
+    known = ", ".join(c.name for c in all_cases())
+    raise KeyError(f"no benchmark case named {name!r}; known cases: {known}")
+
+
+def select(patterns: Iterable[str] | None) -> list[BenchmarkCase]:
+    """Cases whose name matches any pattern: a glob if it has ``*?[``, else a substring.
+
+    No patterns (``None`` or empty) selects every case.
+    """
+    patterns = list(patterns or [])
+    if not patterns:
+        return all_cases()
+    return [c for c in all_cases() if any(_matches(c.name, p) for p in patterns)]
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if any(ch in pattern for ch in "*?["):
+        return fnmatch.fnmatchcase(name, pattern)
+    return pattern in name
