@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import Fused, GraphNode
+from .errors import CycleError
 
 
 def fuse(graph: Mapping[Hashable, GraphNode], keys: Iterable = ()) -> dict:
@@ -56,6 +57,12 @@ def fuse(graph: Mapping[Hashable, GraphNode], keys: Iterable = ()) -> dict:
             if below not in absorbs:
                 break
             below = absorbs[below]
+        # Only the chain's bottom may read a key of the chain: then the chain
+        # closes on itself, and fusing would hide the cycle behind a KeyError.
+        links = [part.key for part in chain]
+        looped = chain[-1].dependencies.intersection(links)
+        if looped:
+            raise CycleError(links[links.index(next(iter(looped))):])
         nodes: list = []
         for part in reversed(chain):
             nodes.extend(part.nodes if type(part) is Fused else (part,))
