@@ -320,3 +320,19 @@ def test_missing_requested_key_is_named(algorithm):
     with pytest.raises(MissingKeyError, match="'nope'") as info:
         algorithm(graph, ["x", "nope"])
     assert info.value.missing == ["nope"]
+
+
+@pytest.mark.parametrize("requested", [["x"], ["a"], ["x", "y"]])
+def test_fuse_reports_a_cycle_instead_of_hiding_it(requested):
+    # "a" <-> "b" is a chain that closes on itself; fusing it into one node would
+    # drop the edge that makes the cycle and fail later with a bare KeyError.
+    graph = {
+        "x": Task("x", add, Ref("a"), 1),
+        "y": Task("y", add, Ref("a"), 2),
+        "a": Task("a", add, Ref("b"), 1),
+        "b": Task("b", add, Ref("a"), 1),
+    }
+    graph = cull(graph, requested)
+    with pytest.raises(CycleError) as info:
+        fuse(graph, keys=requested)
+    assert set(info.value.cycle) == {"a", "b"}
