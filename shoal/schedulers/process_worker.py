@@ -15,6 +15,7 @@ import pickle
 import socket
 import sys
 from multiprocessing.connection import Connection
+from typing import Any
 
 import cloudpickle
 
@@ -39,9 +40,47 @@ def worker_main(conn: Connection) -> None:
             try:
                 outcomes.append((key, True, node(data), None))
             except Exception as exc:
-                outcomes.append((key, False, exc, format_remote_traceback(exc)))
+                outcomes.append((key, False, portable_exception(exc), format_remote_traceback(exc)))
         del batch, data, payload
         conn.send_bytes(dumps_outcomes(run_id, outcomes))
+
+
+def portable_exception(exc: Exception) -> Any:
+    """``exc``, or a stand-in that unpickles as the same exception, for the trip home.
+
+    Plain pickling rebuilds an exception by calling ``cls(*exc.args)``, which
+    fails or garbles the message when ``__init__`` takes other arguments than
+    it passes to ``Exception.__init__`` (``MyError(field)`` storing
+    ``f"bad {field}"``). The stand-in rebuilds it from its class, args and
+    attributes without calling ``__init__``.
+    """
+    for candidate in (exc, _ExceptionByState(exc)):
+        try:
+            copy = cloudpickle.loads(cloudpickle.dumps(candidate, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception:
+            continue
+        if type(copy).__qualname__ == type(exc).__qualname__ and str(copy) == str(exc):
+            return candidate
+    return RuntimeError(f"{type(exc).__name__}: {exc} (the original exception could not be pickled)")
+
+
+class _ExceptionByState:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    def __reduce__(self):
+        exc = self.exc
+        return (rebuild_exception, (type(exc), exc.args, dict(getattr(exc, "__dict__", {}))))
+
+
+def rebuild_exception(cls: type, args: tuple, state: dict) -> BaseException:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    if state:
+        exc.__dict__.update(state)
+    return exc
 
 
 def dumps_outcomes(run_id: int, outcomes: list) -> bytes:
