@@ -33,6 +33,9 @@ class Delayed:
 
     __slots__ = ("_key", "_node", "_deps", "_graph", "_length")
     __shoal_scheduler__ = "threads"
+    # NumPy must defer to our reflected operators (``array + delayed``) instead
+    # of broadcasting the Delayed into an object array of Delayed.
+    __array_ufunc__ = None
 
     def __init__(
         self,
