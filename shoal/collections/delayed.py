@@ -302,11 +302,11 @@ def _identity(value):
     return value
 
 
-def _apply(func, *args, **kwargs):
+def _apply(func, /, *args, **kwargs):
     return func(*args, **kwargs)
 
 
-def _call_method(obj, attr, *args, **kwargs):
+def _call_method(obj, attr, /, *args, **kwargs):
     return getattr(obj, attr)(*args, **kwargs)
 
 
