@@ -1,0 +1,318 @@
+"""The expression nodes of bags: logical plans that emit one task per partition.
+
+Rules this file keeps:
+
+- Every node's output partitions are keyed ``(node._name, i)``; a partition
+  is a list. A node read as an *item* (a single value such as a sum) has one
+  partition whose value is the item itself.
+- Element-wise work is ``Elementwise(bag, stages, finish)``: a tuple of
+  stages (see ``partition.py``) run lazily over one partition. Simplify
+  merges an ``Elementwise`` into the ``Elementwise`` or ``Reduction`` that
+  alone reads it, so ``b.map(f).filter(g).map(h).sum()`` runs one pipeline per
+  partition without building intermediate lists (and the graph-level fuse
+  then makes the reading of the partition and that pipeline one task).
+- ``Reduction`` is logical: it lowers to per-partition partials
+  (``Elementwise`` with a ``finish``) and a ``TreeReduce`` that combines them
+  ``split_every`` at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ...taskgraph.core import Alias, DataNode, Ref, Task
+from ...taskgraph.expr import Expr
+from .partition import call_partition, funcname, map_aligned, run_stages
+
+__all__ = [
+    "FromSequence", "FromGraph", "GraphHolder", "Elementwise", "MapPartitions", "MapAligned",
+    "Reduction", "TreeReduce", "Concat", "SelectPartitions", "Accumulate",
+]
+
+
+class FromSequence(Expr):
+    """Literal partitions: ``parts`` is a tuple of lists."""
+
+    _parameters = ["parts"]
+
+    @property
+    def npartitions(self) -> int:
+        return len(self.parts)
+
+    def _task(self, index: int):
+        return DataNode(self._key(index), self.parts[index])
+
+    def _explain_args(self) -> dict:
+        return {}
+
+
+class GraphHolder:
+    """Tasks built elsewhere (delayed values, persisted results) with a unique name.
+
+    Tokenized by its name, so the graph itself is never hashed.
+    """
+
+    def __init__(self, name: str, graph: dict):
+        self.name = name
+        self.graph = graph
+
+    def __shoal_tokenize__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"GraphHolder({self.name!r}, {len(self.graph)} tasks)"
+
+
+class FromGraph(Expr):
+    """Partitions that are the outputs ``keys`` of tasks in ``holder.graph``."""
+
+    _parameters = ["holder", "keys"]
+
+    @property
+    def npartitions(self) -> int:
+        return len(self.keys)
+
+    def _layer(self) -> dict:
+        layer = dict(self.holder.graph)
+        for i, key in enumerate(self.keys):
+            own = self._key(i)
+            if own != key:
+                layer[own] = Alias(own, key)
+        return layer
+
+    def _explain_args(self) -> dict:
+        return {}
+
+
+class Elementwise(Expr):
+    """``stages`` over each partition of ``bag``, then ``finish`` (default: a list)."""
+
+    _parameters = ["bag", "stages", "finish"]
+    _defaults = {"finish": None}
+
+    @property
+    def _funcname(self) -> str:
+        if self.finish is not None:
+            return funcname(self.finish).replace("_", "-")
+        if self.stages:
+            return self.stages[-1].describe().split("(")[0]
+        return "elementwise"
+
+    def _task(self, index: int):
+        return Task(self._key(index), run_stages, Ref(self.bag._key(index)), self.stages, self.finish, index)
+
+    def _simplify_down(self):
+        if not self.stages and self.finish is None:
+            return self.bag  # nothing to do: read the input directly
+        return None
+
+    def _simplify_up(self, parent: Expr, dependents) -> Expr | None:
+        # Merge into the one reader that continues the pipeline (our output
+        # must be a plain list, i.e. no finish of our own).
+        if self.finish is not None or len(dependents.get(self._name, ())) != 1:
+            return None
+        if isinstance(parent, (Elementwise, Reduction)) and parent.bag is self:
+            return parent.replace(bag=self.bag, stages=self.stages + parent.stages)
+        return None
+
+    def _explain_args(self) -> dict:
+        shown = {"stages": " -> ".join(s.describe() for s in self.stages)}
+        if self.finish is not None:
+            shown["finish"] = funcname(self.finish)
+        return shown
+
+
+def _task_argument(value: Any, index: int, aligned: bool) -> Any:
+    if isinstance(value, Expr):
+        return Ref(value._key(index if aligned else 0))
+    return value
+
+
+class MapPartitions(Expr):
+    """``func(partition_i of each aligned bag, broadcast values..., **kwargs)`` per partition.
+
+    ``args`` and the values of ``kwargs`` (a tuple of pairs) may hold bag
+    expressions (read partition by partition when ``aligned`` says so) or
+    item expressions (the same value for every partition).
+    """
+
+    _parameters = ["func", "args", "kwargs", "aligned", "npartitions"]
+
+    @property
+    def _funcname(self) -> str:
+        return funcname(self.func).replace("_", "-")
+
+    def _task(self, index: int):
+        flags = iter(self.aligned)
+        args = [_task_argument(a, index, next(flags)) for a in self.args]
+        kwargs = {k: _task_argument(v, index, next(flags)) for k, v in self.kwargs}
+        return Task(self._key(index), call_partition, self.func, index, *args, **kwargs)
+
+    def _explain_args(self) -> dict:
+        return {"func": funcname(self.func)}
+
+
+class MapAligned(Expr):
+    """Element-wise ``func`` over several bags zipped partition by partition (``map(f, a, b)``)."""
+
+    _parameters = ["func", "args", "kwargs", "aligned", "npartitions"]
+
+    @property
+    def _funcname(self) -> str:
+        return funcname(self.func).replace("_", "-")
+
+    def _task(self, index: int):
+        parts = [_task_argument(a, index, True) for a, al in zip(self.args, self.aligned) if al]
+        broadcast = [_task_argument(a, index, False) for a, al in zip(self.args, self.aligned) if not al]
+        kwargs = {k: _task_argument(v, index, False) for k, v in self.kwargs}
+        return Task(self._key(index), call_partition, map_aligned, index, self.func, self.aligned, parts,
+                    broadcast, kwargs)
+
+    def _explain_args(self) -> dict:
+        return {"func": funcname(self.func)}
+
+
+class Reduction(Expr):
+    """``aggregate(combine(...(perpartition(stages(p)) for every p)))``: one value.
+
+    Logical: lowers to ``Elementwise(bag, stages, perpartition)`` partials and
+    a ``TreeReduce`` over them.
+    """
+
+    _parameters = ["bag", "stages", "perpartition", "combine", "aggregate", "split_every"]
+    _defaults = {"stages": (), "split_every": 8}
+
+    @property
+    def npartitions(self) -> int:
+        return 1
+
+    @property
+    def _funcname(self) -> str:
+        return funcname(self.aggregate).replace("_", "-")
+
+    def _lower(self):
+        partials = Elementwise(self.bag, self.stages, self.perpartition)
+        return TreeReduce(partials, self.combine, self.aggregate, self.split_every)
+
+    def _explain_args(self) -> dict:
+        return {"perpartition": funcname(self.perpartition), "aggregate": funcname(self.aggregate)}
+
+
+def _combine_group(func: Callable, *partials: Any) -> Any:
+    return func(list(partials))
+
+
+class TreeReduce(Expr):
+    """Combine the partitions of ``partials`` ``split_every`` at a time, then ``aggregate``."""
+
+    _parameters = ["partials", "combine", "aggregate", "split_every"]
+    _is_shuffle = True  # reads every partition of its input
+
+    @property
+    def npartitions(self) -> int:
+        return 1
+
+    @property
+    def _funcname(self) -> str:
+        return funcname(self.aggregate).replace("_", "-")
+
+    def _layer(self) -> dict:
+        split_every = self.split_every
+        if not isinstance(split_every, int) or split_every < 2:
+            raise ValueError(f"split_every must be an integer of at least 2, got {split_every!r}")
+        layer: dict = {}
+        level = [self.partials._key(i) for i in range(self.partials.npartitions)]
+        depth = 0
+        while len(level) > split_every:
+            name = f"{self._name}-combine{depth}"
+            next_level = []
+            for j, start in enumerate(range(0, len(level), split_every)):
+                group = level[start:start + split_every]
+                key = (name, j)
+                layer[key] = Task(key, _combine_group, self.combine, *[Ref(k) for k in group])
+                next_level.append(key)
+            level = next_level
+            depth += 1
+        key = self._key(0)
+        layer[key] = Task(key, _combine_group, self.aggregate, *[Ref(k) for k in level])
+        return layer
+
+    def _explain_args(self) -> dict:
+        return {"aggregate": funcname(self.aggregate), "split_every": self.split_every}
+
+
+class Concat(Expr):
+    """The partitions of several bags, one after another."""
+
+    _parameters = ["bags"]
+
+    @property
+    def npartitions(self) -> int:
+        return sum(b.npartitions for b in self.bags)
+
+    def _layer(self) -> dict:
+        layer = {}
+        i = 0
+        for bag in self.bags:
+            for j in range(bag.npartitions):
+                key = self._key(i)
+                layer[key] = Alias(key, bag._key(j))
+                i += 1
+        return layer
+
+
+class SelectPartitions(Expr):
+    """Some partitions of ``bag``, by index (e.g. the first ones, for ``take``)."""
+
+    _parameters = ["bag", "indices"]
+
+    @property
+    def npartitions(self) -> int:
+        return len(self.indices)
+
+    def _task(self, index: int):
+        return Alias(self._key(index), self.bag._key(self.indices[index]))
+
+
+def _accumulate_partition(binop: Callable, carry: tuple, partition: list) -> tuple:
+    """``(accumulated partition, carry for the next)``; ``carry`` is ``(has_value, value)``."""
+    has, total = carry
+    out = []
+    for x in partition:
+        total = binop(total, x) if has else x
+        has = True
+        out.append(total)
+    return out, (has, total)
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
+def _first_after(initial: Any, pair: tuple) -> list:
+    return [initial, *pair[0]]
+
+
+class Accumulate(Expr):
+    """Running ``binop`` over the whole bag: each partition starts from the previous one's last value."""
+
+    _parameters = ["bag", "binop", "initial"]  # initial: (has_value, value)
+
+    def _layer(self) -> dict:
+        layer = {}
+        step = f"{self._name}-step"
+        carry: Any = self.initial
+        for i in range(self.bag.npartitions):
+            key = (step, i)
+            layer[key] = Task(key, _accumulate_partition, self.binop, carry, Ref(self.bag._key(i)))
+            out = self._key(i)
+            if i == 0 and self.initial[0]:  # like itertools.accumulate(..., initial=x): x comes first
+                layer[out] = Task(out, _first_after, self.initial[1], Ref(key))
+            else:
+                layer[out] = Task(out, _first, Ref(key))
+            carry = Task((step, "carry", i), _second, Ref(key))
+        return layer
+
+
+def _second(pair: tuple) -> Any:
+    return pair[1]
