@@ -44,6 +44,10 @@ def order(graph: Mapping[Hashable, GraphNode], keys: Iterable | None = None) -> 
         # Keys no output needs still get a place, after the outputs.
         rest = {k: n for k, n in graph.items() if k not in priority}
         _walk(graph, _default_roots(rest), priority)
+    if len(priority) < len(graph):
+        # What is left has no key without dependents: it holds a cycle, and
+        # walking from each left-over key finds and names it.
+        _walk(graph, sorted((k for k in graph if k not in priority), key=sort_key), priority)
     return priority
 
 
