@@ -336,3 +336,20 @@ def test_fuse_reports_a_cycle_instead_of_hiding_it(requested):
     with pytest.raises(CycleError) as info:
         fuse(graph, keys=requested)
     assert set(info.value.cycle) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [
+        {"a": Task("a", add, Ref("b"), 1), "b": Task("b", add, Ref("a"), 1)},
+        {"x": DataNode("x", 1), "a": Task("a", add, Ref("b"), 1), "b": Task("b", add, Ref("a"), 1)},
+        {"d": DataNode("d", 1), "a": Task("a", add, Ref("b"), Ref("d")), "b": Task("b", add, Ref("a"), 1)},
+    ],
+    ids=["only-a-cycle", "cycle-beside-a-dag", "cycle-over-a-dag"],
+)
+def test_order_without_keys_reports_a_cycle_no_output_reaches(graph):
+    # No key of the cycle lacks dependents, so no default output leads to it:
+    # order() must still report it rather than return a partial priority map.
+    with pytest.raises(CycleError) as info:
+        order(graph)
+    assert set(info.value.cycle) == {"a", "b"}
