@@ -305,60 +305,61 @@ class Bag(_Lazy):
         """
         out_type = out_type or Item
         return self._reduce(red.ListedPartition(perpartition), combine or aggregate, aggregate,
-                            split_every, out_type)
+                            split_every, out_type, name or funcname(aggregate).replace("_", "-"))
 
-    def _reduce(self, perpartition, combine, aggregate, split_every, out_type=None):
+    def _reduce(self, perpartition, combine, aggregate, split_every, out_type=None, label=None):
         split_every = split_every or config.get("bag.split-every", 8)
         if not isinstance(split_every, int) or split_every < 2:
             raise ValueError(f"split_every must be an integer of at least 2, got {split_every!r}")
-        expr = Reduction(self.expr, (), perpartition, combine, aggregate, split_every)
+        expr = Reduction(self.expr, (), perpartition, combine, aggregate, split_every, label)
         return (out_type or Item)(expr)
 
     def sum(self, split_every: int | None = None) -> Item:
-        return self._reduce(sum, red.sum_partials, red.sum_partials, split_every)
+        return self._reduce(sum, red.sum_partials, red.sum_partials, split_every, None, "sum")
 
     def count(self, split_every: int | None = None) -> Item:
-        return self._reduce(red.count_elements, red.sum_partials, red.sum_partials, split_every)
+        return self._reduce(red.count_elements, red.sum_partials, red.sum_partials, split_every, None, "count")
 
     def min(self, split_every: int | None = None) -> Item:
         ext = red.Extreme(builtins.min)
-        return self._reduce(ext.chunk, ext.combine, ext.aggregate, split_every)
+        return self._reduce(ext.chunk, ext.combine, ext.aggregate, split_every, None, "min")
 
     def max(self, split_every: int | None = None) -> Item:
         ext = red.Extreme(builtins.max)
-        return self._reduce(ext.chunk, ext.combine, ext.aggregate, split_every)
+        return self._reduce(ext.chunk, ext.combine, ext.aggregate, split_every, None, "max")
 
     def any(self, split_every: int | None = None) -> Item:
         agg = red.AnyAll(builtins.any)
-        return self._reduce(agg.chunk, agg.combine, agg.combine, split_every)
+        return self._reduce(agg.chunk, agg.combine, agg.combine, split_every, None, "any")
 
     def all(self, split_every: int | None = None) -> Item:
         agg = red.AnyAll(builtins.all)
-        return self._reduce(agg.chunk, agg.combine, agg.combine, split_every)
+        return self._reduce(agg.chunk, agg.combine, agg.combine, split_every, None, "all")
 
     def mean(self, split_every: int | None = None) -> Item:
-        return self._reduce(red.mean_chunk, red.combine_mean, red.aggregate_mean, split_every)
+        return self._reduce(red.mean_chunk, red.combine_mean, red.aggregate_mean, split_every, None, "mean")
 
     def var(self, ddof: int = 0, split_every: int | None = None) -> Item:
-        return self._reduce(red.moments_chunk, red.combine_moments, red.Variance(ddof), split_every)
+        return self._reduce(red.moments_chunk, red.combine_moments, red.Variance(ddof), split_every, None, "var")
 
     def std(self, ddof: int = 0, split_every: int | None = None) -> Item:
-        return self._reduce(red.moments_chunk, red.combine_moments, red.Variance(ddof, sqrt=True), split_every)
+        return self._reduce(red.moments_chunk, red.combine_moments, red.Variance(ddof, sqrt=True), split_every,
+                            None, "std")
 
     def frequencies(self, sort: bool = False, split_every: int | None = None) -> "Bag":
         """``(element, count)`` pairs; by decreasing count with ``sort=True``."""
         return self._reduce(red.count_frequencies, red.merge_frequencies, red.FrequencyList(sort),
-                            split_every, Bag)
+                            split_every, Bag, label="frequencies")
 
     def topk(self, k: int, key: Any = None, split_every: int | None = None) -> "Bag":
         """The ``k`` largest elements (by ``key``: a function, or an index/field), largest first."""
         top = red.TopK(k, _callable_key(key))
-        return self._reduce(top.chunk, top.combine, top.combine, split_every, Bag)
+        return self._reduce(top.chunk, top.combine, top.combine, split_every, Bag, label="topk")
 
     def distinct(self, key: Any = None, split_every: int | None = None) -> "Bag":
         """Each element once (the first with each ``key`` value, when given), in first-seen order."""
         dist = red.Distinct(_callable_key(key))
-        return self._reduce(dist.chunk, dist.combine, dist.aggregate, split_every, Bag)
+        return self._reduce(dist.chunk, dist.combine, dist.aggregate, split_every, Bag, label="distinct")
 
     def fold(self, binop: Callable, combine: Callable | None = None, initial: Any = no_default,
              split_every: int | None = None) -> Item:
@@ -367,7 +368,7 @@ class Bag(_Lazy):
         ``initial`` starts every reduction (so it must be neutral, like 0 for ``add``).
         """
         fold = red.Fold(binop, combine or binop, (initial is not no_default, None if initial is no_default else initial))
-        return self._reduce(fold.chunk, fold.combine, fold.aggregate, split_every)
+        return self._reduce(fold.chunk, fold.combine, fold.aggregate, split_every, None, "fold")
 
     def foldby(self, key: Any, binop: Callable, initial: Any = no_default, combine: Callable | None = None,
                combine_initial: Any = no_default, split_every: int | None = None) -> "Bag":
@@ -380,7 +381,7 @@ class Bag(_Lazy):
         fb = red.FoldBy(
             _callable_key(key), binop, _initial(initial), combine or binop, _initial(combine_initial),
         )
-        return self._reduce(fb.chunk, fb.combine, fb.aggregate, split_every, Bag)
+        return self._reduce(fb.chunk, fb.combine, fb.aggregate, split_every, Bag, label="foldby")
 
     # ------------------------------------------------------------ structure
 

@@ -87,11 +87,13 @@ class FromGraph(Expr):
 class Elementwise(Expr):
     """``stages`` over each partition of ``bag``, then ``finish`` (default: a list)."""
 
-    _parameters = ["bag", "stages", "finish"]
-    _defaults = {"finish": None}
+    _parameters = ["bag", "stages", "finish", "label"]
+    _defaults = {"finish": None, "label": None}
 
     @property
     def _funcname(self) -> str:
+        if self.label:
+            return self.label
         if self.finish is not None:
             return funcname(self.finish).replace("_", "-")
         if self.stages:
@@ -116,9 +118,9 @@ class Elementwise(Expr):
         return None
 
     def _explain_args(self) -> dict:
-        shown = {"stages": " -> ".join(s.describe() for s in self.stages)}
+        shown = {"stages": " -> ".join(s.describe() for s in self.stages)} if self.stages else {}
         if self.finish is not None:
-            shown["finish"] = funcname(self.finish)
+            shown["finish"] = self.label or funcname(self.finish)
         return shown
 
 
@@ -179,8 +181,8 @@ class Reduction(Expr):
     a ``TreeReduce`` over them.
     """
 
-    _parameters = ["bag", "stages", "perpartition", "combine", "aggregate", "split_every"]
-    _defaults = {"stages": (), "split_every": 8}
+    _parameters = ["bag", "stages", "perpartition", "combine", "aggregate", "split_every", "label"]
+    _defaults = {"stages": (), "split_every": 8, "label": None}
 
     @property
     def npartitions(self) -> int:
@@ -188,14 +190,15 @@ class Reduction(Expr):
 
     @property
     def _funcname(self) -> str:
-        return funcname(self.aggregate).replace("_", "-")
+        return self.label or funcname(self.aggregate).replace("_", "-")
 
     def _lower(self):
-        partials = Elementwise(self.bag, self.stages, self.perpartition)
-        return TreeReduce(partials, self.combine, self.aggregate, self.split_every)
+        label = self._funcname
+        partials = Elementwise(self.bag, self.stages, self.perpartition, f"{label}-partial")
+        return TreeReduce(partials, self.combine, self.aggregate, self.split_every, label)
 
     def _explain_args(self) -> dict:
-        return {"perpartition": funcname(self.perpartition), "aggregate": funcname(self.aggregate)}
+        return {"stages": " -> ".join(s.describe() for s in self.stages)} if self.stages else {}
 
 
 def _combine_group(func: Callable, *partials: Any) -> Any:
@@ -205,7 +208,8 @@ def _combine_group(func: Callable, *partials: Any) -> Any:
 class TreeReduce(Expr):
     """Combine the partitions of ``partials`` ``split_every`` at a time, then ``aggregate``."""
 
-    _parameters = ["partials", "combine", "aggregate", "split_every"]
+    _parameters = ["partials", "combine", "aggregate", "split_every", "label"]
+    _defaults = {"label": None}
     _is_shuffle = True  # reads every partition of its input
 
     @property
@@ -214,7 +218,7 @@ class TreeReduce(Expr):
 
     @property
     def _funcname(self) -> str:
-        return funcname(self.aggregate).replace("_", "-")
+        return self.label or funcname(self.aggregate).replace("_", "-")
 
     def _layer(self) -> dict:
         split_every = self.split_every
@@ -238,7 +242,7 @@ class TreeReduce(Expr):
         return layer
 
     def _explain_args(self) -> dict:
-        return {"aggregate": funcname(self.aggregate), "split_every": self.split_every}
+        return {"split_every": self.split_every}
 
 
 class Concat(Expr):

@@ -35,6 +35,8 @@ def funcname(func: Any) -> str:
     """
     while hasattr(func, "func"):  # functools.partial, stage objects
         func = func.func
+    if isinstance(func, operator.methodcaller):
+        return func.__reduce__()[1][0]
     name = getattr(func, "__name__", None) or type(func).__name__
     return "lambda" if name == "<lambda>" else name
 
