@@ -1,0 +1,257 @@
+"""Bag creation, element-wise operations and structure, compared with plain Python."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import operator
+import warnings
+
+import pytest
+
+import shoal.bag as db
+from shoal import delayed
+from shoal.base import collections_to_graph
+from shoal.testing import assert_eq
+from shoal.taskgraph.core import Fused
+
+from bag_helpers import bag_of
+
+DATA = list(range(20))
+RECORDS = [{"name": n, "age": a, "tags": ["x"] * (a % 3)} for n, a in zip("abcdefghij" * 2, range(20))]
+
+
+def inc(x):
+    return x + 1
+
+
+def is_odd(x):
+    return x % 2 == 1
+
+
+# ------------------------------------------------------------------ creation
+
+
+def test_from_sequence_npartitions_and_partition_size():
+    for n in (1, 3, 7, 20, 25):
+        b = db.from_sequence(DATA, npartitions=n)
+        assert b.npartitions == n
+        assert_eq(b, DATA)
+    b = db.from_sequence(DATA, partition_size=6)
+    assert b.npartitions == 4
+    assert_eq(b, DATA)
+    assert_eq(db.from_sequence([]), [])
+    with pytest.raises(ValueError, match="not both"):
+        db.from_sequence(DATA, npartitions=2, partition_size=3)
+
+
+def test_range_and_concat(scheduler):
+    assert_eq(db.range(11, npartitions=3), list(range(11)), scheduler=scheduler)
+    both = db.concat([db.range(3, npartitions=2), db.from_sequence("ab", npartitions=1)])
+    assert both.npartitions == 3
+    assert_eq(both, [0, 1, 2, "a", "b"], scheduler=scheduler)
+
+
+def test_from_delayed_and_to_delayed(scheduler):
+    parts = [delayed(list)(range(i, i + 3)) for i in (0, 3, 6)]
+    b = db.from_delayed(parts)
+    assert b.npartitions == 3
+    assert_eq(b.map(inc), [inc(x) for x in range(9)], scheduler=scheduler)
+    pieces = b.map(inc).to_delayed()
+    assert [p.compute(scheduler=scheduler) for p in pieces] == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    item = db.Item.from_delayed(delayed(sum)([1, 2, 3]))
+    assert item.apply(inc).compute(scheduler=scheduler) == 7
+    assert b.sum().to_delayed().compute(scheduler=scheduler) == sum(range(9))
+
+
+def test_persist_keeps_values(scheduler):
+    b = db.from_sequence(DATA, npartitions=4).map(inc)
+    p = b.persist(scheduler=scheduler)
+    assert p.npartitions == 4
+    assert_eq(p.filter(is_odd), [x for x in map(inc, DATA) if is_odd(x)], scheduler=scheduler)
+
+
+# ------------------------------------------------------------------ element-wise
+
+
+def test_map_filter_remove_on_every_shape(shape, scheduler):
+    b = shape(DATA)
+    assert_eq(b.map(inc), [inc(x) for x in DATA], scheduler=scheduler)
+    assert_eq(b.filter(is_odd), [x for x in DATA if is_odd(x)], scheduler=scheduler)
+    assert_eq(b.remove(is_odd), [x for x in DATA if not is_odd(x)], scheduler=scheduler)
+    assert_eq(b.map(lambda x, k, m=1: x * k + m, 3, m=2), [x * 3 + 2 for x in DATA], scheduler=scheduler)
+
+
+def test_map_zips_bags_and_broadcasts_items(scheduler):
+    a = db.from_sequence(DATA, npartitions=4)
+    b = a.map(lambda x: x * 10)
+    assert_eq(a.map(operator.add, b), [x + 10 * x for x in DATA], scheduler=scheduler)
+    total = a.sum()
+    assert_eq(a.map(operator.sub, total), [x - sum(DATA) for x in DATA], scheduler=scheduler)
+    assert_eq(a.map(lambda x, y, z=0: x + y + z, b, z=total), [x + 10 * x + sum(DATA) for x in DATA],
+              scheduler=scheduler)
+    d = delayed(sum)([1, 2])
+    assert_eq(a.map(operator.mul, d), [x * 3 for x in DATA], scheduler=scheduler)
+
+
+def test_map_of_misaligned_bags_is_refused():
+    with pytest.raises(ValueError, match="different numbers of partitions"):
+        db.from_sequence(DATA, npartitions=2).map(operator.add, db.from_sequence(DATA, npartitions=3))
+    uneven = db.from_sequence(DATA, npartitions=2).map(operator.add, bag_of([DATA[:3], DATA[3:]]))
+    with pytest.raises(ValueError, match="different lengths"):
+        uneven.compute(scheduler="sync")
+
+
+def test_starmap_flatten_pluck(shape, scheduler):
+    pairs = [(x, x % 3) for x in DATA]
+    assert_eq(shape(pairs).starmap(operator.mul), list(itertools.starmap(operator.mul, pairs)), scheduler=scheduler)
+    assert_eq(shape(pairs).starmap(lambda a, b, c: a + b + c, c=100), [a + b + 100 for a, b in pairs],
+              scheduler=scheduler)
+    recs = shape(RECORDS)
+    assert_eq(recs.pluck("name"), [r["name"] for r in RECORDS], scheduler=scheduler)
+    assert_eq(recs.pluck(["name", "age"]), [(r["name"], r["age"]) for r in RECORDS], scheduler=scheduler)
+    assert_eq(recs.pluck("tags").flatten(), [t for r in RECORDS for t in r["tags"]], scheduler=scheduler)
+    assert_eq(recs.pluck("missing", default=None), [None] * len(RECORDS), scheduler=scheduler)
+    assert_eq(recs.pluck(["age", "nope"], default=-1), [(r["age"], -1) for r in RECORDS], scheduler=scheduler)
+    assert_eq(shape([[i] * (i % 3) for i in DATA]).flatten(), [i for i in DATA for _ in range(i % 3)],
+              scheduler=scheduler)
+
+
+def test_map_partitions(shape, scheduler):
+    b = shape(DATA)
+    got = b.map_partitions(lambda part: [len(part)]).compute(scheduler=scheduler)
+    assert sum(got) == len(DATA) and len(got) == b.npartitions
+    # an iterator result is materialized; bags and items among arguments
+    assert_eq(b.map_partitions(lambda part, k: (x * k for x in part), 2), [2 * x for x in DATA], scheduler=scheduler)
+    assert_eq(b.map_partitions(lambda p, q: [x + y for x, y in zip(p, q)], b.map(inc)),
+              [x + inc(x) for x in DATA], scheduler=scheduler)
+    assert_eq(b.map_partitions(lambda p, total=0: [x + total for x in p], total=b.count()),
+              [x + len(DATA) for x in DATA], scheduler=scheduler)
+
+
+def test_json_round_trip_in_memory(scheduler):
+    lines = [json.dumps(r) for r in RECORDS]
+    assert_eq(db.from_sequence(lines, npartitions=3).map(json.loads), RECORDS, scheduler=scheduler)
+
+
+def test_random_sample_is_reproducible_subset(scheduler):
+    data = list(range(2000))
+    b = db.from_sequence(data, npartitions=5)
+    s1 = b.random_sample(0.3, random_state=7).compute(scheduler=scheduler)
+    s2 = b.random_sample(0.3, random_state=7).compute(scheduler="sync")
+    assert s1 == s2
+    assert set(s1) <= set(data) and s1 == sorted(s1)
+    assert 450 < len(s1) < 750  # 600 expected; bounds are > 5 standard deviations (20.5) away
+    assert b.random_sample(0.0).compute(scheduler=scheduler) == []
+    assert b.random_sample(1.0).compute(scheduler=scheduler) == data
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        b.random_sample(1.5)
+
+
+# ------------------------------------------------------------------ structure
+
+
+def test_accumulate(shape, scheduler):
+    b = shape(DATA)
+    assert_eq(b.accumulate(operator.add), list(itertools.accumulate(DATA, operator.add)), scheduler=scheduler)
+    assert_eq(b.accumulate(max, initial=5), list(itertools.accumulate(DATA, max, initial=5)), scheduler=scheduler)
+    assert_eq(bag_of([[], [], [3, 4]]).accumulate(operator.mul), [3, 12], scheduler=scheduler)
+
+
+def test_join_with_iterables(shape, scheduler):
+    people = shape(RECORDS)
+    clubs = [("a", "chess"), ("a", "go"), ("c", "tennis"), ("z", "none")]
+    expected = [(c, r) for r in RECORDS for c in clubs if c[0] == r["name"]]
+    assert_eq(people.join(clubs, on_self="name", on_other=0), expected, scheduler=scheduler)
+    assert_eq(people.join(db.from_sequence(clubs, npartitions=1), lambda r: r["name"], operator.itemgetter(0)),
+              expected, scheduler=scheduler)
+    assert_eq(people.join(delayed(list)(clubs), "name", 0), expected, scheduler=scheduler)
+    with pytest.raises(ValueError, match="one-partition"):
+        people.join(db.from_sequence(clubs, npartitions=2), "name", 0)
+
+
+def test_product(scheduler):
+    a = bag_of([[1, 2], [], [3]])
+    b = bag_of([["x"], ["y", "z"]])
+    got = a.product(b)
+    assert got.npartitions == 6
+    assert sorted(got.compute(scheduler=scheduler)) == sorted(itertools.product([1, 2, 3], "xyz"))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 12])
+def test_repartition(shape, n):
+    b = shape(DATA).map(inc)
+    r = b.repartition(n)
+    assert r.npartitions == n
+    assert_eq(r, [inc(x) for x in DATA])
+    sizes = [len(p.compute(scheduler="sync")) for p in r.to_delayed()]
+    assert sum(sizes) == len(DATA)
+
+
+def test_take_searches_further_partitions_and_warns():
+    b = bag_of([[1], [], [2, 3], [4, 5, 6]])
+    assert b.take(1) == (1,)
+    with pytest.warns(UserWarning, match="Insufficient elements for `take`"):
+        assert b.take(4) == (1, 2, 3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert b.take(4, npartitions=-1) == (1, 2, 3, 4)
+        assert b.take(2, npartitions=3) == (1, 2)
+    with pytest.warns(UserWarning, match="only 6 elements available"):
+        assert b.take(10, npartitions=-1) == (1, 2, 3, 4, 5, 6)
+    assert b.take(3, npartitions=3, compute=False).compute(scheduler="sync") == [1, 2, 3]
+    with pytest.raises(ValueError, match="npartitions=9"):
+        b.take(1, npartitions=9)
+
+
+# ------------------------------------------------------------------ plans and graphs
+
+
+def test_element_wise_chain_is_one_task_per_partition():
+    b = db.from_sequence(DATA, npartitions=4)
+    chain = b.map(inc).filter(is_odd).map(str).str.upper().pluck(0)
+    graph, _ = collections_to_graph([chain])
+    assert len(graph) == 4
+    assert chain.compute(scheduler="sync") == [str(inc(x))[0] for x in DATA if is_odd(inc(x))]
+
+
+def test_word_count_graph_has_one_task_per_partition_before_aggregation(tmp_path):
+    for i in range(3):
+        (tmp_path / f"{i}.txt").write_text("a b c\nb c\n" * (i + 1))
+    text = db.read_text(str(tmp_path / "*.txt"))
+    counts = text.str.split().flatten().frequencies()
+    graph, keys = collections_to_graph([counts])
+    # three fused read -> split -> flatten -> count tasks, then one aggregation
+    assert len(graph) == 4
+    (outputs,) = keys
+    per_partition = [node for key, node in graph.items() if key not in outputs]
+    assert len(per_partition) == 3 and all(isinstance(n, Fused) for n in per_partition)
+    assert all(not n.dependencies for n in per_partition)  # each reads its own file
+
+
+def test_simplify_merges_pipelines_and_results_match():
+    b = db.from_sequence(DATA, npartitions=3).map(inc).filter(is_odd).map(inc)
+    optimized = b.expr.optimize()
+    unoptimized = db.Bag(b.expr).expr
+    assert len(list(optimized.walk())) == 2  # source + one pipeline
+    assert len(list(unoptimized.walk())) == 4
+    from shoal.base import compute
+
+    (raw,) = compute(db.Bag(b.expr), scheduler="sync", optimize_graph=False)
+    assert raw == b.compute(scheduler="sync") == [inc(x) for x in map(inc, DATA) if is_odd(x)]
+
+
+def test_shared_pipeline_is_not_merged_into_both_readers():
+    b = db.from_sequence(DATA, npartitions=2).map(inc)
+    both = db.concat([b.map(str), b.filter(is_odd)])
+    names = [type(n).__name__ for n in both.expr.optimize().walk()]
+    assert names.count("Elementwise") == 3
+    assert_eq(both, [str(inc(x)) for x in DATA] + [inc(x) for x in DATA if is_odd(inc(x))])
+
+
+def test_repr_and_default_scheduler():
+    b = db.from_sequence(DATA, npartitions=2)
+    assert "npartitions=2" in repr(b)
+    assert db.Bag.__shoal_scheduler__ == "processes"
+    assert "Item" in repr(b.sum())
+    assert sorted(iter(b)) == DATA  # computed on the default (processes) scheduler
