@@ -1,0 +1,160 @@
+"""Text files in and out, compared with reading the files in plain Python."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+
+import pytest
+
+import shoal.bag as db
+from shoal.testing import assert_eq
+
+OPENERS = {"": open, ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+
+
+def write(path, text: str, encoding="utf-8") -> str:
+    ext = os.path.splitext(str(path))[1]
+    with OPENERS.get(ext, open)(path, "wt", encoding=encoding, newline="") as f:
+        f.write(text)
+    return str(path)
+
+
+def plain_lines(paths) -> list[str]:
+    lines = []
+    for p in paths:
+        with OPENERS.get(os.path.splitext(p)[1], open)(p, "rt", encoding="utf-8") as f:
+            lines.extend(f.readlines())
+    return lines
+
+
+TEXTS = [
+    "alpha beta\ngamma\n\ndelta epsilon zeta\n",
+    "no final newline\nsecond",
+    "",
+    "windows\r\nline endings\r\nand old mac\rtoo\n",
+    "ünïcödé ✓ text\nform\x0cfeed stays in its line\n",
+]
+
+
+@pytest.mark.parametrize("ext", ["", ".gz", ".bz2", ".xz"])
+def test_read_text_matches_python(tmp_path, ext, scheduler):
+    paths = [write(tmp_path / f"f{i}.txt{ext}", t) for i, t in enumerate(TEXTS)]
+    b = db.read_text(str(tmp_path / f"f*.txt{ext}"))
+    assert b.npartitions == len(TEXTS)  # one partition per file, the empty one included
+    assert_eq(b, plain_lines(paths), scheduler=scheduler)
+    assert_eq(db.read_text(paths[::-1]), plain_lines(paths[::-1]), scheduler=scheduler)
+
+
+@pytest.mark.parametrize("blocksize", [1, 7, 20, 64, 10_000])
+def test_blocksize_splits_at_line_boundaries(tmp_path, blocksize):
+    text = "".join(f"line {i} " + "x" * (i % 13) + "\n" for i in range(60)) + "last without newline"
+    path = write(tmp_path / "big.txt", text)
+    b = db.read_text(path, blocksize=blocksize)
+    assert b.npartitions == -(-len(text.encode()) // blocksize)
+    assert_eq(b, plain_lines([path]))
+    # every line in exactly one block, also with multi-byte characters at block edges
+    path2 = write(tmp_path / "wide.txt", "".join(f"é{i}ü✓\n" for i in range(40)))
+    assert_eq(db.read_text(path2, blocksize=blocksize), plain_lines([path2]))
+
+
+def test_blocksize_string_and_compressed_blocks_refused(tmp_path):
+    path = write(tmp_path / "a.txt", "a\nb\n" * 100)
+    assert db.read_text(path, blocksize="100 B").npartitions == 4
+    gz = write(tmp_path / "a.txt.gz", "a\n")
+    with pytest.raises(ValueError, match="cannot split"):
+        db.read_text(gz, blocksize=10)
+
+
+def test_include_path_and_encoding(tmp_path, scheduler):
+    p1 = write(tmp_path / "x.txt", "1\n2\n")
+    p2 = write(tmp_path / "y.txt", "héllo\n", encoding="latin-1")
+    got = db.read_text([p1], include_path=True).compute(scheduler=scheduler)
+    assert got == [("1\n", p1), ("2\n", p1)]
+    assert db.read_text(p2, encoding="latin-1").compute(scheduler=scheduler) == ["héllo\n"]
+    assert db.read_text(p2, errors="replace").compute(scheduler=scheduler) == ["h\ufffdllo\n"]
+    assert db.read_text(p2, errors="ignore").compute(scheduler=scheduler) == ["hllo\n"]
+
+
+def test_json_lines_round_trip(tmp_path, scheduler):
+    records = [{"id": i, "user": f"u{i % 4}", "ok": i % 3 == 0} for i in range(25)]
+    b = db.from_sequence(records, npartitions=3)
+    written = b.map(json.dumps).to_textfiles(str(tmp_path / "out" / "*.json.gz"), scheduler=scheduler)
+    assert written == [str(tmp_path / "out" / f"{i}.json.gz") for i in range(3)]
+    back = db.read_text(str(tmp_path / "out" / "*.json.gz")).map(json.loads)
+    assert_eq(back, records, scheduler=scheduler)
+
+
+def test_to_textfiles_names_directories_and_endlines(tmp_path):
+    b = db.from_sequence(["a", "b", "c"], npartitions=2)
+    paths = b.to_textfiles(str(tmp_path / "d"), name_function=lambda i: f"part-{i:02}", last_endline=True)
+    assert [os.path.basename(p) for p in paths] == ["part-00.part", "part-01.part"]
+    assert "".join(open(p).read() for p in paths) == "a\nb\nc\n"
+    plain = b.to_textfiles(str(tmp_path / "e-*.txt"))
+    assert [open(p).read() for p in plain] == ["a", "b\nc"]
+    lazy = b.to_textfiles([str(tmp_path / "l1.bz2"), str(tmp_path / "l2.bz2")], compute=False)
+    assert not os.path.exists(tmp_path / "l1.bz2")
+    for d in lazy:
+        d.compute(scheduler="sync")
+    assert bz2.open(tmp_path / "l2.bz2", "rt").read() == "b\nc"
+    with pytest.raises(TypeError, match="writes strings"):
+        db.from_sequence([1]).to_textfiles(str(tmp_path / "bad-*.txt"), scheduler="sync")
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_glob_matching_nothing_names_the_pattern(tmp_path):
+    pattern = str(tmp_path / "nothing-*.log")
+    with pytest.raises(FileNotFoundError, match="nothing-\\*.log"):
+        db.read_text(pattern)
+    with pytest.raises(FileNotFoundError, match="missing.txt"):
+        db.read_text(str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("blocksize", [None, 16])
+def test_undecodable_byte_names_file_and_offset(tmp_path, scheduler, blocksize):
+    good = "fine line\n" * 5
+    path = tmp_path / "bad.txt"
+    path.write_bytes(good.encode() + b"broken \xff byte\n" + b"more\n")
+    offset = len(good.encode()) + len(b"broken ")
+    with pytest.raises(UnicodeDecodeError) as info:
+        db.read_text(str(path), blocksize=blocksize).compute(scheduler=scheduler)
+    message = str(info.value)
+    assert str(path) in message and f"offset {offset}" in message and "errors=" in message
+
+
+def test_undecodable_byte_in_compressed_file(tmp_path):
+    path = tmp_path / "bad.txt.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(b"ok\n\xfe\n")
+    with pytest.raises(UnicodeDecodeError, match="offset 3 of the decompressed text"):
+        db.read_text(str(path)).compute(scheduler="sync")
+
+
+def boom(x):
+    return 1 / (x - 13)
+
+
+def test_exception_in_map_keeps_type_and_names_the_partition(scheduler):
+    b = db.from_sequence(range(20), npartitions=4).map(boom)
+    with pytest.raises(ZeroDivisionError) as info:
+        b.compute(scheduler=scheduler)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "partition 2 of the bag" in notes and "map(boom)" in notes
+    with pytest.raises(ZeroDivisionError):
+        b.sum().compute(scheduler=scheduler)
+
+
+def test_to_dataframe_partitions_match_pandas():
+    pd = pytest.importorskip("pandas")
+    records = [{"a": i, "b": f"s{i}"} for i in range(10)]
+    frames = db.from_sequence(records, npartitions=3).to_dataframe()
+    if isinstance(frames, list):  # no shoal.dataframe: one Delayed pandas frame per partition
+        got = pd.concat([f.compute(scheduler="sync") for f in frames], ignore_index=True)
+    else:
+        got = frames.compute(scheduler="sync").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, pd.DataFrame(records))
