@@ -6,7 +6,7 @@ plan into a graph with one task per partition for every chain of
 element-wise steps. Bags prefer the processes scheduler, since the work
 they do is plain Python that holds the GIL.
 
->>> b = from_sequence(range(10), npartitions=3)
+>>> b = from_sequence([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], npartitions=3)
 >>> b.map(lambda x: x * 10).filter(lambda x: x > 40).compute(scheduler="sync")
 [50, 60, 70, 80, 90]
 >>> b.sum().compute(scheduler="sync")
@@ -214,9 +214,9 @@ class Bag(_Lazy):
     def map(self, func: Callable, *args: Any, **kwargs: Any) -> "Bag":
         """``func(x, *args, **kwargs)`` for every element ``x``.
 
-        Bags among ``args``/``kwargs`` are zipped with this one partition by
-        partition (they must be partitioned alike); Items, Delayed values and
-        plain values are passed whole to every call.
+        Bags among ``args`` and ``kwargs`` are zipped with this one element by
+        element, partition by partition (they must be partitioned alike);
+        Items, Delayed values and plain values are passed whole to every call.
 
         >>> a = from_sequence([1, 2, 3], npartitions=2)
         >>> a.map(operator.add, a.map(lambda x: 10 * x)).compute(scheduler="sync")
@@ -229,13 +229,11 @@ class Bag(_Lazy):
             if not args and not kwargs:
                 return self._stage(Map(func))
             return self._stage(MapWithKeywords(func, tuple(args), dict(kwargs)))
-        if any(aligned for _, _, aligned in kw_converted):
-            raise TypeError("Bag.map: pass bags to zip as positional arguments, not keywords")
         all_args = ((self.expr, True), *converted)
-        self._check_aligned([a for a, al in all_args if al])
+        self._check_aligned([a for a, al in all_args if al] + [v for _, v, al in kw_converted if al])
         return Bag(MapAligned(
             func, tuple(a for a, _ in all_args), tuple((k, v) for k, v, _ in kw_converted),
-            tuple(al for _, al in all_args), self.npartitions,
+            tuple(al for _, al in all_args) + tuple(al for _, _, al in kw_converted), self.npartitions,
         ))
 
     def _check_aligned(self, exprs: list) -> None:

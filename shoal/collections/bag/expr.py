@@ -155,7 +155,10 @@ class MapPartitions(Expr):
 
 
 class MapAligned(Expr):
-    """Element-wise ``func`` over several bags zipped partition by partition (``map(f, a, b)``)."""
+    """Element-wise ``func`` over several bags zipped partition by partition (``map(f, a, b)``).
+
+    ``aligned`` flags ``args`` then the values of ``kwargs`` (a tuple of pairs).
+    """
 
     _parameters = ["func", "args", "kwargs", "aligned", "npartitions"]
 
@@ -164,11 +167,12 @@ class MapAligned(Expr):
         return funcname(self.func).replace("_", "-")
 
     def _task(self, index: int):
-        parts = [_task_argument(a, index, True) for a, al in zip(self.args, self.aligned) if al]
-        broadcast = [_task_argument(a, index, False) for a, al in zip(self.args, self.aligned) if not al]
-        kwargs = {k: _task_argument(v, index, False) for k, v in self.kwargs}
-        return Task(self._key(index), call_partition, map_aligned, index, self.func, self.aligned, parts,
-                    broadcast, kwargs)
+        n = len(self.args)
+        arg_flags, kw_flags = self.aligned[:n], self.aligned[n:]
+        args = [_task_argument(a, index, al) for a, al in zip(self.args, arg_flags)]
+        kwargs = {k: _task_argument(v, index, al) for (k, v), al in zip(self.kwargs, kw_flags)}
+        return Task(self._key(index), call_partition, map_aligned, index, self.func, args, arg_flags, kwargs,
+                    kw_flags)
 
     def _explain_args(self) -> dict:
         return {"func": funcname(self.func)}

@@ -219,13 +219,19 @@ def call_partition(func: Callable, index: int, *args: Any, **kwargs: Any) -> Any
         raise
 
 
-def map_aligned(func: Callable, aligned: tuple, partitions: list, broadcast: list, kwargs: dict) -> list:
+def map_aligned(func: Callable, args: list, aligned: tuple, kwargs: dict, kw_aligned: tuple) -> list:
     """``func`` over the elements of several partitions zipped together.
 
-    ``aligned[j]`` says whether argument ``j`` is a partition (zipped) or a
-    broadcast value; ``kwargs`` values are broadcast. Partitions of different
-    lengths are an error: zipping would silently drop elements.
+    ``aligned[j]`` says whether ``args[j]`` is a partition (zipped) or a
+    value passed whole to every call; ``kw_aligned`` the same for the values
+    of ``kwargs``. Partitions of different lengths are an error: zipping
+    would silently drop elements.
+
+    >>> map_aligned(divmod, [[7, 9], 2], (True, False), {}, ())
+    [(3, 1), (4, 1)]
     """
+    kw_names = list(kwargs)
+    partitions = [a for a, al in zip(args, aligned) if al] + [kwargs[k] for k, al in zip(kw_names, kw_aligned) if al]
     lengths = {len(p) for p in partitions}
     if len(lengths) > 1:
         raise ValueError(
@@ -233,9 +239,14 @@ def map_aligned(func: Callable, aligned: tuple, partitions: list, broadcast: lis
             "elements are paired by position, so every bag must have the same partition lengths. "
             "Repartition them alike, or zip them yourself before mapping."
         )
-    parts = iter(partitions)
-    values = iter(broadcast)
-    columns = [next(parts) if is_part else itertools.repeat(next(values)) for is_part in aligned]
-    if kwargs:
-        return [func(*args, **kwargs) for args in zip(*columns)]
-    return list(itertools.starmap(func, zip(*columns)))
+    (length,) = lengths
+    columns = [a if al else itertools.repeat(a, length) for a, al in zip(args, aligned)]
+    fixed = {k: kwargs[k] for k, al in zip(kw_names, kw_aligned) if not al}
+    zipped_kw = [k for k, al in zip(kw_names, kw_aligned) if al]
+    if not zipped_kw:
+        if fixed:
+            return [func(*row, **fixed) for row in zip(*columns)]
+        return list(itertools.starmap(func, zip(*columns)))
+    kw_columns = [kwargs[k] for k in zipped_kw]
+    n = len(columns)
+    return [func(*row[:n], **fixed, **dict(zip(zipped_kw, row[n:]))) for row in zip(*columns, *kw_columns)]

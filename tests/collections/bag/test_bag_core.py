@@ -90,6 +90,8 @@ def test_map_zips_bags_and_broadcasts_items(scheduler):
     assert_eq(a.map(operator.sub, total), [x - sum(DATA) for x in DATA], scheduler=scheduler)
     assert_eq(a.map(lambda x, y, z=0: x + y + z, b, z=total), [x + 10 * x + sum(DATA) for x in DATA],
               scheduler=scheduler)
+    assert_eq(a.map(lambda x, y=0, z=0: (x, y, z), y=b, z=total), [(x, 10 * x, sum(DATA)) for x in DATA],
+              scheduler=scheduler)
     d = delayed(sum)([1, 2])
     assert_eq(a.map(operator.mul, d), [x * 3 for x in DATA], scheduler=scheduler)
 
