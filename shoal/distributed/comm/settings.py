@@ -1,0 +1,81 @@
+"""The ``distributed.comm`` config section: defaults and typed readers.
+
+Registered with :func:`shoal.config.update_defaults` on import, so
+``SHOAL_DISTRIBUTED__COMM__MAX_MESSAGE_SIZE=1GiB`` or
+``shoal.config.set({"distributed.comm.max-message-size": "1GiB"})`` work.
+"""
+
+from __future__ import annotations
+
+from shoal import config
+
+from .sizes import parse_bytes
+
+__all__ = [
+    "DEFAULTS",
+    "max_message_size",
+    "compression_setting",
+    "compression_min_size",
+    "connect_timeout",
+    "handshake_timeout",
+    "default_scheme",
+    "inproc_serializes",
+]
+
+DEFAULTS = {
+    "distributed": {
+        "comm": {
+            # Largest message (all frames together) a comm accepts; bigger ones
+            # close the connection that sent them.
+            "max-message-size": "2 GiB",
+            # "auto": lz4 when both ends have it installed; None/False: never.
+            "compression": "auto",
+            # Frames smaller than this are never compressed: not worth the CPU.
+            "compression-min-size": "64 KiB",
+            "default-scheme": "tcp",
+            "timeouts": {"connect": 30, "handshake": 10},
+            # Pass inproc messages through dumps/loads, to catch unserializable
+            # values in fast tests; off by default (inproc hands objects over).
+            "inproc": {"serialize": False},
+        }
+    }
+}
+
+config.update_defaults(DEFAULTS)
+
+
+def max_message_size() -> int:
+    """``distributed.comm.max-message-size`` in bytes."""
+    return parse_bytes(config.get("distributed.comm.max-message-size"))
+
+
+def compression_setting() -> str | None:
+    """``"auto"``, ``"lz4"`` or ``None`` (compression off)."""
+    value = config.get("distributed.comm.compression")
+    if value in (None, False, "none", "None", ""):
+        return None
+    if value not in ("auto", "lz4"):
+        raise ValueError(
+            f"distributed.comm.compression is {value!r}; use 'auto', 'lz4' or None."
+        )
+    return value
+
+
+def compression_min_size() -> int:
+    return parse_bytes(config.get("distributed.comm.compression-min-size"))
+
+
+def connect_timeout() -> float:
+    return float(config.get("distributed.comm.timeouts.connect"))
+
+
+def handshake_timeout() -> float:
+    return float(config.get("distributed.comm.timeouts.handshake"))
+
+
+def default_scheme() -> str:
+    return config.get("distributed.comm.default-scheme")
+
+
+def inproc_serializes() -> bool:
+    return bool(config.get("distributed.comm.inproc.serialize"))
