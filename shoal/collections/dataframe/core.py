@@ -1,0 +1,926 @@
+"""The collections: ``DataFrame``, ``Series``, ``Index`` and ``Scalar``.
+
+Each is a thin wrapper around an immutable ``FrameExpr``; every method builds
+a new expression and wraps it with ``new_collection``, which picks the class
+from the expression's meta. Nothing is computed until ``compute()``.
+
+>>> import pandas as pd
+>>> from shoal.collections.dataframe.io.pandas import from_pandas
+>>> pdf = pd.DataFrame({"x": range(6), "y": list("abcabc")})
+>>> df = from_pandas(pdf, npartitions=2)
+>>> df.npartitions, df.divisions
+(2, (0, 3, 5))
+>>> (df.x + 1).sum().compute(scheduler="sync") == (pdf.x + 1).sum()
+True
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ... import config
+from ...taskgraph.expr.rewrite import optimize as _optimize_plan
+from .expr import (
+    Assign, Elemwise, Filter, FrameExpr, FromValues, IndexOf, MapPartitions, Method, Partitions, Projection,
+    blockwise_groups, fused_graph, is_scalar_expr,
+)
+from .meta import is_frame_like, make_meta, meta_nonempty
+from .reductions import REDUCTIONS, TreeReduce, user_reduction_functions
+
+__all__ = ["DataFrame", "Series", "Index", "Scalar", "new_collection", "map_partitions"]
+
+config.update_defaults({"dataframe": {"optimize": True, "blocksize": 64 * 2**20, "split-every": 8}})
+
+
+def _concat(parts: list):
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], pd.Index):
+        return parts[0].append(list(parts[1:]))
+    nonempty = [p for p in parts if len(p)]
+    return pd.concat(nonempty or parts[:1])
+
+
+def _first(results):
+    return results[0]
+
+
+def _rebuild_frame(results: dict, keys: list, divisions: tuple, meta: Any):
+    return new_collection(FromValues(tuple(results[k] for k in keys), divisions, meta))
+
+
+class _Collection:
+    """What every dataframe collection shares: the protocol, compute, persist, explain."""
+
+    __shoal_scheduler__ = "threads"
+
+    def __init__(self, expr: FrameExpr):
+        self._expr = expr
+
+    @property
+    def expr(self) -> FrameExpr:
+        return self._expr
+
+    @property
+    def _meta(self):
+        return self._expr._meta
+
+    # ------------------------------------------------------------------ protocol
+    def _plan(self) -> FrameExpr:
+        if config.get("dataframe.optimize", True):
+            return _optimize_plan(self._expr)
+        return self._expr
+
+    def __shoal_graph__(self) -> dict:
+        return fused_graph(self._plan())
+
+    def __shoal_keys__(self) -> list:
+        return self._plan()._keys()
+
+    def __shoal_postcompute__(self):
+        return _concat, ()
+
+    def __shoal_postpersist__(self):
+        return _rebuild_frame, (self._plan()._keys(), self.divisions, self._meta)
+
+    def __shoal_tokenize__(self):
+        return (type(self).__name__, self._expr._name)
+
+    def compute(self, **kwargs):
+        from ...base import compute
+
+        (result,) = compute(self, **kwargs)
+        return result
+
+    def persist(self, **kwargs):
+        from ...base import persist
+
+        (result,) = persist(self, **kwargs)
+        return result
+
+    def optimize(self):
+        """The same collection over its optimized plan."""
+        return new_collection(_optimize_plan(self._expr))
+
+    def explain(self, file=None) -> None:
+        """Print the logical plan, then the optimized physical plan with its stages and fused tasks."""
+        print(self.explain_text(), file=file)
+
+    def explain_text(self) -> str:
+        plan = _optimize_plan(self._expr)
+        lines = ["== Logical plan ==", self._expr.tree_repr(), plan.explain_text(optimize=False).replace(
+            "Plan (not optimized)", "Optimized plan", 1)]
+        groups = blockwise_groups(plan)
+        if groups:
+            lines.append("== Fused tasks (one task per partition each) ==")
+            for group in groups.values():
+                lines.append("  " + " -> ".join(type(n).__name__ for n in group))
+        return "\n".join(lines)
+
+    def __dask_graph__(self):  # pragma: no cover - not a Dask collection; keep Dask from guessing
+        return None
+
+    @property
+    def divisions(self) -> tuple:
+        return self._expr.divisions
+
+    @property
+    def npartitions(self) -> int:
+        return self._expr.npartitions
+
+    @property
+    def known_divisions(self) -> bool:
+        return len(self.divisions) > 0 and self.divisions[0] is not None
+
+    @property
+    def partitioning(self):
+        return self._expr.partitioning
+
+    @property
+    def _name(self) -> str:
+        return self._expr._name
+
+
+class Scalar(_Collection):
+    """One value computed from a collection (the result of a reduction)."""
+
+    def __shoal_postcompute__(self):
+        return _first, ()
+
+    def __shoal_postpersist__(self):
+        return _rebuild_scalar, (self._plan()._keys()[0], self._meta)
+
+    @property
+    def dtype(self):
+        return getattr(self._meta, "dtype", type(self._meta))
+
+    def __repr__(self) -> str:
+        return f"shoal.Scalar<{self._expr._funcname}, dtype={self.dtype}>"
+
+    def __bool__(self):
+        raise TypeError("The truth value of a shoal Scalar is not known until computed; call .compute() first")
+
+    def _binary(self, op, other, reverse=False):
+        args = (other, self) if reverse else (self, other)
+        return elemwise(op, *args)
+
+
+def _rebuild_scalar(results, key, meta):
+    value = results[key]
+    return new_collection(_ScalarValue(value, meta))
+
+
+class _ScalarValue(FrameExpr):
+    _parameters = ["value", "meta"]
+    _is_scalar = True
+
+    def _compute_meta(self):
+        return self.meta
+
+    def _compute_divisions(self):
+        return (None, None)
+
+    def _task(self, index):
+        from ...taskgraph.core import DataNode
+
+        return DataNode(self._key(0), self.value)
+
+
+def _unwrap(arg):
+    return arg._expr if isinstance(arg, _Collection) else arg
+
+
+def elemwise(op: Callable, *args) -> _Collection:
+    """``op(*args)`` partition by partition; frames must share their partitioning."""
+    exprs = [_unwrap(a) for a in args]
+    frames = [e for e in exprs if isinstance(e, FrameExpr) and not is_scalar_expr(e)]
+    if len(frames) > 1:
+        first = frames[0].partitioning
+        for other in frames[1:]:
+            if not first.aligns_with(other.partitioning):
+                raise ValueError(
+                    f"Cannot combine collections partition by partition: they are partitioned differently "
+                    f"({frames[0].npartitions} partitions with divisions {_short(first.divisions)} vs "
+                    f"{other.npartitions} with {_short(other.partitioning.divisions)}). Give both the same "
+                    "partitioning first, e.g. b = b.repartition(divisions=a.divisions) (needs known divisions: "
+                    "from_pandas(..., sort=True) or set_index), or compute one side. Full index alignment "
+                    "arrives with shuffles (shoal.dataframe part 2)."
+                )
+    for e in exprs:
+        if isinstance(e, (pd.DataFrame, pd.Series)) and frames:
+            if isinstance(e, pd.Series) and isinstance(frames[0]._meta, pd.DataFrame) and list(e.index) == list(frames[0].columns):
+                continue  # a row of per-column values broadcasts like a scalar
+            raise TypeError(
+                f"Cannot combine a shoal collection with a pandas {type(e).__name__} element-wise: their rows "
+                "would be matched partition by partition. Convert it first with shoal.dataframe.from_pandas "
+                "and give both the same partitioning."
+            )
+    return new_collection(Elemwise(op, tuple(exprs)))
+
+
+def _short(divisions) -> str:
+    text = repr(tuple(divisions))
+    return text if len(text) < 80 else text[:76] + "...)"
+
+
+def _binary_method(op, reverse=False):
+    def method(self, other):
+        return self._binary(op, other, reverse)
+
+    method.__name__ = f"__{'r' if reverse else ''}{op.__name__.strip('_')}__"
+    return method
+
+
+def _unary_method(op):
+    def method(self):
+        return elemwise(op, self)
+
+    method.__name__ = f"__{op.__name__.strip('_')}__"
+    return method
+
+
+_ARITHMETIC = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor,
+}
+_COMPARISONS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+                "eq": operator.eq, "ne": operator.ne}
+
+for _name, _op in _ARITHMETIC.items():
+    setattr(Scalar, f"__{_name}__", _binary_method(_op))
+    setattr(Scalar, f"__r{_name}__", _binary_method(_op, reverse=True))
+for _name, _op in _COMPARISONS.items():
+    setattr(Scalar, f"__{_name}__", _binary_method(_op))
+Scalar.__neg__ = _unary_method(operator.neg)
+Scalar.__hash__ = object.__hash__
+
+
+class _Frame(_Collection):
+    """Shared by DataFrame, Series and Index: partitions of pandas objects."""
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def dtypes(self):
+        return self._meta.dtypes
+
+    @property
+    def index(self) -> "Index":
+        return new_collection(IndexOf(self._expr))
+
+    @property
+    def partitions(self) -> "_PartitionSelector":
+        """``df.partitions[i]`` / ``[i:j]`` / ``[[i, k]]``: a collection of some partitions."""
+        return _PartitionSelector(self)
+
+    def get_partition(self, n: int):
+        return self.partitions[n]
+
+    def __len__(self) -> int:
+        return int(self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials).compute())
+
+    @property
+    def size(self) -> Scalar:
+        return self.map_partitions(_size, meta=np.int64(0), enforce_metadata=False)._reduce_with(
+            "size", _identity, _sum_partials, _sum_partials)
+
+    def __repr__(self) -> str:
+        return _structure_repr(self)
+
+    def _repr_html_(self) -> str:
+        return _structure_html(self)
+
+    def __bool__(self):
+        raise ValueError(
+            f"The truth value of a shoal {type(self).__name__} is ambiguous (and unknown until computed); "
+            "use a.any(), a.all(), or compute first."
+        )
+
+    def __iter__(self):
+        raise TypeError(f"shoal {type(self).__name__} objects are not iterable; call .compute() first")
+
+    # ------------------------------------------------------------------ partition-wise
+    def map_partitions(self, func: Callable, *args, meta: Any = None, enforce_metadata: bool = True,
+                       clear_divisions: bool = False, **kwargs):
+        """``func(partition, *args, **kwargs)`` on every partition.
+
+        The output's meta is found by calling ``func`` on a small fake
+        partition; pass ``meta=`` (an empty pandas object, a ``{column: dtype}``
+        dict or a ``(name, dtype)`` tuple) when that fails or guesses wrong.
+        Each real partition's result is checked against the meta.
+        """
+        return map_partitions(func, self, *args, meta=meta, enforce_metadata=enforce_metadata,
+                              clear_divisions=clear_divisions, **kwargs)
+
+    def _method(self, method: str, *args, accessor: str | None = None, **kwargs):
+        exprs = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        frames = [e for e in exprs if isinstance(e, FrameExpr) and not is_scalar_expr(e)]
+        for other in frames:
+            if not self._expr.partitioning.aligns_with(other.partitioning):
+                raise ValueError(
+                    f"{method}: the arguments are partitioned differently from this collection; "
+                    "repartition one of them to the other's divisions first."
+                )
+        if any(isinstance(v, FrameExpr) for v in kwargs.values()):
+            raise TypeError(f"{method}: pass collections as positional arguments")
+        return new_collection(Method(self._expr, method, exprs, kwargs or None, accessor))
+
+    def _binary(self, op, other, reverse=False):
+        args = (other, self) if reverse else (self, other)
+        return elemwise(op, *args)
+
+    # ------------------------------------------------------------------ row-wise operations
+    def astype(self, dtype):
+        return self._method("astype", dtype)
+
+    def fillna(self, value=None, **kwargs):
+        return self._method("fillna", value, **kwargs)
+
+    def isna(self):
+        return self._method("isna")
+
+    def notna(self):
+        return self._method("notna")
+
+    isnull = isna
+    notnull = notna
+
+    def dropna(self, **kwargs):
+        return self._method("dropna", **kwargs)
+
+    def where(self, cond, other=np.nan):
+        return self._method("where", cond, other)
+
+    def mask(self, cond, other=np.nan):
+        return self._method("mask", cond, other)
+
+    def abs(self):
+        return self._method("abs")
+
+    def round(self, decimals=0):
+        return self._method("round", decimals)
+
+    def clip(self, lower=None, upper=None):
+        return self._method("clip", lower, upper)
+
+    def isin(self, values):
+        return self._method("isin", list(values) if not isinstance(values, dict) else values)
+
+    def copy(self):
+        return new_collection(self._expr)
+
+    # ------------------------------------------------------------------ head / tail
+    def head(self, n: int = 5, npartitions: int | None = None, compute: bool = True):
+        """The first ``n`` rows; reads further partitions while the ones read hold fewer than ``n`` rows.
+
+        ``npartitions=k`` looks at exactly the first ``k`` partitions
+        (``-1``: all). ``compute=False`` returns a lazy collection instead.
+        """
+        if npartitions is not None or not compute:
+            k = self.npartitions if npartitions in (None, -1) else min(npartitions, self.npartitions)
+            lazy = self.partitions[:k].map_partitions(_head, n, meta=self._meta)
+            lazy = new_collection(_Collapse(lazy._expr, n, "head"))
+            return lazy.compute() if compute else lazy
+        taken, found, k = 0, [], 1
+        while taken < self.npartitions:
+            chunk = self.partitions[taken: taken + k].map_partitions(_head, n, meta=self._meta)
+            found.append(chunk.compute())
+            taken += k
+            if sum(len(p) for p in found) >= n:
+                break
+            k *= 2  # look further, twice as far each time
+        return _concat(found).iloc[:n] if found else self._meta
+
+    def tail(self, n: int = 5, compute: bool = True):
+        """The last ``n`` rows; reads partitions from the end until it has ``n`` rows."""
+        taken, found, k = 0, [], 1
+        total = self.npartitions
+        while taken < total:
+            start = max(total - taken - k, 0)
+            chunk = self.partitions[start: total - taken].map_partitions(_tail, n, meta=self._meta)
+            found.insert(0, chunk.compute())
+            taken = total - start
+            if sum(len(p) for p in found) >= n:
+                break
+            k *= 2
+        result = _concat(found) if found else self._meta
+        return result.iloc[-n:] if n else result.iloc[:0]
+
+    # ------------------------------------------------------------------ reductions
+    def _reduce_with(self, label, chunk, combine, aggregate, kwargs=None, split_every=None, meta=None):
+        return new_collection(TreeReduce(self._expr, chunk, combine, aggregate, kwargs, split_every, meta, label))
+
+    def _reduction(self, name: str, split_every=None, **kwargs):
+        spec = REDUCTIONS[name]
+        return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, kwargs or None, split_every)
+
+    def reduction(self, chunk, aggregate=None, combine=None, meta=None, split_every=None,
+                  chunk_kwargs=None, aggregate_kwargs=None, combine_kwargs=None):
+        """A user-defined tree reduction.
+
+        ``chunk(partition)`` runs on every partition; ``combine`` and
+        ``aggregate`` run on the concatenation (``pd.concat``, or a Series of
+        scalars) of up to ``split_every`` earlier results; ``aggregate`` gives
+        the final value. ``combine`` defaults to ``aggregate``, which
+        defaults to ``chunk``.
+        """
+        funcs = user_reduction_functions(chunk, aggregate, combine, chunk_kwargs, aggregate_kwargs, combine_kwargs)
+        return self._reduce_with("reduction", *funcs, split_every=split_every,
+                                 meta=make_meta(meta) if meta is not None else None)
+
+    def sum(self, skipna=True, split_every=None, **kwargs):
+        return self._reduction("sum", split_every, skipna=skipna, **kwargs)
+
+    def prod(self, skipna=True, split_every=None, **kwargs):
+        return self._reduction("prod", split_every, skipna=skipna, **kwargs)
+
+    product = prod
+
+    def min(self, skipna=True, split_every=None, **kwargs):
+        return self._reduction("min", split_every, skipna=skipna, **kwargs)
+
+    def max(self, skipna=True, split_every=None, **kwargs):
+        return self._reduction("max", split_every, skipna=skipna, **kwargs)
+
+    def count(self, split_every=None, **kwargs):
+        return self._reduction("count", split_every, **kwargs)
+
+    def mean(self, skipna=True, split_every=None, **kwargs):
+        return self._reduction("mean", split_every, skipna=skipna, **kwargs)
+
+    def var(self, ddof=1, skipna=True, split_every=None, **kwargs):
+        return self._reduction("var", split_every, skipna=skipna, ddof=ddof, **kwargs)
+
+    def std(self, ddof=1, skipna=True, split_every=None, **kwargs):
+        return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
+
+    def any(self, skipna=True, split_every=None):
+        return self._reduction("any", split_every, skipna=skipna)
+
+    def all(self, skipna=True, split_every=None):
+        return self._reduction("all", split_every, skipna=skipna)
+
+    def nunique(self, dropna=True, split_every=None):
+        return self._reduction("nunique", split_every, dropna=dropna)
+
+    def idxmin(self, skipna=True, split_every=None):
+        return self._reduction("idxmin", split_every, skipna=skipna)
+
+    def idxmax(self, skipna=True, split_every=None):
+        return self._reduction("idxmax", split_every, skipna=skipna)
+
+
+def _head(part, n):
+    return part.iloc[:n]
+
+
+def _tail(part, n):
+    return part.iloc[-n:] if n else part.iloc[:0]
+
+
+def _len_chunk(part):
+    return len(part)
+
+
+def _size(part):
+    return np.int64(part.size)
+
+
+def _identity(x):
+    return x
+
+
+def _sum_partials(partials):
+    return sum(partials)
+
+
+class _Collapse(FrameExpr):
+    """All partitions of ``frame`` concatenated into one, then cut to ``n`` rows (``head`` with npartitions=)."""
+
+    _parameters = ["frame", "n", "how"]
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _compute_divisions(self):
+        return (None, None)
+
+    def _task(self, index):
+        from ...taskgraph.core import Ref, Task
+
+        return Task(self._key(0), _collapse, [Ref(self.frame._key(i)) for i in range(self.frame.npartitions)], self.n)
+
+
+def _collapse(parts, n):
+    return _concat(parts).iloc[:n]
+
+
+class _PartitionSelector:
+    def __init__(self, frame: _Frame):
+        self._frame = frame
+
+    def __getitem__(self, key):
+        n = self._frame.npartitions
+        if isinstance(key, (int, np.integer)):
+            key = int(key)
+            if not -n <= key < n:
+                raise IndexError(f"partition {key} is out of range: this collection has {n} partitions")
+            indices = [key % n]
+        elif isinstance(key, slice):
+            indices = list(range(n))[key]
+        else:
+            indices = [int(k) for k in np.arange(n)[key]]
+        if not indices:
+            raise IndexError(f"partitions[{key!r}] selects no partition (there are {n})")
+        return new_collection(Partitions(self._frame._expr, tuple(indices)))
+
+
+# ---------------------------------------------------------------------- DataFrame
+
+
+class DataFrame(_Frame):
+    """A pandas DataFrame split into partitions along the index."""
+
+    @property
+    def columns(self) -> pd.Index:
+        return self._meta.columns
+
+    @property
+    def shape(self):
+        return (self.index.count_rows(), len(self.columns))
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def _check_columns(self, columns, what: str = "column"):
+        available = list(self.columns)
+        missing = [c for c in columns if c not in available]
+        if missing:
+            raise KeyError(
+                f"{what}{'s' if len(missing) > 1 else ''} {missing if len(missing) > 1 else repr(missing[0])} not found; "
+                f"the available columns are {available}"
+            )
+
+    def __getitem__(self, key):
+        if isinstance(key, _Frame):
+            if isinstance(key, DataFrame):
+                return self.where(key)
+            return self._filter(key)
+        if isinstance(key, slice):
+            raise NotImplementedError("row slicing of a shoal DataFrame needs loc (not part of this release yet)")
+        if isinstance(key, (list, pd.Index, np.ndarray)):
+            key = list(key)
+            self._check_columns(key)
+            return new_collection(Projection(self._expr, key))
+        self._check_columns([key])
+        return new_collection(Projection(self._expr, key))
+
+    def _filter(self, mask: "Series"):
+        if not self._expr.partitioning.aligns_with(mask._expr.partitioning):
+            raise ValueError(
+                "Boolean filter: the mask is partitioned differently from the frame; build the mask from the "
+                "same frame (df[df.x > 0]) or repartition one to the other's divisions."
+            )
+        return new_collection(Filter(self._expr, mask._expr))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        meta = self.__dict__.get("_expr")
+        if meta is not None and name in self._meta.columns:
+            return self[name]
+        raise AttributeError(
+            f"shoal DataFrame has no attribute or column {name!r}; the columns are {list(self._meta.columns)}"
+        )
+
+    def __dir__(self):
+        return sorted(set(dir(type(self))) | {c for c in self.columns if isinstance(c, str) and c.isidentifier()})
+
+    def __setitem__(self, key, value):
+        self._expr = self.assign(**{key: value})._expr
+
+    def assign(self, **kwargs):
+        names, values = [], []
+        for name, value in kwargs.items():
+            if callable(value) and not isinstance(value, _Collection):
+                value = value(self)
+            value = _unwrap(value)
+            if isinstance(value, FrameExpr) and not is_scalar_expr(value):
+                if not self._expr.partitioning.aligns_with(value.partitioning):
+                    raise ValueError(
+                        f"assign({name}=...): the value is partitioned differently from the frame; "
+                        "derive it from the same frame or repartition it to the frame's divisions."
+                    )
+            if isinstance(value, (pd.Series, pd.DataFrame)):
+                raise TypeError(f"assign({name}=...): convert the pandas object with from_pandas first")
+            names.append(name)
+            values.append(value)
+        return new_collection(Assign(self._expr, tuple(names), tuple(values)))
+
+    def rename(self, columns=None, **kwargs):
+        if columns is not None:
+            kwargs["columns"] = columns
+        return self._method("rename", **kwargs)
+
+    def drop(self, labels=None, axis=0, columns=None, errors="raise"):
+        if columns is None and (axis in (1, "columns")):
+            columns = labels
+        if columns is None:
+            raise NotImplementedError("drop: only columns can be dropped (pass columns= or axis=1)")
+        cols = [columns] if not isinstance(columns, (list, tuple, pd.Index)) else list(columns)
+        if errors == "raise":
+            self._check_columns(cols)
+        keep = [c for c in self.columns if c not in cols]
+        return new_collection(Projection(self._expr, keep))
+
+    def query(self, expr: str, **kwargs):
+        # Evaluated on the fake partition now, so a wrong column name fails here, not at compute time.
+        return self._method("query", expr, **kwargs)
+
+    def eval(self, expr: str, **kwargs):
+        return self._method("eval", expr, **kwargs)
+
+    def apply(self, func, axis=0, meta=None, args=(), **kwargs):
+        """``func`` on every row (``axis=1`` only); pass ``meta=`` to skip guessing the output."""
+        if axis not in (1, "columns"):
+            raise NotImplementedError("apply: only axis=1 (row-wise) is supported; use map_partitions otherwise")
+        return self.map_partitions(_apply_rows, func, args, kwargs, meta=meta)
+
+    def map(self, func, na_action=None):
+        return self._method("map", func, na_action=na_action)
+
+    def select_dtypes(self, include=None, exclude=None):
+        keep = list(self._meta.select_dtypes(include=include, exclude=exclude).columns)
+        return self[keep]
+
+    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+        from .groupby import DataFrameGroupBy
+
+        return DataFrameGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+
+    def count(self, split_every=None, numeric_only=False):
+        return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
+
+    def to_csv(self, path, **kwargs):
+        from .io.csv import to_csv
+
+        return to_csv(self, path, **kwargs)
+
+    def to_parquet(self, path, **kwargs):
+        from .io.parquet import to_parquet
+
+        return to_parquet(self, path, **kwargs)
+
+    def to_delayed(self):
+        from ..delayed import Delayed
+
+        plan = self._plan()
+        graph = fused_graph(plan)
+        return [Delayed(k, None, graph=graph) for k in plan._keys()]
+
+
+def _apply_rows(part, func, args, kwargs):
+    return part.apply(func, axis=1, args=args, **kwargs)
+
+
+# ---------------------------------------------------------------------- Series
+
+
+class Series(_Frame):
+    """A pandas Series split into partitions along the index."""
+
+    @property
+    def name(self):
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        return self._meta.dtype
+
+    @property
+    def dtypes(self):
+        return self._meta.dtype
+
+    @property
+    def shape(self):
+        return (self.count_rows(),)
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    def count_rows(self) -> Scalar:
+        return self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials)
+
+    def __getitem__(self, key):
+        if isinstance(key, Series):
+            if not self._expr.partitioning.aligns_with(key._expr.partitioning):
+                raise ValueError("Boolean filter: the mask is partitioned differently from the series")
+            return new_collection(Filter(self._expr, key._expr))
+        raise NotImplementedError("Series[...] supports boolean masks only; use loc for labels (not yet available)")
+
+    def map(self, arg, na_action=None, meta=None):
+        if meta is not None:
+            return self.map_partitions(_series_map, arg, na_action, meta=meta)
+        return self._method("map", arg, na_action=na_action)
+
+    def apply(self, func, meta=None, args=(), **kwargs):
+        return self.map_partitions(_series_apply, func, args, kwargs, meta=meta)
+
+    def between(self, left, right, inclusive="both"):
+        return self._method("between", left, right, inclusive=inclusive)
+
+    def rename(self, index=None):
+        return self._method("rename", index)
+
+    def to_frame(self, name=None):
+        return self._method("to_frame") if name is None else self._method("to_frame", name)
+
+    def value_counts(self, dropna=True, normalize=False, sort=True, ascending=False, split_every=None):
+        return self._reduction("value_counts", split_every, dropna=dropna, normalize=normalize, sort=sort,
+                               ascending=ascending)
+
+    def unique(self, split_every=None):
+        return self._reduce_with("unique", REDUCTIONS["nunique"].chunk, REDUCTIONS["nunique"].combine,
+                                 _unique_values, split_every=split_every)
+
+    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+        from .groupby import SeriesGroupBy
+
+        return SeriesGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+
+    @property
+    def str(self):
+        from .accessors import StringAccessor
+
+        return StringAccessor(self)
+
+    @property
+    def dt(self):
+        from .accessors import DatetimeAccessor
+
+        return DatetimeAccessor(self)
+
+    @property
+    def cat(self):
+        from .accessors import CategoricalAccessor
+
+        return CategoricalAccessor(self)
+
+    def to_csv(self, path, **kwargs):
+        return self.to_frame().to_csv(path, **kwargs)
+
+
+def _unique_values(partials, **kwargs):
+    return pd.concat(partials).drop_duplicates().reset_index(drop=True)
+
+
+def _series_map(part, arg, na_action):
+    return part.map(arg, na_action=na_action)
+
+
+def _series_apply(part, func, args, kwargs):
+    return part.apply(func, args=args, **kwargs)
+
+
+# ---------------------------------------------------------------------- Index
+
+
+class Index(_Frame):
+    """The index of a DataFrame or Series, partition by partition."""
+
+    @property
+    def name(self):
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        return self._meta.dtype
+
+    def count_rows(self) -> Scalar:
+        return self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials)
+
+    @property
+    def index(self):
+        raise AttributeError("An Index has no .index")
+
+
+for _cls in (DataFrame, Series, Index):
+    for _name, _op in _ARITHMETIC.items():
+        setattr(_cls, f"__{_name}__", _binary_method(_op))
+        setattr(_cls, f"__r{_name}__", _binary_method(_op, reverse=True))
+    for _name, _op in _COMPARISONS.items():
+        setattr(_cls, f"__{_name}__", _binary_method(_op))
+    _cls.__neg__ = _unary_method(operator.neg)
+    _cls.__invert__ = _unary_method(operator.invert)
+    _cls.__abs__ = _unary_method(operator.abs)
+    _cls.__hash__ = object.__hash__
+
+for _name, _op in {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+                   "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+                   "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+                   "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}.items():
+    for _cls in (DataFrame, Series):
+        setattr(_cls, _name, _binary_method(_op))
+
+
+# ---------------------------------------------------------------------- construction
+
+
+def new_collection(expr: FrameExpr) -> _Collection:
+    """The collection class that fits ``expr``'s meta."""
+    meta = expr._meta
+    if isinstance(meta, pd.DataFrame):
+        return DataFrame(expr)
+    if isinstance(meta, pd.Series):
+        return Series(expr)
+    if isinstance(meta, pd.Index):
+        return Index(expr)
+    return Scalar(expr)
+
+
+def map_partitions(func: Callable, *args, meta: Any = None, enforce_metadata: bool = True,
+                   clear_divisions: bool = False, **kwargs):
+    """``func`` on matching partitions of the collections in ``args`` (others passed as they are)."""
+    exprs = [_unwrap(a) for a in args]
+    frames = [e for e in exprs if isinstance(e, FrameExpr) and not is_scalar_expr(e)]
+    if not frames:
+        raise TypeError("map_partitions needs at least one shoal DataFrame, Series or Index argument")
+    for other in frames[1:]:
+        if not frames[0].partitioning.aligns_with(other.partitioning):
+            raise ValueError(
+                f"map_partitions({getattr(func, '__name__', func)}): the collections are partitioned differently; "
+                "repartition one to the other's divisions first."
+            )
+    if meta is not None:
+        meta = make_meta(meta)
+    first = exprs.index(frames[0])
+    if first != 0:
+        raise TypeError("map_partitions: the first argument after func must be the collection to map over")
+    try:
+        expr = MapPartitions(exprs[0], func, tuple(exprs[1:]), kwargs or None, meta, enforce_metadata,
+                             clear_divisions)
+        expr._meta  # noqa: B018 - infer now, so a failing function fails here with advice
+    except Exception as error:
+        if meta is not None:
+            raise
+        raise ValueError(
+            f"map_partitions could not infer the output of {getattr(func, '__name__', func)!r} by running it on "
+            f"a small fake partition ({type(error).__name__}: {error}). Pass meta= describing the output: an "
+            "empty pandas object, a {column: dtype} dict, or a (name, dtype) tuple."
+        ) from error
+    return new_collection(expr)
+
+
+# ---------------------------------------------------------------------- repr
+
+
+def _division_labels(coll) -> list:
+    n = coll.npartitions
+    if coll.known_divisions:
+        return [str(d) for d in coll.divisions]
+    return [""] * (n + 1)
+
+
+def _structure_frame(coll) -> pd.DataFrame:
+    meta = coll._meta
+    if isinstance(meta, pd.DataFrame):
+        dtypes = [str(d) for d in meta.dtypes]
+        columns = list(meta.columns)
+    else:
+        dtypes = [str(meta.dtype)]
+        columns = [meta.name if meta.name is not None else ""]
+    rows = [dtypes] + [["..."] * len(columns) for _ in range(coll.npartitions)]
+    index = _division_labels(coll)
+    frame = pd.DataFrame(rows, columns=columns, index=pd.Index(index, name=f"npartitions={coll.npartitions}"))
+    return frame
+
+
+def _structure_repr(coll) -> str:
+    kind = type(coll).__name__
+    lines = [f"shoal {kind} Structure:"]
+    if isinstance(coll, Index) or not (isinstance(coll._meta, (pd.DataFrame, pd.Series))):
+        lines.append(f"  dtype={getattr(coll._meta, 'dtype', '?')}, name={getattr(coll._meta, 'name', None)!r}, "
+                     f"npartitions={coll.npartitions}")
+    else:
+        lines.append(_structure_frame(coll).to_string())
+    lines.append(f"shoal Name: {coll._expr._funcname}, {sum(1 for _ in coll._expr.walk())} expressions")
+    return "\n".join(lines)
+
+
+def _structure_html(coll) -> str:
+    kind = type(coll).__name__
+    if isinstance(coll, Index):
+        body = f"<pre>{_structure_repr(coll)}</pre>"
+    else:
+        body = _structure_frame(coll).to_html()
+    return (f"<div><strong>shoal {kind} Structure:</strong></div>{body}"
+            f"<div>shoal Name: {coll._expr._funcname}, {sum(1 for _ in coll._expr.walk())} expressions</div>")

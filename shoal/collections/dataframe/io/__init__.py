@@ -1,0 +1,1 @@
+"""Reading and writing dataframes: pandas objects, delayed values, CSV and Parquet."""

@@ -1,0 +1,400 @@
+"""Tree reductions: a partial result per partition, combined ``split_every`` at a time.
+
+``TreeReduce`` emits ``chunk`` tasks (one per partition, fused with the
+partition's own work by the graph optimizer), then levels of ``combine``
+tasks each reading at most ``split_every`` partials, then one ``aggregate``.
+Each built-in reduction is a ``Reduction`` triple of plain functions:
+
+- sum, prod, min, max, count, any, all: the partials are the pandas result on
+  each partition; combining applies the same operation to the stacked partials;
+- mean: ``(sum, count)``; var/std: ``(count, mean, M2)`` merged with Chan et
+  al.'s pairwise formula, so the result stays accurate when the mean is large
+  compared with the spread (no sum-of-squares cancellation);
+- nunique, value_counts, idxmin/idxmax: partial distinct values, counts, and
+  (label, value) pairs.
+
+Empty partitions contribute nothing (their partial is an ``_Empty`` marker),
+so an empty integer partition cannot turn an integer minimum into a float.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ...taskgraph.core import Ref, Task
+from .expr import FrameExpr
+from .meta import is_frame_like, make_meta, meta_nonempty
+
+__all__ = ["TreeReduce", "REDUCTIONS", "Reduction", "user_reduction_functions"]
+
+DEFAULT_SPLIT_EVERY = 8
+
+
+class _Empty:
+    """The partial of an empty partition: keeps the partition to reduce if all are empty."""
+
+    __slots__ = ("part",)
+
+    def __init__(self, part):
+        self.part = part
+
+
+class Reduction:
+    """A named triple ``chunk(part, **kw)``, ``combine(partials, **kw)``, ``aggregate(partials, **kw)``."""
+
+    def __init__(self, name: str, chunk: Callable, combine: Callable, aggregate: Callable):
+        self.name, self.chunk, self.combine, self.aggregate = name, chunk, combine, aggregate
+
+
+class TreeReduce(FrameExpr):
+    """Reduce every partition of ``frame`` to one result through a tree of ``combine`` steps."""
+
+    _parameters = ["frame", "chunk", "combine", "aggregate", "kwargs", "split_every", "meta", "label"]
+    _defaults = {"kwargs": None, "split_every": None, "meta": None, "label": "reduction"}
+
+    @property
+    def _is_scalar(self) -> bool:
+        return not is_frame_like(self._meta)
+
+    @property
+    def _funcname(self) -> str:
+        return self.label.replace("_", "-")
+
+    def _compute_meta(self):
+        if self.meta is not None:
+            return self.meta
+        kwargs = self.kwargs or {}
+        fake = meta_nonempty(self.frame._meta)
+        partial = self.chunk(fake, **kwargs)
+        return make_meta(self.aggregate([partial], **kwargs))
+
+    def _compute_divisions(self):
+        return (None, None)
+
+    def _explain_args(self):
+        shown = {"op": self.label}
+        if self.split_every:
+            shown["split_every"] = self.split_every
+        return shown
+
+    def _layer(self):
+        kwargs = self.kwargs or {}
+        split_every = self.split_every or DEFAULT_SPLIT_EVERY
+        if split_every < 2:
+            raise ValueError(f"split_every must be at least 2, got {split_every}")
+        name = self._name
+        chunk_name = f"{name}-chunk"
+        layer = {}
+        keys = []
+        for i in range(self.frame.npartitions):
+            key = (chunk_name, i)
+            layer[key] = Task(key, self.chunk, Ref(self.frame._key(i)), **kwargs)
+            keys.append(key)
+        depth = 0
+        while len(keys) > split_every:
+            level_name = f"{name}-combine-{depth}"
+            new_keys = []
+            for j in range(0, len(keys), split_every):
+                key = (level_name, j // split_every)
+                layer[key] = Task(key, self.combine, [Ref(k) for k in keys[j: j + split_every]], **kwargs)
+                new_keys.append(key)
+            keys = new_keys
+            depth += 1
+        final = self._key(0)
+        layer[final] = Task(final, _aggregate_like_meta, self.aggregate, [Ref(k) for k in keys], self._meta, kwargs)
+        return layer
+
+
+def _aggregate_like_meta(aggregate, partials, meta, kwargs):
+    return cast_like(aggregate(partials, **kwargs), meta)
+
+
+def cast_like(result: Any, meta: Any) -> Any:
+    """``result`` with the dtype(s) of ``meta`` where they differ only by how partials were stacked."""
+    try:
+        if isinstance(meta, pd.Series) and isinstance(result, pd.Series):
+            if result.dtype != meta.dtype:
+                result = result.astype(meta.dtype)
+            if result.name != meta.name:
+                result = result.rename(meta.name)
+        elif isinstance(meta, pd.DataFrame) and isinstance(result, pd.DataFrame):
+            wrong = {c: meta[c].dtype for c in meta.columns if c in result and result[c].dtype != meta[c].dtype}
+            if wrong:
+                result = result.astype(wrong)
+        elif isinstance(meta, np.generic) and not isinstance(result, type(meta)) and not _isnan(result):
+            result = type(meta)(result)
+    except (TypeError, ValueError):
+        pass  # a value the dtype cannot hold (e.g. NaN in int): keep what pandas produced
+    return result
+
+
+def _isnan(x) -> bool:
+    try:
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _non_empty(partials: list) -> list:
+    return [p for p in partials if not isinstance(p, _Empty)]
+
+
+def _stack(partials: list):
+    """Partials as one pandas object: rows of a DataFrame for Series partials, else a Series."""
+    if partials and isinstance(partials[0], pd.Series):
+        return pd.DataFrame(partials)
+    return pd.Series(partials, dtype=object if _has_objects(partials) else None)
+
+
+def _has_objects(values: list) -> bool:
+    return any(isinstance(v, (str, bytes, pd.Timestamp, pd.Timedelta)) for v in values)
+
+
+def _simple(method: str, combine_method: str | None = None, skip_empty: bool = False) -> Reduction:
+    combine_method = combine_method or method
+
+    def chunk(part, **kwargs):
+        if skip_empty and len(part) == 0:
+            return _Empty(part)
+        return getattr(part, method)(**kwargs)
+
+    def combine(partials, **kwargs):
+        real = _non_empty(partials)
+        if not real:
+            return partials[0]
+        stacked = _stack(real)
+        kw = {k: v for k, v in kwargs.items() if k in ("skipna",)}
+        result = getattr(stacked, combine_method)(**kw)
+        if isinstance(stacked, pd.Series) and isinstance(result, np.generic) and stacked.dtype == object:
+            result = result.item() if hasattr(result, "item") else result
+        return result
+
+    def aggregate(partials, **kwargs):
+        real = _non_empty(partials)
+        if not real:
+            return getattr(partials[0].part, method)(**kwargs)
+        return combine(real, **kwargs)
+
+    return Reduction(method, chunk, combine, aggregate)
+
+
+# ------------------------------------------------------------------ mean, var, std
+
+
+def _mean_chunk(part, skipna=True, numeric_only=False):
+    kw = {"numeric_only": numeric_only} if isinstance(part, pd.DataFrame) else {}
+    return (part.sum(skipna=skipna, **kw), part.count(**kw) if not skipna else part.count(**kw))
+
+
+def _mean_combine(partials, **kwargs):
+    sums = [p[0] for p in partials]
+    counts = [p[1] for p in partials]
+    return (_stack(sums).sum(), _stack(counts).sum())
+
+
+def _mean_aggregate(partials, **kwargs):
+    total, count = _mean_combine(partials)
+    if isinstance(total, pd.Series):
+        return total / count.where(count > 0, np.nan)
+    return total / count if count else np.nan
+
+
+def _var_chunk(part, skipna=True, ddof=1, numeric_only=False):
+    if isinstance(part, pd.DataFrame):
+        if numeric_only:
+            part = part.select_dtypes(include=["number", "bool"])
+        n = part.count()
+        mean = part.mean()
+        m2 = ((part - mean) ** 2).sum()
+        return (n.astype("float64"), mean.astype("float64"), m2.astype("float64"))
+    n = part.count()
+    mean = part.mean() if n else np.nan
+    m2 = float(((part - mean) ** 2).sum()) if n else 0.0
+    return (float(n), float(mean) if n else np.nan, m2)
+
+
+def _var_combine(partials, **kwargs):
+    """Chan et al.: merge (count, mean, M2) triples without cancellation."""
+    ns = [p[0] for p in partials]
+    means = [p[1] for p in partials]
+    m2s = [p[2] for p in partials]
+    if isinstance(ns[0], pd.Series):
+        n = sum(ns)
+        weighted = sum(ni * mi.where(ni > 0, 0.0) for ni, mi in zip(ns, means))
+        mean = weighted / n.where(n > 0, np.nan)
+        m2 = sum(m2i.where(ni > 0, 0.0) + ni * (mi.where(ni > 0, 0.0) - mean) ** 2 for ni, mi, m2i in zip(ns, means, m2s))
+        return (n, mean, m2)
+    n = sum(ns)
+    if n == 0:
+        return (0.0, np.nan, 0.0)
+    mean = sum(ni * mi for ni, mi in zip(ns, means) if ni) / n
+    m2 = sum(m2i + ni * (mi - mean) ** 2 for ni, mi, m2i in zip(ns, means, m2s) if ni)
+    return (n, mean, m2)
+
+
+def _var_aggregate(partials, skipna=True, ddof=1, numeric_only=False):
+    n, _, m2 = _var_combine(partials)
+    if isinstance(n, pd.Series):
+        return m2 / (n - ddof).where(n - ddof > 0, np.nan)
+    return m2 / (n - ddof) if n - ddof > 0 else np.nan
+
+
+def _std_aggregate(partials, **kwargs):
+    result = _var_aggregate(partials, **kwargs)
+    return np.sqrt(result) if isinstance(result, pd.Series) else math.sqrt(result) if not _isnan(result) else np.nan
+
+
+# ------------------------------------------------------------------ nunique, value_counts, idx*
+
+
+def _unique_chunk(part, dropna=True):
+    if isinstance(part, pd.DataFrame):
+        return {c: part.iloc[:, i].drop_duplicates() for i, c in enumerate(part.columns)}
+    return part.drop_duplicates()
+
+
+def _unique_combine(partials, dropna=True):
+    if isinstance(partials[0], dict):
+        return {c: pd.concat([p[c] for p in partials]).drop_duplicates() for c in partials[0]}
+    return pd.concat(partials).drop_duplicates()
+
+
+def _nunique_aggregate(partials, dropna=True):
+    merged = _unique_combine(partials)
+    if isinstance(merged, dict):
+        return pd.Series({c: s.nunique(dropna=dropna) for c, s in merged.items()}, dtype="int64")
+    return merged.nunique(dropna=dropna)
+
+
+def _value_counts_chunk(part, dropna=True, normalize=False, sort=True, ascending=False):
+    return part.value_counts(dropna=dropna)
+
+
+def _value_counts_combine(partials, dropna=True, **kwargs):
+    stacked = pd.concat(partials)
+    return stacked.groupby(level=0, dropna=False, observed=False, sort=False).sum()
+
+
+def _value_counts_aggregate(partials, dropna=True, normalize=False, sort=True, ascending=False):
+    counts = _value_counts_combine(partials)
+    if normalize:
+        counts = counts / counts.sum()
+    if sort:
+        counts = counts.sort_values(ascending=ascending, kind="stable")
+    return counts
+
+
+def _idx_chunk_for(kind: str):
+    def chunk(part, skipna=True):
+        if len(part) == 0:
+            return _Empty(part)
+        value = getattr(part, kind[3:])(skipna=skipna)  # idxmin -> min
+        label = getattr(part, kind)(skipna=skipna)
+        return (label, value)
+
+    return chunk
+
+
+def _idx_aggregate_for(kind: str):
+    def pick(labels, values):
+        values = pd.Series(values, dtype=object if _has_objects(values) else None)
+        if values.isna().all():
+            return np.nan
+        position = getattr(values, "idxmin" if kind == "idxmin" else "idxmax")()
+        return labels[position]
+
+    def combine(partials, skipna=True):
+        real = _non_empty(partials)
+        if not real:
+            return partials[0]
+        if isinstance(real[0][0], pd.Series):
+            columns = real[0][0].index
+            labels, values = {}, {}
+            for c in columns:
+                ls = [p[0][c] for p in real]
+                vs = [p[1][c] for p in real]
+                best = pick(ls, vs)
+                labels[c] = best
+                values[c] = vs[ls.index(best)] if best in ls else np.nan
+            return (pd.Series(labels), pd.Series(values))
+        ls = [p[0] for p in real]
+        vs = [p[1] for p in real]
+        best = pick(ls, vs)
+        return (best, vs[ls.index(best)] if best in ls else np.nan)
+
+    def aggregate(partials, skipna=True):
+        real = _non_empty(partials)
+        if not real:
+            return getattr(partials[0].part, kind)(skipna=skipna)
+        return combine(real, skipna=skipna)[0]
+
+    return combine, aggregate
+
+
+def _make_idx(kind):
+    combine, aggregate = _idx_aggregate_for(kind)
+    return Reduction(kind, _idx_chunk_for(kind), combine, aggregate)
+
+
+REDUCTIONS: dict[str, Reduction] = {
+    "sum": _simple("sum"),
+    "prod": _simple("prod"),
+    "min": _simple("min", skip_empty=True),
+    "max": _simple("max", skip_empty=True),
+    "count": _simple("count", "sum"),
+    "any": _simple("any"),
+    "all": _simple("all"),
+    "mean": Reduction("mean", _mean_chunk, _mean_combine, _mean_aggregate),
+    "var": Reduction("var", _var_chunk, _var_combine, _var_aggregate),
+    "std": Reduction("std", _var_chunk, _var_combine, _std_aggregate),
+    "nunique": Reduction("nunique", _unique_chunk, _unique_combine, _nunique_aggregate),
+    "value_counts": Reduction("value_counts", _value_counts_chunk, _value_counts_combine, _value_counts_aggregate),
+    "idxmin": _make_idx("idxmin"),
+    "idxmax": _make_idx("idxmax"),
+}
+
+
+# ------------------------------------------------------------------ user reductions
+
+
+def _concat_partials(partials: list):
+    if all(is_frame_like(p) for p in partials):
+        return pd.concat(partials)
+    return pd.Series(partials)
+
+
+class _UserStep:
+    """A user's combine/aggregate function applied to the concatenated partials."""
+
+    def __init__(self, func: Callable, kwargs: dict):
+        self.func, self.kwargs = func, kwargs
+
+    def __call__(self, partials, **_):
+        return self.func(_concat_partials(partials), **self.kwargs)
+
+
+class _UserChunk:
+    def __init__(self, func: Callable, kwargs: dict):
+        self.func, self.kwargs = func, kwargs
+
+    def __call__(self, part, **_):
+        return self.func(part, **self.kwargs)
+
+
+def user_reduction_functions(chunk, aggregate=None, combine=None, chunk_kwargs=None,
+                             aggregate_kwargs=None, combine_kwargs=None):
+    """The (chunk, combine, aggregate) callables for ``_Frame.reduction``."""
+    aggregate = aggregate or chunk
+    combine = combine or aggregate
+    return (
+        _UserChunk(chunk, chunk_kwargs or {}),
+        _UserStep(combine, combine_kwargs or {}),
+        _UserStep(aggregate, aggregate_kwargs or {}),
+    )

@@ -1,0 +1,5 @@
+"""shoal.dataframe: partitioned pandas DataFrames, computed in parallel (``import shoal.dataframe as dd``)."""
+
+from .collections.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
+from .collections.dataframe.io.pandas import from_delayed, from_dict, from_map, from_pandas
+from .collections.dataframe.meta import make_meta, meta_nonempty
