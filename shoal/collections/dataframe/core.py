@@ -10,7 +10,7 @@ from the expression's meta. Nothing is computed until ``compute()``.
 >>> df = from_pandas(pdf, npartitions=2)
 >>> df.npartitions, df.divisions
 (2, (0, 3, 5))
->>> (df.x + 1).sum().compute(scheduler="sync") == (pdf.x + 1).sum()
+>>> int((df.x + 1).sum().compute(scheduler="sync")) == int((pdf.x + 1).sum())
 True
 """
 

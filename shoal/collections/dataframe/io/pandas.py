@@ -26,7 +26,7 @@ def _sorted_bounds(index: pd.Index, npartitions: int) -> tuple[list, list]:
         if b > bounds[-1]:
             bounds.append(b)
     bounds.append(n)
-    divisions = [index[b] for b in bounds[:-1]] + [index[-1]]
+    divisions = index[[*bounds[:-1], n - 1]].tolist()
     return bounds, divisions
 
 
@@ -41,7 +41,7 @@ def from_pandas(data, npartitions: int | None = None, chunksize: int | None = No
     >>> import pandas as pd
     >>> df = from_pandas(pd.DataFrame({"a": [3, 1, 2]}, index=[30, 10, 20]), npartitions=2)
     >>> df.divisions
-    (10, 20, 30)
+    (10, 30, 30)
     """
     if isinstance(data, pd.Index):
         raise TypeError("from_pandas: pass a DataFrame or Series (use .to_series() for an Index)")

@@ -1,0 +1,378 @@
+"""Groupby aggregations as tree reductions with a map-side combine.
+
+Theory of operation: every requested aggregation is broken into *partials*
+that can be computed per partition and merged associatively:
+
+=========  ===========================  =====================================
+agg        partials per partition       merged by
+=========  ===========================  =====================================
+sum        sum                          sum
+count      count                        sum
+size       size                         sum
+min/max    min/max                      min/max
+prod       prod                         prod
+first      first (non-null)             first (partitions stay in order)
+last       last (non-null)              last
+mean       sum, count                   sums; result sum / count
+var/std    count, mean, M2              Chan et al.'s pairwise update
+nunique    distinct (keys, value) rows  drop_duplicates; then nunique
+=========  ===========================  =====================================
+
+Each partition is grouped once (``_GroupbyChunk``), partials of up to
+``split_every`` partitions are merged by grouping on the index levels
+(``_GroupbyCombine``), and the last merge finishes each aggregation, lays the
+columns out exactly as pandas would (the layout is read from pandas' own
+result on the fake partition, which is also the meta) and sorts by the group
+keys when ``sort=True``. Results equal pandas' ``groupby(..., sort=True)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .core import DataFrame, Series, _unwrap, new_collection
+from .expr import FrameExpr
+from .meta import make_meta, meta_nonempty
+from .reductions import TreeReduce, cast_like
+
+__all__ = ["DataFrameGroupBy", "SeriesGroupBy"]
+
+#: partials each aggregation needs
+PARTIALS = {
+    "sum": ("sum",), "count": ("count",), "size": ("size",), "min": ("min",), "max": ("max",),
+    "prod": ("prod",), "first": ("first",), "last": ("last",), "mean": ("sum", "count"),
+    "var": ("count", "mean", "m2"), "std": ("count", "mean", "m2"), "nunique": ("distinct",),
+}
+_MERGE = {"sum": "sum", "count": "sum", "size": "sum", "min": "min", "max": "max", "prod": "prod",
+          "first": "first", "last": "last"}
+SUPPORTED = sorted(PARTIALS)
+
+
+def _check_func(func: Any) -> str:
+    name = getattr(func, "__name__", func) if not isinstance(func, str) else func
+    name = {"amin": "min", "amax": "max", "nanmean": "mean", "nansum": "sum"}.get(name, name)
+    if name not in PARTIALS:
+        raise NotImplementedError(
+            f"groupby aggregation {func!r} is not supported as a tree reduction; the supported ones are "
+            f"{SUPPORTED}. Use map_partitions after grouping on a known partitioning, or wait for "
+            "groupby().apply (shoal.dataframe part 2)."
+        )
+    return name
+
+
+def normalize_spec(arg, named: dict, selection, value_columns: list, series: bool) -> list[tuple[str, str]]:
+    """The ``(column, func)`` pairs to compute, in pandas' output order."""
+    if named:
+        out = []
+        for label, pair in named.items():
+            if series:
+                out.append((selection, _check_func(pair)))
+            else:
+                if not (isinstance(pair, tuple) and len(pair) == 2):
+                    raise TypeError(f"named aggregation {label}=... must be a (column, func) pair, got {pair!r}")
+                out.append((pair[0], _check_func(pair[1])))
+        return out
+    if isinstance(arg, dict):
+        out = []
+        for col, funcs in arg.items():
+            for f in funcs if isinstance(funcs, (list, tuple)) else [funcs]:
+                out.append((col, _check_func(f)))
+        return out
+    funcs = arg if isinstance(arg, (list, tuple)) else [arg]
+    if series:
+        return [(selection, _check_func(f)) for f in funcs]
+    return [(col, _check_func(f)) for col in value_columns for f in funcs]
+
+
+# ------------------------------------------------------------------ the three steps
+
+
+class _GroupbyChunk:
+    """Partials of one partition: ``{(column, partial): Series or DataFrame}``."""
+
+    def __init__(self, by: list, pairs: list, dropna: bool, observed: bool):
+        self.by, self.pairs, self.dropna, self.observed = by, pairs, dropna, observed
+
+    def __reduce__(self):
+        return (_GroupbyChunk, (self.by, self.pairs, self.dropna, self.observed))
+
+    def __call__(self, part: pd.DataFrame) -> dict:
+        grouped = part.groupby(self.by, sort=False, dropna=self.dropna, observed=self.observed)
+        out: dict = {}
+        for col, func in self.pairs:
+            for partial in PARTIALS[func]:
+                key = (col, partial)
+                if key in out:
+                    continue
+                if partial == "size":
+                    out[key] = grouped.size()
+                elif partial == "distinct":
+                    keys = part[self.by + [col]] if col not in self.by else part[self.by]
+                    out[key] = keys.drop_duplicates()
+                elif partial in ("mean", "m2"):
+                    if (col, "mean") not in out:
+                        values = part[col].astype("float64")
+                        g = values.groupby([part[b] for b in self.by], sort=False, dropna=self.dropna,
+                                           observed=self.observed)
+                        means = g.mean()
+                        deviations = values - g.transform("mean")
+                        out[(col, "mean")] = means
+                        out[(col, "m2")] = (deviations ** 2).groupby(
+                            [part[b] for b in self.by], sort=False, dropna=self.dropna, observed=self.observed).sum()
+                else:
+                    out[key] = getattr(grouped[col], partial)()
+        return out
+
+
+def _merge_partials(partials: list[dict], by: list, dropna: bool) -> dict:
+    merged: dict = {}
+    for key in partials[0]:
+        col, partial = key
+        pieces = [p[key] for p in partials]
+        if partial == "distinct":
+            merged[key] = pd.concat(pieces).drop_duplicates()
+            continue
+        if partial in ("mean", "m2"):
+            continue  # merged with the count below
+        stacked = pd.concat(pieces)
+        levels = list(range(stacked.index.nlevels))
+        grouped = stacked.groupby(level=levels, sort=False, dropna=False, observed=True)
+        if partial == "count" and (col, "m2") in partials[0]:
+            merged.update(_chan_merge(partials, col, levels))
+        merged[key] = getattr(grouped, _MERGE[partial])()
+    return merged
+
+
+def _chan_merge(partials: list[dict], col, levels: list) -> dict:
+    """Merge per-partition (count, mean, M2) of each group without cancellation."""
+    n = pd.concat([p[(col, "count")] for p in partials]).astype("float64")
+    mean = pd.concat([p[(col, "mean")] for p in partials]).astype("float64")
+    m2 = pd.concat([p[(col, "m2")] for p in partials]).astype("float64")
+    group = dict(level=levels, sort=False, dropna=False, observed=True)
+    n_total = n.groupby(**group).sum()
+    weighted = (n * mean.where(n > 0, 0.0)).groupby(**group).sum()
+    mean_total = weighted / n_total.where(n_total > 0, np.nan)
+    aligned = mean_total.reindex(n.index)
+    spread = m2.where(n > 0, 0.0) + n * (mean.where(n > 0, 0.0) - aligned.to_numpy()) ** 2
+    m2_total = spread.where(n > 0, 0.0).groupby(**group).sum()
+    return {(col, "mean"): mean_total, (col, "m2"): m2_total}
+
+
+class _GroupbyCombine:
+    def __init__(self, by: list, dropna: bool):
+        self.by, self.dropna = by, dropna
+
+    def __reduce__(self):
+        return (_GroupbyCombine, (self.by, self.dropna))
+
+    def __call__(self, partials: list[dict]) -> dict:
+        return _merge_partials(partials, self.by, self.dropna)
+
+
+class _GroupbyAggregate:
+    """Finish every aggregation and lay the result out like pandas' (``meta``)."""
+
+    def __init__(self, by: list, pairs: list, dropna: bool, sort: bool, ddof: int, meta: Any, index_names: list):
+        self.by, self.pairs, self.dropna, self.sort, self.ddof = by, pairs, dropna, sort, ddof
+        self.meta, self.index_names = meta, index_names
+
+    def __reduce__(self):
+        return (_GroupbyAggregate, (self.by, self.pairs, self.dropna, self.sort, self.ddof, self.meta,
+                                    self.index_names))
+
+    def _finish(self, merged: dict, col, func):
+        if func in ("sum", "count", "size", "min", "max", "prod", "first", "last"):
+            return merged[(col, func)]
+        if func == "mean":
+            count = merged[(col, "count")]
+            return merged[(col, "sum")] / count.where(count > 0)
+        if func in ("var", "std"):
+            n = merged[(col, "count")].astype("float64")
+            var = merged[(col, "m2")] / (n - self.ddof).where(n - self.ddof > 0, np.nan)
+            return np.sqrt(var) if func == "std" else var
+        if func == "nunique":
+            rows = merged[(col, "distinct")]
+            return rows.groupby(self.by, sort=False, dropna=self.dropna, observed=True)[col].nunique()
+        raise AssertionError(func)
+
+    def __call__(self, partials: list[dict]) -> Any:
+        merged = _merge_partials(partials, self.by, self.dropna)
+        columns = [self._finish(merged, col, func) for col, func in self.pairs]
+        meta = self.meta
+        if isinstance(meta, pd.Series):
+            result = columns[0]
+            result.name = meta.name
+        else:
+            result = pd.concat(columns, axis=1, keys=range(len(columns)))
+            result.columns = meta.columns
+        result.index = result.index.set_names(self.index_names)
+        if self.sort:
+            result = result.sort_index()
+        return cast_like(result, meta)
+
+
+# ------------------------------------------------------------------ user-facing objects
+
+
+class _GroupBy:
+    def __init__(self, frame, by, sort=True, dropna=True, observed=True, selection=None, ddof=1):
+        keys = by if isinstance(by, list) else [by]
+        base = frame if isinstance(frame, DataFrame) else frame.to_frame()
+        if isinstance(frame, Series):
+            series_name = frame.name if frame.name is not None else "__series__"
+            if frame.name is None:
+                base = frame.to_frame("__series__")
+            selection = series_name
+        names, index_names = [], []
+        temp = {}
+        for i, key in enumerate(keys):
+            if isinstance(key, Series):
+                name = f"__groupby_key_{i}__"
+                temp[name] = key
+                names.append(name)
+                index_names.append(key.name)
+            elif isinstance(key, str) or not hasattr(key, "__len__"):
+                if key not in base.columns:
+                    raise KeyError(
+                        f"groupby key {key!r} is not a column; the available columns are {list(base.columns)}"
+                    )
+                names.append(key)
+                index_names.append(key)
+            else:
+                raise TypeError(f"groupby: keys must be column names or shoal Series, got {type(key).__name__}")
+        if temp:
+            base = base.assign(**temp)
+        self._frame = base
+        self._by = names
+        self._index_names = index_names
+        self._sort, self._dropna, self._observed = sort, dropna, observed
+        self._selection = selection
+        self._ddof = ddof
+
+    @property
+    def _value_columns(self) -> list:
+        if self._selection is None:
+            return [c for c in self._frame.columns if c not in self._by]
+        return list(self._selection) if isinstance(self._selection, list) else [self._selection]
+
+    def _pandas_groupby(self, frame: pd.DataFrame):
+        grouped = frame.groupby(self._by, sort=self._sort, dropna=self._dropna, observed=self._observed)
+        if self._selection is not None:
+            grouped = grouped[self._selection]
+        return grouped
+
+    def _aggregate(self, arg=None, split_every=None, named=None, method_kwargs=None):
+        named = named or {}
+        series = self._selection is not None and not isinstance(self._selection, list)
+        pairs = normalize_spec(arg, named, self._selection, self._value_columns, series)
+        for col, _ in pairs:
+            if col not in self._frame.columns:
+                raise KeyError(f"groupby aggregation: column {col!r} not found; the columns are "
+                               f"{list(self._frame.columns)}")
+        ddof = (method_kwargs or {}).get("ddof", self._ddof)
+        meta = self._meta_for(arg, named, method_kwargs)
+        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
+        combine = _GroupbyCombine(self._by, self._dropna)
+        aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
+        label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
+        expr = TreeReduce(self._frame._expr, chunk, combine, aggregate, None, split_every, meta, label)
+        return new_collection(expr)
+
+    def _meta_for(self, arg, named, method_kwargs):
+        fake = meta_nonempty(self._frame._meta)
+        grouped = self._pandas_groupby(fake)
+        if method_kwargs is not None:
+            result = getattr(grouped, arg)(**method_kwargs)
+        elif named:
+            result = grouped.agg(**named)
+        else:
+            result = grouped.agg(arg)
+        meta = make_meta(result)
+        meta.index = meta.index.set_names(self._index_names)
+        return meta
+
+    def agg(self, arg=None, split_every=None, **named):
+        """Aggregate with a function name, a list, a dict per column, or named pairs (``total=('x', 'sum')``)."""
+        if arg is None and not named:
+            raise TypeError("agg needs a function name, a list, a dict, or named aggregations")
+        return self._aggregate(arg, split_every, named)
+
+    aggregate = agg
+
+    def _simple(self, func, split_every=None, **kwargs):
+        return self._aggregate(func, split_every, method_kwargs=kwargs)
+
+    def sum(self, split_every=None, **kwargs):
+        return self._simple("sum", split_every, **kwargs)
+
+    def mean(self, split_every=None, **kwargs):
+        return self._simple("mean", split_every, **kwargs)
+
+    def count(self, split_every=None):
+        return self._simple("count", split_every)
+
+    def min(self, split_every=None, **kwargs):
+        return self._simple("min", split_every, **kwargs)
+
+    def max(self, split_every=None, **kwargs):
+        return self._simple("max", split_every, **kwargs)
+
+    def prod(self, split_every=None, **kwargs):
+        return self._simple("prod", split_every, **kwargs)
+
+    def first(self, split_every=None):
+        return self._simple("first", split_every)
+
+    def last(self, split_every=None):
+        return self._simple("last", split_every)
+
+    def nunique(self, split_every=None):
+        return self._simple("nunique", split_every)
+
+    def var(self, ddof=1, split_every=None):
+        return self._simple("var", split_every, ddof=ddof)
+
+    def std(self, ddof=1, split_every=None):
+        return self._simple("std", split_every, ddof=ddof)
+
+    def size(self, split_every=None):
+        meta = make_meta(self._pandas_groupby(meta_nonempty(self._frame._meta)).size())
+        meta.index = meta.index.set_names(self._index_names)
+        pairs = [(self._by[0], "size")]
+        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
+        combine = _GroupbyCombine(self._by, self._dropna)
+        aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
+        return new_collection(TreeReduce(self._frame._expr, chunk, combine, aggregate, None, split_every, meta,
+                                         "groupby-size"))
+
+
+class DataFrameGroupBy(_GroupBy):
+    """``df.groupby(keys)``: aggregate with ``agg`` or the named methods."""
+
+    def __getitem__(self, key):
+        if isinstance(key, list):
+            missing = [k for k in key if k not in self._frame.columns]
+            cls = DataFrameGroupBy
+        else:
+            missing = [key] if key not in self._frame.columns else []
+            cls = SeriesGroupBy
+        if missing:
+            raise KeyError(f"column(s) {missing} not found; the available columns are {list(self._frame.columns)}")
+        new = _GroupBy.__new__(cls)
+        new.__dict__.update(self.__dict__)
+        new._selection = key
+        return new
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._frame.columns and name not in self._by:
+            return self[name]
+        raise AttributeError(f"DataFrameGroupBy has no attribute or column {name!r}")
+
+
+class SeriesGroupBy(_GroupBy):
+    """``df.groupby(keys)['col']`` or ``series.groupby(keys)``."""
