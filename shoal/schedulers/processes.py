@@ -63,8 +63,14 @@ class ProcessPool:
             self.conns.append(conn)
         # pending[i]: (run_id, keys) of the batch worker i is running, if any
         self.pending: list[list] = [[] for _ in range(num_workers)]
+        # One computation at a time: the pipes and ``pending`` are not shared
+        # between engines. ``owner`` is the thread whose computation runs.
+        self.lock = threading.Lock()
+        self.owner: int | None = None
+        self.closed = False
 
     def shutdown(self, kill: bool = False) -> None:
+        self.closed = True
         for conn in self.conns:
             conn.close()
         for proc in self.processes:
@@ -220,5 +226,18 @@ def get(
     """Compute ``keys`` of ``graph`` on a pool of worker processes."""
     if process_worker.in_worker_process:
         return execute(graph, keys, SyncExecutor(), callbacks=callbacks)
-    pool = shared_pool(num_workers or default_num_workers())
-    return execute(graph, keys, ProcessExecutor(pool), callbacks=callbacks)
+    me = threading.get_ident()
+    while True:
+        pool = shared_pool(num_workers or default_num_workers())
+        if pool.owner == me:
+            # Computing again from inside a running computation (a callback): the
+            # pool is busy with the outer one, and waiting for it would never end.
+            return execute(graph, keys, SyncExecutor(), callbacks=callbacks)
+        with pool.lock:  # computations from other threads wait their turn
+            if pool.closed:
+                continue  # a worker died while we waited and the pool was replaced
+            pool.owner = me
+            try:
+                return execute(graph, keys, ProcessExecutor(pool), callbacks=callbacks)
+            finally:
+                pool.owner = None
