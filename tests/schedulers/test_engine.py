@@ -407,3 +407,49 @@ def test_nested_compute_in_a_full_thread_pool_does_not_deadlock():
 def test_nested_compute_inside_a_worker_process():
     graph = {("outer", n): Task(("outer", n), nested_compute, n, "processes") for n in range(3)}
     assert run("processes", graph, list(graph)) == [sum(j * n for j in range(5)) for n in range(3)]
+
+
+# --- several computations at once ----------------------------------------------------------
+
+
+def slow_square(i):
+    import time
+
+    time.sleep(0.002)
+    return i * i
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_computations_from_several_threads(scheduler):
+    # Shared pools must serve (or queue) computations started from different threads.
+    results, errors = {}, []
+
+    def compute(t):
+        graph = {("sq", t, i): Task(("sq", t, i), slow_square, i + t) for i in range(40)}
+        try:
+            results[t] = run(scheduler, graph, list(graph))
+        except Exception as exc:  # reported below, with the thread that saw it
+            errors.append((t, exc))
+
+    threads = [threading.Thread(target=compute, args=(t,)) for t in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a computation hung"
+    assert errors == []
+    assert results == {t: [(i + t) ** 2 for i in range(40)] for t in range(3)}
+
+
+@pytest.mark.timeout(60)
+def test_a_callback_may_compute_on_the_same_scheduler(scheduler):
+    graph, key, expected = diamond()
+    inner, inner_key, inner_expected = shared_intermediates()
+    seen = []
+
+    def posttask(k, result, graph, state, worker_id):
+        if k == "b":
+            seen.append(run(scheduler, inner, inner_key))
+
+    assert run(scheduler, graph, key, callbacks=[Callback(posttask=posttask)]) == expected
+    assert seen == [inner_expected]
