@@ -1,0 +1,752 @@
+"""``WorkerState``: every decision of a distributed worker, without I/O.
+
+Rules this file keeps
+---------------------
+- Everything that changes a task's state on a worker lives here, as one
+  method per ``(start, finish)`` pair in ``WorkerState.TRANSITIONS``.
+- No sockets, threads or clocks. Each ``handle_*`` method takes one event
+  (a scheduler message, a finished fetch, a finished execution) and returns
+  *instructions* for the server, in order: ``Execute(key)``,
+  ``GatherDep(peer, keys)`` and ``ToScheduler(msg)`` (``messages.py``).
+- ``self.data`` (any mutable mapping; the server may pass a spilling one)
+  holds results; the state machine adds and deletes entries and never
+  looks inside them.
+
+Task states on a worker
+-----------------------
+A task the scheduler asked us to compute: ``waiting`` (for inputs) ->
+``ready`` -> ``executing`` (on a thread; ``constrained`` first if it needs
+resources not free now) -> ``memory`` or ``error``. An input we must fetch:
+``fetch`` (queued per peer) -> ``flight`` (a ``GatherDep`` is out) ->
+``memory``; ``missing`` when no peer is known to hold it (the scheduler is
+asked). ``cancelled``: freed while executing or in flight; the thread or
+transfer cannot be stopped, so the slot stays taken until its result
+arrives and is discarded — or the task is wanted again and resumes.
+``released`` then ``forgotten`` when nothing needs it.
+
+Invariants (checked by ``validate_state``)
+-------------------------------------------
+- A task is *needed* while ``scheduler_holds`` (the scheduler asked for it,
+  or we told it we hold it) or a local task still waits on it (``waiters``).
+  Data the scheduler knows about is deleted only when it says ``free-keys``.
+- ``len(self.executing) <= nthreads``; ``executing`` holds the tasks in
+  ``executing`` and those ``cancelled`` from it.
+- At most one ``GatherDep`` per peer and at most
+  ``transfer_incoming_count_limit`` peers at a time (``in_flight_workers``);
+  a batch asks one peer for up to ``transfer_message_bytes_limit`` bytes.
+
+Theory of operation
+-------------------
+As in ``SchedulerState``: events make recommendations ``{key: finish}``;
+``_transitions`` runs them through the table (a missing pair goes through
+``released`` when ``finish`` is ``waiting``/``fetch``/``forgotten``,
+otherwise it is stale and dropped), then fills free threads from the ready
+heap and free transfer slots from the per-peer fetch heaps.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from collections import deque
+from typing import Any, Hashable, Iterable, Mapping, MutableMapping
+
+from .errors import InvalidTransition
+from .messages import Execute, GatherDep, ToScheduler
+
+Key = Hashable
+
+#: size assumed for an input whose size the scheduler did not say
+DEFAULT_NBYTES = 1024
+_STATES = (
+    "released", "waiting", "ready", "constrained", "executing", "fetch", "flight",
+    "missing", "cancelled", "memory", "error",
+)
+
+
+def sizeof(value: Any) -> int:
+    """A cheap size estimate: ``.nbytes`` when the object has one, else ``sys.getsizeof``.
+
+    >>> import numpy as np
+    >>> sizeof(np.zeros(100)) >= 800
+    True
+    """
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    try:
+        return sys.getsizeof(value)
+    except TypeError:
+        return DEFAULT_NBYTES
+
+
+class WorkerTaskState:
+    """The worker's record of one key."""
+
+    __slots__ = (
+        "key", "run_spec", "state", "priority", "dependencies", "dependents",
+        "waiting_for_data", "waiters", "who_has", "nbytes", "resources", "duration",
+        "scheduler_holds", "cancelled_from", "coming_from", "exception", "traceback",
+        "exception_text", "seq",
+    )
+
+    def __init__(self, key: Key):
+        self.key = key
+        self.run_spec = None  # set when the scheduler asks us to compute it
+        self.state = "released"
+        self.priority: tuple = ()
+        self.dependencies: set = set()
+        self.dependents: set = set()
+        self.waiting_for_data: set = set()  # inputs not in memory here yet
+        self.waiters: set = set()  # local tasks that still need this one's data
+        self.who_has: set = set()  # peer addresses believed to hold it
+        self.nbytes = -1
+        self.resources = None
+        self.duration = None
+        self.scheduler_holds = False
+        self.cancelled_from = None  # "executing" or "flight"
+        self.coming_from = None  # peer, while in flight
+        self.exception = self.traceback = None
+        self.exception_text = ""
+        self.seq = 0
+
+    def __repr__(self) -> str:
+        return f"<WorkerTaskState {self.key!r} {self.state}>"
+
+
+class WorkerState:
+    """The tasks of one worker with ``nthreads`` threads, and the rules that move them.
+
+    >>> from operator import add
+    >>> from shoal.taskgraph import Task, Ref
+    >>> ws = WorkerState("w1", nthreads=1)
+    >>> ws.handle_compute_task("y", Task("y", add, Ref("x"), 1), (0,), who_has={"x": ["w2"]}, nbytes={"x": 28})
+    [GatherDep(peer='w2', keys=['x'], total_nbytes=28)]
+    >>> ws.handle_gather_dep_success("w2", {"x": 41})
+    [ToScheduler(msg={'op': 'add-keys', 'keys': ['x'], 'nbytes': {'x': 28}}), Execute(key='y')]
+    >>> node, inputs = ws.execution_inputs("y")
+    >>> node(inputs)
+    42
+    >>> [i.msg["op"] for i in ws.handle_execute_success("y", 42, nbytes=28)]
+    ['task-finished']
+    """
+
+    def __init__(
+        self,
+        address: str,
+        nthreads: int = 1,
+        *,
+        resources: Mapping | None = None,
+        transfer_incoming_count_limit: int = 4,
+        transfer_message_bytes_limit: float = 50e6,
+        data: MutableMapping | None = None,
+        transition_log_size: int = 10_000,
+    ):
+        if nthreads < 1:
+            raise ValueError(f"Worker {address!r}: nthreads must be at least 1, got {nthreads}.")
+        self.address = address
+        self.nthreads = nthreads
+        self.total_resources = dict(resources or {})
+        self.available_resources = dict(self.total_resources)
+        self.transfer_incoming_count_limit = transfer_incoming_count_limit
+        self.transfer_message_bytes_limit = transfer_message_bytes_limit
+        self.data: MutableMapping = {} if data is None else data
+        self.status = "running"
+
+        self.tasks: dict = {}
+        self.ready: list = []  # heap of (priority, seq, ts)
+        self.constrained: list = []  # heap of (priority, seq, ts) waiting for resources
+        self.executing: set = set()
+        self.data_needed: dict = {}  # peer -> heap of (priority, seq, ts) to fetch from it
+        self.in_flight_workers: dict = {}  # peer -> set of keys asked for
+        self.transition_log: deque = deque(maxlen=transition_log_size)
+        self.n_transitions = 0
+        self.n_stale_recommendations = 0
+        self._seq = 0
+        self._added_keys: list = []  # fetched keys to announce, flushed per batch
+
+    # ------------------------------------------------------------------ engine
+    def _transitions(self, recs: dict, instructions: list | None = None) -> list:
+        instructions = [] if instructions is None else instructions
+        while True:
+            while recs:
+                key, finish = recs.popitem()
+                self._transition(key, finish, recs, instructions)
+            if self._added_keys:
+                keys, self._added_keys = self._added_keys, []
+                nbytes = {ts.key: ts.nbytes for ts in keys}
+                instructions.append(ToScheduler({"op": "add-keys", "keys": list(nbytes), "nbytes": nbytes}))
+            self._ensure_communicating(recs, instructions)
+            self._ensure_computing(recs, instructions)
+            if not recs:
+                return instructions
+
+    def _transition(self, key: Key, finish: str, recs: dict, instructions: list) -> None:
+        ts = self.tasks.get(key)
+        if ts is None:
+            return
+        start = ts.state
+        if start == finish:
+            return
+        if finish in ("released", "forgotten"):
+            if self._needed(ts) or (finish == "forgotten" and ts.dependents):
+                return
+            if start in ("executing", "flight"):
+                finish = "cancelled"
+            elif start == "cancelled":
+                return  # released when its result arrives
+        method = self.TRANSITIONS.get((start, finish))
+        if method is not None:
+            self._run(method, ts, start, recs, instructions)
+        elif finish in ("waiting", "fetch", "forgotten") and (start, "released") in self.TRANSITIONS:
+            self._run(self.TRANSITIONS[(start, "released")], ts, start, recs, instructions)
+            if ts.state == "released":
+                self._run(self.TRANSITIONS[("released", finish)], ts, "released", recs, instructions)
+        else:
+            self.n_stale_recommendations += 1
+
+    def _run(self, method, ts, start, recs, instructions) -> None:
+        method(self, ts, recs, instructions)
+        if ts.state != start:
+            self.n_transitions += 1
+            self.transition_log.append((ts.key, start, ts.state))
+
+    @staticmethod
+    def _needed(ts: WorkerTaskState) -> bool:
+        return ts.scheduler_holds or bool(ts.waiters)
+
+    def _release_if_unneeded(self, ts: WorkerTaskState, recs: dict) -> None:
+        if self._needed(ts):
+            return
+        if ts.state == "released":
+            if not ts.dependents:
+                recs[ts.key] = "forgotten"
+        elif ts.state != "cancelled":
+            recs[ts.key] = "released"
+
+    def _stop_needing_dependencies(self, ts: WorkerTaskState, recs: dict) -> None:
+        for dep in ts.dependencies:
+            dep.waiters.discard(ts)
+            self._release_if_unneeded(dep, recs)
+
+    def _after_released(self, ts: WorkerTaskState, recs: dict) -> None:
+        if not self._needed(ts) and not ts.dependents:
+            recs[ts.key] = "forgotten"
+
+    def _fetch_or_missing(self, ts: WorkerTaskState) -> str:
+        return "fetch" if ts.who_has else "missing"
+
+    # ------------------------------------------------------------------ transitions
+    def _transition_released_waiting(self, ts, recs, instructions):
+        ts.state = "waiting"
+        ts.waiting_for_data.clear()
+        for dep in ts.dependencies:
+            dep.waiters.add(ts)
+            if dep.state == "memory":
+                continue
+            ts.waiting_for_data.add(dep)
+            if dep.state == "released":
+                recs[dep.key] = self._fetch_or_missing(dep)
+            elif dep.state == "cancelled" and dep.cancelled_from == "flight":
+                recs[dep.key] = "flight"
+        if not ts.waiting_for_data:
+            recs[ts.key] = "ready"
+
+    def _transition_released_fetch(self, ts, recs, instructions):
+        ts.state = "fetch"
+        self._push_fetch(ts)
+
+    def _transition_released_missing(self, ts, recs, instructions):
+        ts.state = "missing"
+        # No peer is known to hold it: ask the scheduler where it is.
+        instructions.append(ToScheduler({"op": "missing-data", "key": ts.key, "errant_worker": None}))
+
+    def _transition_released_forgotten(self, ts, recs, instructions):
+        ts.state = "forgotten"
+        del self.tasks[ts.key]
+        for dep in ts.dependencies:
+            dep.dependents.discard(ts)
+            dep.waiters.discard(ts)
+            if not dep.dependents and not self._needed(dep):
+                recs[dep.key] = "forgotten" if dep.state == "released" else "released"
+
+    def _transition_waiting_ready(self, ts, recs, instructions):
+        ts.state = "ready"
+        self._push(self.ready, ts)
+
+    def _transition_waiting_released(self, ts, recs, instructions):
+        ts.state = "released"
+        ts.waiting_for_data.clear()
+        self._stop_needing_dependencies(ts, recs)
+        self._after_released(ts, recs)
+
+    def _transition_ready_executing(self, ts, recs, instructions):
+        ts.state = "executing"
+        self.executing.add(ts)
+        if ts.resources:
+            for name, amount in ts.resources.items():
+                self.available_resources[name] -= amount
+        instructions.append(Execute(ts.key))
+
+    def _transition_ready_constrained(self, ts, recs, instructions):
+        ts.state = "constrained"
+        self._push(self.constrained, ts)
+
+    def _transition_ready_released(self, ts, recs, instructions):
+        ts.state = "released"  # its heap entry goes stale
+        self._stop_needing_dependencies(ts, recs)
+        self._after_released(ts, recs)
+
+    _transition_constrained_executing = _transition_ready_executing
+    _transition_constrained_released = _transition_ready_released
+
+    def _transition_executing_memory(self, ts, recs, instructions):
+        self._leave_thread(ts)
+        ts.state = "memory"
+        ts.scheduler_holds = True  # reported below; kept until the scheduler frees it
+        instructions.append(ToScheduler({
+            "op": "task-finished", "key": ts.key, "nbytes": ts.nbytes,
+            "duration": ts.duration, "type": type(self.data[ts.key]).__name__,
+        }))
+        self._stop_needing_dependencies(ts, recs)
+        self._wake_waiters(ts, recs)
+
+    def _transition_executing_error(self, ts, recs, instructions):
+        self._leave_thread(ts)
+        ts.state = "error"
+        instructions.append(ToScheduler({
+            "op": "task-erred", "key": ts.key, "exception": ts.exception,
+            "traceback": ts.traceback, "exception_text": ts.exception_text,
+        }))
+        self._stop_needing_dependencies(ts, recs)
+
+    def _transition_executing_cancelled(self, ts, recs, instructions):
+        ts.state = "cancelled"
+        ts.cancelled_from = "executing"  # the thread runs on; its slot stays taken
+        self._stop_needing_dependencies(ts, recs)
+
+    def _transition_fetch_flight(self, ts, recs, instructions):
+        ts.state = "flight"  # the GatherDep is emitted by _ensure_communicating
+
+    def _transition_fetch_missing(self, ts, recs, instructions):
+        ts.state = "missing"
+        instructions.append(ToScheduler({"op": "missing-data", "key": ts.key, "errant_worker": None}))
+
+    def _transition_fetch_released(self, ts, recs, instructions):
+        ts.state = "released"  # its entries in data_needed go stale
+        self._after_released(ts, recs)
+
+    def _transition_flight_memory(self, ts, recs, instructions):
+        ts.state = "memory"
+        ts.coming_from = None
+        if ts.run_spec is not None:
+            # The scheduler asked us to compute it meanwhile: the copy will do.
+            instructions.append(ToScheduler({
+                "op": "task-finished", "key": ts.key, "nbytes": ts.nbytes,
+                "duration": 0.0, "type": type(self.data[ts.key]).__name__,
+            }))
+        else:
+            self._added_keys.append(ts)
+        ts.scheduler_holds = True
+        self._wake_waiters(ts, recs)
+
+    def _transition_flight_fetch(self, ts, recs, instructions):
+        ts.state = "fetch"
+        ts.coming_from = None
+        self._push_fetch(ts)
+
+    def _transition_flight_missing(self, ts, recs, instructions):
+        ts.state = "missing"  # the handler already told the scheduler which peer failed
+        ts.coming_from = None
+
+    def _transition_flight_cancelled(self, ts, recs, instructions):
+        ts.state = "cancelled"
+        ts.cancelled_from = "flight"
+
+    def _transition_missing_fetch(self, ts, recs, instructions):
+        ts.state = "fetch"
+        self._push_fetch(ts)
+
+    def _transition_missing_released(self, ts, recs, instructions):
+        ts.state = "released"
+        self._after_released(ts, recs)
+
+    def _transition_cancelled_executing(self, ts, recs, instructions):
+        # Wanted again while its thread still runs: the result will be reported.
+        ts.state = "executing"
+        ts.cancelled_from = None
+
+    def _transition_cancelled_flight(self, ts, recs, instructions):
+        ts.state = "flight"
+        ts.cancelled_from = None
+
+    def _transition_cancelled_released(self, ts, recs, instructions):
+        if ts.cancelled_from == "executing":
+            self._leave_thread(ts)
+        ts.cancelled_from = ts.coming_from = ts.run_spec = None
+        ts.state = "released"
+        self._after_released(ts, recs)
+
+    def _transition_memory_released(self, ts, recs, instructions):
+        self.data.pop(ts.key, None)
+        ts.state = "released"
+        self._after_released(ts, recs)
+
+    def _transition_error_released(self, ts, recs, instructions):
+        ts.state = "released"
+        ts.exception = ts.traceback = None
+        ts.exception_text = ""
+        self._after_released(ts, recs)
+
+    TRANSITIONS = {
+        ("released", "waiting"): _transition_released_waiting,
+        ("released", "fetch"): _transition_released_fetch,
+        ("released", "missing"): _transition_released_missing,
+        ("released", "forgotten"): _transition_released_forgotten,
+        ("waiting", "ready"): _transition_waiting_ready,
+        ("waiting", "released"): _transition_waiting_released,
+        ("ready", "executing"): _transition_ready_executing,
+        ("ready", "constrained"): _transition_ready_constrained,
+        ("ready", "released"): _transition_ready_released,
+        ("constrained", "executing"): _transition_constrained_executing,
+        ("constrained", "released"): _transition_constrained_released,
+        ("executing", "memory"): _transition_executing_memory,
+        ("executing", "error"): _transition_executing_error,
+        ("executing", "cancelled"): _transition_executing_cancelled,
+        ("fetch", "flight"): _transition_fetch_flight,
+        ("fetch", "missing"): _transition_fetch_missing,
+        ("fetch", "released"): _transition_fetch_released,
+        ("flight", "memory"): _transition_flight_memory,
+        ("flight", "fetch"): _transition_flight_fetch,
+        ("flight", "missing"): _transition_flight_missing,
+        ("flight", "cancelled"): _transition_flight_cancelled,
+        ("missing", "fetch"): _transition_missing_fetch,
+        ("missing", "released"): _transition_missing_released,
+        ("cancelled", "executing"): _transition_cancelled_executing,
+        ("cancelled", "flight"): _transition_cancelled_flight,
+        ("cancelled", "released"): _transition_cancelled_released,
+        ("memory", "released"): _transition_memory_released,
+        ("error", "released"): _transition_error_released,
+    }
+
+    # ------------------------------------------------------------------ helpers
+    def _push(self, heap: list, ts: WorkerTaskState) -> None:
+        self._seq += 1
+        ts.seq = self._seq
+        heapq.heappush(heap, (ts.priority, self._seq, ts))
+
+    def _push_fetch(self, ts: WorkerTaskState) -> None:
+        self._seq += 1
+        for peer in ts.who_has:
+            heapq.heappush(self.data_needed.setdefault(peer, []), (ts.priority, self._seq, ts))
+
+    def _leave_thread(self, ts: WorkerTaskState) -> None:
+        self.executing.discard(ts)
+        if ts.resources:
+            for name, amount in ts.resources.items():
+                self.available_resources[name] += amount
+
+    def _wake_waiters(self, ts: WorkerTaskState, recs: dict) -> None:
+        for dts in ts.waiters:
+            if dts.state == "waiting":
+                dts.waiting_for_data.discard(ts)
+                if not dts.waiting_for_data:
+                    recs[dts.key] = "ready"
+
+    def _resources_free(self, ts: WorkerTaskState) -> bool:
+        if not ts.resources:
+            return True
+        available = self.available_resources
+        return all(available.get(name, 0) >= amount for name, amount in ts.resources.items())
+
+    def _ensure_computing(self, recs: dict, instructions: list) -> None:
+        """Start ready tasks on free threads, highest priority first."""
+        if self.status != "running":
+            return
+        while len(self.executing) < self.nthreads:
+            heap = None
+            if self.constrained and self._live(self.constrained, "constrained") \
+                    and self._resources_free(self.constrained[0][2]):
+                heap = self.constrained
+            elif self._live(self.ready, "ready"):
+                heap = self.ready
+            if heap is None:
+                return
+            ts = heapq.heappop(heap)[2]
+            start = ts.state
+            if self._resources_free(ts):
+                self._run(self.TRANSITIONS[(start, "executing")], ts, start, recs, instructions)
+            elif start == "ready":
+                self._run(self.TRANSITIONS[("ready", "constrained")], ts, start, recs, instructions)
+
+    @staticmethod
+    def _live(heap: list, state: str) -> bool:
+        """Drop stale entries from the top of ``heap``; True if a live one remains."""
+        while heap:
+            _, seq, ts = heap[0]
+            if ts.state == state and ts.seq == seq:
+                return True
+            heapq.heappop(heap)
+        return False
+
+    def _ensure_communicating(self, recs: dict, instructions: list) -> None:
+        """Ask idle peers for the inputs we need, one batch per peer."""
+        if not self.data_needed:
+            return
+        for peer in list(self.data_needed):
+            if len(self.in_flight_workers) >= self.transfer_incoming_count_limit:
+                return
+            if peer in self.in_flight_workers:
+                continue
+            heap = self.data_needed[peer]
+            batch: list = []
+            total = 0
+            while heap:
+                ts = heap[0][2]
+                if ts.state != "fetch" or peer not in ts.who_has or ts in batch:
+                    heapq.heappop(heap)
+                    continue
+                nbytes = ts.nbytes if ts.nbytes >= 0 else DEFAULT_NBYTES
+                if batch and total + nbytes > self.transfer_message_bytes_limit:
+                    break
+                heapq.heappop(heap)
+                batch.append(ts)
+                total += nbytes
+            if not heap:
+                del self.data_needed[peer]
+            if batch:
+                self.in_flight_workers[peer] = {ts.key for ts in batch}
+                for ts in batch:
+                    ts.coming_from = peer
+                    self._run(self.TRANSITIONS[("fetch", "flight")], ts, "fetch", recs, instructions)
+                instructions.append(GatherDep(peer, [ts.key for ts in batch], total))
+
+    def _ensure_task(self, key: Key) -> WorkerTaskState:
+        ts = self.tasks.get(key)
+        if ts is None:
+            ts = self.tasks[key] = WorkerTaskState(key)
+        return ts
+
+    def _set_who_has(self, ts: WorkerTaskState, addresses: Iterable[str]) -> None:
+        ts.who_has = {a for a in addresses if a != self.address}
+        if ts.state == "fetch":
+            self._push_fetch(ts)  # new peers need entries; duplicates are skipped
+
+    # ------------------------------------------------------------------ events from the scheduler
+    def handle_compute_task(self, key: Key, run_spec: Any, priority: tuple, who_has: Mapping | None = None,
+                            nbytes: Mapping | None = None, resources: Mapping | None = None,
+                            duration: float | None = None, **_: Any) -> list:
+        """The scheduler asks us to compute ``key``; ``who_has`` says where its inputs are."""
+        who_has = who_has or {}
+        nbytes = nbytes or {}
+        ts = self._ensure_task(key)
+        ts.run_spec = run_spec
+        ts.priority = tuple(priority)
+        ts.resources = dict(resources) if resources else None
+        ts.scheduler_holds = True
+        recs: dict = {}
+        for dep_key in run_spec.dependencies:
+            dep = self._ensure_task(dep_key)
+            ts.dependencies.add(dep)
+            dep.dependents.add(ts)
+            if not dep.priority or ts.priority < dep.priority:
+                dep.priority = ts.priority
+            if dep_key in nbytes and dep.state != "memory":
+                dep.nbytes = nbytes[dep_key]
+            if dep_key in who_has and dep.state != "memory":
+                self._set_who_has(dep, who_has[dep_key])
+                if dep.state == "missing" and dep.who_has:
+                    recs[dep_key] = "fetch"
+        instructions: list = []
+        state = ts.state
+        if state in ("released", "error", "fetch", "missing"):
+            recs[key] = "waiting"
+        elif state == "cancelled":
+            recs[key] = ts.cancelled_from
+        elif state == "memory":
+            instructions.append(ToScheduler({
+                "op": "task-finished", "key": key, "nbytes": ts.nbytes, "duration": 0.0,
+                "type": type(self.data[key]).__name__,
+            }))
+        return self._transitions(recs, instructions)
+
+    def handle_acquire_replicas(self, who_has: Mapping, nbytes: Mapping | None = None, **_: Any) -> list:
+        """The scheduler asks us to hold copies of these keys, fetched from peers."""
+        nbytes = nbytes or {}
+        recs: dict = {}
+        for key, addresses in who_has.items():
+            ts = self._ensure_task(key)
+            ts.scheduler_holds = True
+            if ts.state == "memory":
+                continue
+            if key in nbytes:
+                ts.nbytes = nbytes[key]
+            self._set_who_has(ts, addresses)
+            if ts.state in ("released", "missing"):
+                recs[key] = self._fetch_or_missing(ts)
+            elif ts.state == "cancelled" and ts.cancelled_from == "flight":
+                recs[key] = "flight"
+        return self._transitions(recs)
+
+    def handle_free_keys(self, keys: Iterable[Key], **_: Any) -> list:
+        """The scheduler no longer needs ``keys`` here: drop their data, cancel their work."""
+        recs: dict = {}
+        for key in keys:
+            ts = self.tasks.get(key)
+            if ts is not None:
+                ts.scheduler_holds = False
+                if ts.state not in ("executing", "cancelled", "flight") and not ts.waiters:
+                    ts.run_spec = None  # no longer a task of ours; at most an input
+                recs[key] = "released"
+        return self._transitions(recs)
+
+    def handle_update_who_has(self, who_has: Mapping, **_: Any) -> list:
+        """Where the given keys can be fetched from now."""
+        recs: dict = {}
+        for key, addresses in who_has.items():
+            ts = self.tasks.get(key)
+            if ts is None or ts.state == "memory":
+                continue
+            self._set_who_has(ts, addresses)
+            if ts.state == "missing" and ts.who_has:
+                recs[key] = "fetch"
+            elif ts.state == "fetch" and not ts.who_has:
+                recs[key] = "missing"
+        return self._transitions(recs)
+
+    _SCHEDULER_OPS = {
+        "compute-task": "handle_compute_task",
+        "acquire-replicas": "handle_acquire_replicas",
+        "free-keys": "handle_free_keys",
+        "update-who-has": "handle_update_who_has",
+    }
+
+    def handle_scheduler_message(self, msg: Mapping) -> list:
+        """Dispatch one message of the scheduler's stream by its ``"op"``."""
+        name = self._SCHEDULER_OPS.get(msg.get("op"))
+        if name is None:
+            raise ValueError(
+                f"Worker {self.address!r}: unknown message op {msg.get('op')!r} from the "
+                f"scheduler; expected one of {sorted(self._SCHEDULER_OPS)}."
+            )
+        return getattr(self, name)(**{k: v for k, v in msg.items() if k != "op"})
+
+    # ------------------------------------------------------------------ events from the server
+    def handle_gather_dep_success(self, peer: str, data: Mapping, nbytes: Mapping | None = None) -> list:
+        """``peer`` answered our ``GatherDep``; keys absent from ``data`` it did not have."""
+        nbytes = nbytes or {}
+        recs: dict = {}
+        instructions: list = []
+        for key in self.in_flight_workers.pop(peer, ()):
+            ts = self.tasks.get(key)
+            if ts is None:
+                continue
+            if ts.state == "cancelled":
+                self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
+            elif ts.state == "flight":
+                if key in data:
+                    value = data[key]
+                    self.data[key] = value
+                    ts.nbytes = nbytes[key] if key in nbytes else sizeof(value)
+                    recs[key] = "memory"
+                else:
+                    self._peer_lacks(ts, peer, recs, instructions)
+        return self._transitions(recs, instructions)
+
+    def handle_gather_dep_failure(self, peer: str, exception: Any = None) -> list:
+        """Fetching from ``peer`` failed (connection lost): try other holders, tell the scheduler."""
+        recs: dict = {}
+        instructions: list = []
+        for key in self.in_flight_workers.pop(peer, ()):
+            ts = self.tasks.get(key)
+            if ts is None:
+                continue
+            if ts.state == "cancelled":
+                self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
+            elif ts.state == "flight":
+                self._peer_lacks(ts, peer, recs, instructions)
+        return self._transitions(recs, instructions)
+
+    def _peer_lacks(self, ts, peer, recs, instructions) -> None:
+        ts.who_has.discard(peer)
+        instructions.append(ToScheduler({"op": "missing-data", "key": ts.key, "errant_worker": peer}))
+        recs[ts.key] = self._fetch_or_missing(ts)
+
+    def handle_execute_success(self, key: Key, value: Any, nbytes: int | None = None,
+                               start: float | None = None, stop: float | None = None) -> list:
+        """Task ``key`` returned ``value`` on its thread."""
+        ts = self.tasks.get(key)
+        if ts is None:
+            return []
+        recs: dict = {}
+        instructions: list = []
+        if ts.state == "executing":
+            self.data[key] = value
+            ts.nbytes = sizeof(value) if nbytes is None else nbytes
+            ts.duration = (stop - start) if start is not None and stop is not None else None
+            recs[key] = "memory"
+        elif ts.state == "cancelled":
+            self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
+        return self._transitions(recs, instructions)
+
+    def handle_execute_failure(self, key: Key, exception: Any, traceback: Any = None,
+                               exception_text: str = "") -> list:
+        """Task ``key`` raised ``exception`` on its thread."""
+        ts = self.tasks.get(key)
+        if ts is None:
+            return []
+        recs: dict = {}
+        instructions: list = []
+        if ts.state == "executing":
+            ts.exception, ts.traceback = exception, traceback
+            ts.exception_text = exception_text or repr(exception)
+            recs[key] = "error"
+        elif ts.state == "cancelled":
+            self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
+        return self._transitions(recs, instructions)
+
+    def handle_pause(self) -> list:
+        """Memory is short: start no new tasks (running ones finish)."""
+        self.status = "paused"
+        return []
+
+    def handle_resume(self) -> list:
+        """Memory is available again: start ready tasks."""
+        self.status = "running"
+        return self._transitions({})
+
+    # ------------------------------------------------------------------ queries
+    def execution_inputs(self, key: Key) -> tuple:
+        """``(node, {dependency: value})`` to run task ``key``: ``node(inputs)``."""
+        ts = self.tasks.get(key)
+        if ts is None or ts.run_spec is None:
+            raise KeyError(f"Worker {self.address!r} has no task {key!r} to execute.")
+        return ts.run_spec, {dep.key: self.data[dep.key] for dep in ts.dependencies}
+
+    # ------------------------------------------------------------------ validation
+    def validate_state(self) -> None:
+        """Check the invariants in the module docstring; raise AssertionError naming the task."""
+        assert len(self.executing) <= self.nthreads, len(self.executing)
+        assert len(self.in_flight_workers) <= self.transfer_incoming_count_limit
+        in_flight = {k for keys in self.in_flight_workers.values() for k in keys}
+        for key, ts in self.tasks.items():
+            where = f"worker {self.address!r} task {key!r} in {ts.state}"
+            assert ts.state in _STATES, where
+            assert (key in self.data) == (ts.state == "memory"), where
+            assert (ts in self.executing) == (ts.state == "executing" or ts.cancelled_from == "executing"), where
+            assert (ts.state == "flight" or ts.cancelled_from == "flight") <= (key in in_flight), where
+            if ts.state == "waiting":
+                assert ts.waiting_for_data == {d for d in ts.dependencies if d.state != "memory"}, where
+            for dep in ts.dependencies:
+                assert dep.key in self.tasks and ts in dep.dependents, where
+            expected = {d for d in ts.dependents if d.state in ("waiting", "ready", "constrained", "executing")}
+            assert ts.waiters == expected, f"{where}: waiters {ts.waiters} != {expected}"
+            if ts.state in ("memory", "fetch", "flight", "missing", "waiting", "ready"):
+                assert self._needed(ts), f"{where}: kept but not needed"
+            if ts.state == "released":
+                assert ts.dependents or self._needed(ts), f"{where}: should be forgotten"
+            if ts.state in ("ready", "constrained", "executing"):
+                assert all(d.state == "memory" for d in ts.dependencies) or ts.state == "executing", where
+        for name, total in self.total_resources.items():
+            used = sum((ts.resources or {}).get(name, 0) for ts in self.executing)
+            assert self.available_resources[name] == total - used, name
