@@ -3,3 +3,5 @@
 from .collections.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
 from .collections.dataframe.io.pandas import from_delayed, from_dict, from_map, from_pandas
 from .collections.dataframe.meta import make_meta, meta_nonempty
+from .collections.dataframe.io.csv import read_csv, to_csv
+from .collections.dataframe.io.parquet import read_parquet, to_parquet

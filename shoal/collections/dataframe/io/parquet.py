@@ -1,0 +1,228 @@
+"""``read_parquet`` and ``to_parquet`` with pyarrow.
+
+Reading: the files (a file, a directory, a glob or a list) are opened as one
+``pyarrow.dataset`` with hive partitioning (``key=value`` directories become
+categorical columns, as in ``pandas.read_parquet``). Partition ``i`` is one
+file, or one row group with ``split_row_groups=True``. ``filters=`` (pandas'
+DNF list of ``(column, op, value)`` tuples) prunes hive directories whose
+values cannot match and row groups whose min/max statistics cannot match,
+before any task runs; the rows of the surviving pieces are filtered exactly.
+``columns=`` and the optimizer's projection pushdown make each task read
+only the column chunks it needs (``ReadParquet.columns_``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from ....taskgraph.core import Task
+from ..core import DataFrame, _Collection, new_collection
+from ..expr import FrameExpr, _narrow_reader_columns
+from ..meta import make_meta
+from .csv import expand_paths
+
+__all__ = ["read_parquet", "to_parquet", "ReadParquet"]
+
+
+def _dataset(paths: tuple):
+    import pyarrow.dataset as ds
+
+    partitioning = ds.HivePartitioning.discover(infer_dictionary=True)
+    source = list(paths) if len(paths) > 1 else paths[0]
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        return ds.dataset(source, format="parquet", partitioning=partitioning)
+    return ds.dataset(source, format="parquet", partitioning=partitioning,
+                      partition_base_dir=os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else None)
+
+
+def _filter_expression(filters):
+    if not filters:
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.filters_to_expression(filters)
+
+
+def _index_columns(schema) -> list[str]:
+    meta = schema.pandas_metadata or {}
+    return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+
+
+def _read_fragment(fragment, schema, columns, filter_expr):
+    """One partition: the fragment's columns (plus index columns), rows filtered, as pandas."""
+    table = fragment.to_table(schema=schema, columns=columns, filter=filter_expr)
+    return table.to_pandas()
+
+
+def _read_piece(fragment, schema, columns, filters, order, meta):
+    filter_expr = _filter_expression(filters)
+    frame = _read_fragment(fragment, schema, columns, filter_expr)
+    if order is not None:
+        frame = frame[list(order)]
+    if len(frame) == 0 and len(frame.columns) == len(meta.columns):
+        frame = frame.astype(meta.dtypes.to_dict()) if not frame.dtypes.equals(meta.dtypes) else frame
+    return frame
+
+
+class ReadParquet(FrameExpr):
+    """Pieces (files or row groups) of a parquet dataset; ``columns_`` narrows what is read."""
+
+    _parameters = ["paths", "columns_", "filters", "split_row_groups"]
+    _defaults = {"columns_": None, "filters": None, "split_row_groups": False}
+    _is_blockwise = True
+
+    # ----------------------------------------------------------- dataset facts (cached)
+    def _facts(self):
+        cached = self.__dict__.get("_cached_facts")
+        if cached is None:
+            dataset = _dataset(self.paths)
+            schema = dataset.schema
+            expr = _filter_expression(self.filters)
+            pieces = []
+            for fragment in dataset.get_fragments(filter=expr):
+                if expr is not None:
+                    fragment = fragment.subset(filter=expr, schema=schema)
+                    if fragment.num_row_groups == 0:
+                        continue
+                if self.split_row_groups:
+                    pieces.extend(fragment.split_by_row_group(schema=schema))
+                else:
+                    pieces.append(fragment)
+            full_meta = make_meta(schema.empty_table().to_pandas())
+            cached = (schema, pieces, full_meta)
+            self.__dict__["_cached_facts"] = cached
+        return cached
+
+    @property
+    def pieces(self) -> list:
+        return self._facts()[1]
+
+    def _compute_meta(self):
+        meta = self._facts()[2]
+        if self.columns_ is not None:
+            meta = meta[list(self.columns_)]
+        return meta
+
+    def _compute_divisions(self):
+        return (None,) * (max(len(self.pieces), 1) + 1)
+
+    def _read_columns(self) -> list | None:
+        if self.columns_ is None:
+            return None
+        schema = self._facts()[0]
+        return list(self.columns_) + [c for c in _index_columns(schema) if c not in self.columns_]
+
+    def _task(self, index):
+        schema, pieces, _ = self._facts()
+        if not pieces:
+            from ....taskgraph.core import DataNode
+
+            return DataNode(self._key(index), self._meta)
+        return Task(self._key(index), _read_piece, pieces[index], schema, self._read_columns(), self.filters,
+                    self.columns_, self._meta)
+
+    def _explain_args(self):
+        shown = {"files": len(self.paths)}
+        if self.columns_ is not None:
+            shown["columns"] = list(self.columns_)
+        if self.filters:
+            shown["filters"] = self.filters
+        return shown
+
+    def _simplify_up(self, parent, dependents):
+        return _narrow_reader_columns(self, parent, dependents, "columns_")
+
+
+def read_parquet(path, columns: list | str | None = None, filters: list | None = None,
+                 split_row_groups: bool = False, index: Any = None):
+    """Read parquet files (a file, a directory, a glob or a list) into a DataFrame.
+
+    ``columns=`` reads only those columns (a single name gives a Series);
+    ``filters=`` keeps rows matching pandas' DNF filters and skips files,
+    hive directories and row groups whose statistics rule them out.
+    """
+    if index not in (None, False):
+        raise NotImplementedError("read_parquet: index= is not supported yet; call set_index after reading")
+    if isinstance(path, (str, os.PathLike)) and os.path.isdir(os.fspath(path)):
+        paths = [os.fspath(path)]  # a dataset directory: pyarrow finds the files and hive partitions
+    else:
+        paths = expand_paths(path, "read_parquet")
+    expr = ReadParquet(tuple(paths), None, _normalize_filters(filters), split_row_groups)
+    available = list(expr._meta.columns)
+    if columns is not None:
+        wanted = [columns] if isinstance(columns, str) else list(columns)
+        missing = [c for c in wanted if c not in available]
+        if missing:
+            raise KeyError(f"read_parquet: column(s) {missing} not found; the available columns are {available}")
+        frame = new_collection(ReadParquet(tuple(paths), wanted, expr.filters, split_row_groups))
+        return frame[columns] if isinstance(columns, str) else frame
+    return new_collection(expr)
+
+
+def _normalize_filters(filters):
+    if not filters:
+        return None
+    if isinstance(filters[0], tuple):
+        filters = [filters]
+    return [[tuple(term) for term in conj] for conj in filters]
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def _write_parquet_partition(part, path, index, partition_on, number, kwargs):
+    if partition_on:
+        part.to_parquet(path, partition_cols=list(partition_on), index=index,
+                        basename_template=f"part.{number}.{{i}}.parquet", **kwargs)
+        return path
+    filename = os.path.join(path, f"part.{number}.parquet")
+    part.to_parquet(filename, index=index, **kwargs)
+    return filename
+
+
+def _gather(*names):
+    return list(names)
+
+
+def to_parquet(df, path, partition_on: list | str | None = None, write_index: bool | None = None,
+               overwrite: bool = False, compute: bool = True, scheduler=None, **kwargs):
+    """Write one parquet file per partition into the directory ``path`` (``part.<i>.parquet``).
+
+    ``partition_on=`` writes hive directories ``column=value/`` instead.
+    ``overwrite=True`` empties ``path`` first. Returns the files written.
+    """
+    import shutil
+
+    from ...delayed import Delayed
+    from ..expr import fused_graph
+    from ....taskgraph.core import Ref
+
+    if isinstance(df, _Collection) and not isinstance(df, DataFrame):
+        df = df.to_frame()
+    path = os.fspath(path)
+    if overwrite and os.path.exists(path):
+        shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    if isinstance(partition_on, str):
+        partition_on = [partition_on]
+    if partition_on:
+        missing = [c for c in partition_on if c not in df.columns]
+        if missing:
+            raise KeyError(f"to_parquet: partition_on column(s) {missing} not found; the columns are "
+                           f"{list(df.columns)}")
+    plan = df._plan()
+    graph = fused_graph(plan)
+    name = "to-parquet-" + plan._name.rsplit("-", 1)[-1]
+    keys = []
+    for i in range(plan.npartitions):
+        key = (name, i)
+        graph[key] = Task(key, _write_parquet_partition, Ref(plan._key(i)), path, write_index,
+                          tuple(partition_on) if partition_on else None, i, kwargs)
+        keys.append(key)
+    final = (name + "-done", 0)
+    graph[final] = Task(final, _gather, *[Ref(k) for k in keys])
+    result = Delayed(final, None, graph=graph)
+    return result.compute(scheduler=scheduler) if compute else result
