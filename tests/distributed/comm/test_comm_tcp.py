@@ -167,6 +167,33 @@ def test_connect_where_nothing_listens_fails_within_timeout_naming_address(run):
     assert "ConnectionRefusedError" in str(error)
 
 
+def test_connect_to_server_that_never_handshakes_fails_within_timeout(run):
+    connections = []
+
+    async def mute_server(reader, writer):
+        connections.append(writer)
+        await reader.read()  # accept the TCP connection, never answer
+        writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(mute_server, "127.0.0.1", 0)
+        address = f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        start = time.monotonic()
+        try:
+            with pytest.raises(ConnectError, match=f"{address} within 0.5 s.*TimeoutError"):
+                await connect(address, timeout=0.5)
+        finally:
+            server.close()
+            for writer in connections:
+                writer.close()
+            await server.wait_closed()
+        return time.monotonic() - start, len(connections)
+
+    elapsed, attempts = run(scenario)
+    assert elapsed < 2.0
+    assert attempts >= 1
+
+
 def test_garbage_closes_that_connection_only(run, caplog):
     async def scenario():
         async with listen(LOCAL, echo_forever) as listener:
