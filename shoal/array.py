@@ -1,0 +1,35 @@
+"""Blocked NumPy arrays that compute in parallel: ``import shoal.array as sa``.
+
+>>> import shoal.array as sa
+>>> x = sa.ones((1000, 1000), chunks=250)
+>>> float((x + 1).mean().compute())
+2.0
+"""
+
+from .collections.array import random
+from .collections.array.blockwise import blockwise, map_blocks
+from .collections.array.chunks import normalize_chunks
+from .collections.array.core import Array
+from .collections.array.creation import (arange, array, asarray, empty, empty_like, eye, from_array, from_delayed,
+                                         fromfunction, full, full_like, linspace, ones, ones_like, store, zeros,
+                                         zeros_like)
+from .collections.array.elementwise import UFUNCS as _UFUNCS
+from .collections.array.elementwise import astype, clip, elemwise, isclose, isnan, round_, where
+from .collections.array.rechunk import rechunk
+from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
+                                           nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
+                                           sum, var)
+from .collections.array.shape import transpose
+
+round = round_
+globals().update({name: f for name, f in _UFUNCS.items() if name not in globals()})
+isnan = isnan  # the explicit wrapper wins over the generated ufunc wrapper
+
+__all__ = [
+    "Array", "random", "blockwise", "map_blocks", "normalize_chunks", "arange", "array", "asarray", "empty",
+    "empty_like", "eye", "from_array", "from_delayed", "fromfunction", "full", "full_like", "linspace", "ones",
+    "ones_like", "store", "zeros", "zeros_like", "astype", "clip", "elemwise", "isclose", "isnan", "round",
+    "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
+    "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
+    "transpose", *sorted(_UFUNCS),
+]

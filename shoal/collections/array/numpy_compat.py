@@ -1,0 +1,76 @@
+"""``Array.__array_function__``: NumPy functions called on shoal Arrays stay lazy.
+
+``np.sum(x)`` and friends dispatch here and return shoal Arrays; a NumPy
+function shoal does not implement raises a TypeError that says what to do
+instead of silently computing the whole array.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["array_function", "HANDLED_FUNCTIONS"]
+
+
+def _handled() -> dict[Callable, Callable]:
+    from . import creation, elementwise, reductions, shape
+
+    table: dict[Callable, Callable] = {}
+    for name in reductions.__all__:
+        if name not in ("Reduction", "reduction") and hasattr(np, name):
+            table[getattr(np, name)] = getattr(reductions, name)
+    table[np.amin] = reductions.min
+    table[np.amax] = reductions.max
+    table.update({
+        np.where: elementwise.where, np.clip: elementwise.clip, np.round: elementwise.round_,
+        np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
+        np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
+        np.empty_like: creation.empty_like, np.full_like: creation.full_like,
+        np.real: _real, np.imag: _imag, np.iscomplexobj: _iscomplexobj, np.ndim: lambda a: a.ndim,
+        np.shape: lambda a: a.shape, np.size: _size, np.result_type: _result_type,
+    })
+    return table
+
+
+def _real(a):
+    from .elementwise import elemwise
+
+    return elemwise(np.real, a)
+
+
+def _imag(a):
+    from .elementwise import elemwise
+
+    return elemwise(np.imag, a)
+
+
+def _iscomplexobj(a) -> bool:
+    return np.issubdtype(a.dtype, np.complexfloating)
+
+
+def _size(a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+def _result_type(*arrays_and_dtypes):
+    return np.result_type(*(getattr(a, "dtype", a) for a in arrays_and_dtypes))
+
+
+HANDLED_FUNCTIONS: dict[Callable, Callable] = {}
+
+
+def array_function(func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
+    if not HANDLED_FUNCTIONS:
+        HANDLED_FUNCTIONS.update(_handled())
+    implementation = HANDLED_FUNCTIONS.get(func)
+    if implementation is None:
+        name = getattr(func, "__name__", repr(func))
+        full = f"{getattr(func, '__module__', None) or 'numpy'}.{name}"
+        raise TypeError(
+            f"{full} is not implemented for shoal Arrays yet, and shoal will not compute the whole "
+            f"array behind your back. Call .compute() first to get a NumPy array ({full}(x.compute())), "
+            f"or apply it block by block with x.map_blocks({full}) if it works per block."
+        )
+    return implementation(*args, **kwargs)
