@@ -11,7 +11,7 @@ for a negative step). Blocks that hold nothing selected are never read.
 >>> from shoal.collections.array.creation import from_array
 >>> x = from_array(np.arange(10), chunks=4)
 >>> x[::-3].chunks, x[::-3].compute(scheduler="sync").tolist()
-(((1, 2, 1),), [9, 6, 3, 0])
+(((1, 1, 2),), [9, 6, 3, 0])
 """
 
 from __future__ import annotations
