@@ -1,0 +1,217 @@
+"""Collections: metadata, construction, element-wise operations, selection, head/tail, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+
+def test_from_pandas_known_divisions(pdf):
+    df = dd.from_pandas(pdf, npartitions=4)
+    assert df.known_divisions and df.npartitions == 4
+    assert df.divisions[0] == pdf.index.min() and df.divisions[-1] == pdf.index.max()
+    parts = [df.partitions[i].compute() for i in range(df.npartitions)]
+    for i, part in enumerate(parts):  # every partition lies within its divisions
+        assert df.divisions[i] <= part.index.min() and part.index.max() <= df.divisions[i + 1]
+    assert_eq(df, pdf)
+
+
+def test_from_pandas_sorts_and_chunksize():
+    pdf = pd.DataFrame({"x": range(10)}, index=[9, 3, 5, 1, 0, 2, 8, 7, 6, 4])
+    df = dd.from_pandas(pdf, chunksize=3)
+    assert df.npartitions == 4 and df.known_divisions
+    assert_eq(df, pdf.sort_index())
+    unsorted = dd.from_pandas(pdf, npartitions=2, sort=False)
+    assert not unsorted.known_divisions and unsorted.divisions == (None, None, None)
+    assert_eq(unsorted, pdf)
+
+
+def test_metadata_without_computing(frames):
+    pdf, df = frames
+    assert list(df.columns) == list(pdf.columns)
+    assert df.dtypes.equals(pdf.dtypes)
+    assert df.s.name == "s" and df.s.dtype == pdf.s.dtype
+    assert df.index.name == "idx"
+    assert df.__shoal_scheduler__ == "threads"
+    keys = df.__shoal_keys__()
+    assert keys == [(df._name, i) for i in range(df.npartitions)] or all(k[1] == i for i, k in enumerate(keys))
+
+
+def test_repr_shows_structure_without_computing(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    text = repr(df)
+    assert "npartitions=2" in text and "Europe/Paris" in text and "category" in text
+    html = df._repr_html_()
+    assert "<table" in html and "npartitions=2" in html
+    assert "dtype=float64" in repr(df.index.to_frame if False else dd.from_pandas(pdf.f.to_frame(), 2).f) or "f" in repr(df.f)
+
+
+def test_from_dict_from_delayed_from_map(pdf):
+    from shoal import delayed
+
+    assert_eq(dd.from_dict({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0]}, npartitions=2),
+              pd.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0]}))
+    parts = [pdf.iloc[:20], pdf.iloc[20:45], pdf.iloc[45:]]
+    from_delayed = dd.from_delayed([delayed(p) for p in parts])
+    assert from_delayed.npartitions == 3
+    assert_eq(from_delayed, pdf)
+    from_map = dd.from_map(lambda a, b: pdf.iloc[a:b], [0, 30], [30, 60])
+    assert_eq(from_map, pdf)
+
+
+def test_column_selection(frames):
+    pdf, df = frames
+    assert_eq(df["i"], pdf["i"])
+    assert_eq(df[["s", "f"]], pdf[["s", "f"]])
+    assert_eq(df.t, pdf.t)
+    assert_eq(df.index, pdf.index)
+
+
+def test_missing_column_fails_when_built(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(KeyError, match=r"'nope' not found; the available columns are \['i', 'f'"):
+        df["nope"]
+    with pytest.raises(KeyError, match="available columns"):
+        df[["i", "nope"]]
+    with pytest.raises(AttributeError, match="columns are"):
+        df.nope  # noqa: B018
+    with pytest.raises(Exception, match="nope"):
+        df.query("nope > 1")
+    with pytest.raises(KeyError, match="available columns"):
+        df.drop(columns=["nope"])
+
+
+def test_row_wise_methods(frames):
+    pdf, df = frames
+    assert_eq(df.assign(z=df.i * 2, w=1.5), pdf.assign(z=pdf.i * 2, w=1.5))
+    assert_eq(df.rename(columns={"i": "ii"}), pdf.rename(columns={"i": "ii"}))
+    assert_eq(df.drop(columns=["s", "t"]), pdf.drop(columns=["s", "t"]))
+    assert_eq(df.astype({"i": "float64", "k": "int32"}), pdf.astype({"i": "float64", "k": "int32"}))
+    assert_eq(df.f.fillna(0.5), pdf.f.fillna(0.5))
+    assert_eq(df.n.fillna(7), pdf.n.fillna(7))
+    assert_eq(df.dropna(), pdf.dropna())
+    assert_eq(df.isna(), pdf.isna())
+    assert_eq(df.f.notna(), pdf.f.notna())
+    assert_eq(df.f.where(df.f > 0), pdf.f.where(pdf.f > 0))
+    assert_eq(df.f.mask(df.i > 50, -1.0), pdf.f.mask(pdf.i > 50, -1.0))
+    assert_eq(df[["i", "f"]].where(df[["i", "f"]] > 10, 0), pdf[["i", "f"]].where(pdf[["i", "f"]] > 10, 0))
+    assert_eq(df.i.isin([1, 2, 3]), pdf.i.isin([1, 2, 3]))
+    assert_eq(df.f.abs().round(2), pdf.f.abs().round(2))
+
+
+def test_arithmetic_and_comparisons(frames):
+    pdf, df = frames
+    assert_eq(df.i + df.f * 2 - 1, pdf.i + pdf.f * 2 - 1)
+    assert_eq(1 / (df.i + 1), 1 / (pdf.i + 1))
+    assert_eq(df.n * 3 + df.i, pdf.n * 3 + pdf.i)
+    assert_eq(df.i // 7 % 3, pdf.i // 7 % 3)
+    assert_eq(-df.f, -pdf.f)
+    assert_eq((df.i > 50) & ~df.b | (df.f <= 0), (pdf.i > 50) & ~pdf.b | (pdf.f <= 0))
+    assert_eq(df.s == "apple", pdf.s == "apple")
+    assert_eq(df.t > pd.Timestamp("2021-04-01", tz="UTC"), pdf.t > pd.Timestamp("2021-04-01", tz="UTC"))
+    assert_eq(df[["i", "f"]] * 2, pdf[["i", "f"]] * 2)
+    assert_eq(df.i.add(df.k), pdf.i.add(pdf.k))
+
+
+def test_scalar_broadcasts_to_partitions(frames):
+    pdf, df = frames
+    assert_eq(df.f - df.f.mean(), pdf.f - pdf.f.mean())
+
+
+def test_mismatched_partitioning_errors():
+    a = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=2)
+    b = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=3)
+    with pytest.raises(ValueError, match="repartition"):
+        a.x + b.x
+    with pytest.raises(ValueError, match="repartition"):
+        a[b.x > 2]
+    # equal known divisions from different sources align
+    c = dd.from_pandas(pd.DataFrame({"y": range(10)}), npartitions=2)
+    assert_eq(a.x + c.y, pd.Series(range(0, 20, 2)))
+
+
+def test_boolean_filter_and_query(frames):
+    pdf, df = frames
+    assert_eq(df[df.i > 50], pdf[pdf.i > 50])
+    assert_eq(df[(df.s == "apple") & df.b][["i", "s"]], pdf[(pdf.s == "apple") & pdf.b][["i", "s"]])
+    assert_eq(df.f[df.f > 0], pdf.f[pdf.f > 0])
+    assert_eq(df.query("i > 30 and k == 2"), pdf.query("i > 30 and k == 2"))
+
+
+def test_map_apply_map_partitions(frames):
+    pdf, df = frames
+    assert_eq(df.i.map(lambda x: x * 10), pdf.i.map(lambda x: x * 10))
+    assert_eq(df.k.map({0: "zero", 1: "one"}), pdf.k.map({0: "zero", 1: "one"}))
+    assert_eq(df.apply(lambda r: r.i + r.k, axis=1, meta=(None, "int64")),
+              pdf.apply(lambda r: r.i + r.k, axis=1))
+    assert_eq(df.map_partitions(lambda p: p.assign(z=p.i.cumsum() * 0 + len(p))),
+              pd.concat([p.assign(z=p.i.cumsum() * 0 + len(p)) for p in df.to_delayed() for p in [p.compute()]]))
+    assert_eq(dd.map_partitions(lambda a, b: a + b, df.i, df.k), pdf.i + pdf.k)
+
+
+def test_map_partitions_meta_mismatch_names_column_and_dtypes(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    wrong = df.map_partitions(lambda p: p[["i"]].astype("float64"), meta={"i": "int64"})
+    with pytest.raises(ValueError, match=r"column 'i' with dtype float64, but the meta says int64.*meta="):
+        wrong.compute(scheduler="sync")
+
+
+def test_map_partitions_inference_failure_suggests_meta(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+
+    def fails_on_fake(part):
+        if part.i.iloc[0] == 1:  # the fake partition
+            raise RuntimeError("no")
+        return part
+
+    with pytest.raises(ValueError, match="Pass meta="):
+        df.map_partitions(fails_on_fake)
+    assert_eq(df.map_partitions(fails_on_fake, meta=pdf.iloc[:0]), pdf)
+
+
+def test_partitions(frames):
+    pdf, df = frames
+    parts = [df.partitions[i].compute() for i in range(df.npartitions)]
+    assert_eq(df.partitions[1:], pd.concat([p for p in parts[1:] if len(p)] or parts[1:2]))
+    assert_eq(df.partitions[-1], parts[-1])
+    assert_eq(df.partitions[[0, 2]], pd.concat([p for p in (parts[0], parts[2]) if len(p)] or [parts[0]]))
+    with pytest.raises(IndexError, match="out of range"):
+        df.partitions[99]
+
+
+def test_head_tail_len_shape(frames, local_scheduler):
+    pdf, df = frames
+    pd.testing.assert_frame_equal(df.head(3), pdf.head(3))
+    pd.testing.assert_frame_equal(df.head(40), pdf.head(40))  # more than the first partition holds
+    pd.testing.assert_frame_equal(df.tail(4), pdf.tail(4))
+    pd.testing.assert_frame_equal(df.tail(45), pdf.tail(45))
+    pd.testing.assert_series_equal(df.f.head(2), pdf.f.head(2))
+    assert len(df) == len(pdf)
+    assert df.shape[1] == pdf.shape[1] and int(df.shape[0].compute()) == pdf.shape[0]
+    pd.testing.assert_frame_equal(df.head(100), pdf)  # more rows than exist
+
+
+def test_schedulers_agree(scheduler, pdf):
+    df = dd.from_pandas(pdf, npartitions=3)
+    result = df[df.i > 10].assign(z=df.f.fillna(0) * 2)
+    assert_eq(result, pdf[pdf.i > 10].assign(z=pdf.f.fillna(0) * 2), scheduler=scheduler)
+
+
+def test_persist_keeps_values(pdf):
+    df = dd.from_pandas(pdf, npartitions=3)
+    persisted = (df.i + 1).persist(scheduler="sync")
+    assert persisted.npartitions == 3 and persisted.divisions == df.divisions
+    assert_eq(persisted, pdf.i + 1)
+
+
+def test_setitem_and_select_dtypes(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    df["z"] = df.i + 1
+    expected = pdf.copy()
+    expected["z"] = expected.i + 1
+    assert_eq(df, expected)
+    assert_eq(df.select_dtypes("number"), expected.select_dtypes("number"))
