@@ -178,6 +178,11 @@ def _as_expr(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def _check_callable(func: Any, method: str, argument: str = "func") -> None:
+    if not callable(func):
+        raise TypeError(f"Bag.{method}: {argument} must be callable, got {type(func).__name__} {func!r:.60}")
+
+
 def _callable_key(key: Any) -> Callable | None:
     """``key`` as a function: callables as they are, anything else as an index/field."""
     if key is None or callable(key):
@@ -222,6 +227,7 @@ class Bag(_Lazy):
         >>> a.map(operator.add, a.map(lambda x: 10 * x)).compute(scheduler="sync")
         [11, 22, 33]
         """
+        _check_callable(func, "map")
         converted = [_as_expr(a) for a in args]
         kw_converted = [(k, *_as_expr(v)) for k, v in kwargs.items()]
         lazy = any(isinstance(a, Expr) for a, _ in converted) or any(isinstance(v, Expr) for _, v, _ in kw_converted)
@@ -247,16 +253,19 @@ class Bag(_Lazy):
 
     def starmap(self, func: Callable, **kwargs: Any) -> "Bag":
         """``func(*x, **kwargs)`` for every element ``x`` (a tuple)."""
+        _check_callable(func, "starmap")
         if any(isinstance(v, (Bag, Item, Delayed)) for v in kwargs.values()):
             return self.map_partitions(_starmap_partition, func, **kwargs)
         return self._stage(StarMap(func, dict(kwargs)))
 
     def filter(self, predicate: Callable) -> "Bag":
         """The elements for which ``predicate(x)`` is true."""
+        _check_callable(predicate, "filter", "predicate")
         return self._stage(Filter(predicate))
 
     def remove(self, predicate: Callable) -> "Bag":
         """The elements for which ``predicate(x)`` is false."""
+        _check_callable(predicate, "remove", "predicate")
         return self._stage(Remove(predicate))
 
     def flatten(self) -> "Bag":
@@ -273,6 +282,7 @@ class Bag(_Lazy):
         Bags among the arguments give their matching partition; Items,
         Delayed and plain values are passed whole.
         """
+        _check_callable(func, "map_partitions")
         converted = [(self.expr, True), *(_as_expr(a) for a in args)]
         kw = [(k, *_as_expr(v)) for k, v in kwargs.items()]
         self._check_aligned([a for a, al in converted if al] + [v for _, v, al in kw if al])
@@ -301,6 +311,8 @@ class Bag(_Lazy):
         receives a list of partials. Returns an ``Item`` (or a one-partition
         ``Bag`` with ``out_type=Bag``, when ``aggregate`` returns a list).
         """
+        _check_callable(perpartition, "reduction", "perpartition")
+        _check_callable(aggregate, "reduction", "aggregate")
         out_type = out_type or Item
         return self._reduce(red.ListedPartition(perpartition), combine or aggregate, aggregate,
                             split_every, out_type, name or funcname(aggregate).replace("_", "-"))
@@ -365,6 +377,7 @@ class Bag(_Lazy):
 
         ``initial`` starts every reduction (so it must be neutral, like 0 for ``add``).
         """
+        _check_callable(binop, "fold", "binop")
         fold = red.Fold(binop, combine or binop, (initial is not no_default, None if initial is no_default else initial))
         return self._reduce(fold.chunk, fold.combine, fold.aggregate, split_every, None, "fold")
 
@@ -376,6 +389,7 @@ class Bag(_Lazy):
         called if callable); across partitions ``combine(acc, acc)``
         (default ``binop``; starting from ``combine_initial``).
         """
+        _check_callable(binop, "foldby", "binop")
         fb = red.FoldBy(
             _callable_key(key), binop, _initial(initial), combine or binop, _initial(combine_initial),
         )
@@ -427,6 +441,7 @@ class Bag(_Lazy):
 
     def accumulate(self, binop: Callable, initial: Any = no_default) -> "Bag":
         """Running ``binop``, as ``itertools.accumulate(bag, binop, initial=initial)``."""
+        _check_callable(binop, "accumulate", "binop")
         init = (initial is not no_default, None if initial is no_default else initial)
         return Bag(Accumulate(self.expr, binop, init))
 

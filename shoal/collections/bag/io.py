@@ -156,8 +156,7 @@ class ReadText(Expr):
 
 
 def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str | None = "infer",
-              encoding: str = "utf-8", errors: str = "strict", include_path: bool = False,
-              files_per_partition: int | None = None):
+              encoding: str = "utf-8", errors: str = "strict", include_path: bool = False):
     """A bag of the lines of text files: a path, a glob pattern, or a list of them.
 
     One partition per file, or per ``blocksize`` bytes of uncompressed files
@@ -171,8 +170,6 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
         blocksize = parse_bytes(blocksize)
     if blocksize is not None and blocksize < 1:
         raise ValueError(f"read_text: blocksize must be a positive number of bytes, got {blocksize!r}")
-    if files_per_partition is not None:
-        raise NotImplementedError("read_text: files_per_partition is not supported yet; read one file per partition")
     paths = expand_paths(urlpath)
     "".encode(encoding)  # fail now, naming the encoding, rather than in every task
     blocks = []

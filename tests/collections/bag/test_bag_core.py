@@ -257,3 +257,11 @@ def test_repr_and_default_scheduler():
     assert db.Bag.__shoal_scheduler__ == "processes"
     assert "Item" in repr(b.sum())
     assert sorted(iter(b)) == DATA  # computed on the default (processes) scheduler
+
+
+def test_functions_must_be_callable():
+    b = db.from_sequence(DATA)
+    for call in (lambda: b.map(3), lambda: b.filter("x"), lambda: b.map_partitions(None),
+                 lambda: b.fold(1), lambda: b.accumulate(None), lambda: b.reduction(len, 5)):
+        with pytest.raises(TypeError, match="must be callable"):
+            call()
