@@ -419,7 +419,10 @@ class _Frame(_Collection):
 
     def _reduction(self, name: str, split_every=None, **kwargs):
         spec = REDUCTIONS[name]
-        return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, kwargs or None, split_every)
+        # pandas on the fake partition says what the result looks like (and rejects, now, what it would reject)
+        result = getattr(meta_nonempty(self._meta), name)(**kwargs)
+        meta = make_meta(result) if is_frame_like(result) else result
+        return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, kwargs or None, split_every, meta)
 
     def reduction(self, chunk, aggregate=None, combine=None, meta=None, split_every=None,
                   chunk_kwargs=None, aggregate_kwargs=None, combine_kwargs=None):

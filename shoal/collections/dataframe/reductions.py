@@ -70,7 +70,8 @@ class TreeReduce(FrameExpr):
         kwargs = self.kwargs or {}
         fake = meta_nonempty(self.frame._meta)
         partial = self.chunk(fake, **kwargs)
-        return make_meta(self.aggregate([partial], **kwargs))
+        result = self.aggregate([partial], **kwargs)
+        return make_meta(result) if is_frame_like(result) else result
 
     def _compute_divisions(self):
         return (None, None)

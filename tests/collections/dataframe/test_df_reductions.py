@@ -1,0 +1,94 @@
+"""Reductions against pandas: Series and column-wise DataFrame, tree shapes, user reductions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+NUMERIC = ["i", "f", "n", "b", "k"]
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "min", "max", "count", "std", "var", "prod", "any", "all"])
+def test_series_reductions(frames, name):
+    pdf, df = frames
+    for col in ["i", "f", "n", "b"]:
+        if name == "prod":
+            expected = getattr(pdf[col] % 3 + 1, name)()
+            result = getattr(df[col] % 3 + 1, name)(split_every=2)
+        else:
+            expected = getattr(pdf[col], name)()
+            result = getattr(df[col], name)(split_every=2)
+        assert_eq(result, expected)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "min", "max", "count", "std", "var"])
+def test_dataframe_reductions_column_wise(frames, name):
+    pdf, df = frames
+    assert_eq(getattr(df[NUMERIC], name)(), getattr(pdf[NUMERIC], name)())
+
+
+def test_min_max_of_strings_datetimes_and_counts_of_everything(frames):
+    pdf, df = frames
+    assert_eq(df.s.min(), pdf.s.min())
+    assert_eq(df.t.max(), pdf.t.max())
+    assert_eq(df.count(), pdf.count())
+    assert_eq(df.c.count(), pdf.c.count())
+
+
+def test_var_is_numerically_stable():
+    # A large mean with a small spread: naive sum of squares loses every digit.
+    values = 1e9 + np.random.default_rng(3).normal(size=1000)
+    pdf = pd.Series(values)
+    ds = dd.from_pandas(pdf, npartitions=10)
+    assert abs(ds.var(split_every=3).compute() - pdf.var()) < 1e-6 * pdf.var()
+    assert_eq(ds.std(ddof=0), pdf.std(ddof=0))
+
+
+def test_nunique_value_counts_idx(frames):
+    pdf, df = frames
+    assert_eq(df.k.nunique(), pdf.k.nunique())
+    assert_eq(df.s.nunique(), pdf.s.nunique())
+    assert_eq(df[["k", "s", "c"]].nunique(), pdf[["k", "s", "c"]].nunique())
+    # pandas orders ties by first appearance; compare as sorted (count desc, then label)
+    for col in ["k", "s", "c"]:
+        result = df[col].value_counts(split_every=2).compute()
+        expected = pdf[col].value_counts()
+        pd.testing.assert_series_equal(result.sort_index(), expected.sort_index())
+        assert list(result.values) == sorted(result.values, reverse=True)
+    assert_eq(df.s.value_counts(dropna=False).compute().sort_index(), pdf.s.value_counts(dropna=False).sort_index())
+    assert_eq(df.f.idxmin(), pdf.f.idxmin())
+    assert_eq(df.i.idxmax(), pdf.i.idxmax())
+    assert_eq(df[["i", "f"]].idxmax(), pdf[["i", "f"]].idxmax())
+
+
+def test_split_every_builds_a_tree(pdf):
+    df = dd.from_pandas(pdf, npartitions=12)
+    graph = dict(df.i.sum(split_every=3).__shoal_graph__())
+    combines = [k for k in graph if isinstance(k, tuple) and "-combine-" in k[0]]
+    assert len(combines) == 4 + 2  # 12 partials -> 4 -> 2 -> final aggregate
+    assert_eq(df.i.sum(split_every=3), pdf.i.sum())
+
+
+def test_user_reduction(frames):
+    pdf, df = frames
+    result = df.i.reduction(lambda s: s.sum(), aggregate=lambda s: s.sum(), split_every=2)
+    assert_eq(result, pdf.i.sum())
+    per_column = df[["i", "k"]].reduction(lambda p: p.max(), aggregate=lambda p: p.groupby(level=0).max())
+    assert_eq(per_column, pdf[["i", "k"]].max())
+
+
+def test_reductions_on_all_schedulers(scheduler, pdf):
+    df = dd.from_pandas(pdf, npartitions=4)
+    assert_eq(df[NUMERIC].mean(), pdf[NUMERIC].mean(), scheduler=scheduler)
+    assert_eq(df.f.std(), pdf.f.std(), scheduler=scheduler)
+
+
+def test_empty_series_reductions():
+    pdf = pd.Series([], dtype="float64")
+    ds = dd.from_pandas(pdf, npartitions=1)
+    assert_eq(ds.sum(), pdf.sum())
+    assert_eq(ds.count(), pdf.count())
