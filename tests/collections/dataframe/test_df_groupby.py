@@ -1,0 +1,98 @@
+"""Groupby aggregations against pandas (sort=True, so group order is pandas' order)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+SIMPLE = ["sum", "mean", "count", "min", "max", "std", "var", "first", "last", "nunique", "prod"]
+
+
+@pytest.mark.parametrize("func", SIMPLE)
+def test_named_methods_on_numeric_columns(frames, func):
+    pdf, df = frames
+    cols = ["i", "f", "n"]
+    if func == "prod":
+        pdf = pdf.assign(i=pdf.i % 3 + 1)
+        df = df.assign(i=df.i % 3 + 1)
+        cols = ["i"]
+    expected = getattr(pdf.groupby("k")[cols], func)()
+    assert_eq(getattr(df.groupby("k")[cols], func)(split_every=2), expected)
+
+
+@pytest.mark.parametrize("func", ["count", "min", "max", "first", "last", "nunique"])
+def test_methods_on_strings_categoricals_datetimes(frames, func):
+    pdf, df = frames
+    cols = ["s", "t"] if func not in ("count", "nunique", "first", "last") else ["s", "t", "c"]
+    assert_eq(getattr(df.groupby("k")[cols], func)(), getattr(pdf.groupby("k")[cols], func)())
+
+
+def test_size_and_series_groupby(frames):
+    pdf, df = frames
+    assert_eq(df.groupby("k").size(), pdf.groupby("k").size())
+    assert_eq(df.groupby("k").f.sum(), pdf.groupby("k").f.sum())
+    assert_eq(df.groupby("k")["n"].mean(), pdf.groupby("k")["n"].mean())
+    assert_eq(df.f.groupby(df.k).std(), pdf.f.groupby(pdf.k).std())
+
+
+def test_keys_lists_series_and_categoricals(frames):
+    pdf, df = frames
+    assert_eq(df.groupby(["k", "b"]).f.mean(), pdf.groupby(["k", "b"]).f.mean())
+    assert_eq(df.groupby(df.i % 5).f.max(), pdf.groupby(pdf.i % 5).f.max())
+    assert_eq(df.groupby("c").i.sum(), pdf.groupby("c").i.sum())
+    assert_eq(df.groupby(["c", "k"]).agg({"f": "mean"}), pdf.groupby(["c", "k"]).agg({"f": "mean"}))
+    assert_eq(df.groupby("s").i.count(), pdf.groupby("s").i.count())  # string keys with nulls dropped
+
+
+def test_dropna_false_keeps_null_keys(frames):
+    pdf, df = frames
+    assert_eq(df.groupby("s", dropna=False).i.sum(), pdf.groupby("s", dropna=False).i.sum())
+
+
+def test_agg_forms(frames):
+    pdf, df = frames
+    assert_eq(df.groupby("k")[["i", "f"]].agg(["sum", "mean", "count"]),
+              pdf.groupby("k")[["i", "f"]].agg(["sum", "mean", "count"]))
+    assert_eq(df.groupby("k").agg({"i": ["min", "max"], "f": "std", "s": "nunique"}),
+              pdf.groupby("k").agg({"i": ["min", "max"], "f": "std", "s": "nunique"}))
+    assert_eq(df.groupby("k").agg({"i": "sum", "f": "var"}), pdf.groupby("k").agg({"i": "sum", "f": "var"}))
+    assert_eq(df.groupby("k").agg(total=("i", "sum"), spread=("f", "std"), first=("s", "first")),
+              pdf.groupby("k").agg(total=("i", "sum"), spread=("f", "std"), first=("s", "first")))
+    assert_eq(df.groupby("k").f.agg(["min", "mean"]), pdf.groupby("k").f.agg(["min", "mean"]))
+    assert_eq(df.groupby("k").f.agg("sum"), pdf.groupby("k").f.agg("sum"))
+
+
+def test_var_is_numerically_stable_per_group():
+    rng = np.random.default_rng(5)
+    pdf = pd.DataFrame({"g": rng.integers(0, 3, 3000), "x": 1e9 + rng.normal(size=3000)})
+    df = dd.from_pandas(pdf, npartitions=9)
+    result = df.groupby("g").x.var(split_every=2).compute()
+    expected = pdf.groupby("g").x.var()
+    np.testing.assert_allclose(result.values, expected.values, rtol=1e-6)
+
+
+def test_split_every_tree_and_one_partition(pdf):
+    df = dd.from_pandas(pdf, npartitions=8)
+    graph = dict(df.groupby("k").i.sum(split_every=2).__shoal_graph__())
+    assert sum("-combine-" in k[0] for k in graph if isinstance(k, tuple)) == 4 + 2
+    assert_eq(dd.from_pandas(pdf, npartitions=1).groupby("k").i.mean(), pdf.groupby("k").i.mean())
+
+
+def test_unsupported_aggregation_and_missing_key(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(NotImplementedError, match="supported ones"):
+        df.groupby("k").agg("median")
+    with pytest.raises(KeyError, match="available columns"):
+        df.groupby("nope")
+    with pytest.raises(KeyError, match="available columns"):
+        df.groupby("k")["nope"]
+
+
+def test_groupby_on_every_scheduler(scheduler, pdf):
+    df = dd.from_pandas(pdf, npartitions=4)
+    assert_eq(df.groupby("k").agg({"f": ["mean", "std"], "i": "sum"}),
+              pdf.groupby("k").agg({"f": ["mean", "std"], "i": "sum"}), scheduler=scheduler)
