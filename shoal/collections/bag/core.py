@@ -38,7 +38,7 @@ from .partition import (
 
 __all__ = ["Bag", "Item", "from_sequence", "from_delayed", "range", "concat", "no_default"]
 
-config.update_defaults({"bag": {"split-every": 8, "shuffle": "tasks", "partition-count": 100}})
+config.update_defaults({"bag": {"split-every": 8, "shuffle": "disk", "partition-count": 100}})
 
 no_default = _NO_DEFAULT
 

@@ -1,7 +1,7 @@
 """``Bag.groupby``: every element moved to the partition that owns its key.
 
 Two shuffles, chosen with ``shuffle=`` (default: config ``bag.shuffle``,
-``'tasks'``):
+``'disk'``, as in Dask):
 
 - ``'tasks'``: each input partition is split into ``npartitions`` groups by
   the hash of the key (one task per input partition), and output partition
@@ -12,8 +12,12 @@ Two shuffles, chosen with ``shuffle=`` (default: config ``bag.shuffle``,
   spill files), and returns only a count; output task ``j`` reads the files of
   group ``j`` after every split has finished (a barrier task) and deletes
   them; the last output task removes the directory. Only small values travel
-  between processes, so it suits the processes scheduler; it needs all
-  workers on one machine. A computation that reads only some output
+  between processes, so it suits the processes scheduler (on 1M records in 8
+  partitions it took 5.7 s there, where ``'tasks'`` took 30 s: every output
+  task receives every split through a pipe). It needs all workers on one
+  machine: each reader checks it found as many elements as were written for
+  its group, so a cluster without a shared file system raises an error
+  instead of losing data (use ``'tasks'`` there). A computation that reads only some output
   partitions (``take``) leaves files behind: they are removed when the
   process that built the graph exits.
 
@@ -145,8 +149,9 @@ def _remove_leftover_directories() -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _disk_split(partition: list, grouper: Callable, n: int, directory: str, index: int) -> int:
-    written = 0
+def _disk_split(partition: list, grouper: Callable, n: int, directory: str, index: int) -> list:
+    """Write the groups of one partition; returns how many elements went to each group."""
+    counts = [0] * n
     for j, pairs in enumerate(_split(partition, grouper, n)):
         if not pairs:
             continue
@@ -154,8 +159,8 @@ def _disk_split(partition: list, grouper: Callable, n: int, directory: str, inde
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, f"{index:08d}.pkl"), "wb") as f:
             pickle.dump(pairs, f, protocol=pickle.HIGHEST_PROTOCOL)
-        written += len(pairs)
-    return written
+        counts[j] = len(pairs)
+    return counts
 
 
 class DiskSplit(Expr):
@@ -172,11 +177,12 @@ class DiskSplit(Expr):
                     self.npartitions_out, self.directory, index)
 
 
-def _barrier(*counts: int) -> int:
-    return sum(counts)
+def _barrier(*counts: list) -> list:
+    """Elements written per group, over all splits: the readers check they find them all."""
+    return [sum(column) for column in zip(*counts)]
 
 
-def _read_group(directory: str, j: int) -> list:
+def _read_group(directory: str, j: int, expected: int) -> list:
     folder = os.path.join(directory, str(j))
     try:
         names = sorted(os.listdir(folder))
@@ -188,7 +194,21 @@ def _read_group(directory: str, j: int) -> list:
             with open(os.path.join(folder, name), "rb") as f:
                 yield pickle.load(f)
 
-    result = _group_pairs(load())
+    found = 0
+
+    def counted():
+        nonlocal found
+        for pairs in load():
+            found += len(pairs)
+            yield pairs
+
+    result = _group_pairs(counted())
+    if found != expected:
+        raise RuntimeError(
+            f"groupby(shuffle='disk'): group {j} should hold {expected} elements but its spill files under "
+            f"{folder!r} hold {found}. The files are written and read by the workers, so they must share "
+            "one file system (a single machine); use shuffle='tasks' on a cluster."
+        )
     shutil.rmtree(folder, ignore_errors=True)
     try:
         os.rmdir(directory)  # succeeds only for the last group to finish
@@ -197,8 +217,8 @@ def _read_group(directory: str, j: int) -> list:
     return result
 
 
-def _disk_collect(directory: str, j: int, total: int) -> list:
-    return _read_group(directory, j)
+def _disk_collect(directory: str, j: int, counts: list) -> list:
+    return _read_group(directory, j, counts[j])
 
 
 class DiskCollect(Expr):
@@ -230,7 +250,7 @@ def groupby(bag, grouper: Any, npartitions: int | None = None, shuffle: str | No
     npartitions = npartitions or bag.npartitions
     if not isinstance(npartitions, int) or npartitions < 1:
         raise ValueError(f"groupby: npartitions must be a positive integer, got {npartitions!r}")
-    shuffle = shuffle or config.get("bag.shuffle", "tasks")
+    shuffle = shuffle or config.get("bag.shuffle", None) or "disk"
     if shuffle == "tasks":
         return Bag(GroupCollect(HashSplit(bag.expr, grouper, npartitions), npartitions))
     if shuffle == "disk":

@@ -90,3 +90,20 @@ def test_equal_keys_hash_alike():
     assert stable_hash(1) == stable_hash(1.0) == stable_hash(True)
     assert stable_hash(("a", 1)) == stable_hash(("a", 1.0))
     assert stable_hash(frozenset({"a", "b"})) == stable_hash(frozenset({"b", "a"}))
+
+
+def test_disk_shuffle_missing_files_are_an_error_not_lost_data():
+    from shoal.collections.bag.groupby import _read_group
+
+    with tempfile.TemporaryDirectory() as directory:
+        with pytest.raises(RuntimeError, match="share one file system"):
+            _read_group(os.path.join(directory, "never-written"), 0, expected=3)
+
+
+def test_default_shuffle_is_disk_and_configurable():
+    from shoal import config
+
+    b = db.from_sequence(range(10), npartitions=2)
+    assert any(type(n).__name__ == "DiskCollect" for n in b.groupby(str).expr.walk())
+    with config.set({"bag.shuffle": "tasks"}):
+        assert any(type(n).__name__ == "GroupCollect" for n in b.groupby(str).expr.walk())
