@@ -115,6 +115,10 @@ class Elementwise(Expr):
             return None
         if isinstance(parent, (Elementwise, Reduction)) and parent.bag is self:
             return parent.replace(bag=self.bag, stages=self.stages + parent.stages)
+        if isinstance(parent, SelectPartitions):
+            # Select first, work after: ``take`` then runs the pipeline lazily
+            # over the selected partitions only, and stops after k elements.
+            return self.replace(bag=SelectPartitions(self.bag, parent.indices))
         return None
 
     def _explain_args(self) -> dict:

@@ -265,3 +265,18 @@ def test_functions_must_be_callable():
                  lambda: b.fold(1), lambda: b.accumulate(None), lambda: b.reduction(len, 5)):
         with pytest.raises(TypeError, match="must be callable"):
             call()
+
+
+def fails_after_five(x):
+    if x >= 5:
+        raise AssertionError(f"element {x} should never have been mapped")
+    return -x
+
+
+def test_take_maps_only_what_it_returns():
+    b = db.from_sequence(range(100), npartitions=2).map(fails_after_five)
+    assert b.take(3) == (0, -1, -2)
+    assert b.filter(lambda x: x < -1).take(2) == (-2, -3)
+    # the selection moved below the map, which merged with the head
+    plan = b._head(3, [0]).expr.optimize()
+    assert [type(n).__name__ for n in plan.walk()] == ["Elementwise", "SelectPartitions", "FromSequence"]
