@@ -51,6 +51,18 @@ def _index_columns(schema) -> list[str]:
     return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
 
+def _with_partition_categories(meta: pd.DataFrame, dataset) -> pd.DataFrame:
+    """The meta with hive partition columns categorical over the values found in the directory names."""
+    partitioning = getattr(dataset, "partitioning", None)
+    dictionaries = getattr(partitioning, "dictionaries", None) if partitioning is not None else None
+    if not dictionaries:
+        return meta
+    for name, values in zip(partitioning.schema.names, dictionaries):
+        if values is not None and name in meta.columns:
+            meta[name] = meta[name].astype(pd.CategoricalDtype(values.to_pylist()))
+    return meta
+
+
 def _read_fragment(fragment, schema, columns, filter_expr):
     """One partition: the fragment's columns (plus index columns), rows filtered, as pandas."""
     table = fragment.to_table(schema=schema, columns=columns, filter=filter_expr)
@@ -91,7 +103,7 @@ class ReadParquet(FrameExpr):
                     pieces.extend(fragment.split_by_row_group(schema=schema))
                 else:
                     pieces.append(fragment)
-            full_meta = make_meta(schema.empty_table().to_pandas())
+            full_meta = _with_partition_categories(make_meta(schema.empty_table().to_pandas()), dataset)
             cached = (schema, pieces, full_meta)
             self.__dict__["_cached_facts"] = cached
         return cached

@@ -1,0 +1,134 @@
+"""read_csv / to_csv against pandas."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.collections.dataframe.io import csv as csv_module
+from shoal.testing import assert_eq
+
+
+def _table(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n)
+    f[::9] = np.nan
+    return pd.DataFrame({
+        "a": rng.integers(0, 1000, n),
+        "f": f,
+        "s": pd.array(rng.choice(["x", "yy", None], n), dtype="str"),
+        "d": pd.date_range("2020-01-01", periods=n, freq="h").astype(str),
+    })
+
+
+@pytest.fixture
+def csv_dir(tmp_path):
+    pdf = _table()
+    pdf.iloc[:100].to_csv(tmp_path / "part-0.csv", index=False)
+    pdf.iloc[100:220].to_csv(tmp_path / "part-1.csv", index=False)
+    pdf.iloc[220:].to_csv(tmp_path / "part-2.csv", index=False)
+    return tmp_path, pdf
+
+
+@pytest.mark.parametrize("blocksize", [None, 500, 1237, 64 * 2**20])
+def test_blocks_split_at_line_boundaries(csv_dir, blocksize):
+    path, pdf = csv_dir
+    df = dd.read_csv(str(path / "part-*.csv"), blocksize=blocksize)
+    if blocksize == 500:
+        assert df.npartitions > 6
+    result = df.compute(scheduler="sync")
+    assert len(result) == len(pdf)  # every line exactly once, header once per file
+    pd.testing.assert_frame_equal(result.reset_index(drop=True), pdf)
+
+
+def test_paths_lists_and_kwargs_pass_through(csv_dir):
+    path, pdf = csv_dir
+    files = [str(path / f"part-{i}.csv") for i in range(3)]
+    df = dd.read_csv(files, blocksize=700, parse_dates=["d"], dtype={"a": "float64"})
+    expected = pd.concat([pd.read_csv(f, parse_dates=["d"], dtype={"a": "float64"}) for f in files])
+    assert df.dtypes.equals(expected.dtypes)
+    pd.testing.assert_frame_equal(df.compute().reset_index(drop=True), expected.reset_index(drop=True))
+    usecols = dd.read_csv(files, usecols=["a", "s"], blocksize=900)
+    assert list(usecols.columns) == ["a", "s"]
+    assert_eq(usecols.a.sum(), pdf.a.sum())
+
+
+def test_skiprows_header_repeated_in_every_block(tmp_path):
+    pdf = _table(200)
+    with open(tmp_path / "f.csv", "w") as f:
+        f.write("# comment line\n")
+        pdf.to_csv(f, index=False)
+    df = dd.read_csv(str(tmp_path / "f.csv"), skiprows=1, blocksize=600)
+    assert df.npartitions > 3
+    pd.testing.assert_frame_equal(df.compute().reset_index(drop=True), pd.read_csv(tmp_path / "f.csv", skiprows=1))
+
+
+def test_compression_by_extension(tmp_path):
+    pdf = _table(150)
+    with gzip.open(tmp_path / "f.csv.gz", "wt") as f:
+        pdf.to_csv(f, index=False)
+    df = dd.read_csv(str(tmp_path / "*.csv.gz"), blocksize=100)
+    assert df.npartitions == 1  # a compressed file cannot be split
+    pd.testing.assert_frame_equal(df.compute(), pdf)
+
+
+def test_glob_matching_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no files match the pattern .*nothing-\*\.csv"):
+        dd.read_csv(str(tmp_path / "nothing-*.csv"))
+
+
+def test_dtype_mismatch_names_file_column_and_fix(tmp_path):
+    lines = ["a,b"] + [f"{i},{i}" for i in range(2000)] + ["1.5,3"]
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    df = dd.read_csv(str(tmp_path / "bad.csv"), blocksize=3000, sample=1000)
+    with pytest.raises(ValueError, match=r"bad\.csv.*column 'a'.*float64.*int64.*dtype=\{'a': 'float64'\}"):
+        df.compute(scheduler="sync")
+    fixed = dd.read_csv(str(tmp_path / "bad.csv"), blocksize=3000, sample=1000, dtype={"a": "float64"})
+    pd.testing.assert_frame_equal(fixed.compute().reset_index(drop=True),
+                                  pd.read_csv(tmp_path / "bad.csv", dtype={"a": "float64"}))
+
+
+def test_projection_pushdown_parses_only_used_columns(csv_dir, monkeypatch):
+    path, pdf = csv_dir
+    parsed = []
+    original = csv_module._parse
+
+    def recording(buffer, kwargs):
+        parsed.append(kwargs.get("usecols"))
+        return original(buffer, kwargs)
+
+    monkeypatch.setattr(csv_module, "_parse", recording)
+    df = dd.read_csv(str(path / "*.csv"), blocksize=2000)
+    query = df[df.a > 500].f.sum()
+    readers = list(query.optimize().expr.find_operations(csv_module.ReadCSV))
+    assert [r.columns_ for r in readers] == [["a", "f"]]
+    assert_eq(query, pdf[pdf.a > 500].f.sum())
+    assert parsed and all(cols == ["a", "f"] for cols in parsed)
+    with __import__("shoal").config.set({"dataframe.optimize": False}):
+        assert_eq(query, pdf[pdf.a > 500].f.sum())  # unoptimized plan: same answer
+
+
+def test_to_csv_one_file_per_partition_and_single_file(tmp_path):
+    pdf = _table(120)
+    df = dd.from_pandas(pdf, npartitions=3)
+    files = df.to_csv(str(tmp_path / "out-*.csv"), index=False)
+    assert files == [str(tmp_path / f"out-{i}.csv") for i in range(3)]
+    back = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    pd.testing.assert_frame_equal(back, pdf)
+    single = df.to_csv(str(tmp_path / "all.csv"), single_file=True, index=False)
+    assert single == [str(tmp_path / "all.csv")]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "all.csv"), pdf)
+    directory = df.to_csv(str(tmp_path / "dir"), index=False)
+    assert sorted(os.listdir(tmp_path / "dir")) == ["0.part", "1.part", "2.part"] and len(directory) == 3
+    pd.testing.assert_frame_equal(dd.read_csv(str(tmp_path / "dir" / "*.part")).compute().reset_index(drop=True), pdf)
+
+
+def test_read_csv_on_threads_and_processes(csv_dir, local_scheduler):
+    path, pdf = csv_dir
+    df = dd.read_csv(str(path / "*.csv"), blocksize=1500)
+    assert_eq(df.groupby("s").a.sum(), pdf.groupby("s").a.sum(), scheduler=local_scheduler)

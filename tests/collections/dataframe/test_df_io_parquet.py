@@ -1,0 +1,130 @@
+"""read_parquet / to_parquet against pandas, with hive partitions, filters and column pushdown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import shoal.dataframe as dd
+from shoal import config
+from shoal.collections.dataframe.io import parquet as parquet_module
+from shoal.testing import assert_eq
+
+
+def _table(n=400, seed=0, ncols=3):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "a": np.arange(n),
+        "f": rng.normal(size=n),
+        "s": pd.array(rng.choice(["x", "y", None], n), dtype="str"),
+        "p": rng.choice(["north", "south"], n),
+        "n": pd.array(rng.integers(0, 9, n), dtype="Int64"),
+        "t": pd.date_range("2022-01-01", periods=n, freq="D", tz="UTC"),
+    })
+    for j in range(ncols):
+        frame[f"x{j}"] = rng.normal(size=n)
+    return frame
+
+
+def _sorted(frame, by=("a",)):
+    return frame.sort_values(list(by)).reset_index(drop=True)
+
+
+def test_roundtrip_file_directory_glob(tmp_path):
+    pdf = _table()
+    df = dd.from_pandas(pdf, npartitions=4)
+    files = df.to_parquet(str(tmp_path / "ds"))
+    assert len(files) == 4
+    for source in [str(tmp_path / "ds"), str(tmp_path / "ds" / "*.parquet"), files[0]]:
+        result = dd.read_parquet(source)
+        expected = pd.read_parquet(source if "*" not in source else files)
+        assert result.dtypes.equals(expected.dtypes)
+        pd.testing.assert_frame_equal(result.compute().reset_index(drop=True), expected.reset_index(drop=True))
+    pd.testing.assert_frame_equal(dd.read_parquet(str(tmp_path / "ds")).compute().reset_index(drop=True), pdf)
+
+
+def test_columns_argument(tmp_path):
+    pdf = _table()
+    pdf.to_parquet(tmp_path / "one.parquet")
+    df = dd.read_parquet(str(tmp_path / "one.parquet"), columns=["f", "s"])
+    assert list(df.columns) == ["f", "s"]
+    assert_eq(df, pd.read_parquet(tmp_path / "one.parquet", columns=["f", "s"]))
+    assert_eq(dd.read_parquet(str(tmp_path / "one.parquet"), columns="f"),
+              pd.read_parquet(tmp_path / "one.parquet", columns=["f"])["f"])
+    with pytest.raises(KeyError, match="available columns"):
+        dd.read_parquet(str(tmp_path / "one.parquet"), columns=["zzz"])
+
+
+def test_hive_partitions_and_partition_on(tmp_path):
+    pdf = _table()
+    dd.from_pandas(pdf, npartitions=3).to_parquet(str(tmp_path / "hive"), partition_on="p")
+    assert sorted(p.name for p in (tmp_path / "hive").iterdir()) == ["p=north", "p=south"]
+    result = dd.read_parquet(str(tmp_path / "hive"))
+    expected = pd.read_parquet(tmp_path / "hive")
+    assert result.dtypes.equals(expected.dtypes)  # the partition column is categorical, as in pandas
+    pd.testing.assert_frame_equal(_sorted(result.compute()), _sorted(expected))
+
+
+def test_filters_prune_partitions_and_row_groups(tmp_path):
+    pdf = _table(1000)
+    dd.from_pandas(pdf, npartitions=2).to_parquet(str(tmp_path / "hive"), partition_on="p", row_group_size=100)
+    full = dd.read_parquet(str(tmp_path / "hive"), split_row_groups=True)
+    filters = [("p", "==", "north"), ("a", ">=", 800)]
+    pruned = dd.read_parquet(str(tmp_path / "hive"), filters=filters, split_row_groups=True)
+    # south is skipped by its directory; row groups holding only a < 800 by their statistics
+    pieces = pruned.expr.pieces
+    assert all("p=north" in piece.path for piece in pieces)
+    assert len(pieces) < full.npartitions / 4
+    expected = pd.read_parquet(tmp_path / "hive", filters=filters)
+    pd.testing.assert_frame_equal(_sorted(pruned.compute()), _sorted(expected))
+    either = [[("a", "<", 30)], [("a", ">", 990)]]
+    pd.testing.assert_frame_equal(_sorted(dd.read_parquet(str(tmp_path / "hive"), filters=either).compute()),
+                                  _sorted(pd.read_parquet(tmp_path / "hive", filters=either)))
+
+
+def _bytes_of(path, columns):
+    meta = pq.ParquetFile(path).metadata
+    total = 0
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            if columns is None or chunk.path_in_schema in columns:
+                total += chunk.total_compressed_size
+    return total
+
+
+def test_projection_pushdown_reads_only_used_columns(tmp_path, monkeypatch):
+    pdf = _table(2000, ncols=8)
+    dd.from_pandas(pdf, npartitions=2).to_parquet(str(tmp_path / "wide"))
+    read = []
+    original = parquet_module._read_fragment
+
+    def recording(fragment, schema, columns, filter_expr):
+        read.append((fragment.path, columns))
+        return original(fragment, schema, columns, filter_expr)
+
+    monkeypatch.setattr(parquet_module, "_read_fragment", recording)
+    df = dd.read_parquet(str(tmp_path / "wide"))
+    query = (df.x1 + df.x2)[df.a > 100].sum()
+    readers = list(query.optimize().expr.find_operations(parquet_module.ReadParquet))
+    assert [r.columns_ for r in readers] == [["a", "x1", "x2"]]
+    expected = (pdf.x1 + pdf.x2)[pdf.a > 100].sum()
+    assert_eq(query, expected)
+    assert len(read) == 2 and all(cols == ["a", "x1", "x2"] for _, cols in read)
+    used = sum(_bytes_of(path, set(cols)) for path, cols in read)
+    everything = sum(_bytes_of(path, None) for path, _ in read)
+    assert used < 0.4 * everything  # 3 of 14 columns
+    with config.set({"dataframe.optimize": False}):
+        read.clear()
+        assert_eq(query, expected)
+        assert all(cols is None for _, cols in read)  # the unoptimized plan reads every column
+
+
+def test_parquet_on_every_scheduler(tmp_path, scheduler):
+    pdf = _table(300)
+    dd.from_pandas(pdf, npartitions=3).to_parquet(str(tmp_path / "ds"))
+    df = dd.read_parquet(str(tmp_path / "ds"))
+    assert_eq(df.groupby("p").f.mean(), pdf.groupby("p").f.mean(), scheduler=scheduler)
