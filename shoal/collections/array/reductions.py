@@ -260,12 +260,12 @@ def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtyp
     return reduce
 
 
-def _nanmin_ufunc(x, axis, keepdims, **kw):
+def _nanmin_ufunc(x, axis=None, keepdims=False, **kw):
     # fmin ignores NaN without the "All-NaN slice" warning nanmin gives for every all-NaN block.
     return np.fmin.reduce(x, axis=axis, keepdims=keepdims) if x.dtype.kind in "fc" else np.min(x, axis=axis, keepdims=keepdims)
 
 
-def _nanmax_ufunc(x, axis, keepdims, **kw):
+def _nanmax_ufunc(x, axis=None, keepdims=False, **kw):
     return np.fmax.reduce(x, axis=axis, keepdims=keepdims) if x.dtype.kind in "fc" else np.max(x, axis=axis, keepdims=keepdims)
 
 
@@ -353,30 +353,39 @@ def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdi
     return _moment_mean(a, axis, dtype, out, keepdims, split_every, True, "nanmean")
 
 
+def _square(deviation: np.ndarray) -> np.ndarray:
+    return (deviation * np.conjugate(deviation)).real if np.iscomplexobj(deviation) else deviation * deviation
+
+
 def _var_chunk(block: np.ndarray, axis: tuple, keepdims: bool, skipna: bool, work: np.dtype) -> dict:
+    # The mean is kept as hi + lo: hi is the rounded mean and lo what rounding lost, so that
+    # merging partials far from zero (1e9 + tiny noise) does not inherit hi's rounding error.
     n = _count(block, axis, skipna)
     summed = np.nansum if skipna else np.sum
     with np.errstate(all="ignore"):
         total = summed(block, axis=axis, keepdims=True, dtype=work)
-        mu = np.where(n > 0, total / np.maximum(n, 1), 0).astype(work, copy=False)
-        deviation = block - mu
-        squared = (deviation * np.conjugate(deviation)).real if np.iscomplexobj(deviation) else deviation * deviation
-        m2 = summed(squared, axis=axis, keepdims=True)
-    return {"n": n, "mean": mu, "m2": m2}
+        hi = np.where(n > 0, total / np.maximum(n, 1), 0).astype(work, copy=False)
+        deviation = block - hi
+        lo = np.where(n > 0, summed(deviation, axis=axis, keepdims=True) / np.maximum(n, 1), 0).astype(work, copy=False)
+        m2 = summed(_square(deviation - lo), axis=axis, keepdims=True)
+    return {"n": n, "hi": hi, "lo": lo, "m2": m2}
 
 
 def _var_combine(parts: list, axis: tuple, keepdims: bool, **_) -> dict:
     # Chan et al.: merge (n, mean, M2) partials without forming sums of squares.
     ns = np.stack([p["n"] for p in parts])
-    means = np.stack([p["mean"] for p in parts])
+    his = np.stack([p["hi"] for p in parts])
+    los = np.stack([p["lo"] for p in parts])
     m2s = np.stack([p["m2"] for p in parts])
     n = ns.sum(axis=0)
     with np.errstate(all="ignore"):
-        mu = np.where(n > 0, (ns * means).sum(axis=0) / np.maximum(n, 1), 0).astype(means.dtype, copy=False)
-        deviation = means - mu
-        spread = (deviation * np.conjugate(deviation)).real if np.iscomplexobj(deviation) else deviation * deviation
-        m2 = m2s.sum(axis=0) + (ns * spread).sum(axis=0)
-    return {"n": n, "mean": mu, "m2": m2}
+        safe_n = np.maximum(n, 1)
+        hi = np.where(n > 0, (ns * his).sum(axis=0) / safe_n, 0).astype(his.dtype, copy=False)
+        # offsets of each partial's mean from hi, exact to the precision of lo
+        offsets = np.where(ns > 0, (his - hi) + los, 0)
+        lo = np.where(n > 0, (ns * offsets).sum(axis=0) / safe_n, 0).astype(his.dtype, copy=False)
+        m2 = m2s.sum(axis=0) + (ns * _square(offsets - lo)).sum(axis=0)
+    return {"n": n, "hi": hi, "lo": lo, "m2": m2}
 
 
 def _var_aggregate(parts: list, axis: tuple, keepdims: bool, ddof: int, dtype: np.dtype, root: bool, **_) -> Any:
