@@ -198,7 +198,8 @@ class WorkerState:
         method = self.TRANSITIONS.get((start, finish))
         if method is not None:
             self._run(method, ts, start, recs, instructions)
-        elif finish in ("waiting", "fetch", "forgotten") and (start, "released") in self.TRANSITIONS:
+        elif finish in ("waiting", "fetch", "forgotten") and start not in ("flight", "cancelled") \
+                and (start, "released") in self.TRANSITIONS:
             self._run(self.TRANSITIONS[(start, "released")], ts, start, recs, instructions)
             if ts.state == "released":
                 self._run(self.TRANSITIONS[("released", finish)], ts, "released", recs, instructions)
@@ -362,6 +363,13 @@ class WorkerState:
     def _transition_flight_cancelled(self, ts, recs, instructions):
         ts.state = "cancelled"
         ts.cancelled_from = "flight"
+        ts.run_spec = None  # a compute-task sets it again if it is wanted as a task
+
+    def _transition_flight_released(self, ts, recs, instructions):
+        # Only once the transfer is over without the data (see _peer_lacks).
+        ts.state = "released"
+        ts.coming_from = None
+        self._after_released(ts, recs)
 
     def _transition_missing_fetch(self, ts, recs, instructions):
         ts.state = "fetch"
@@ -420,6 +428,7 @@ class WorkerState:
         ("flight", "fetch"): _transition_flight_fetch,
         ("flight", "missing"): _transition_flight_missing,
         ("flight", "cancelled"): _transition_flight_cancelled,
+        ("flight", "released"): _transition_flight_released,
         ("missing", "fetch"): _transition_missing_fetch,
         ("missing", "released"): _transition_missing_released,
         ("cancelled", "executing"): _transition_cancelled_executing,
@@ -670,7 +679,13 @@ class WorkerState:
     def _peer_lacks(self, ts, peer, recs, instructions) -> None:
         ts.who_has.discard(peer)
         instructions.append(ToScheduler({"op": "missing-data", "key": ts.key, "errant_worker": peer}))
-        recs[ts.key] = self._fetch_or_missing(ts)
+        if ts.run_spec is not None:
+            # The scheduler asked us to compute it while the copy was on its way:
+            # compute it now rather than look for another copy it may not know of.
+            self._run(self.TRANSITIONS[("flight", "released")], ts, "flight", recs, instructions)
+            recs[ts.key] = "waiting"
+        else:
+            recs[ts.key] = self._fetch_or_missing(ts)
 
     def handle_execute_success(self, key: Key, value: Any, nbytes: int | None = None,
                                start: float | None = None, stop: float | None = None) -> list:

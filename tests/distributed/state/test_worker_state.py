@@ -191,7 +191,23 @@ def scenario_acquire_replicas_and_recompute_in_flight():
     return [ws]
 
 
+def scenario_asked_to_compute_what_is_in_flight():
+    ws = WorkerState("me", 1)
+    compute(ws, "y", Task("y", inc, Ref("x")), who_has={"x": ["p1"]})
+    # The scheduler lost x's only copy and asks us to compute x ourselves.
+    ws.handle_free_keys(["y"])
+    out = compute(ws, "x", Task("x", inc, 1))
+    assert ws.tasks["x"].state == "flight" and executes(out) == []
+    out = ws.handle_gather_dep_failure("p1", OSError("p1 died"))
+    assert executes(out) == ["x"]  # computed here, not looked for elsewhere
+    out = run(ws, "x")
+    assert to_scheduler(out, "task-finished")[0]["key"] == "x" and ws.data["x"] == 2
+    ws.validate_state()
+    return [ws]
+
+
 SCENARIOS = [
+    scenario_asked_to_compute_what_is_in_flight,
     scenario_fetch_compute_and_free,
     scenario_peers_lacking_data,
     scenario_no_known_holder_asks_the_scheduler,
