@@ -6,6 +6,7 @@ plan into a graph with one task per partition for every chain of
 element-wise steps. Bags prefer the processes scheduler, since the work
 they do is plain Python that holds the GIL.
 
+>>> from shoal.collections.bag import from_sequence
 >>> b = from_sequence([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], npartitions=3)
 >>> b.map(lambda x: x * 10).filter(lambda x: x > 40).compute(scheduler="sync")
 [50, 60, 70, 80, 90]
@@ -16,7 +17,6 @@ they do is plain Python that holds the GIL.
 from __future__ import annotations
 
 import builtins
-import math
 import operator
 import random as _random
 import uuid
@@ -36,7 +36,7 @@ from .partition import (
     Filter, Flatten, Head, Map, MapWithKeywords, Pluck, Remove, StarMap, _NO_DEFAULT, funcname,
 )
 
-__all__ = ["Bag", "Item", "from_sequence", "from_delayed", "range", "concat", "no_default"]
+__all__ = ["Bag", "Item", "no_default"]
 
 config.update_defaults({"bag": {"split-every": 8, "shuffle": "disk", "partition-count": 100}})
 
@@ -129,6 +129,7 @@ class _Lazy:
 class Item(_Lazy):
     """One lazy value, such as the sum of a bag.
 
+    >>> from shoal.collections.bag import from_sequence
     >>> from_sequence([1, 2, 3]).sum().apply(lambda s: s * 2).compute(scheduler="sync")
     12
     """
@@ -223,6 +224,7 @@ class Bag(_Lazy):
         element, partition by partition (they must be partitioned alike);
         Items, Delayed values and plain values are passed whole to every call.
 
+        >>> from shoal.collections.bag import from_sequence
         >>> a = from_sequence([1, 2, 3], npartitions=2)
         >>> a.map(operator.add, a.map(lambda x: 10 * x)).compute(scheduler="sync")
         [11, 22, 33]
@@ -526,59 +528,3 @@ def _join_partition(partition: list, other: Iterable, on_self: Callable, on_othe
 
 def _product_partition(left: list, right: list) -> list:
     return [(a, b) for a in left for b in right]
-
-
-# ------------------------------------------------------------ creation
-
-
-def from_sequence(seq: Iterable, partition_size: int | None = None, npartitions: int | None = None) -> Bag:
-    """A bag of the elements of ``seq``, in ``npartitions`` (or ``partition_size``-long) partitions.
-
-    Without either, about ``bag.partition-count`` (100) partitions.
-
-    >>> from_sequence([1, 2, 3, 4, 5], npartitions=2).npartitions
-    2
-    """
-    seq = list(seq)
-    if partition_size is not None and npartitions is not None:
-        raise ValueError("from_sequence: give partition_size or npartitions, not both")
-    if npartitions is not None and npartitions < 1:
-        raise ValueError(f"from_sequence: npartitions must be at least 1, got {npartitions}")
-    if partition_size is not None and partition_size < 1:
-        raise ValueError(f"from_sequence: partition_size must be at least 1, got {partition_size}")
-    if partition_size is None:
-        count = npartitions or builtins.min(builtins.max(len(seq), 1), config.get("bag.partition-count", 100))
-        partition_size = builtins.max(1, math.ceil(len(seq) / count))
-        if npartitions is not None:
-            # exactly npartitions partitions, sizes differing by at most one
-            bounds = [len(seq) * i // npartitions for i in builtins.range(npartitions + 1)]
-            return Bag(FromSequence(tuple(seq[a:b] for a, b in zip(bounds, bounds[1:]))))
-    parts = tuple(seq[i:i + partition_size] for i in builtins.range(0, len(seq), partition_size)) or ([],)
-    return Bag(FromSequence(parts))
-
-
-def from_delayed(values: Any) -> Bag:
-    """A bag whose partitions are the (list) values of ``Delayed`` objects."""
-    if isinstance(values, Delayed):
-        values = [values]
-    values = list(values)
-    if not values:
-        raise ValueError("from_delayed needs at least one Delayed value")
-    return Bag(_delayed_expr(values))
-
-
-def range(n: int, npartitions: int) -> Bag:  # noqa: A001 - mirrors dask.bag.range
-    """``0, 1, ..., n - 1`` in ``npartitions`` partitions.
-
-    >>> range(5, npartitions=2).compute(scheduler="sync")
-    [0, 1, 2, 3, 4]
-    """
-    return from_sequence(builtins.range(n), npartitions=npartitions)
-
-
-def concat(bags: list[Bag]) -> Bag:
-    """The elements of several bags, one bag after another."""
-    bags = list(bags)
-    if not bags or not all(isinstance(b, Bag) for b in bags):
-        raise TypeError("concat needs a non-empty list of Bags")
-    return Bag(Concat(tuple(b.expr for b in bags)))

@@ -19,7 +19,7 @@ import gzip
 import io
 import lzma
 import os
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from ...taskgraph.core import Ref, Task
 from ...taskgraph.expr import Expr

@@ -5,7 +5,7 @@ split). More partitions: each partition is split into nearly equal pieces,
 as many per partition as spread ``npartitions`` evenly; the element order is
 kept either way.
 
->>> from shoal.collections.bag.core import from_sequence
+>>> from shoal.collections.bag import from_sequence
 >>> b = from_sequence(range(10), npartitions=2)
 >>> [b.repartition(n).npartitions for n in (1, 2, 5)]
 [1, 2, 5]

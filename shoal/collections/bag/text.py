@@ -5,7 +5,7 @@ method of ``str`` works (``split``, ``strip``, ``startswith``, ...), and
 ``match(pattern)`` keeps the elements that match a glob pattern, as
 ``fnmatch`` does.
 
->>> from shoal.collections.bag.core import from_sequence
+>>> from shoal.collections.bag import from_sequence
 >>> b = from_sequence([" Alice ", "bob", " Ann"], npartitions=2)
 >>> b.str.strip().str.lower().compute(scheduler="sync")
 ['alice', 'bob', 'ann']
