@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .core import DataFrame, Series, _unwrap, new_collection
-from .expr import FrameExpr
+from .expr import FrameExpr, Projection
 from .meta import make_meta, meta_nonempty
 from .reductions import TreeReduce, cast_like
 
@@ -278,8 +278,16 @@ class _GroupBy:
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
         label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
-        expr = TreeReduce(self._frame._expr, chunk, combine, aggregate, None, split_every, meta, label)
+        expr = TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta, label)
         return new_collection(expr)
+
+    def _used_columns(self, pairs) -> FrameExpr:
+        """The frame cut to the keys and aggregated columns, so readers below can skip the rest."""
+        used = list(self._by) + [c for c, _ in pairs if c not in self._by]
+        used = list(dict.fromkeys(used))
+        if used == list(self._frame.columns):
+            return self._frame._expr
+        return Projection(self._frame._expr, used)
 
     def _meta_for(self, arg, named, method_kwargs):
         fake = meta_nonempty(self._frame._meta)
@@ -345,7 +353,7 @@ class _GroupBy:
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
-        return new_collection(TreeReduce(self._frame._expr, chunk, combine, aggregate, None, split_every, meta,
+        return new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta,
                                          "groupby-size"))
 
 

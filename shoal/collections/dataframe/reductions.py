@@ -55,6 +55,8 @@ class TreeReduce(FrameExpr):
 
     _parameters = ["frame", "chunk", "combine", "aggregate", "kwargs", "split_every", "meta", "label"]
     _defaults = {"kwargs": None, "split_every": None, "meta": None, "label": "reduction"}
+    #: reads every partition of its input: ``explain`` starts a new stage below it
+    _is_shuffle = True
 
     @property
     def _is_scalar(self) -> bool:
