@@ -171,7 +171,12 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
     if blocksize is not None and blocksize < 1:
         raise ValueError(f"read_text: blocksize must be a positive number of bytes, got {blocksize!r}")
     paths = expand_paths(urlpath)
-    "".encode(encoding)  # fail now, naming the encoding, rather than in every task
+    newline = "\n".encode(encoding)  # also fails now, naming an unknown encoding, not in every task
+    if blocksize is not None and newline != b"\n":
+        raise ValueError(
+            f"read_text: blocksize splits files at b'\\n' bytes, which {encoding} does not use for a newline; "
+            "pass blocksize=None to read each file as one partition"
+        )
     blocks = []
     for path in paths:
         comp = infer_compression(path, compression)

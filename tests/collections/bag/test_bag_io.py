@@ -69,6 +69,15 @@ def test_blocksize_string_and_compressed_blocks_refused(tmp_path):
         db.read_text(gz, blocksize=10)
 
 
+def test_utf16_reads_whole_files_and_refuses_blocks(tmp_path):
+    path = write(tmp_path / "u16.txt", "ä\nb\n", encoding="utf-16")
+    assert db.read_text(path, encoding="utf-16").compute(scheduler="sync") == ["ä\n", "b\n"]
+    with pytest.raises(ValueError, match="blocksize=None"):
+        db.read_text(path, encoding="utf-16", blocksize=4)
+    with pytest.raises(LookupError, match="nope"):
+        db.read_text(path, encoding="nope")
+
+
 def test_include_path_and_encoding(tmp_path, scheduler):
     p1 = write(tmp_path / "x.txt", "1\n2\n")
     p2 = write(tmp_path / "y.txt", "héllo\n", encoding="latin-1")
