@@ -1,0 +1,185 @@
+"""Creation functions compared with NumPy; random reproducibility; store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shoal.array as sa
+from shoal import delayed
+from shoal.testing import assert_eq
+
+
+@pytest.mark.parametrize("chunks", [3, 1, ((2, 5), (4, 1, 1)), "auto"])
+def test_ones_zeros_full_empty(chunks, sched):
+    shape = (7, 6)
+    assert_eq(sa.ones(shape, chunks=chunks), np.ones(shape), scheduler=sched)
+    assert_eq(sa.zeros(shape, dtype="i2", chunks=chunks), np.zeros(shape, dtype="i2"), scheduler=sched)
+    assert_eq(sa.full(shape, 2.5, chunks=chunks), np.full(shape, 2.5), scheduler=sched)
+    assert_eq(sa.full(shape, 7, chunks=chunks), np.full(shape, 7), scheduler=sched)
+    assert_eq(sa.full(shape, True, chunks=chunks), np.full(shape, True), scheduler=sched)
+    e = sa.empty(shape, dtype="c16", chunks=chunks)
+    assert e.dtype == np.empty(shape, dtype="c16").dtype and e.compute(scheduler=sched).shape == shape
+
+
+def test_like_functions_keep_shape_dtype_and_chunks():
+    base = sa.from_array(np.arange(12, dtype="i4").reshape(3, 4), chunks=(2, 3))
+    for lazy, eager in [
+        (sa.ones_like(base), np.ones((3, 4), "i4")),
+        (sa.zeros_like(base, dtype=float), np.zeros((3, 4))),
+        (sa.full_like(base, 9), np.full((3, 4), 9, dtype="i4")),
+        (np.ones_like(base), np.ones((3, 4), "i4")),
+    ]:
+        assert isinstance(lazy, sa.Array) and lazy.chunks == base.chunks
+        assert_eq(lazy, eager)
+    assert sa.empty_like(base).shape == (3, 4)
+    assert_eq(sa.zeros_like(np.ones((2, 2)), chunks=1), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("args", [(10,), (2, 11), (1, 2, 0.1), (0.1, 1.0, 0.07), (10, 0, -3), (-5, 5, 2), (5, 5),
+                                  (0, 1, 0.3)])
+@pytest.mark.parametrize("chunks", [1, 3, "auto"])
+def test_arange(args, chunks):
+    assert_eq(sa.arange(*args, chunks=chunks), np.arange(*args))
+    assert sa.arange(*args, chunks=chunks).dtype == np.arange(*args).dtype
+
+
+def test_arange_dtype_and_errors():
+    assert_eq(sa.arange(0, 5, dtype="f4", chunks=2), np.arange(0, 5, dtype="f4"))
+    with pytest.raises(ValueError, match="step"):
+        sa.arange(0, 5, 0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(start=0, stop=1, num=11), dict(start=-3, stop=7, num=50, endpoint=False),
+                                    dict(start=2, stop=2, num=5), dict(start=0, stop=10, num=1),
+                                    dict(start=1, stop=9, num=7, dtype=int), dict(start=0, stop=1, num=0)])
+@pytest.mark.parametrize("chunks", [1, 4, "auto"])
+def test_linspace(kwargs, chunks):
+    assert_eq(sa.linspace(chunks=chunks, **kwargs), np.linspace(**kwargs))
+
+
+def test_linspace_retstep():
+    x, step = sa.linspace(0, 1, 5, retstep=True, chunks=2)
+    _, expected = np.linspace(0, 1, 5, retstep=True)
+    assert step == expected
+    assert_eq(x, np.linspace(0, 1, 5))
+
+
+@pytest.mark.parametrize("N, M, k", [(5, None, 0), (4, 6, 0), (6, 4, 2), (5, 5, -3), (3, 3, 7)])
+@pytest.mark.parametrize("chunks", [2, 1, "auto"])
+def test_eye(N, M, k, chunks):
+    assert_eq(sa.eye(N, M, k, chunks=chunks), np.eye(N, M, k))
+    assert_eq(sa.eye(N, M, k, dtype=int, chunks=chunks), np.eye(N, M, k, dtype=int))
+
+
+def test_fromfunction(sched):
+    def f(i, j):
+        return i * 100 + j
+
+    assert_eq(sa.fromfunction(f, (5, 7), chunks=(2, 3)), np.fromfunction(f, (5, 7)), scheduler=sched)
+    assert_eq(sa.fromfunction(f, (5, 7), dtype=int, chunks=2), np.fromfunction(f, (5, 7), dtype=int), scheduler=sched)
+    assert_eq(sa.fromfunction(lambda i: i % 3 == 0, (8,), chunks=3), np.fromfunction(lambda i: i % 3 == 0, (8,)))
+
+
+def test_from_array_reads_lazily_block_by_block():
+    class Recording:
+        """An array-like that records every read."""
+
+        def __init__(self, data):
+            self.data, self.shape, self.dtype = data, data.shape, data.dtype
+            self.reads: list = []
+
+        def __getitem__(self, index):
+            self.reads.append(index)
+            return self.data[index]
+
+    data = np.arange(40.0).reshape(8, 5)
+    source = Recording(data)
+    x = sa.from_array(source, chunks=(3, 5))
+    assert source.reads == []  # building reads nothing
+    assert_eq(x[4:5], data[4:5])
+    assert source.reads == [(slice(3, 6), slice(0, 5))]  # one block, not the whole array
+    source.reads.clear()
+    assert_eq(x, data)
+    assert len(source.reads) == 3
+
+
+def test_asarray_and_array():
+    assert_eq(sa.asarray([1, 2, 3]), np.asarray([1, 2, 3]))
+    assert_eq(sa.asarray([[1.5, 2]], dtype="f4"), np.asarray([[1.5, 2]], dtype="f4"))
+    x = sa.ones(3, chunks=1)
+    assert sa.asarray(x) is x
+    data = np.arange(4)
+    copied = sa.array(data, chunks=2)
+    data[0] = 100  # array() copied: later changes do not show
+    assert_eq(copied, np.arange(4))
+    assert sa.from_array(np.ones((4, 4)), chunks=2).name == sa.from_array(np.ones((4, 4)), chunks=2).name
+
+
+def test_from_delayed():
+    d = delayed(np.arange)(6)
+    x = sa.from_delayed(d, (6,), dtype=int)
+    assert x.chunks == ((6,),)
+    assert_eq(x * 2, np.arange(6) * 2)
+    wrong = sa.from_delayed(d, (5,), dtype=int)
+    with pytest.raises(ValueError, match="shape"):
+        wrong.compute()
+
+
+def test_random_is_reproducible_for_a_seed_and_independent_of_the_scheduler(scheduler):
+    rng = sa.random.default_rng(123)
+    x = rng.normal(size=(50, 40), chunks=(20, 15))
+    expected = sa.random.default_rng(123).normal(size=(50, 40), chunks=(20, 15)).compute(scheduler="sync")
+    got = x.compute(scheduler=scheduler)
+    np.testing.assert_array_equal(got, expected)
+    # consecutive calls give different arrays; another seed gives another array
+    second = rng.normal(size=(50, 40), chunks=(20, 15)).compute()
+    assert not np.array_equal(got, second)
+    other = sa.random.default_rng(124).normal(size=(50, 40), chunks=(20, 15)).compute()
+    assert not np.array_equal(got, other)
+    # blocks are not copies of each other
+    assert not np.array_equal(got[:20, :15], got[20:40, :15])
+
+
+def test_random_distributions_look_right():
+    rng = sa.random.default_rng(7)
+    u = rng.random((20000,), chunks=3000).compute()
+    assert u.dtype == np.float64 and 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
+    n = rng.normal(3.0, 2.0, size=20000, chunks=3000).compute()
+    assert abs(n.mean() - 3.0) < 0.1 and abs(n.std() - 2.0) < 0.1
+    i = rng.integers(5, 10, size=(100, 100), chunks=30)
+    assert i.dtype == np.int64
+    values = i.compute()
+    assert values.min() == 5 and values.max() == 9
+    assert rng.integers(0, 3, size=1000, endpoint=True, chunks=100).compute().max() == 3
+    f = rng.uniform(-2, -1, size=(10, 10), chunks=4)
+    assert (f.compute() < -1).all() and (f.compute() >= -2).all()
+    assert rng.random(100, dtype="f4", chunks=10).compute().dtype == np.float32
+
+
+def test_store_into_any_setitem_target(sched):
+    data = np.arange(30.0).reshape(5, 6)
+    x = sa.from_array(data, chunks=(2, 4))
+    out = np.zeros((5, 6))
+    assert sa.store(x * 2, out, scheduler=sched) is None
+    np.testing.assert_array_equal(out, data * 2)
+
+    class Recorder(dict):
+        def __setitem__(self, key, value):
+            super().__setitem__(tuple((s.start, s.stop) for s in key), value)
+
+    target = Recorder()
+    sa.store(x, target, scheduler=sched)
+    assert len(target) == x.npartitions
+    bigger = np.zeros((7, 6))
+    later = sa.store([x], [bigger], regions=[(slice(2, 7), slice(0, 6))], compute=False)
+    assert (bigger == 0).all()
+    later.compute()
+    np.testing.assert_array_equal(bigger[2:], data)
+    with pytest.raises(ValueError, match="shape"):
+        sa.store(x, np.zeros((2, 2)))
+
+
+def test_negative_shape_is_rejected():
+    with pytest.raises(ValueError, match="negative"):
+        sa.ones((-1, 2))
