@@ -125,6 +125,14 @@ def _fake_index(index: pd.Index, n: int = _FAKE_ROWS) -> pd.Index:
     return pd.Index(_fake_values(index.dtype, n), name=index.name)
 
 
+def _fake_series(dtype: Any, index: pd.Index) -> pd.Series:
+    values = _fake_values(dtype)
+    if isinstance(dtype, pd.CategoricalDtype) and not len(dtype.categories):
+        return pd.Series(values, index=index)  # categories are unknown: the fake brings its own
+    # dtype= keeps object columns object (pandas would infer str from the fake strings)
+    return pd.Series(values, index=index, dtype=dtype)
+
+
 def meta_nonempty(meta: Any) -> Any:
     """A two-row pandas object with the columns, dtypes and index type of ``meta``.
 
@@ -134,13 +142,13 @@ def meta_nonempty(meta: Any) -> Any:
     """
     if isinstance(meta, pd.DataFrame):
         index = _fake_index(meta.index)
-        data = {i: pd.Series(_fake_values(dt), index=index) for i, dt in enumerate(meta.dtypes)}
+        data = {i: _fake_series(dt, index) for i, dt in enumerate(meta.dtypes)}
         frame = pd.DataFrame(data, index=index)
         frame.columns = meta.columns
         return frame
     if isinstance(meta, pd.Series):
         index = _fake_index(meta.index)
-        return pd.Series(_fake_values(meta.dtype), index=index, name=meta.name)
+        return _fake_series(meta.dtype, index).rename(meta.name)
     if isinstance(meta, pd.Index):
         return _fake_index(meta)
     return meta
