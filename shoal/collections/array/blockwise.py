@@ -65,7 +65,7 @@ def _accepts(func: Callable, name: str) -> bool:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params  # only an explicitly named parameter: **kwargs of ufunc methods would choke
 
 
 def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_axes: dict | None = None,
