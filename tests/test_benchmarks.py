@@ -114,7 +114,8 @@ def test_case_selection_by_substring_and_glob():
     assert [c.name for c in select(["delayed-*-sync"])] == [
         "delayed-independent-sync", "delayed-chain-sync", "delayed-tree-sync"]
     assert [c.name for c in select(None)] == names
-    assert len(set(names)) == len(names) == 9
+    assert len(set(names)) == len(names)  # other modules add their cases to the registry
+    assert len([n for n in names if n.startswith("delayed-")]) == 9
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 101])
