@@ -77,7 +77,10 @@ class Elemwise(ArrayExpr):
         return Task(self._key(index), self.func, *args, **dict(self.kwargs))
 
     def _explain_args(self) -> dict:
-        return {"kwargs": dict(self.kwargs)} if self.kwargs else {}
+        shown = {"func": self._funcname}
+        if self.kwargs:
+            shown["kwargs"] = dict(self.kwargs)
+        return shown
 
     def _simplify_up(self, parent: Expr, dependents: Mapping[str, list]) -> Expr | None:
         from .slicing import Slice, push_slice_through_elemwise
