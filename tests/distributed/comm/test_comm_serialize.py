@@ -83,6 +83,17 @@ def test_large_array_is_an_out_of_band_view_of_the_original_memory():
     assert np.shares_memory(result, array)  # loads built the array on the frame itself
 
 
+def test_dataframe_columns_travel_out_of_band():
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame({"x": rng.random(1_000_000), "y": np.arange(1_000_000)})
+    frames = dumps({"df": frame})
+    column = frame["x"].to_numpy()
+    views = [f for f in frames if isinstance(f, memoryview)]
+    assert any(np.shares_memory(np.frombuffer(v, dtype=np.uint8), column.view(np.uint8)) for v in views)
+    assert frames_nbytes(frames) - frame.memory_usage(index=False).sum() < 10_000
+    pd.testing.assert_frame_equal(loads(frames)["df"], frame)
+
+
 def test_small_buffers_stay_inside_the_pickle():
     frames = dumps({"a": np.arange(10)})
     assert len(frames) == 3  # header, body, one pickle frame and no buffer frame

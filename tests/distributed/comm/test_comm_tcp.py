@@ -249,6 +249,39 @@ def test_malformed_message_after_handshake_closes_that_connection_only(run, capl
     assert "malformed message" in caplog.text
 
 
+def test_peer_vanishing_mid_message_closes_only_its_connection(run, caplog):
+    handler_errors = []
+
+    async def recording_echo(comm):
+        try:
+            await echo_forever(comm)
+        except CommClosedError as error:
+            handler_errors.append(error)
+            raise
+
+    async def scenario():
+        async with listen(LOCAL, recording_echo) as listener:
+            reader, writer = await open_raw(listener.contact_address)
+            raw_port = writer.get_extra_info("sockname")[1]
+            writer.write(encode(local_handshake()))
+            await asyncio.wait_for(read_wire_message(reader), 5)
+            writer.write(frame_prefix([100, 1000]) + b"only part of it")
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+            for _ in range(500):  # bounded wait for the server to notice
+                if handler_errors:
+                    break
+                await asyncio.sleep(0.01)
+            assert handler_errors, "the server did not notice the vanished peer"
+            first = str(handler_errors[0])
+            await assert_listener_still_serves(listener.contact_address)
+            return raw_port, first
+
+    raw_port, first_error = run(scenario)
+    assert f"127.0.0.1:{raw_port} is closed (reading)" in first_error
+
+
 def test_writer_refuses_message_larger_than_peer_accepts_and_stays_open(run):
     async def scenario():
         with shoal.config.set({"distributed.comm.max-message-size": "1 MiB"}):
