@@ -105,8 +105,6 @@ def _run(graph: Mapping, keys: Any, flat: list, executor: Executor, hooks: Hooks
     results: dict = {}
     state = EngineState(graph, results, waiting, ready)
 
-    for hook in hooks.start:
-        hook(graph)
     pretask, posttask = hooks.pretask, hooks.posttask
     heappop, heappush = heapq.heappop, heapq.heappush
     can_submit, batch_size = executor.can_submit, executor.batch_size
@@ -114,6 +112,9 @@ def _run(graph: Mapping, keys: Any, flat: list, executor: Executor, hooks: Hooks
     finished = 0
     total = len(graph)
     try:
+        # Inside the try: if one start hook fails, the others still get finish.
+        for hook in hooks.start:
+            hook(graph)
         while finished < total:
             while ready and can_submit(in_flight):
                 size = min(batch_size(len(ready)), len(ready))
