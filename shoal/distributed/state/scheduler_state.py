@@ -191,6 +191,11 @@ class SchedulerState:
             if start == "queued":
                 self._push_queued(ts)  # it may have been popped for a slot meanwhile
             return
+        if finish in _IN_PROGRESS and not (ts.who_wants or ts.waiters):
+            # Recommended while needed, but what needed it has gone since.
+            finish = "released" if ts.dependents else "forgotten"
+            if start == finish:
+                return
         if finish == "processing" and start == "waiting" and not self.free_slots and is_rootish(ts):
             finish = "queued"
         method = self.TRANSITIONS.get((start, finish))

@@ -133,3 +133,52 @@ def test_scheduler_cost_per_task_is_measured():
     print(f"\nSchedulerState: {result['scheduler_us_per_task']:.1f} us/task over 20,000 tasks")
     # A regression guard far above the measured cost, not a benchmark.
     assert result["scheduler_us_per_task"] < 1000
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_chaos_kills_joins_releases_and_resubmits(seed):
+    """Random worker deaths and arrivals, keys released and resubmitted mid-run."""
+    rng = random.Random(1000 + seed)
+    sim = SimCluster(SchedulerState(allowed_failures=1000), seed=seed, validate_every=3)
+    n_workers = 0
+
+    def join():
+        nonlocal n_workers
+        sim.add_worker(f"sim://w{n_workers}", nthreads=rng.randint(1, 3),
+                       transfer_incoming_count_limit=rng.randint(1, 3))
+        n_workers += 1
+
+    for _ in range(rng.randint(1, 3)):
+        join()
+    graph, deps = random_dag(rng, 100)
+    wanted = set(rng.sample(list(graph), 15))
+    sim.submit(graph, sorted(wanted))
+    for _ in range(12):
+        sim.run(until=lambda: rng.random() < 0.05)
+        event = rng.choice(["kill", "join", "release", "resubmit", "nothing"])
+        alive = [a for a in sim.s.workers]
+        if event == "kill" and len(alive) > 1:
+            sim.kill(rng.choice(alive))
+        elif event == "join":
+            join()
+        elif event == "release" and wanted:
+            gone = set(rng.sample(sorted(wanted), rng.randint(1, len(wanted))))
+            wanted -= gone
+            sim.release(sorted(gone))
+        elif event == "resubmit":
+            more = set(rng.sample(list(graph), 5))
+            sim.submit(graph, sorted(more - wanted))
+            wanted |= more
+        sim.validate()
+    sim.run()
+    sim.validate()
+    expected = expected_values(deps)
+    for key in wanted:
+        assert sim.result(key) == expected[key], key
+    sim.release(sorted(wanted))
+    sim.run()
+    sim.validate()
+    assert sim.s.tasks == {}
+    for address, ws in sim.workers.items():
+        if address not in sim.dead:
+            assert ws.tasks == {} and ws.data == {}, address
