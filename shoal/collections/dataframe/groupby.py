@@ -100,6 +100,9 @@ class _GroupbyChunk:
         return (_GroupbyChunk, (self.by, self.pairs, self.dropna, self.observed))
 
     def __call__(self, part: pd.DataFrame) -> dict:
+        fast = _small_int_key_partials(part, self.by, self.pairs)
+        if fast is not None:
+            return fast
         grouped = part.groupby(self.by, sort=False, dropna=self.dropna, observed=self.observed)
         out: dict = {}
         for col, func in self.pairs:
@@ -125,6 +128,64 @@ class _GroupbyChunk:
                 else:
                     out[key] = getattr(grouped[col], partial)()
         return out
+
+
+_FAST_PARTIALS = {"sum", "count", "size"}
+_EXACT_FLOAT_INT = 2**53
+
+
+def _small_int_key_partials(part: pd.DataFrame, by: list, pairs: list) -> dict | None:
+    """Sums, counts and sizes for one integer key of small range, by ``np.bincount``.
+
+    Hashing the keys (what ``groupby`` does first) dominates the cost of
+    these partials; when the keys are integers spanning a range not much
+    larger than the partition, ``key - min`` already is a dense group code.
+    Returns None when this shortcut does not apply.
+    """
+    if len(by) != 1 or len(part) == 0:
+        return None
+    if any(p not in _FAST_PARTIALS for _, func in pairs for p in PARTIALS[func]):
+        return None
+    keys = part[by[0]]
+    if keys.dtype.kind not in "iu" or not isinstance(keys.dtype, np.dtype):
+        return None
+    values = keys.to_numpy()
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > max(4 * len(values), 1024):
+        return None
+    codes = (values - low).astype(np.intp, copy=False)
+    sizes = np.bincount(codes, minlength=span)
+    present = np.flatnonzero(sizes)
+    index = pd.Index((present + low).astype(keys.dtype), name=by[0])
+    out: dict = {}
+    for col, func in pairs:
+        for partial in PARTIALS[func]:
+            key = (col, partial)
+            if key in out:
+                continue
+            if partial == "size":
+                out[key] = pd.Series(sizes[present], index=index, dtype="int64")
+                continue
+            column = part[col]
+            if not isinstance(column.dtype, np.dtype) or column.dtype.kind not in "iufb":
+                return None  # nullable, strings, datetimes: let pandas do it
+            data = column.to_numpy()
+            valid = ~np.isnan(data) if data.dtype.kind == "f" else None
+            if partial == "count":
+                counts = sizes if valid is None else np.bincount(codes[valid], minlength=span)
+                out[key] = pd.Series(counts[present], index=index, dtype="int64")
+            else:
+                if data.dtype.kind in "iu" and max(abs(int(data.min())), abs(int(data.max()))) * len(data) >= _EXACT_FLOAT_INT:
+                    return None  # float64 weights would round such sums
+                weights = data if valid is None else np.where(valid, data, 0.0)
+                sums = np.bincount(codes, weights=weights, minlength=span)[present]
+                if data.dtype.kind in "iub":
+                    sums = sums.astype("int64")
+                elif data.dtype != np.float64:
+                    sums = sums.astype(data.dtype)
+                out[key] = pd.Series(sums, index=index)
+    return out
 
 
 def _merge_partials(partials: list[dict], by: list, dropna: bool) -> dict:

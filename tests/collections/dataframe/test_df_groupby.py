@@ -96,3 +96,17 @@ def test_groupby_on_every_scheduler(scheduler, pdf):
     df = dd.from_pandas(pdf, npartitions=4)
     assert_eq(df.groupby("k").agg({"f": ["mean", "std"], "i": "sum"}),
               pdf.groupby("k").agg({"f": ["mean", "std"], "i": "sum"}), scheduler=scheduler)
+
+
+def test_integer_key_shortcut_matches_pandas_including_huge_and_sparse_keys():
+    rng = np.random.default_rng(9)
+    pdf = pd.DataFrame({"k": rng.integers(-50, 50, 500), "x": rng.integers(0, 10, 500),
+                        "y": rng.normal(size=500), "big": rng.integers(2**60, 2**61, 500)})
+    pdf.loc[::4, "y"] = np.nan
+    sparse = pdf.assign(k=pdf.k * 10**9)  # a key range far larger than the rows: the hashing path
+    for frame in (pdf, sparse):
+        df = dd.from_pandas(frame, npartitions=5)
+        assert_eq(df.groupby("k").agg({"x": ["sum", "mean", "count"], "y": ["sum", "count", "mean"]}),
+                  frame.groupby("k").agg({"x": ["sum", "mean", "count"], "y": ["sum", "count", "mean"]}))
+        assert_eq(df.groupby("k").big.sum(), frame.groupby("k").big.sum())  # exact, too big for float64
+        assert_eq(df.groupby("k").size(), frame.groupby("k").size())
