@@ -118,6 +118,8 @@ class TCPComm(Comm):
     def apply_handshake(self, local: dict, peer: dict) -> None:
         super().apply_handshake(local, peer)
         self.max_message_size = int(local["max-message-size"])
+        if self._stream is not None:
+            self._stream.max_buffer_size = max(self._stream.max_buffer_size, self.max_message_size + (1 << 20))
 
     def _on_stream_closed(self) -> None:
         self._stream = None
@@ -225,14 +227,13 @@ class TCPComm(Comm):
         return len(prefix) + total
 
     async def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None and not stream.closed():
-            try:
-                # Tell the peer we are done sending before closing the socket.
-                stream.socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            stream.close()
+        """Close the connection.
+
+        Every awaited ``write`` has already reached the kernel, so the peer
+        reads those messages before it sees the close; bytes of a write still
+        in progress in another coroutine are dropped.
+        """
+        self.abort()
 
     def abort(self) -> None:
         stream, self._stream = self._stream, None
