@@ -60,9 +60,9 @@ def test_missing_key_without_matches_says_what_to_do():
 def test_set_as_statement_is_global():
     config.set(scheduler="threads")
     assert config.get("scheduler") == "threads"
-    config.set({"array.chunk-size": "64MiB"})
-    assert config.get("array.chunk_size") == "64MiB"
-    assert config.config["array"] == {"chunk-size": "64MiB"}
+    config.set({"widget.chunk-size": "64MiB"})
+    assert config.get("widget.chunk_size") == "64MiB"
+    assert config.config["widget"] == {"chunk-size": "64MiB"}
 
 
 def test_set_dotted_keyword_with_double_underscore():
@@ -121,9 +121,9 @@ def test_set_same_key_twice_in_one_call_restores_original():
 
 
 def test_set_dict_value_keys_are_canonical():
-    with config.set(array={"chunk_size": 5}):
-        assert config.get("array.chunk-size") == 5
-    assert config.get("array", None) is None
+    with config.set(widget={"chunk_size": 5}):
+        assert config.get("widget.chunk-size") == 5
+    assert config.get("widget", None) is None
 
 
 def test_set_is_thread_safe():
@@ -160,25 +160,25 @@ def test_parse_env_value(text, value):
 def test_collect_env_nesting_and_names():
     env = {
         "SHOAL_SCHEDULER": "threads",
-        "SHOAL_ARRAY__CHUNK_SIZE": "64MiB",
+        "SHOAL_WIDGET__CHUNK_SIZE": "64MiB",
         "SHOAL_NUM_WORKERS": "4",
         "SHOAL_": "ignored",
         "OTHER_SCHEDULER": "ignored",
     }
     assert config.collect_env(env) == {
         "scheduler": "threads",
-        "array": {"chunk-size": "64MiB"},
+        "widget": {"chunk-size": "64MiB"},
         "num-workers": 4,
     }
 
 
 def test_refresh_reads_environment(monkeypatch):
     monkeypatch.setenv("SHOAL_SCHEDULER", "threads")
-    monkeypatch.setenv("SHOAL_ARRAY__CHUNK_SIZE", "64MiB")
+    monkeypatch.setenv("SHOAL_WIDGET__CHUNK_SIZE", "64MiB")
     monkeypatch.setenv("SHOAL_TOKENIZE__ENSURE_DETERMINISTIC", "True")
     config.refresh()
     assert config.get("scheduler") == "threads"
-    assert config.get("array.chunk-size") == "64MiB"
+    assert config.get("widget.chunk-size") == "64MiB"
     assert config.get("tokenize.ensure-deterministic") is True
     # defaults beside the overridden key are kept
     assert config.get("delayed.pure") is False
@@ -195,20 +195,20 @@ def test_refresh_discards_global_set():
 
 
 def test_update_defaults_adds_sections():
-    config.update_defaults({"array": {"chunk_size": "128MiB", "rechunk": {"method": "tasks"}}})
-    assert config.get("array.chunk-size") == "128MiB"
-    assert config.get("array.rechunk.method") == "tasks"
-    assert config.defaults["array"]["chunk-size"] == "128MiB"
+    config.update_defaults({"widget": {"chunk_size": "128MiB", "rechunk": {"method": "tasks"}}})
+    assert config.get("widget.chunk-size") == "128MiB"
+    assert config.get("widget.rechunk.method") == "tasks"
+    assert config.defaults["widget"]["chunk-size"] == "128MiB"
     config.refresh()
-    assert config.get("array.chunk-size") == "128MiB"
+    assert config.get("widget.chunk-size") == "128MiB"
 
 
 def test_update_defaults_does_not_override_env_or_user(monkeypatch):
-    monkeypatch.setenv("SHOAL_ARRAY__CHUNK_SIZE", "1MiB")
+    monkeypatch.setenv("SHOAL_WIDGET__CHUNK_SIZE", "1MiB")
     config.refresh()
-    config.update_defaults({"array": {"chunk-size": "128MiB", "other": 1}})
-    assert config.get("array.chunk-size") == "1MiB"
-    assert config.get("array.other") == 1
+    config.update_defaults({"widget": {"chunk-size": "128MiB", "other": 1}})
+    assert config.get("widget.chunk-size") == "1MiB"
+    assert config.get("widget.other") == 1
 
     config.set({"dataframe.shuffle.method": "p2p"})
     config.update_defaults({"dataframe": {"shuffle": {"method": "tasks"}}})
