@@ -163,12 +163,12 @@ class Listener(ABC):
             except ProtocolError:
                 comm.abort()  # the comm logged what the peer sent
                 return
-            except (CommClosedError, TimeoutError) as error:
+            except Exception as error:  # closed, timed out, or a message that is no handshake
                 logger.warning(
                     "Closing connection from %s to %s: no handshake (%s)",
                     comm.peer_address,
                     self.contact_address,
-                    error or type(error).__name__,
+                    f"{type(error).__name__}: {error}" if str(error) else type(error).__name__,
                 )
                 comm.abort()
                 return

@@ -251,12 +251,14 @@ def _compress(frames: list, codec: str, min_size: int) -> list | None:
     return codecs if any(codecs) else None
 
 
-def loads(frames: Sequence) -> Any:
+def loads(frames: Sequence, *, allow_pickle: bool = True) -> Any:
     """The message that ``dumps`` turned into ``frames``.
 
     Raises ``MalformedMessageError`` if the frames are not a shoal message
     (the caller should drop the connection), ``DeserializationError`` if one
     pickled value cannot be loaded here (the stream is still in sync).
+    ``allow_pickle=False`` refuses messages holding pickled values: unpickling
+    runs code, so comms do not unpickle anything before the handshake.
 
     >>> loads(dumps([1, (2, 3), b"x", None]))
     [1, (2, 3), b'x', None]
@@ -270,6 +272,11 @@ def loads(frames: Sequence) -> Any:
             f"A shoal message has at least 2 frames (header, body); got {len(frames)}."
         )
     header = _read_header(frames[0], len(frames))
+    if header["objects"] and not allow_pickle:
+        raise MalformedMessageError(
+            f"The message holds {len(header['objects'])} pickled value(s), which are not accepted here "
+            "(before the handshake only plain msgpack data is)."
+        )
     frames = _decompress(list(frames[1:]), header["compression"])
     objects = header["objects"]
     # Where each object's pickle stream starts; its buffers follow it.

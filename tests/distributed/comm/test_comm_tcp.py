@@ -324,6 +324,26 @@ def test_server_refuses_client_with_other_protocol_version(run, caplog):
     assert "speaks shoal comm protocol 999" in caplog.text
 
 
+class _RunsCodeWhenUnpickled:
+    ran = []
+
+    def __reduce__(self):
+        return (_RunsCodeWhenUnpickled.ran.append, ("unpickled!",))
+
+
+def test_nothing_is_unpickled_before_the_handshake(run, caplog):
+    async def scenario():
+        async with listen(LOCAL, echo_forever) as listener:
+            reader, writer = await open_raw(listener.contact_address)
+            writer.write(encode({**local_handshake(), "extra": _RunsCodeWhenUnpickled()}))
+            await wait_closed_by_server(reader, writer)
+            await assert_listener_still_serves(listener.contact_address)
+
+    run(scenario)
+    assert _RunsCodeWhenUnpickled.ran == []
+    assert "pickled value(s), which are not accepted here" in caplog.text
+
+
 def test_client_refuses_server_with_other_protocol_version(run):
     async def fake_server(reader, writer):
         writer.write(encode({**local_handshake(), "protocol": 999}))
