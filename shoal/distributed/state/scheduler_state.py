@@ -174,9 +174,18 @@ class SchedulerState:
         """Run ``{key: finish}`` recommendations, and those they lead to, to completion."""
         msgs: list = []
         recs = recommendations
-        while recs:
-            key, finish = recs.popitem()
-            self._transition(key, finish, recs, msgs)
+        while True:
+            while recs:
+                key, finish = recs.popitem()
+                self._transition(key, finish, recs, msgs)
+            if not (self.n_queued and self.free_slots):
+                break
+            # A slot can stay free if the queued task popped for it turned out
+            # to be unneeded: hand out queued work until no slot or task is left.
+            for ws in list(self.free_slots):
+                self._fill_slots(ws, recs)
+            if not recs:
+                break
         self._flush_free_keys(msgs)
         return msgs
 
@@ -975,7 +984,12 @@ class SchedulerState:
 
     def handle_worker_message(self, worker: str, msg: Mapping) -> Messages:
         """Dispatch one message of a worker's stream by its ``"op"``."""
-        name = self._WORKER_OPS.get(msg.get("op"))
+        op = msg.get("op")
+        if op == "task-finished":  # the hot path: one per task
+            return self.handle_task_finished(
+                worker, msg["key"], msg.get("nbytes", -1), msg.get("duration"), msg.get("type", ""),
+            )
+        name = self._WORKER_OPS.get(op)
         if name is None:
             raise ValueError(
                 f"Unknown message op {msg.get('op')!r} from worker {worker!r}; "
@@ -1064,6 +1078,7 @@ class SchedulerState:
         live = [e for e in self.queue if e[2].state == "queued" and e[2].queue_seq == e[1]]
         queued = [ts for ts in self.tasks.values() if ts.state == "queued"]
         assert len(live) == len(queued) == self.n_queued, (len(live), len(queued), self.n_queued)
+        assert not (self.n_queued and self.free_slots), "tasks queued while a worker has a free slot"
         occupancy = 0.0
         for address, ws in self.workers.items():
             for ts in ws.processing:
