@@ -132,3 +132,10 @@ def test_read_csv_on_threads_and_processes(csv_dir, local_scheduler):
     path, pdf = csv_dir
     df = dd.read_csv(str(path / "*.csv"), blocksize=1500)
     assert_eq(df.groupby("s").a.sum(), pdf.groupby("s").a.sum(), scheduler=local_scheduler)
+
+
+def test_pushdown_keeps_parse_dates_of_unused_columns_valid(csv_dir):
+    path, pdf = csv_dir
+    df = dd.read_csv(str(path / "*.csv"), parse_dates=["d"], blocksize=1500)
+    assert_eq(df.a.sum(), pdf.a.sum())
+    assert_eq(df.d.max(), pd.to_datetime(pdf.d).max())

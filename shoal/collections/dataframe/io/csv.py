@@ -110,6 +110,12 @@ def _block_kwargs(kwargs: dict, columns: list | None, dtypes: dict | None) -> di
     kw = dict(kwargs)
     if columns is not None:
         kw["usecols"] = list(columns)
+        # pandas rejects parse_dates / converters naming columns usecols leaves out
+        if isinstance(kw.get("parse_dates"), list) and all(isinstance(c, str) for c in kw["parse_dates"]):
+            kw["parse_dates"] = [c for c in kw["parse_dates"] if c in columns]
+        for option in ("converters", "na_values"):
+            if isinstance(kw.get(option), dict):
+                kw[option] = {k: v for k, v in kw[option].items() if k in columns}
     if dtypes:
         user = kw.get("dtype")
         forced = dict(dtypes)
