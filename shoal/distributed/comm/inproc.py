@@ -190,6 +190,10 @@ class InprocListener(Listener):
             same_loop = False
         if same_loop:
             self._accept(server_end)
+        elif self._loop is None or self._loop.is_closed():
+            # Its event loop ended without stopping the listener: nobody will answer.
+            self._stop_accepting()
+            raise ConnectionRefusedError(f"The inproc listener at {self._address} is gone (its event loop closed).")
         else:
             self._loop.call_soon_threadsafe(self._accept, server_end)
         return client_end

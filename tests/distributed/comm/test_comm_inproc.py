@@ -116,3 +116,20 @@ def test_ends_on_different_event_loops_in_different_threads(run):
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_listener_whose_loop_ended_refuses_connections(run):
+    async def leave_listener_running():
+        listener = await listen("inproc://", echo_forever)
+        return listener.contact_address  # never stopped: its loop simply ends
+
+    address = asyncio.run(leave_listener_running())
+
+    async def scenario():
+        # The first attempt finds the orphan and unregisters it; later ones find nothing.
+        with pytest.raises(ConnectError, match=f"{address}.*(event loop closed|No inproc listener)"):
+            await connect(address, timeout=0.2)
+        with pytest.raises(ConnectError, match="No inproc listener"):
+            await connect(address, timeout=0.05)
+
+    run(scenario)
