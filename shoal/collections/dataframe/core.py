@@ -376,6 +376,32 @@ class _Frame(_Collection):
     def copy(self):
         return new_collection(self._expr)
 
+    def repartition(self, npartitions: int | None = None, divisions=None):
+        """The same rows in ``npartitions`` partitions, or moved to new ``divisions`` (see ``repartition.py``)."""
+        from .repartition import RepartitionToCount, RepartitionToDivisions, check_divisions
+
+        if (npartitions is None) == (divisions is None):
+            raise ValueError("repartition: give exactly one of npartitions= or divisions=")
+        if npartitions is not None:
+            if npartitions < 1:
+                raise ValueError(f"repartition: npartitions must be positive, got {npartitions}")
+            if npartitions == self.npartitions:
+                return self
+            return new_collection(RepartitionToCount(self._expr, int(npartitions)))
+        divisions = check_divisions(divisions)
+        if not self.known_divisions:
+            raise ValueError(
+                "repartition(divisions=...) needs known divisions, and this collection's are unknown; build it "
+                "with from_pandas(..., sort=True), or wait for set_index (shoal.dataframe part 2)."
+            )
+        old = self.divisions
+        if divisions[0] > old[0] or divisions[-1] < old[-1]:
+            raise ValueError(
+                f"repartition: the new divisions {_short(divisions)} must cover the index range "
+                f"[{old[0]!r}, {old[-1]!r}] of the data, or rows would be lost."
+            )
+        return new_collection(RepartitionToDivisions(self._expr, divisions))
+
     # ------------------------------------------------------------------ head / tail
     def head(self, n: int = 5, npartitions: int | None = None, compute: bool = True):
         """The first ``n`` rows; reads further partitions while the ones read hold fewer than ``n`` rows.

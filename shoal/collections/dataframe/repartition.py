@@ -1,0 +1,105 @@
+"""``repartition``: change the number of partitions, or move rows to new divisions.
+
+- ``npartitions=`` fewer: runs of neighbouring partitions are concatenated
+  (known divisions stay known); more: every partition is cut by row position
+  into nearly equal pieces (the divisions become unknown, as the cut labels
+  are not known before computing).
+- ``divisions=``: needs known divisions; output partition ``j`` holds the
+  rows with ``divisions[j] <= index < divisions[j + 1]`` (the last one also
+  ``== divisions[-1]``), gathered from the input partitions whose ranges
+  overlap it. No shuffle: each output reads a few neighbouring inputs.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...taskgraph.core import Ref, Task
+from .expr import FrameExpr
+
+__all__ = ["RepartitionToCount", "RepartitionToDivisions", "check_divisions"]
+
+
+def _concat_parts(parts: list):
+    nonempty = [p for p in parts if len(p)]
+    return pd.concat(nonempty) if len(nonempty) > 1 else (nonempty or parts)[0]
+
+
+def _piece(part, index: int, count: int):
+    n = len(part)
+    return part.iloc[index * n // count: (index + 1) * n // count]
+
+
+def _rows_between(parts: list, low, high, include_high: bool):
+    pieces = []
+    for part in parts:
+        idx = part.index
+        mask = (idx >= low) & ((idx <= high) if include_high else (idx < high))
+        pieces.append(part[mask])
+    return _concat_parts(pieces)
+
+
+class RepartitionToCount(FrameExpr):
+    """``frame`` in ``count`` partitions (see the module docstring)."""
+
+    _parameters = ["frame", "count"]
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _plan_inputs(self) -> list:
+        """For each output partition: ``[(input, piece, pieces), ...]`` (pieces 1 means the whole input)."""
+        n_in, n_out = self.frame.npartitions, self.count
+        if n_out <= n_in:
+            bounds = [i * n_in // n_out for i in range(n_out)] + [n_in]
+            return [[(i, 0, 1) for i in range(bounds[j], bounds[j + 1])] for j in range(n_out)]
+        plan = []
+        for i in range(n_in):
+            pieces = (i + 1) * n_out // n_in - i * n_out // n_in
+            plan.extend([[(i, p, pieces)] for p in range(pieces)])
+        return plan
+
+    def _compute_divisions(self):
+        old = self.frame.divisions
+        if self.count <= self.frame.npartitions and old[0] is not None:
+            starts = [inputs[0][0] for inputs in self._plan_inputs()]
+            return tuple(old[s] for s in starts) + (old[-1],)
+        return (None,) * (self.count + 1)
+
+    def _task(self, index):
+        inputs = self._plan_inputs()[index]
+        if len(inputs) == 1 and inputs[0][2] > 1:
+            i, piece, pieces = inputs[0]
+            return Task(self._key(index), _piece, Ref(self.frame._key(i)), piece, pieces)
+        return Task(self._key(index), _concat_parts, [Ref(self.frame._key(i)) for i, _, _ in inputs])
+
+
+def check_divisions(divisions) -> tuple:
+    """``divisions`` as a tuple, after checking they are sorted (raising with the offending pair)."""
+    divisions = tuple(divisions)
+    if len(divisions) < 2:
+        raise ValueError(f"divisions need at least two values (one partition), got {divisions!r}")
+    for a, b in zip(divisions[:-1], divisions[1:]):
+        if not a <= b:
+            raise ValueError(f"divisions must be sorted, but {a!r} comes before {b!r} in {divisions!r}")
+    return divisions
+
+
+class RepartitionToDivisions(FrameExpr):
+    """``frame`` (with known divisions) moved to the partition bounds ``new_divisions``."""
+
+    _parameters = ["frame", "new_divisions"]
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _compute_divisions(self):
+        return self.new_divisions
+
+    def _task(self, index):
+        old, new = self.frame.divisions, self.new_divisions
+        low, high = new[index], new[index + 1]
+        last = index == len(new) - 2
+        # input i holds labels in [old[i], old[i+1]] (the right bound is exclusive except for the last)
+        inputs = [i for i in range(len(old) - 1) if old[i] <= high and old[i + 1] >= low]
+        return Task(self._key(index), _rows_between, [Ref(self.frame._key(i)) for i in inputs], low, high, last)

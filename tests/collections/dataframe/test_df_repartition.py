@@ -1,0 +1,44 @@
+"""repartition(npartitions=) and repartition(divisions=)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+def test_repartition_npartitions(frames, n):
+    pdf, df = frames
+    result = df.repartition(npartitions=n)
+    assert result.npartitions == n
+    assert_eq(result, pdf)
+    if df.known_divisions and n < df.npartitions:
+        assert result.known_divisions
+
+
+def test_repartition_divisions_moves_rows_and_aligns(pdf):
+    a = dd.from_pandas(pdf, npartitions=4)
+    b = dd.from_pandas(pdf, npartitions=3)
+    with pytest.raises(ValueError, match="repartition"):
+        a.i + b.i
+    moved = b.repartition(divisions=a.divisions)
+    assert moved.divisions == a.divisions
+    for i in range(a.npartitions):  # every row lands in the partition its divisions say
+        part = moved.partitions[i].compute()
+        assert part.index.min() >= a.divisions[i] and part.index.max() <= a.divisions[i + 1]
+    assert_eq(a.i + moved.i, pdf.i + pdf.i)
+    wider = a.repartition(divisions=(-100, 0, 50, 1000))
+    assert_eq(wider, pdf)
+
+
+def test_repartition_divisions_errors(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(ValueError, match=r"sorted, but 50 comes before 10"):
+        df.repartition(divisions=(0, 50, 10, 200))
+    with pytest.raises(ValueError, match="cover the index range"):
+        df.repartition(divisions=(10, 200))
+    with pytest.raises(ValueError, match="known divisions"):
+        dd.from_pandas(pdf, npartitions=2, sort=False).repartition(divisions=(0, 200))
