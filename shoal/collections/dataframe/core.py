@@ -291,10 +291,14 @@ class _Frame(_Collection):
             "size", _identity, _sum_partials, _sum_partials)
 
     def __repr__(self) -> str:
-        return _structure_repr(self)
+        from .display import structure_repr
+
+        return structure_repr(self)
 
     def _repr_html_(self) -> str:
-        return _structure_html(self)
+        from .display import structure_html
+
+        return structure_html(self)
 
     def __bool__(self):
         raise ValueError(
@@ -907,49 +911,3 @@ def map_partitions(func: Callable, *args, meta: Any = None, enforce_metadata: bo
             "empty pandas object, a {column: dtype} dict, or a (name, dtype) tuple."
         ) from error
     return new_collection(expr)
-
-
-# ---------------------------------------------------------------------- repr
-
-
-def _division_labels(coll) -> list:
-    n = coll.npartitions
-    if coll.known_divisions:
-        return [str(d) for d in coll.divisions]
-    return [""] * (n + 1)
-
-
-def _structure_frame(coll) -> pd.DataFrame:
-    meta = coll._meta
-    if isinstance(meta, pd.DataFrame):
-        dtypes = [str(d) for d in meta.dtypes]
-        columns = list(meta.columns)
-    else:
-        dtypes = [str(meta.dtype)]
-        columns = [meta.name if meta.name is not None else ""]
-    rows = [dtypes] + [["..."] * len(columns) for _ in range(coll.npartitions)]
-    index = _division_labels(coll)
-    frame = pd.DataFrame(rows, columns=columns, index=pd.Index(index, name=f"npartitions={coll.npartitions}"))
-    return frame
-
-
-def _structure_repr(coll) -> str:
-    kind = type(coll).__name__
-    lines = [f"shoal {kind} Structure:"]
-    if isinstance(coll, Index) or not (isinstance(coll._meta, (pd.DataFrame, pd.Series))):
-        lines.append(f"  dtype={getattr(coll._meta, 'dtype', '?')}, name={getattr(coll._meta, 'name', None)!r}, "
-                     f"npartitions={coll.npartitions}")
-    else:
-        lines.append(_structure_frame(coll).to_string())
-    lines.append(f"shoal Name: {coll._expr._funcname}, {sum(1 for _ in coll._expr.walk())} expressions")
-    return "\n".join(lines)
-
-
-def _structure_html(coll) -> str:
-    kind = type(coll).__name__
-    if isinstance(coll, Index):
-        body = f"<pre>{_structure_repr(coll)}</pre>"
-    else:
-        body = _structure_frame(coll).to_html()
-    return (f"<div><strong>shoal {kind} Structure:</strong></div>{body}"
-            f"<div>shoal Name: {coll._expr._funcname}, {sum(1 for _ in coll._expr.walk())} expressions</div>")
