@@ -24,6 +24,7 @@ import warnings
 from typing import Any, Callable, Iterable
 
 from ... import config
+from ...taskgraph.core import DataNode
 from ...taskgraph.expr import Expr
 from ...taskgraph.protocol import is_collection
 from ..delayed import Delayed
@@ -55,9 +56,8 @@ def _first_result(results: list) -> Any:
 
 
 def _rebuild_bag(results: dict, keys: list, cls: type) -> Any:
+    """A collection of the same type backed by the computed partitions (for ``persist``)."""
     name = f"persisted-{uuid.uuid4().hex}"
-    from ...taskgraph.core import DataNode
-
     graph = {key: DataNode(key, results[key]) for key in keys}
     return cls(FromGraph(GraphHolder(name, graph), tuple(keys)))
 
