@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ...taskgraph.cull import cull
+from ...taskgraph.inline import inline
 from ...taskgraph.protocol import flatten_keys
 from .expr import ArrayExpr
 
@@ -106,7 +107,8 @@ class Array:
     # ------------------------------------------------------------ protocol
     def __shoal_graph__(self) -> dict:
         plan = self.expr.optimize()
-        return cull(plan.__shoal_graph__(), flatten_keys(plan._keys()))
+        outputs = flatten_keys(plan._keys())
+        return inline_cheap_blocks(cull(plan.__shoal_graph__(), outputs), plan, outputs)
 
     def __shoal_keys__(self) -> Any:
         return self.expr.optimize()._keys()
@@ -375,6 +377,39 @@ def _concatenate(blocks: list, axis: int, ndim: int) -> np.ndarray:
     if len(parts) == 1:
         return np.asarray(parts[0])
     return np.concatenate([np.asarray(p) for p in parts], axis=axis)
+
+
+#: a block made from nothing (or a view) is cheaper to make again in each task that needs it than to
+#: keep in memory until its last reader runs; beyond this many readers, keep it.
+INLINE_MAX_READERS = 4
+
+
+def inline_cheap_blocks(graph: dict, plan: ArrayExpr, outputs: list) -> dict:
+    """``graph`` with blocks of creation and transpose nodes inlined into the tasks that read them.
+
+    ``(x + x.T)`` on a random ``x`` then makes each sum block from freshly
+    generated blocks instead of holding half of ``x`` in memory until the
+    mirrored block is reached (which also keeps NumPy reusing warm memory
+    instead of faulting in new pages for every block).
+    """
+    from .creation import BlockMaker
+    from .random import RandomBlocks
+    from .shape import Transpose
+
+    cheap = {node._name for node in plan.find_operations(BlockMaker, RandomBlocks, Transpose)}
+    if not cheap:
+        return graph
+    readers: dict = {}
+    for node in graph.values():
+        for dep in node.dependencies:
+            readers[dep] = readers.get(dep, 0) + 1
+    keep = set(outputs)
+    targets = [
+        k for k in graph
+        if type(k) is tuple and k[0] in cheap and k not in keep and 1 < readers.get(k, 0) <= INLINE_MAX_READERS
+        or type(k) is tuple and k[0] in cheap and k not in keep and k[0].startswith("transpose")
+    ]
+    return inline(graph, targets) if targets else graph
 
 
 def _rebuild_persisted(results: dict, name: str, chunks: tuple, dtype: np.dtype) -> Array:
