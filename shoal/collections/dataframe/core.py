@@ -283,7 +283,13 @@ class _Frame(_Collection):
         return self.partitions[n]
 
     def __len__(self) -> int:
-        return int(self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials).compute())
+        return int(self.count_rows().compute())
+
+    def count_rows(self) -> "Scalar":
+        """The number of rows, lazily (``len()`` computes it); uses file metadata when it can."""
+        from .reductions import RowCount
+
+        return new_collection(RowCount(self._expr))
 
     @property
     def size(self) -> Scalar:
@@ -750,9 +756,6 @@ class Series(_Frame):
     def ndim(self) -> int:
         return 1
 
-    def count_rows(self) -> Scalar:
-        return self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials)
-
     def __getitem__(self, key):
         if isinstance(key, Series):
             if not self._expr.partitioning.aligns_with(key._expr.partitioning):
@@ -837,9 +840,6 @@ class Index(_Frame):
     @property
     def dtype(self):
         return self._meta.dtype
-
-    def count_rows(self) -> Scalar:
-        return self._reduce_with("count_rows", _len_chunk, _sum_partials, _sum_partials)
 
     @property
     def index(self):

@@ -401,3 +401,83 @@ def user_reduction_functions(chunk, aggregate=None, combine=None, chunk_kwargs=N
         _UserStep(combine, combine_kwargs or {}),
         _UserStep(aggregate, aggregate_kwargs or {}),
     )
+
+
+# ------------------------------------------------------------------ row counts
+
+
+#: methods that return exactly one output row per input row
+ROW_PRESERVING_METHODS = frozenset({"fillna", "isna", "notna", "isnull", "notnull", "abs", "astype", "round",
+                                    "rename", "map", "clip", "isin", "where", "mask", "between", "to_frame"})
+
+
+def _sum_list(values):
+    return sum(values)
+
+
+class RowCount(FrameExpr):
+    """``len(frame)``, through the shortcuts the plan allows.
+
+    Row-preserving operations above a reader are skipped when simplifying
+    (their row count is their input's), and a reader that knows its row
+    count from metadata (``_known_row_count()``, e.g. parquet footers)
+    answers without reading any data.
+    """
+
+    _parameters = ["frame"]
+    _is_scalar = True
+
+    def _compute_meta(self):
+        return 0
+
+    def _compute_divisions(self):
+        return (None, None)
+
+    def _simplify_down(self):
+        from .expr import Assign, Elemwise, IndexOf, Method, Projection
+
+        frame = self.frame
+        if isinstance(frame, (Projection, Assign, IndexOf)):
+            return RowCount(frame.frame)
+        if isinstance(frame, Method) and frame.method in ROW_PRESERVING_METHODS and frame.accessor is None:
+            return RowCount(frame.frame)
+        if isinstance(frame, Elemwise) and len(frame._frame_inputs()) >= 1:
+            return RowCount(frame._frame_inputs()[0])
+        return None
+
+    def _lower(self):
+        known = getattr(self.frame, "_known_row_count", None)
+        count = known() if known is not None else None
+        if count is not None:
+            return KnownValue(count, self.frame._name)
+        return None
+
+    def _layer(self):
+        chunk = f"{self._name}-chunk"
+        layer = {(chunk, i): Task((chunk, i), len, Ref(self.frame._key(i))) for i in range(self.frame.npartitions)}
+        layer[self._key(0)] = Task(self._key(0), _sum_list, [Ref(k) for k in layer])
+        return layer
+
+    def _explain_args(self):
+        return {}
+
+
+class KnownValue(FrameExpr):
+    """A value the optimizer already knows (e.g. a row count read from file metadata)."""
+
+    _parameters = ["value", "source"]
+    _is_scalar = True
+
+    def _compute_meta(self):
+        return self.value
+
+    def _compute_divisions(self):
+        return (None, None)
+
+    def _task(self, index):
+        from ...taskgraph.core import DataNode
+
+        return DataNode(self._key(0), self.value)
+
+    def _explain_args(self):
+        return {"value": self.value}

@@ -128,3 +128,21 @@ def test_parquet_on_every_scheduler(tmp_path, scheduler):
     dd.from_pandas(pdf, npartitions=3).to_parquet(str(tmp_path / "ds"))
     df = dd.read_parquet(str(tmp_path / "ds"))
     assert_eq(df.groupby("p").f.mean(), pdf.groupby("p").f.mean(), scheduler=scheduler)
+
+
+def test_len_from_parquet_footers_reads_no_data(tmp_path, monkeypatch):
+    pdf = _table(500)
+    dd.from_pandas(pdf, npartitions=3).to_parquet(str(tmp_path / "ds"), row_group_size=64)
+    monkeypatch.setattr(parquet_module, "_read_fragment", lambda *a: pytest.fail("data was read"))
+    for split in (False, True):
+        df = dd.read_parquet(str(tmp_path / "ds"), split_row_groups=split)
+        count = (df.f.fillna(0) + 1).count_rows()
+        plan = count.optimize().expr
+        assert type(plan).__name__ == "KnownValue" and plan.value == len(pdf)
+        assert len(count.__shoal_graph__()) == 1
+        assert len(df) == len(pdf) and len(df.a.astype("float64")) == len(pdf)
+    monkeypatch.undo()
+    with config.set({"dataframe.optimize": False}):
+        assert len(dd.read_parquet(str(tmp_path / "ds"))) == len(pdf)  # unoptimized: counted from the data
+    filtered = dd.read_parquet(str(tmp_path / "ds"), filters=[("a", "<", 70)])
+    assert len(filtered) == 70  # filters make the count depend on data: no shortcut, still right

@@ -121,6 +121,20 @@ class ReadParquet(FrameExpr):
     def _compute_divisions(self):
         return (None,) * (max(len(self.pieces), 1) + 1)
 
+    def _known_row_count(self) -> int | None:
+        """Rows of the dataset from the parquet footers alone (None when filters make it depend on data)."""
+        if self.filters:
+            return None
+        total = 0
+        for piece in self.pieces:
+            metadata = piece.metadata
+            groups = piece.row_groups
+            if groups is not None and len(groups) != metadata.num_row_groups:
+                total += sum(rg.num_rows for rg in groups)
+            else:
+                total += metadata.num_rows
+        return total
+
     def _read_columns(self) -> list | None:
         if self.columns_ is None:
             return None
