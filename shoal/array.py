@@ -19,7 +19,7 @@ from .collections.array.rechunk import rechunk
 from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
                                            nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
                                            sum, var)
-from .collections.array.shape import transpose
+from .collections.array.shape import concatenate, stack, transpose
 
 round = round_
 globals().update({name: f for name, f in _UFUNCS.items() if name not in globals()})
@@ -31,5 +31,5 @@ __all__ = [
     "ones_like", "store", "zeros", "zeros_like", "astype", "clip", "elemwise", "isclose", "isnan", "round",
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
-    "transpose", *sorted(_UFUNCS),
+    "transpose", "concatenate", "stack", *sorted(_UFUNCS),
 ]

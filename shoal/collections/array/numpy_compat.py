@@ -26,6 +26,7 @@ def _handled() -> dict[Callable, Callable]:
     table.update({
         np.where: elementwise.where, np.clip: elementwise.clip, np.round: elementwise.round_,
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
+        np.concatenate: shape.concatenate, np.stack: shape.stack,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
         np.real: _real, np.imag: _imag, np.iscomplexobj: _iscomplexobj, np.ndim: lambda a: a.ndim,

@@ -1,7 +1,7 @@
-"""Shape manipulation. So far: ``transpose`` (``x.T``).
+"""Shape manipulation. So far: ``transpose`` (``x.T``), ``concatenate``, ``stack``.
 
 Not yet here (issue 3): reshape, swapaxes, moveaxis, squeeze, expand_dims,
-ravel, concatenate, stack, block, hstack/vstack, flip, roll, pad, repeat, tile.
+ravel, block, hstack/vstack, flip, roll, pad, repeat, tile.
 
 >>> from shoal.collections.array.creation import ones
 >>> ones((2, 6), chunks=(1, 4)).T.chunks
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ...taskgraph.core import Ref, Task
+from ...taskgraph.core import Alias, Ref, Task
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Transpose", "transpose"]
+__all__ = ["Transpose", "transpose", "Concatenate", "concatenate", "stack"]
 
 
 class Transpose(ArrayExpr):
@@ -60,3 +60,98 @@ def transpose(x: Array, axes: Any = None) -> Array:
     if axes == tuple(range(ndim)):
         return x
     return Array(Transpose(x.expr, axes))
+
+
+class Concatenate(ArrayExpr):
+    """Arrays joined along ``axis``; their blocks are reused as they are (chunks already aligned)."""
+
+    _parameters = ["arrays", "axis"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return np.result_type(*(a.dtype for a in self.arrays))
+
+    def _compute_chunks(self) -> tuple:
+        first = self.arrays[0].chunks
+        joined = tuple(b for a in self.arrays for b in a.chunks[self.axis])
+        return first[: self.axis] + (joined,) + first[self.axis + 1:]
+
+    def _block(self, index: tuple):
+        position = index[self.axis]
+        for a in self.arrays:
+            n = a.numblocks[self.axis]
+            if position < n:
+                source = index[: self.axis] + (position,) + index[self.axis + 1:]
+                if a.dtype == self.dtype:
+                    return Alias(self._key(index), a._key(source))
+                return Task(self._key(index), _cast, Ref(a._key(source)), self.dtype)
+            position -= n
+        raise IndexError(f"block {index} is outside the concatenation")  # pragma: no cover - numblocks bound it
+
+
+def _cast(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return block.astype(dtype)
+
+
+def concatenate(seq: Any, axis: int = 0) -> Array:
+    """``numpy.concatenate`` of Arrays (and array-likes) along ``axis``; other axes are rechunked to agree.
+
+    >>> from shoal.collections.array.creation import arange
+    >>> concatenate([arange(3, chunks=2), arange(2, chunks=2)]).compute(scheduler="sync").tolist()
+    [0, 1, 2, 0, 1]
+    """
+    from .chunks import common_chunks
+    from .creation import asarray
+    from .rechunk import Rechunk
+
+    arrays = [asarray(a) for a in seq]
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ValueError("zero-dimensional arrays cannot be concatenated")
+    if any(a.ndim != ndim for a in arrays):
+        raise ValueError(
+            "all the input arrays must have the same number of dimensions; got shapes "
+            + ", ".join(str(a.shape) for a in arrays)
+        )
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    axis %= ndim
+    for k in range(ndim):
+        if k != axis and len({a.shape[k] for a in arrays}) > 1:
+            raise ValueError(
+                f"all the input array dimensions except for the concatenation axis must match exactly, "
+                f"but along dimension {k} the shapes are " + ", ".join(str(a.shape) for a in arrays)
+            )
+    exprs = [a.expr for a in arrays]
+    wanted = [common_chunks(*(e.chunks[k] for e in exprs)) if k != axis else None for k in range(ndim)]
+    aligned = []
+    for e in exprs:
+        target = tuple(e.chunks[k] if k == axis else wanted[k] for k in range(ndim))
+        aligned.append(e if target == e.chunks else Rechunk(e, target))
+    if len(aligned) == 1:
+        return arrays[0]
+    return Array(Concatenate(tuple(aligned), axis))
+
+
+def stack(arrays: Any, axis: int = 0) -> Array:
+    """``numpy.stack``: join arrays of one shape along a new axis.
+
+    >>> from shoal.collections.array.creation import ones, zeros
+    >>> stack([ones(2, chunks=1), zeros(2, chunks=1)], axis=1).compute(scheduler="sync").tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    """
+    from .creation import asarray
+
+    arrays = [asarray(a) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError("all input arrays must have the same shape; got " + ", ".join(str(a.shape) for a in arrays))
+    ndim = arrays[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    axis %= ndim
+    index = (slice(None),) * axis + (None,)
+    return concatenate([a[index] for a in arrays], axis=axis)

@@ -1,0 +1,49 @@
+"""concatenate and stack compared with NumPy (transpose is tested with the collection)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shoal.array as sa
+from shoal.testing import assert_eq
+
+A = np.arange(12.0).reshape(3, 4)
+B = np.arange(8).reshape(2, 4)
+
+
+@pytest.mark.parametrize("chunks", [(2, 3), 1, -1])
+def test_concatenate(chunks, sched):
+    x = sa.from_array(A, chunks=chunks)
+    y = sa.from_array(B, chunks=(1, 3))
+    joined = np.concatenate([x, y])
+    assert isinstance(joined, sa.Array)
+    assert_eq(joined, np.concatenate([A, B]), scheduler=sched)
+    assert_eq(sa.concatenate([x, A[:, :2]], axis=1), np.concatenate([A, A[:, :2]], axis=1), scheduler=sched)
+    assert_eq(sa.concatenate([x, x, x], axis=-1), np.concatenate([A, A, A], axis=-1), scheduler=sched)
+    assert_eq(sa.concatenate([x > 3, y > 3]), np.concatenate([A > 3, B > 3]), scheduler=sched)
+
+
+def test_concatenate_errors_name_the_shapes():
+    x = sa.from_array(A, chunks=2)
+    with pytest.raises(ValueError, match=r"along dimension 1.*\(3, 4\), \(3, 3\)"):
+        sa.concatenate([x, sa.ones((3, 3))])
+    with pytest.raises(ValueError, match="same number of dimensions"):
+        sa.concatenate([x, sa.ones(4)])
+    with pytest.raises(ValueError, match="at least one"):
+        sa.concatenate([])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1])
+def test_stack(axis, sched):
+    x = sa.from_array(A, chunks=(2, 3))
+    stacked = np.stack([x, x * 2, A], axis=axis)
+    assert isinstance(stacked, sa.Array)
+    assert_eq(stacked, np.stack([A, A * 2, A], axis=axis), scheduler=sched)
+    with pytest.raises(ValueError, match="same shape"):
+        sa.stack([x, sa.ones((2, 4))])
+
+
+def test_concatenate_on_processes(scheduler):
+    x = sa.from_array(A, chunks=(2, 3))
+    assert_eq(sa.concatenate([x, x[::-1]]).sum(axis=0), np.concatenate([A, A[::-1]]).sum(axis=0), scheduler=scheduler)
