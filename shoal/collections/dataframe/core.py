@@ -386,6 +386,25 @@ class _Frame(_Collection):
     def copy(self):
         return new_collection(self._expr)
 
+    def _cumulative(self, method: str, skipna: bool):
+        from .cumulative import Cumulative
+
+        if not skipna:
+            raise NotImplementedError(f"{method}(skipna=False) is not supported yet")
+        return new_collection(Cumulative(self._expr, method))
+
+    def cumsum(self, skipna: bool = True):
+        return self._cumulative("cumsum", skipna)
+
+    def cumprod(self, skipna: bool = True):
+        return self._cumulative("cumprod", skipna)
+
+    def cummax(self, skipna: bool = True):
+        return self._cumulative("cummax", skipna)
+
+    def cummin(self, skipna: bool = True):
+        return self._cumulative("cummin", skipna)
+
     def repartition(self, npartitions: int | None = None, divisions=None):
         """The same rows in ``npartitions`` partitions, or moved to new ``divisions`` (see ``repartition.py``)."""
         from .repartition import RepartitionToCount, RepartitionToDivisions, check_divisions

@@ -146,3 +146,9 @@ def test_len_from_parquet_footers_reads_no_data(tmp_path, monkeypatch):
         assert len(dd.read_parquet(str(tmp_path / "ds"))) == len(pdf)  # unoptimized: counted from the data
     filtered = dd.read_parquet(str(tmp_path / "ds"), filters=[("a", "<", 70)])
     assert len(filtered) == 70  # filters make the count depend on data: no shortcut, still right
+
+
+def test_filter_on_missing_column_fails_when_built(tmp_path):
+    _table(50).to_parquet(tmp_path / "one.parquet")
+    with pytest.raises(KeyError, match=r"column 'nope'.*available columns are \['a', 'f'"):
+        dd.read_parquet(str(tmp_path / "one.parquet"), filters=[("nope", ">", 1)])

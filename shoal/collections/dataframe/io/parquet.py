@@ -176,7 +176,18 @@ def read_parquet(path, columns: list | str | None = None, filters: list | None =
         paths = [os.fspath(path)]  # a dataset directory: pyarrow finds the files and hive partitions
     else:
         paths = expand_paths(path, "read_parquet")
-    expr = ReadParquet(tuple(paths), None, _normalize_filters(filters), split_row_groups)
+    filters = _normalize_filters(filters)
+    schema_names = list(_dataset(tuple(paths)).schema.names)
+    for conjunction in filters or []:
+        for term in conjunction:
+            if len(term) != 3:
+                raise ValueError(f"read_parquet: each filter is (column, op, value); got {term!r}")
+            if term[0] not in schema_names:
+                raise KeyError(
+                    f"read_parquet: the filter {term!r} names column {term[0]!r}, which the dataset does not "
+                    f"have; the available columns are {schema_names}"
+                )
+    expr = ReadParquet(tuple(paths), None, filters, split_row_groups)
     available = list(expr._meta.columns)
     if columns is not None:
         wanted = [columns] if isinstance(columns, str) else list(columns)

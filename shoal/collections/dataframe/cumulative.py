@@ -1,0 +1,99 @@
+"""Cumulative operations carried across partitions: cumsum, cumprod, cummin, cummax.
+
+Each partition is accumulated on its own (in parallel); its total (sum,
+product, min or max) is folded into a running *carry*, a chain of small
+tasks: ``carry[i + 1] = fold(carry[i], total[i])``. Output partition ``i`` is
+the partition's own accumulation adjusted by ``carry[i]`` (added, multiplied,
+or used as a floor/ceiling). Missing values stay missing where they are and
+are skipped by the carry, as pandas does with ``skipna=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ...taskgraph.core import Ref, Task
+from .expr import FrameExpr
+from .meta import make_meta, meta_nonempty
+
+__all__ = ["Cumulative", "CUMULATIVE_TOTALS"]
+
+#: cumulative method -> the reduction that summarises one partition
+CUMULATIVE_TOTALS = {"cumsum": "sum", "cumprod": "prod", "cummax": "max", "cummin": "min"}
+
+
+def _total(part, method):
+    if len(part) == 0:
+        return None
+    return getattr(part, CUMULATIVE_TOTALS[method])()
+
+
+def _fold(carry, total, method):
+    if total is None:
+        return carry
+    if carry is None:
+        return total
+    stacked = pd.DataFrame([carry, total]) if isinstance(total, pd.Series) else pd.Series([carry, total])
+    return getattr(stacked, CUMULATIVE_TOTALS[method])()
+
+
+def _adjust_one(accumulated: pd.Series, carry, method: str) -> pd.Series:
+    if carry is None or pd.isna(carry):
+        return accumulated
+    dtype = accumulated.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        carry = dtype.type(carry)  # totals of mixed frames come back as float; keep integer columns integer
+    if method == "cumsum":
+        return accumulated + carry
+    if method == "cumprod":
+        return accumulated * carry
+    if method == "cummax":
+        return accumulated.clip(lower=carry)
+    return accumulated.clip(upper=carry)
+
+
+def _adjust(part, carry, method):
+    accumulated = getattr(part, method)()
+    if carry is None or len(part) == 0:
+        return accumulated
+    if isinstance(part, pd.DataFrame):
+        out = accumulated.copy()
+        for i, column in enumerate(accumulated.columns):
+            out.isetitem(i, _adjust_one(accumulated.iloc[:, i], carry.iloc[i], method))
+        return out
+    return _adjust_one(accumulated, carry, method)
+
+
+class Cumulative(FrameExpr):
+    """``frame.<method>()`` over the whole collection, in partition order."""
+
+    _parameters = ["frame", "method"]
+
+    def _compute_meta(self):
+        return make_meta(getattr(meta_nonempty(self.frame._meta), self.method)())
+
+    def _compute_divisions(self):
+        return self.frame.divisions
+
+    @property
+    def _origin(self):
+        return self.frame._origin  # same rows in the same partitions
+
+    def _layer(self):
+        name, method = self._name, self.method
+        layer = {}
+        carry = None
+        for i in range(self.frame.npartitions):
+            part = Ref(self.frame._key(i))
+            carry_ref = Ref(carry) if carry is not None else None
+            layer[self._key(i)] = Task(self._key(i), _adjust, part, carry_ref, method)
+            total = (f"{name}-total", i)
+            layer[total] = Task(total, _total, part, method)
+            new_carry = (f"{name}-carry", i)
+            layer[new_carry] = Task(new_carry, _fold, carry_ref, Ref(total), method)
+            carry = new_carry
+        return layer
+
+    def _explain_args(self):
+        return {"method": self.method}
