@@ -275,6 +275,19 @@ class _Frame(_Collection):
         return new_collection(IndexOf(self._expr))
 
     @property
+    def loc(self):
+        """Label selection; with known divisions only the partitions that can hold the labels are read."""
+        from .indexing import LocIndexer
+
+        return LocIndexer(self)
+
+    @property
+    def iloc(self):
+        from .indexing import ILocIndexer
+
+        return ILocIndexer(self)
+
+    @property
     def partitions(self) -> "_PartitionSelector":
         """``df.partitions[i]`` / ``[i:j]`` / ``[[i, k]]``: a collection of some partitions."""
         return _PartitionSelector(self)
