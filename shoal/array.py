@@ -19,7 +19,8 @@ from .collections.array.rechunk import rechunk
 from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
                                            nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
                                            sum, var)
-from .collections.array.shape import concatenate, stack, transpose
+from .collections.array.linalg import dot, matmul
+from .collections.array.shape import concatenate, expand_dims, flip, moveaxis, squeeze, stack, swapaxes, transpose
 
 round = round_
 globals().update({name: f for name, f in _UFUNCS.items() if name not in globals()})
@@ -31,5 +32,6 @@ __all__ = [
     "ones_like", "store", "zeros", "zeros_like", "astype", "clip", "elemwise", "isclose", "isnan", "round",
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
-    "transpose", "concatenate", "stack", *sorted(_UFUNCS),
+    "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
+    "matmul", *sorted(_UFUNCS),
 ]

@@ -267,6 +267,21 @@ class Array:
     def T(self) -> "Array":
         return self.transpose()
 
+    def dot(self, other: Any) -> "Array":
+        from .linalg import dot
+
+        return dot(self, other)
+
+    def squeeze(self, axis: Any = None) -> "Array":
+        from .shape import squeeze
+
+        return squeeze(self, axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> "Array":
+        from .shape import swapaxes
+
+        return swapaxes(self, axis1, axis2)
+
     def copy(self) -> "Array":
         return self  # immutable: a copy would be indistinguishable
 
@@ -330,6 +345,22 @@ def _rdivmod(self, other):
     return other // self, other % self
 
 
+def _matmul(self, other):
+    from .elementwise import is_operand
+    from .linalg import matmul
+
+    return matmul(self, other) if is_operand(other) else NotImplemented
+
+
+def _rmatmul(self, other):
+    from .elementwise import is_operand
+    from .linalg import matmul
+
+    return matmul(other, self) if is_operand(other) else NotImplemented
+
+
+Array.__matmul__ = _matmul
+Array.__rmatmul__ = _rmatmul
 Array.__divmod__ = _divmod
 Array.__rdivmod__ = _rdivmod
 Array.__hash__ = object.__hash__  # __eq__ is elementwise, identity hashing like NumPy's is unhashable; keep usable in sets

@@ -310,6 +310,10 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
     if not all(is_operand(i) for i in inputs):
         return NotImplemented
     if method == "__call__":
+        if ufunc is np.matmul:  # a ufunc with core dimensions: not elementwise
+            from .linalg import matmul
+
+            return matmul(*inputs, **kwargs)
         if ufunc.nout == 1:
             return elemwise(ufunc, *inputs, **kwargs)
         return tuple(elemwise(_nth_output(ufunc, n), *inputs, **kwargs) for n in range(ufunc.nout))

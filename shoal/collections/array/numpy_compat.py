@@ -15,7 +15,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, elementwise, reductions, shape
+    from . import creation, elementwise, linalg, reductions, shape
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -26,7 +26,9 @@ def _handled() -> dict[Callable, Callable]:
     table.update({
         np.where: elementwise.where, np.clip: elementwise.clip, np.round: elementwise.round_,
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
-        np.concatenate: shape.concatenate, np.stack: shape.stack,
+        np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
+        np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
+        np.flip: shape.flip, np.matmul: linalg.matmul, np.dot: linalg.dot,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
         np.real: _real, np.imag: _imag, np.iscomplexobj: _iscomplexobj, np.ndim: lambda a: a.ndim,

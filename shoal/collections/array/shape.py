@@ -1,7 +1,7 @@
-"""Shape manipulation. So far: ``transpose`` (``x.T``), ``concatenate``, ``stack``.
+"""Shape manipulation: ``transpose`` (``x.T``), ``swapaxes``, ``moveaxis``, ``squeeze``,
+``expand_dims``, ``flip``, ``concatenate``, ``stack``.
 
-Not yet here (issue 3): reshape, swapaxes, moveaxis, squeeze, expand_dims,
-ravel, block, hstack/vstack, flip, roll, pad, repeat, tile.
+Not yet here (issue 3): reshape, ravel, block, hstack/vstack, roll, pad, repeat, tile.
 
 >>> from shoal.collections.array.creation import ones
 >>> ones((2, 6), chunks=(1, 4)).T.chunks
@@ -18,7 +18,8 @@ from ...taskgraph.core import Alias, Ref, Task
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Transpose", "transpose", "Concatenate", "concatenate", "stack"]
+__all__ = ["Transpose", "transpose", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "Concatenate",
+           "concatenate", "stack"]
 
 
 class Transpose(ArrayExpr):
@@ -60,6 +61,69 @@ def transpose(x: Array, axes: Any = None) -> Array:
     if axes == tuple(range(ndim)):
         return x
     return Array(Transpose(x.expr, axes))
+
+
+def _axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
+
+
+def swapaxes(x: Array, axis1: int, axis2: int) -> Array:
+    """``numpy.swapaxes``."""
+    axes = list(range(x.ndim))
+    a, b = _axis(axis1, x.ndim), _axis(axis2, x.ndim)
+    axes[a], axes[b] = axes[b], axes[a]
+    return transpose(x, axes)
+
+
+def moveaxis(x: Array, source: Any, destination: Any) -> Array:
+    """``numpy.moveaxis``: the ``source`` axes end up at ``destination``, the rest keep their order."""
+    source = [source] if isinstance(source, (int, np.integer)) else list(source)
+    destination = [destination] if isinstance(destination, (int, np.integer)) else list(destination)
+    if len(source) != len(destination):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
+    source = [_axis(a, x.ndim) for a in source]
+    destination = [_axis(a, x.ndim) for a in destination]
+    order = [a for a in range(x.ndim) if a not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return transpose(x, order)
+
+
+def squeeze(x: Array, axis: Any = None) -> Array:
+    """``numpy.squeeze``: drop length-1 axes (all of them, or the ones named)."""
+    if axis is None:
+        axes = [k for k, n in enumerate(x.shape) if n == 1]
+    else:
+        axes = [_axis(a, x.ndim) for a in ([axis] if isinstance(axis, (int, np.integer)) else axis)]
+        bad = [a for a in axes if x.shape[a] != 1]
+        if bad:
+            raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one (axis {bad[0]})")
+    return x[tuple(0 if k in axes else slice(None) for k in range(x.ndim))]
+
+
+def expand_dims(x: Array, axis: Any) -> Array:
+    """``numpy.expand_dims``: new length-1 axes at the positions ``axis`` of the result."""
+    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    ndim = x.ndim + len(axes)
+    axes = sorted(_axis(a, ndim) for a in axes)
+    index: list = []
+    source = iter(range(x.ndim))
+    for k in range(ndim):
+        if k in axes:
+            index.append(None)
+        else:
+            next(source)
+            index.append(slice(None))
+    return x[tuple(index)]
+
+
+def flip(x: Array, axis: Any = None) -> Array:
+    """``numpy.flip``: reverse the order of elements along ``axis`` (all axes by default)."""
+    axes = range(x.ndim) if axis is None else [
+        _axis(a, x.ndim) for a in ([axis] if isinstance(axis, (int, np.integer)) else axis)]
+    return x[tuple(slice(None, None, -1) if k in axes else slice(None) for k in range(x.ndim))]
 
 
 class Concatenate(ArrayExpr):

@@ -47,3 +47,30 @@ def test_stack(axis, sched):
 def test_concatenate_on_processes(scheduler):
     x = sa.from_array(A, chunks=(2, 3))
     assert_eq(sa.concatenate([x, x[::-1]]).sum(axis=0), np.concatenate([A, A[::-1]]).sum(axis=0), scheduler=scheduler)
+
+
+C = np.arange(2 * 3 * 4 * 1).reshape(2, 3, 4, 1)
+
+
+def test_swapaxes_moveaxis_squeeze_expand_dims_flip(sched):
+    x = sa.from_array(C, chunks=(1, 2, 3, 1))
+    cases = [
+        (np.swapaxes(x, 0, 2), np.swapaxes(C, 0, 2)),
+        (x.swapaxes(-1, 1), C.swapaxes(-1, 1)),
+        (np.moveaxis(x, 0, -1), np.moveaxis(C, 0, -1)),
+        (np.moveaxis(x, [0, 1], [3, 2]), np.moveaxis(C, [0, 1], [3, 2])),
+        (np.squeeze(x), np.squeeze(C)),
+        (x.squeeze(axis=3), C.squeeze(axis=3)),
+        (np.expand_dims(x, 1), np.expand_dims(C, 1)),
+        (sa.expand_dims(x, (0, -1)), np.expand_dims(C, (0, -1))),
+        (np.flip(x), np.flip(C)),
+        (np.flip(x, axis=(1, 2)), np.flip(C, axis=(1, 2))),
+        (sa.flip(x, -2), np.flip(C, -2)),
+    ]
+    for lazy, eager in cases:
+        assert isinstance(lazy, sa.Array)
+        assert_eq(lazy, eager, scheduler=sched)
+    with pytest.raises(ValueError, match="size not equal to one"):
+        x.squeeze(axis=0)
+    with pytest.raises(np.exceptions.AxisError):
+        np.swapaxes(x, 0, 4)
