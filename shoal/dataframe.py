@@ -5,3 +5,4 @@ from .collections.dataframe.io.pandas import from_delayed, from_dict, from_map, 
 from .collections.dataframe.meta import make_meta, meta_nonempty
 from .collections.dataframe.io.csv import read_csv, to_csv
 from .collections.dataframe.io.parquet import read_parquet, to_parquet
+from .collections.dataframe.io.json import read_json, to_json

@@ -750,6 +750,11 @@ class DataFrame(_Frame):
 
         return to_parquet(self, path, **kwargs)
 
+    def to_json(self, path, **kwargs):
+        from .io.json import to_json
+
+        return to_json(self, path, **kwargs)
+
     def to_delayed(self):
         from ..delayed import Delayed
 
