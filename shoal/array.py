@@ -19,6 +19,7 @@ from .collections.array.rechunk import rechunk
 from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
                                            nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
                                            sum, var)
+from .collections.array.cumulative import cumprod, cumsum, nancumprod, nancumsum
 from .collections.array.linalg import dot, matmul
 from .collections.array.shape import concatenate, expand_dims, flip, moveaxis, squeeze, stack, swapaxes, transpose
 
@@ -33,5 +34,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", *sorted(_UFUNCS),
+    "matmul", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]

@@ -267,6 +267,16 @@ class Array:
     def T(self) -> "Array":
         return self.transpose()
 
+    def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> "Array":
+        from .cumulative import cumsum
+
+        return cumsum(self, axis, dtype, out)
+
+    def cumprod(self, axis: Any = None, dtype: Any = None, out: Any = None) -> "Array":
+        from .cumulative import cumprod
+
+        return cumprod(self, axis, dtype, out)
+
     def dot(self, other: Any) -> "Array":
         from .linalg import dot
 
