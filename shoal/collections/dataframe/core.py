@@ -532,6 +532,16 @@ class _Frame(_Collection):
     def std(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
+    def sem(self, ddof=1, skipna=True, split_every=None, **kwargs):
+        return self._reduction("sem", split_every, skipna=skipna, ddof=ddof, **kwargs)
+
+    def sample(self, frac: float, replace: bool = False, random_state: int | None = None):
+        """A random ``frac`` of the rows of every partition (each partition drawn with its own seed)."""
+        if not 0 <= frac <= (float("inf") if replace else 1):
+            raise ValueError(f"sample: frac must be between 0 and 1 without replacement, got {frac}")
+        seed = np.random.default_rng(random_state).integers(0, 2**32 - 1, self.npartitions)
+        return new_collection(Sample(self._expr, frac, replace, tuple(int(s) for s in seed)))
+
     def any(self, skipna=True, split_every=None):
         return self._reduction("any", split_every, skipna=skipna)
 
@@ -546,6 +556,32 @@ class _Frame(_Collection):
 
     def idxmax(self, skipna=True, split_every=None):
         return self._reduction("idxmax", split_every, skipna=skipna)
+
+
+def _sample_partition(part, frac, replace, seed):
+    return part.sample(frac=frac, replace=replace, random_state=seed)
+
+
+class Sample(FrameExpr):
+    """A random fraction of every partition's rows; partition ``i`` draws with ``seeds[i]``."""
+
+    _parameters = ["frame", "frac", "with_replacement", "seeds"]
+    _is_blockwise = True
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _compute_divisions(self):
+        return self.frame.divisions
+
+    def _task(self, index):
+        from ...taskgraph.core import Ref, Task
+
+        return Task(self._key(index), _sample_partition, Ref(self.frame._key(index)), self.frac, self.with_replacement,
+                    self.seeds[index])
+
+    def _explain_args(self):
+        return {"frac": self.frac}
 
 
 def _head(part, n):
@@ -820,6 +856,13 @@ class Series(_Frame):
     def value_counts(self, dropna=True, normalize=False, sort=True, ascending=False, split_every=None):
         return self._reduction("value_counts", split_every, dropna=dropna, normalize=normalize, sort=sort,
                                ascending=ascending)
+
+    def mode(self, dropna=True, split_every=None):
+        """The most frequent value(s), sorted (pandas' ``Series.mode``)."""
+        spec = REDUCTIONS["mode"]
+        meta = make_meta(pd.Series([], dtype=self.dtype, name=self.name))
+        return self._reduce_with("mode", spec.chunk, spec.combine, spec.aggregate, {"dropna": dropna},
+                                 split_every, meta)
 
     def unique(self, split_every=None):
         return self._reduce_with("unique", REDUCTIONS["nunique"].chunk, REDUCTIONS["nunique"].combine,

@@ -254,6 +254,23 @@ def _std_aggregate(partials, **kwargs):
     return np.sqrt(result) if isinstance(result, pd.Series) else math.sqrt(result) if not _isnan(result) else np.nan
 
 
+def _sem_aggregate(partials, skipna=True, ddof=1, numeric_only=False):
+    n, _, _ = _var_combine(partials)
+    var = _var_aggregate(partials, ddof=ddof)
+    if isinstance(var, pd.Series):
+        return np.sqrt(var / n.where(n > 0, np.nan))
+    return math.sqrt(var / n) if n and not _isnan(var) else np.nan
+
+
+def _mode_aggregate(partials, dropna=True):
+    counts = _value_counts_combine(partials)
+    counts = counts[counts > 0]
+    if counts.empty:
+        return pd.Series([], dtype=counts.index.dtype)
+    modes = counts.index[counts.to_numpy() == counts.max()]
+    return pd.Series(modes.sort_values(), dtype=counts.index.dtype)
+
+
 # ------------------------------------------------------------------ nunique, value_counts, idx*
 
 
@@ -357,6 +374,9 @@ REDUCTIONS: dict[str, Reduction] = {
     "mean": Reduction("mean", _mean_chunk, _mean_combine, _mean_aggregate),
     "var": Reduction("var", _var_chunk, _var_combine, _var_aggregate),
     "std": Reduction("std", _var_chunk, _var_combine, _std_aggregate),
+    "sem": Reduction("sem", _var_chunk, _var_combine, _sem_aggregate),
+    "mode": Reduction("mode", lambda part, dropna=True: part.value_counts(dropna=dropna),
+                      lambda partials, dropna=True: _value_counts_combine(partials), _mode_aggregate),
     "nunique": Reduction("nunique", _unique_chunk, _unique_combine, _nunique_aggregate),
     "value_counts": Reduction("value_counts", _value_counts_chunk, _value_counts_combine, _value_counts_aggregate),
     "idxmin": _make_idx("idxmin"),

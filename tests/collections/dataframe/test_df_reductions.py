@@ -92,3 +92,20 @@ def test_empty_series_reductions():
     ds = dd.from_pandas(pdf, npartitions=1)
     assert_eq(ds.sum(), pdf.sum())
     assert_eq(ds.count(), pdf.count())
+
+
+def test_sem_and_mode(frames):
+    pdf, df = frames
+    assert_eq(df.f.sem(), pdf.f.sem())
+    assert_eq(df[["i", "f"]].sem(), pdf[["i", "f"]].sem())
+    assert_eq(df.k.mode(), pdf.k.mode())
+    assert_eq(df.s.mode(), pdf.s.mode())
+
+
+def test_sample_is_a_reproducible_subset(frames):
+    pdf, df = frames
+    first = df.sample(frac=0.5, random_state=1).compute()
+    again = df.sample(frac=0.5, random_state=1).compute()
+    pd.testing.assert_frame_equal(first, again)
+    assert set(first.index) <= set(pdf.index) and abs(len(first) - len(pdf) / 2) <= df.npartitions
+    pd.testing.assert_frame_equal(first, pdf.loc[first.index])
