@@ -231,7 +231,11 @@ class WorkerState:
             self._release_if_unneeded(dep, recs)
 
     def _after_released(self, ts: WorkerTaskState, recs: dict) -> None:
-        if not self._needed(ts) and not ts.dependents:
+        if ts.waiters:
+            # A local task still needs it as an input (e.g. the result of a
+            # cancelled run was dropped meanwhile): fetch it from a peer.
+            recs[ts.key] = self._fetch_or_missing(ts)
+        elif not self._needed(ts) and not ts.dependents:
             recs[ts.key] = "forgotten"
 
     def _fetch_or_missing(self, ts: WorkerTaskState) -> str:
@@ -246,10 +250,12 @@ class WorkerState:
             if dep.state == "memory":
                 continue
             ts.waiting_for_data.add(dep)
-            if dep.state == "released":
+            if dep.state in ("released", "error"):
                 recs[dep.key] = self._fetch_or_missing(dep)
             elif dep.state == "cancelled" and dep.cancelled_from == "flight":
                 recs[dep.key] = "flight"
+            # A dependency cancelled while executing is fetched once its
+            # result has come back and been dropped (see _after_released).
         if not ts.waiting_for_data:
             recs[ts.key] = "ready"
 

@@ -206,7 +206,24 @@ def scenario_asked_to_compute_what_is_in_flight():
     return [ws]
 
 
+def scenario_input_cancelled_while_executing_here():
+    ws = WorkerState("me", 2)
+    compute(ws, "x", Task("x", inc, 1))
+    ws.handle_free_keys(["x"])  # the scheduler moved x elsewhere; our thread runs on
+    assert ws.tasks["x"].state == "cancelled"
+    out = compute(ws, "y", Task("y", inc, Ref("x")), who_has={"x": ["p1"]})
+    assert gathers(out) == [] and ws.tasks["y"].state == "waiting"
+    out = ws.handle_execute_success("x", 2)
+    # The cancelled run's result is dropped; the copy the scheduler knows of is fetched.
+    assert to_scheduler(out) == [] and gathers(out) == [("p1", ["x"])]
+    out = ws.handle_gather_dep_success("p1", {"x": 2})
+    assert executes(out) == ["y"]
+    ws.validate_state()
+    return [ws]
+
+
 SCENARIOS = [
+    scenario_input_cancelled_while_executing_here,
     scenario_asked_to_compute_what_is_in_flight,
     scenario_fetch_compute_and_free,
     scenario_peers_lacking_data,
