@@ -267,6 +267,12 @@ class Array:
     def T(self) -> "Array":
         return self.transpose()
 
+    def compute_chunk_sizes(self, **kwargs) -> "Array":
+        """This array with its unknown (nan) block lengths measured; see ``slicing.compute_chunk_sizes``."""
+        from .slicing import compute_chunk_sizes
+
+        return compute_chunk_sizes(self, **kwargs)
+
     def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> "Array":
         from .cumulative import cumsum
 

@@ -28,7 +28,8 @@ from .chunks import chunk_boundaries
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Slice", "BlockSelect", "normalize_index", "getitem", "select_blocks", "slice_axis_plan"]
+__all__ = ["Slice", "BlockSelect", "BooleanMask", "KnownChunks", "normalize_index", "getitem", "select_blocks",
+           "slice_axis_plan", "boolean_mask", "compute_chunk_sizes"]
 
 
 def _neg(v: int) -> int:
@@ -252,10 +253,12 @@ def getitem(x: Array, index: Any) -> Array:
     """``x[index]`` for basic indices; see the module docstring."""
     from .core import Array as _Array
 
+    if _is_boolean_mask(index, x):
+        return boolean_mask(x, index)
     if isinstance(index, _Array) or isinstance(index, (list, np.ndarray)):
         raise NotImplementedError(
-            "Integer-array and boolean-mask indexing are not implemented yet for shoal Arrays; "
-            "compute() the array first, or use map_blocks"
+            "Integer-array indexing (and boolean masks that are not the array's full shape) is not "
+            "implemented yet for shoal Arrays; compute() the array first, or use map_blocks"
         )
     normalized = normalize_index(index, x.shape)
     node = Slice(x.expr, normalized)
@@ -300,3 +303,97 @@ def select_blocks(x: Array, index: Any) -> Array:
     if any(len(s) == 0 for s in selection):
         raise IndexError(f"x.blocks[{index}] selects no blocks")
     return Array(BlockSelect(x.expr, tuple(selection)))
+
+
+# --------------------------------------------------------------------- boolean masks
+
+
+def _is_boolean_mask(index: Any, x: Array) -> bool:
+    dtype = getattr(index, "dtype", None)
+    return dtype is not None and np.dtype(dtype) == np.bool_ and tuple(index.shape) == tuple(x.shape) and x.ndim > 0
+
+
+class BooleanMask(ArrayExpr):
+    """``array[mask]`` for a mask of the array's shape and chunks: one 1-d block of unknown length per block."""
+
+    _parameters = ["array", "mask"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _compute_chunks(self) -> tuple:
+        return ((math.nan,) * self.array.npartitions,)
+
+    def _block(self, index: tuple):
+        source = tuple(int(i) for i in np.unravel_index(index[0], self.array.numblocks))
+        return Task(self._key(index), _select, Ref(self.array._key(source)), Ref(self.mask._key(source)))
+
+
+def _select(block: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return block[mask]
+
+
+def boolean_mask(x: Array, mask: Any) -> Array:
+    """``x[mask]``: the elements where ``mask`` is true, in C order; its block lengths are unknown (nan)
+    until ``compute_chunk_sizes()``.
+
+    >>> from shoal.collections.array.creation import arange
+    >>> x = arange(6, chunks=4)
+    >>> y = x[x % 2 == 0]
+    >>> y.shape[0] != y.shape[0], y.compute(scheduler="sync").tolist()  # nan: unknown until computed
+    (True, [0, 2, 4])
+    """
+    from .creation import from_array
+    from .elementwise import unify_chunks
+
+    from .rechunk import Rechunk
+
+    mask_expr = mask.expr if isinstance(mask, Array) else from_array(np.asarray(mask), chunks=x.chunks).expr
+    array_expr, mask_expr = unify_chunks([x.expr, mask_expr])
+    # NumPy returns the selected elements in C order; that is block order only when every axis
+    # but the first is a single block, so cut the inputs that way first.
+    whole_rows = (array_expr.chunks[0],) + tuple((n,) for n in array_expr.shape[1:])
+    if whole_rows != array_expr.chunks:
+        array_expr, mask_expr = Rechunk(array_expr, whole_rows), Rechunk(mask_expr, whole_rows)
+    return Array(BooleanMask(array_expr, mask_expr))
+
+
+class KnownChunks(ArrayExpr):
+    """The same blocks as ``array``, with block lengths measured (``compute_chunk_sizes``)."""
+
+    _parameters = ["array", "chunks"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _block(self, index: tuple):
+        return Alias(self._key(index), self.array._key(index))
+
+
+def _block_shape(block: Any) -> tuple:
+    return tuple(int(n) for n in np.shape(block))
+
+
+def compute_chunk_sizes(x: Array, **kwargs) -> Array:
+    """An Array equal to ``x`` whose unknown (nan) block lengths are measured by computing its blocks.
+
+    shoal Arrays are immutable, so this returns a new Array (Dask changes ``x`` in place);
+    persist ``x`` first if its blocks are expensive, since they are computed here and again later.
+    Keywords go to the scheduler.
+    """
+    from ...base import get
+
+    plan = x.expr.optimize()
+    graph = dict(x.__shoal_graph__())
+    keys = []
+    for idx in np.ndindex(*x.numblocks):
+        key = (f"chunk-shape-{plan._name}", *idx)
+        graph[key] = Task(key, _block_shape, Ref(plan._key(idx)))
+        keys.append(key)
+    kwargs.setdefault("scheduler", "threads")
+    shapes = dict(zip((k[1:] for k in keys), get(graph, keys, **kwargs)))
+    chunks = tuple(
+        tuple(shapes[tuple(i if a == axis else 0 for a in range(x.ndim))][axis] for i in range(x.numblocks[axis]))
+        for axis in range(x.ndim)
+    )
+    return Array(KnownChunks(plan, chunks))
