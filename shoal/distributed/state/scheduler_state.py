@@ -156,7 +156,7 @@ class SchedulerState:
         self.total_nthreads = 0
         self.total_occupancy = 0.0
 
-        self.queue: list = []  # heap of (priority, seq, TaskState); stale entries skipped
+        self.queue: list = []  # heap of (*priority, seq, TaskState); stale entries skipped
         self.n_queued = 0
         self._queue_counter = 0
         self.unrunnable: dict = {}  # TaskState -> None, tasks in no-worker
@@ -530,16 +530,18 @@ class SchedulerState:
     def _push_queued(self, ts: TaskState) -> None:
         self._queue_counter += 1
         ts.queue_seq = self._queue_counter
-        heapq.heappush(self.queue, (ts.priority, self._queue_counter, ts))
+        # Flat (priority..., seq, ts) tuples compare faster than nested ones.
+        heapq.heappush(self.queue, (*ts.priority, self._queue_counter, ts))
         if len(self.queue) > 2 * self.n_queued + 1024:
             # Drop stale entries now and then so the heap stays proportional.
-            self.queue = [e for e in self.queue if e[2].state == "queued" and e[2].queue_seq == e[1]]
+            self.queue = [e for e in self.queue if e[-1].state == "queued" and e[-1].queue_seq == e[-2]]
             heapq.heapify(self.queue)
 
     def _pop_queued(self) -> TaskState | None:
         queue = self.queue
         while queue:
-            _, seq, ts = heapq.heappop(queue)
+            entry = heapq.heappop(queue)
+            seq, ts = entry[-2], entry[-1]
             if ts.state == "queued" and ts.queue_seq == seq:
                 ts.queue_seq = -1
                 return ts
@@ -662,16 +664,19 @@ class SchedulerState:
         self.generation += 1
         generation = self.generation
         prefixes = self.prefixes
+        priority_of = priority.get if isinstance(priority, Mapping) else None
+        retries_of = retries.get if isinstance(retries, Mapping) else None
+        restricted = workers is not None or bool(resources)
         for k, node in new.items():
             name = key_prefix(k)
             prefix = prefixes.get(name)
             if prefix is None:
                 prefix = prefixes[name] = TaskPrefix(name)
             ts = TaskState(k, node, prefix)
-            user = priority.get(k, 0) if isinstance(priority, Mapping) else priority
-            ts.priority = (-user, generation, ranks[k])
-            ts.retries = retries.get(k, 0) if isinstance(retries, Mapping) else retries
-            self._set_restrictions(ts, workers, allow_other_workers, resources)
+            ts.priority = (-(priority_of(k, 0) if priority_of else priority), generation, ranks[k])
+            ts.retries = retries_of(k, 0) if retries_of else retries
+            if restricted:
+                self._set_restrictions(ts, workers, allow_other_workers, resources)
             tasks[k] = ts
             prefix.state_counts["released"] = prefix.state_counts.get("released", 0) + 1
         for k, node in new.items():
@@ -1075,7 +1080,7 @@ class SchedulerState:
                 assert ts.dependents or ts.who_wants or ts.waiters, f"{where}: should be forgotten"
             for cs in ts.who_wants:
                 assert ts in cs.wants_what, where
-        live = [e for e in self.queue if e[2].state == "queued" and e[2].queue_seq == e[1]]
+        live = [e for e in self.queue if e[-1].state == "queued" and e[-1].queue_seq == e[-2]]
         queued = [ts for ts in self.tasks.values() if ts.state == "queued"]
         assert len(live) == len(queued) == self.n_queued, (len(live), len(queued), self.n_queued)
         assert not (self.n_queued and self.free_slots), "tasks queued while a worker has a free slot"
