@@ -1,0 +1,315 @@
+"""The concrete collections: ``DataFrame``, ``Series`` and ``Index`` (shared behaviour is ``core._Frame``)."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pandas as pd
+
+from .core import (
+    _ARITHMETIC, _COMPARISONS, REDUCTIONS, _Collection, _Frame, _binary_method, _unary_method, _unwrap,
+    fused_graph, is_scalar_expr, new_collection,
+)
+from .expr import Assign, Filter, FrameExpr, Projection
+from .meta import make_meta
+
+__all__ = ["DataFrame", "Series", "Index"]
+
+
+# ---------------------------------------------------------------------- DataFrame
+
+
+class DataFrame(_Frame):
+    """A pandas DataFrame split into partitions along the index."""
+
+    @property
+    def columns(self) -> pd.Index:
+        return self._meta.columns
+
+    @property
+    def shape(self):
+        return (self.index.count_rows(), len(self.columns))
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def _check_columns(self, columns, what: str = "column"):
+        available = list(self.columns)
+        missing = [c for c in columns if c not in available]
+        if missing:
+            raise KeyError(
+                f"{what}{'s' if len(missing) > 1 else ''} {missing if len(missing) > 1 else repr(missing[0])} not found; "
+                f"the available columns are {available}"
+            )
+
+    def __getitem__(self, key):
+        if isinstance(key, _Frame):
+            if isinstance(key, DataFrame):
+                return self.where(key)
+            return self._filter(key)
+        if isinstance(key, slice):
+            raise NotImplementedError("row slicing of a shoal DataFrame needs loc (not part of this release yet)")
+        if isinstance(key, (list, pd.Index, np.ndarray)):
+            key = list(key)
+            self._check_columns(key)
+            return new_collection(Projection(self._expr, key))
+        self._check_columns([key])
+        return new_collection(Projection(self._expr, key))
+
+    def _filter(self, mask: "Series"):
+        if not self._expr.partitioning.aligns_with(mask._expr.partitioning):
+            raise ValueError(
+                "Boolean filter: the mask is partitioned differently from the frame; build the mask from the "
+                "same frame (df[df.x > 0]) or repartition one to the other's divisions."
+            )
+        return new_collection(Filter(self._expr, mask._expr))
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        meta = self.__dict__.get("_expr")
+        if meta is not None and name in self._meta.columns:
+            return self[name]
+        raise AttributeError(
+            f"shoal DataFrame has no attribute or column {name!r}; the columns are {list(self._meta.columns)}"
+        )
+
+    def __dir__(self):
+        return sorted(set(dir(type(self))) | {c for c in self.columns if isinstance(c, str) and c.isidentifier()})
+
+    def __setitem__(self, key, value):
+        self._expr = self.assign(**{key: value})._expr
+
+    def assign(self, **kwargs):
+        names, values = [], []
+        for name, value in kwargs.items():
+            if callable(value) and not isinstance(value, _Collection):
+                value = value(self)
+            value = _unwrap(value)
+            if isinstance(value, FrameExpr) and not is_scalar_expr(value):
+                if not self._expr.partitioning.aligns_with(value.partitioning):
+                    raise ValueError(
+                        f"assign({name}=...): the value is partitioned differently from the frame; "
+                        "derive it from the same frame or repartition it to the frame's divisions."
+                    )
+            if isinstance(value, (pd.Series, pd.DataFrame)):
+                raise TypeError(f"assign({name}=...): convert the pandas object with from_pandas first")
+            names.append(name)
+            values.append(value)
+        return new_collection(Assign(self._expr, tuple(names), tuple(values)))
+
+    def rename(self, columns=None, **kwargs):
+        if columns is not None:
+            kwargs["columns"] = columns
+        return self._method("rename", **kwargs)
+
+    def drop(self, labels=None, axis=0, columns=None, errors="raise"):
+        if columns is None and (axis in (1, "columns")):
+            columns = labels
+        if columns is None:
+            raise NotImplementedError("drop: only columns can be dropped (pass columns= or axis=1)")
+        cols = [columns] if not isinstance(columns, (list, tuple, pd.Index)) else list(columns)
+        if errors == "raise":
+            self._check_columns(cols)
+        keep = [c for c in self.columns if c not in cols]
+        return new_collection(Projection(self._expr, keep))
+
+    def query(self, expr: str, **kwargs):
+        # Evaluated on the fake partition now, so a wrong column name fails here, not at compute time.
+        return self._method("query", expr, **kwargs)
+
+    def eval(self, expr: str, **kwargs):
+        return self._method("eval", expr, **kwargs)
+
+    def apply(self, func, axis=0, meta=None, args=(), **kwargs):
+        """``func`` on every row (``axis=1`` only); pass ``meta=`` to skip guessing the output."""
+        if axis not in (1, "columns"):
+            raise NotImplementedError("apply: only axis=1 (row-wise) is supported; use map_partitions otherwise")
+        return self.map_partitions(_apply_rows, func, args, kwargs, meta=meta)
+
+    def map(self, func, na_action=None):
+        return self._method("map", func, na_action=na_action)
+
+    def select_dtypes(self, include=None, exclude=None):
+        keep = list(self._meta.select_dtypes(include=include, exclude=exclude).columns)
+        return self[keep]
+
+    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+        from .groupby import DataFrameGroupBy
+
+        return DataFrameGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+
+    def count(self, split_every=None, numeric_only=False):
+        return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
+
+    def to_csv(self, path, **kwargs):
+        from .io.csv import to_csv
+
+        return to_csv(self, path, **kwargs)
+
+    def to_parquet(self, path, **kwargs):
+        from .io.parquet import to_parquet
+
+        return to_parquet(self, path, **kwargs)
+
+    def to_json(self, path, **kwargs):
+        from .io.json import to_json
+
+        return to_json(self, path, **kwargs)
+
+    def to_delayed(self):
+        from ..delayed import Delayed
+
+        plan = self._plan()
+        graph = fused_graph(plan)
+        return [Delayed(k, None, graph=graph) for k in plan._keys()]
+
+
+def _apply_rows(part, func, args, kwargs):
+    return part.apply(func, axis=1, args=args, **kwargs)
+
+
+# ---------------------------------------------------------------------- Series
+
+
+class Series(_Frame):
+    """A pandas Series split into partitions along the index."""
+
+    @property
+    def name(self):
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        return self._meta.dtype
+
+    @property
+    def dtypes(self):
+        return self._meta.dtype
+
+    @property
+    def shape(self):
+        return (self.count_rows(),)
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    def __getitem__(self, key):
+        if isinstance(key, Series):
+            if not self._expr.partitioning.aligns_with(key._expr.partitioning):
+                raise ValueError("Boolean filter: the mask is partitioned differently from the series")
+            return new_collection(Filter(self._expr, key._expr))
+        raise NotImplementedError("Series[...] supports boolean masks only; use loc for labels (not yet available)")
+
+    def map(self, arg, na_action=None, meta=None):
+        if meta is not None:
+            return self.map_partitions(_series_map, arg, na_action, meta=meta)
+        return self._method("map", arg, na_action=na_action)
+
+    def apply(self, func, meta=None, args=(), **kwargs):
+        return self.map_partitions(_series_apply, func, args, kwargs, meta=meta)
+
+    def between(self, left, right, inclusive="both"):
+        return self._method("between", left, right, inclusive=inclusive)
+
+    def rename(self, index=None):
+        return self._method("rename", index)
+
+    def to_frame(self, name=None):
+        return self._method("to_frame") if name is None else self._method("to_frame", name)
+
+    def value_counts(self, dropna=True, normalize=False, sort=True, ascending=False, split_every=None):
+        return self._reduction("value_counts", split_every, dropna=dropna, normalize=normalize, sort=sort,
+                               ascending=ascending)
+
+    def mode(self, dropna=True, split_every=None):
+        """The most frequent value(s), sorted (pandas' ``Series.mode``)."""
+        spec = REDUCTIONS["mode"]
+        meta = make_meta(pd.Series([], dtype=self.dtype, name=self.name))
+        return self._reduce_with("mode", spec.chunk, spec.combine, spec.aggregate, {"dropna": dropna},
+                                 split_every, meta)
+
+    def unique(self, split_every=None):
+        return self._reduce_with("unique", REDUCTIONS["nunique"].chunk, REDUCTIONS["nunique"].combine,
+                                 _unique_values, split_every=split_every)
+
+    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+        from .groupby import SeriesGroupBy
+
+        return SeriesGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+
+    @property
+    def str(self):
+        from .accessors import StringAccessor
+
+        return StringAccessor(self)
+
+    @property
+    def dt(self):
+        from .accessors import DatetimeAccessor
+
+        return DatetimeAccessor(self)
+
+    @property
+    def cat(self):
+        from .accessors import CategoricalAccessor
+
+        return CategoricalAccessor(self)
+
+    def to_csv(self, path, **kwargs):
+        return self.to_frame().to_csv(path, **kwargs)
+
+
+def _unique_values(partials, **kwargs):
+    return pd.concat(partials).drop_duplicates().reset_index(drop=True)
+
+
+def _series_map(part, arg, na_action):
+    return part.map(arg, na_action=na_action)
+
+
+def _series_apply(part, func, args, kwargs):
+    return part.apply(func, args=args, **kwargs)
+
+
+# ---------------------------------------------------------------------- Index
+
+
+class Index(_Frame):
+    """The index of a DataFrame or Series, partition by partition."""
+
+    @property
+    def name(self):
+        return self._meta.name
+
+    @property
+    def dtype(self):
+        return self._meta.dtype
+
+    @property
+    def index(self):
+        raise AttributeError("An Index has no .index")
+
+
+for _cls in (DataFrame, Series, Index):
+    for _name, _op in _ARITHMETIC.items():
+        setattr(_cls, f"__{_name}__", _binary_method(_op))
+        setattr(_cls, f"__r{_name}__", _binary_method(_op, reverse=True))
+    for _name, _op in _COMPARISONS.items():
+        setattr(_cls, f"__{_name}__", _binary_method(_op))
+    _cls.__neg__ = _unary_method(operator.neg)
+    _cls.__invert__ = _unary_method(operator.invert)
+    _cls.__abs__ = _unary_method(operator.abs)
+    _cls.__hash__ = object.__hash__
+
+for _name, _op in {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+                   "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+                   "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+                   "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}.items():
+    for _cls in (DataFrame, Series):
+        setattr(_cls, _name, _binary_method(_op))
+
+
