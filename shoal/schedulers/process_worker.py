@@ -12,6 +12,7 @@ with one ``(key, ok, value, remote_traceback)`` per task.
 from __future__ import annotations
 
 import pickle
+import signal
 import socket
 import sys
 from multiprocessing.connection import Connection
@@ -108,6 +109,9 @@ def dumps_outcomes(run_id: int, outcomes: list) -> bytes:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group; the parent decides what to do
+    # (it kills the pool), so workers must not die with their own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = int(sys.argv[1])
     # Run the loop from the importable module, so that other modules (and
     # nested computations) see ``in_worker_process`` set.
