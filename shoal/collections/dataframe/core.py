@@ -532,6 +532,38 @@ class _Frame(_Collection):
     def std(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
+    def quantile(self, q=0.5, split_every=None):
+        """Approximate quantile(s) of numeric data; see ``quantiles.py`` for the error bound (0.1% of the rows)."""
+        from .quantiles import quantile_aggregate, quantile_chunk, quantile_combine
+
+        frame = self._numeric_only("quantile")
+        fake = meta_nonempty(frame._meta)
+        result = fake.quantile(list(q) if isinstance(q, (list, tuple)) else q)
+        meta = make_meta(result) if is_frame_like(result) else result
+        kwargs = {"q": list(q) if isinstance(q, (list, tuple)) else q}
+        return frame._reduce_with("quantile", quantile_chunk, quantile_combine, quantile_aggregate, kwargs,
+                                  split_every, meta)
+
+    def _numeric_only(self, what: str):
+        meta = self._meta
+        if isinstance(meta, pd.DataFrame):
+            numeric = list(meta.select_dtypes(include=["number", "bool"]).columns)
+            return self[numeric] if numeric != list(meta.columns) else self
+        if not (pd.api.types.is_numeric_dtype(meta.dtype) or pd.api.types.is_bool_dtype(meta.dtype)):
+            raise TypeError(f"{what} needs numeric data; this Series has dtype {meta.dtype}")
+        return self
+
+    def describe(self, split_every=None):
+        """count, mean, std, min, quartiles (approximate, see ``quantile``) and max of the numeric columns."""
+        from .quantiles import Gather, assemble_describe
+
+        frame = self._numeric_only("describe")
+        parts = [frame.count(split_every=split_every), frame.mean(split_every=split_every),
+                 frame.std(split_every=split_every), frame.min(split_every=split_every),
+                 frame.quantile([0.25, 0.5, 0.75], split_every=split_every), frame.max(split_every=split_every)]
+        meta = make_meta(meta_nonempty(frame._meta).describe())
+        return new_collection(Gather(tuple(p._expr for p in parts), assemble_describe, meta))
+
     def sem(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("sem", split_every, skipna=skipna, ddof=ddof, **kwargs)
 

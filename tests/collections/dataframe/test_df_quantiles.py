@@ -1,0 +1,37 @@
+"""Approximate quantiles (exact on small partitions, within the documented rank bound otherwise) and describe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+
+def test_quantiles_exact_when_partitions_are_small(frames):
+    pdf, df = frames
+    assert_eq(df.f.quantile(0.3), pdf.f.quantile(0.3))
+    assert_eq(df.i.quantile([0.1, 0.5, 0.99]), pdf.i.quantile([0.1, 0.5, 0.99]).astype("float64"))
+    numeric = ["i", "f", "k"]
+    assert_eq(df[numeric].quantile(0.75), pdf[numeric].quantile(0.75).astype("float64"))
+    assert_eq(df[numeric].describe(), pdf[numeric].describe())
+
+
+def test_quantile_error_bound_on_large_partitions():
+    rng = np.random.default_rng(7)
+    values = rng.standard_exponential(400_000)
+    ds = dd.from_pandas(pd.Series(values), npartitions=4)
+    ordered = np.sort(values)
+    n = len(values)
+    for q in (0.01, 0.5, 0.9):
+        approx = ds.quantile(q, split_every=2).compute()
+        centre = q * (n - 1)
+        low, high = ordered[int(np.floor(centre - n / 1000))], ordered[int(np.ceil(centre + n / 1000))]
+        assert low <= approx <= high
+
+
+def test_quantile_needs_numbers(pdf):
+    with pytest.raises(TypeError, match="numeric"):
+        dd.from_pandas(pdf, npartitions=2).s.quantile(0.5)
