@@ -21,7 +21,8 @@ from .collections.array.reductions import (all, any, argmax, argmin, max, mean, 
                                            sum, var)
 from .collections.array.cumulative import cumprod, cumsum, nancumprod, nancumsum
 from .collections.array.linalg import dot, matmul
-from .collections.array.shape import concatenate, expand_dims, flip, moveaxis, squeeze, stack, swapaxes, transpose
+from .collections.array.shape import (concatenate, expand_dims, flip, moveaxis, ravel, reshape, squeeze, stack,
+                                      swapaxes, transpose)
 
 round = round_
 globals().update({name: f for name, f in _UFUNCS.items() if name not in globals()})
@@ -34,5 +35,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]

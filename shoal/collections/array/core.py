@@ -283,6 +283,19 @@ class Array:
 
         return cumprod(self, axis, dtype, out)
 
+    def reshape(self, *shape: Any) -> "Array":
+        from .shape import reshape
+
+        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def ravel(self) -> "Array":
+        from .shape import ravel
+
+        return ravel(self)
+
+    def flatten(self) -> "Array":
+        return self.ravel()
+
     def dot(self, other: Any) -> "Array":
         from .linalg import dot
 

@@ -78,12 +78,10 @@ def _cumulative(x: Any, axis: Any, dtype: Any, out: Any, func: Callable, binop: 
     if out is not None:
         raise TypeError(f"{func.__name__}(..., out=...) cannot write into an array: shoal Arrays are immutable")
     x = asarray(x)
-    if axis is None:
-        if x.ndim > 1:
-            raise NotImplementedError(
-                f"{func.__name__} with axis=None flattens the array, and ravel is not implemented yet for "
-                "shoal Arrays; pass an axis"
-            )
+    if axis is None:  # NumPy flattens first
+        from .shape import ravel
+
+        x = ravel(x) if x.ndim != 1 else x
         axis = 0
     if not -x.ndim <= axis < max(x.ndim, 1):
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
@@ -94,7 +92,7 @@ def _cumulative(x: Any, axis: Any, dtype: Any, out: Any, func: Callable, binop: 
 
 
 def cumsum(x: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Array:
-    """``numpy.cumsum`` along ``axis`` (axis=None for 1-d arrays only, for now)."""
+    """``numpy.cumsum`` along ``axis`` (the flattened array for axis=None)."""
     return _cumulative(x, axis, dtype, out, np.cumsum, operator.add, 0)
 
 

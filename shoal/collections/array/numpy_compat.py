@@ -28,7 +28,7 @@ def _handled() -> dict[Callable, Callable]:
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
-        np.flip: shape.flip, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
+        np.flip: shape.flip, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
@@ -36,6 +36,15 @@ def _handled() -> dict[Callable, Callable]:
         np.shape: lambda a: a.shape, np.size: _size, np.result_type: _result_type,
     })
     return table
+
+
+def _reshape(a, shape=None, order="C", **kwargs):
+    from .shape import reshape
+
+    shape = kwargs.pop("newshape", shape)
+    if order != "C":
+        raise NotImplementedError("reshape(order='F') is not implemented for shoal Arrays; only C order")
+    return reshape(a, shape)
 
 
 def _real(a):

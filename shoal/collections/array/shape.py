@@ -1,7 +1,7 @@
 """Shape manipulation: ``transpose`` (``x.T``), ``swapaxes``, ``moveaxis``, ``squeeze``,
-``expand_dims``, ``flip``, ``concatenate``, ``stack``.
+``expand_dims``, ``flip``, ``reshape``, ``ravel``, ``concatenate``, ``stack``.
 
-Not yet here (issue 3): reshape, ravel, block, hstack/vstack, roll, pad, repeat, tile.
+Not yet here (issue 3): block, hstack/vstack, roll, pad, repeat, tile.
 
 >>> from shoal.collections.array.creation import ones
 >>> ones((2, 6), chunks=(1, 4)).T.chunks
@@ -19,7 +19,7 @@ from .core import Array
 from .expr import ArrayExpr
 
 __all__ = ["Transpose", "transpose", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "Concatenate",
-           "concatenate", "stack"]
+           "concatenate", "stack", "Reshape", "reshape", "ravel"]
 
 
 class Transpose(ArrayExpr):
@@ -219,3 +219,84 @@ def stack(arrays: Any, axis: int = 0) -> Array:
     axis %= ndim
     index = (slice(None),) * axis + (None,)
     return concatenate([a[index] for a in arrays], axis=axis)
+
+
+class Reshape(ArrayExpr):
+    """Row blocks (every axis but the first whole) reshaped one to one into row blocks of the new shape."""
+
+    _parameters = ["array", "chunks"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _block(self, index: tuple):
+        shape = tuple(c[i] for c, i in zip(self.chunks, index))
+        source = (index[0],) + (0,) * (self.array.ndim - 1)
+        return Task(self._key(index), np.reshape, Ref(self.array._key(source)), shape)
+
+
+def reshape(x: Array, shape: Any) -> Array:
+    """``numpy.reshape`` (C order).
+
+    The array is first cut into blocks of whole rows (every axis but the
+    first in one block) whose element ranges are also whole rows of the new
+    shape; each block is then reshaped on its own. Blocks therefore span full
+    rows, which can be large for very wide arrays.
+
+    >>> from shoal.collections.array.creation import arange
+    >>> arange(12, chunks=5).reshape(3, 4).compute(scheduler="sync").tolist()
+    [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    """
+    import math
+
+    from .chunks import chunk_boundaries
+    from .rechunk import Rechunk
+
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    shape = tuple(int(n) for n in shape)
+    if any(isinstance(n, float) and math.isnan(n) for n in x.shape):
+        raise ValueError("Cannot reshape an array with unknown chunk sizes (nan); call compute_chunk_sizes() first")
+    size = math.prod(x.shape)
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in shape:
+        known = math.prod(n for n in shape if n != -1)
+        if known == 0 or size % known:
+            raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    if math.prod(shape) != size:
+        raise ValueError(f"cannot reshape array of size {size} into shape {shape}")
+    if shape == x.shape:
+        return x
+    if x.ndim == 0 or len(shape) == 0 or size == 0:
+        # scalars and empty arrays: one block, reshaped whole
+        whole = x.rechunk(-1) if x.ndim else x
+        return Array(ReshapeWhole(whole.expr, tuple((n,) for n in shape)))
+    row_in = math.prod(x.shape[1:])
+    row_out = math.prod(shape[1:])
+    # A block boundary must fall on a whole row of both shapes: a multiple of lcm(row_in, row_out) elements.
+    step = math.lcm(row_in, row_out) // row_in
+    bounds = chunk_boundaries(x.chunks[0])
+    cuts = sorted({min(-(-b // step) * step, x.shape[0]) for b in bounds})
+    rows = tuple(b - a for a, b in zip(cuts[:-1], cuts[1:])) or (0,)
+    wanted = (rows,) + tuple((n,) for n in x.shape[1:])
+    source = x.expr if wanted == x.chunks else Rechunk(x.expr, wanted)
+    out_rows = tuple(r * row_in // row_out for r in rows)
+    return Array(Reshape(source, (out_rows,) + tuple((n,) for n in shape[1:])))
+
+
+class ReshapeWhole(ArrayExpr):
+    """A single-block array reshaped in one task."""
+
+    _parameters = ["array", "chunks"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _block(self, index: tuple):
+        return Task(self._key(index), np.reshape, Ref(self.array._key((0,) * self.array.ndim)), self.shape)
+
+
+def ravel(x: Array) -> Array:
+    """``numpy.ravel``: the elements as a 1-d array, in C order."""
+    return reshape(x, (-1,))

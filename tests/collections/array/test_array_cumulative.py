@@ -33,8 +33,8 @@ def test_one_dimensional_and_axis_none():
     x = sa.from_array(v, chunks=3)
     assert_eq(sa.cumsum(x), np.cumsum(v))
     assert_eq(x.cumprod(), v.cumprod())
-    with pytest.raises(NotImplementedError, match="ravel"):
-        sa.cumsum(sa.from_array(A, chunks=2))
+    assert_eq(sa.cumsum(sa.from_array(A, chunks=(3, 4))), np.cumsum(A))  # axis=None flattens, as in NumPy
+    assert_eq(np.cumprod(sa.from_array(A[:3], chunks=2)), np.cumprod(A[:3]))
 
 
 def test_cumsum_on_processes(scheduler):

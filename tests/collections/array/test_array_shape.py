@@ -74,3 +74,29 @@ def test_swapaxes_moveaxis_squeeze_expand_dims_flip(sched):
         x.squeeze(axis=0)
     with pytest.raises(np.exceptions.AxisError):
         np.swapaxes(x, 0, 4)
+
+
+R = np.arange(120.0).reshape(6, 20)
+SHAPES = [(120,), (20, 6), (2, 3, 20), (3, 40), (-1, 8), (4, 5, 6), (1, 120), (120, 1), (2, 2, 2, 15), (6, 20)]
+
+
+@pytest.mark.parametrize("chunks", [(4, 7), 1, -1, (5, 20)])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_reshape(shape, chunks, sched):
+    x = sa.from_array(R, chunks=chunks)
+    assert_eq(x.reshape(shape), R.reshape(shape), scheduler=sched)
+    assert_eq(np.reshape(x, shape), R.reshape(shape), scheduler=sched)
+
+
+def test_reshape_ravel_edge_cases():
+    x = sa.from_array(R, chunks=(4, 7))
+    assert_eq(x.ravel(), R.ravel())
+    assert_eq(np.ravel(x), R.ravel())
+    assert_eq(x.reshape(4, 30).reshape(2, 2, 30).sum(axis=1), R.reshape(2, 2, 30).sum(axis=1))
+    assert_eq(sa.from_array(np.array(3.0)).reshape(1, 1), np.array(3.0).reshape(1, 1))
+    assert_eq(sa.ones((0, 3)).reshape(3, 0), np.ones((0, 3)).reshape(3, 0))
+    assert_eq(sa.from_array(np.ones((1, 1))).reshape(()), np.ones((1, 1)).reshape(()))
+    with pytest.raises(ValueError, match="cannot reshape array of size 120 into shape"):
+        x.reshape(7, 17)
+    with pytest.raises(ValueError, match="one unknown"):
+        x.reshape(-1, -1)
