@@ -152,3 +152,21 @@ def test_filter_on_missing_column_fails_when_built(tmp_path):
     _table(50).to_parquet(tmp_path / "one.parquet")
     with pytest.raises(KeyError, match=r"column 'nope'.*available columns are \['a', 'f'"):
         dd.read_parquet(str(tmp_path / "one.parquet"), filters=[("nope", ">", 1)])
+
+
+def test_metadata_files_overwrite_and_append(tmp_path):
+    pdf = _table(300)
+    df = dd.from_pandas(pdf, npartitions=3)
+    target = str(tmp_path / "ds")
+    df.to_parquet(target)
+    assert (tmp_path / "ds" / "_metadata").exists() and (tmp_path / "ds" / "_common_metadata").exists()
+    assert pq.read_metadata(tmp_path / "ds" / "_metadata").num_rows == len(pdf)
+    assert pq.read_schema(tmp_path / "ds" / "_common_metadata").names[:3] == ["a", "f", "s"]
+    pd.testing.assert_frame_equal(pd.read_parquet(target).reset_index(drop=True), pdf)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        df.to_parquet(target)
+    df.to_parquet(target, append=True)
+    assert len(dd.read_parquet(target).expr.pieces) == 6
+    pd.testing.assert_frame_equal(_sorted(dd.read_parquet(target).compute()), _sorted(pd.concat([pdf, pdf])))
+    df.partitions[0].to_parquet(target, overwrite=True)
+    pd.testing.assert_frame_equal(dd.read_parquet(target).compute(), df.partitions[0].compute())

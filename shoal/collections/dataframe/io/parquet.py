@@ -211,26 +211,58 @@ def _normalize_filters(filters):
 
 
 def _write_parquet_partition(part, path, index, partition_on, number, kwargs):
+    """Write one partition; returns ``(file name, its footer metadata or None)``."""
     if partition_on:
         part.to_parquet(path, partition_cols=list(partition_on), index=index,
                         basename_template=f"part.{number}.{{i}}.parquet", **kwargs)
-        return path
-    filename = os.path.join(path, f"part.{number}.parquet")
-    part.to_parquet(filename, index=index, **kwargs)
-    return filename
+        return (path, None)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = f"part.{number}.parquet"
+    table = pa.Table.from_pandas(part, preserve_index=index)
+    collector: list = []
+    pq.write_table(table, os.path.join(path, name), metadata_collector=collector, **kwargs)
+    metadata = collector[0] if collector else None
+    if metadata is not None:
+        metadata.set_file_path(name)
+    return (os.path.join(path, name), metadata)
 
 
-def _gather(*names):
-    return list(names)
+def _finish_dataset(path, write_metadata_file, *written):
+    """Write ``_common_metadata`` (the schema) and ``_metadata`` (every footer), as Dask and Spark do."""
+    import pyarrow.parquet as pq
+
+    footers = [m for _, m in written if m is not None]
+    if write_metadata_file and footers:
+        pq.write_metadata(footers[0].schema.to_arrow_schema(), os.path.join(path, "_common_metadata"))
+        combined = footers[0]
+        for other in footers[1:]:
+            combined.append_row_groups(other)
+        combined.write_metadata_file(os.path.join(path, "_metadata"))
+    return [name for name, _ in written]
+
+
+def _part_files(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        return []
+    return sorted(f for f in os.listdir(path) if f.startswith("part.") and f.endswith(".parquet"))
 
 
 def to_parquet(df, path, partition_on: list | str | None = None, write_index: bool | None = None,
-               overwrite: bool = False, compute: bool = True, scheduler=None, **kwargs):
+               overwrite: bool = False, append: bool = False, write_metadata_file: bool = True,
+               compute: bool = True, scheduler=None, **kwargs):
     """Write one parquet file per partition into the directory ``path`` (``part.<i>.parquet``).
 
     ``partition_on=`` writes hive directories ``column=value/`` instead.
-    ``overwrite=True`` empties ``path`` first. Returns the files written.
+    ``overwrite=True`` empties ``path`` first; ``append=True`` adds files
+    numbered after the ones already there. Without ``partition_on``, the
+    ``_common_metadata`` and ``_metadata`` files pandas, pyarrow and Dask
+    read are written too (``write_metadata_file=False`` skips them).
+    Returns the files written.
     """
+    if overwrite and append:
+        raise ValueError("to_parquet: overwrite=True and append=True contradict each other; choose one")
     import shutil
 
     from ...delayed import Delayed
@@ -250,6 +282,15 @@ def to_parquet(df, path, partition_on: list | str | None = None, write_index: bo
         if missing:
             raise KeyError(f"to_parquet: partition_on column(s) {missing} not found; the columns are "
                            f"{list(df.columns)}")
+    first = 0
+    if append:
+        numbers = [int(f.split(".")[1]) for f in _part_files(path)]
+        first = max(numbers) + 1 if numbers else 0
+    elif _part_files(path) and not partition_on:
+        raise FileExistsError(
+            f"to_parquet: {path!r} already holds part files; pass overwrite=True to replace them or "
+            "append=True to add to them"
+        )
     plan = df._plan()
     graph = fused_graph(plan)
     name = "to-parquet-" + plan._name.rsplit("-", 1)[-1]
@@ -257,9 +298,15 @@ def to_parquet(df, path, partition_on: list | str | None = None, write_index: bo
     for i in range(plan.npartitions):
         key = (name, i)
         graph[key] = Task(key, _write_parquet_partition, Ref(plan._key(i)), path, write_index,
-                          tuple(partition_on) if partition_on else None, i, kwargs)
+                          tuple(partition_on) if partition_on else None, first + i, kwargs)
         keys.append(key)
     final = (name + "-done", 0)
-    graph[final] = Task(final, _gather, *[Ref(k) for k in keys])
+    # Appending: the footers of the earlier files are not at hand, so the summary files would be partial.
+    summary = write_metadata_file and not partition_on and not append
+    if append:
+        for stale in ("_metadata", "_common_metadata"):
+            if os.path.exists(os.path.join(path, stale)):
+                os.remove(os.path.join(path, stale))
+    graph[final] = Task(final, _finish_dataset, path, summary, *[Ref(k) for k in keys])
     result = Delayed(final, None, graph=graph)
     return result.compute(scheduler=scheduler) if compute else result
