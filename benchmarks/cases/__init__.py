@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Iterable
 
-from . import array_mean, bag_wordcount, dataframe_groupby, dataframe_parquet, delayed_overhead
+from . import array_mean, bag_wordcount, dataframe_csv, dataframe_groupby, dataframe_parquet, delayed_overhead
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -20,7 +20,7 @@ __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
 def all_cases() -> list[BenchmarkCase]:
     """Every case, in the order the table lists them."""
     return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(),
-            *dataframe_parquet.cases(), *array_mean.cases()]
+            *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases()]
 
 
 def get_case(name: str) -> BenchmarkCase:
