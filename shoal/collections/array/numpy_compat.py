@@ -15,7 +15,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, cumulative, elementwise, linalg, reductions, shape
+    from . import creation, cumulative, elementwise, linalg, reductions, shape, take
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -28,7 +28,7 @@ def _handled() -> dict[Callable, Callable]:
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
-        np.flip: shape.flip, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
+        np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
@@ -36,6 +36,17 @@ def _handled() -> dict[Callable, Callable]:
         np.shape: lambda a: a.shape, np.size: _size, np.result_type: _result_type,
     })
     return table
+
+
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    from .shape import ravel
+    from .take import take
+
+    if out is not None or mode != "raise":
+        raise NotImplementedError("take(out=..., mode=...) is not implemented for shoal Arrays")
+    if np.ndim(indices) == 0:
+        return (ravel(a) if axis is None else a)[(slice(None),) * (axis or 0) + (int(indices),)]
+    return take(ravel(a), indices, 0) if axis is None else take(a, indices, axis)
 
 
 def _reshape(a, shape=None, order="C", **kwargs):

@@ -255,6 +255,11 @@ def getitem(x: Array, index: Any) -> Array:
 
     if _is_boolean_mask(index, x):
         return boolean_mask(x, index)
+    from .take import getitem_with_array, is_index_array
+
+    entries = index if isinstance(index, tuple) else (index,)
+    if any(is_index_array(e) for e in entries):
+        return getitem_with_array(x, entries)
     if isinstance(index, _Array) or isinstance(index, (list, np.ndarray)):
         raise NotImplementedError(
             "Integer-array indexing (and boolean masks that are not the array's full shape) is not "

@@ -1,0 +1,132 @@
+"""Integer-array indexing along one axis: ``x[[3, 0, 7]]``, ``x[:, idx]``, ``np.take``.
+
+The indices are known when the expression is built (a list or NumPy array;
+a 1-d NumPy boolean mask is turned into the positions it selects), so bounds
+are checked at once and the output's blocks are known: the indices are cut
+into pieces about as long as the input's blocks, and each output block
+gathers its elements from just the input blocks they live in.
+
+>>> import numpy as np
+>>> from shoal.collections.array.creation import arange
+>>> arange(10, chunks=4)[[9, 0, 5, 5]].compute(scheduler="sync").tolist()
+[9, 0, 5, 5]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...taskgraph.core import Ref, Task
+from .chunks import blockdims_from_blockshape, chunk_boundaries
+from .core import Array
+from .expr import ArrayExpr
+
+__all__ = ["Take", "take", "is_index_array"]
+
+
+class Take(ArrayExpr):
+    """``array`` indexed by the integer positions ``indices`` (a tuple) along ``axis``."""
+
+    _parameters = ["array", "indices", "axis", "pieces"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _compute_chunks(self) -> tuple:
+        chunks = list(self.array.chunks)
+        chunks[self.axis] = self.pieces
+        return tuple(chunks)
+
+    def _block(self, index: tuple):
+        axis = self.axis
+        start = sum(self.pieces[: index[axis]])
+        wanted = np.asarray(self.indices[start:start + self.pieces[index[axis]]], dtype=np.intp)
+        bounds = chunk_boundaries(self.array.chunks[axis])
+        sources = np.searchsorted(bounds, wanted, side="right") - 1
+        parts = []
+        for b in np.unique(sources):
+            positions = np.nonzero(sources == b)[0]
+            source_index = index[:axis] + (int(b),) + index[axis + 1:]
+            parts.append((Ref(self.array._key(source_index)), wanted[positions] - bounds[b], positions))
+        shape = tuple(c[i] for c, i in zip(self.chunks, index))
+        return Task(self._key(index), _gather, parts, shape, axis, self.dtype)
+
+    def _explain_args(self) -> dict:
+        return {"axis": self.axis, "count": len(self.indices)}
+
+
+def _gather(parts: list, shape: tuple, axis: int, dtype: np.dtype) -> np.ndarray:
+    if len(parts) == 1 and len(parts[0][2]) == shape[axis] and np.array_equal(parts[0][2], np.arange(shape[axis])):
+        block, local, _ = parts[0]
+        return np.take(block, local, axis=axis)
+    out = np.empty(shape, dtype=dtype)
+    for block, local, positions in parts:
+        where = (slice(None),) * axis + (positions,)
+        out[where] = np.take(block, local, axis=axis)
+    return out
+
+
+def is_index_array(entry: Any) -> bool:
+    """A list or NumPy array of integers (or a 1-d NumPy boolean mask)."""
+    if isinstance(entry, list):
+        entry = np.asarray(entry)
+        if entry.size == 0:
+            return True
+    return isinstance(entry, np.ndarray) and entry.ndim == 1 and (
+        np.issubdtype(entry.dtype, np.integer) or entry.dtype == np.bool_)
+
+
+def take(x: Array, indices: Any, axis: int = 0) -> Array:
+    """``numpy.take`` along one axis with known indices (negative ones count from the end)."""
+    if not -x.ndim <= axis < x.ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
+    axis %= x.ndim
+    n = x.shape[axis]
+    if isinstance(n, float):
+        raise ValueError(f"Cannot index axis {axis}: its length is unknown (nan chunks); call compute_chunk_sizes() first")
+    positions = np.asarray(indices)
+    if positions.dtype == np.bool_:
+        if positions.shape != (n,):
+            raise IndexError(
+                f"boolean index did not match indexed array along axis {axis}; size of axis is {n} "
+                f"but size of corresponding boolean axis is {positions.shape[0]}"
+            )
+        positions = np.nonzero(positions)[0]
+    if positions.ndim != 1:
+        raise NotImplementedError("Indexing with integer arrays of more than one dimension is not implemented yet")
+    positions = positions.astype(np.intp, copy=False)
+    bad = positions[(positions < -n) | (positions >= n)]
+    if bad.size:
+        raise IndexError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {n}")
+    positions = np.where(positions < 0, positions + n, positions)
+    piece = max(max(x.chunks[axis], default=1), 1)
+    pieces = blockdims_from_blockshape((len(positions),), (piece,))[0]
+    return Array(Take(x.expr, tuple(int(p) for p in positions), axis, pieces))
+
+
+def getitem_with_array(x: Array, index: tuple) -> Array:
+    """``x[index]`` where exactly one entry is an index array: basic indexing first, then ``take``."""
+    arrays = [k for k, e in enumerate(index) if is_index_array(e)]
+    if len(arrays) != 1 or any(e is Ellipsis for e in index):
+        raise NotImplementedError(
+            "Indexing with more than one integer array (or together with ...) is not implemented yet for "
+            "shoal Arrays; index one axis at a time, or compute() first"
+        )
+    at = arrays[0]
+    basic = index[:at] + (slice(None),) + index[at + 1:]
+    # the taken axis's position after the basic index: entries before it that keep or add an axis
+    out_axis = sum(1 for e in index[:at] if e is None or isinstance(e, slice))
+    source_axis = sum(1 for e in index[:at] if e is not None)
+    if source_axis >= x.ndim:
+        raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional")
+    entry = np.asarray(index[at])
+    if entry.dtype == np.bool_ and entry.shape != (x.shape[source_axis],):
+        raise IndexError(
+            f"boolean index did not match indexed array along axis {source_axis}; size of axis is "
+            f"{x.shape[source_axis]} but size of corresponding boolean axis is {entry.shape[0]}"
+        )
+    return take(x[basic], entry, axis=out_axis)
+
+

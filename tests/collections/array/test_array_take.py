@@ -1,0 +1,48 @@
+"""Integer-array indexing along one axis and np.take, compared with NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shoal.array as sa
+from shoal.testing import assert_eq
+
+A = np.arange(60.0).reshape(6, 10)
+
+INDICES = [
+    [5, 0, 2, 2], (slice(None), [9, -1, 0]), (1, [3, 4]), ([0],), (None, slice(1, 3), [7, 1]),
+    (slice(None), np.array([True, False] * 5)), ([],), (np.arange(6)[::-1], slice(None, None, 2)),
+    (slice(None), np.array([3, 3, 3, 3, 3])),
+]
+
+
+@pytest.mark.parametrize("chunks", [(4, 3), 1, -1])
+@pytest.mark.parametrize("index", INDICES, ids=repr)
+def test_integer_array_indexing(index, chunks, sched):
+    x = sa.from_array(A, chunks=chunks)
+    result = x[index]
+    assert result.shape == A[index].shape
+    assert_eq(result, A[index], scheduler=sched)
+
+
+def test_take():
+    x = sa.from_array(A, chunks=(4, 3))
+    assert_eq(np.take(x, [1, 3], axis=1), np.take(A, [1, 3], axis=1))
+    assert_eq(np.take(x, [1, 33, 59]), np.take(A, [1, 33, 59]))
+    assert_eq(sa.take(x, np.array([-1, 0]), axis=0), np.take(A, [-1, 0], axis=0))
+    assert_eq((x * 2)[[4, 1]].sum(axis=0), (A * 2)[[4, 1]].sum(axis=0))
+
+
+def test_integer_array_errors_at_build_time():
+    x = sa.from_array(A, chunks=(4, 3))
+    with pytest.raises(IndexError, match="index 7 is out of bounds for axis 0 with size 6"):
+        x[[0, 7]]
+    with pytest.raises(IndexError, match="boolean index did not match"):
+        x[:, np.array([True, False])]
+    with pytest.raises(NotImplementedError, match="more than one integer array"):
+        x[[0, 1], [2, 3]]
+
+
+def test_take_on_processes(scheduler):
+    assert_eq(sa.from_array(A, chunks=(4, 3))[[5, 0, 3], 2:], A[[5, 0, 3], 2:], scheduler=scheduler)
