@@ -11,7 +11,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Iterable
 
-from . import array_mean, bag_wordcount, dataframe_csv, dataframe_groupby, dataframe_parquet, delayed_overhead
+from . import (array_matmul, array_mean, bag_wordcount, dataframe_csv, dataframe_groupby, dataframe_parquet,
+               delayed_overhead)
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -20,7 +21,7 @@ __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
 def all_cases() -> list[BenchmarkCase]:
     """Every case, in the order the table lists them."""
     return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(),
-            *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases()]
+            *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases()]
 
 
 def get_case(name: str) -> BenchmarkCase:
