@@ -182,3 +182,44 @@ def test_chaos_kills_joins_releases_and_resubmits(seed):
     for address, ws in sim.workers.items():
         if address not in sim.dead:
             assert ws.tasks == {} and ws.data == {}, address
+
+
+class FailFirstRun:
+    """A task function that raises the first time it runs for each key."""
+
+    def __init__(self):
+        self.failed: set = set()
+
+    def __call__(self, index, *values):
+        if index not in self.failed:
+            self.failed.add(index)
+            raise RuntimeError(f"flaky task {index}")
+        return add_all(index, *values)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_chaos_with_flaky_tasks_retries_and_restrictions(seed):
+    rng = random.Random(5000 + seed)
+    sim = SimCluster(SchedulerState(allowed_failures=1000), seed=seed, validate_every=3)
+    for i in range(3):
+        sim.add_worker(f"sim://w{i}", nthreads=rng.randint(1, 2))
+    graph, deps = random_dag(rng, 80)
+    flaky = FailFirstRun()
+    for key in rng.sample(list(graph), 15):
+        graph[key] = Task(key, flaky, key[1], *[Ref(d) for d in deps[key]])
+    pinned = {key: [rng.choice(list(sim.s.workers))] for key in rng.sample(list(graph), 15)}
+    wanted = sorted(rng.sample(list(graph), 12))
+    sim.submit(graph, wanted, retries=1, workers=pinned, allow_other_workers=True)
+    sim.run(until=lambda: sim.steps >= 40)
+    sim.kill(rng.choice(list(sim.s.workers)))
+    sim.add_worker("sim://late", nthreads=2)
+    sim.run()
+    sim.validate()
+    erred = [m for m in sim.client_msgs[CLIENT] if m["op"] == "task-erred"]
+    assert erred == []  # each flaky task failed once and its one retry succeeded
+    expected = expected_values(deps)
+    for key in wanted:
+        assert sim.result(key) == expected[key], key
+    sim.release(wanted)
+    sim.run()
+    assert sim.s.tasks == {}
