@@ -469,6 +469,11 @@ class Filter(Blockwise):
             return Filter(Projection(self.frame, parent.columns_), self.predicate)
         return None
 
+    def _simplify_down(self):
+        from .predicates import push_filter_into_reader
+
+        return push_filter_into_reader(self)
+
     def _explain_args(self):
         return {}
 

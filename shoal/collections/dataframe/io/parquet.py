@@ -80,10 +80,17 @@ def _read_piece(fragment, schema, columns, filters, order, meta):
 
 
 class ReadParquet(FrameExpr):
-    """Pieces (files or row groups) of a parquet dataset; ``columns_`` narrows what is read."""
+    """Pieces (files or row groups) of a parquet dataset; ``columns_`` narrows what is read.
 
-    _parameters = ["paths", "columns_", "filters", "split_row_groups"]
-    _defaults = {"columns_": None, "filters": None, "split_row_groups": False}
+    ``filters`` (the user's) decide which pieces exist, so they shape the
+    partitions. ``pushed_filters`` (added by predicate pushdown) never change
+    the partitions, which other branches of the plan may be aligned with:
+    they only skip row groups inside each piece (a piece left with none
+    becomes an empty partition without reading anything).
+    """
+
+    _parameters = ["paths", "columns_", "filters", "split_row_groups", "pushed_filters"]
+    _defaults = {"columns_": None, "filters": None, "split_row_groups": False, "pushed_filters": None}
     _is_blockwise = True
 
     # ----------------------------------------------------------- dataset facts (cached)
@@ -121,9 +128,25 @@ class ReadParquet(FrameExpr):
     def _compute_divisions(self):
         return (None,) * (max(len(self.pieces), 1) + 1)
 
+    def _with_filters(self, terms: list) -> "ReadParquet | None":
+        """This reader also applying the ``(column, op, value)`` conjuncts; None if it already does."""
+        names = set(self._facts()[0].names)
+        terms = [t for t in terms if t[0] in names]
+        current = self.pushed_filters or []
+        merged = current + [t for t in terms if t not in current]
+        if merged == current:
+            return None
+        return self.replace(pushed_filters=merged)
+
+    def _all_filters(self) -> list | None:
+        """The user's filters (DNF) and-ed with the pushed conjuncts."""
+        if not self.pushed_filters:
+            return self.filters
+        return [conj + list(self.pushed_filters) for conj in (self.filters or [[]])]
+
     def _known_row_count(self) -> int | None:
         """Rows of the dataset from the parquet footers alone (None when filters make it depend on data)."""
-        if self.filters:
+        if self.filters or self.pushed_filters:
             return None
         total = 0
         for piece in self.pieces:
@@ -142,12 +165,23 @@ class ReadParquet(FrameExpr):
         return list(self.columns_) + [c for c in _index_columns(schema) if c not in self.columns_]
 
     def _task(self, index):
+        from ....taskgraph.core import DataNode
+
         schema, pieces, _ = self._facts()
         if not pieces:
-            from ....taskgraph.core import DataNode
-
             return DataNode(self._key(index), self._meta)
-        return Task(self._key(index), _read_piece, pieces[index], schema, self._read_columns(), self.filters,
+        piece = pieces[index]
+        if self.pushed_filters:
+            kept = piece.subset(filter=_filter_expression(self._all_filters()), schema=schema)
+            if kept.num_row_groups == 0:  # statistics rule out every row group: read nothing
+                return DataNode(self._key(index), self._meta)
+            # Reading only some row groups of a piece would renumber a RangeIndex kept as metadata
+            # (and so change how the rows align with other branches): only a piece whose index is
+            # stored as columns may drop row groups.
+            if _index_columns(schema) and kept.num_row_groups < piece.num_row_groups:
+                piece = kept
+        # Rows are filtered by the user's filters only; the pushed ones are applied exactly by the Filter above.
+        return Task(self._key(index), _read_piece, piece, schema, self._read_columns(), self.filters,
                     self.columns_, self._meta)
 
     def _explain_args(self):
@@ -156,6 +190,8 @@ class ReadParquet(FrameExpr):
             shown["columns"] = list(self.columns_)
         if self.filters:
             shown["filters"] = self.filters
+        if self.pushed_filters:
+            shown["pushed_filters"] = self.pushed_filters
         return shown
 
     def _simplify_up(self, parent, dependents):
