@@ -44,7 +44,7 @@ class Array:
         object.__setattr__(self, "expr", expr)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"shoal Arrays are immutable: cannot set {name!r}")
+        raise AttributeError(f"cannot set {name!r} on a shoal Array (only x[index] = value assigns)")
 
     # ------------------------------------------------------------ metadata
     @property
@@ -209,10 +209,10 @@ class Array:
         return getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        raise NotImplementedError(
-            "Item assignment (x[...] = v) is not implemented yet for shoal arrays; "
-            "build a new array with shoal.array.where(mask, v, x) instead"
-        )
+        """``x[mask] = v`` / ``x[2:5] = v``: rebinds this Array to a new plan (see ``assignment``)."""
+        from .assignment import assign
+
+        object.__setattr__(self, "expr", assign(self, index, value))
 
     @property
     def blocks(self) -> "BlockView":
