@@ -407,6 +407,26 @@ class _GroupBy:
     def std(self, ddof=1, split_every=None):
         return self._simple("std", split_every, ddof=ddof)
 
+    def _cumulative(self, method: str):
+        from .groupby_transform import GroupbyCumulative
+
+        if method == "cumcount":
+            columns = None
+        elif self._selection is None:
+            columns = self._value_columns
+        else:
+            columns = self._selection
+        expr = GroupbyCumulative(self._frame._expr, tuple(self._by), columns, method, self._dropna)
+        return new_collection(expr)
+
+    def cumsum(self):
+        """Running sum within each group, in row order across partitions."""
+        return self._cumulative("cumsum")
+
+    def cumcount(self):
+        """Position of each row within its group (0, 1, ...), across partitions."""
+        return self._cumulative("cumcount")
+
     def size(self, split_every=None):
         meta = make_meta(self._pandas_groupby(meta_nonempty(self._frame._meta)).size())
         meta.index = meta.index.set_names(self._index_names)
