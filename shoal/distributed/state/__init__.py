@@ -5,11 +5,12 @@ they take events as method calls and return the messages to send. The servers
 around them (``shoal.distributed.scheduler``/``worker``) only do I/O.
 """
 
-from .errors import InvalidTransition, KilledWorker, UnknownWorkerError
-from .scheduler_state import SchedulerPlugin, SchedulerState
+from .errors import KilledWorker, UnknownKeyError, UnknownWorkerError
+from .plugins import SchedulerPlugin
+from .scheduler_state import SchedulerState
 from .worker_state import Execute, GatherDep, ToScheduler, WorkerState
 
 __all__ = [
     "SchedulerState", "SchedulerPlugin", "WorkerState", "Execute", "GatherDep", "ToScheduler",
-    "KilledWorker", "InvalidTransition", "UnknownWorkerError",
+    "KilledWorker", "UnknownKeyError", "UnknownWorkerError",
 ]

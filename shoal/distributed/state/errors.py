@@ -31,17 +31,6 @@ class KilledWorker(Exception):
         return (KilledWorker, (self.key, self.workers, self.allowed_failures))
 
 
-class InvalidTransition(RuntimeError):
-    """A state machine was asked for a transition its table does not allow."""
-
-    def __init__(self, key: Hashable, start: str, finish: str, machine: str):
-        self.key, self.start, self.finish = key, start, finish
-        super().__init__(
-            f"{machine}: task {key!r} cannot go from {start!r} to {finish!r}; "
-            "this is a bug in shoal, please report it with the events that led here."
-        )
-
-
 class UnknownWorkerError(KeyError):
     """An operation named a worker the scheduler does not know."""
 

@@ -68,10 +68,12 @@ from shoal.taskgraph.core import DataNode, key_prefix
 from shoal.taskgraph.errors import MissingKeyError
 from shoal.taskgraph.order import order
 
-from .errors import InvalidTransition, KilledWorker, UnknownKeyError, UnknownWorkerError
+from .errors import KilledWorker, UnknownKeyError, UnknownWorkerError
 from .messages import compute_task
 from .placement import choose_worker, is_rootish
+from .plugins import SchedulerPlugin
 from .scheduler_records import ClientInfo, TaskPrefix, TaskState, WorkerInfo
+from .validation import validate_scheduler_state
 
 Key = Hashable
 Messages = list  # [(recipient, msg dict), ...]
@@ -79,31 +81,7 @@ Messages = list  # [(recipient, msg dict), ...]
 _WORKER_STATUSES = ("running", "paused", "closing")
 _IN_PROGRESS = ("waiting", "queued", "no-worker", "processing")
 
-
-class SchedulerPlugin:
-    """Base class for observers of the scheduler (the dashboard is one).
-
-    Hooks are called after the change; their exceptions are logged as
-    ``plugin-error`` events and never disturb the scheduler.
-    """
-
-    def transition(self, key: Key, start: str, finish: str, **info: Any) -> None:
-        """A task moved from ``start`` to ``finish``; ``info`` may hold ``worker``."""
-
-    def update_graph(self, client: str, keys: list, tasks: list, **info: Any) -> None:
-        """``client`` submitted ``tasks`` (new keys) wanting ``keys``."""
-
-    def add_worker(self, address: str, **info: Any) -> None:
-        """A worker joined."""
-
-    def remove_worker(self, address: str, **info: Any) -> None:
-        """A worker left or died."""
-
-    def add_client(self, client: str) -> None:
-        """A client connected."""
-
-    def remove_client(self, client: str) -> None:
-        """A client disconnected."""
+__all__ = ["SchedulerState", "SchedulerPlugin"]
 
 
 class SchedulerState:
@@ -1049,60 +1027,4 @@ class SchedulerState:
     # ------------------------------------------------------------------ validation
     def validate_state(self) -> None:
         """Check every invariant in the module docstring; raise AssertionError naming the task."""
-        for key, ts in self.tasks.items():
-            where = f"task {key!r} in {ts.state}"
-            assert ts.state in ("released", "waiting", "queued", "no-worker", "processing", "memory", "erred"), where
-            for dep in ts.dependencies:
-                assert ts in dep.dependents, where
-                assert dep.key in self.tasks, f"{where}: dependency {dep.key!r} forgotten"
-            expected_waiters = {d for d in ts.dependents if d.state in _IN_PROGRESS}
-            assert ts.waiters == expected_waiters, f"{where}: waiters {ts.waiters} != {expected_waiters}"
-            if ts.state == "waiting":
-                assert ts.waiting_on == {d for d in ts.dependencies if d.state != "memory"}, where
-                assert ts.waiting_on, f"{where}: nothing to wait on"
-            else:
-                assert not ts.waiting_on, where
-            if ts.state in ("queued", "no-worker", "processing"):
-                assert all(d.state == "memory" for d in ts.dependencies), where
-            if ts.state == "memory":
-                assert ts.who_has, f"{where}: no holder"
-            else:
-                assert not ts.who_has, f"{where}: holders {ts.who_has}"
-            for ws in ts.who_has:
-                assert ts in ws.has_what and ws.address in self.workers, where
-            if ts.state == "processing":
-                assert ts in ts.processing_on.processing, where
-                assert ts.processing_on.address in self.workers, where
-            assert (ts in self.unrunnable) == (ts.state == "no-worker"), where
-            if ts.state in ("memory", "waiting", "queued", "processing", "no-worker"):
-                assert ts.who_wants or ts.waiters, f"{where}: not needed yet kept"
-            if ts.state == "released":
-                assert ts.dependents or ts.who_wants or ts.waiters, f"{where}: should be forgotten"
-            for cs in ts.who_wants:
-                assert ts in cs.wants_what, where
-        live = [e for e in self.queue if e[-1].state == "queued" and e[-1].queue_seq == e[-2]]
-        queued = [ts for ts in self.tasks.values() if ts.state == "queued"]
-        assert len(live) == len(queued) == self.n_queued, (len(live), len(queued), self.n_queued)
-        assert not (self.n_queued and self.free_slots), "tasks queued while a worker has a free slot"
-        occupancy = 0.0
-        for address, ws in self.workers.items():
-            for ts in ws.processing:
-                assert ts.state == "processing" and ts.processing_on is ws, (address, ts)
-            for ts in ws.has_what:
-                assert ws in ts.who_has, (address, ts)
-            assert abs(ws.occupancy - sum(ws.processing.values())) < 1e-6, address
-            running = ws.status == "running"
-            assert (ws in self.free_slots) == (running and len(ws.processing) < ws.slots), address
-            assert (ws in self.idle) == (running and len(ws.processing) < ws.nthreads), address
-            assert (ws in self._running) == running, address
-            occupancy += ws.occupancy
-        assert abs(occupancy - self.total_occupancy) < 1e-6
-        assert self.total_nthreads == sum(ws.nthreads for ws in self.workers.values())
-        counts = self.task_counts()
-        actual: dict = {}
-        for ts in self.tasks.values():
-            actual[ts.state] = actual.get(ts.state, 0) + 1
-        assert counts == actual, (counts, actual)
-        for cs in self.clients.values():
-            for ts in cs.wants_what:
-                assert cs in ts.who_wants and ts.key in self.tasks, (cs.id, ts.key)
+        validate_scheduler_state(self)

@@ -51,17 +51,13 @@ import sys
 from collections import deque
 from typing import Any, Hashable, Iterable, Mapping, MutableMapping
 
-from .errors import InvalidTransition
 from .messages import Execute, GatherDep, ToScheduler
+from .validation import validate_worker_state
 
 Key = Hashable
 
 #: size assumed for an input whose size the scheduler did not say
 DEFAULT_NBYTES = 1024
-_STATES = (
-    "released", "waiting", "ready", "constrained", "executing", "fetch", "flight",
-    "missing", "cancelled", "memory", "error",
-)
 
 
 def sizeof(value: Any) -> int:
@@ -747,30 +743,4 @@ class WorkerState:
     # ------------------------------------------------------------------ validation
     def validate_state(self) -> None:
         """Check the invariants in the module docstring; raise AssertionError naming the task."""
-        assert len(self.executing) <= self.nthreads, len(self.executing)
-        assert len(self.in_flight_workers) <= self.transfer_incoming_count_limit
-        in_flight = {k for keys in self.in_flight_workers.values() for k in keys}
-        for key, ts in self.tasks.items():
-            where = f"worker {self.address!r} task {key!r} in {ts.state}"
-            assert ts.state in _STATES, where
-            assert (key in self.data) == (ts.state == "memory"), where
-            assert (ts in self.executing) == (ts.state == "executing" or ts.cancelled_from == "executing"), where
-            assert (ts.state == "flight" or ts.cancelled_from == "flight") <= (key in in_flight), where
-            if ts.state == "waiting":
-                assert ts.waiting_for_data == {d for d in ts.dependencies if d.state != "memory"}, where
-            for dep in ts.dependencies:
-                assert dep.key in self.tasks and ts in dep.dependents, where
-            # An executing task resumed after a cancel already holds its inputs on
-            # its thread, so it may or may not still be counted as a waiter.
-            must = {d for d in ts.dependents if d.state in ("waiting", "ready", "constrained")}
-            may = must | {d for d in ts.dependents if d.state == "executing"}
-            assert must <= ts.waiters <= may, f"{where}: waiters {ts.waiters}, expected {must} (+ executing)"
-            if ts.state in ("memory", "fetch", "flight", "missing", "waiting", "ready"):
-                assert self._needed(ts), f"{where}: kept but not needed"
-            if ts.state == "released":
-                assert ts.dependents or self._needed(ts), f"{where}: should be forgotten"
-            if ts.state in ("ready", "constrained", "executing"):
-                assert all(d.state == "memory" for d in ts.dependencies) or ts.state == "executing", where
-        for name, total in self.total_resources.items():
-            used = sum((ts.resources or {}).get(name, 0) for ts in self.executing)
-            assert self.available_resources[name] == total - used, name
+        validate_worker_state(self)
