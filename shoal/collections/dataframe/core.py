@@ -329,6 +329,25 @@ class _Frame(_Collection):
         raise TypeError(f"shoal {type(self).__name__} objects are not iterable; call .compute() first")
 
     # ------------------------------------------------------------------ partition-wise
+    def to_delayed(self) -> list:
+        """One ``Delayed`` per partition (sharing one graph)."""
+        from ..delayed import Delayed
+
+        plan = self._plan()
+        graph = fused_graph(plan)
+        return [Delayed(k, None, graph=graph) for k in plan._keys()]
+
+    def to_shoal_array(self, lengths: bool = True):
+        """The values as a shoal Array, one block per partition; computes the partitions' row counts."""
+        from .io.array import to_shoal_array
+
+        return to_shoal_array(self, lengths=lengths)
+
+    @property
+    def values(self):
+        """``to_shoal_array(lengths=True)`` (computes the row counts of the partitions)."""
+        return self.to_shoal_array(lengths=True)
+
     def map_partitions(self, func: Callable, *args, meta: Any = None, enforce_metadata: bool = True,
                        clear_divisions: bool = False, **kwargs):
         """``func(partition, *args, **kwargs)`` on every partition.

@@ -159,14 +159,6 @@ class DataFrame(_Frame):
 
         return to_json(self, path, **kwargs)
 
-    def to_delayed(self):
-        from ..delayed import Delayed
-
-        plan = self._plan()
-        graph = fused_graph(plan)
-        return [Delayed(k, None, graph=graph) for k in plan._keys()]
-
-
 def _apply_rows(part, func, args, kwargs):
     return part.apply(func, axis=1, args=args, **kwargs)
 
