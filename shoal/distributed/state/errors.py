@@ -31,6 +31,26 @@ class KilledWorker(Exception):
         return (KilledWorker, (self.key, self.workers, self.allowed_failures))
 
 
+class LostDataError(Exception):
+    """Every copy of scattered data was lost; there is no task to recompute it from."""
+
+    def __init__(self, key: Hashable, workers: Sequence[str] = ()):
+        self.key = key
+        self.workers = list(workers)
+        super().__init__(key, self.workers)
+
+    def __str__(self) -> str:
+        where = f" with worker(s) {', '.join(self.workers)}" if self.workers else ""
+        return (
+            f"The data of {self.key!r} was scattered by a client and its last copy was lost"
+            f"{where}. Scattered data has no task to recompute it from: scatter it again, "
+            "or scatter it with broadcast=True (or replicate it) so one lost worker does not lose it."
+        )
+
+    def __reduce__(self):
+        return (LostDataError, (self.key, self.workers))
+
+
 class UnknownWorkerError(KeyError):
     """An operation named a worker the scheduler does not know."""
 

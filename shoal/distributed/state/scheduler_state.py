@@ -68,7 +68,7 @@ from shoal.taskgraph.core import DataNode, key_prefix
 from shoal.taskgraph.errors import MissingKeyError
 from shoal.taskgraph.order import order
 
-from .errors import KilledWorker, UnknownKeyError, UnknownWorkerError
+from .errors import KilledWorker, LostDataError, UnknownKeyError, UnknownWorkerError
 from .messages import compute_task
 from .placement import choose_worker, is_rootish
 from .plugins import SchedulerPlugin
@@ -243,6 +243,12 @@ class SchedulerState:
     def _transition_released_waiting(self, ts, recs, msgs):
         ts.state = "waiting"
         ts.waiting_on.clear()
+        if ts.run_spec is None:  # scattered data has no recipe: it cannot be recomputed
+            err = LostDataError(ts.key, ts.killed_on)
+            ts.exception, ts.traceback, ts.exception_text = err, None, str(err)
+            ts.exception_blame = ts.key
+            recs[ts.key] = "erred"
+            return
         erred_dep = None
         for dep in ts.dependencies:
             state = dep.state
@@ -388,9 +394,20 @@ class SchedulerState:
         ts.exception_text = ""
         self._after_released(ts, recs)
 
+    def _transition_released_memory(self, ts, recs, msgs):
+        # Data a client scattered: ``ts.who_has`` was filled by update_data.
+        ts.state = "memory"
+        for ws in ts.who_has:
+            ws.has_what[ts] = None
+            ws.nbytes += max(ts.nbytes, 0)
+        msg = {"op": "key-in-memory", "key": ts.key, "nbytes": ts.nbytes, "type": ts.type}
+        for client in ts.who_wants:
+            msgs.append((client.id, msg))
+
     TRANSITIONS = {
         ("released", "waiting"): _transition_released_waiting,
         ("released", "forgotten"): _transition_released_forgotten,
+        ("released", "memory"): _transition_released_memory,
         ("waiting", "processing"): _transition_waiting_processing,
         ("waiting", "queued"): _transition_waiting_queued,
         ("waiting", "no-worker"): _transition_waiting_no_worker,
@@ -763,6 +780,44 @@ class SchedulerState:
         self.log_event("retry", client=client, keys=[ts.key for ts in ordered])
         return self.transitions({ts.key: "waiting" for ts in ordered})
 
+    def update_data(self, client: str, who_has: Mapping, nbytes: Mapping | None = None,
+                    types: Mapping | None = None) -> Messages:
+        """``client`` scattered data: ``who_has`` is ``{key: [worker addresses holding it]}``.
+
+        The keys are wanted by ``client`` and in memory. They have no task
+        to rerun, so if every copy is lost they err with ``LostDataError``.
+        """
+        self.add_client(client)
+        cs = self.clients[client]
+        nbytes = nbytes or {}
+        types = types or {}
+        recs: dict = {}
+        msgs: list = []
+        for key, addresses in who_has.items():
+            holders = [self._worker(a) for a in addresses]
+            ts = self.tasks.get(key)
+            if ts is None:
+                name = key_prefix(key)
+                prefix = self.prefixes.get(name) or self.prefixes.setdefault(name, TaskPrefix(name))
+                ts = self.tasks[key] = TaskState(key, None, prefix)
+                prefix.state_counts["released"] = prefix.state_counts.get("released", 0) + 1
+                self.generation += 1
+                ts.priority = (0, self.generation, 0)
+            if ts not in cs.wants_what:
+                cs.wants_what.add(ts)
+                ts.who_wants.add(cs)
+            if ts.state == "memory":
+                for ws in holders:
+                    self._add_replica(ts, ws)
+                msgs.append((client, {"op": "key-in-memory", "key": key, "nbytes": ts.nbytes, "type": ts.type}))
+            elif ts.state == "released" and holders:
+                ts.nbytes = nbytes.get(key, -1)
+                ts.type = types.get(key, "")
+                ts.who_has.update(holders)
+                recs[key] = "memory"
+        self.log_event("update-data", client=client, keys=len(who_has))
+        return msgs + self.transitions(recs)
+
     # ------------------------------------------------------------------ workers
     def add_worker(
         self,
@@ -862,6 +917,8 @@ class SchedulerState:
                 recs[ts.key] = "waiting"
         for ts in list(ws.has_what):
             self._remove_replica(ts, ws)
+            if ts.run_spec is None:
+                ts.killed_on.append(address)  # named by LostDataError if this was the last copy
             if not ts.who_has:
                 recs[ts.key] = "waiting" if (ts.who_wants or ts.waiters) else "released"
         self.log_event("remove-worker", worker=address, reason=reason)

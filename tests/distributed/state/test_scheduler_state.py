@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from shoal.distributed.state import (
-    KilledWorker, SchedulerPlugin, SchedulerState, UnknownWorkerError,
+    KilledWorker, LostDataError, SchedulerPlugin, SchedulerState, UnknownWorkerError,
 )
 from shoal.distributed.state.errors import UnknownKeyError
 from shoal.distributed.state.scheduler_records import task_slots
@@ -164,7 +164,31 @@ def scenario_error_propagates_and_is_released(recorder):
     return s
 
 
+def scenario_scattered_data(recorder):
+    s = SchedulerState()
+    s.add_plugin(recorder)
+    for w in ("A", "B", "C"):
+        s.add_worker(w, 1)
+    msgs = s.update_data(C, {"data": ["A", "B"]}, nbytes={"data": 4000}, types={"data": "ndarray"})
+    assert msgs == [(C, {"op": "key-in-memory", "key": "data", "nbytes": 4000, "type": "ndarray"})]
+    assert sorted(s.who_has(["data"])["data"]) == ["A", "B"] and s.nbytes(["data"]) == {"data": 4000}
+    msgs = s.update_graph(C, {"use": Task("use", inc, Ref("data"))}, ["use"])
+    assert computes(msgs)[0][0] in ("A", "B")  # where the data already is
+    s.client_releases_keys(C, ["use"])
+    s.remove_worker("A")
+    assert s.tasks["data"].state == "memory"
+    msgs = s.remove_worker("B")
+    (_, report), = ops(msgs, "task-erred")
+    assert isinstance(report["exception"], LostDataError)
+    assert report["exception"].workers == ["A", "B"] and "scatter it again" in str(report["exception"])
+    s.client_releases_keys(C, ["data"])
+    assert s.tasks == {}
+    s.validate_state()
+    return s
+
+
 SCENARIOS = [
+    scenario_scattered_data,
     scenario_chain_runs_and_is_forgotten,
     scenario_roots_queue,
     scenario_no_worker_then_worker_arrives,
