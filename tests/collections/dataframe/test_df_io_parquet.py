@@ -213,3 +213,20 @@ def test_predicate_pushdown_skips_row_groups_without_changing_results(tmp_path, 
     assert sum(read) <= 4  # of 10 row groups: only those holding a > 850 in p=south
     expected = pdf[(pdf.a > 850) & (pdf.p == "south")].f.sum()
     assert_eq(df[(df.a > 850) & (df.p == "south")].f.sum(), expected)
+
+
+def test_divisions_from_statistics_of_a_sorted_index(tmp_path):
+    pdf = _table(600).set_index("a")
+    dd.from_pandas(pdf, npartitions=4).to_parquet(str(tmp_path / "sorted"), write_index=True)
+    df = dd.read_parquet(str(tmp_path / "sorted"))
+    assert df.known_divisions
+    expected_divisions = dd.from_pandas(pdf, npartitions=4).divisions
+    assert df.divisions == expected_divisions
+    assert_eq(df, pd.read_parquet(tmp_path / "sorted"))
+    assert_eq(df.loc[100:130], pdf.loc[100:130])
+    shuffled = pdf.sample(frac=1, random_state=0)
+    dd.from_pandas(shuffled, npartitions=3, sort=False).to_parquet(str(tmp_path / "unsorted"), write_index=True)
+    assert not dd.read_parquet(str(tmp_path / "unsorted")).known_divisions
+    narrow = dd.read_parquet(str(tmp_path / "sorted"), columns=["f"])
+    assert narrow.divisions == expected_divisions
+    assert_eq(narrow, pdf[["f"]])

@@ -51,6 +51,27 @@ def _index_columns(schema) -> list[str]:
     return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
 
+def _piece_bounds(piece, column: str):
+    """``(min, max)`` of ``column`` over the piece's row groups, from their statistics; None if unknown."""
+    metadata = piece.metadata
+    groups = [rg.id for rg in piece.row_groups] if piece.row_groups is not None else range(metadata.num_row_groups)
+    low = high = None
+    for g in groups:
+        group = metadata.row_group(g)
+        stats = None
+        for c in range(group.num_columns):
+            if group.column(c).path_in_schema == column:
+                stats = group.column(c).statistics
+        if stats is None or not stats.has_min_max or stats.null_count:
+            return None
+        lo, hi = stats.min, stats.max
+        if not isinstance(lo, (int, float, str)) or isinstance(lo, bool):
+            return None  # timestamps and other types: their pandas form needs the index dtype; left unknown
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
+    return None if low is None else (low, high)
+
+
 def _with_partition_categories(meta: pd.DataFrame, dataset) -> pd.DataFrame:
     """The meta with hive partition columns categorical over the values found in the directory names."""
     partitioning = getattr(dataset, "partitioning", None)
@@ -126,7 +147,19 @@ class ReadParquet(FrameExpr):
         return meta
 
     def _compute_divisions(self):
-        return (None,) * (max(len(self.pieces), 1) + 1)
+        unknown = (None,) * (max(len(self.pieces), 1) + 1)
+        schema, pieces, meta = self._facts()
+        index_columns = _index_columns(schema)
+        if len(index_columns) != 1 or not pieces:
+            return unknown
+        bounds = [_piece_bounds(piece, index_columns[0]) for piece in pieces]
+        if any(b is None for b in bounds):
+            return unknown
+        # known only when the pieces are sorted and no label spans two of them (partitions are left-closed)
+        if any(not lo <= hi for lo, hi in bounds) or any(
+                not bounds[i][1] < bounds[i + 1][0] for i in range(len(bounds) - 1)):
+            return unknown
+        return tuple(lo for lo, _ in bounds) + (bounds[-1][1],)
 
     def _with_filters(self, terms: list) -> "ReadParquet | None":
         """This reader also applying the ``(column, op, value)`` conjuncts; None if it already does."""
