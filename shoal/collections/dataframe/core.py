@@ -437,12 +437,24 @@ class _Frame(_Collection):
     def cummin(self, skipna: bool = True):
         return self._cumulative("cummin", skipna)
 
-    def repartition(self, npartitions: int | None = None, divisions=None):
-        """The same rows in ``npartitions`` partitions, or moved to new ``divisions`` (see ``repartition.py``)."""
+    def _partitions_for_size(self, partition_size) -> int:
+        """How many partitions of about ``partition_size`` bytes (an int or '100MB') the data needs (computes its size)."""
+        size = _parse_bytes(partition_size)
+        total = self.memory_usage(deep=True).compute()
+        total = int(total.sum()) if isinstance(total, pd.Series) else int(total)
+        return max(1, -(-total // size))
+
+    def repartition(self, npartitions: int | None = None, divisions=None, partition_size=None):
+        """The same rows in ``npartitions`` partitions, moved to new ``divisions``, or cut into partitions of
+        about ``partition_size`` bytes (which computes the data's memory use first); see ``repartition.py``."""
         from .repartition import RepartitionToCount, RepartitionToDivisions, check_divisions
 
+        if partition_size is not None:
+            if npartitions is not None or divisions is not None:
+                raise ValueError("repartition: give exactly one of npartitions=, divisions= or partition_size=")
+            npartitions = self._partitions_for_size(partition_size)
         if (npartitions is None) == (divisions is None):
-            raise ValueError("repartition: give exactly one of npartitions= or divisions=")
+            raise ValueError("repartition: give exactly one of npartitions=, divisions= or partition_size=")
         if npartitions is not None:
             if npartitions < 1:
                 raise ValueError(f"repartition: npartitions must be positive, got {npartitions}")
@@ -583,6 +595,13 @@ class _Frame(_Collection):
         meta = make_meta(meta_nonempty(frame._meta).describe())
         return new_collection(Gather(tuple(p._expr for p in parts), assemble_describe, meta))
 
+    def memory_usage(self, index: bool = True, deep: bool = False, split_every=None):
+        """Bytes used, summed over partitions (a per-partition index such as a RangeIndex counts once per partition)."""
+        return self._reduce_with("memory-usage", _memory_usage, _sum_stacked, _sum_stacked,
+                                 {"index": index, "deep": deep}, split_every,
+                                 make_meta(self._meta.memory_usage(index=index, deep=deep))
+                                 if isinstance(self._meta, pd.DataFrame) else np.int64(0))
+
     def sem(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("sem", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
@@ -633,6 +652,37 @@ class Sample(FrameExpr):
 
     def _explain_args(self):
         return {"frac": self.frac}
+
+
+def _memory_usage(part, index=True, deep=False):
+    if isinstance(part, pd.DataFrame):
+        return part.memory_usage(index=index, deep=deep)
+    return np.int64(part.memory_usage(index=index, deep=deep))
+
+
+def _sum_stacked(partials, **kwargs):
+    if isinstance(partials[0], pd.Series):
+        return pd.DataFrame(partials).sum()
+    return sum(partials)
+
+
+_BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def _parse_bytes(value) -> int:
+    """``'100MB'`` -> 100000000; integers pass through.
+
+    >>> _parse_bytes("64MiB"), _parse_bytes(10)
+    (67108864, 10)
+    """
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    text = str(value).strip().lower().replace(" ", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number):] or "b"
+    if unit not in _BYTE_UNITS or not number:
+        raise ValueError(f"cannot read {value!r} as a size in bytes; write e.g. 100MB, 64MiB or an integer")
+    return int(float(number) * _BYTE_UNITS[unit])
 
 
 def _head(part, n):

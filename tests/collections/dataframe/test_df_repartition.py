@@ -42,3 +42,17 @@ def test_repartition_divisions_errors(pdf):
         df.repartition(divisions=(10, 200))
     with pytest.raises(ValueError, match="known divisions"):
         dd.from_pandas(pdf, npartitions=2, sort=False).repartition(divisions=(0, 200))
+
+
+def test_memory_usage_and_partition_size(pdf):
+    df = dd.from_pandas(pdf, npartitions=3)
+    numeric = ["i", "f", "n", "b", "k", "t"]  # (categoricals and strings carry per-partition overheads)
+    assert_eq(df[numeric].memory_usage(index=False), pdf[numeric].memory_usage(index=False))
+    assert_eq(df.f.memory_usage(index=False), pdf.f.memory_usage(index=False))
+    total = int(pdf.memory_usage(deep=True, index=False).sum())
+    resized = df[["i", "f"]].repartition(partition_size=int(pdf[["i", "f"]].memory_usage(deep=True).sum()) // 4)
+    assert 4 <= resized.npartitions <= 6
+    assert_eq(resized, pdf[["i", "f"]])
+    assert df.repartition(partition_size=f"{total * 10}B").npartitions == 1
+    with pytest.raises(ValueError, match="size in bytes"):
+        df.repartition(partition_size="lots")
