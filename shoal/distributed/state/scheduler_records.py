@@ -86,7 +86,7 @@ class WorkerInfo:
 
     __slots__ = (
         "address", "name", "nthreads", "memory_limit", "resources", "status",
-        "processing", "occupancy", "has_what", "nbytes", "slots",
+        "processing", "long_running", "occupancy", "has_what", "nbytes", "slots",
         "last_seen", "metrics",
     )
 
@@ -99,6 +99,7 @@ class WorkerInfo:
         self.resources: dict = dict(resources or {})
         self.status = "running"
         self.processing: dict = {}  # TaskState -> estimated seconds, insertion-ordered
+        self.long_running: set = set()  # processing tasks that seceded from the thread pool
         self.occupancy = 0.0  # sum of processing.values(), kept incrementally
         self.has_what: dict = {}  # TaskState -> None, insertion-ordered
         self.nbytes = 0

@@ -476,8 +476,11 @@ class SchedulerState:
 
     def _unassign(self, ts: TaskState) -> WorkerInfo:
         ws = ts.processing_on
-        duration = ws.processing.pop(ts)
         ts.processing_on = None
+        if ts in ws.long_running:
+            ws.long_running.discard(ts)  # holds no slot and no occupancy any more
+            return ws
+        duration = ws.processing.pop(ts)
         if ws.processing:
             ws.occupancy -= duration
         else:
@@ -904,7 +907,7 @@ class SchedulerState:
         self._free_keys_outbox.pop(address, None)
 
         recs: dict = {}
-        for ts in list(ws.processing):
+        for ts in [*ws.processing, *ws.long_running]:
             ts.suspicious += 1
             ts.killed_on.append(address)
             if ts.suspicious >= self.allowed_failures:
@@ -1015,7 +1018,28 @@ class SchedulerState:
         self.log_event("lost-data", key=key, worker=errant_worker)
         return self.transitions({key: "waiting" if (ts.who_wants or ts.waiters) else "released"})
 
+    def handle_long_running(self, worker: str, key: Key, **_: Any) -> Messages:
+        """Task ``key`` seceded from ``worker``'s thread pool (it waits on tasks it submitted).
+
+        It stays ``processing`` there but no longer takes a slot or counts in
+        occupancy, so the tasks it waits for can run — otherwise they could
+        queue forever behind it.
+        """
+        ws = self.workers.get(worker)
+        ts = self.tasks.get(key)
+        if ws is None or ts is None or ts.processing_on is not ws or ts in ws.long_running:
+            return []
+        duration = ws.processing.pop(ts)
+        ws.long_running.add(ts)
+        ws.occupancy = ws.occupancy - duration if ws.processing else 0.0
+        self.total_occupancy -= duration
+        self._update_slots(ws)
+        recs: dict = {}
+        self._fill_slots(ws, recs)
+        return self.transitions(recs)
+
     _WORKER_OPS = {
+        "long-running": "handle_long_running",
         "task-finished": "handle_task_finished",
         "task-erred": "handle_task_erred",
         "add-keys": "handle_add_keys",

@@ -42,7 +42,8 @@ def validate_scheduler_state(state) -> None:
         for ws in ts.who_has:
             assert ts in ws.has_what and ws.address in state.workers, where
         if ts.state == "processing":
-            assert ts in ts.processing_on.processing, where
+            ws = ts.processing_on
+            assert (ts in ws.processing) != (ts in ws.long_running), where
             assert ts.processing_on.address in state.workers, where
         assert (ts in state.unrunnable) == (ts.state == "no-worker"), where
         if ts.state in ("memory", "waiting", "queued", "processing", "no-worker"):
@@ -57,7 +58,7 @@ def validate_scheduler_state(state) -> None:
     assert not (state.n_queued and state.free_slots), "tasks queued while a worker has a free slot"
     occupancy = 0.0
     for address, ws in state.workers.items():
-        for ts in ws.processing:
+        for ts in [*ws.processing, *ws.long_running]:
             assert ts.state == "processing" and ts.processing_on is ws, (address, ts)
         for ts in ws.has_what:
             assert ws in ts.who_has, (address, ts)
@@ -88,7 +89,8 @@ def validate_worker_state(state) -> None:
         where = f"worker {state.address!r} task {key!r} in {ts.state}"
         assert ts.state in _WORKER_STATES, where
         assert (key in state.data) == (ts.state == "memory"), where
-        assert (ts in state.executing) == (ts.state == "executing" or ts.cancelled_from == "executing"), where
+        running = ts.state == "executing" or ts.cancelled_from == "executing"
+        assert (ts in state.executing) + (ts in state.long_running) == running, where
         assert (ts.state == "flight" or ts.cancelled_from == "flight") <= (key in in_flight), where
         if ts.state == "waiting":
             assert ts.waiting_for_data == {d for d in ts.dependencies if d.state != "memory"}, where
@@ -106,5 +108,5 @@ def validate_worker_state(state) -> None:
         if ts.state in ("ready", "constrained", "executing"):
             assert all(d.state == "memory" for d in ts.dependencies) or ts.state == "executing", where
     for name, total in state.total_resources.items():
-        used = sum((ts.resources or {}).get(name, 0) for ts in state.executing)
+        used = sum((ts.resources or {}).get(name, 0) for ts in state.executing | state.long_running)
         assert state.available_resources[name] == total - used, name

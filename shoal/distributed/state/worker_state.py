@@ -152,7 +152,8 @@ class WorkerState:
         self.tasks: dict = {}
         self.ready: list = []  # heap of (priority, seq, ts)
         self.constrained: list = []  # heap of (priority, seq, ts) waiting for resources
-        self.executing: set = set()
+        self.executing: set = set()  # tasks holding one of the nthreads slots
+        self.long_running: set = set()  # executing tasks that seceded from the pool
         self.data_needed: dict = {}  # peer -> heap of (priority, seq, ts) to fetch from it
         self.in_flight_workers: dict = {}  # peer -> set of keys asked for
         self.transition_log: deque = deque(maxlen=transition_log_size)
@@ -453,6 +454,7 @@ class WorkerState:
 
     def _leave_thread(self, ts: WorkerTaskState) -> None:
         self.executing.discard(ts)
+        self.long_running.discard(ts)
         if ts.resources:
             for name, amount in ts.resources.items():
                 self.available_resources[name] += amount
@@ -721,6 +723,23 @@ class WorkerState:
         elif ts.state == "cancelled":
             self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
         return self._transitions(recs, instructions)
+
+    def handle_secede(self, key: Key) -> list:
+        """Task ``key`` left the thread pool to wait on tasks it submitted.
+
+        Its slot goes to the next ready task and the scheduler is told
+        (``long-running``) so it stops counting the task against this worker.
+        The task keeps its resources until it finishes.
+        """
+        ts = self.tasks.get(key)
+        if ts is None or ts not in self.executing:
+            return []
+        self.executing.discard(ts)
+        self.long_running.add(ts)
+        instructions: list = []
+        if ts.state == "executing":
+            instructions.append(ToScheduler({"op": "long-running", "key": key}))
+        return self._transitions({}, instructions)
 
     def handle_pause(self) -> list:
         """Memory is short: start no new tasks (running ones finish)."""

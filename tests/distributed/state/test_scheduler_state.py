@@ -596,3 +596,31 @@ def test_worker_messages_dispatch_by_op():
     assert s.nbytes() == {"x": 3}
     with pytest.raises(ValueError, match="'bogus'"):
         s.handle_worker_message("A", {"op": "bogus"})
+
+
+def test_seceded_task_frees_its_slot_for_the_tasks_it_waits_on():
+    s = SchedulerState(default_task_duration=0.5)
+    s.add_worker("A", 1)
+    s.update_graph(C, {"parent": Task("parent", inc, 0)}, ["parent"])
+    children = {("child", i): Task(("child", i), inc, i) for i in range(5)}
+    msgs = s.update_graph(C, children, list(children))
+    assert len(computes(msgs)) == task_slots(1, s.worker_saturation) - 1
+    queued_before = s.n_queued
+    msgs = s.handle_worker_message("A", {"op": "long-running", "key": "parent"})
+    assert len(computes(msgs)) == 1 and s.n_queued == queued_before - 1
+    assert s.tasks["parent"].state == "processing"
+    assert s.workers["A"].occupancy == pytest.approx(0.5 * len(s.workers["A"].processing))
+    s.validate_state()
+    # Losing the worker reschedules the seceded task too.
+    s.add_worker("B", 1)
+    s.remove_worker("A")
+    assert s.tasks["parent"].state in ("queued", "processing")  # B's slots may be full
+    assert s.tasks["parent"].suspicious == 1
+    s.validate_state()
+    for _ in range(10):
+        if s.tasks["parent"].state == "memory":
+            break
+        ts = next(iter(s.workers["B"].processing))
+        s.handle_task_finished("B", ts.key, nbytes=1)
+    assert s.tasks["parent"].state == "memory"
+    s.validate_state()

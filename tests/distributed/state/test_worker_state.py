@@ -308,3 +308,17 @@ def test_unknown_scheduler_message_is_named():
         ws.handle_scheduler_message({"op": "bogus"})
     with pytest.raises(KeyError, match="'nothing'"):
         ws.execution_inputs("nothing")
+
+
+def test_seceding_task_gives_its_thread_to_the_next_ready_task():
+    ws = WorkerState("me", 1)
+    assert executes(compute(ws, "parent", Task("parent", inc, 0))) == ["parent"]
+    assert executes(compute(ws, "child", Task("child", inc, 1))) == []
+    out = ws.handle_secede("parent")
+    assert to_scheduler(out) == [{"op": "long-running", "key": "parent"}]
+    assert executes(out) == ["child"]
+    ws.validate_state()
+    assert to_scheduler(run(ws, "child"), "task-finished")[0]["key"] == "child"
+    assert to_scheduler(run(ws, "parent"), "task-finished")[0]["key"] == "parent"
+    assert not ws.executing and not ws.long_running
+    ws.validate_state()
