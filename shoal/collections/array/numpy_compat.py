@@ -15,7 +15,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, cumulative, elementwise, linalg, reductions, shape, take
+    from . import creation, cumulative, elementwise, linalg, reductions, shape, summaries, take
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -28,6 +28,7 @@ def _handled() -> dict[Callable, Callable]:
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
+        np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
         np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,

@@ -1,0 +1,185 @@
+"""Whole-array summaries with a 1-d result of their own: ``unique``, ``bincount``, ``histogram``, ``topk``.
+
+Each block is summarized on its own (``chunk``), groups of ``split_every``
+summaries are merged level by level (``combine``), and the last merge makes
+the single output block (``aggregate``). A result whose length depends on
+the data (``unique``, ``bincount`` without ``minlength``) has an unknown
+(nan) block length until computed.
+
+>>> import numpy as np
+>>> from shoal.collections.array.creation import from_array
+>>> unique(from_array(np.array([3, 1, 3, 2, 1]), chunks=2)).compute(scheduler="sync").tolist()
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ... import config
+from ...taskgraph.core import Ref, Task
+from .core import Array
+from .expr import ArrayExpr
+
+__all__ = ["Summary", "unique", "bincount", "histogram", "topk"]
+
+
+class Summary(ArrayExpr):
+    """``aggregate(combine(...combine(chunk(block) for block)))`` as one 1-d output block."""
+
+    _parameters = ["array", "chunk", "combine", "aggregate", "chunks", "dtype", "split_every", "label"]
+
+    @property
+    def _funcname(self) -> str:
+        return self.label
+
+    def _layer(self) -> dict:
+        token = self._name.rsplit("-", 1)[-1]
+        layer: dict = {}
+        level = []
+        for n, idx in enumerate(np.ndindex(*self.array.numblocks)):
+            key = (f"{self.label}-chunk-{token}", n)
+            layer[key] = Task(key, self.chunk, Ref(self.array._key(idx)))
+            level.append(key)
+        depth = 0
+        while len(level) > self.split_every:
+            grouped = []
+            for g in range(0, len(level), self.split_every):
+                key = (f"{self.label}-combine{depth}-{token}", g // self.split_every)
+                layer[key] = Task(key, self.combine, [Ref(k) for k in level[g:g + self.split_every]])
+                grouped.append(key)
+            level, depth = grouped, depth + 1
+        out = self._key((0,))
+        layer[out] = Task(out, self.aggregate, [Ref(k) for k in level])
+        return layer
+
+
+def _summary(x: Any, chunk: Callable, combine: Callable, aggregate: Callable, length: float, dtype: Any,
+             label: str, split_every: int | None = None) -> Array:
+    from .creation import asarray
+
+    x = asarray(x)
+    split_every = split_every or config.get("array.split-every")
+    return Array(Summary(x.expr, chunk, combine, aggregate, ((length,),), np.dtype(dtype), int(split_every), label))
+
+
+# --------------------------------------------------------------------- unique
+
+
+def _unique_all(parts: list) -> np.ndarray:
+    return np.unique(np.concatenate([np.asarray(p).ravel() for p in parts]))
+
+
+def unique(x: Any, split_every: int | None = None) -> Array:
+    """``numpy.unique`` (sorted distinct values; the ``return_*`` options are not implemented yet)."""
+    from .creation import asarray
+
+    x = asarray(x)
+    return _summary(x, np.unique, _unique_all, _unique_all, math.nan, x.dtype, "unique", split_every)
+
+
+# --------------------------------------------------------------------- bincount
+
+
+def _bincount_block(block: np.ndarray, weights: np.ndarray | None = None, minlength: int = 0) -> np.ndarray:
+    return np.bincount(block, weights=weights, minlength=minlength)
+
+
+def _sum_padded(parts: list) -> np.ndarray:
+    length = max(len(p) for p in parts)
+    total = np.zeros(length, dtype=np.result_type(*parts))
+    for p in parts:
+        total[: len(p)] += p
+    return total
+
+
+def bincount(x: Any, weights: Any = None, minlength: int = 0, split_every: int | None = None) -> Array:
+    """``numpy.bincount`` of a 1-d array of non-negative ints (``weights`` chunked like ``x``)."""
+    from .creation import asarray
+    from .elementwise import elemwise
+
+    x = asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"bincount needs a 1-d array, got {x.ndim} dimensions")
+    # the result is max(x) + 1 long (at least minlength): not known before computing
+    length = math.nan
+    if weights is not None:
+        # pair each block with its weights: one elementwise task gives both to the chunk function
+        paired = elemwise(_pair_bincount, x, weights, minlength=minlength, dtype=np.float64)
+        counts_dtype = np.bincount(np.zeros(1, dtype=np.intp), weights=np.ones(1, asarray(weights).dtype)).dtype
+        return _summary(paired, _identity, _sum_padded, _sum_padded, length, counts_dtype, "bincount", split_every)
+    chunk = functools.partial(_bincount_block, minlength=minlength)
+    return _summary(x, chunk, _sum_padded, _sum_padded, length, np.intp, "bincount", split_every)
+
+
+def _pair_bincount(block: np.ndarray, weights: np.ndarray, minlength: int) -> np.ndarray:
+    return np.bincount(block, weights=weights, minlength=minlength)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+# --------------------------------------------------------------------- histogram
+
+
+def _histogram_block(block: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return np.histogram(block, bins=edges)[0]
+
+
+def _sum_all(parts: list) -> np.ndarray:
+    return functools.reduce(np.add, parts)
+
+
+def histogram(a: Any, bins: Any = 10, range: tuple | None = None, split_every: int | None = None) -> tuple:
+    """``numpy.histogram`` with the bin edges known up front: an int ``bins`` needs ``range``.
+
+    Returns ``(counts, edges)``: counts lazy (an Array), edges a NumPy array.
+    """
+    if np.ndim(bins) == 0:
+        if range is None:
+            raise ValueError(
+                "histogram with a number of bins needs range=(low, high) for shoal Arrays (finding the data's "
+                "range would need a pass over the data first); pass range=, or explicit bin edges"
+            )
+        edges = np.histogram_bin_edges(np.empty(0), bins=int(bins), range=range)
+    else:
+        edges = np.asarray(bins)
+    chunk = functools.partial(_histogram_block, edges=edges)
+    return _summary(a, chunk, _sum_all, _sum_all, len(edges) - 1, np.intp, "histogram", split_every), edges
+
+
+# --------------------------------------------------------------------- topk
+
+
+def _topk_block(block: np.ndarray, k: int) -> np.ndarray:
+    flat = np.asarray(block).ravel()
+    if abs(k) >= flat.size:
+        return flat
+    return np.partition(flat, -k)[-k:] if k > 0 else np.partition(flat, -k - 1)[: -k]
+
+
+def _topk_merge(parts: list, k: int) -> np.ndarray:
+    return _topk_block(np.concatenate(parts), k)
+
+
+def _topk_final(parts: list, k: int) -> np.ndarray:
+    best = _topk_merge(parts, k)
+    return np.sort(best)[::-1] if k > 0 else np.sort(best)
+
+
+def topk(x: Any, k: int, split_every: int | None = None) -> Array:
+    """The ``k`` largest elements, largest first (``k < 0``: the ``-k`` smallest, smallest first), of the
+    flattened array."""
+    from .creation import asarray
+
+    x = asarray(x)
+    if k == 0:
+        raise ValueError("topk needs k != 0")
+    length = min(abs(k), x.size)
+    return _summary(x, functools.partial(_topk_block, k=k), functools.partial(_topk_merge, k=k),
+                    functools.partial(_topk_final, k=k), length, x.dtype, "topk", split_every)
