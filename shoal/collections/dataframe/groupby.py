@@ -275,6 +275,10 @@ class _GroupbyAggregate:
         return cast_like(result, meta)
 
 
+def _index_labels_mapped(index: pd.Index, func) -> pd.Series:
+    return pd.Series(index.map(func), index=index)
+
+
 # ------------------------------------------------------------------ user-facing objects
 
 
@@ -290,7 +294,13 @@ class _GroupBy:
         names, index_names = [], []
         temp = {}
         for i, key in enumerate(keys):
-            if isinstance(key, Series):
+            if callable(key) and not isinstance(key, (Series, str)):
+                # pandas applies a function key to the index labels
+                name = f"__groupby_key_{i}__"
+                temp[name] = base.index.map_partitions(_index_labels_mapped, key, enforce_metadata=False)
+                names.append(name)
+                index_names.append(base.index.name)
+            elif isinstance(key, Series):
                 name = f"__groupby_key_{i}__"
                 temp[name] = key
                 names.append(name)

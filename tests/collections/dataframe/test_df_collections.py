@@ -215,3 +215,11 @@ def test_setitem_and_select_dtypes(pdf):
     expected["z"] = expected.i + 1
     assert_eq(df, expected)
     assert_eq(df.select_dtypes("number"), expected.select_dtypes("number"))
+
+
+def test_eval(frames):
+    pdf, df = frames
+    assert_eq(df.eval("i * 2 + k"), pdf.eval("i * 2 + k"))
+    assert_eq(df.eval("z = i - k"), pdf.eval("z = i - k"))
+    with pytest.raises(Exception, match="nope"):
+        df.eval("nope + 1")

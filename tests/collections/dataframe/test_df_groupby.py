@@ -110,3 +110,9 @@ def test_integer_key_shortcut_matches_pandas_including_huge_and_sparse_keys():
                   frame.groupby("k").agg({"x": ["sum", "mean", "count"], "y": ["sum", "count", "mean"]}))
         assert_eq(df.groupby("k").big.sum(), frame.groupby("k").big.sum())  # exact, too big for float64
         assert_eq(df.groupby("k").size(), frame.groupby("k").size())
+
+
+def test_function_keys_map_the_index(frames):
+    pdf, df = frames
+    assert_eq(df.groupby(lambda label: label % 3).f.sum(), pdf.groupby(lambda label: label % 3).f.sum())
+    assert_eq(df.groupby([lambda label: label % 2, "k"]).i.max(), pdf.groupby([lambda label: label % 2, "k"]).i.max())
