@@ -30,7 +30,9 @@ Invariants (checked by ``validate_state``)
   in waiting/queued/no-worker/processing. ``ts.waiting_on`` (waiting only) are
   its dependencies not in memory.
 - A task in memory has ``who_has`` non-empty and appears in each holder's
-  ``has_what``; a task processing is in exactly its worker's ``processing``.
+  ``has_what``; a task processing is in exactly one of its worker's
+  ``processing`` (holding a slot) or ``long_running`` (seceded, no slot).
+- No task is queued while a running worker has a free slot.
 - A task is *needed* while a client wants it (``who_wants``) or a waiter
   needs it; a task that is not needed holds no data; a released task is
   forgotten once it also has no dependents (dependents keep it as lineage,

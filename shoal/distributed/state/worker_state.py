@@ -30,7 +30,8 @@ Invariants (checked by ``validate_state``)
   or we told it we hold it) or a local task still waits on it (``waiters``).
   Data the scheduler knows about is deleted only when it says ``free-keys``.
 - ``len(self.executing) <= nthreads``; ``executing`` holds the tasks in
-  ``executing`` and those ``cancelled`` from it.
+  ``executing`` and those ``cancelled`` from it, except those that seceded
+  from the pool (``handle_secede``), which are in ``long_running`` instead.
 - At most one ``GatherDep`` per peer and at most
   ``transfer_incoming_count_limit`` peers at a time (``in_flight_workers``);
   a batch asks one peer for up to ``transfer_message_bytes_limit`` bytes.
