@@ -7,7 +7,7 @@ dataclasses: ``Execute``, ``GatherDep`` and ``ToScheduler``.
 
 Scheduler -> worker: ``compute-task``, ``free-keys``, ``acquire-replicas``,
 ``update-who-has``. Worker -> scheduler: ``task-finished``, ``task-erred``,
-``add-keys``, ``missing-data``. Scheduler -> client: ``key-in-memory``,
+``add-keys``, ``missing-data``, ``long-running``. Scheduler -> client: ``key-in-memory``,
 ``task-erred``, ``cancelled-keys``.
 
 >>> msg = compute_task("x", None, (0, 1, 0), {}, {}, None, 0.5)
@@ -78,6 +78,11 @@ class MissingDataMsg(TypedDict):
     op: str  # "missing-data": errant_worker did not have key when asked
     key: Key
     errant_worker: str
+
+
+class LongRunningMsg(TypedDict):
+    op: str  # "long-running": key seceded from the thread pool (waits on tasks it submitted)
+    key: Key
 
 
 # --------------------------------------------------------------- scheduler -> client
