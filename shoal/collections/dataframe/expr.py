@@ -440,12 +440,10 @@ class Projection(Blockwise):
             return Projection(frame.frame, self.columns_)
         return None
 
-    def _simplify_up(self, parent, dependents):
-        return None
-
 
 def _as_key(columns):
-    return list(columns) if isinstance(columns, (list, tuple)) and not isinstance(columns, str) and isinstance(columns, list) else columns
+    """A list of labels selects a DataFrame (copied, so the operand is never shared); anything else one column."""
+    return list(columns) if isinstance(columns, list) else columns
 
 
 def _filter(frame, mask):

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .meta import is_frame_like, make_meta, meta_nonempty
@@ -86,7 +87,7 @@ class TreeReduce(FrameExpr):
 
     def _layer(self):
         kwargs = self.kwargs or {}
-        split_every = self.split_every or DEFAULT_SPLIT_EVERY
+        split_every = self.split_every or config.get("dataframe.split-every", DEFAULT_SPLIT_EVERY)
         if split_every < 2:
             raise ValueError(f"split_every must be at least 2, got {split_every}")
         name = self._name

@@ -109,3 +109,13 @@ def test_sample_is_a_reproducible_subset(frames):
     pd.testing.assert_frame_equal(first, again)
     assert set(first.index) <= set(pdf.index) and abs(len(first) - len(pdf) / 2) <= df.npartitions
     pd.testing.assert_frame_equal(first, pdf.loc[first.index])
+
+
+def test_split_every_from_config(pdf):
+    from shoal import config
+
+    df = dd.from_pandas(pdf, npartitions=12)
+    with config.set({"dataframe.split-every": 3}):
+        graph = dict(df.i.sum().__shoal_graph__())
+        assert_eq(df.i.sum(), pdf.i.sum())
+    assert sum("-combine-" in k[0] for k in graph if isinstance(k, tuple)) == 4 + 2
