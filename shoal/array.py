@@ -16,6 +16,7 @@ from .collections.array.creation import (arange, array, asarray, empty, empty_li
 from .collections.array.elementwise import UFUNCS as _UFUNCS
 from .collections.array.elementwise import astype, clip, elemwise, isclose, isnan, round_, where
 from .collections.array.npy_stack import from_npy_stack, to_npy_stack
+from .collections.array.overlap import map_overlap
 from .collections.array.rechunk import rechunk
 from .collections.array.summaries import bincount, histogram, topk, unique
 from .collections.array.take import take
@@ -38,5 +39,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]

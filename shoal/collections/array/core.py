@@ -230,6 +230,11 @@ class Array:
 
         return map_blocks(func, self, *args, **kwargs)
 
+    def map_overlap(self, func, depth: Any = 1, boundary: Any = "none", trim: bool = True, **kwargs) -> "Array":
+        from .overlap import map_overlap
+
+        return map_overlap(func, self, depth=depth, boundary=boundary, trim=trim, **kwargs)
+
     def astype(self, dtype: Any, casting: str = "unsafe", copy: bool = True) -> "Array":
         from .elementwise import astype
 
