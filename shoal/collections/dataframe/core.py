@@ -495,7 +495,7 @@ class _Frame(_Collection):
             if sum(len(p) for p in found) >= n:
                 break
             k *= 2  # look further, twice as far each time
-        return _concat(found).iloc[:n] if found else self._meta
+        return _head(_concat(found), n) if found else self._meta
 
     def tail(self, n: int = 5, compute: bool = True):
         """The last ``n`` rows; reads partitions from the end until it has ``n`` rows."""
@@ -510,7 +510,7 @@ class _Frame(_Collection):
                 break
             k *= 2
         result = _concat(found) if found else self._meta
-        return result.iloc[-n:] if n else result.iloc[:0]
+        return _tail(result, n)
 
     # ------------------------------------------------------------------ reductions
     def _reduce_with(self, label, chunk, combine, aggregate, kwargs=None, split_every=None, meta=None):
@@ -686,10 +686,12 @@ def _parse_bytes(value) -> int:
 
 
 def _head(part, n):
-    return part.iloc[:n]
+    return part[:n] if isinstance(part, pd.Index) else part.iloc[:n]
 
 
 def _tail(part, n):
+    if isinstance(part, pd.Index):
+        return part[-n:] if n else part[:0]
     return part.iloc[-n:] if n else part.iloc[:0]
 
 
@@ -727,7 +729,7 @@ class _Collapse(FrameExpr):
 
 
 def _collapse(parts, n):
-    return _concat(parts).iloc[:n]
+    return _head(_concat(parts), n)
 
 
 class _PartitionSelector:

@@ -223,3 +223,12 @@ def test_eval(frames):
     assert_eq(df.eval("z = i - k"), pdf.eval("z = i - k"))
     with pytest.raises(Exception, match="nope"):
         df.eval("nope + 1")
+
+
+def test_index_collection(frames):
+    pdf, df = frames
+    pd.testing.assert_index_equal(df.index.head(7), pdf.index[:7])
+    pd.testing.assert_index_equal(df.index.tail(3), pdf.index[-3:])
+    assert len(df.index) == len(pdf)
+    assert_eq(df.index.max(), pdf.index.max())
+    assert_eq(df.head(5, npartitions=-1), pdf.head(5))
