@@ -6,7 +6,7 @@
 2.0
 """
 
-from .collections.array import random
+from .collections.array import linalg, random
 from .collections.array.blockwise import blockwise, map_blocks
 from .collections.array.chunks import normalize_chunks
 from .collections.array.core import Array
@@ -33,7 +33,7 @@ globals().update({name: f for name, f in _UFUNCS.items() if name not in globals(
 isnan = isnan  # the explicit wrapper wins over the generated ufunc wrapper
 
 __all__ = [
-    "Array", "random", "blockwise", "map_blocks", "normalize_chunks", "arange", "array", "asarray", "empty",
+    "Array", "random", "linalg", "blockwise", "map_blocks", "normalize_chunks", "arange", "array", "asarray", "empty",
     "empty_like", "eye", "from_array", "from_delayed", "fromfunction", "full", "full_like", "linspace", "ones",
     "ones_like", "store", "zeros", "zeros_like", "astype", "clip", "elemwise", "isclose", "isnan", "round",
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",

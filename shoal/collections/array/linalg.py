@@ -1,9 +1,9 @@
-"""Matrix products: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays.
+"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays; ``norm``.
 
 Block ``(i, j)`` of ``x @ y`` is the sum over ``k`` of ``x[i, k] @ y[k, j]``:
 the products are made blockwise with ``k`` kept as a leading axis, and that
 axis is then summed by the ordinary tree reduction, so no task ever holds a
-whole row of blocks. (tensordot, einsum, qr, svd, norm and solve: not yet.)
+whole row of blocks. (tensordot, einsum, qr, svd and solve: not yet.)
 
 >>> import numpy as np
 >>> from shoal.collections.array.creation import from_array
@@ -20,7 +20,7 @@ import numpy as np
 
 from .core import Array
 
-__all__ = ["matmul", "dot"]
+__all__ = ["matmul", "dot", "norm"]
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -62,3 +62,59 @@ def matmul(x1: Any, x2: Any) -> Array:
 def dot(a: Any, b: Any) -> Array:
     """``numpy.dot`` for 1-d and 2-d arrays (the same as ``matmul`` there)."""
     return matmul(a, b)
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Array:
+    """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two (not ``2``/``-2``/``'nuc'``).
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> float(norm(from_array(np.array([3.0, 4.0]), chunks=1)).compute(scheduler="sync"))
+    5.0
+    """
+    from . import reductions
+    from .creation import asarray
+
+    x = asarray(x)
+    if not np.issubdtype(x.dtype, np.inexact):
+        x = x.astype(float)
+    if axis is None:
+        if ord is None:  # the 2-norm of the flattened array, whatever its dimensions
+            return np.sqrt(reductions.sum(abs(x) ** 2, axis=None, keepdims=keepdims))
+        axis = tuple(range(x.ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(int(a) % x.ndim for a in axes)
+    magnitude = abs(x)
+    if len(axes) == 1:
+        if ord is None or ord == 2:
+            return np.sqrt(reductions.sum(magnitude ** 2, axis=axes, keepdims=keepdims))
+        if ord == np.inf:
+            return reductions.max(magnitude, axis=axes, keepdims=keepdims)
+        if ord == -np.inf:
+            return reductions.min(magnitude, axis=axes, keepdims=keepdims)
+        if ord == 0:
+            return reductions.sum(x != 0, axis=axes, keepdims=keepdims).astype(magnitude.dtype)
+        if ord == 1:
+            return reductions.sum(magnitude, axis=axes, keepdims=keepdims)
+        if isinstance(ord, str):
+            raise ValueError(f"Invalid norm order {ord!r} for vectors")
+        return reductions.sum(magnitude ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
+    if len(axes) != 2:
+        raise ValueError("Improper number of dimensions to norm.")
+    row_axis, col_axis = axes
+    if ord is None or ord == "fro":
+        return np.sqrt(reductions.sum(magnitude ** 2, axis=axes, keepdims=keepdims))
+    if ord in (1, -1, np.inf, -np.inf):
+        # 1: the largest column sum; inf: the largest row sum (their negatives: the smallest)
+        summed_axis, other_axis = (row_axis, col_axis) if abs(ord) == 1 else (col_axis, row_axis)
+        sums = reductions.sum(magnitude, axis=summed_axis, keepdims=True)
+        pick = reductions.max if ord > 0 else reductions.min
+        result = pick(sums, axis=other_axis, keepdims=True)
+        if not keepdims:
+            from .shape import squeeze
+
+            result = squeeze(result, axis=axes)
+        return result
+    raise NotImplementedError(
+        f"norm(ord={ord!r}) for matrices needs singular values (svd), which are not implemented yet for "
+        "shoal Arrays; compute() first"
+    )

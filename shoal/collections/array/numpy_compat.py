@@ -29,7 +29,7 @@ def _handled() -> dict[Callable, Callable]:
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
         np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
-        np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.cumsum: cumulative.cumsum,
+        np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,

@@ -43,3 +43,31 @@ def test_matmul_dtypes_and_errors():
 
 def test_matmul_on_processes(scheduler):
     assert_eq(sa.from_array(A, chunks=3) @ sa.from_array(B, chunks=2), A @ B, scheduler=scheduler)
+
+
+@pytest.mark.parametrize("ord", [None, 2, 1, np.inf, -np.inf, 0, 3, 0.5])
+def test_vector_norms(ord, sched):
+    data = np.where(A > 1, 0, A)
+    x = sa.from_array(data, chunks=(3, 2))
+    for axis in (0, 1, -1):
+        assert_eq(sa.linalg.norm(x, ord=ord, axis=axis), np.linalg.norm(data, ord=ord, axis=axis), scheduler=sched)
+    assert_eq(np.linalg.norm(x[0], ord=ord), np.linalg.norm(data[0], ord=ord), scheduler=sched)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+def test_matrix_norms(ord, sched):
+    x = sa.from_array(A, chunks=(3, 2))
+    assert_eq(np.linalg.norm(x, ord=ord), np.linalg.norm(A, ord=ord), scheduler=sched)
+    assert_eq(sa.linalg.norm(x, ord=ord, axis=(1, 0), keepdims=True),
+              np.linalg.norm(A, ord=ord, axis=(1, 0), keepdims=True), scheduler=sched)
+    cube = np.stack([A, 2 * A])
+    assert_eq(sa.linalg.norm(sa.from_array(cube, chunks=2), ord=ord, axis=(1, 2)),
+              np.linalg.norm(cube, ord=ord, axis=(1, 2)), scheduler=sched)
+
+
+def test_norm_of_ints_and_unsupported_orders():
+    ints = np.arange(12).reshape(3, 4)
+    assert_eq(sa.linalg.norm(sa.from_array(ints, chunks=2)), np.linalg.norm(ints))
+    assert_eq(sa.linalg.norm(sa.from_array(ints, chunks=2), axis=1), np.linalg.norm(ints, axis=1))
+    with pytest.raises(NotImplementedError, match="svd"):
+        sa.linalg.norm(sa.from_array(A, chunks=2), ord="nuc")
