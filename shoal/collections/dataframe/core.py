@@ -28,8 +28,8 @@ from .expr import (
     Elemwise, FrameExpr, FromValues, IndexOf, MapPartitions, Method, Partitions, blockwise_groups, fused_graph,
     is_scalar_expr,
 )
-from .meta import is_frame_like, make_meta, meta_nonempty
-from .reductions import REDUCTIONS, TreeReduce, user_reduction_functions
+from .frame_reductions import ReductionMethods
+from .meta import make_meta
 
 __all__ = ["DataFrame", "Series", "Index", "Scalar", "new_collection", "map_partitions"]
 
@@ -262,7 +262,7 @@ Scalar.__neg__ = _unary_method(operator.neg)
 Scalar.__hash__ = object.__hash__
 
 
-class _Frame(_Collection):
+class _Frame(ReductionMethods, _Collection):
     """Shared by DataFrame, Series and Index: partitions of pandas objects."""
 
     # ------------------------------------------------------------------ metadata
@@ -513,119 +513,12 @@ class _Frame(_Collection):
         return _tail(result, n)
 
     # ------------------------------------------------------------------ reductions
-    def _reduce_with(self, label, chunk, combine, aggregate, kwargs=None, split_every=None, meta=None):
-        return new_collection(TreeReduce(self._expr, chunk, combine, aggregate, kwargs, split_every, meta, label))
-
-    def _reduction(self, name: str, split_every=None, **kwargs):
-        spec = REDUCTIONS[name]
-        # pandas on the fake partition says what the result looks like (and rejects, now, what it would reject)
-        result = getattr(meta_nonempty(self._meta), name)(**kwargs)
-        meta = make_meta(result) if is_frame_like(result) else result
-        return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, kwargs or None, split_every, meta)
-
-    def reduction(self, chunk, aggregate=None, combine=None, meta=None, split_every=None,
-                  chunk_kwargs=None, aggregate_kwargs=None, combine_kwargs=None):
-        """A user-defined tree reduction.
-
-        ``chunk(partition)`` runs on every partition; ``combine`` and
-        ``aggregate`` run on the concatenation (``pd.concat``, or a Series of
-        scalars) of up to ``split_every`` earlier results; ``aggregate`` gives
-        the final value. ``combine`` defaults to ``aggregate``, which
-        defaults to ``chunk``.
-        """
-        funcs = user_reduction_functions(chunk, aggregate, combine, chunk_kwargs, aggregate_kwargs, combine_kwargs)
-        return self._reduce_with("reduction", *funcs, split_every=split_every,
-                                 meta=make_meta(meta) if meta is not None else None)
-
-    def sum(self, skipna=True, split_every=None, **kwargs):
-        return self._reduction("sum", split_every, skipna=skipna, **kwargs)
-
-    def prod(self, skipna=True, split_every=None, **kwargs):
-        return self._reduction("prod", split_every, skipna=skipna, **kwargs)
-
-    product = prod
-
-    def min(self, skipna=True, split_every=None, **kwargs):
-        return self._reduction("min", split_every, skipna=skipna, **kwargs)
-
-    def max(self, skipna=True, split_every=None, **kwargs):
-        return self._reduction("max", split_every, skipna=skipna, **kwargs)
-
-    def count(self, split_every=None, **kwargs):
-        return self._reduction("count", split_every, **kwargs)
-
-    def mean(self, skipna=True, split_every=None, **kwargs):
-        return self._reduction("mean", split_every, skipna=skipna, **kwargs)
-
-    def var(self, ddof=1, skipna=True, split_every=None, **kwargs):
-        return self._reduction("var", split_every, skipna=skipna, ddof=ddof, **kwargs)
-
-    def std(self, ddof=1, skipna=True, split_every=None, **kwargs):
-        return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
-
-    def quantile(self, q=0.5, split_every=None):
-        """Approximate quantile(s) of numeric data; see ``quantiles.py`` for the error bound (0.1% of the rows)."""
-        from .quantiles import quantile_aggregate, quantile_chunk, quantile_combine
-
-        frame = self._numeric_only("quantile")
-        fake = meta_nonempty(frame._meta)
-        result = fake.quantile(list(q) if isinstance(q, (list, tuple)) else q)
-        meta = make_meta(result) if is_frame_like(result) else result
-        kwargs = {"q": list(q) if isinstance(q, (list, tuple)) else q}
-        return frame._reduce_with("quantile", quantile_chunk, quantile_combine, quantile_aggregate, kwargs,
-                                  split_every, meta)
-
-    def _numeric_only(self, what: str):
-        meta = self._meta
-        if isinstance(meta, pd.DataFrame):
-            numeric = list(meta.select_dtypes(include=["number", "bool"]).columns)
-            return self[numeric] if numeric != list(meta.columns) else self
-        if not (pd.api.types.is_numeric_dtype(meta.dtype) or pd.api.types.is_bool_dtype(meta.dtype)):
-            raise TypeError(f"{what} needs numeric data; this Series has dtype {meta.dtype}")
-        return self
-
-    def describe(self, split_every=None):
-        """count, mean, std, min, quartiles (approximate, see ``quantile``) and max of the numeric columns."""
-        from .quantiles import Gather, assemble_describe
-
-        frame = self._numeric_only("describe")
-        parts = [frame.count(split_every=split_every), frame.mean(split_every=split_every),
-                 frame.std(split_every=split_every), frame.min(split_every=split_every),
-                 frame.quantile([0.25, 0.5, 0.75], split_every=split_every), frame.max(split_every=split_every)]
-        meta = make_meta(meta_nonempty(frame._meta).describe())
-        return new_collection(Gather(tuple(p._expr for p in parts), assemble_describe, meta))
-
-    def memory_usage(self, index: bool = True, deep: bool = False, split_every=None):
-        """Bytes used, summed over partitions (a per-partition index such as a RangeIndex counts once per partition)."""
-        return self._reduce_with("memory-usage", _memory_usage, _sum_stacked, _sum_stacked,
-                                 {"index": index, "deep": deep}, split_every,
-                                 make_meta(self._meta.memory_usage(index=index, deep=deep))
-                                 if isinstance(self._meta, pd.DataFrame) else np.int64(0))
-
-    def sem(self, ddof=1, skipna=True, split_every=None, **kwargs):
-        return self._reduction("sem", split_every, skipna=skipna, ddof=ddof, **kwargs)
-
     def sample(self, frac: float, replace: bool = False, random_state: int | None = None):
         """A random ``frac`` of the rows of every partition (each partition drawn with its own seed)."""
         if not 0 <= frac <= (float("inf") if replace else 1):
             raise ValueError(f"sample: frac must be between 0 and 1 without replacement, got {frac}")
         seed = np.random.default_rng(random_state).integers(0, 2**32 - 1, self.npartitions)
         return new_collection(Sample(self._expr, frac, replace, tuple(int(s) for s in seed)))
-
-    def any(self, skipna=True, split_every=None):
-        return self._reduction("any", split_every, skipna=skipna)
-
-    def all(self, skipna=True, split_every=None):
-        return self._reduction("all", split_every, skipna=skipna)
-
-    def nunique(self, dropna=True, split_every=None):
-        return self._reduction("nunique", split_every, dropna=dropna)
-
-    def idxmin(self, skipna=True, split_every=None):
-        return self._reduction("idxmin", split_every, skipna=skipna)
-
-    def idxmax(self, skipna=True, split_every=None):
-        return self._reduction("idxmax", split_every, skipna=skipna)
 
 
 def _sample_partition(part, frac, replace, seed):
@@ -652,18 +545,6 @@ class Sample(FrameExpr):
 
     def _explain_args(self):
         return {"frac": self.frac}
-
-
-def _memory_usage(part, index=True, deep=False):
-    if isinstance(part, pd.DataFrame):
-        return part.memory_usage(index=index, deep=deep)
-    return np.int64(part.memory_usage(index=index, deep=deep))
-
-
-def _sum_stacked(partials, **kwargs):
-    if isinstance(partials[0], pd.Series):
-        return pd.DataFrame(partials).sum()
-    return sum(partials)
 
 
 _BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
