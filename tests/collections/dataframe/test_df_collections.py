@@ -232,3 +232,9 @@ def test_index_collection(frames):
     assert len(df.index) == len(pdf)
     assert_eq(df.index.max(), pdf.index.max())
     assert_eq(df.head(5, npartitions=-1), pdf.head(5))
+
+
+def test_categoricals_made_per_partition_concatenate_as_categoricals(frames):
+    pdf, df = frames
+    assert_eq(df.s.astype("category"), pdf.s.astype("category"))
+    assert_eq(df.astype({"k": "category"}), pdf.astype({"k": "category"}))
