@@ -15,7 +15,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, cumulative, elementwise, linalg, reductions, shape, summaries, take
+    from . import creation, cumulative, elementwise, linalg, reductions, shape, stacking, summaries, take
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -29,6 +29,8 @@ def _handled() -> dict[Callable, Callable]:
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
         np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
+        np.hstack: stacking.hstack, np.vstack: stacking.vstack, np.block: stacking.block, np.roll: stacking.roll,
+        np.repeat: stacking.repeat, np.tile: stacking.tile, np.pad: stacking.pad,
         np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,

@@ -1,0 +1,50 @@
+"""hstack, vstack, block, roll, repeat, tile and pad compared with NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import shoal.array as sa
+from shoal.testing import assert_eq
+
+A = np.arange(20.0).reshape(4, 5)
+V = np.arange(6)
+
+
+def test_stacks_and_block(sched):
+    x = sa.from_array(A, chunks=(3, 2))
+    v = sa.from_array(V, chunks=4)
+    assert_eq(np.hstack([x, x[:, :2]]), np.hstack([A, A[:, :2]]), scheduler=sched)
+    assert_eq(sa.hstack([v, v]), np.hstack([V, V]), scheduler=sched)
+    assert_eq(np.vstack([x, A[:1]]), np.vstack([A, A[:1]]), scheduler=sched)
+    assert_eq(sa.vstack([v, v * 2]), np.vstack([V, V * 2]), scheduler=sched)
+    assert_eq(np.block([[x, x], [x * 2, A]]), np.block([[A, A], [A * 2, A]]), scheduler=sched)
+    assert_eq(sa.block([v, v]), np.block([V, V]), scheduler=sched)
+
+
+@pytest.mark.parametrize("shift, axis", [(2, 0), (-1, 1), (7, None), ((1, 2), (0, 1)), (0, 0), (13, 1)])
+def test_roll(shift, axis, sched):
+    x = sa.from_array(A, chunks=(3, 2))
+    assert_eq(np.roll(x, shift, axis=axis), np.roll(A, shift, axis=axis), scheduler=sched)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_repeat(axis, sched):
+    x = sa.from_array(A, chunks=(3, 2))
+    assert_eq(np.repeat(x, 3, axis=axis), np.repeat(A, 3, axis=axis), scheduler=sched)
+    assert_eq(sa.repeat(x, 0, axis=axis), np.repeat(A, 0, axis=axis), scheduler=sched)
+
+
+@pytest.mark.parametrize("reps", [2, (2, 1), (1, 3), (2, 2, 2), 0])
+def test_tile(reps, sched):
+    assert_eq(np.tile(sa.from_array(A, chunks=(3, 2)), reps), np.tile(A, reps), scheduler=sched)
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric", "wrap"])
+@pytest.mark.parametrize("width", [1, (2, 3), ((1, 0), (3, 2)), ((4, 4), (0, 7))])
+def test_pad(mode, width, sched):
+    x = sa.from_array(A, chunks=(3, 2))
+    assert_eq(np.pad(x, width, mode=mode), np.pad(A, width, mode=mode), scheduler=sched)
+    if mode == "constant":
+        assert_eq(sa.pad(x, width, constant_values=-1.5), np.pad(A, width, constant_values=-1.5), scheduler=sched)
