@@ -101,6 +101,8 @@ class FrameExpr(Expr):
     def _compute_divisions(self) -> tuple:
         frames = self._frame_inputs()
         if not frames:
+            if any(is_scalar_expr(d) for d in self.dependencies()):
+                return (None, None)  # arithmetic on one-value results is itself one value
             raise NotImplementedError(f"{type(self).__name__} must define _compute_divisions")
         return frames[0].divisions
 
@@ -397,6 +399,10 @@ class Elemwise(Blockwise):
     """``op(*args)`` partition by partition (arithmetic, comparisons, logic)."""
 
     _parameters = ["op", "args"]
+
+    @property
+    def _is_scalar(self) -> bool:
+        return not self._frame_inputs() and not is_frame_like(self._meta)
 
     @staticmethod
     def operation(op, *args):

@@ -119,3 +119,11 @@ def test_split_every_from_config(pdf):
         graph = dict(df.i.sum().__shoal_graph__())
         assert_eq(df.i.sum(), pdf.i.sum())
     assert sum("-combine-" in k[0] for k in graph if isinstance(k, tuple)) == 4 + 2
+
+
+def test_arithmetic_on_reduction_results(frames, scheduler):
+    pdf, df = frames
+    assert_eq(df.i.sum() / len(df), pdf.i.sum() / len(pdf), scheduler=scheduler)
+    assert_eq(df.i.sum() + df.f.mean() * 2, pdf.i.sum() + pdf.f.mean() * 2)
+    assert bool((df.i.max() > 5).compute()) == bool(pdf.i.max() > 5)
+    assert_eq(df.f - df.f.sum() / df.f.count(), pdf.f - pdf.f.sum() / pdf.f.count())
