@@ -28,6 +28,13 @@ class DataFrame(_Frame):
     def columns(self) -> pd.Index:
         return self._meta.columns
 
+    @columns.setter
+    def columns(self, names) -> None:
+        names = list(names)
+        if len(names) != len(self._meta.columns):
+            raise ValueError(f"columns: {len(names)} names given for {len(self._meta.columns)} columns")
+        self._expr = self._method("set_axis", names, axis=1)._expr
+
     @property
     def shape(self):
         return (self.index.count_rows(), len(self.columns))

@@ -238,3 +238,15 @@ def test_categoricals_made_per_partition_concatenate_as_categoricals(frames):
     pdf, df = frames
     assert_eq(df.s.astype("category"), pdf.s.astype("category"))
     assert_eq(df.astype({"k": "category"}), pdf.astype({"k": "category"}))
+
+
+def test_unique_size_and_columns_setter(frames):
+    pdf, df = frames
+    assert sorted(df.k.unique().compute()) == sorted(pdf.k.unique())
+    assert int(df.size.compute()) == pdf.size
+    renamed = df[["i", "f"]].copy()
+    renamed.columns = ["x", "y"]
+    assert list(renamed.columns) == ["x", "y"]
+    assert_eq(renamed, pdf[["i", "f"]].set_axis(["x", "y"], axis=1))
+    with pytest.raises(ValueError, match="3 names given for 2 columns"):
+        renamed.columns = ["a", "b", "c"]
