@@ -1,9 +1,10 @@
-"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays; ``norm``.
+"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays, ``tensordot``; ``norm``;
+``qr`` and ``svd`` of tall-and-skinny matrices.
 
 Block ``(i, j)`` of ``x @ y`` is the sum over ``k`` of ``x[i, k] @ y[k, j]``:
 the products are made blockwise with ``k`` kept as a leading axis, and that
 axis is then summed by the ordinary tree reduction, so no task ever holds a
-whole row of blocks. (tensordot, einsum, qr, svd and solve: not yet.)
+whole row of blocks. (einsum and solve: not yet.)
 
 >>> import numpy as np
 >>> from shoal.collections.array.creation import from_array
@@ -18,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ...taskgraph.core import Ref, Task
+from ...taskgraph.tokenize import tokenize
 from .core import Array
+from .expr import ArrayExpr
 
-__all__ = ["matmul", "dot", "norm"]
+__all__ = ["matmul", "dot", "norm", "tensordot", "qr", "svd", "TSQR"]
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,3 +122,140 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         f"norm(ord={ord!r}) for matrices needs singular values (svd), which are not implemented yet for "
         "shoal Arrays; compute() first"
     )
+
+
+# --------------------------------------------------------------------- tensordot
+
+
+def _tensordot_block(a: np.ndarray, b: np.ndarray, axes: tuple, contracted: int) -> np.ndarray:
+    return np.tensordot(a, b, axes=axes)[(None,) * contracted]
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
+    """``numpy.tensordot``: products of matching blocks over the contracted axes, summed by a tree reduction."""
+    from .blockwise import blockwise
+    from .creation import asarray
+
+    a, b = asarray(a), asarray(b)
+    if isinstance(axes, (int, np.integer)):
+        a_axes, b_axes = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        a_axes, b_axes = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
+    a_axes = [ax % a.ndim for ax in a_axes]
+    b_axes = [ax % b.ndim for ax in b_axes]
+    if len(a_axes) != len(b_axes) or any(a.shape[i] != b.shape[j] for i, j in zip(a_axes, b_axes)):
+        raise ValueError(f"shape-mismatch for sum: axes {a_axes} of {a.shape} and {b_axes} of {b.shape}")
+    letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    a_ind = [next(letters) for _ in range(a.ndim)]
+    b_ind = [next(letters) for _ in range(b.ndim)]
+    for i, j in zip(a_axes, b_axes):
+        b_ind[j] = a_ind[i]
+    contracted = [a_ind[i] for i in a_axes]
+    free = [c for k, c in enumerate(a_ind) if k not in a_axes] + [c for k, c in enumerate(b_ind) if k not in b_axes]
+    dtype = np.result_type(a.dtype, b.dtype)
+    local_axes = (tuple(a_axes), tuple(b_axes))
+    products = blockwise(_tensordot_block, "".join(contracted + free), a, "".join(a_ind), b, "".join(b_ind),
+                         dtype=dtype, adjust_chunks={c: 1 for c in contracted}, axes=local_axes,
+                         contracted=len(contracted))
+    if not contracted:
+        return products
+    return products.sum(axis=tuple(range(len(contracted))), dtype=dtype)
+
+
+# --------------------------------------------------------------------- tall-and-skinny QR / SVD
+
+
+class TSQR(ArrayExpr):
+    """One output (``part``: "q", "r", "u", "s" or "v") of the tall-and-skinny QR/SVD of ``array``.
+
+    Every row block is factored (``Q_i R_i``), the stacked ``R_i`` are factored
+    again (``Q2 R``), and ``Q``'s row block ``i`` is ``Q_i`` times the rows of
+    ``Q2`` that belong to block ``i``. All parts share the intermediate keys,
+    so computing Q and R together factors each block once.
+    """
+
+    _parameters = ["array", "part"]
+
+    def _compute_dtype(self) -> np.dtype:
+        probe = np.linalg.qr(np.ones((1, 1), dtype=self.array.dtype))[0].dtype
+        if self.part == "s":
+            return np.linalg.svd(np.ones((1, 1), dtype=probe), compute_uv=False).dtype
+        return probe
+
+    def _compute_chunks(self) -> tuple:
+        rows, (n,) = self.array.chunks
+        k = min(sum(rows), n)
+        return {"q": (rows, (k,)), "u": (rows, (k,)), "r": ((k,), (n,)), "s": ((k,),), "v": ((k,), (n,))}[self.part]
+
+    def _layer(self) -> dict:
+        token = tokenize(self.array._name)
+        factor, stack = f"tsqr-block-{token}", f"tsqr-stack-{token}"
+        layer: dict = {}
+        nblocks = self.array.numblocks[0]
+        for i in range(nblocks):
+            layer[(factor, i)] = Task((factor, i), np.linalg.qr, Ref(self.array._key((i, 0))))
+        layer[stack] = Task(stack, _factor_stack, [Ref((factor, i)) for i in range(nblocks)])
+        svd_key = f"tsqr-svd-{token}"
+        if self.part in ("u", "s", "v"):
+            layer[svd_key] = Task(svd_key, _svd_of_r, Ref(stack))
+        for idx in np.ndindex(*self.numblocks):
+            key = self._key(idx)
+            if self.part in ("q", "u"):
+                layer[key] = Task(key, _q_block, Ref((factor, idx[0])), Ref(stack), idx[0],
+                                  Ref(svd_key) if self.part == "u" else None)
+            elif self.part == "r":
+                layer[key] = Task(key, _pick, Ref(stack), "r")
+            else:
+                layer[key] = Task(key, _pick, Ref(svd_key), self.part)
+        return layer
+
+
+def _factor_stack(factors: list) -> dict:
+    rs = [r for _, r in factors]
+    q2, r = np.linalg.qr(np.concatenate(rs, axis=0))
+    offsets = np.cumsum([0] + [r_i.shape[0] for r_i in rs])
+    return {"q2": q2, "r": r, "offsets": offsets}
+
+
+def _svd_of_r(stack: dict) -> dict:
+    u, s, v = np.linalg.svd(stack["r"], full_matrices=False)
+    return {"u": u, "s": s, "v": v}
+
+
+def _q_block(factor: tuple, stack: dict, i: int, svd: dict | None) -> np.ndarray:
+    q_i = factor[0]
+    q = q_i @ stack["q2"][stack["offsets"][i]:stack["offsets"][i + 1]]
+    return q if svd is None else q @ svd["u"]
+
+
+def _pick(value: dict, part: str) -> np.ndarray:
+    return value[part]
+
+
+def _tall_and_skinny(a: Any, name: str) -> Array:
+    from .creation import asarray
+
+    a = asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"{name} needs a 2-d array, got {a.ndim} dimensions")
+    if a.numblocks[1] != 1:
+        a = a.rechunk({1: -1})
+    if any(c < a.shape[1] for c in a.chunks[0][:-1]) and a.numblocks[0] > 1:
+        raise ValueError(
+            f"{name} is implemented for tall-and-skinny arrays: every row block must have at least as many rows as "
+            f"the array has columns ({a.shape[1]}); rechunk the rows into larger blocks (e.g. x.rechunk({{0: "
+            f"{a.shape[1]}}})) or compute() first"
+        )
+    return a
+
+
+def qr(a: Any) -> tuple:
+    """``numpy.linalg.qr`` (reduced) of a tall-and-skinny matrix: ``(Q, R)`` with ``Q`` chunked like ``a``'s rows."""
+    a = _tall_and_skinny(a, "qr")
+    return Array(TSQR(a.expr, "q")), Array(TSQR(a.expr, "r"))
+
+
+def svd(a: Any) -> tuple:
+    """``numpy.linalg.svd(full_matrices=False)`` of a tall-and-skinny matrix, through its QR: ``(U, S, Vh)``."""
+    a = _tall_and_skinny(a, "svd")
+    return Array(TSQR(a.expr, "u")), Array(TSQR(a.expr, "s")), Array(TSQR(a.expr, "v"))

@@ -31,7 +31,8 @@ def _handled() -> dict[Callable, Callable]:
         np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
         np.hstack: stacking.hstack, np.vstack: stacking.vstack, np.block: stacking.block, np.roll: stacking.roll,
         np.repeat: stacking.repeat, np.tile: stacking.tile, np.pad: stacking.pad,
-        np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm, np.cumsum: cumulative.cumsum,
+        np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm,
+        np.tensordot: linalg.tensordot, np.linalg.qr: _qr, np.linalg.svd: _svd, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
@@ -50,6 +51,23 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
     if np.ndim(indices) == 0:
         return (ravel(a) if axis is None else a)[(slice(None),) * (axis or 0) + (int(indices),)]
     return take(ravel(a), indices, 0) if axis is None else take(a, indices, axis)
+
+
+def _qr(a, mode="reduced"):
+    from .linalg import qr
+
+    if mode != "reduced":
+        raise NotImplementedError("qr(mode=...) other than 'reduced' is not implemented for shoal Arrays")
+    return qr(a)
+
+
+def _svd(a, full_matrices=True, compute_uv=True, **kwargs):
+    from .linalg import svd
+
+    if full_matrices:
+        raise NotImplementedError("svd of shoal Arrays gives the reduced factors only: pass full_matrices=False")
+    u, s, v = svd(a)
+    return (u, s, v) if compute_uv else s
 
 
 def _reshape(a, shape=None, order="C", **kwargs):

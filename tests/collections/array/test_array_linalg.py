@@ -71,3 +71,40 @@ def test_norm_of_ints_and_unsupported_orders():
     assert_eq(sa.linalg.norm(sa.from_array(ints, chunks=2), axis=1), np.linalg.norm(ints, axis=1))
     with pytest.raises(NotImplementedError, match="svd"):
         sa.linalg.norm(sa.from_array(A, chunks=2), ord="nuc")
+
+
+def test_tensordot(sched):
+    a = rng.standard_normal((3, 4, 5))
+    b = rng.standard_normal((5, 4, 2))
+    x = sa.from_array(a, chunks=2)
+    y = sa.from_array(b, chunks=(3, 2, 1))
+    for axes in [([1, 2], [1, 0]), 1, ([2], [0])]:
+        assert_eq(np.tensordot(x, y, axes=axes), np.tensordot(a, b, axes=axes), scheduler=sched)
+    assert_eq(sa.tensordot(x, y, axes=0), np.tensordot(a, b, axes=0), scheduler=sched)
+    with pytest.raises(ValueError, match="shape-mismatch"):
+        sa.tensordot(x, y, axes=([0], [0]))
+
+
+@pytest.mark.parametrize("chunks", [(10, 6), (13, 2), (50, 6)])
+def test_tall_and_skinny_qr_and_svd(chunks, sched):
+    import shoal
+
+    a = rng.standard_normal((50, 6))
+    x = sa.from_array(a, chunks=chunks)
+    q, r = np.linalg.qr(x)
+    assert q.chunks[0] == x.chunks[0] and r.shape == (6, 6)
+    Q, R = shoal.compute(q, r, scheduler=sched)
+    np.testing.assert_allclose(Q @ R, a, atol=1e-10)
+    np.testing.assert_allclose(Q.T @ Q, np.eye(6), atol=1e-10)
+    np.testing.assert_allclose(np.triu(R), R)
+    u, s, v = sa.linalg.svd(x)
+    U, S, V = shoal.compute(u, s, v, scheduler=sched)
+    np.testing.assert_allclose(S, np.linalg.svd(a, compute_uv=False))
+    np.testing.assert_allclose((U * S) @ V, a, atol=1e-10)
+    np.testing.assert_allclose(U.T @ U, np.eye(6), atol=1e-10)
+    assert_eq(np.linalg.svd(x, full_matrices=False)[1], np.linalg.svd(a, compute_uv=False), scheduler=sched)
+
+
+def test_qr_needs_tall_blocks():
+    with pytest.raises(ValueError, match="tall-and-skinny"):
+        sa.linalg.qr(sa.from_array(rng.standard_normal((20, 6)), chunks=(4, 6)))
