@@ -25,7 +25,7 @@ from .collections.array.reductions import (all, any, argmax, argmin, max, mean, 
                                            nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
                                            sum, var)
 from .collections.array.cumulative import cumprod, cumsum, nancumprod, nancumsum
-from .collections.array.linalg import dot, matmul, tensordot
+from .collections.array.linalg import dot, einsum, matmul, tensordot
 from .collections.array.shape import (concatenate, expand_dims, flip, moveaxis, ravel, reshape, squeeze, stack,
                                       swapaxes, transpose)
 
@@ -40,5 +40,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "tensordot", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]

@@ -1,10 +1,10 @@
-"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays, ``tensordot``; ``norm``;
+"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays, ``tensordot``, ``einsum``; ``norm``;
 ``qr`` and ``svd`` of tall-and-skinny matrices.
 
 Block ``(i, j)`` of ``x @ y`` is the sum over ``k`` of ``x[i, k] @ y[k, j]``:
 the products are made blockwise with ``k`` kept as a leading axis, and that
 axis is then summed by the ordinary tree reduction, so no task ever holds a
-whole row of blocks. (einsum and solve: not yet.)
+whole row of blocks. (solve: not yet.)
 
 >>> import numpy as np
 >>> from shoal.collections.array.creation import from_array
@@ -24,7 +24,7 @@ from ...taskgraph.tokenize import tokenize
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["matmul", "dot", "norm", "tensordot", "qr", "svd", "TSQR"]
+__all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR"]
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -160,6 +160,54 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
     if not contracted:
         return products
     return products.sum(axis=tuple(range(len(contracted))), dtype=dtype)
+
+
+# --------------------------------------------------------------------- einsum
+
+
+def _einsum_block(*blocks: np.ndarray, subscripts: str, contracted: int, result_dtype: np.dtype) -> np.ndarray:
+    return np.einsum(subscripts, *blocks, dtype=result_dtype)[(None,) * contracted]
+
+
+def einsum(subscripts: str, *operands: Any, dtype: Any = None) -> Array:
+    """``numpy.einsum`` with explicit or implicit output (no ``...``): each block of products is summed
+    inside its task, and the block sums over the contracted letters by a tree reduction.
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> m = from_array(np.arange(9.0).reshape(3, 3), chunks=2)
+    >>> float(einsum("ii", m).compute(scheduler="sync"))
+    12.0
+    """
+    from .blockwise import blockwise
+    from .creation import asarray
+
+    if "." in subscripts:
+        raise NotImplementedError("einsum with '...' (ellipsis) is not implemented yet for shoal Arrays")
+    spec = subscripts.replace(" ", "")
+    inputs, _, output = spec.partition("->")
+    in_inds = inputs.split(",")
+    if len(in_inds) != len(operands):
+        raise ValueError(f"einsum: {len(in_inds)} operands in {subscripts!r} but {len(operands)} given")
+    arrays = [asarray(op) for op in operands]
+    for ind, a in zip(in_inds, arrays):
+        if len(ind) != a.ndim:
+            raise ValueError(f"einsum: {ind!r} has {len(ind)} letters for an operand of {a.ndim} dimensions")
+    if not _:
+        counts = {c: inputs.count(c) for c in set(inputs.replace(",", ""))}
+        output = "".join(sorted(c for c, n in counts.items() if n == 1))
+    contracted = sorted({c for ind in in_inds for c in ind} - set(output))
+    result_dtype = np.dtype(dtype) if dtype is not None else np.result_type(*(a.dtype for a in arrays))
+    pairs: list = []
+    for a, ind in zip(arrays, in_inds):
+        pairs += [a, ind]
+    # Inside each task the block's own products are summed over the contracted letters; the contracted
+    # letters are kept as length-1 leading axes so the blocks can be summed across tasks afterwards.
+    products = blockwise(_einsum_block, "".join(contracted) + output, *pairs, dtype=result_dtype,
+                         adjust_chunks={c: 1 for c in contracted}, subscripts=f"{inputs}->{output}",
+                         contracted=len(contracted), result_dtype=result_dtype)
+    if not contracted:
+        return products
+    return products.sum(axis=tuple(range(len(contracted))), dtype=result_dtype)
 
 
 # --------------------------------------------------------------------- tall-and-skinny QR / SVD

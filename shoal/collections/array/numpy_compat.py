@@ -32,7 +32,7 @@ def _handled() -> dict[Callable, Callable]:
         np.hstack: stacking.hstack, np.vstack: stacking.vstack, np.block: stacking.block, np.roll: stacking.roll,
         np.repeat: stacking.repeat, np.tile: stacking.tile, np.pad: stacking.pad,
         np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm,
-        np.tensordot: linalg.tensordot, np.linalg.qr: _qr, np.linalg.svd: _svd, np.cumsum: cumulative.cumsum,
+        np.tensordot: linalg.tensordot, np.einsum: linalg.einsum, np.linalg.qr: _qr, np.linalg.svd: _svd, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,

@@ -108,3 +108,24 @@ def test_tall_and_skinny_qr_and_svd(chunks, sched):
 def test_qr_needs_tall_blocks():
     with pytest.raises(ValueError, match="tall-and-skinny"):
         sa.linalg.qr(sa.from_array(rng.standard_normal((20, 6)), chunks=(4, 6)))
+
+
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("ij,jk->ik", [(4, 5), (5, 3)]), ("ij,jk", [(4, 5), (5, 3)]), ("ii", [(4, 4)]), ("ii->i", [(4, 4)]),
+    ("ij->ji", [(4, 5)]), ("ij,j->i", [(4, 5), (5,)]), ("i,i", [(5,), (5,)]), ("ij->", [(4, 5)]),
+    ("ij,kj->ikj", [(4, 5), (4, 5)]), ("abc,cd,b->ad", [(3, 4, 5), (5, 2), (4,)]),
+])
+def test_einsum(subscripts, shapes, sched):
+    arrays = [rng.standard_normal(s) for s in shapes]
+    lazy = [sa.from_array(a, chunks=2 + k) for k, a in enumerate(arrays)]
+    result = np.einsum(subscripts, *lazy)
+    assert isinstance(result, sa.Array)
+    assert_eq(result, np.einsum(subscripts, *arrays), scheduler=sched)
+
+
+def test_einsum_errors():
+    x = sa.ones((2, 3), chunks=1)
+    with pytest.raises(NotImplementedError, match="ellipsis"):
+        sa.einsum("...j->j", x)
+    with pytest.raises(ValueError, match="letters"):
+        sa.einsum("i->i", x)
