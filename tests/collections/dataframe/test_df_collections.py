@@ -250,3 +250,18 @@ def test_unique_size_and_columns_setter(frames):
     assert_eq(renamed, pdf[["i", "f"]].set_axis(["x", "y"], axis=1))
     with pytest.raises(ValueError, match="3 names given for 2 columns"):
         renamed.columns = ["a", "b", "c"]
+
+
+def test_from_pandas_never_splits_equal_labels_and_handles_empty():
+    pdf = pd.DataFrame({"x": range(12)}, index=[1, 1, 1, 1, 1, 2, 2, 3, 3, 3, 3, 4])
+    df = dd.from_pandas(pdf, npartitions=4)
+    parts = [df.partitions[i].compute() for i in range(df.npartitions)]
+    labels = [set(p.index) for p in parts]
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            assert not labels[a] & labels[b]
+    assert_eq(df, pdf)
+    assert_eq(df.loc[3], pdf.loc[[3]])
+    empty = dd.from_pandas(pdf.iloc[:0], npartitions=3)
+    assert empty.npartitions == 1 and len(empty) == 0
+    assert_eq(empty.x.sum(), 0)
