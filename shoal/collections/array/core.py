@@ -215,6 +215,13 @@ class Array:
         object.__setattr__(self, "expr", assign(self, index, value))
 
     @property
+    def vindex(self):
+        """Pointwise indexing: ``x.vindex[[0, 2], [1, 3]]`` is the elements ``x[0, 1]`` and ``x[2, 3]``."""
+        from .take import VIndex
+
+        return VIndex(self)
+
+    @property
     def blocks(self) -> "BlockView":
         """Index the grid of blocks: ``x.blocks[0, -1]`` is an Array of that one block."""
         return BlockView(self)

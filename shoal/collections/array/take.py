@@ -1,4 +1,5 @@
-"""Integer-array indexing along one axis: ``x[[3, 0, 7]]``, ``x[:, idx]``, ``np.take``.
+"""Integer-array indexing along one axis (``x[[3, 0, 7]]``, ``x[:, idx]``, ``np.take``) and pointwise
+indexing (``x.vindex[rows, cols]``).
 
 The indices are known when the expression is built (a list or NumPy array;
 a 1-d NumPy boolean mask is turned into the positions it selects), so bounds
@@ -23,7 +24,7 @@ from .chunks import blockdims_from_blockshape, chunk_boundaries
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Take", "take", "is_index_array"]
+__all__ = ["Take", "take", "is_index_array", "PointIndex", "VIndex"]
 
 
 class Take(ArrayExpr):
@@ -130,3 +131,85 @@ def getitem_with_array(x: Array, index: tuple) -> Array:
     return take(x[basic], entry, axis=out_axis)
 
 
+
+
+# --------------------------------------------------------------------- vindex: pointwise indexing
+
+
+class PointIndex(ArrayExpr):
+    """``array.vindex[...]``: the elements at ``points`` (one tuple of positions per axis), as a 1-d array."""
+
+    _parameters = ["array", "points", "pieces"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _compute_chunks(self) -> tuple:
+        return (self.pieces,)
+
+    def _block(self, index: tuple):
+        start = sum(self.pieces[: index[0]])
+        stop = start + self.pieces[index[0]]
+        coordinates = [np.asarray(axis_points[start:stop], dtype=np.intp) for axis_points in self.points]
+        block_of = []
+        for axis, positions in enumerate(coordinates):
+            bounds = chunk_boundaries(self.array.chunks[axis])
+            block_of.append(np.searchsorted(bounds, positions, side="right") - 1)
+        grid = np.stack(block_of, axis=1) if block_of else np.zeros((stop - start, 0), dtype=np.intp)
+        parts = []
+        for source in {tuple(int(b) for b in row) for row in grid}:
+            at = np.nonzero((grid == np.asarray(source)).all(axis=1))[0]
+            offsets = [chunk_boundaries(self.array.chunks[a])[b] for a, b in enumerate(source)]
+            local = tuple(coordinates[a][at] - offsets[a] for a in range(len(source)))
+            parts.append((Ref(self.array._key(source)), local, at))
+        return Task(self._key(index), _gather_points, sorted(parts, key=lambda p: int(p[2][0])),
+                    stop - start, self.dtype)
+
+
+def _gather_points(parts: list, length: int, dtype: np.dtype) -> np.ndarray:
+    out = np.empty(length, dtype=dtype)
+    for block, local, positions in parts:
+        out[positions] = block[local]
+    return out
+
+
+class VIndex:
+    """``x.vindex[i, j]``: NumPy's pointwise (fancy) indexing with integer arrays broadcast together."""
+
+    def __init__(self, array: Array):
+        self._array = array
+
+    def __getitem__(self, index: Any) -> Array:
+        from .shape import reshape
+
+        x = self._array
+        index = index if isinstance(index, tuple) else (index,)
+        if len(index) != x.ndim:
+            raise IndexError(
+                f"vindex needs one integer array per axis ({x.ndim}), got {len(index)}; slices and None are "
+                "not supported in vindex yet"
+            )
+        arrays = [np.asarray(i) for i in index]
+        if not all(np.issubdtype(a.dtype, np.integer) for a in arrays):
+            raise IndexError("vindex takes integer arrays only")
+        try:
+            arrays = np.broadcast_arrays(*arrays)
+        except ValueError:
+            raise IndexError(
+                "shape mismatch: indexing arrays could not be broadcast together with shapes "
+                + " ".join(str(np.shape(i)) for i in index)
+            ) from None
+        shape = arrays[0].shape
+        points = []
+        for axis, a in enumerate(arrays):
+            n = x.shape[axis]
+            flat = a.ravel().astype(np.intp)
+            bad = flat[(flat < -n) | (flat >= n)]
+            if bad.size:
+                raise IndexError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {n}")
+            points.append(tuple(int(p) for p in np.where(flat < 0, flat + n, flat)))
+        count = len(points[0]) if points else 0
+        piece = max(max(max(c) for c in x.chunks) if x.ndim else 1, 1)
+        pieces = blockdims_from_blockshape((count,), (piece,))[0]
+        flat = Array(PointIndex(x.expr, tuple(points), pieces))
+        return flat if len(shape) == 1 else reshape(flat, shape)

@@ -46,3 +46,24 @@ def test_integer_array_errors_at_build_time():
 
 def test_take_on_processes(scheduler):
     assert_eq(sa.from_array(A, chunks=(4, 3))[[5, 0, 3], 2:], A[[5, 0, 3], 2:], scheduler=scheduler)
+
+
+@pytest.mark.parametrize("chunks", [(4, 3), 1, -1])
+def test_vindex_pointwise(chunks, sched):
+    x = sa.from_array(A, chunks=chunks)
+    rows, cols = [5, 0, 2, 2, -1], [9, 1, 0, 0, 3]
+    assert_eq(x.vindex[rows, cols], A[rows, cols], scheduler=sched)
+    R = np.array([[0, 1], [5, 4]])
+    C = np.array([[9], [2]])
+    assert_eq(x.vindex[R, C], A[R, C], scheduler=sched)
+    assert_eq((x * 2).vindex[np.arange(6), np.arange(6)], (A * 2)[np.arange(6), np.arange(6)], scheduler=sched)
+
+
+def test_vindex_errors():
+    x = sa.from_array(A, chunks=(4, 3))
+    with pytest.raises(IndexError, match="out of bounds for axis 1 with size 10"):
+        x.vindex[[0], [10]]
+    with pytest.raises(IndexError, match="broadcast"):
+        x.vindex[[0, 1], [1, 2, 3]]
+    with pytest.raises(IndexError, match="one integer array per axis"):
+        x.vindex[[0, 1]]
