@@ -1,1 +1,25 @@
+"""Distributed computing: a scheduler, workers, and a Client with futures.
 
+>>> from shoal.distributed import Client, LocalCluster
+>>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+...     with Client(cluster) as client:
+...         futures = client.map(lambda x: x * 10, range(4))
+...         client.gather(futures)
+[0, 10, 20, 30]
+
+See ``client.py`` (the user API), ``scheduler.py`` / ``worker.py`` (servers
+around the state machines in ``state/``), ``cluster.py`` (LocalCluster),
+``cli.py`` (``shoal-scheduler`` / ``shoal-worker``) and ``comm/`` (messages).
+"""
+
+from .client import Client, default_client
+from .cluster import LocalCluster
+from .future import Future, FutureCancelledError, as_completed, wait
+from .scheduler import Scheduler, SchedulerPlugin
+from .state import KilledWorker
+from .worker import Worker, get_worker
+
+__all__ = [
+    "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
+    "wait", "as_completed", "get_worker", "default_client", "KilledWorker",
+]

@@ -1,0 +1,756 @@
+"""``Client``: the user's connection to a shoal cluster.
+
+>>> from shoal.distributed import Client, LocalCluster
+>>> with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
+...     future = client.submit(sum, [1, 2, 3])
+...     future.result(timeout=10)
+6
+
+``Client(address)`` connects to a running scheduler, ``Client(cluster)`` to a
+``LocalCluster``, and ``Client()`` starts a LocalCluster of its own (closed
+with the client). The synchronous API runs the client's event loop in a
+shared background thread; ``Client(..., asynchronous=True)`` uses the
+caller's running loop, and its methods return awaitables.
+
+While a client is open it is the default scheduler: ``x.compute()`` on any
+collection runs on the cluster (through ``client.get``). Closing the client
+undoes that and releases everything it held on the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import threading
+import uuid
+from typing import Any, Callable, Iterable
+
+from shoal import config
+from shoal.schedulers import registry
+from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task, cull, ensure_graph, is_collection
+from shoal.taskgraph.protocol import collections_to_graph, flatten_keys, pack_results
+from shoal.taskgraph.tokenize import tokenize
+
+from .batched import BatchedStream, iter_batch
+from .comm import CommClosedError, ConnectError, connect
+from .future import Future, FutureCancelledError, FutureState, as_completed, wait
+from .loop_thread import LoopThread
+from .rpc import ConnectionPool
+
+logger = logging.getLogger("shoal.distributed.client")
+
+__all__ = ["Client", "Future", "wait", "as_completed", "default_client"]
+
+_current_clients: list = []  # open clients, the newest last
+_MAX_GATHER_ROUNDS = 20  # refetch attempts after data was lost with a worker
+
+
+def default_client() -> "Client":
+    """The most recently opened client that is still open."""
+    if not _current_clients:
+        raise ValueError("No shoal.distributed Client is open; create one with Client(...) first.")
+    return _current_clients[-1]
+
+
+def _func_name(func: Callable) -> str:
+    name = getattr(func, "__name__", None) or type(func).__name__
+    return name if name != "<lambda>" else "lambda"
+
+
+class Client:
+    """Connect to the scheduler at ``address`` (or a cluster, or a new LocalCluster).
+
+    ``timeout``: seconds to wait for the connection. ``set_as_default``: make
+    ``compute()`` of collections use this client while it is open.
+    ``cluster_options`` (``n_workers=``, ``threads_per_worker=``,
+    ``processes=``) go to the LocalCluster started when no address is given.
+    """
+
+    def __init__(self, address: Any = None, *, asynchronous: bool = False, timeout: float = 30.0,
+                 set_as_default: bool = True, name: str | None = None, **cluster_options: Any):
+        self.id = name or f"Client-{uuid.uuid4().hex}"
+        self.asynchronous = asynchronous
+        self.timeout = timeout
+        self.set_as_default = set_as_default
+        self.status = "created"
+        self.futures: dict = {}  # key -> FutureState
+        self.refcount: dict = {}  # key -> live Future objects
+        self._ref_lock = threading.Lock()
+        self._pending_releases: list = []
+        self._replies: dict = {}
+        self._request_ids = itertools.count()
+        self.stream: BatchedStream | None = None
+        # Workers that stop answering are known to be gone soon: do not wait long on them.
+        self.pool = ConnectionPool(connect_timeout=3.0)
+        self._reader: asyncio.Task | None = None
+        self._config_undo = None
+        self._own_cluster = False
+        self.cluster = None
+        if address is None:
+            from .cluster import LocalCluster
+
+            self.cluster = LocalCluster(asynchronous=asynchronous, **cluster_options)
+            self._own_cluster = True
+        elif not isinstance(address, str):
+            if not hasattr(address, "scheduler_address"):
+                raise TypeError(f"Client(address): expected an address string or a cluster, got {type(address).__name__}")
+            self.cluster = address
+        elif cluster_options:
+            raise TypeError(f"Unexpected keywords {sorted(cluster_options)} with a scheduler address.")
+        self._address = address if isinstance(address, str) else None
+        if asynchronous:
+            self._loop_thread = None
+            self.loop = None  # the running loop, set in _start
+        else:
+            self._loop_thread = LoopThread.acquire()
+            self.loop = self._loop_thread.loop
+            try:
+                self._loop_thread.run(self._start, timeout=timeout + 5)
+            except BaseException:
+                self._release_resources()
+                raise
+
+    # ------------------------------------------------------------------ sync/async plumbing
+    def _sync(self, coroutine_function: Callable, *args: Any, timeout: float | None = None) -> Any:
+        """Run on the client's loop: an awaitable when asynchronous, else the result."""
+        if self.asynchronous:
+            return coroutine_function(*args)
+        if self.status not in ("running", "created"):
+            raise RuntimeError(f"Client {self.id} is {self.status}; create a new Client to compute.")
+        return self._loop_thread.run(coroutine_function, *args, timeout=timeout)
+
+    def _call_on_loop(self, callback: Callable, *args: Any) -> None:
+        if self._loop_thread is not None:
+            self._loop_thread.call_soon(callback, *args)
+        else:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self.loop:
+                callback(*args)
+            elif self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(callback, *args)
+
+    def _send(self, msg: dict) -> None:
+        """Queue ``msg`` for the scheduler, in order, from any thread."""
+        self._call_on_loop(self._send_on_loop, msg)
+
+    def _send_on_loop(self, msg: dict) -> None:
+        if self.stream is None or self.stream.closed:
+            return
+        try:
+            self.stream.send(msg)
+        except CommClosedError:
+            pass
+
+    def __await__(self):
+        async def start() -> Client:
+            await self._start()
+            return self
+
+        return start().__await__()
+
+    # ------------------------------------------------------------------ connect and close
+    @property
+    def scheduler_address(self) -> str:
+        if self._address is not None:
+            return self._address
+        return self.cluster.scheduler_address
+
+    async def _start(self) -> None:
+        if self.status == "running":
+            return
+        if self.asynchronous:
+            self.loop = asyncio.get_running_loop()
+            if self.cluster is not None and self._own_cluster:
+                await self.cluster
+        address = self.scheduler_address
+        comm = await connect(address, timeout=self.timeout)
+        await comm.write({"op": "register-client", "client": self.id})
+        reply = await asyncio.wait_for(comm.read(), self.timeout)
+        if reply.get("op") != "registered":
+            comm.abort()
+            raise ConnectError(f"The scheduler at {address} refused client {self.id}: {reply.get('message')}", address)
+        self.stream = BatchedStream(comm, on_unserializable=self._on_unserializable)
+        self._reader = self.loop.create_task(self._read_scheduler(comm))
+        self.status = "running"
+        _current_clients.append(self)
+        if self.set_as_default:
+            registry.register_scheduler("distributed", self.get)
+            self._config_undo = config.set(scheduler="distributed")
+
+    async def _read_scheduler(self, comm) -> None:
+        try:
+            while True:
+                for msg in iter_batch(await comm.read()):
+                    self._handle_message(msg)
+        except CommClosedError:
+            pass
+        except Exception:
+            logger.exception("Client %s: bad message from the scheduler", self.id)
+        if self.status == "running":
+            logger.warning("Client %s lost its connection to the scheduler %s", self.id, self.scheduler_address)
+            error = CommClosedError(f"Lost the connection to the scheduler at {self.scheduler_address}.")
+            for state in list(self.futures.values()):
+                if not state.done():
+                    state.set_error(error)
+            for reply in self._replies.values():
+                if not reply.done():
+                    reply.set_exception(error)
+
+    def _handle_message(self, msg: dict) -> None:
+        op = msg["op"]
+        if op == "key-in-memory":
+            state = self.futures.get(msg["key"])
+            if state is not None:
+                state.finish(msg.get("type"), msg.get("workers"))
+        elif op == "task-erred":
+            state = self.futures.get(msg["key"])
+            if state is not None:
+                exception = msg.get("exception")
+                if not isinstance(exception, BaseException):
+                    exception = RuntimeError(msg.get("exception_text") or f"Task {msg['key']!r} failed")
+                state.set_error(exception, msg.get("traceback"))
+        elif op == "cancelled-keys":
+            for key in msg["keys"]:
+                state = self.futures.get(key)
+                if state is not None:
+                    state.cancel()
+        elif op == "graph-erred":
+            for key in msg["keys"]:
+                state = self.futures.get(key)
+                if state is not None and not state.done():
+                    state.set_error(msg["exception"])
+        elif op == "reply":
+            reply = self._replies.pop(msg.get("id"), None)
+            if reply is not None and not reply.done():
+                reply.set_result(msg)
+        elif op == "worker-removed":
+            address = msg["address"]
+            self.pool.forget(address)
+            for state in self.futures.values():
+                if address in state.workers:
+                    state.workers.remove(address)
+                    if not state.workers:
+                        state.lose()
+        elif op == "close":
+            pass  # the scheduler is shutting down; the stream will close
+        else:
+            logger.warning("Client %s: unknown message %r from the scheduler", self.id, op)
+
+    def _on_unserializable(self, msg: dict, error: Exception) -> None:
+        if msg.get("op") == "update-graph":
+            for key in msg["keys"]:
+                state = self.futures.get(key)
+                if state is not None and not state.done():
+                    state.set_error(error)
+        elif "id" in msg:
+            reply = self._replies.pop(msg["id"], None)
+            if reply is not None and not reply.done():
+                reply.set_exception(error)
+
+    def close(self, timeout: float = 10.0) -> Any:
+        """Release everything this client held, disconnect, and stop what it started."""
+        if self.status in ("closing", "closed"):
+            return None if not self.asynchronous else asyncio.sleep(0)
+        if self.asynchronous:
+            return self._close(timeout)
+        try:
+            if self.status == "running":
+                self._loop_thread.run(self._close, timeout, timeout=timeout + 5)
+        finally:
+            if self._own_cluster and self.cluster is not None:
+                self.cluster.close()
+            self._release_resources()
+
+    async def _close(self, timeout: float = 10.0) -> None:
+        if self.status in ("closing", "closed"):
+            return
+        self.status = "closing"
+        self._undo_default()
+        if self.stream is not None:
+            self._flush_releases()
+            if not self.stream.closed:
+                self.stream.send({"op": "close-client"})
+            await self.stream.close(timeout=timeout)
+        if self._reader is not None:
+            self._reader.cancel()
+        self.pool.close()
+        for state in self.futures.values():
+            if not state.done():
+                state.cancel()
+        self.status = "closed"
+        if self.asynchronous and self._own_cluster and self.cluster is not None:
+            await self.cluster.close()
+
+    def _undo_default(self) -> None:
+        if self in _current_clients:
+            _current_clients.remove(self)
+        if self._config_undo is not None:
+            self._config_undo.__exit__(None, None, None)
+            self._config_undo = None
+            if _current_clients and _current_clients[-1].set_as_default:
+                registry.register_scheduler("distributed", _current_clients[-1].get)
+            else:
+                registry.unregister_scheduler("distributed")
+
+    def _release_resources(self) -> None:
+        self.status = "closed"
+        self._undo_default()
+        if self._loop_thread is not None:
+            LoopThread.release(self._loop_thread)
+            self._loop_thread = None
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Client":
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._close()
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} scheduler={self._address or self.cluster!r} status={self.status}>"
+
+    # ------------------------------------------------------------------ reference counting
+    def _inc_ref(self, key: Any, state: FutureState | None = None) -> FutureState:
+        with self._ref_lock:
+            self.refcount[key] = self.refcount.get(key, 0) + 1
+            existing = self.futures.get(key)
+            if existing is None:
+                existing = self.futures[key] = state or FutureState(key)
+            return existing
+
+    def _dec_ref(self, key: Any) -> None:
+        with self._ref_lock:
+            n = self.refcount.get(key, 0) - 1
+            if n > 0:
+                self.refcount[key] = n
+                return
+            self.refcount.pop(key, None)
+            self.futures.pop(key, None)
+            if self.status != "running":
+                return
+            self._pending_releases.append(key)
+            first = len(self._pending_releases) == 1
+        if first:
+            self._call_on_loop(self._flush_releases)
+
+    def _flush_releases(self) -> None:
+        with self._ref_lock:
+            keys, self._pending_releases = self._pending_releases, []
+        if keys:
+            self._send_on_loop({"op": "client-releases-keys", "keys": keys})
+
+    async def _request(self, msg: dict) -> Any:
+        """A query to the scheduler over the client stream; its result, or its error raised."""
+        if self.stream is None or self.stream.closed:
+            raise CommClosedError(f"Client {self.id} is not connected to a scheduler.")
+        request_id = next(self._request_ids)
+        reply = self.loop.create_future()
+        self._replies[request_id] = reply
+        self.stream.send({**msg, "id": request_id})
+        answer = await reply
+        if "error" in answer:
+            raise answer["error"]
+        return answer["result"]
+
+    # ------------------------------------------------------------------ submitting
+    def submit(self, func: Callable, *args: Any, key: Any = None, pure: bool = True, workers: Any = None,
+               resources: dict | None = None, retries: int | None = None, priority: int = 0,
+               allow_other_workers: bool = False, **kwargs: Any) -> Future:
+        """Run ``func(*args, **kwargs)`` on the cluster; a ``Future`` of its result.
+
+        Futures among the arguments (also inside lists, tuples and dicts)
+        are replaced by their values on the worker. ``pure=True`` names the
+        task by its inputs, so equal calls share one result; use
+        ``pure=False`` for functions with side effects or randomness.
+        """
+        if not callable(func):
+            raise TypeError(f"submit() needs a callable first argument, got {type(func).__name__}")
+        if key is None:
+            name = _func_name(func)
+            key = f"{name}-{tokenize(func, args, kwargs)}" if pure else f"{name}-{uuid.uuid4().hex}"
+        if key in self.futures:
+            return Future(key, self)
+        args, kwargs = self._replace_futures(args), {k: self._replace_futures(v) for k, v in kwargs.items()}
+        task = Task(key, func, *args, **kwargs)
+        future = Future(key, self)
+        self._submit_graph({key: task}, [key], workers=workers, resources=resources, retries=retries,
+                           priority=priority, allow_other_workers=allow_other_workers)
+        return future
+
+    def map(self, func: Callable, *iterables: Iterable, key: Any = None, pure: bool = True, workers: Any = None,
+            resources: dict | None = None, retries: int | None = None, priority: int = 0,
+            allow_other_workers: bool = False, **kwargs: Any) -> list:
+        """``submit(func, *items)`` for each tuple of items of ``iterables``, as one graph; a list of futures.
+
+        ``key``: a list of keys, or a name prefix for them.
+        """
+        if not callable(func):
+            raise TypeError(f"map() needs a callable first argument, got {type(func).__name__}")
+        rows = list(zip(*iterables))
+        if isinstance(key, (list, tuple)):
+            if len(key) != len(rows):
+                raise ValueError(f"map(): {len(key)} keys for {len(rows)} calls")
+            keys = list(key)
+        else:
+            prefix = key or _func_name(func)
+            if pure:
+                base = tokenize(func, kwargs)
+                keys = [f"{prefix}-{tokenize(base, row)}" for row in rows]
+            else:
+                keys = [f"{prefix}-{uuid.uuid4().hex}" for _ in rows]
+        kwargs = {k: self._replace_futures(v) for k, v in kwargs.items()}
+        graph = {}
+        for k, row in zip(keys, rows):
+            if k not in graph and k not in self.futures:
+                graph[k] = Task(k, func, *self._replace_futures(row), **kwargs)
+        futures = [Future(k, self) for k in keys]
+        if graph:
+            self._submit_graph(graph, list(graph), workers=workers, resources=resources, retries=retries,
+                               priority=priority, allow_other_workers=allow_other_workers)
+        return futures
+
+    def _replace_futures(self, value: Any) -> Any:
+        """``value`` with each ``Future`` replaced by a ``Ref`` to its key (searching containers)."""
+        kind = type(value)
+        if kind is Future:
+            if value.client is not self:
+                raise ValueError(f"Future {value.key!r} belongs to another client; gather it and pass its value.")
+            return Ref(value.key)
+        if kind in (tuple, list):
+            if not any(type(v) in (Future, tuple, list, dict) for v in value):
+                return value
+            return kind(self._replace_futures(v) for v in value)
+        if kind is dict:
+            return {k: self._replace_futures(v) for k, v in value.items()}
+        return value
+
+    def _submit_graph(self, graph: dict, keys: list, **options: Any) -> None:
+        msg = {"op": "update-graph", "graph": graph, "keys": keys}
+        msg.update({k: v for k, v in options.items() if v not in (None, False, 0)})
+        self._send(msg)
+
+    def _graph_with_futures_resolved(self, graph: dict) -> dict:
+        """The graph with futures held as literal data (persisted collections) turned into
+        references to their keys, which the scheduler holds while the futures live."""
+        out = {}
+        for key, node in graph.items():
+            kind = type(node)
+            if kind is DataNode or kind is Fused:
+                node = _resolve_future_nodes(key, node)
+                if node is None:
+                    continue
+            out[key] = node
+        return out
+
+    # ------------------------------------------------------------------ collections
+    def compute(self, collections: Any, sync: bool = False, optimize_graph: bool = True, **options: Any) -> Any:
+        """Futures of the computed values of one collection or a list of them.
+
+        ``sync=True`` returns the values instead (``gather`` of the futures).
+        Items that are not collections are returned as they are.
+        """
+        single = not isinstance(collections, (list, tuple))
+        items = [collections] if single else list(collections)
+        graph: dict = {}
+        final_keys: list = []
+        positions: list = []
+        for i, item in enumerate(items):
+            if not is_collection(item):
+                continue
+            sub, keys = collections_to_graph([item], optimize_graph)
+            func, extra = item.__shoal_postcompute__()
+            final = f"finalize-{tokenize(keys, func, extra)}"
+            graph.update(self._graph_with_futures_resolved(sub))
+            graph[final] = Task(final, func, _refs(keys[0]), *extra)
+            final_keys.append(final)
+            positions.append(i)
+        futures = [Future(k, self) for k in final_keys]
+        if final_keys:
+            self._submit_graph(graph, final_keys, **options)
+        out = list(items)
+        for i, future in zip(positions, futures):
+            out[i] = future
+        if sync:
+            out = self.gather(out)
+        return out[0] if single else out
+
+    def persist(self, collections: Any, optimize_graph: bool = True, **options: Any) -> Any:
+        """Start computing collections; equivalent collections backed by futures of their parts."""
+        single = not isinstance(collections, (list, tuple))
+        items = [collections] if single else list(collections)
+        colls = [c for c in items if is_collection(c)]
+        for coll in colls:
+            if getattr(type(coll), "__shoal_postpersist__", None) is None:
+                raise TypeError(f"{type(coll).__name__} cannot be persisted: it has no __shoal_postpersist__")
+        if not colls:
+            return collections
+        graph, keys = collections_to_graph(colls, optimize_graph)
+        flat = list(dict.fromkeys(flatten_keys(keys)))
+        futures = {k: Future(k, self) for k in flat}
+        self._submit_graph(self._graph_with_futures_resolved(graph), flat, **options)
+        out = []
+        for item in items:
+            if is_collection(item):
+                rebuild, extra = item.__shoal_postpersist__()
+                item = rebuild(futures, *extra)
+            out.append(item)
+        return out[0] if single else out
+
+    def get(self, graph: Any, keys: Any, **kwargs: Any) -> Any:
+        """Compute ``keys`` (a key or nested list of keys) of ``graph`` on the cluster: the
+        ``get`` function behind ``scheduler="distributed"``."""
+        flat = list(dict.fromkeys(flatten_keys(keys)))
+        graph = self._graph_with_futures_resolved(cull(ensure_graph(graph), flat))
+        futures = [Future(k, self) for k in flat]
+        try:
+            self._submit_graph(graph, flat)
+            values = self._sync(self._gather_keys, flat)
+            return pack_results(keys, values)
+        finally:
+            for future in futures:
+                future.release()
+
+    # ------------------------------------------------------------------ results
+    def gather(self, futures: Any, errors: str = "raise") -> Any:
+        """The values of ``futures`` (a future, or lists/tuples/dicts of them), same structure.
+
+        ``errors="raise"`` re-raises the first task exception; ``"skip"`` leaves
+        failed futures out of lists.
+        """
+        if errors not in ("raise", "skip"):
+            raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        keys = [f.key for f in _iter_futures(futures)]
+
+        async def run():
+            values = await self._gather_keys(keys, errors)
+            return _repack(futures, values, errors)
+
+        return self._sync(run)
+
+    async def _gather_keys(self, keys: list, errors: str = "raise") -> dict:
+        keys = list(dict.fromkeys(keys))
+        states = {}
+        for key in keys:
+            state = self.futures.get(key)
+            if state is None:
+                raise ValueError(f"Future {key!r} was released; keep a reference to it until it is gathered.")
+            states[key] = state
+        results: dict = {}
+        for _ in range(_MAX_GATHER_ROUNDS):
+            todo = [k for k in keys if k not in results]
+            for key in todo:
+                await states[key].wait()
+            by_worker: dict = {}
+            for key in todo:
+                state = states[key]
+                if state.status in ("error", "cancelled"):
+                    if errors == "raise":
+                        raise state.exception
+                    continue
+                if not state.workers:
+                    state.lose()
+                    continue
+                by_worker.setdefault(random.choice(state.workers), []).append(key)
+            if by_worker:
+                replies = await asyncio.gather(
+                    *(self.pool.request(w, {"op": "get-data", "keys": ks}) for w, ks in by_worker.items()),
+                    return_exceptions=True,
+                )
+                for (worker, ks), reply in zip(by_worker.items(), replies):
+                    if isinstance(reply, BaseException):
+                        self.pool.forget(worker)
+                        data = {}
+                    else:
+                        data = reply["data"]
+                    results.update(data)
+                    for key in ks:
+                        if key not in data:
+                            states[key].lose()
+            lost = [k for k in keys if k not in results and states[k].status == "lost"]
+            if lost:
+                # The data went with a worker: ask where it is now. Empty means
+                # it is being recomputed; "key-in-memory" will come.
+                for key, holders in (await self._request({"op": "who-has", "keys": lost})).items():
+                    if holders and states[key].status == "lost":
+                        states[key].finish(workers=holders)
+            remaining = [k for k in keys if k not in results and not (errors == "skip" and states[k].status in ("error", "cancelled"))]
+            if not remaining:
+                return results
+        raise RuntimeError(
+            f"Could not fetch {remaining[:5]!r} after {_MAX_GATHER_ROUNDS} attempts: the workers holding "
+            "them kept disappearing. Check the worker logs."
+        )
+
+    def scatter(self, data: Any, hash: bool = True) -> Any:
+        """Send local data to the cluster: futures with the same structure (a value, list or dict).
+
+        The values travel to the scheduler and on to one worker each.
+        """
+        if isinstance(data, dict):
+            items = list(data.items())
+        elif isinstance(data, (list, tuple)):
+            items = [(None, v) for v in data]
+        else:
+            items = [(None, data)]
+        graph = {}
+        keys = []
+        for name, value in items:
+            if name is not None:
+                key = name
+            else:
+                key = f"{type(value).__name__}-{tokenize(value) if hash else uuid.uuid4().hex}"
+            keys.append(key)
+            if key not in self.futures:
+                graph[key] = DataNode(key, value)
+        futures = [Future(k, self) for k in keys]
+        if graph:
+            self._submit_graph(graph, list(graph))
+        if isinstance(data, dict):
+            return dict(zip(data, futures))
+        if isinstance(data, (list, tuple)):
+            return type(data)(futures)
+        return futures[0]
+
+    def cancel(self, futures: Any, force: bool = False) -> None:
+        """Cancel ``futures``: stop their tasks and free their data unless still needed."""
+        futures = list(_iter_futures(futures))
+        keys = [f.key for f in futures]
+
+        def cancel_now() -> None:
+            for f in futures:
+                if not f._state.done():
+                    f._state.cancel()
+            self._send_on_loop({"op": "cancel-keys", "keys": keys, "force": force})
+
+        self._call_on_loop(cancel_now)
+
+    def retry(self, futures: Any) -> None:
+        """Run erred futures again."""
+        futures = list(_iter_futures(futures))
+
+        def retry_now() -> None:
+            for f in futures:
+                if f._state.status == "error":
+                    f._state.status = "pending"
+                    f._state.exception = f._state.traceback = None
+                    if f._state._event is not None:
+                        f._state._event.clear()
+            self._send_on_loop({"op": "retry", "keys": [f.key for f in futures]})
+
+        self._call_on_loop(retry_now)
+
+    # ------------------------------------------------------------------ cluster queries
+    def who_has(self, futures: Any = None) -> dict:
+        """``{key: [worker addresses]}`` for ``futures`` (default: every key the scheduler has)."""
+        keys = None if futures is None else [f.key for f in _iter_futures(futures)]
+        return self._sync(self._request, {"op": "who-has", "keys": keys})
+
+    def has_what(self) -> dict:
+        """``{worker address: [keys it holds]}``."""
+        return self._sync(self._request, {"op": "has-what"})
+
+    def nthreads(self) -> dict:
+        """``{worker address: number of threads}``."""
+        return self._sync(self._request, {"op": "nthreads"})
+
+    def scheduler_info(self) -> dict:
+        """The scheduler's address, workers (threads, status, keys held) and task counts."""
+        return self._sync(self._request, {"op": "scheduler-info"})
+
+    def run_on_scheduler(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run ``function(*args, **kwargs)`` in the scheduler's process; its result."""
+        return self._sync(self._request, {"op": "run-on-scheduler", "function": function, "args": args,
+                                          "kwargs": kwargs})
+
+    def run(self, function: Callable, *args: Any, workers: list | None = None, wait: bool = True,
+            **kwargs: Any) -> dict:
+        """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``."""
+        async def run_all():
+            addresses = workers if workers is not None else list(await self._request({"op": "nthreads"}))
+            msg = {"op": "run", "function": function, "args": args, "kwargs": kwargs, "wait": wait}
+            replies = await asyncio.gather(*(self.pool.request(a, msg) for a in addresses))
+            out = {}
+            for address, reply in zip(addresses, replies):
+                if "error" in reply:
+                    raise reply["error"]
+                out[address] = reply["result"]
+            return out
+
+        return self._sync(run_all)
+
+    def wait_for_workers(self, n_workers: int, timeout: float = 30.0) -> None:
+        """Block until at least ``n_workers`` workers are registered (``TimeoutError`` after ``timeout`` s)."""
+        async def poll():
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                n = len(await self._request({"op": "nthreads"}))
+                if n >= n_workers:
+                    return
+                if loop.time() > deadline:
+                    raise TimeoutError(f"Only {n} of {n_workers} workers registered within {timeout} s.")
+                await asyncio.sleep(0.05)
+
+        return self._sync(poll)
+
+
+def _is_future_data(node: Any) -> bool:
+    return type(node) is DataNode and type(node.value) is Future
+
+
+def _resolve_future_nodes(key: Any, node: Any) -> Any:
+    """``node`` without literal futures: ``None`` (drop it: the scheduler holds ``key``),
+    an ``Alias`` to the future's key, or a ``Fused`` whose future inputs became dependencies."""
+    if _is_future_data(node):
+        return None if node.value.key == key else Alias(key, node.value.key)
+    if type(node) is not Fused or not any(_is_future_data(n) for n in node.nodes):
+        return node
+    last = node.nodes[-1]
+    if _is_future_data(last):
+        return None if last.value.key == key else Alias(key, last.value.key)
+    renamed = {n.key: Ref(n.value.key) for n in node.nodes if _is_future_data(n) and n.key != n.value.key}
+    inner = [n.substitute(renamed) if renamed else n for n in node.nodes if not _is_future_data(n)]
+    return Fused(key, inner)
+
+
+def _refs(keys: Any) -> Any:
+    """The nested list ``keys`` with each key made a ``Ref``."""
+    if type(keys) is list:
+        return [_refs(k) for k in keys]
+    return Ref(keys)
+
+
+def _iter_futures(value: Any):
+    if type(value) is Future:
+        yield value
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            yield from _iter_futures(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _iter_futures(v)
+
+
+_SKIPPED = object()
+
+
+def _repack(value: Any, results: dict, errors: str) -> Any:
+    if type(value) is Future:
+        return results.get(value.key, _SKIPPED) if errors == "skip" else results[value.key]
+    if isinstance(value, (list, tuple, set)):
+        items = [_repack(v, results, errors) for v in value]
+        return type(value)(v for v in items if v is not _SKIPPED)
+    if isinstance(value, dict):
+        return {k: _repack(v, results, errors) for k, v in value.items()}
+    return value

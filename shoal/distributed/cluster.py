@@ -1,0 +1,259 @@
+"""``LocalCluster``: a scheduler and workers on this machine.
+
+The scheduler runs on this process's shared event loop thread. Workers are
+separate processes (``python -m shoal.distributed.cli worker ADDRESS``) with
+``processes=True``, talking TCP on 127.0.0.1; with ``processes=False`` they
+run in this process on the same loop, talking ``inproc://`` (no
+serialization at all: fast, but tasks share one GIL).
+
+>>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+...     sorted(w["nthreads"] for w in cluster.scheduler_info()["workers"].values())
+[1, 1]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import weakref
+from typing import Any
+
+from .loop_thread import LoopThread
+from .scheduler import Scheduler
+from .worker import Worker
+
+__all__ = ["LocalCluster"]
+
+
+def _default_layout(n_workers: int | None, threads_per_worker: int | None, processes: bool) -> tuple[int, int]:
+    cores = os.cpu_count() or 1
+    if n_workers is None and threads_per_worker is None:
+        if processes:
+            n_workers = min(4, cores)
+            threads_per_worker = max(1, cores // n_workers)
+        else:
+            n_workers, threads_per_worker = 1, cores
+    elif n_workers is None:
+        n_workers = max(1, cores // threads_per_worker)
+    elif threads_per_worker is None:
+        threads_per_worker = max(1, cores // max(n_workers, 1))
+    return n_workers, threads_per_worker
+
+
+def _worker_environment() -> dict:
+    # Like multiprocessing's spawn, let workers import what this process can
+    # (functions defined in test files or scripts are pickled by reference).
+    env = dict(os.environ)
+    paths = [os.path.abspath(p or os.getcwd()) for p in sys.path if os.path.isdir(p or os.getcwd())]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env
+
+
+def _kill_all(processes: dict) -> None:
+    for proc in list(processes.values()):
+        if proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class LocalCluster:
+    """A scheduler and ``n_workers`` workers of ``threads_per_worker`` threads on 127.0.0.1.
+
+    ``memory_limit`` (bytes) is announced to the scheduler for each worker.
+    ``worker_start_timeout``: seconds to wait for workers to register.
+    """
+
+    def __init__(self, n_workers: int | None = None, threads_per_worker: int | None = None, *,
+                 processes: bool = True, memory_limit: int | None = None, host: str = "127.0.0.1",
+                 scheduler_port: int = 0, asynchronous: bool = False, worker_start_timeout: float = 60.0,
+                 **scheduler_options: Any):
+        self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)
+        self.processes = processes
+        self.memory_limit = memory_limit
+        self.host = host
+        self.scheduler_port = scheduler_port
+        self.asynchronous = asynchronous
+        self.worker_start_timeout = worker_start_timeout
+        self.scheduler_options = scheduler_options
+        self.scheduler: Scheduler | None = None
+        self.workers: dict = {}  # name -> Worker (in-process) or Popen (processes)
+        self._names = itertools.count()
+        self._processes: dict = {}  # name -> Popen, also killed at exit if we are not closed
+        self._finalizer = weakref.finalize(self, _kill_all, self._processes)
+        self.status = "created"
+        self._loop_thread = None
+        if not asynchronous:
+            self._loop_thread = LoopThread.acquire()
+            try:
+                self._loop_thread.run(self._start, timeout=worker_start_timeout + 30)
+            except BaseException:
+                self.close()
+                raise
+
+    def _sync(self, coroutine_function, *args):
+        if self.asynchronous:
+            return coroutine_function(*args)
+        return self._loop_thread.run(coroutine_function, *args, timeout=self.worker_start_timeout + 30)
+
+    def __await__(self):
+        async def start():
+            await self._start()
+            return self
+
+        return start().__await__()
+
+    @property
+    def scheduler_address(self) -> str:
+        return self.scheduler.address
+
+    async def _start(self) -> None:
+        if self.status == "running":
+            return
+        address = f"tcp://{self.host}:{self.scheduler_port}" if self.processes else "inproc://"
+        self.scheduler = Scheduler(address, **self.scheduler_options)
+        await self.scheduler.start()
+        self.status = "running"
+        await self._scale(self.n_workers)
+
+    # ------------------------------------------------------------------ workers
+    def scale(self, n: int) -> Any:
+        """Grow or shrink to ``n`` workers (waits until the scheduler sees them)."""
+        if n < 0:
+            raise ValueError(f"scale(n): n must be >= 0, got {n}")
+        return self._sync(self._scale, n)
+
+    async def _scale(self, n: int) -> None:
+        new = []
+        while len(self.workers) < n:
+            name = f"{'proc' if self.processes else 'thread'}-worker-{next(self._names)}"
+            new.append(name)
+            self.workers[name] = await self._start_worker(name)
+        while len(self.workers) > n:
+            name = list(self.workers)[-1]
+            await self._stop_worker(name)
+        self.n_workers = n
+        if new:
+            await self._wait_registered(new)
+
+    async def _start_worker(self, name: str) -> Any:
+        if not self.processes:
+            worker = Worker(self.scheduler.address, nthreads=self.threads_per_worker, name=name,
+                            memory_limit=self.memory_limit)
+            await worker.start()
+            return worker
+        command = [sys.executable, "-m", "shoal.distributed.cli", "worker", self.scheduler.address,
+                   "--nthreads", str(self.threads_per_worker), "--name", name, "--host", self.host]
+        if self.memory_limit is not None:
+            command += ["--memory-limit", str(int(self.memory_limit))]
+        proc = subprocess.Popen(command, env=_worker_environment(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL)
+        self._processes[name] = proc
+        return proc
+
+    async def _wait_registered(self, names: list) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.worker_start_timeout
+        while True:
+            registered = {ws.name for ws in self.scheduler.state.workers.values()}
+            waiting = [n for n in names if n not in registered and n in self.workers]
+            if not waiting:
+                return
+            for name in waiting:
+                proc = self._processes.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"Worker process {name} exited with code {proc.returncode} before "
+                                       f"registering with {self.scheduler.address}; see its output above.")
+            if loop.time() > deadline:
+                raise TimeoutError(f"Workers {waiting} did not register with {self.scheduler.address} "
+                                   f"within {self.worker_start_timeout} s.")
+            await asyncio.sleep(0.02)
+
+    async def _stop_worker(self, name: str) -> None:
+        worker = self.workers.pop(name)
+        if isinstance(worker, Worker):
+            await worker.close()
+            return
+        self._processes.pop(name, None)
+        await _terminate(worker)
+        # Wait (bounded) until the scheduler has noticed, so scale() means what it says.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while any(ws.name == name for ws in self.scheduler.state.workers.values()) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
+    @property
+    def worker_processes(self) -> dict:
+        """``{name: subprocess.Popen}`` of the worker processes (``processes=True``)."""
+        return dict(self._processes)
+
+    def scheduler_info(self) -> dict:
+        """The scheduler's view of the cluster (workers, tasks)."""
+        async def info():
+            return self.scheduler.info()
+
+        return self._sync(info)
+
+    # ------------------------------------------------------------------ closing
+    def close(self, timeout: float = 20.0) -> Any:
+        """Stop the workers and the scheduler."""
+        if self.asynchronous:
+            return self._close()
+        try:
+            if self.status == "running" and self._loop_thread is not None:
+                self._loop_thread.run(self._close, timeout=timeout)
+        finally:
+            _kill_all(self._processes)
+            self.status = "closed"
+            if self._loop_thread is not None:
+                LoopThread.release(self._loop_thread)
+                self._loop_thread = None
+
+    async def _close(self) -> None:
+        if self.status in ("closing", "closed"):
+            return
+        self.status = "closing"
+        await asyncio.gather(*(self._stop_worker(name) for name in list(self.workers)), return_exceptions=True)
+        if self.scheduler is not None:
+            await self.scheduler.close()
+        _kill_all(self._processes)
+        self.status = "closed"
+
+    def __enter__(self) -> "LocalCluster":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "LocalCluster":
+        await self._start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._close()
+
+    def __repr__(self) -> str:
+        where = self.scheduler.address if self.scheduler and self.scheduler.listener else "not started"
+        return (f"<LocalCluster {where} workers={len(self.workers)} threads_per_worker={self.threads_per_worker} "
+                f"processes={self.processes} status={self.status}>")
+
+
+async def _terminate(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGTERM (a clean shutdown), then SIGKILL after ``timeout`` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while proc.poll() is None and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    if proc.poll() is None:
+        proc.kill()
+        await loop.run_in_executor(None, proc.wait, 5)

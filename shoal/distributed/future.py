@@ -1,0 +1,293 @@
+"""``Future``: a remote result held on the cluster, plus ``wait`` and ``as_completed``.
+
+A ``Future`` is a handle on one key. All futures of a client for the same
+key share one ``FutureState`` (status, error, where the data is). The client
+counts the live ``Future`` objects per key; when the last is released or
+garbage collected it tells the scheduler, which frees the data once nothing
+else needs it.
+
+Statuses: ``pending`` -> ``finished`` | ``error`` | ``cancelled``; ``lost``
+when the client found the data gone (a worker died) and waits for the
+scheduler to recompute it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections import namedtuple
+from typing import Any, Callable, Iterable
+
+__all__ = ["Future", "FutureState", "FutureCancelledError", "wait", "as_completed"]
+
+_FINAL = ("finished", "error", "cancelled")
+
+
+class FutureCancelledError(Exception):
+    """The result of a cancelled future was asked for."""
+
+    def __init__(self, key: Any):
+        self.key = key
+        super().__init__(f"Future {key!r} was cancelled; submit it again to compute it.")
+
+    def __reduce__(self):
+        return (FutureCancelledError, (self.key,))
+
+
+class FutureState:
+    """What the client knows of one key; updated on the client's event loop."""
+
+    __slots__ = ("key", "status", "exception", "traceback", "type", "workers", "_event", "_listeners")
+
+    def __init__(self, key: Any):
+        self.key = key
+        self.status = "pending"
+        self.exception: BaseException | None = None
+        self.traceback: str | None = None
+        self.type: str | None = None
+        self.workers: list = []  # addresses holding the result, as last heard
+        self._event: asyncio.Event | None = None
+        self._listeners: list = []  # called on the loop when the state becomes final
+
+    def _get_event(self) -> asyncio.Event:
+        if self._event is None:
+            self._event = asyncio.Event()
+            if self.status in _FINAL:
+                self._event.set()
+        return self._event
+
+    async def wait(self) -> None:
+        if self.status not in _FINAL:
+            await self._get_event().wait()
+
+    def done(self) -> bool:
+        return self.status in _FINAL
+
+    def finish(self, type_name: str | None = None, workers: list | None = None) -> None:
+        self.status = "finished"
+        self.type = type_name or self.type
+        if workers is not None:
+            self.workers = list(workers)
+        self._settle()
+
+    def set_error(self, exception: BaseException, traceback: str | None = None) -> None:
+        self.status = "error"
+        self.exception = exception
+        self.traceback = traceback
+        self._settle()
+
+    def cancel(self) -> None:
+        self.status = "cancelled"
+        self.exception = FutureCancelledError(self.key)
+        self._settle()
+
+    def lose(self) -> None:
+        """The data is gone; wait for the scheduler to say it is back."""
+        if self.status == "finished":
+            self.status = "lost"
+            self.workers = []
+            if self._event is not None:
+                self._event.clear()
+
+    def _settle(self) -> None:
+        if self._event is not None:
+            self._event.set()
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener(self)
+
+    def on_done(self, listener: Callable[["FutureState"], None]) -> None:
+        """Call ``listener(state)`` on the loop when final (at once if it already is)."""
+        if self.status in _FINAL:
+            listener(self)
+        else:
+            self._listeners.append(listener)
+
+
+class Future:
+    """A result being computed, or held, on the cluster.
+
+    Made by ``Client.submit``, ``map``, ``scatter``, ``compute``; pass it to
+    other ``submit`` calls to use its value there without fetching it.
+    """
+
+    __slots__ = ("key", "client", "_state", "_released", "__weakref__")
+
+    def __init__(self, key: Any, client: Any, state: FutureState | None = None):
+        self.key = key
+        self.client = client
+        self._released = False
+        self._state = client._inc_ref(key, state)
+
+    @property
+    def status(self) -> str:
+        return self._state.status
+
+    def done(self) -> bool:
+        """Whether the result is ready, the task failed or it was cancelled."""
+        return self._state.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The value (fetched from the worker); re-raises the task's exception.
+
+        ``TimeoutError`` if it is not ready within ``timeout`` seconds. With an
+        asynchronous client this returns an awaitable.
+        """
+        return self.client._sync(self._result, timeout, timeout=None)
+
+    async def _result(self, timeout: float | None = None) -> Any:
+        if timeout is not None:
+            try:
+                await asyncio.wait_for(self._state.wait(), timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"Future {self.key!r} was not done within {timeout} s "
+                                   f"(status {self.status!r}).") from None
+        results = await self.client._gather_keys([self.key])
+        return results[self.key]
+
+    def __await__(self):
+        return self._result().__await__()
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The exception the task raised (``None`` if it succeeded); waits for the task."""
+        return self.client._sync(self._wait_then, timeout, lambda s: s.exception if s.status == "error" else None)
+
+    def traceback(self, timeout: float | None = None) -> str | None:
+        """The formatted traceback of the task's exception on the worker, or ``None``."""
+        return self.client._sync(self._wait_then, timeout, lambda s: s.traceback if s.status == "error" else None)
+
+    async def _wait_then(self, timeout: float | None, pick: Callable) -> Any:
+        try:
+            await asyncio.wait_for(self._state.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"Future {self.key!r} was not done within {timeout} s.") from None
+        return pick(self._state)
+
+    def cancel(self, force: bool = False) -> None:
+        """Stop computing this key (and free its data) unless others still need it."""
+        return self.client.cancel([self], force=force)
+
+    def retry(self) -> None:
+        """Run an erred task again (with the erred tasks it depends on)."""
+        return self.client.retry([self])
+
+    def add_done_callback(self, fn: Callable[["Future"], Any]) -> None:
+        """Call ``fn(future)`` in a thread once the future is done (at once if it is)."""
+        loop = self.client.loop
+
+        def listener(_state: FutureState) -> None:
+            loop.run_in_executor(None, _safe_call, fn, self)
+
+        self.client._call_on_loop(self._state.on_done, listener)
+
+    def release(self) -> None:
+        """Drop this handle now (as garbage collection would)."""
+        if not self._released:
+            self._released = True
+            self.client._dec_ref(self.key)
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:  # interpreter shutdown, client gone: nothing left to tell
+            pass
+
+    def __reduce__(self):
+        raise TypeError(
+            f"Future {self.key!r} cannot be pickled: pass futures directly as arguments of "
+            "submit/map/compute (they become references to the remote data), or call "
+            ".result() to get the value."
+        )
+
+    def __repr__(self) -> str:
+        extra = f", type: {self._state.type}" if self._state.type else ""
+        return f"<Future: {self.status}{extra}, key: {self.key!r}>"
+
+    __hash__ = object.__hash__
+
+
+def _safe_call(fn: Callable, future: Future) -> None:
+    try:
+        fn(future)
+    except Exception:
+        import logging
+
+        logging.getLogger("shoal.distributed.client").exception("Future done callback %r failed", fn)
+
+
+WaitResult = namedtuple("WaitResult", ["done", "not_done"])
+
+
+def wait(futures: Iterable[Future], timeout: float | None = None, return_when: str = "ALL_COMPLETED") -> WaitResult:
+    """Wait until all (or the first, ``return_when="FIRST_COMPLETED"``) futures are done.
+
+    Returns ``(done, not_done)`` sets; ``TimeoutError`` after ``timeout`` s.
+    """
+    futures = list(futures)
+    if not futures:
+        return WaitResult(set(), set())
+    if return_when not in ("ALL_COMPLETED", "FIRST_COMPLETED"):
+        raise ValueError(f"return_when must be 'ALL_COMPLETED' or 'FIRST_COMPLETED', got {return_when!r}")
+    client = futures[0].client
+    return client._sync(_wait, futures, timeout, return_when)
+
+
+async def _wait(futures: list, timeout: float | None, return_when: str) -> WaitResult:
+    waits = [asyncio.ensure_future(f._state.wait()) for f in futures]
+    how = asyncio.ALL_COMPLETED if return_when == "ALL_COMPLETED" else asyncio.FIRST_COMPLETED
+    try:
+        _, pending = await asyncio.wait(waits, timeout=timeout, return_when=how)
+    finally:
+        for w in waits:
+            w.cancel()
+    if pending and return_when == "ALL_COMPLETED":
+        n = sum(1 for f in futures if not f.done())
+        raise TimeoutError(f"{n} of {len(futures)} futures were not done within {timeout} s.")
+    done = {f for f in futures if f.done()}
+    return WaitResult(done, set(futures) - done)
+
+
+class as_completed:
+    """Iterate over futures in the order they finish.
+
+    ``with_results=True`` yields ``(future, result)`` pairs. ``add(future)``
+    adds a future while iterating. ``timeout`` bounds the wait for each next one.
+    """
+
+    def __init__(self, futures: Iterable[Future] = (), with_results: bool = False, timeout: float | None = None):
+        self.with_results = with_results
+        self.timeout = timeout
+        self._done: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        for future in futures:
+            self.add(future)
+
+    def add(self, future: Future) -> None:
+        with self._lock:
+            self._outstanding += 1
+        future.client._call_on_loop(future._state.on_done, lambda _s: self._done.put(future))
+
+    def count(self) -> int:
+        with self._lock:
+            return self._outstanding
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            if self._outstanding == 0:
+                raise StopIteration
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        try:
+            future = self._done.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"No future finished within {self.timeout} s.") from None
+        with self._lock:
+            self._outstanding -= 1
+        if self.with_results:
+            return future, future.result()
+        return future

@@ -1,0 +1,380 @@
+"""``Scheduler``: the server around ``SchedulerState``.
+
+It only does I/O: it listens, turns what workers and clients send into
+``SchedulerState`` method calls, and sends the messages those return. Every
+decision (placement, reference counting, lost workers) is the state
+machine's.
+
+Connections
+-----------
+The first message on a connection says who is calling:
+
+- ``{"op": "register-worker", "address", "nthreads", "name", "memory_limit",
+  "resources"}``: a worker's long-lived stream. The scheduler answers
+  ``registered`` (or ``error``), then both sides send batches of messages
+  (``compute-task``/``free-keys`` one way; ``task-finished``, ``task-erred``,
+  ``add-keys``, ``missing-data``, ``heartbeat`` the other). When the stream
+  breaks the worker is removed: its tasks are rescheduled and lost results
+  recomputed (``SchedulerState.remove_worker``).
+- ``{"op": "register-client", "client"}``: a client's long-lived stream:
+  ``update-graph``, ``client-releases-keys``, ``cancel-keys``, ``retry`` and
+  queries carrying an ``id`` (answered by a ``reply`` with the same id).
+  When it breaks, everything the client held is released.
+- anything else: one query per message (``identity``, ``who-has``, ...),
+  answered on the same connection.
+
+Observers use ``Scheduler.add_plugin`` (a ``SchedulerPlugin``) and
+``Scheduler.events``, both kept by the state machine.
+
+>>> import asyncio
+>>> async def demo():
+...     async with Scheduler("inproc://") as s:
+...         return (await s.handle_query({"op": "identity"}))["type"]
+>>> asyncio.run(demo())
+'Scheduler'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from .batched import BatchedStream, iter_batch
+from .comm import CommClosedError, listen
+from .rpc import ConnectionPool, portable_exception
+from .state import SchedulerPlugin, SchedulerState, UnknownWorkerError
+
+logger = logging.getLogger("shoal.distributed.scheduler")
+
+__all__ = ["Scheduler", "SchedulerPlugin"]
+
+
+class Scheduler:
+    """Listen on ``address`` and run ``SchedulerState`` for workers and clients.
+
+    ``heartbeat_timeout``: a worker silent for that long is removed (a
+    killed process is noticed at once anyway, when its connection breaks).
+    Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
+    """
+
+    def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
+                 check_interval: float = 1.0, **state_options: Any):
+        self.state = SchedulerState(**state_options)
+        self._listen_address = address
+        self.heartbeat_timeout = heartbeat_timeout
+        self.check_interval = check_interval
+        self.streams: dict = {}  # worker address or client id -> BatchedStream
+        self.listener = None
+        self.pool = ConnectionPool(connect_timeout=5.0)
+        self.status = "created"
+        self.start_time = time.time()
+        self._background: set = set()
+        self._checker: asyncio.Task | None = None
+        self._closed_event: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def address(self) -> str:
+        if self.listener is None:
+            raise RuntimeError("The scheduler has not been started; await scheduler.start() first.")
+        return self.listener.contact_address
+
+    async def start(self) -> "Scheduler":
+        if self.status == "running":
+            return self
+        self._closed_event = asyncio.Event()
+        self.listener = await listen(self._listen_address, self._handle_comm)
+        self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
+        self.status = "running"
+        logger.info("Scheduler at %s", self.address)
+        return self
+
+    def __await__(self):
+        return self.start().__await__()
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection (workers notice and stop)."""
+        if self.status in ("closing", "closed"):
+            return
+        self.status = "closing"
+        if self._checker is not None:
+            self._checker.cancel()
+        for stream in list(self.streams.values()):
+            try:
+                stream.send({"op": "close", "reason": "scheduler-close"})
+            except CommClosedError:
+                pass
+        for stream in list(self.streams.values()):
+            await stream.close(timeout=1.0)
+        if self.listener is not None:
+            await self.listener.stop(timeout=2.0)
+        for task in list(self._background):
+            task.cancel()
+        self.pool.close()
+        self.status = "closed"
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    async def finished(self) -> None:
+        """Wait until the scheduler is closed."""
+        await self._closed_event.wait()
+
+    async def __aenter__(self) -> "Scheduler":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        where = self.listener.contact_address if self.listener else self._listen_address
+        return f"<Scheduler {where} workers={len(self.state.workers)} tasks={len(self.state.tasks)}>"
+
+    # ------------------------------------------------------------------ observers
+    def add_plugin(self, plugin: SchedulerPlugin) -> None:
+        """Observe task transitions, graphs, workers and clients (see ``SchedulerPlugin``)."""
+        self.state.add_plugin(plugin)
+
+    def remove_plugin(self, plugin: SchedulerPlugin) -> None:
+        self.state.remove_plugin(plugin)
+
+    @property
+    def events(self):
+        """The bounded log of ``(time, topic, payload)`` events."""
+        return self.state.events
+
+    # ------------------------------------------------------------------ sending
+    def send(self, msgs: list) -> None:
+        """Send ``[(recipient, msg), ...]`` as returned by ``SchedulerState``."""
+        if not msgs:
+            return
+        streams = self.streams
+        tasks = self.state.tasks
+        for recipient, msg in msgs:
+            stream = streams.get(recipient)
+            if stream is None:
+                continue  # it left; its removal already released what it held
+            if msg["op"] == "key-in-memory":
+                # Tell the client where the result is, so it can fetch it
+                # from the worker directly without asking us first.
+                ts = tasks.get(msg["key"])
+                if ts is not None:
+                    msg = {**msg, "workers": [ws.address for ws in ts.who_has]}
+            try:
+                stream.send(msg)
+            except CommClosedError:
+                pass
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ connections
+    async def _handle_comm(self, comm) -> None:
+        try:
+            msg = await comm.read()
+        except CommClosedError:
+            return
+        op = msg.get("op") if isinstance(msg, dict) else None
+        if op == "register-worker":
+            await self._serve_worker(comm, msg)
+        elif op == "register-client":
+            await self._serve_client(comm, msg)
+        else:
+            while True:
+                await comm.write(await self._answer(msg))
+                msg = await comm.read()
+
+    async def _answer(self, msg: Any) -> dict:
+        try:
+            if not isinstance(msg, dict):
+                raise ValueError(f"Expected a message dict with an 'op', got {type(msg).__name__}")
+            return {"op": "reply", "id": msg.get("id"), "result": await self.handle_query(msg)}
+        except Exception as error:
+            return {"op": "reply", "id": msg.get("id") if isinstance(msg, dict) else None,
+                    "error": portable_exception(error)}
+
+    async def _serve_worker(self, comm, msg: dict) -> None:
+        address = msg["address"]
+        try:
+            msgs = self.state.add_worker(
+                address, int(msg["nthreads"]), name=msg.get("name"),
+                memory_limit=msg.get("memory_limit"), resources=msg.get("resources"),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            await comm.write({"op": "error", "message": str(error)})
+            return
+        await comm.write({"op": "registered", "scheduler": self.address})
+        stream = self.streams[address] = BatchedStream(comm)
+        logger.info("Registered worker %s (%s threads)", address, msg["nthreads"])
+        self.send(msgs)
+        reason = "connection closed"
+        state = self.state
+        try:
+            while True:
+                batch = await comm.read()
+                out: list = []
+                for m in iter_batch(batch):
+                    op = m.get("op")
+                    if op == "heartbeat":
+                        state.heartbeat_worker(address, metrics=m.get("metrics"))
+                    elif op == "unregister":
+                        reason = "worker closed"
+                        return
+                    else:
+                        out += state.handle_worker_message(address, m)
+                self.send(out)
+        except CommClosedError:
+            pass
+        except UnknownWorkerError:
+            reason = "removed (missed heartbeats)"
+        except Exception:
+            # A malformed message closes this connection only; others go on.
+            logger.exception("Closing the stream of worker %s after a bad message", address)
+            reason = "bad message"
+        finally:
+            if self.streams.get(address) is stream:
+                del self.streams[address]
+            stream.abort()
+            self.pool.forget(address)
+            if address in state.workers:
+                logger.info("Removing worker %s: %s", address, reason)
+                self.send(state.remove_worker(address, reason=reason))
+            # Clients stop fetching from it at once instead of timing out on it.
+            self.send([(c, {"op": "worker-removed", "address": address}) for c in state.clients])
+
+    async def _serve_client(self, comm, msg: dict) -> None:
+        client = msg["client"]
+        if client in self.streams or client in self.state.workers:
+            await comm.write({"op": "error", "message": f"Client id {client!r} is already connected."})
+            return
+        self.state.add_client(client)
+        await comm.write({"op": "registered", "scheduler": self.address})
+        stream = self.streams[client] = BatchedStream(comm)
+        state = self.state
+        try:
+            while True:
+                batch = await comm.read()
+                out: list = []
+                for m in iter_batch(batch):
+                    op = m.get("op")
+                    if op == "update-graph":
+                        out += self._update_graph(client, m, stream)
+                    elif op == "client-releases-keys":
+                        out += state.client_releases_keys(client, m["keys"])
+                    elif op == "cancel-keys":
+                        out += state.cancel_keys(client, m["keys"], force=m.get("force", False))
+                    elif op == "retry":
+                        out += state.retry_keys(client, m["keys"])
+                    elif op == "close-client":
+                        return
+                    else:
+                        self._spawn(self._answer_on_stream(stream, m))
+                self.send(out)
+        except CommClosedError:
+            pass
+        except Exception:
+            logger.exception("Closing the stream of client %s after a bad message", client)
+        finally:
+            if self.streams.get(client) is stream:
+                del self.streams[client]
+            # The client is gone: release everything it held.
+            self.send(state.remove_client(client))
+            await stream.close(timeout=1.0)
+
+    def _update_graph(self, client: str, m: dict, stream: BatchedStream) -> list:
+        options = {k: m[k] for k in ("priority", "workers", "allow_other_workers", "resources", "retries")
+                   if m.get(k) is not None}
+        try:
+            return self.state.update_graph(client, m["graph"], m["keys"], **options)
+        except Exception as error:
+            # The graph is refused as a whole: its futures fail with the reason.
+            stream.send({"op": "graph-erred", "keys": list(m["keys"]), "exception": portable_exception(error)})
+            return []
+
+    async def _answer_on_stream(self, stream: BatchedStream, m: dict) -> None:
+        reply = await self._answer(m)
+        try:
+            stream.send(reply)
+        except CommClosedError:
+            pass
+
+    # ------------------------------------------------------------------ queries
+    async def handle_query(self, msg: dict) -> Any:
+        """Answer one query message (``{"op": name, ...}``); raises on unknown ops."""
+        op = msg.get("op")
+        state = self.state
+        if op == "identity" or op == "scheduler-info":
+            return self.info()
+        if op == "who-has":
+            return state.who_has(msg.get("keys"))
+        if op == "has-what":
+            return state.has_what(msg.get("workers"))
+        if op == "nthreads":
+            return {a: ws.nthreads for a, ws in state.workers.items()}
+        if op == "task-counts":
+            return state.task_counts()
+        if op == "client-keys":
+            cs = state.clients.get(msg["client"])
+            return sorted((ts.key for ts in cs.wants_what), key=repr) if cs else []
+        if op == "gather":
+            return await self.gather(msg["keys"])
+        if op == "run-on-scheduler":
+            result = msg["function"](*msg.get("args", ()), **msg.get("kwargs", {}))
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+        raise ValueError(f"Unknown query op {op!r} sent to the scheduler.")
+
+    def info(self) -> dict:
+        """What ``Client.scheduler_info()`` shows."""
+        state = self.state
+        return {
+            "type": "Scheduler",
+            "address": self.address,
+            "started": self.start_time,
+            "workers": {
+                a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
+                    "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what)}
+                for a, ws in state.workers.items()
+            },
+            "clients": sorted(state.clients),
+            "n_tasks": len(state.tasks),
+            "task_counts": state.task_counts(),
+        }
+
+    async def gather(self, keys: list) -> dict:
+        """``{key: value}`` fetched from the workers holding ``keys`` (raises KeyError naming missing keys)."""
+        by_worker: dict = {}
+        missing = []
+        for key in keys:
+            ts = self.state.tasks.get(key)
+            if ts is None or not ts.who_has:
+                missing.append(key)
+            else:
+                by_worker.setdefault(next(iter(ts.who_has)).address, []).append(key)
+        results: dict = {}
+        replies = await asyncio.gather(
+            *(self.pool.request(w, {"op": "get-data", "keys": ks}) for w, ks in by_worker.items()),
+            return_exceptions=True,
+        )
+        for (worker, ks), reply in zip(by_worker.items(), replies):
+            data = {} if isinstance(reply, BaseException) else reply["data"]
+            results.update(data)
+            missing += [k for k in ks if k not in data]
+        if missing:
+            raise KeyError(f"No worker holds {missing[:5]!r}; they may have been lost with a worker.")
+        return results
+
+    async def _check_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_interval)
+            for address in self.state.stale_workers(time.time(), self.heartbeat_timeout):
+                stream = self.streams.get(address)
+                logger.warning("Worker %s missed heartbeats for %s s; removing it", address, self.heartbeat_timeout)
+                if stream is not None:
+                    stream.abort()  # its serve loop ends and removes it
+                else:
+                    self.send(self.state.remove_worker(address, reason="missed heartbeats"))

@@ -1,0 +1,345 @@
+"""``Worker``: the server around ``WorkerState``.
+
+It registers with the scheduler, feeds ``WorkerState`` with the scheduler's
+messages, and carries out the instructions it returns:
+
+- ``Execute(key)``: run ``node(inputs)`` on one of ``nthreads`` threads and
+  report the result or the error back to the state machine;
+- ``GatherDep(peer, keys)``: ask the peer worker for ``keys`` in one request;
+- ``ToScheduler(msg)``: send ``msg`` on the (batched) scheduler stream.
+
+It also listens for peers and clients asking for data (``get-data``) or to
+run a function (``run``), and sends heartbeats. Inside a task,
+``get_worker()`` returns the worker running it.
+
+>>> import asyncio
+>>> from operator import add
+>>> from shoal.distributed.scheduler import Scheduler
+>>> from shoal.taskgraph import Task
+>>> async def demo():
+...     async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1) as w:
+...         s.send(s.state.update_graph("me", {"x": Task("x", add, 1, 2)}, keys=["x"]))
+...         for _ in range(500):  # bounded wait for the result
+...             if "x" in w.data:
+...                 return w.data["x"]
+...             await asyncio.sleep(0.01)
+>>> asyncio.run(demo())
+3
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .batched import BatchedStream, iter_batch
+from .comm import CommClosedError, ConnectError, connect, listen, parse_address
+from .rpc import ConnectionPool, portable_exception
+from .state import Execute, GatherDep, ToScheduler, WorkerState
+from .state.worker_state import sizeof
+
+logger = logging.getLogger("shoal.distributed.worker")
+
+__all__ = ["Worker", "get_worker"]
+
+_running = threading.local()
+
+
+def get_worker() -> "Worker":
+    """The ``Worker`` running the current task (call it inside a task).
+
+    >>> get_worker()
+    Traceback (most recent call last):
+    ...
+    ValueError: get_worker() was called outside a task running on a shoal worker; ...
+    """
+    worker = getattr(_running, "worker", None)
+    if worker is None:
+        raise ValueError(
+            "get_worker() was called outside a task running on a shoal worker; "
+            "call it from inside a function submitted to a distributed Client."
+        )
+    return worker
+
+
+class Worker:
+    """A worker with ``nthreads`` threads serving the scheduler at ``scheduler_address``.
+
+    ``listen_address``: where peers and clients reach it (default: same
+    transport as the scheduler, on 127.0.0.1 with a free port for TCP).
+    """
+
+    def __init__(self, scheduler_address: str, *, nthreads: int = 1, name: str | None = None,
+                 listen_address: str | None = None, memory_limit: int | None = None,
+                 resources: dict | None = None, heartbeat_interval: float = 1.0,
+                 connect_timeout: float = 30.0):
+        if nthreads < 1:
+            raise ValueError(f"nthreads must be at least 1, got {nthreads}")
+        self.scheduler_address = scheduler_address
+        self.nthreads = nthreads
+        self.name = name
+        self.memory_limit = memory_limit
+        self.resources = resources
+        self.heartbeat_interval = heartbeat_interval
+        self.connect_timeout = connect_timeout
+        if listen_address is None:
+            scheme, _ = parse_address(scheduler_address)
+            listen_address = "inproc://" if scheme == "inproc" else f"{scheme}://127.0.0.1:0"
+        self._listen_address = listen_address
+        self.state: WorkerState | None = None
+        self.listener = None
+        self.stream: BatchedStream | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.pool = ConnectionPool(connect_timeout=5.0)
+        self.status = "created"
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set = set()
+        self._closed_event: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def address(self) -> str:
+        if self.listener is None:
+            raise RuntimeError("The worker has not been started; await worker.start() first.")
+        return self.listener.contact_address
+
+    @property
+    def data(self) -> dict:
+        """The results this worker holds, ``{key: value}``."""
+        return self.state.data
+
+    async def start(self) -> "Worker":
+        if self.status == "running":
+            return self
+        self.loop = asyncio.get_running_loop()
+        self._closed_event = asyncio.Event()
+        self.listener = await listen(self._listen_address, self._handle_peer)
+        self.state = WorkerState(self.address, self.nthreads, resources=self.resources)
+        if self.name is None:
+            self.name = self.address
+        self.executor = ThreadPoolExecutor(self.nthreads, thread_name_prefix=f"shoal-worker-{self.name}")
+        try:
+            comm = await connect(self.scheduler_address, timeout=self.connect_timeout)
+            await comm.write({
+                "op": "register-worker", "address": self.address, "nthreads": self.nthreads,
+                "name": self.name, "memory_limit": self.memory_limit, "resources": self.resources,
+                "pid": os.getpid(),
+            })
+            reply = await asyncio.wait_for(comm.read(), self.connect_timeout)
+        except BaseException:
+            await self._teardown()
+            raise
+        if reply.get("op") != "registered":
+            comm.abort()
+            await self._teardown()
+            raise ConnectError(
+                f"The scheduler at {self.scheduler_address} refused worker {self.address}: "
+                f"{reply.get('message', reply)}", self.scheduler_address,
+            )
+        self.stream = BatchedStream(comm)
+        self.status = "running"
+        self._spawn(self._read_scheduler(comm))
+        self._spawn(self._heartbeat())
+        logger.info("Worker at %s registered with scheduler %s", self.address, self.scheduler_address)
+        return self
+
+    def __await__(self):
+        return self.start().__await__()
+
+    async def close(self, report: bool = True) -> None:
+        """Leave the scheduler (``report``: say so first), stop threads and listener."""
+        if self.status in ("closing", "closed", "created"):
+            if self.status == "created":
+                self.status = "closed"
+            return
+        self.status = "closing"
+        if self.stream is not None:
+            if report and not self.stream.closed:
+                try:
+                    self.stream.send({"op": "unregister"})
+                except CommClosedError:
+                    pass
+            await self.stream.close(timeout=1.0)
+        await self._teardown()
+
+    async def _teardown(self) -> None:
+        me = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not me:
+                task.cancel()
+        if self.listener is not None:
+            await self.listener.stop(timeout=2.0)
+        if self.executor is not None:
+            # Running tasks cannot be interrupted; their threads end when they
+            # return, and nothing waits for them.
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
+        self.status = "closed"
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    async def finished(self) -> None:
+        """Wait until the worker is closed (e.g. because the scheduler went away)."""
+        await self._closed_event.wait()
+
+    async def __aenter__(self) -> "Worker":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        where = self.listener.contact_address if self.listener else self._listen_address
+        return f"<Worker {where} nthreads={self.nthreads} status={self.status}>"
+
+    def _spawn(self, coro) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ the scheduler stream
+    async def _read_scheduler(self, comm) -> None:
+        state = self.state
+        try:
+            while True:
+                batch = await comm.read()
+                instructions: list = []
+                for msg in iter_batch(batch):
+                    if msg.get("op") == "close":
+                        logger.info("Scheduler asked worker %s to close", self.address)
+                        self._spawn(self.close(report=False))
+                        return
+                    instructions += state.handle_scheduler_message(msg)
+                self.carry_out(instructions)
+        except CommClosedError:
+            if self.status == "running":
+                logger.warning("Worker %s lost its scheduler %s; closing", self.address, self.scheduler_address)
+        except Exception:
+            logger.exception("Worker %s: bad message from the scheduler; closing", self.address)
+        if self.status == "running":
+            self._spawn(self.close(report=False))
+
+    def carry_out(self, instructions: list) -> None:
+        """Do what ``WorkerState`` asked for."""
+        to_scheduler = []
+        for inst in instructions:
+            kind = type(inst)
+            if kind is ToScheduler:
+                to_scheduler.append(inst.msg)
+            elif kind is Execute:
+                self._execute(inst.key)
+            elif kind is GatherDep:
+                self._spawn(self._gather_dep(inst.peer, inst.keys))
+        if to_scheduler and self.stream is not None and not self.stream.closed:
+            self.stream.send_many(to_scheduler)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            if self.stream is None or self.stream.closed:
+                return
+            state = self.state
+            self.stream.send({"op": "heartbeat", "metrics": {
+                "executing": len(state.executing), "in_memory": len(state.data), "time": time.time(),
+            }})
+
+    # ------------------------------------------------------------------ execution
+    def _execute(self, key: Any) -> None:
+        node, inputs = self.state.execution_inputs(key)
+        loop = self.loop
+        done = self._execution_done
+
+        def run() -> None:
+            _running.worker = self
+            start = time.time()
+            try:
+                value = node(inputs)
+            except BaseException as error:  # reported to the scheduler, not raised here
+                text = "".join(traceback.format_exception(error))
+                stop = time.time()
+                loop.call_soon_threadsafe(done, key, False, error, text, start, stop)
+            else:
+                stop = time.time()
+                loop.call_soon_threadsafe(done, key, True, value, None, start, stop)
+            finally:
+                _running.worker = None
+
+        try:
+            self.executor.submit(run)
+        except RuntimeError:  # shutting down: the scheduler reschedules it elsewhere
+            pass
+
+    def _execution_done(self, key, ok: bool, value, text, start: float, stop: float) -> None:
+        if self.status != "running":
+            return
+        if ok:
+            instructions = self.state.handle_execute_success(key, value, sizeof(value), start, stop)
+        else:
+            instructions = self.state.handle_execute_failure(
+                key, portable_exception(value), text, exception_text=f"{type(value).__name__}: {value}",
+            )
+        self.carry_out(instructions)
+
+    # ------------------------------------------------------------------ peers
+    async def _gather_dep(self, peer: str, keys: list) -> None:
+        try:
+            reply = await self.pool.request(peer, {"op": "get-data", "keys": list(keys)}, timeout=60)
+        except Exception as error:
+            logger.info("Worker %s could not fetch %d keys from %s: %s", self.address, len(keys), peer, error)
+            self.pool.forget(peer)
+            if self.status == "running":
+                self.carry_out(self.state.handle_gather_dep_failure(peer, error))
+            return
+        if self.status == "running":
+            self.carry_out(self.state.handle_gather_dep_success(peer, reply["data"], reply.get("nbytes")))
+
+    async def _handle_peer(self, comm) -> None:
+        while True:
+            msg = await comm.read()
+            try:
+                reply = await self.handle_request(msg)
+            except Exception as error:
+                reply = {"op": "reply", "error": portable_exception(error)}
+            await comm.write(reply)
+
+    async def handle_request(self, msg: dict) -> dict:
+        """Answer ``get-data`` (keys absent here are left out), ``run`` and ``identity``."""
+        op = msg.get("op")
+        if op == "get-data":
+            data = self.state.data
+            found = {k: data[k] for k in msg["keys"] if k in data}
+            return {"op": "data", "data": found,
+                    "nbytes": {k: self.state.tasks[k].nbytes for k in found if k in self.state.tasks}}
+        if op == "run":
+            func, args, kwargs = msg["function"], msg.get("args", ()), msg.get("kwargs", {})
+            if msg.get("wait", True):
+                try:
+                    # Functions run on a thread so they can block; get_worker() works inside.
+                    result = await self.loop.run_in_executor(None, self._run_as_worker, func, args, kwargs)
+                except Exception as error:
+                    return {"op": "reply", "error": portable_exception(error)}
+                return {"op": "reply", "result": result}
+            self.loop.run_in_executor(None, self._run_as_worker, func, args, kwargs)
+            return {"op": "reply", "result": None}
+        if op == "identity":
+            return {"op": "reply", "result": {"type": "Worker", "address": self.address, "name": self.name,
+                                              "nthreads": self.nthreads, "pid": os.getpid()}}
+        raise ValueError(f"Unknown request op {op!r} sent to worker {self.address}")
+
+    def _run_as_worker(self, func, args, kwargs):
+        _running.worker = self
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _running.worker = None
+
+
+def unique_worker_name() -> str:
+    return f"worker-{uuid.uuid4().hex[:8]}"

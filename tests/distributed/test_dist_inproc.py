@@ -1,0 +1,296 @@
+"""End-to-end tests of Scheduler, Worker and Client in one process (inproc://)."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import shoal
+import shoal.array as da
+import shoal.bag as db
+from shoal import config
+from shoal.distributed import (
+    Client, Future, FutureCancelledError, LocalCluster, Scheduler, SchedulerPlugin, Worker, as_completed,
+    get_worker, wait,
+)
+from shoal.distributed.comm import ConnectError
+from shoal.schedulers import registry
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def inc(x):
+    return x + 1
+
+
+def slow_inc(x, delay=0.05):
+    time.sleep(delay)
+    return x + 1
+
+
+class CustomError(Exception):
+    pass
+
+
+def fail(message):
+    raise CustomError(message)
+
+
+@pytest.fixture
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(cluster):
+    with Client(cluster) as client:
+        yield client
+
+
+def scheduler_tasks(cluster) -> int:
+    async def count():
+        return len(cluster.scheduler.state.tasks)
+
+    return cluster._loop_thread.run(count, timeout=5)
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------- futures
+def test_submit_result(client):
+    future = client.submit(inc, 10)
+    assert isinstance(future, Future)
+    assert future.result(timeout=10) == 11
+    assert future.done() and future.status == "finished"
+
+
+def test_map_gather_equal_plain_python(client):
+    futures = client.map(operator.add, range(200), range(0, 400, 2))
+    assert client.gather(futures) == [a + b for a, b in zip(range(200), range(0, 400, 2))]
+
+
+def test_gather_keeps_structure(client):
+    a, b = client.submit(inc, 1), client.submit(inc, 2)
+    assert client.gather({"a": a, "rest": [b, 5]}) == {"a": 2, "rest": [3, 5]}
+
+
+def test_futures_as_arguments(client):
+    x = client.submit(inc, 1)
+    y = client.submit(inc, x)
+    total = client.submit(sum, [x, y, 10])
+    z = client.submit(lambda d: d["a"] * 2, {"a": y})
+    assert total.result(timeout=10) == 2 + 3 + 10
+    assert z.result(timeout=10) == 6
+
+
+def test_pure_submissions_share_a_key_and_impure_do_not(client):
+    assert client.submit(inc, 5).key == client.submit(inc, 5).key
+    assert client.submit(inc, 5, pure=False).key != client.submit(inc, 5, pure=False).key
+
+
+def test_error_reraised_with_type_message_and_traceback(client):
+    future = client.submit(fail, "bad input 42")
+    with pytest.raises(CustomError, match="bad input 42"):
+        future.result(timeout=10)
+    assert future.status == "error"
+    assert isinstance(future.exception(timeout=5), CustomError)
+    assert "fail" in future.traceback(timeout=5)
+    # Dependents fail with the same error.
+    dependent = client.submit(inc, future)
+    with pytest.raises(CustomError, match="bad input 42"):
+        dependent.result(timeout=10)
+
+
+def test_result_timeout(client):
+    future = client.submit(slow_inc, 1, delay=0.3)
+    with pytest.raises(TimeoutError):
+        future.result(timeout=0.05)
+    assert future.result(timeout=10) == 2
+
+
+def test_cancel(client):
+    future = client.submit(slow_inc, 1, delay=2.0)
+    future.cancel()
+    wait_until(lambda: future.status == "cancelled")
+    with pytest.raises(FutureCancelledError):
+        future.result(timeout=5)
+
+
+def test_add_done_callback_wait_and_as_completed(client):
+    done = threading.Event()
+    seen = []
+    future = client.submit(inc, 100)
+    future.add_done_callback(lambda f: (seen.append(f.key), done.set()))
+    assert done.wait(10) and seen == [future.key]
+
+    futures = client.map(slow_inc, range(6), delay=0.01)
+    result = wait(futures, timeout=10)
+    assert result.done == set(futures) and not result.not_done
+
+    futures = client.map(inc, range(10, 20))
+    ac = as_completed(futures[:5], with_results=True, timeout=10)
+    collected = []
+    for i, (f, value) in enumerate(ac):
+        collected.append(value)
+        if i == 0:
+            for other in futures[5:]:
+                ac.add(other)  # adding while iterating
+    assert sorted(collected) == [x + 1 for x in range(10, 20)]
+
+
+def test_scatter_and_use(client):
+    data = np.arange(1000.0)
+    [remote] = client.scatter([data])
+    assert client.submit(np.sum, remote).result(timeout=10) == data.sum()
+    named = client.scatter({"x": 3})
+    assert client.submit(inc, named["x"]).result(timeout=10) == 4
+
+
+def test_queries(client):
+    futures = client.map(inc, range(4))
+    wait(futures, timeout=10)
+    who_has = client.who_has(futures)
+    assert set(who_has) == {f.key for f in futures} and all(len(v) == 1 for v in who_has.values())
+    nthreads = client.nthreads()
+    assert sorted(nthreads.values()) == [2, 2]
+    info = client.scheduler_info()
+    assert set(info["workers"]) == set(nthreads)
+    names = client.run(lambda: get_worker().name)
+    assert set(names) == set(nthreads) and all(n.startswith("thread-worker") for n in names.values())
+    assert client.run_on_scheduler(lambda: 7) == 7
+
+
+def test_get_worker_inside_task(client):
+    address = client.submit(lambda: get_worker().address).result(timeout=10)
+    assert address in client.nthreads()
+    with pytest.raises(ValueError, match="outside a task"):
+        get_worker()
+
+
+# ---------------------------------------------------------------- collections
+def test_compute_delayed(client):
+    @shoal.delayed
+    def double(x):
+        return 2 * x
+
+    total = shoal.delayed(sum)([double(i) for i in range(10)])
+    assert client.compute(total).result(timeout=10) == sum(2 * i for i in range(10))
+    assert client.compute([total, 5], sync=True) == [90, 5]
+
+
+def test_compute_bag_word_count(client):
+    lines = ["the quick brown fox", "jumps over the lazy dog", "the end"] * 7
+    expected = Counter(w for line in lines for w in line.split())
+    bag = db.from_sequence(lines, npartitions=5).map(str.split).flatten().frequencies()
+    assert dict(client.compute(bag).result(timeout=10)) == dict(expected)
+
+
+def test_compute_array_sum(client):
+    x = np.random.default_rng(0).random((300, 200))
+    arr = da.from_array(x, chunks=(50, 50))
+    assert np.isclose(client.compute(arr.sum()).result(timeout=10), x.sum())
+    assert np.allclose(client.compute((arr + 1).mean(axis=0), sync=True), (x + 1).mean(axis=0))
+
+
+def test_persist_then_compute(client):
+    x = np.arange(100.0)
+    arr = da.from_array(x, chunks=25) * 2
+    persisted = client.persist(arr)
+    assert np.array_equal(client.compute(persisted, sync=True), x * 2)
+    assert np.isclose(client.compute(persisted.sum(), sync=True), (x * 2).sum())
+
+
+def test_client_is_the_default_scheduler(cluster):
+    calls = []
+
+    @shoal.delayed
+    def where():
+        calls.append(1)
+        return get_worker().name
+
+    before = config.get("scheduler", None)
+    with Client(cluster) as client:
+        assert config.get("scheduler") == "distributed"
+        assert where().compute().startswith("thread-worker")  # ran on a worker
+        x = np.arange(50.0)
+        assert da.from_array(x, chunks=10).sum().compute() == x.sum()
+        assert client.get({"a": 1, "b": (inc, "a")}, "b") == 2
+    assert config.get("scheduler", None) == before
+    assert "distributed" not in registry.scheduler_names()
+
+
+def test_closing_client_releases_its_tasks(cluster):
+    with Client(cluster) as client:
+        futures = client.map(slow_inc, range(20), delay=0.02)
+        kept = client.submit(inc, 1)
+        kept.result(timeout=10)
+        assert scheduler_tasks(cluster) > 0
+    wait_until(lambda: scheduler_tasks(cluster) == 0)
+    del futures, kept
+
+
+def test_released_future_frees_data(client, cluster):
+    future = client.submit(inc, 41)
+    assert future.result(timeout=10) == 42
+    key = future.key
+    del future  # garbage collected: the scheduler is told
+    wait_until(lambda: key not in cluster.scheduler.state.tasks)
+    assert all(key not in w.data for w in cluster.workers.values())
+
+
+# ---------------------------------------------------------------- servers
+def test_connect_to_nothing_fails_naming_address():
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match="inproc://nobody-here"):
+        Client("inproc://nobody-here", timeout=0.5)
+    assert time.monotonic() - started < 5
+
+
+def test_async_client_and_plugin():
+    events = []
+
+    class Recorder(SchedulerPlugin):
+        def transition(self, key, start, finish, **info):
+            events.append((key, start, finish))
+
+        def add_worker(self, address, **info):
+            events.append(("add-worker", address))
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            s.add_plugin(Recorder())
+            async with Worker(s.address, nthreads=1) as w, Client(s.address, asynchronous=True) as c:
+                future = c.submit(inc, 1)
+                assert await future == 2
+                assert await c.gather(c.map(inc, range(5))) == [1, 2, 3, 4, 5]
+                assert ("add-worker", w.address) in events
+                assert (future.key, "processing", "memory") in events
+                assert any(topic == "add-client" for _, topic, _ in s.events)
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_lost_in_process_worker_recomputes():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1) as a:
+            async with Client(s.address, asynchronous=True) as c:
+                futures = c.map(inc, range(10))
+                await c.gather(futures)
+                async with Worker(s.address, nthreads=1):
+                    await a.close()  # its results are lost and recomputed on the new worker
+                    assert await c.gather(futures) == list(range(1, 11))
+
+    asyncio.run(asyncio.wait_for(main(), 30))
