@@ -1,6 +1,18 @@
 """shoal.dataframe: pandas DataFrames split into partitions, computed in parallel.
 
-The public API lives in ``shoal/dataframe.py``; modules here:
-``meta`` (meta inference), ``expr`` (expression nodes), ``core`` (the
-collections), ``reductions``, ``groupby``, ``accessors`` and ``io/``.
+The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
+
+- ``meta``: the empty pandas object ("meta") every expression carries, the
+  two-row fake used to infer it, and the compute-time check against it;
+- ``expr``: the expression nodes (readers, blockwise operations, projection
+  pushdown hooks, blockwise fusion at graph emission, ``Partitioning``);
+- ``predicates``: filter comparisons pushed into readers (parquet);
+- ``core`` / ``frames`` / ``frame_reductions`` / ``display``: the collections
+  (``DataFrame``, ``Series``, ``Index``, ``Scalar``), their reductions and repr;
+- ``reductions``, ``groupby``, ``groupby_transform``, ``cumulative``,
+  ``quantiles``: tree reductions, groupby aggregations, carried cumulative
+  operations, approximate quantiles;
+- ``repartition``, ``indexing`` (``loc``/``iloc``), ``accessors`` (``.str``,
+  ``.dt``, ``.cat``);
+- ``io/``: pandas objects and delayed values, CSV, Parquet, JSON lines, arrays.
 """
