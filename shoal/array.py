@@ -17,6 +17,7 @@ from .collections.array.elementwise import UFUNCS as _UFUNCS
 from .collections.array.elementwise import astype, clip, elemwise, isclose, isnan, round_, where
 from .collections.array.npy_stack import from_npy_stack, to_npy_stack
 from .collections.array.overlap import map_overlap
+from .collections.array.percentile import median, nanmedian, nanpercentile, nanquantile, percentile, quantile
 from .collections.array.rechunk import rechunk
 from .collections.array.stacking import block, hstack, pad, repeat, roll, tile, vstack
 from .collections.array.summaries import bincount, histogram, topk, unique
@@ -40,5 +41,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]

@@ -15,7 +15,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, cumulative, elementwise, linalg, reductions, shape, stacking, summaries, take
+    from . import creation, cumulative, elementwise, linalg, percentile, reductions, shape, stacking, summaries, take
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -28,7 +28,9 @@ def _handled() -> dict[Callable, Callable]:
         np.around: elementwise.round_, np.isclose: elementwise.isclose, np.transpose: shape.transpose,
         np.concatenate: shape.concatenate, np.stack: shape.stack, np.swapaxes: shape.swapaxes,
         np.moveaxis: shape.moveaxis, np.squeeze: shape.squeeze, np.expand_dims: shape.expand_dims,
-        np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
+        np.percentile: percentile.percentile, np.quantile: percentile.quantile, np.median: percentile.median,
+        np.nanpercentile: percentile.nanpercentile, np.nanquantile: percentile.nanquantile,
+        np.nanmedian: percentile.nanmedian, np.unique: summaries.unique, np.bincount: summaries.bincount, np.histogram: summaries.histogram,
         np.hstack: stacking.hstack, np.vstack: stacking.vstack, np.block: stacking.block, np.roll: stacking.roll,
         np.repeat: stacking.repeat, np.tile: stacking.tile, np.pad: stacking.pad,
         np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm,
