@@ -571,6 +571,8 @@ class Client:
                     if isinstance(reply, BaseException):
                         self.pool.forget(worker)
                         data = {}
+                    elif "error" in reply:
+                        raise reply["error"]  # e.g. a result that cannot be serialized
                     else:
                         data = reply["data"]
                     results.update(data)

@@ -35,12 +35,11 @@ import os
 import threading
 import time
 import traceback
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .batched import BatchedStream, iter_batch
-from .comm import CommClosedError, ConnectError, connect, listen, parse_address
+from .comm import CommClosedError, ConnectError, SerializationError, connect, dumps, listen, parse_address
 from .rpc import ConnectionPool, portable_exception
 from .state import Execute, GatherDep, ToScheduler, WorkerState
 from .state.worker_state import sizeof
@@ -297,8 +296,13 @@ class Worker:
             if self.status == "running":
                 self.carry_out(self.state.handle_gather_dep_failure(peer, error))
             return
-        if self.status == "running":
-            self.carry_out(self.state.handle_gather_dep_success(peer, reply["data"], reply.get("nbytes")))
+        if self.status != "running":
+            return
+        if "data" not in reply:
+            logger.error("Worker %s could not fetch %s from %s: %s", self.address, keys, peer, reply.get("error"))
+            self.carry_out(self.state.handle_gather_dep_failure(peer, reply.get("error")))
+            return
+        self.carry_out(self.state.handle_gather_dep_success(peer, reply["data"], reply.get("nbytes")))
 
     async def _handle_peer(self, comm) -> None:
         while True:
@@ -307,7 +311,10 @@ class Worker:
                 reply = await self.handle_request(msg)
             except Exception as error:
                 reply = {"op": "reply", "error": portable_exception(error)}
-            await comm.write(reply)
+            try:
+                await comm.write(reply)
+            except SerializationError as error:
+                await comm.write({"op": "reply", "error": _unserializable_reply_error(reply, error)})
 
     async def handle_request(self, msg: dict) -> dict:
         """Answer ``get-data`` (keys absent here are left out), ``run`` and ``identity``."""
@@ -341,5 +348,15 @@ class Worker:
             _running.worker = None
 
 
-def unique_worker_name() -> str:
-    return f"worker-{uuid.uuid4().hex[:8]}"
+def _unserializable_reply_error(reply: dict, error: Exception) -> Exception:
+    """A ``SerializationError`` naming the key and type of the result that cannot be sent."""
+    for key, value in reply.get("data", {}).items():
+        try:
+            dumps({"value": value})
+        except SerializationError as cause:
+            return SerializationError(
+                f"The result of task {key!r} (type {type(value).__module__}.{type(value).__qualname__}) "
+                f"cannot be serialized to send it from worker to client or peer: {cause}. Return a "
+                "picklable value from the task (e.g. convert it), or use it only on the worker."
+            )
+    return SerializationError(str(error))

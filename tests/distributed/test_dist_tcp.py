@@ -1,0 +1,176 @@
+"""End-to-end tests on TCP with a LocalCluster of 2 worker processes."""
+
+from __future__ import annotations
+
+import operator
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import shoal
+import shoal.array as da
+import shoal.bag as db
+from shoal.distributed import Client, LocalCluster, get_worker, wait
+from shoal.distributed.comm import ConnectError, SerializationError
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def inc(x):
+    return x + 1
+
+
+def slow_inc(x, delay=0.05):
+    time.sleep(delay)
+    return x + 1
+
+
+class CustomError(Exception):
+    pass
+
+
+def fail(message):
+    raise CustomError(message)
+
+
+def worker_pid():
+    return os.getpid()
+
+
+def n_held():
+    return len(get_worker().data)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(cluster):
+    with Client(cluster) as client:
+        yield client
+
+
+def on_scheduler(cluster, function):
+    async def run():
+        return function(cluster.scheduler)
+
+    return cluster._loop_thread.run(run, timeout=10)
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.02)
+
+
+def test_workers_are_separate_processes(client):
+    pids = set(client.run(worker_pid).values())
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert all(a.startswith("tcp://127.0.0.1:") for a in client.nthreads())
+
+
+def test_submit_map_gather(client):
+    assert client.submit(inc, 1).result(timeout=10) == 2
+    futures = client.map(operator.mul, range(300), range(300))
+    assert client.gather(futures) == [i * i for i in range(300)]
+    y = client.submit(sum, futures)  # futures as arguments: data moves between workers
+    assert y.result(timeout=10) == sum(i * i for i in range(300))
+
+
+def test_numpy_data_round_trip(client):
+    x = np.random.default_rng(1).random((500, 400))
+    [remote] = client.scatter([x])
+    doubled = client.submit(operator.mul, remote, 2)
+    assert np.array_equal(doubled.result(timeout=10), x * 2)
+
+
+def test_errors_keep_type_and_message(client):
+    with pytest.raises(CustomError, match="bad value 7"):
+        client.submit(fail, "bad value 7").result(timeout=10)
+    with pytest.raises(ZeroDivisionError):
+        client.submit(operator.truediv, 1, 0).result(timeout=10)
+
+
+def test_unserializable_result_names_key_and_type(client):
+    future = client.submit(threading.Lock)
+    with pytest.raises(SerializationError, match=r"lock.*cannot be serialized|cannot be serialized.*lock") as info:
+        future.result(timeout=10)
+    assert repr(future.key) in str(info.value)
+
+
+def test_collections_equal_eager(client):
+    @shoal.delayed
+    def square(i):
+        return i * i
+
+    assert client.compute(shoal.delayed(sum)([square(i) for i in range(20)]), sync=True) == sum(
+        i * i for i in range(20))
+
+    lines = ["a b c", "b c d", "c d e f"] * 11
+    bag = db.from_sequence(lines, npartitions=4).map(str.split).flatten().frequencies()
+    assert dict(client.compute(bag, sync=True)) == dict(Counter(w for line in lines for w in line.split()))
+
+    x = np.random.default_rng(2).random((400, 300))
+    assert np.isclose(client.compute(da.from_array(x, chunks=(100, 100)).sum(), sync=True), x.sum())
+
+
+def test_client_as_default_scheduler(client):
+    x = np.arange(1000.0).reshape(40, 25)
+    arr = da.from_array(x, chunks=(10, 5))
+    assert np.allclose((arr.T @ arr).compute(), x.T @ x)
+
+    @shoal.delayed
+    def pid():
+        return os.getpid()
+
+    assert pid().compute() in set(client.run(worker_pid).values())
+
+
+def test_closing_client_mid_computation_leaves_nothing(cluster):
+    client = Client(cluster)
+    try:
+        futures = client.map(slow_inc, range(40), delay=0.05)
+        total = client.submit(sum, futures)
+        wait(futures[:2], timeout=10)  # mid-computation
+        assert on_scheduler(cluster, lambda s: len(s.state.tasks)) > 0
+    finally:
+        client.close()
+    del futures, total
+    wait_until(lambda: on_scheduler(cluster, lambda s: len(s.state.tasks)) == 0)
+    with Client(cluster) as other:
+        wait_until(lambda: sum(other.run(n_held).values()) == 0)
+
+
+def test_worker_killed_mid_computation_result_still_correct():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        futures = client.map(slow_inc, range(60), delay=0.02)
+        total = client.submit(sum, futures)
+        wait(futures[:10], timeout=30)
+        victim = next(iter(cluster.worker_processes.values()))
+        os.kill(victim.pid, signal.SIGKILL)
+        assert total.result(timeout=60) == sum(range(1, 61))
+        assert client.gather(futures) == list(range(1, 61))
+        assert len(client.nthreads()) == 1
+
+
+def test_connect_to_closed_port_fails_within_timeout_naming_address():
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match=address):
+        Client(address, timeout=1.0)
+    assert time.monotonic() - started < 6
