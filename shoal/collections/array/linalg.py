@@ -4,7 +4,7 @@
 Block ``(i, j)`` of ``x @ y`` is the sum over ``k`` of ``x[i, k] @ y[k, j]``:
 the products are made blockwise with ``k`` kept as a leading axis, and that
 axis is then summed by the ordinary tree reduction, so no task ever holds a
-whole row of blocks. (solve: not yet.)
+whole row of blocks. ``solve``/``inv`` factor the square matrix in one task (it must fit in memory).
 
 >>> import numpy as np
 >>> from shoal.collections.array.creation import from_array
@@ -24,7 +24,7 @@ from ...taskgraph.tokenize import tokenize
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR"]
+__all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR", "solve", "inv"]
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -307,3 +307,41 @@ def svd(a: Any) -> tuple:
     """``numpy.linalg.svd(full_matrices=False)`` of a tall-and-skinny matrix, through its QR: ``(U, S, Vh)``."""
     a = _tall_and_skinny(a, "svd")
     return Array(TSQR(a.expr, "u")), Array(TSQR(a.expr, "s")), Array(TSQR(a.expr, "v"))
+
+
+# --------------------------------------------------------------------- solve / inv (in-memory square matrix)
+
+
+def _square(a: Any, name: str) -> Array:
+    from .creation import asarray
+
+    a = asarray(a)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise np.linalg.LinAlgError(f"{name}: the matrix must be square (2-d, n x n), got shape {a.shape}")
+    return a.rechunk(-1)
+
+
+def solve(a: Any, b: Any) -> Array:
+    """``numpy.linalg.solve`` for a square ``a`` (factored in one task) and ``b`` of shape (n,) or (n, k).
+
+    The columns of ``b`` keep their blocks; each block of columns is one solve.
+    """
+    from .blockwise import blockwise
+    from .creation import asarray
+
+    a = _square(a, "solve")
+    b = asarray(b)
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"solve: b has {b.shape[0]} rows but a is {a.shape[0]} x {a.shape[1]}")
+    dtype = np.linalg.solve(np.eye(1, dtype=a.dtype), np.ones((1, 1), dtype=b.dtype)).dtype
+    if b.ndim == 1:
+        return blockwise(np.linalg.solve, "i", a, "ij", b.rechunk(-1), "j", dtype=dtype)
+    return blockwise(np.linalg.solve, "ik", a, "ij", b.rechunk({0: -1}), "jk", dtype=dtype)
+
+
+def inv(a: Any) -> Array:
+    """``numpy.linalg.inv`` of a square matrix (inverted in one task)."""
+    from .blockwise import map_blocks
+
+    a = _square(a, "inv")
+    return map_blocks(np.linalg.inv, a, dtype=np.linalg.inv(np.eye(1, dtype=a.dtype)).dtype)

@@ -129,3 +129,15 @@ def test_einsum_errors():
         sa.einsum("...j->j", x)
     with pytest.raises(ValueError, match="letters"):
         sa.einsum("i->i", x)
+
+
+def test_solve_and_inv(sched):
+    a = rng.standard_normal((6, 6)) + 6 * np.eye(6)
+    b = rng.standard_normal((6, 4))
+    v = rng.standard_normal(6)
+    x = sa.from_array(a, chunks=4)
+    assert_eq(np.linalg.solve(x, sa.from_array(b, chunks=(4, 3))), np.linalg.solve(a, b), scheduler=sched)
+    assert_eq(sa.linalg.solve(x, v), np.linalg.solve(a, v), scheduler=sched)
+    assert_eq(np.linalg.inv(x), np.linalg.inv(a), scheduler=sched)
+    with pytest.raises(np.linalg.LinAlgError, match="square"):
+        sa.linalg.inv(sa.ones((3, 4)))
