@@ -183,6 +183,6 @@ def test_user_defined_reduction(sched):
 
 def test_reductions_on_processes(scheduler):
     x = sa.from_array(WITH_NAN, chunks=(4, 3))
-    assert_eq(sa.nanmean(x[1:], axis=0)[:5], np.nanmean(WITH_NAN[1:], axis=0)[:5], scheduler=scheduler)
+    assert_eq(sa.nanmean(x[1:, :5], axis=0), np.nanmean(WITH_NAN[1:, :5], axis=0), scheduler=scheduler)
     assert_eq(sa.from_array(A, chunks=3).std(axis=1), A.std(axis=1), scheduler=scheduler)
     assert_eq(sa.from_array(A, chunks=3).argmin(), A.argmin(), scheduler=scheduler)
