@@ -128,10 +128,21 @@ def test_to_csv_one_file_per_partition_and_single_file(tmp_path):
     pd.testing.assert_frame_equal(dd.read_csv(str(tmp_path / "dir" / "*.part")).compute().reset_index(drop=True), pdf)
 
 
-def test_read_csv_on_threads_and_processes(csv_dir, local_scheduler):
+def test_read_csv_on_every_scheduler(csv_dir, scheduler):
     path, pdf = csv_dir
     df = dd.read_csv(str(path / "*.csv"), blocksize=1500)
-    assert_eq(df.groupby("s").a.sum(), pdf.groupby("s").a.sum(), scheduler=local_scheduler)
+    assert_eq(df.groupby("s").a.sum(), pdf.groupby("s").a.sum(), scheduler=scheduler)
+
+
+def test_writers_can_return_a_delayed(tmp_path):
+    pdf = _table(50)
+    df = dd.from_pandas(pdf, npartitions=2)
+    lazy = df.to_csv(str(tmp_path / "x-*.csv"), index=False, compute=False)
+    assert not (tmp_path / "x-0.csv").exists()
+    assert lazy.compute(scheduler="sync") == [str(tmp_path / "x-0.csv"), str(tmp_path / "x-1.csv")]
+    lazy = df.to_parquet(str(tmp_path / "pq"), compute=False)
+    assert len(lazy.compute(scheduler="sync")) == 2
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "pq").reset_index(drop=True), pdf)
 
 
 def test_pushdown_keeps_parse_dates_of_unused_columns_valid(csv_dir):
