@@ -31,7 +31,9 @@ def draw_block(shape: tuple, seeds: tuple, block_number: int, method: str, kwarg
     """One block: a generator seeded by the call's seed sequence and the block's number."""
     entropy, spawn_key = seeds
     seed = np.random.SeedSequence(entropy, spawn_key=spawn_key + (block_number,))
-    generator = np.random.Generator(np.random.PCG64(seed))
+    # SFC64: about a fifth faster than PCG64 for bulk floats, and statistically sound for this use
+    # (independent streams come from SeedSequence, not from jumping one generator).
+    generator = np.random.Generator(np.random.SFC64(seed))
     return getattr(generator, method)(size=shape, **dict(kwargs))
 
 
