@@ -473,11 +473,6 @@ class Filter(Blockwise):
             return Filter(Projection(self.frame, parent.columns_), self.predicate)
         return None
 
-    def _simplify_down(self):
-        from .predicates import push_filter_into_reader
-
-        return push_filter_into_reader(self)
-
     def _explain_args(self):
         return {}
 
@@ -599,6 +594,23 @@ def _method_simplify_up(self, parent, dependents):
 
 
 Method._simplify_up = _method_simplify_up
+
+
+class Roots(Expr):
+    """Several plans optimized together (``compute(a, b)``), so what they share is read once.
+
+    It emits no tasks itself; readers below see every root's columns among
+    their dependents, so projection pushdown narrows them to the union.
+    """
+
+    _parameters = ["roots"]
+
+    @property
+    def npartitions(self) -> int:
+        return 0
+
+    def _layer(self) -> dict:
+        return {}
 
 
 # ------------------------------------------------------------ blockwise fusion

@@ -1,10 +1,11 @@
 """Predicate pushdown: comparisons in a boolean filter become the reader's ``filters=``.
 
 ``Filter(frame, predicate)`` where ``frame`` reads (through projections)
-from a reader that accepts filters (``_with_filters``, e.g. parquet) and the
+from a reader that accepts filters (``_with_filters``, e.g. parquet), the
 predicate is a conjunction of ``column <op> constant`` comparisons (or
-``column.isin([...])``) on that same reader: the comparisons are handed to
-the reader, which then skips hive directories and row groups whose
+``column.isin([...])``) on that same reader, and nothing else in the plan
+reads that reader (else those rows would go missing there): the
+comparisons are handed to the reader, which then skips hive directories and row groups whose
 statistics rule them out. The ``Filter`` itself stays (it is cheap and keeps
 the result exact); conjuncts that cannot be pushed (anything else) are
 simply left to it.
@@ -73,10 +74,39 @@ def pushable_terms(predicate, reader_name: str) -> list[tuple]:
     return []
 
 
-def push_filter_into_reader(node: Filter):
-    reader = _base(node.frame)
+def _sole_filter(reader: FrameExpr, dependents) -> Filter | None:
+    """The one ``Filter`` that every reader of ``reader`` feeds (through single-reader chains), else None.
+
+    Pushing a filter into a reader drops rows for everyone who reads it, so
+    it is only allowed when nothing outside that filter reads the same data.
+    """
+    found = None
+    for node in dependents.get(reader._name, ()):
+        for _ in range(1000):  # a predicate is never this deep; the bound keeps a cycle from looping
+            if isinstance(node, Filter):
+                break
+            readers = dependents.get(node._name, ())
+            if len(readers) != 1:
+                return None
+            node = readers[0]
+        else:
+            return None
+        if found is None:
+            found = node
+        elif found._name != node._name:
+            return None
+    if found is None or _base(found.frame)._name != reader._name:
+        return None
+    return found
+
+
+def push_filter_into_reader(reader: FrameExpr, parent, dependents):
+    """``parent`` reading ``reader`` with the pushable conjuncts of its sole filter applied, or None."""
     absorb = getattr(reader, "_with_filters", None)
     if absorb is None:
+        return None
+    node = _sole_filter(reader, dependents)
+    if node is None:
         return None
     terms = pushable_terms(node.predicate, reader._name)
     if not terms:
@@ -84,4 +114,4 @@ def push_filter_into_reader(node: Filter):
     narrowed = absorb(terms)
     if narrowed is None:
         return None
-    return node.substitute(reader, narrowed)
+    return parent.substitute_operands({reader: narrowed})

@@ -228,7 +228,12 @@ class ReadParquet(FrameExpr):
         return shown
 
     def _simplify_up(self, parent, dependents):
-        return _narrow_reader_columns(self, parent, dependents, "columns_")
+        from ..predicates import push_filter_into_reader
+
+        narrowed = _narrow_reader_columns(self, parent, dependents, "columns_")
+        if narrowed is not None:
+            return narrowed
+        return push_filter_into_reader(self, parent, dependents)
 
 
 def read_parquet(path, columns: list | str | None = None, filters: list | None = None,
