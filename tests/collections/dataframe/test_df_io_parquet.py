@@ -252,3 +252,15 @@ def test_computing_together_reads_shared_files_once(tmp_path, monkeypatch):
     read.clear()
     with config.set({"dataframe.optimize": False}):
         assert compute(df.x0.sum(), df[df.a > 100].x1.max(), scheduler="sync") == (total, top)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_divisions_from_statistics_of_a_sorted_datetime_index(tmp_path, tz):
+    pdf = _table(300).set_index(pd.date_range("2023-03-20", periods=300, freq="h", tz=tz, name="when"))
+    expected = dd.from_pandas(pdf, npartitions=3)
+    expected.to_parquet(str(tmp_path / "ds"), write_index=True)
+    df = dd.read_parquet(str(tmp_path / "ds"))
+    assert df.divisions == expected.divisions
+    assert_eq(df, pd.read_parquet(tmp_path / "ds"), check_freq=False)  # (concatenation forgets the freq)
+    window = slice(pdf.index[100], pdf.index[140])
+    assert_eq(df.loc[window], pdf.loc[window], check_freq=False)

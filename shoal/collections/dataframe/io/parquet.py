@@ -13,6 +13,7 @@ only the column chunks it needs (``ReadParquet.columns_``).
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import Any
 
@@ -65,11 +66,24 @@ def _piece_bounds(piece, column: str):
         if stats is None or not stats.has_min_max or stats.null_count:
             return None
         lo, hi = stats.min, stats.max
-        if not isinstance(lo, (int, float, str)) or isinstance(lo, bool):
-            return None  # timestamps and other types: their pandas form needs the index dtype; left unknown
+        if not isinstance(lo, (int, float, str, datetime.datetime)) or isinstance(lo, bool):
+            return None  # other types (decimals, dates, bytes): left unknown
         low = lo if low is None else min(low, lo)
         high = hi if high is None else max(high, hi)
     return None if low is None else (low, high)
+
+
+def _as_index_value(value, dtype):
+    """A statistics value as the index holds it: timestamps get the index's time zone; None if impossible."""
+    if isinstance(value, datetime.datetime):
+        if not pd.api.types.is_datetime64_any_dtype(dtype):
+            return None
+        stamp = pd.Timestamp(value)
+        tz = getattr(dtype, "tz", None)
+        if tz is None:
+            return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+        return stamp.tz_localize("UTC").tz_convert(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+    return value
 
 
 def _with_partition_categories(meta: pd.DataFrame, dataset) -> pd.DataFrame:
@@ -154,6 +168,9 @@ class ReadParquet(FrameExpr):
             return unknown
         bounds = [_piece_bounds(piece, index_columns[0]) for piece in pieces]
         if any(b is None for b in bounds):
+            return unknown
+        bounds = [(_as_index_value(lo, meta.index.dtype), _as_index_value(hi, meta.index.dtype)) for lo, hi in bounds]
+        if any(lo is None or hi is None for lo, hi in bounds):
             return unknown
         # known only when the pieces are sorted and no label spans two of them (partitions are left-closed)
         if any(not lo <= hi for lo, hi in bounds) or any(
