@@ -1,9 +1,13 @@
 """``rechunk``: the same array cut at different block boundaries.
 
-Each output block is assembled in one task from the pieces of the input
-blocks that overlap it. (Planning intermediate chunkings, so that no task
-holds much more than the larger of an input and an output block when going
-from row blocks to column blocks, is not done yet.)
+An output block that lies inside one input block is a slice of it (one
+task). Otherwise every overlapping input block is first cut (one small task
+per piece, holding one input block) and the pieces are assembled (one task
+holding only the output block's worth of pieces), so no task holds much more
+than the larger of an input and an output block, even from row blocks to
+column blocks. (How many input blocks are in memory at once is up to the
+scheduler's order; planning intermediate chunkings to bound that, as Dask
+does, is not done yet.)
 
 >>> from shoal.collections.array.creation import arange
 >>> arange(6, chunks=4).rechunk(3).chunks
@@ -38,6 +42,23 @@ class Rechunk(ArrayExpr):
         if isinstance(self.array, Rechunk):
             return Rechunk(self.array.array, self.chunks)
         return None
+
+    def _layer(self) -> dict:
+        layer: dict = {}
+        cut_name = f"rechunk-cut-{self._name.rsplit('-', 1)[-1]}"
+        for index in np.ndindex(*self.numblocks):
+            node = self._block(index)
+            if node.func is _assemble:
+                # replace whole-block references by small cut tasks, one per piece
+                pieces, shape, dtype = node.args
+                cut_refs = []
+                for n, (ref, in_slices, out_slices) in enumerate(pieces):
+                    key = (cut_name, *index, n)
+                    layer[key] = Task(key, _take, ref, in_slices)
+                    cut_refs.append((Ref(key), out_slices))
+                node = Task(node.key, _place, cut_refs, shape, dtype)
+            layer[node.key] = node
+        return layer
 
     def _block(self, index: tuple):
         per_axis = [
@@ -84,6 +105,13 @@ def overlapping_pieces(in_blocks: tuple, out_blocks: tuple, out_index: int) -> l
 
 def _take(block: np.ndarray, slices: tuple) -> np.ndarray:
     return block[slices]
+
+
+def _place(pieces: list, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    out = np.empty(shape, dtype=dtype)
+    for piece, out_slices in pieces:
+        out[out_slices] = piece
+    return out
 
 
 def _assemble(pieces: list, shape: tuple, dtype: np.dtype) -> np.ndarray:

@@ -183,3 +183,20 @@ def test_unknown_chunk_sizes_are_reported_as_nan():
     with pytest.raises(ValueError, match="unknown"):
         len(x)
     assert "nan" in repr(x)
+
+
+def test_rechunk_rows_to_columns_never_hands_a_task_whole_rows():
+    data = np.arange(400.0).reshape(20, 20)
+    x = sa.from_array(data, chunks=(2, 20))
+    y = x.rechunk((20, 2))
+    graph = y.__shoal_graph__()
+    out_name = y.expr.optimize()._name
+    for key, node in graph.items():
+        if isinstance(key, tuple) and key[0] == out_name:
+            # each output block reads 10 small cuts, not the 10 whole row blocks
+            assert len(node.dependencies) == 10
+            assert all(dep[0].startswith("rechunk-cut") for dep in node.dependencies)
+        elif isinstance(key, tuple) and key[0].startswith("rechunk-cut"):
+            assert len(node.dependencies) == 1
+    assert_eq(y, data)
+    assert_eq(y.sum(axis=0), data.sum(axis=0), scheduler="threads")
