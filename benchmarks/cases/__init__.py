@@ -12,7 +12,7 @@ import fnmatch
 from typing import Iterable
 
 from . import (array_matmul, array_mean, bag_wordcount, dataframe_csv, dataframe_groupby, dataframe_parquet,
-               delayed_overhead)
+               delayed_overhead, distributed_futures)
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -21,7 +21,8 @@ __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
 def all_cases() -> list[BenchmarkCase]:
     """Every case, in the order the table lists them."""
     return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(),
-            *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases()]
+            *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases(),
+            *distributed_futures.cases()]
 
 
 def get_case(name: str) -> BenchmarkCase:
