@@ -9,8 +9,6 @@ become the same node with no call.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from .core import new_collection
 from .expr import Blockwise
 

@@ -23,11 +23,8 @@ Rules this file keeps:
 
 from __future__ import annotations
 
-import functools
-import operator
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Alias, DataNode, Fused, Ref, Task
@@ -169,6 +166,7 @@ class FromPandas(FrameExpr):
 
     _parameters = ["frame", "bounds", "divisions_", "columns_"]
     _defaults = {"columns_": None}
+    _is_blockwise = True
 
     def _compute_meta(self):
         meta = make_meta(self.frame)
@@ -188,8 +186,6 @@ class FromPandas(FrameExpr):
 
     def _explain_args(self):
         return {"columns": self.columns_} if self.columns_ is not None else {}
-
-    _is_blockwise = True
 
     def _simplify_up(self, parent, dependents):
         return _narrow_reader_columns(self, parent, dependents, "columns_")

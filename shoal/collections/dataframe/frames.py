@@ -9,7 +9,7 @@ import pandas as pd
 
 from .core import (
     _ARITHMETIC, _COMPARISONS, _Collection, _Frame, _binary_method, _unary_method, _unwrap,
-    fused_graph, is_scalar_expr, new_collection,
+    is_scalar_expr, new_collection,
 )
 from .expr import Assign, Filter, FrameExpr, Projection
 from .meta import make_meta

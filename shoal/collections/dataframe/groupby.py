@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .core import DataFrame, Series, _unwrap, new_collection
+from .core import DataFrame, Series, new_collection
 from .expr import FrameExpr, Projection
 from .meta import make_meta, meta_nonempty
 from .reductions import TreeReduce, cast_like

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import pandas as pd
 
 from ..core import new_collection
 from ..expr import FromDelayed, FromMap, FromPandas
-from ..meta import check_meta, make_meta
+from ..meta import make_meta
 
 __all__ = ["from_pandas", "from_dict", "from_delayed", "from_map"]
 
@@ -59,12 +58,8 @@ def from_pandas(data, npartitions: int | None = None, chunksize: int | None = No
     if sort and n:
         if not data.index.is_monotonic_increasing:
             data = data.sort_index()
-        if chunksize is not None:
-            raw_n = npartitions
-        else:
-            raw_n = npartitions
         try:
-            bounds, divisions = _sorted_bounds(data.index, min(raw_n, n))
+            bounds, divisions = _sorted_bounds(data.index, min(npartitions, n))
             return new_collection(FromPandas(data, tuple(bounds), tuple(divisions)))
         except TypeError:
             pass  # an index that cannot be ordered (mixed types): fall back to unknown divisions
