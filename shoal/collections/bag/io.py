@@ -315,8 +315,7 @@ def to_dataframe(bag, meta: Any = None, columns: Any = None):
     Elements are dicts (columns by key), tuples or lists (columns by
     position). ``meta`` (an empty ``pandas.DataFrame``) fixes the columns and
     dtypes; without it they are inferred from the first partition.
-    Returns a ``shoal.dataframe.DataFrame`` when that collection is
-    available, else a list of ``Delayed`` pandas frames.
+    Returns a ``shoal.dataframe.DataFrame``.
     """
     import pandas as pd
 
@@ -327,10 +326,8 @@ def to_dataframe(bag, meta: Any = None, columns: Any = None):
             raise TypeError(f"to_dataframe: meta must be an empty pandas DataFrame or a dict of dtypes, got {type(meta).__name__}")
     frames = bag.map_partitions(_frame_in_list, columns, meta)
     parts = [d[0] for d in frames.to_delayed()]
-    try:
-        from shoal.dataframe import from_delayed as df_from_delayed  # optional: another collection
-    except ImportError:
-        return parts
+    from ..dataframe.io.pandas import from_delayed as df_from_delayed
+
     if meta is None:
         meta = partition_to_frame(bag.take(5, warn=False), columns, None).iloc[:0]
     return df_from_delayed(parts, meta=meta)

@@ -159,11 +159,12 @@ def test_exception_in_map_keeps_type_and_names_the_partition(scheduler):
 
 
 def test_to_dataframe_partitions_match_pandas():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
+    import shoal.dataframe as dd
+
     records = [{"a": i, "b": f"s{i}"} for i in range(10)]
-    frames = db.from_sequence(records, npartitions=3).to_dataframe()
-    if isinstance(frames, list):  # no shoal.dataframe: one Delayed pandas frame per partition
-        got = pd.concat([f.compute(scheduler="sync") for f in frames], ignore_index=True)
-    else:
-        got = frames.compute(scheduler="sync").reset_index(drop=True)
+    frame = db.from_sequence(records, npartitions=3).to_dataframe()
+    assert isinstance(frame, dd.DataFrame) and frame.npartitions == 3
+    got = frame.compute(scheduler="sync").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, pd.DataFrame(records))
