@@ -194,7 +194,9 @@ class Client:
         if self.status == "running":
             logger.warning("Client %s lost its connection to the scheduler %s", self.id, self.scheduler_address)
             error = CommClosedError(f"Lost the connection to the scheduler at {self.scheduler_address}.")
-            for state in list(self.futures.values()):
+            with self._ref_lock:
+                states = list(self.futures.values())
+            for state in states:
                 if not state.done():
                     state.set_error(error)
             for reply in self._replies.values():
@@ -213,7 +215,13 @@ class Client:
                 exception = msg.get("exception")
                 if not isinstance(exception, BaseException):
                     exception = RuntimeError(msg.get("exception_text") or f"Task {msg['key']!r} failed")
-                state.set_error(exception, msg.get("traceback"))
+                traceback = msg.get("traceback")
+                if isinstance(traceback, str) and exception.__traceback__ is None:
+                    # Sent from another process: keep where it failed visible when re-raised here.
+                    note = f"(raised by task {msg.get('blamed_key', msg['key'])!r} on a worker)\n{traceback}"
+                    if note not in getattr(exception, "__notes__", ()):
+                        exception.add_note(note)
+                state.set_error(exception, traceback)
         elif op == "cancelled-keys":
             for key in msg["keys"]:
                 state = self.futures.get(key)
@@ -231,7 +239,9 @@ class Client:
         elif op == "worker-removed":
             address = msg["address"]
             self.pool.forget(address)
-            for state in self.futures.values():
+            with self._ref_lock:
+                states = list(self.futures.values())
+            for state in states:
                 if address in state.workers:
                     state.workers.remove(address)
                     if not state.workers:
@@ -279,7 +289,7 @@ class Client:
         if self._reader is not None:
             self._reader.cancel()
         self.pool.close()
-        for state in self.futures.values():
+        for state in list(self.futures.values()):
             if not state.done():
                 state.cancel()
         self.status = "closed"

@@ -95,8 +95,12 @@ def test_numpy_data_round_trip(client):
 
 
 def test_errors_keep_type_and_message(client):
-    with pytest.raises(CustomError, match="bad value 7"):
-        client.submit(fail, "bad value 7").result(timeout=10)
+    future = client.submit(fail, "bad value 7")
+    with pytest.raises(CustomError, match="bad value 7") as info:
+        future.result(timeout=10)
+    # The worker's traceback travels with the error and shows the user's function.
+    assert "in fail" in future.traceback(timeout=5)
+    assert "in fail" in "".join(getattr(info.value, "__notes__", []))
     with pytest.raises(ZeroDivisionError):
         client.submit(operator.truediv, 1, 0).result(timeout=10)
 

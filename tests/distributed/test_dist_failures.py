@@ -1,0 +1,117 @@
+"""Failure handling of the distributed servers: bad messages, silent and dying workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from shoal.distributed import Client, KilledWorker, LocalCluster, Scheduler, Worker
+from shoal.distributed.comm import connect
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def inc(x):
+    return x + 1
+
+
+def die():
+    os._exit(1)
+
+
+def run(coroutine_function, timeout=30):
+    return asyncio.run(asyncio.wait_for(coroutine_function(), timeout))
+
+
+def test_malformed_worker_message_closes_only_that_connection():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1) as good:
+            bad = await connect(s.address, timeout=5)
+            await bad.write({"op": "register-worker", "address": "inproc://fake", "nthreads": 1})
+            assert (await bad.read())["op"] == "registered"
+            await bad.write([{"op": "no-such-op"}])
+            for _ in range(200):  # bounded: the scheduler drops the fake worker
+                if "inproc://fake" not in s.state.workers:
+                    break
+                await asyncio.sleep(0.01)
+            assert "inproc://fake" not in s.state.workers
+            assert list(s.state.workers) == [good.address]
+            bad.abort()
+            async with Client(s.address, asynchronous=True) as c:
+                assert await c.submit(inc, 1) == 2  # the scheduler goes on serving
+
+    run(main)
+
+
+def test_bad_registration_is_refused():
+    async def main():
+        async with Scheduler("inproc://") as s:
+            comm = await connect(s.address, timeout=5)
+            await comm.write({"op": "register-worker", "address": "inproc://x", "nthreads": 0})
+            reply = await comm.read()
+            assert reply["op"] == "error" and "nthreads" in reply["message"]
+            comm.abort()
+            assert (await s.handle_query({"op": "nthreads"})) == {}
+
+    run(main)
+
+
+def test_silent_worker_is_removed_and_its_work_redone():
+    async def main():
+        async with Scheduler("inproc://", heartbeat_timeout=0.3, check_interval=0.05) as s:
+            # heartbeat_interval far above the timeout: this worker looks dead.
+            async with Worker(s.address, nthreads=1, heartbeat_interval=60) as silent:
+                async with Worker(s.address, nthreads=1, heartbeat_interval=0.05) as alive:
+                    started = time.monotonic()
+                    while silent.address in s.state.workers and time.monotonic() - started < 10:
+                        await asyncio.sleep(0.02)
+                    assert silent.address not in s.state.workers
+                    assert alive.address in s.state.workers
+                    assert any(topic == "remove-worker" for _, topic, _ in s.events)
+                    async with Client(s.address, asynchronous=True) as c:
+                        assert await c.gather(c.map(inc, range(5))) == [1, 2, 3, 4, 5]
+
+    run(main)
+
+
+def test_task_that_kills_workers_fails_with_killed_worker():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, allowed_failures=1) as cluster:
+        with Client(cluster) as client:
+            future = client.submit(die)
+            with pytest.raises(KilledWorker) as info:
+                future.result(timeout=30)
+            assert info.value.key == future.key and len(info.value.workers) == 1
+            assert client.submit(inc, 1).result(timeout=10) == 2  # the other worker still serves
+
+
+def test_client_without_address_starts_and_stops_its_cluster():
+    with Client(n_workers=1, threads_per_worker=1, processes=False) as client:
+        cluster = client.cluster
+        assert client.submit(inc, 1).result(timeout=10) == 2
+    assert cluster.status == "closed" and client.status == "closed"
+
+
+def test_async_local_cluster():
+    async def main():
+        async with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, asynchronous=True) as cluster:
+            async with Client(cluster, asynchronous=True) as client:
+                assert len(await client.nthreads()) == 2
+                assert await client.submit(inc, 41) == 42
+                await cluster.scale(1)
+                assert len(await client.nthreads()) == 1
+
+    run(main)
+
+
+def test_scale_up_and_down_with_processes():
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        cluster.scale(2)
+        assert len(client.nthreads()) == 2
+        futures = client.map(inc, range(20))
+        assert client.gather(futures) == list(range(1, 21))
+        cluster.scale(1)
+        assert len(client.nthreads()) == 1
+        assert client.gather(futures) == list(range(1, 21))  # lost results are recomputed
