@@ -662,6 +662,45 @@ class Client:
 
         self._call_on_loop(retry_now)
 
+    # ------------------------------------------------------------------ published datasets
+    def publish_dataset(self, *args: Any, name: Any = None, override: bool = False, **datasets: Any) -> Any:
+        """Keep futures (or lists/dicts of them) on the scheduler under a name, for any client.
+
+        ``publish_dataset(futures, name="x")`` or ``publish_dataset(x=futures)``.
+        The data stays until ``unpublish_dataset``, also after this client closes.
+        """
+        if args:
+            if len(args) != 1 or name is None:
+                raise TypeError("publish_dataset(value, name=...) takes one value and a name")
+            datasets[name] = args[0]
+
+        async def publish_all():
+            for dataset_name, value in datasets.items():
+                keys = [f.key for f in _iter_futures(value)]
+                await self._request({"op": "publish-dataset", "name": dataset_name, "keys": keys,
+                                     "value": _futures_to_placeholders(value), "override": override})
+
+        return self._sync(publish_all)
+
+    def get_dataset(self, name: Any) -> Any:
+        """The published dataset ``name``, with fresh futures of this client."""
+        async def get():
+            dataset = await self._request({"op": "get-dataset", "name": name})
+            value = _placeholders_to_futures(dataset["value"], self)  # before the scheduler answers
+            # Say we want the keys too, so they survive an unpublish while we hold them.
+            self.stream.send({"op": "update-graph", "graph": {}, "keys": dataset["keys"]})
+            return value
+
+        return self._sync(get)
+
+    def unpublish_dataset(self, name: Any) -> None:
+        """Forget the dataset ``name``; its data is freed unless someone holds futures of it."""
+        return self._sync(self._request, {"op": "unpublish-dataset", "name": name})
+
+    def list_datasets(self) -> list:
+        """The names of the published datasets."""
+        return self._sync(self._request, {"op": "list-datasets"})
+
     # ------------------------------------------------------------------ cluster queries
     def who_has(self, futures: Any = None) -> dict:
         """``{key: [worker addresses]}`` for ``futures`` (default: every key the scheduler has)."""
@@ -734,6 +773,38 @@ def _resolve_future_nodes(key: Any, node: Any) -> Any:
     renamed = {n.key: Ref(n.value.key) for n in node.nodes if _is_future_data(n) and n.key != n.value.key}
     inner = [n.substitute(renamed) if renamed else n for n in node.nodes if not _is_future_data(n)]
     return Fused(key, inner)
+
+
+class _FutureKey:
+    """Stands for a future inside a published dataset (futures themselves do not travel)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any):
+        self.key = key
+
+    def __reduce__(self):
+        return (_FutureKey, (self.key,))
+
+
+def _futures_to_placeholders(value: Any) -> Any:
+    if type(value) is Future:
+        return _FutureKey(value.key)
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(_futures_to_placeholders(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _futures_to_placeholders(v) for k, v in value.items()}
+    return value
+
+
+def _placeholders_to_futures(value: Any, client: "Client") -> Any:
+    if type(value) is _FutureKey:
+        return Future(value.key, client)
+    if isinstance(value, (list, tuple, set)):
+        return type(value)(_placeholders_to_futures(v, client) for v in value)
+    if isinstance(value, dict):
+        return {k: _placeholders_to_futures(v, client) for k, v in value.items()}
+    return value
 
 
 def _refs(keys: Any) -> Any:

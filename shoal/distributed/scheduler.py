@@ -73,6 +73,7 @@ class Scheduler:
         self._background: set = set()
         self._checker: asyncio.Task | None = None
         self._closed_event: asyncio.Event | None = None
+        self.datasets: dict = {}  # name -> {"keys": [...], "value": structure with key placeholders}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -321,12 +322,48 @@ class Scheduler:
             return sorted((ts.key for ts in cs.wants_what), key=repr) if cs else []
         if op == "gather":
             return await self.gather(msg["keys"])
+        if op in self._DATASET_OPS:
+            return getattr(self, self._DATASET_OPS[op])(msg)
         if op == "run-on-scheduler":
             result = msg["function"](*msg.get("args", ()), **msg.get("kwargs", {}))
             if asyncio.iscoroutine(result):
                 result = await result
             return result
         raise ValueError(f"Unknown query op {op!r} sent to the scheduler.")
+
+    # ------------------------------------------------------------------ published datasets
+    # A published dataset holds its keys through a client id of its own, so the
+    # data outlives the client that published it until it is unpublished.
+    _DATASET_OPS = {"publish-dataset": "publish_dataset", "unpublish-dataset": "unpublish_dataset",
+                    "get-dataset": "get_dataset", "list-datasets": "list_datasets"}
+
+    @staticmethod
+    def _dataset_holder(name: Any) -> str:
+        return f"published-dataset:{name!r}"
+
+    def publish_dataset(self, msg: dict) -> None:
+        name, keys = msg["name"], list(msg["keys"])
+        if name in self.datasets and not msg.get("override"):
+            raise KeyError(f"A dataset named {name!r} is already published; unpublish it or pass override=True.")
+        if name in self.datasets:
+            self.unpublish_dataset({"name": name})
+        self.send(self.state.update_graph(self._dataset_holder(name), {}, keys))
+        self.datasets[name] = {"keys": keys, "value": msg["value"]}
+
+    def unpublish_dataset(self, msg: dict) -> None:
+        name = msg["name"]
+        if self.datasets.pop(name, None) is None:
+            raise KeyError(f"No dataset named {name!r} is published (known: {sorted(map(repr, self.datasets))}).")
+        self.send(self.state.remove_client(self._dataset_holder(name)))
+
+    def get_dataset(self, msg: dict) -> dict:
+        name = msg["name"]
+        if name not in self.datasets:
+            raise KeyError(f"No dataset named {name!r} is published (known: {sorted(map(repr, self.datasets))}).")
+        return self.datasets[name]
+
+    def list_datasets(self, msg: dict) -> list:
+        return list(self.datasets)
 
     def info(self) -> dict:
         """What ``Client.scheduler_info()`` shows."""

@@ -294,3 +294,22 @@ def test_lost_in_process_worker_recomputes():
                     assert await c.gather(futures) == list(range(1, 11))
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_published_dataset_outlives_its_client(cluster):
+    with Client(cluster) as publisher:
+        futures = publisher.map(inc, range(5))
+        publisher.publish_dataset(futures, name="incremented")
+        assert publisher.list_datasets() == ["incremented"]
+        with pytest.raises(KeyError, match="already published"):
+            publisher.publish_dataset(futures, name="incremented")
+    with Client(cluster) as reader:
+        got = reader.get_dataset("incremented")
+        assert reader.gather(got) == [1, 2, 3, 4, 5]
+        reader.unpublish_dataset("incremented")
+        assert reader.list_datasets() == []
+        assert reader.gather(got) == [1, 2, 3, 4, 5]  # still held by this client's futures
+        with pytest.raises(KeyError, match="No dataset named 'nope'"):
+            reader.get_dataset("nope")
+        del got
+    wait_until(lambda: scheduler_tasks(cluster) == 0)
