@@ -97,10 +97,11 @@ class BatchedStream:
         """Send what is buffered (bounded by ``timeout``), then close the comm."""
         self._closed = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        except (asyncio.TimeoutError, Exception):
-            self._task.cancel()
+        if not self._task.done():
+            # asyncio.wait neither raises the writer's error nor its cancellation (abort()).
+            await asyncio.wait({self._task}, timeout=timeout)
+            if not self._task.done():
+                self._task.cancel()
         if not self.comm.closed():
             await self.comm.close()
 

@@ -2,7 +2,8 @@
 
 ``shoal-scheduler [--host 127.0.0.1] [--port 8786]`` starts a scheduler;
 ``shoal-worker tcp://HOST:8786 [--nthreads N] [--nworkers K] [--name NAME]``
-starts workers that register with it. Each prints a line naming its
+starts workers that register with it (and register again when the scheduler
+restarts, unless ``--no-reconnect``). Each prints a line naming its
 address, and shuts down cleanly on SIGINT (Ctrl-C) or SIGTERM. Both bind
 127.0.0.1 unless ``--host`` says otherwise.
 
@@ -84,6 +85,8 @@ def worker_main(argv: list | None = None) -> int:
     parser.add_argument("--memory-limit", type=int, default=None, help="bytes announced to the scheduler")
     parser.add_argument("--connect-timeout", type=float, default=30.0,
                         help="seconds to keep trying to reach the scheduler")
+    parser.add_argument("--no-reconnect", action="store_true",
+                        help="exit when the scheduler goes away instead of waiting for it to come back")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
@@ -98,7 +101,8 @@ def worker_main(argv: list | None = None) -> int:
     async def run() -> None:
         stop = _stop_event_on_signals()
         worker = Worker(address, nthreads=nthreads, name=args.name, listen_address=f"tcp://{args.host}:0",
-                        memory_limit=args.memory_limit, connect_timeout=args.connect_timeout)
+                        memory_limit=args.memory_limit, connect_timeout=args.connect_timeout,
+                        reconnect=not args.no_reconnect)
         await worker.start()
         print(f"shoal-worker: Worker at: {worker.address} ({nthreads} threads), scheduler at: {address}",
               flush=True)
@@ -125,6 +129,8 @@ def _run_worker_processes(args, address: str, nthreads: int) -> int:
             command += ["--name", f"{args.name}-{i}"]
         if args.memory_limit is not None:
             command += ["--memory-limit", str(args.memory_limit)]
+        if args.no_reconnect:
+            command.append("--no-reconnect")
         procs.append(subprocess.Popen(command))
 
     def forward(signum, _frame) -> None:

@@ -73,12 +73,16 @@ class Worker:
 
     ``listen_address``: where peers and clients reach it (default: same
     transport as the scheduler, on 127.0.0.1 with a free port for TCP).
+    ``reconnect``: when the scheduler goes away, drop all tasks and data and
+    register again once it is back (for up to ``reconnect_timeout`` seconds,
+    ``None``: until closed) instead of closing.
     """
 
     def __init__(self, scheduler_address: str, *, nthreads: int = 1, name: str | None = None,
                  listen_address: str | None = None, memory_limit: int | None = None,
                  resources: dict | None = None, heartbeat_interval: float = 1.0,
-                 connect_timeout: float = 30.0):
+                 connect_timeout: float = 30.0, reconnect: bool = False,
+                 reconnect_timeout: float | None = None):
         if nthreads < 1:
             raise ValueError(f"nthreads must be at least 1, got {nthreads}")
         self.scheduler_address = scheduler_address
@@ -88,6 +92,8 @@ class Worker:
         self.resources = resources
         self.heartbeat_interval = heartbeat_interval
         self.connect_timeout = connect_timeout
+        self.reconnect = reconnect
+        self.reconnect_timeout = reconnect_timeout
         if listen_address is None:
             scheme, _ = parse_address(scheduler_address)
             listen_address = "inproc://" if scheme == "inproc" else f"{scheme}://127.0.0.1:0"
@@ -120,12 +126,21 @@ class Worker:
         self.loop = asyncio.get_running_loop()
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_peer)
-        self.state = WorkerState(self.address, self.nthreads, resources=self.resources)
         if self.name is None:
             self.name = self.address
         self.executor = ThreadPoolExecutor(self.nthreads, thread_name_prefix=f"shoal-worker-{self.name}")
         try:
-            comm = await connect(self.scheduler_address, timeout=self.connect_timeout)
+            await self._register()
+        except BaseException:
+            await self._teardown()
+            raise
+        return self
+
+    async def _register(self) -> None:
+        """Connect to the scheduler with a fresh ``WorkerState`` and start serving it."""
+        self.state = WorkerState(self.address, self.nthreads, resources=self.resources)
+        comm = await connect(self.scheduler_address, timeout=self.connect_timeout)
+        try:
             await comm.write({
                 "op": "register-worker", "address": self.address, "nthreads": self.nthreads,
                 "name": self.name, "memory_limit": self.memory_limit, "resources": self.resources,
@@ -133,11 +148,10 @@ class Worker:
             })
             reply = await asyncio.wait_for(comm.read(), self.connect_timeout)
         except BaseException:
-            await self._teardown()
+            comm.abort()
             raise
         if reply.get("op") != "registered":
             comm.abort()
-            await self._teardown()
             raise ConnectError(
                 f"The scheduler at {self.scheduler_address} refused worker {self.address}: "
                 f"{reply.get('message', reply)}", self.scheduler_address,
@@ -145,9 +159,30 @@ class Worker:
         self.stream = BatchedStream(comm)
         self.status = "running"
         self._spawn(self._read_scheduler(comm))
-        self._spawn(self._heartbeat())
+        self._spawn(self._heartbeat(self.stream))
         logger.info("Worker at %s registered with scheduler %s", self.address, self.scheduler_address)
-        return self
+
+    async def _reconnect(self) -> None:
+        """The scheduler went away: drop all task state and register again once it is back."""
+        self.status = "reconnecting"
+        if self.stream is not None:
+            self.stream.abort()
+        loop = asyncio.get_running_loop()
+        deadline = None if self.reconnect_timeout is None else loop.time() + self.reconnect_timeout
+        logger.warning("Worker %s lost its scheduler %s; reconnecting", self.address, self.scheduler_address)
+        while self.status == "reconnecting":
+            try:
+                await self._register()
+                return
+            except (OSError, asyncio.TimeoutError) as error:
+                if deadline is not None and loop.time() > deadline:
+                    logger.error("Worker %s could not reconnect to %s: %s; closing",
+                                 self.address, self.scheduler_address, error)
+                    break
+                await asyncio.sleep(0.5)
+        if self.status == "reconnecting":
+            self.status = "running"  # so close() runs
+            await self.close(report=False)
 
     def __await__(self):
         return self.start().__await__()
@@ -213,17 +248,22 @@ class Worker:
                 for msg in iter_batch(batch):
                     if msg.get("op") == "close":
                         logger.info("Scheduler asked worker %s to close", self.address)
-                        self._spawn(self.close(report=False))
-                        return
+                        break
                     instructions += state.handle_scheduler_message(msg)
-                self.carry_out(instructions)
+                else:
+                    self.carry_out(instructions)
+                    continue
+                break
         except CommClosedError:
-            if self.status == "running":
-                logger.warning("Worker %s lost its scheduler %s; closing", self.address, self.scheduler_address)
+            pass
         except Exception:
-            logger.exception("Worker %s: bad message from the scheduler; closing", self.address)
-        if self.status == "running":
-            self._spawn(self.close(report=False))
+            logger.exception("Worker %s: bad message from the scheduler", self.address)
+        if self.status == "running" and self.state is state:
+            if self.reconnect:
+                self._spawn(self._reconnect())
+            else:
+                logger.warning("Worker %s lost its scheduler %s; closing", self.address, self.scheduler_address)
+                self._spawn(self.close(report=False))
 
     def carry_out(self, instructions: list) -> None:
         """Do what ``WorkerState`` asked for."""
@@ -239,13 +279,13 @@ class Worker:
         if to_scheduler and self.stream is not None and not self.stream.closed:
             self.stream.send_many(to_scheduler)
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, stream: BatchedStream) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            if self.stream is None or self.stream.closed:
+            if stream.closed or stream is not self.stream:
                 return
             state = self.state
-            self.stream.send({"op": "heartbeat", "metrics": {
+            stream.send({"op": "heartbeat", "metrics": {
                 "executing": len(state.executing), "in_memory": len(state.data), "time": time.time(),
             }})
 

@@ -115,3 +115,34 @@ def test_scale_up_and_down_with_processes():
         cluster.scale(1)
         assert len(client.nthreads()) == 1
         assert client.gather(futures) == list(range(1, 21))  # lost results are recomputed
+
+
+def test_worker_reconnects_when_the_scheduler_restarts():
+    async def main():
+        first = await Scheduler("tcp://127.0.0.1:0")
+        address = first.address
+        async with Worker(address, nthreads=1, reconnect=True, reconnect_timeout=20) as worker:
+            async with Client(address, asynchronous=True) as c:
+                assert await c.submit(inc, 1) == 2
+            await first.close()
+            async with Scheduler(address) as second:  # same port
+                for _ in range(400):  # bounded wait for the worker to come back
+                    if worker.address in second.state.workers:
+                        break
+                    await asyncio.sleep(0.025)
+                assert worker.address in second.state.workers
+                async with Client(address, asynchronous=True) as c:
+                    assert await c.gather(c.map(inc, range(5))) == [1, 2, 3, 4, 5]
+            await worker.close()
+
+    run(main)
+
+
+def test_worker_without_reconnect_closes_when_the_scheduler_goes():
+    async def main():
+        async with Scheduler("inproc://") as s:
+            worker = await Worker(s.address, nthreads=1)
+        await asyncio.wait_for(worker.finished(), 10)
+        assert worker.status == "closed"
+
+    run(main)

@@ -313,3 +313,28 @@ def test_published_dataset_outlives_its_client(cluster):
             reader.get_dataset("nope")
         del got
     wait_until(lambda: scheduler_tasks(cluster) == 0)
+
+
+def test_retries_workers_and_priority_options(client):
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError(f"attempt {len(attempts)} fails")
+        return "ok"
+
+    assert client.submit(flaky, pure=False, retries=2).result(timeout=10) == "ok"
+    assert len(attempts) == 3
+
+    target = sorted(client.nthreads())[1]
+    futures = client.map(inc, range(8), workers=[target], priority=5)
+    assert client.gather(futures) == list(range(1, 9))
+    assert all(holders == [target] for holders in client.who_has(futures).values())
+
+    future = client.submit(fail, "still failing", pure=False)
+    with pytest.raises(CustomError):
+        future.result(timeout=10)
+    future.retry()
+    with pytest.raises(CustomError):
+        future.result(timeout=10)
