@@ -34,8 +34,35 @@ from .meta import check_meta, is_frame_like, make_meta, meta_nonempty
 __all__ = [
     "FrameExpr", "FromPandas", "FromValues", "FromDelayed", "FromMap", "Blockwise", "MapPartitions",
     "Method", "Elemwise", "Projection", "Filter", "Assign", "IndexOf", "Partitions", "blockwise_groups",
-    "Partitioning", "fused_graph", "is_scalar_expr",
+    "Partitioning", "HashLayout", "fused_graph", "is_scalar_expr",
 ]
+
+
+class HashLayout:
+    """Rows placed by ``hash(keys as dtypes) % npartitions``: what a shuffle leaves behind.
+
+    Two frames with equal layouts (same key names, dtypes and partition
+    count) hold every key in the same partition number.
+    """
+
+    __slots__ = ("on", "dtypes", "npartitions")
+
+    def __init__(self, on: tuple, dtypes: tuple, npartitions: int):
+        self.on, self.dtypes, self.npartitions = tuple(on), tuple(dtypes), npartitions
+
+    def __eq__(self, other):
+        return isinstance(other, HashLayout) and (self.on, self.dtypes, self.npartitions) == (
+            other.on, other.dtypes, other.npartitions)
+
+    def __hash__(self):
+        return hash((self.on, self.dtypes, self.npartitions))
+
+    def same_placement(self, other: "HashLayout") -> bool:
+        """True when a key goes to the same partition number in both, whatever the columns are called."""
+        return self.dtypes == other.dtypes and self.npartitions == other.npartitions
+
+    def __repr__(self) -> str:
+        return f"HashLayout(on={self.on!r}, dtypes={self.dtypes!r}, npartitions={self.npartitions})"
 
 
 class Partitioning:
@@ -47,12 +74,14 @@ class Partitioning:
     hash-partitioned on (set by part 2's shuffles; ``None`` here).
     """
 
-    __slots__ = ("divisions", "origin", "hashed_on")
+    __slots__ = ("divisions", "origin", "hashed_on", "hash_layout")
 
-    def __init__(self, divisions: tuple, origin: str, hashed_on: tuple | None = None):
+    def __init__(self, divisions: tuple, origin: str, hashed_on: tuple | None = None,
+                 hash_layout: "HashLayout | None" = None):
         self.divisions = divisions
         self.origin = origin
         self.hashed_on = hashed_on
+        self.hash_layout = hash_layout
 
     @property
     def known_divisions(self) -> bool:
@@ -63,6 +92,8 @@ class Partitioning:
         if len(self.divisions) != len(other.divisions):
             return False
         if self.origin == other.origin:
+            return True
+        if self.hash_layout is not None and self.hash_layout == other.hash_layout:
             return True
         return self.known_divisions and other.known_divisions and tuple(self.divisions) == tuple(other.divisions)
 
@@ -114,9 +145,26 @@ class FrameExpr(Expr):
             return frames[0]._origin
         return self._name
 
+    #: a blockwise node that keeps every row where it is (and the key columns as they are) keeps its input's hash layout
+    _keeps_rows = False
+
+    @property
+    def _hashed_on(self) -> "HashLayout | None":
+        """How a shuffle placed these rows (see ``HashLayout``), when they still are where it put them."""
+        frames = self._frame_inputs()
+        if not (self._is_blockwise and self._keeps_rows and frames):
+            return None
+        layout = frames[0]._hashed_on
+        if layout is None:
+            return None
+        if layout.on != ("__index__",) and not set(layout.on) <= set(self.columns):
+            return None
+        return layout
+
     @property
     def partitioning(self) -> Partitioning:
-        return Partitioning(self.divisions, self._origin)
+        layout = self._hashed_on
+        return Partitioning(self.divisions, self._origin, layout.on if layout is not None else None, layout)
 
     @property
     def columns(self) -> list:
@@ -424,6 +472,7 @@ class Projection(Blockwise):
 
     _parameters = ["frame", "columns_"]
     operation = staticmethod(_getitem)
+    _keeps_rows = True
 
     def _blockwise_args(self):
         return [self.frame, _as_key(self.columns_)]
@@ -457,6 +506,7 @@ class Filter(Blockwise):
 
     _parameters = ["frame", "predicate"]
     operation = staticmethod(_filter)
+    _keeps_rows = True
 
     def _blockwise_args(self):
         return [self.frame, self.predicate]
@@ -485,6 +535,14 @@ class Assign(Blockwise):
 
     _parameters = ["frame", "names", "values"]
     operation = staticmethod(_assign)
+    _keeps_rows = True
+
+    @property
+    def _hashed_on(self):
+        layout = FrameExpr._hashed_on.fget(self)
+        if layout is not None and set(layout.on) & set(self.names):
+            return None  # a key column was replaced
+        return layout
 
     def _blockwise_args(self):
         return [self.frame, list(self.names), *self.values]

@@ -149,6 +149,12 @@ class DataFrame(_Frame):
 
         return DataFrameGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
 
+    def shuffle(self, on=None, npartitions=None, shuffle_method=None, on_index=False):
+        """Rows moved to the partition their key (columns ``on``, or the index) hashes to; see ``shuffle.py``."""
+        from .shuffle import shuffle
+
+        return shuffle(self, on, npartitions, shuffle_method, on_index)
+
     def count(self, split_every=None, numeric_only=False):
         return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
 

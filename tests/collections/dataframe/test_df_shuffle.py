@@ -1,0 +1,139 @@
+"""Hash shuffles (``shuffle.py``): every row moved, every key in one partition, no temp files left."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal
+import shoal.dataframe as dd
+from shoal.collections.dataframe.shuffle import Shuffle, partition_codes, shuffle_stages
+
+from conftest import PARTITIONINGS, partitioned
+
+
+def _parts(frame, scheduler="sync"):
+    return [d.compute(scheduler=scheduler) for d in frame.to_delayed()]
+
+
+def _keys_of(part, on):
+    if on is None:
+        return set(part.index)
+    return set(map(tuple, part[on].astype(object).where(part[on].notna(), "NULL").to_numpy().tolist()))
+
+
+def _check_shuffled(result_parts, pdf, on):
+    # every key (nulls included) in exactly one partition
+    seen: dict = {}
+    for i, part in enumerate(result_parts):
+        for key in _keys_of(part, on):
+            assert seen.setdefault(key, i) == i, f"key {key} in partitions {seen[key]} and {i}"
+    whole = pd.concat(result_parts)
+    pd.testing.assert_frame_equal(whole.sort_values(["i", "f"]).sort_index(kind="stable"),
+                                  pdf.sort_values(["i", "f"]).sort_index(kind="stable"))
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+@pytest.mark.parametrize("method", ["tasks", "disk"])
+@pytest.mark.parametrize("on", [["k"], ["s"], ["c"], ["n", "k"], None])
+def test_shuffle_matches_pandas(pdf, how, method, on):
+    df = partitioned(pdf, how)
+    out = df.shuffle(on=on, npartitions=5, shuffle_method=method) if on else df.shuffle(on_index=True, npartitions=5,
+                                                                                        shuffle_method=method)
+    assert out.npartitions == 5 and not out.known_divisions
+    assert out.partitioning.hashed_on == (tuple(on) if on else ("__index__",))
+    _check_shuffled(_parts(out), pdf, on)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 40])
+def test_shuffle_to_other_partition_counts(pdf, local_scheduler, npartitions):
+    out = dd.from_pandas(pdf, npartitions=4).shuffle("i", npartitions=npartitions)
+    parts = _parts(out, local_scheduler)
+    assert len(parts) == npartitions
+    _check_shuffled(parts, pdf, ["i"])
+    result = out.compute(scheduler=local_scheduler)
+    pd.testing.assert_frame_equal(result.sort_index(), pdf)
+
+
+def test_shuffle_on_processes(pdf):
+    for method in ("tasks", "disk"):
+        out = dd.from_pandas(pdf, npartitions=4).shuffle("k", npartitions=3, shuffle_method=method)
+        pd.testing.assert_frame_equal(out.compute(scheduler="processes").sort_index(), pdf)
+
+
+def test_codes_depend_on_values_only():
+    a = pd.DataFrame({"k": pd.Categorical(["x", "y", "z"], categories=["z", "y", "x"])})
+    b = pd.DataFrame({"k": pd.Categorical(["z", "x", "y"])})
+    codes_a = dict(zip(a.k, partition_codes(a, ("k",), 7)))
+    codes_b = dict(zip(b.k, partition_codes(b, ("k",), 7)))
+    assert codes_a == codes_b
+    ints = pd.DataFrame({"k": [1, 2, 3]})
+    floats = pd.DataFrame({"k": [1.0, 2.0, 3.0]})
+    assert (partition_codes(ints, ("k",), 7, ("float64",)) == partition_codes(floats, ("k",), 7)).all()
+
+
+def test_disk_shuffle_removes_its_directory(pdf, tmp_path, local_scheduler):
+    with shoal.config.set({"dataframe.shuffle.tmpdir": str(tmp_path), "dataframe.shuffle.method": "disk"}):
+        out = dd.from_pandas(pdf, npartitions=4).shuffle("k", npartitions=6)
+        assert "method='disk'" in out.explain_text()
+        result = out.compute(scheduler=local_scheduler)
+    pd.testing.assert_frame_equal(result.sort_index(), pdf)
+    assert os.listdir(tmp_path) == []
+
+
+def test_disk_shuffle_on_processes_removes_its_directory(pdf, tmp_path):
+    with shoal.config.set({"dataframe.shuffle.tmpdir": str(tmp_path)}):
+        out = dd.from_pandas(pdf, npartitions=3).shuffle("s", npartitions=4, shuffle_method="disk")
+        result = out.compute(scheduler="processes")
+    pd.testing.assert_frame_equal(result.sort_index(), pdf)
+    assert os.listdir(tmp_path) == []
+
+
+def test_task_count_grows_sub_quadratically():
+    def count(n):
+        pdf = pd.DataFrame({"k": np.arange(n * 4)})
+        return len(dd.from_pandas(pdf, npartitions=n).shuffle("k").__shoal_graph__())
+
+    small, large = count(8), count(64)
+    assert large / small < (64 / 8) ** 2 / 2  # quadratic growth would be 64x
+    assert shuffle_stages(64, 32) == (2, 8)
+    # and the staged result is still a correct shuffle
+    pdf = pd.DataFrame({"k": np.arange(640) % 97, "v": np.arange(640)})
+    with shoal.config.set({"dataframe.shuffle.max-branch": 4}):
+        out = dd.from_pandas(pdf, npartitions=20).shuffle("k", npartitions=13)
+        parts = _parts(out, "threads")
+    owners = {}
+    for i, part in enumerate(parts):
+        for key in set(part.k):
+            assert owners.setdefault(key, i) == i
+    assert sorted(pd.concat(parts).v) == list(range(640))
+
+
+def test_no_second_shuffle_on_the_same_key(pdf):
+    df = dd.from_pandas(pdf, npartitions=4)
+    once = df.shuffle("k", npartitions=4)
+    again = once[once.i > 10][["k", "i"]].shuffle("k", npartitions=4)
+    plan = again.optimize().expr
+    assert len(list(plan.find_operations(Shuffle))) == 1
+    assert again.partitioning.hashed_on == ("k",)
+    # a replaced key column, or another count, needs a new shuffle
+    assert len(list(once.assign(k=once.i).shuffle("k").expr.find_operations(Shuffle))) == 2
+    assert len(list(once.shuffle("k", npartitions=3).optimize().expr.find_operations(Shuffle))) == 1  # collapsed
+    expected = pdf[pdf.i > 10][["k", "i"]]
+    pd.testing.assert_frame_equal(again.compute().sort_index(), expected)
+
+
+def test_explain_shows_the_shuffle_stage(pdf):
+    text = dd.from_pandas(pdf, npartitions=2).shuffle("k").explain_text()
+    assert "Shuffle on=['k'] method='tasks'" in text and "exchange" in text and "2 stages" in text
+
+
+def test_bad_shuffle_arguments(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(KeyError, match="nope"):
+        df.shuffle("nope")
+    with pytest.raises(ValueError, match="shuffle_method='fast'"):
+        df.shuffle("k", shuffle_method="fast")
