@@ -15,11 +15,12 @@ around the state machines in ``state/``), ``cluster.py`` (LocalCluster),
 from .client import Client, default_client
 from .cluster import LocalCluster
 from .future import Future, FutureCancelledError, as_completed, wait
+from .progress import progress
 from .scheduler import Scheduler, SchedulerPlugin
 from .state import KilledWorker
 from .worker import Worker, get_worker
 
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
-    "wait", "as_completed", "get_worker", "default_client", "KilledWorker",
+    "wait", "as_completed", "progress", "get_worker", "default_client", "KilledWorker",
 ]

@@ -63,17 +63,20 @@ class Client:
     """Connect to the scheduler at ``address`` (or a cluster, or a new LocalCluster).
 
     ``timeout``: seconds to wait for the connection. ``set_as_default``: make
-    ``compute()`` of collections use this client while it is open.
+    ``compute()`` of collections use this client while it is open (default:
+    yes for a synchronous client, no for an asynchronous one).
     ``cluster_options`` (``n_workers=``, ``threads_per_worker=``,
     ``processes=``) go to the LocalCluster started when no address is given.
     """
 
     def __init__(self, address: Any = None, *, asynchronous: bool = False, timeout: float = 30.0,
-                 set_as_default: bool = True, name: str | None = None, **cluster_options: Any):
+                 set_as_default: bool | None = None, name: str | None = None, **cluster_options: Any):
         self.id = name or f"Client-{uuid.uuid4().hex}"
         self.asynchronous = asynchronous
         self.timeout = timeout
-        self.set_as_default = set_as_default
+        # An asynchronous client cannot serve blocking x.compute() calls, so it
+        # becomes the default scheduler only when asked to.
+        self.set_as_default = (not asynchronous) if set_as_default is None else set_as_default
         self.status = "created"
         self.futures: dict = {}  # key -> FutureState
         self.refcount: dict = {}  # key -> live Future objects
@@ -109,6 +112,8 @@ class Client:
             try:
                 self._loop_thread.run(self._start, timeout=timeout + 5)
             except BaseException:
+                if self._own_cluster:
+                    self.cluster.close()
                 self._release_resources()
                 raise
 
@@ -520,6 +525,11 @@ class Client:
     def get(self, graph: Any, keys: Any, **kwargs: Any) -> Any:
         """Compute ``keys`` (a key or nested list of keys) of ``graph`` on the cluster: the
         ``get`` function behind ``scheduler="distributed"``."""
+        if self.asynchronous:
+            raise RuntimeError(
+                "An asynchronous Client cannot compute synchronously (x.compute() or get); "
+                "use `await client.compute(x)` instead."
+            )
         flat = list(dict.fromkeys(flatten_keys(keys)))
         graph = self._graph_with_futures_resolved(cull(ensure_graph(graph), flat))
         futures = [Future(k, self) for k in flat]

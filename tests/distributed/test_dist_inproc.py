@@ -338,3 +338,18 @@ def test_retries_workers_and_priority_options(client):
     future.retry()
     with pytest.raises(CustomError):
         future.result(timeout=10)
+
+
+def test_progress_bar(client):
+    import io
+
+    from shoal.distributed import progress
+
+    out = io.StringIO()
+    futures = client.map(slow_inc, range(8), delay=0.05)
+    bad = client.submit(fail, "for progress", pure=False)
+    progress(futures, [bad], file=out, interval=0.02, width=20)
+    assert all(f.done() for f in futures) and bad.done()
+    frames = out.getvalue().split("\r")
+    assert "100% Completed |  9 of 9" in frames[-1] and "(1 erred)" in frames[-1]
+    assert len(frames) > 2  # it was redrawn while tasks ran
