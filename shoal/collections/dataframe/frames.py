@@ -155,6 +155,20 @@ class DataFrame(_Frame):
 
         return shuffle(self, on, npartitions, shuffle_method, on_index)
 
+    def set_index(self, other, drop=True, sorted=False, divisions=None, npartitions=None, shuffle_method=None):
+        """Index by the column ``other``, sorted across partitions with known divisions; see ``sort.py``."""
+        from .sort import set_index
+
+        return set_index(self, other, drop=drop, sorted=sorted, divisions=divisions, npartitions=npartitions,
+                         shuffle_method=shuffle_method)
+
+    def sort_values(self, by, ascending=True, na_position="last", npartitions=None, shuffle_method=None):
+        """Rows sorted by ``by`` (one column or several, ``ascending`` per column) across partitions; see ``sort.py``."""
+        from .sort import sort_values
+
+        return sort_values(self, by, ascending=ascending, na_position=na_position, npartitions=npartitions,
+                           shuffle_method=shuffle_method)
+
     def count(self, split_every=None, numeric_only=False):
         return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
 

@@ -53,7 +53,7 @@ from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, HashLayout
 
-__all__ = ["Shuffle", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
+__all__ = ["Shuffle", "RangeSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
 config.update_defaults({"dataframe": {"shuffle": {"method": "tasks", "max-branch": 32, "tmpdir": None}}})
 
@@ -74,8 +74,9 @@ def resolve_method(method: str | None) -> str:
     return chosen
 
 
-def partition_codes(part: pd.DataFrame, on: tuple, npartitions: int, hash_dtypes: tuple | None = None) -> np.ndarray:
-    """The output partition of every row of ``part`` (an int64 array).
+def partition_codes(part: pd.DataFrame, on: tuple, npartitions: int, hash_dtypes: tuple | None = None,
+                    ranges: "RangeSpec | None" = None) -> np.ndarray:
+    """The output partition of every row of ``part`` (an int64 array): by hash, or by ``ranges`` when given.
 
     >>> part = pd.DataFrame({"k": [1, 2, 1]})
     >>> codes = partition_codes(part, ("k",), 4)
@@ -88,10 +89,50 @@ def partition_codes(part: pd.DataFrame, on: tuple, npartitions: int, hash_dtypes
         keys = part.index.to_frame(index=False)
     else:
         keys = part[list(on)]
+    if ranges is not None:
+        return ranges.codes(keys.iloc[:, 0])
     if hash_dtypes is not None:
         keys = keys.astype({c: d for c, d in zip(keys.columns, hash_dtypes) if d is not None})
     hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     return (hashes % np.uint64(npartitions)).astype(np.int64)
+
+
+class RangeSpec:
+    """Range partitioning on one key: partition ``j`` holds ``divisions[j] <= key < divisions[j + 1]``
+    (the last bound inclusive), in reverse order when ``descending``; nulls go first or last.
+
+    >>> spec = RangeSpec((0, 10, 20, 30))
+    >>> spec.codes(pd.Series([0, 9, 10, 30, None])).tolist()
+    [0, 0, 1, 2, 2]
+    """
+
+    __slots__ = ("divisions", "descending", "nulls_first")
+
+    def __init__(self, divisions: tuple, descending: bool = False, nulls_first: bool = False):
+        self.divisions, self.descending, self.nulls_first = tuple(divisions), descending, nulls_first
+
+    def __reduce__(self):
+        return (RangeSpec, (self.divisions, self.descending, self.nulls_first))
+
+    def __shoal_tokenize__(self):
+        return ("RangeSpec", self.divisions, self.descending, self.nulls_first)
+
+    def __repr__(self):
+        return f"RangeSpec({len(self.divisions) - 1} ranges)"
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        n = len(self.divisions) - 1
+        nulls = values.isna().to_numpy()
+        inner = pd.Index(list(self.divisions[1:-1]), dtype=values.dtype if n > 1 else None)
+        filled = values[~nulls] if nulls.any() else values
+        codes = np.empty(len(values), dtype=np.int64)
+        found = inner.searchsorted(filled.to_numpy() if not isinstance(filled.dtype, pd.DatetimeTZDtype) else filled,
+                                   side="right") if n > 1 else np.zeros(len(filled), dtype=np.int64)
+        codes[~nulls] = found
+        if self.descending:
+            codes[~nulls] = n - 1 - codes[~nulls]
+        codes[nulls] = 0 if self.nulls_first else n - 1
+        return codes
 
 
 # ------------------------------------------------------------------ tasks method
@@ -112,10 +153,10 @@ def shuffle_stages(n: int, max_branch: int) -> tuple[int, int]:
     return stages, k
 
 
-def _split_first(part, on, npartitions, hash_dtypes, k, digit_power):
+def _split_first(part, on, npartitions, hash_dtypes, ranges, k, digit_power):
     """Tag every row with its output partition, then split by the first digit."""
     part = part.copy(deep=False) if len(part.columns) else part.copy()
-    part[_CODE] = partition_codes(part, on, npartitions, hash_dtypes)
+    part[_CODE] = partition_codes(part, on, npartitions, hash_dtypes, ranges)
     return _split(part, k, digit_power)
 
 
@@ -171,7 +212,8 @@ def _tasks_layer(expr: "Shuffle") -> dict:
     split_keys = {}
     for i in range(n_in):
         key = (f"{name}-split0", i)
-        layer[key] = Task(key, _split_first, sources[i], tuple(expr.on), n_out, expr.hash_dtypes, k, powers[0])
+        layer[key] = Task(key, _split_first, sources[i], tuple(expr.on), n_out, expr.hash_dtypes, expr.ranges, k,
+                          powers[0])
         split_keys[i] = key
     for s in range(stages):
         power = powers[s]
@@ -210,8 +252,8 @@ def _make_directory(name: str, root: str | None) -> str:
     return tempfile.mkdtemp(prefix=f"shoal-shuffle-{name[-12:]}-", dir=root)
 
 
-def _write_pieces(part, directory, index, on, npartitions, hash_dtypes):
-    codes = partition_codes(part, on, npartitions, hash_dtypes)
+def _write_pieces(part, directory, index, on, npartitions, hash_dtypes, ranges):
+    codes = partition_codes(part, on, npartitions, hash_dtypes, ranges)
     if len(part):
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(npartitions + 1))
@@ -257,7 +299,7 @@ def _disk_layer(expr: "Shuffle") -> dict:
     for i in range(n_in):
         key = (f"{name}-write", i)
         layer[key] = Task(key, _write_pieces, Ref(expr.frame._key(i)), Ref(dir_key), i, tuple(expr.on), n_out,
-                          expr.hash_dtypes)
+                          expr.hash_dtypes, expr.ranges)
         written.append(Ref(key))
     barrier = (f"{name}-written", 0)
     layer[barrier] = Task(barrier, _barrier, Ref(dir_key), *written)
@@ -288,8 +330,8 @@ def hashed_dtypes(meta, on, hash_dtypes=None) -> tuple:
 class Shuffle(FrameExpr):
     """``frame``'s rows moved to ``npartitions_out`` partitions by the hash of ``on`` (columns, or ``(INDEX_KEY,)``)."""
 
-    _parameters = ["frame", "on", "npartitions_out", "method", "hash_dtypes"]
-    _defaults = {"method": None, "hash_dtypes": None}
+    _parameters = ["frame", "on", "npartitions_out", "method", "hash_dtypes", "ranges"]
+    _defaults = {"method": None, "hash_dtypes": None, "ranges": None}
     _is_shuffle = True
 
     @property
@@ -304,6 +346,8 @@ class Shuffle(FrameExpr):
 
     @property
     def _hashed_on(self):
+        if self.ranges is not None:
+            return None
         return HashLayout(tuple(self.on), hashed_dtypes(self.frame._meta, self.on, self.hash_dtypes), self.npartitions_out)
 
     @property
@@ -315,6 +359,8 @@ class Shuffle(FrameExpr):
                  "method": self.chosen_method}
         if self.method is None:
             shown["why"] = "config dataframe.shuffle.method"
+        if self.ranges is not None:
+            shown["by"] = "range"
         return shown
 
     def _layer(self):
@@ -325,7 +371,7 @@ class Shuffle(FrameExpr):
     def _simplify_down(self):
         # a shuffle of a shuffle: the first one's placement is thrown away, so skip it
         if isinstance(self.frame, Shuffle):
-            return Shuffle(self.frame.frame, self.on, self.npartitions_out, self.method, self.hash_dtypes)
+            return self.replace(frame=self.frame.frame)
         return None
 
 

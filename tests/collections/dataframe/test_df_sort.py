@@ -1,0 +1,118 @@
+"""``set_index`` and ``sort_values`` (``sort.py``) compared with pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.collections.dataframe.shuffle import Shuffle
+
+from conftest import PARTITIONINGS, make_pandas, partitioned
+
+
+@pytest.fixture(scope="module")
+def big():
+    pdf = make_pandas(300, seed=3)
+    pdf["u"] = np.arange(300)  # a unique key, to order rows with equal keys the same on both sides
+    return pdf
+
+
+def _check_divisions(result):
+    """Every partition's non-null index lies within its divisions, and the divisions are sorted."""
+    divisions = result.divisions
+    assert all(a <= b for a, b in zip(divisions[:-1], divisions[1:]))
+    for part, low, high in zip([d.compute() for d in result.to_delayed()], divisions[:-1], divisions[1:]):
+        labels = part.index.dropna()
+        assert part.index.is_monotonic_increasing or part.index.hasnans
+        if len(labels):
+            assert labels.min() >= low and labels.max() <= high
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+@pytest.mark.parametrize("column", ["i", "f", "s", "t", "n"])
+def test_set_index_matches_pandas(big, how, column, local_scheduler):
+    result = partitioned(big, how).set_index(column)
+    assert result.known_divisions
+    _check_divisions(result)
+    got = result.compute(scheduler=local_scheduler)
+    expected = big.set_index(column).sort_index(kind="stable")
+    assert got.index.equals(expected.index)  # globally sorted, nulls last
+    key = lambda frame: frame.reset_index().sort_values([column, "u"], na_position="last").reset_index(drop=True)
+    pd.testing.assert_frame_equal(key(got), key(expected))
+
+
+@pytest.mark.parametrize("method", ["tasks", "disk"])
+def test_set_index_methods_and_partition_count(big, method):
+    result = dd.from_pandas(big, npartitions=5).set_index("u", npartitions=7, shuffle_method=method)
+    assert result.npartitions == 7
+    sizes = [len(d.compute()) for d in result.to_delayed()]
+    assert max(sizes) <= 2 * min(sizes)  # quantile divisions balance a uniform key
+    pd.testing.assert_frame_equal(result.compute(), big.set_index("u"))
+
+
+def test_set_index_on_processes(big):
+    got = dd.from_pandas(big, npartitions=3).set_index("i").compute(scheduler="processes")
+    assert got.index.equals(big.set_index("i").sort_index(kind="stable").index)
+
+
+def test_set_index_with_divisions(big):
+    df = dd.from_pandas(big, npartitions=4, sort=False)
+    result = df.set_index("i", divisions=[0, 10, 50, 99])
+    assert result.divisions == (0, 10, 50, 99)
+    _check_divisions(result)
+    assert result.compute().index.equals(big.set_index("i").sort_index().index)
+    with pytest.raises(ValueError, match="50 comes before 10"):
+        df.set_index("i", divisions=[0, 50, 10, 99])
+
+
+def test_set_index_sorted_fast_path(big):
+    ordered = big.sort_values("u")
+    df = dd.from_pandas(ordered, npartitions=4, sort=False)
+    result = df.set_index("u", sorted=True)
+    assert result.divisions == (0, 75, 150, 225, 299)
+    assert not list(result.expr.find_operations(Shuffle))
+    pd.testing.assert_frame_equal(result.compute(), ordered.set_index("u"))
+    given = df.set_index("u", sorted=True, divisions=[0, 75, 150, 225, 299])
+    pd.testing.assert_frame_equal(given.compute(), ordered.set_index("u"))
+    with pytest.raises(ValueError, match="not sorted on 'i'"):
+        df.set_index("i", sorted=True).compute()
+
+
+def test_set_index_then_loc_and_repartition(big):
+    result = dd.from_pandas(big, npartitions=4).set_index("u")
+    pd.testing.assert_frame_equal(result.loc[100:120].compute(), big.set_index("u").loc[100:120])
+    moved = result.repartition(divisions=[0, 150, 299])
+    pd.testing.assert_frame_equal(moved.compute(), big.set_index("u"))
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+@pytest.mark.parametrize("by, ascending, na_position", [
+    ("i", True, "last"), ("f", False, "first"), (["k", "f"], [True, False], "last"),
+    (["s", "u"], [False, True], "first"), (["t"], True, "last"), (["n", "u"], True, "first"),
+])
+def test_sort_values_matches_pandas(big, how, by, ascending, na_position, local_scheduler):
+    result = partitioned(big, how).sort_values(by, ascending=ascending, na_position=na_position)
+    got = result.compute(scheduler=local_scheduler)
+    expected = big.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")
+    keys = [by] if isinstance(by, str) else by
+    # equal keys may come in another order: compare the key columns in order, the rest as sets per key
+    pd.testing.assert_frame_equal(got[keys].reset_index(drop=True), expected[keys].reset_index(drop=True))
+    pd.testing.assert_frame_equal(got.sort_values("u"), expected.sort_values("u"))
+
+
+def test_sort_values_bad_arguments(big):
+    df = dd.from_pandas(big, npartitions=2)
+    with pytest.raises(KeyError, match="nope"):
+        df.sort_values("nope")
+    with pytest.raises(ValueError, match="2 ascending values for 1"):
+        df.sort_values("i", ascending=[True, False])
+    with pytest.raises(ValueError, match="na_position"):
+        df.sort_values("i", na_position="middle")
+
+
+def test_sort_values_all_null_key():
+    pdf = pd.DataFrame({"x": [np.nan] * 4, "y": range(4)})
+    got = dd.from_pandas(pdf, npartitions=2).sort_values("x").compute()
+    pd.testing.assert_frame_equal(got.sort_values("y"), pdf)
