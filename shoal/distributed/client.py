@@ -80,7 +80,9 @@ class Client:
         self.status = "created"
         self.futures: dict = {}  # key -> FutureState
         self.refcount: dict = {}  # key -> live Future objects
-        self._ref_lock = threading.Lock()
+        # Reentrant: a Future collected by the garbage collector while this thread
+        # holds the lock releases its key from inside __del__.
+        self._ref_lock = threading.RLock()
         self._pending_releases: list = []
         self._replies: dict = {}
         self._request_ids = itertools.count()

@@ -160,6 +160,7 @@ def test_worker_killed_mid_computation_result_still_correct():
         futures = client.map(slow_inc, range(60), delay=0.02)
         total = client.submit(sum, futures)
         wait(futures[:10], timeout=30)
+        assert not total.done()  # killed in the middle of the computation
         victim = next(iter(cluster.worker_processes.values()))
         os.kill(victim.pid, signal.SIGKILL)
         assert total.result(timeout=60) == sum(range(1, 61))
