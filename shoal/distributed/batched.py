@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Any, Callable
 
-from .comm import CommClosedError, SerializationError
+from .comm import CommClosedError, MessageTooLargeError, SerializationError
 
 logger = logging.getLogger("shoal.distributed")
 
@@ -74,11 +74,14 @@ class BatchedStream:
             batch, self._buffer = self._buffer, []
             try:
                 await self.comm.write(batch)
-            except SerializationError:
+            except (SerializationError, MessageTooLargeError):
+                # Nothing was sent: send the others, report the culprit(s).
                 await self._write_one_by_one(batch)
             except (CommClosedError, OSError):
                 self._closed = True
                 return
+            except Exception:  # keep the stream alive; losing it would hang every waiter
+                logger.exception("Dropped %d messages to %s", len(batch), self.comm.peer_address)
             self.n_messages += len(batch)
             self.n_batches += 1
             if self._closed and not self._buffer:
@@ -88,7 +91,10 @@ class BatchedStream:
         for msg in batch:
             try:
                 await self.comm.write([msg])
-            except SerializationError as error:
+            except (CommClosedError, OSError):
+                self._closed = True
+                return
+            except (SerializationError, MessageTooLargeError) as error:
                 logger.warning("Could not send %s to %s: %s", msg.get("op"), self.comm.peer_address, error)
                 if self.on_unserializable is not None:
                     self.on_unserializable(msg, error)

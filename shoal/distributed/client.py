@@ -90,6 +90,7 @@ class Client:
         # Workers that stop answering are known to be gone soon: do not wait long on them.
         self.pool = ConnectionPool(connect_timeout=3.0)
         self._reader: asyncio.Task | None = None
+        self._stream_error: str | None = None
         self._config_undo = None
         self._own_cluster = False
         self.cluster = None
@@ -200,7 +201,9 @@ class Client:
             logger.exception("Client %s: bad message from the scheduler", self.id)
         if self.status == "running":
             logger.warning("Client %s lost its connection to the scheduler %s", self.id, self.scheduler_address)
-            error = CommClosedError(f"Lost the connection to the scheduler at {self.scheduler_address}.")
+            reason = f": it could not handle a message from this client ({self._stream_error})" \
+                if self._stream_error else "."
+            error = CommClosedError(f"Lost the connection to the scheduler at {self.scheduler_address}{reason}")
             with self._ref_lock:
                 states = list(self.futures.values())
             for state in states:
@@ -253,6 +256,8 @@ class Client:
                     state.workers.remove(address)
                     if not state.workers:
                         state.lose()
+        elif op == "stream-error":
+            self._stream_error = msg["message"]  # the scheduler closes the stream next
         elif op == "close":
             pass  # the scheduler is shutting down; the stream will close
         else:

@@ -276,8 +276,12 @@ class Scheduler:
                 self.send(out)
         except CommClosedError:
             pass
-        except Exception:
+        except Exception as error:
             logger.exception("Closing the stream of client %s after a bad message", client)
+            try:  # tell the client why, so its futures fail with the reason
+                stream.send({"op": "stream-error", "message": f"{type(error).__name__}: {error}"})
+            except CommClosedError:
+                pass
         finally:
             if self.streams.get(client) is stream:
                 del self.streams[client]

@@ -146,3 +146,45 @@ def test_worker_without_reconnect_closes_when_the_scheduler_goes():
         assert worker.status == "closed"
 
     run(main)
+
+
+def _refuse_to_load():
+    raise ImportError("this value cannot be loaded here")
+
+
+class LoadsNowhere:
+    def __reduce__(self):
+        return (_refuse_to_load, ())
+
+
+def test_undecodable_graph_fails_the_clients_futures_with_the_reason():
+    async def main():
+        async with Scheduler("tcp://127.0.0.1:0") as s, Worker(s.address, nthreads=1):
+            async with Client(s.address, asynchronous=True) as c:
+                future = c.submit(lambda x: x, LoadsNowhere())
+                with pytest.raises(OSError, match="could not handle a message.*cannot be loaded here"):
+                    await asyncio.wait_for(future, 10)
+            async with Client(s.address, asynchronous=True) as other:  # the scheduler goes on serving
+                assert await other.submit(inc, 1) == 2
+
+    run(main)
+
+
+def test_oversized_message_fails_its_future_only():
+    import numpy as np
+
+    from shoal import config
+    from shoal.distributed.comm import MessageTooLargeError
+
+    async def main():
+        async with Scheduler("tcp://127.0.0.1:0") as s, Worker(s.address, nthreads=1):
+            async with Client(s.address, asynchronous=True) as c:
+                noise = np.random.default_rng(0).random(400_000)  # 3.2 MB that do not compress
+                big = c.submit(np.sum, noise)  # over the 1 MiB limit
+                small = c.submit(inc, 1)
+                with pytest.raises(MessageTooLargeError):
+                    await asyncio.wait_for(big, 10)
+                assert await asyncio.wait_for(small, 10) == 2
+
+    with config.set({"distributed.comm.max-message-size": "1 MiB"}):
+        run(main)
