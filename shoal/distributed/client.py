@@ -472,8 +472,26 @@ class Client:
                 node = _resolve_future_nodes(key, node)
                 if node is None:
                     continue
+            if type(node) is Task or type(node) is Fused:
+                node = self._task_with_future_refs(node)
             out[key] = node
         return out
+
+    def _task_with_future_refs(self, node: Any) -> Any:
+        """A Task (or Fused of them) whose arguments hold futures (``delayed(f)(future)``),
+        rebuilt with references to the futures' keys."""
+        if type(node) is Fused:
+            inner = [self._task_with_future_refs(n) for n in node.nodes]
+            if all(a is b for a, b in zip(inner, node.nodes)):
+                return node
+            return Fused(node.key, inner)
+        if type(node) is not Task:
+            return node
+        if not (_has_future(node.args) or _has_future(node.kwargs)):
+            return node
+        args = self._replace_futures(list(node.args))
+        kwargs = {k: self._replace_futures(v) for k, v in node.kwargs.items()}
+        return Task(node.key, node.func, *args, **kwargs)
 
     # ------------------------------------------------------------------ collections
     def compute(self, collections: Any, sync: bool = False, optimize_graph: bool = True, **options: Any) -> Any:
@@ -771,6 +789,17 @@ class Client:
                 await asyncio.sleep(0.05)
 
         return self._sync(poll)
+
+
+def _has_future(value: Any) -> bool:
+    kind = type(value)
+    if kind is Future:
+        return True
+    if kind in (list, tuple, set, frozenset):
+        return any(_has_future(v) for v in value)
+    if kind is dict:
+        return any(_has_future(v) for v in value.values())
+    return False
 
 
 def _is_future_data(node: Any) -> bool:

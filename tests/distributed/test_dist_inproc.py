@@ -353,3 +353,11 @@ def test_progress_bar(client):
     frames = out.getvalue().split("\r")
     assert "100% Completed |  9 of 9" in frames[-1] and "(1 erred)" in frames[-1]
     assert len(frames) > 2  # it was redrawn while tasks ran
+
+
+def test_futures_inside_delayed_calls(client):
+    future = client.submit(inc, 4)
+    double = shoal.delayed(lambda x, ys: 2 * x + sum(ys))
+    lazy = double(future, [future, 1])
+    assert client.compute(lazy).result(timeout=10) == 2 * 5 + 5 + 1
+    assert lazy.compute() == 16  # through the client as default scheduler too
