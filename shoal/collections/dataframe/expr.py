@@ -189,6 +189,15 @@ class FrameExpr(Expr):
 _MISSING = object()
 
 
+def label_with_reason(node: Expr, partitions: bool = True) -> str:
+    """``node``'s one-line label with its ``why`` operand written out in full (``explain`` shortens operands)."""
+    from ...taskgraph.expr.display import node_label
+
+    text = node_label(node, partitions)
+    reason = node._explain_reason()
+    return f"{text}  [{reason}]" if reason else text
+
+
 def is_scalar_expr(expr: Any) -> bool:
     """True for an expression whose result is one value (one partition, not a pandas object)."""
     return isinstance(expr, FrameExpr) and getattr(expr, "_is_scalar", False)

@@ -51,7 +51,7 @@ import pandas as pd
 
 from ... import config
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, HashLayout
+from .expr import FrameExpr, HashLayout, label_with_reason
 
 __all__ = ["Shuffle", "RangeSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
@@ -357,11 +357,16 @@ class Shuffle(FrameExpr):
     def _explain_args(self):
         shown = {"on": list(self.on) if tuple(self.on) != (INDEX_KEY,) else "index",
                  "method": self.chosen_method}
-        if self.method is None:
-            shown["why"] = "config dataframe.shuffle.method"
         if self.ranges is not None:
             shown["by"] = "range"
         return shown
+
+    def _explain_reason(self):
+        if self.method is not None:
+            return "shuffle_method= given"
+        return "config dataframe.shuffle.method"
+
+    _label = label_with_reason
 
     def _layer(self):
         if self.chosen_method == "disk":

@@ -1,0 +1,418 @@
+"""``merge`` and ``join``: three ways to bring matching rows together, cheapest first.
+
+1. **aligned** — both sides are already placed so that matching keys sit in
+   the same partition number: an index join of frames with known divisions
+   (after moving both to the union of their divisions, which reads only
+   neighbouring partitions), or frames hash-partitioned on the join keys the
+   same way (a previous shuffle or merge). Partition ``i`` is merged with
+   partition ``i``: no shuffle.
+2. **broadcast** — one side is small: one partition, an estimated size
+   under the config value ``dataframe.broadcast-bytes`` (known for frames
+   made from pandas objects or persisted), or ``broadcast=True``. The small
+   side is concatenated once and merged with every partition of the other.
+   Only the side whose unmatched rows are dropped can be broadcast (the
+   right one for ``left``/``leftsemi``/``leftanti``, the left one for
+   ``right``, either for ``inner``; never for ``outer``).
+3. **hash** — both sides are hash-shuffled on their keys (cast to one dtype
+   first when the two key dtypes differ, so ``1`` and ``1.0`` meet) into the
+   same number of partitions, then merged partition by partition. The
+   result remembers it is hash-partitioned on the left keys, so a following
+   merge or shuffle on them needs no new shuffle.
+
+``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
+the rows of the left side whose key appears on the right (left columns only,
+each row once); ``leftanti`` those whose key does not. Null keys match each
+other, as in pandas.
+
+>>> import pandas as pd, shoal.dataframe as dd
+>>> a = dd.from_pandas(pd.DataFrame({"k": [1, 2, 3], "x": [10, 20, 30]}), npartitions=2)
+>>> b = dd.from_pandas(pd.DataFrame({"k": [3, 1], "y": ["c", "a"]}), npartitions=1)
+>>> a.merge(b, on="k").compute(scheduler="sync").sort_values("k").values.tolist()
+[[1, 10, 'a'], [3, 30, 'c']]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ... import config
+from ...taskgraph.core import Ref, Task
+from .expr import FrameExpr, FromPandas, FromValues, HashLayout, label_with_reason
+from .meta import make_meta, meta_nonempty
+from .repartition import RepartitionToDivisions
+from .shuffle import INDEX_KEY, hashed_dtypes, shuffle_expr
+
+__all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
+
+config.update_defaults({"dataframe": {"broadcast-bytes": 32 * 2**20}})
+
+HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti")
+
+
+# ------------------------------------------------------------------ the per-partition merge
+
+
+def _keys_of(frame: pd.DataFrame, on, use_index: bool):
+    if use_index:
+        return frame.index
+    if len(on) == 1:
+        return frame[on[0]]
+    return pd.MultiIndex.from_frame(frame[list(on)])
+
+
+def merge_partitions(left, right, how, left_on, right_on, left_index, right_index, suffixes, indicator):
+    """One partition of the result: pandas' merge, or a semi/anti filter of ``left``."""
+    if how in ("leftsemi", "leftanti"):
+        found = _keys_of(left, left_on, left_index)
+        wanted = _keys_of(right, right_on, right_index)
+        mask = np.asarray(found.isin(wanted))
+        return left[mask if how == "leftsemi" else ~mask]
+    return pd.merge(
+        left, right, how=how, left_on=None if left_index else list(left_on), right_on=None if right_index else list(right_on),
+        left_index=left_index, right_index=right_index, suffixes=suffixes, indicator=indicator,
+    )
+
+
+class _MergeSpec:
+    """What is merged and how, shared by the strategies (pickles by value into tasks)."""
+
+    def __init__(self, how, left_on, right_on, left_index, right_index, suffixes, indicator):
+        self.args = (how, tuple(left_on), tuple(right_on), left_index, right_index, tuple(suffixes), indicator)
+
+    def __call__(self, left, right):
+        return merge_partitions(left, right, *self.args)
+
+
+def _merge_args(expr) -> tuple:
+    return (expr.how, tuple(expr.left_on), tuple(expr.right_on), expr.left_index, expr.right_index,
+            tuple(expr.suffixes), expr.indicator)
+
+
+def _merged_meta(expr) -> pd.DataFrame:
+    left, right = meta_nonempty(expr.left._meta), meta_nonempty(expr.right._meta)
+    return make_meta(merge_partitions(left, right, *_merge_args(expr)))
+
+
+_MERGE_PARAMETERS = ["left", "right", "how", "left_on", "right_on", "left_index", "right_index", "suffixes", "indicator"]
+
+
+class BlockwiseMerge(FrameExpr):
+    """Partition ``i`` of ``left`` merged with partition ``i`` of ``right`` (placed alike beforehand)."""
+
+    _parameters = _MERGE_PARAMETERS + ["strategy", "why", "keeps_index"]
+    _is_blockwise = True
+
+    def _compute_meta(self):
+        return _merged_meta(self)
+
+    def _compute_divisions(self):
+        if self.keeps_index:
+            return self.left.divisions
+        return (None,) * (self.left.npartitions + 1)
+
+    @property
+    def _origin(self):
+        return self.left._origin if self.keeps_index else self._name
+
+    @property
+    def _hashed_on(self):
+        layout = self.left._hashed_on
+        if layout is None or self.how not in ("inner", "left", "leftsemi", "leftanti"):
+            return None
+        meta = self._meta
+        if layout.on == (INDEX_KEY,):
+            return layout if (self.left_index and self.right_index) else None
+        if not set(layout.on) <= set(meta.columns):
+            return None
+        if hashed_dtypes(meta, layout.on) != layout.dtypes:
+            return None
+        return layout
+
+    def _task(self, index):
+        return Task(self._key(index), merge_partitions, Ref(self.left._key(index)), Ref(self.right._key(index)),
+                    *_merge_args(self))
+
+    def _explain_args(self):
+        return _explain(self)
+
+    def _explain_reason(self):
+        return self.why
+
+    _label = label_with_reason
+
+
+def _explain(expr) -> dict:
+    shown = {"how": expr.how}
+    if expr.left_index:
+        shown["left"] = "index"
+    else:
+        shown["left_on"] = list(expr.left_on)
+    if expr.right_index:
+        shown["right"] = "index"
+    else:
+        shown["right_on"] = list(expr.right_on)
+    shown["strategy"] = expr.strategy
+    return shown
+
+
+def _concat_small(meta, *parts):
+    from .core import _concat
+
+    found = [p for p in parts if len(p)]
+    return _concat(found) if found else meta
+
+
+def _broadcast_merge(large, small, small_is_left, args):
+    if small_is_left:
+        return merge_partitions(small, large, *args)
+    return merge_partitions(large, small, *args)
+
+
+class BroadcastMerge(FrameExpr):
+    """Every partition of the large side merged with the whole small side (gathered once)."""
+
+    _parameters = _MERGE_PARAMETERS + ["small_is_left", "why"]
+
+    strategy = "broadcast"
+
+    def _compute_meta(self):
+        return _merged_meta(self)
+
+    @property
+    def _large(self):
+        return self.right if self.small_is_left else self.left
+
+    @property
+    def _small(self):
+        return self.left if self.small_is_left else self.right
+
+    @property
+    def npartitions(self):
+        return self._large.npartitions
+
+    def _compute_divisions(self):
+        # only the large side's unmatched rows are kept, so each output partition's index is within its input's
+        large = self._large
+        if self.how in ("leftsemi", "leftanti") or (self.left_index and self.right_index):
+            return large.divisions
+        return (None,) * (large.npartitions + 1)
+
+    @property
+    def _origin(self):
+        return self._large._origin if self.how in ("leftsemi", "leftanti") else self._name
+
+    def _layer(self):
+        small, large = self._small, self._large
+        gathered = (f"{self._name}-small", 0)
+        layer = {gathered: Task(gathered, _concat_small, small._meta,
+                                *[Ref(small._key(i)) for i in range(small.npartitions)])}
+        args = _merge_args(self)
+        for i in range(large.npartitions):
+            layer[self._key(i)] = Task(self._key(i), _broadcast_merge, Ref(large._key(i)), Ref(gathered),
+                                       self.small_is_left, args)
+        return layer
+
+    def _explain_args(self):
+        shown = _explain(self)
+        shown["small"] = "left" if self.small_is_left else "right"
+        return shown
+
+    def _explain_reason(self):
+        return self.why
+
+    _label = label_with_reason
+
+
+# ------------------------------------------------------------------ choosing a strategy
+
+
+def estimate_bytes(expr: FrameExpr) -> int | None:
+    """An upper bound of ``expr``'s size in memory when the plan knows it (frames from pandas, persisted frames)."""
+    node = expr
+    for _ in range(10_000):  # bounded walk down through row-keeping blockwise nodes
+        if isinstance(node, FromPandas):
+            frame = node.frame
+            if node.columns_ is not None:
+                frame = frame[list(node.columns_)]
+            return int(np.sum(frame.memory_usage(deep=False, index=True)))
+        if isinstance(node, FromValues):
+            return int(sum(np.sum(v.memory_usage(deep=False)) for v in node.values if hasattr(v, "memory_usage")))
+        frames = node._frame_inputs()
+        if not (node._is_blockwise and len(frames) == 1):
+            return None
+        node = frames[0]
+    return None
+
+
+def _key_hash_dtypes(left_meta, right_meta, left_on, right_on, left_index, right_index):
+    """Per-side casts (or None) so equal keys of different dtypes hash alike; also checks the dtypes can meet."""
+    lt = [left_meta.index.dtype] if left_index else [left_meta[c].dtype for c in left_on]
+    rt = [right_meta.index.dtype] if right_index else [right_meta[c].dtype for c in right_on]
+    if len(lt) != len(rt):
+        raise ValueError(f"merge: {len(lt)} left key(s) but {len(rt)} right key(s); give as many on both sides")
+    casts = []
+    for a, b in zip(lt, rt):
+        if a == b:
+            casts.append(None)
+        elif a.kind in "iufb" and b.kind in "iufb":
+            casts.append("float64")
+        elif a.kind in "mM" or b.kind in "mM":
+            casts.append(None if str(a) == str(b) else "object")
+        else:
+            casts.append("object")
+    if all(c is None for c in casts):
+        return None, None
+    return tuple(casts), tuple(casts)
+
+
+def _check_keys(frame, keys, side: str, left, right):
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise KeyError(
+            f"merge: column{'s' if len(missing) > 1 else ''} {missing if len(missing) > 1 else repr(missing[0])} "
+            f"not found on the {side} side; the left columns are {list(left.columns)} and the right columns are "
+            f"{list(right.columns)}"
+        )
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None, left_index: bool = False,
+          right_index: bool = False, suffixes=("_x", "_y"), indicator: bool = False, npartitions: int | None = None,
+          shuffle_method: str | None = None, broadcast: bool | None = None):
+    """Database-style join of two frames; see the module docstring for how the rows are brought together."""
+    from .core import new_collection
+    from .frames import DataFrame, Series
+
+    if isinstance(right, Series):
+        right = right.to_frame()
+    if isinstance(left, Series):
+        left = left.to_frame()
+    if not isinstance(left, DataFrame) or not isinstance(right, DataFrame):
+        raise TypeError(f"merge: both sides must be shoal DataFrames or Series, got {type(left).__name__} and "
+                        f"{type(right).__name__} (convert pandas objects with from_pandas)")
+    if how not in HOWS:
+        raise ValueError(f"merge: how={how!r} is not supported; choose one of {list(HOWS)}")
+    if on is not None:
+        if left_on is not None or right_on is not None:
+            raise ValueError("merge: give on= or left_on=/right_on=, not both")
+        left_on = right_on = on
+    left_on, right_on = _as_list(left_on), _as_list(right_on)
+    if not left_on and not left_index and not right_on and not right_index:
+        common = [c for c in left.columns if c in set(right.columns)]
+        if not common:
+            raise ValueError(
+                f"merge: no key given and no common column; the left columns are {list(left.columns)} and the "
+                f"right columns are {list(right.columns)}"
+            )
+        left_on = right_on = common
+    if left_index and left_on:
+        raise ValueError("merge: give left_on= or left_index=True, not both")
+    if right_index and right_on:
+        raise ValueError("merge: give right_on= or right_index=True, not both")
+    if not left_index and not left_on:
+        raise ValueError("merge: the left keys are missing: give left_on= or left_index=True")
+    if not right_index and not right_on:
+        raise ValueError("merge: the right keys are missing: give right_on= or right_index=True")
+    _check_keys(left, left_on, "left", left, right)
+    _check_keys(right, right_on, "right", left, right)
+    if indicator and how in ("leftsemi", "leftanti"):
+        raise ValueError(f"merge: indicator=True means nothing for how={how!r} (every row kept is from the left)")
+    l_cast, r_cast = _key_hash_dtypes(left._meta, right._meta, left_on, right_on, left_index, right_index)
+    common = (how, tuple(left_on), tuple(right_on), bool(left_index), bool(right_index), tuple(suffixes),
+              bool(indicator))
+    lexpr, rexpr = left._expr, right._expr
+    try:
+        _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))
+    except (ValueError, TypeError) as error:
+        ltypes = {k: str(left._meta.index.dtype if left_index else left._meta[k].dtype) for k in (left_on or ["index"])}
+        rtypes = {k: str(right._meta.index.dtype if right_index else right._meta[k].dtype)
+                  for k in (right_on or ["index"])}
+        raise ValueError(f"merge: the keys cannot be matched: left key dtypes {ltypes}, right key dtypes {rtypes} "
+                         f"({error}); cast one side with astype first") from error
+
+    # 1. aligned: index on both sides with known divisions
+    if left_index and right_index and left.known_divisions and right.known_divisions:
+        if lexpr.partitioning.aligns_with(rexpr.partitioning):
+            why = "same divisions on both sides"
+        else:
+            union = tuple(sorted(set(left.divisions) | set(right.divisions)))
+            lexpr = RepartitionToDivisions(lexpr, union) if tuple(left.divisions) != union else lexpr
+            rexpr = RepartitionToDivisions(rexpr, union) if tuple(right.divisions) != union else rexpr
+            why = "divisions moved to their union"
+        return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned", why, True))
+    l_keys = (INDEX_KEY,) if left_index else tuple(left_on)
+    r_keys = (INDEX_KEY,) if right_index else tuple(right_on)
+    l_layout = HashLayout(l_keys, hashed_dtypes(left._meta, l_keys, l_cast), left.npartitions)
+    r_layout = HashLayout(r_keys, hashed_dtypes(right._meta, r_keys, r_cast), right.npartitions)
+    if lexpr._hashed_on == l_layout and rexpr._hashed_on == r_layout and l_layout.same_placement(r_layout):
+        return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned",
+                                             "already hash-partitioned alike", False))
+
+    # 2. broadcast
+    small = _broadcast_side(left, right, how, broadcast)
+    if small is not None:
+        side, why = small
+        return new_collection(BroadcastMerge(lexpr, rexpr, *common, side == "left", why))
+    if broadcast:
+        raise ValueError(f"merge: broadcast=True is not possible for how={how!r}: the broadcast side's unmatched "
+                         "rows would be repeated; drop broadcast=True")
+
+    # 3. hash join: reuse a side's existing placement when it has one
+    if npartitions is None:
+        if lexpr._hashed_on == l_layout:
+            npartitions = left.npartitions
+        elif rexpr._hashed_on == r_layout:
+            npartitions = right.npartitions
+        else:
+            npartitions = max(left.npartitions, right.npartitions)
+    lexpr = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
+    rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
+    return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
+                                         False))
+
+
+def _broadcast_side(left, right, how, broadcast) -> tuple[str, str] | None:
+    """``(side, why)`` when one side should be broadcast, else None."""
+    candidates = {"inner": ["right", "left"], "left": ["right"], "leftsemi": ["right"], "leftanti": ["right"],
+                  "right": ["left"], "outer": []}[how]
+    if broadcast is False or not candidates:
+        return None
+    frames = {"left": left, "right": right}
+    if broadcast:
+        sizes = {s: estimate_bytes(frames[s]._expr) for s in candidates}
+        side = min(candidates, key=lambda s: (frames[s].npartitions, sizes[s] if sizes[s] is not None else 2**62))
+        return side, "broadcast=True"
+    threshold = int(config.get("dataframe.broadcast-bytes", 32 * 2**20))
+    for side in candidates:
+        other = frames["left" if side == "right" else "right"]
+        if frames[side].npartitions == 1 and other.npartitions > 1:
+            return side, f"{side} side has 1 partition"
+    best = None
+    for side in candidates:
+        size = estimate_bytes(frames[side]._expr)
+        if size is not None and size <= threshold and (best is None or size < best[1]):
+            best = (side, size)
+    if best is not None:
+        return best[0], f"{best[0]} ~{best[1]:,}B <= broadcast-bytes"
+    return None
+
+
+def join(left, right, on=None, how: str = "left", lsuffix: str = "", rsuffix: str = "", **kwargs):
+    """``left.join(right)``: ``left``'s column(s) ``on`` (or its index) against ``right``'s index."""
+    from .frames import Series
+
+    if isinstance(right, Series):
+        right = right.to_frame()
+    overlap = set(left.columns) & set(right.columns)
+    if overlap and not (lsuffix or rsuffix):
+        raise ValueError(f"join: columns overlap but no suffix was given: {sorted(overlap, key=str)}; pass "
+                         "lsuffix= and/or rsuffix=")
+    if on is None:
+        return merge(left, right, how=how, left_index=True, right_index=True, suffixes=(lsuffix, rsuffix), **kwargs)
+    return merge(left, right, how=how, left_on=on, right_index=True, suffixes=(lsuffix, rsuffix), **kwargs)

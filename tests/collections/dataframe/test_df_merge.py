@@ -1,0 +1,164 @@
+"""``merge`` / ``join`` (``merge.py``) compared with pandas, for every strategy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal
+import shoal.dataframe as dd
+from shoal.collections.dataframe.shuffle import Shuffle
+
+from conftest import PARTITIONINGS, make_pandas, partitioned
+
+
+def _right_pandas(seed=1, n=40):
+    """Keys overlapping the left side's (ints, nullable ints with NA, strings with None, categoricals)."""
+    rng = np.random.default_rng(seed)
+    keys = make_pandas(n, seed=seed)[["i", "n", "s", "c", "k"]]
+    keys["i"] = rng.integers(0, 120, n)
+    keys["r"] = rng.normal(size=n)
+    keys["k"] = keys["k"] * 2  # half the k values have no match
+    return keys.set_index(pd.Index(np.arange(n) * 3, name="idx"))
+
+
+def _normalised(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    order = frame.astype(object).where(frame.notna(), "~null").astype(str)
+    return frame.iloc[np.lexsort([order[c].to_numpy() for c in reversed(frame.columns)])].reset_index(drop=True)
+
+
+def _assert_same_rows(got, expected):
+    pd.testing.assert_frame_equal(_normalised(got), _normalised(expected), check_dtype=True)
+
+
+def _expected_semi(left, right, on, anti=False):
+    mask = left[on].isin(right[on]) if isinstance(on, str) else pd.MultiIndex.from_frame(left[on]).isin(
+        pd.MultiIndex.from_frame(right[on]))
+    return left[~mask] if anti else left[mask]
+
+
+HOWS = ["inner", "left", "right", "outer", "leftsemi", "leftanti"]
+
+
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("strategy", ["hash", "broadcast"])
+@pytest.mark.parametrize("on", ["i", "n", "s", "c", ["k", "s"]])
+def test_merge_on_columns_matches_pandas(pdf, how, strategy, on):
+    right = _right_pandas()
+    left_df = partitioned(pdf, "empty-parts" if on == "s" else "unknown")
+    right_df = dd.from_pandas(right, npartitions=3)
+    if strategy == "broadcast" and how == "outer":
+        return  # never broadcast (checked in test_broadcast_choices)
+    result = left_df.merge(right_df, how=how, on=on, broadcast=strategy == "broadcast")
+    assert f"strategy='{strategy}'" in result.explain_text()
+    if how in ("leftsemi", "leftanti"):
+        expected = _expected_semi(pdf, right, on, anti=how == "leftanti")
+    else:
+        expected = pdf.merge(right, how=how, on=on)
+    _assert_same_rows(result.compute(), expected)
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+def test_merge_partitionings_and_schedulers(pdf, how, local_scheduler):
+    right = _right_pandas()
+    result = partitioned(pdf, how).merge(dd.from_pandas(right, npartitions=2), how="outer", on="i",
+                                         suffixes=("_l", "_r"), indicator=True)
+    _assert_same_rows(result.compute(scheduler=local_scheduler),
+                      pdf.merge(right, how="outer", on="i", suffixes=("_l", "_r"), indicator=True))
+
+
+def test_merge_on_processes(pdf):
+    right = _right_pandas()
+    for kw in ({"broadcast": True}, {"broadcast": False, "shuffle_method": "disk"}):
+        result = dd.from_pandas(pdf, npartitions=3).merge(dd.from_pandas(right, npartitions=2), on="s", **kw)
+        _assert_same_rows(result.compute(scheduler="processes"), pdf.merge(right, on="s"))
+
+
+@pytest.mark.parametrize("method", ["tasks", "disk"])
+def test_merge_left_on_right_on(pdf, method):
+    right = _right_pandas().rename(columns={"i": "key"})
+    result = dd.from_pandas(pdf, npartitions=4).merge(dd.from_pandas(right, npartitions=3), left_on="i",
+                                                      right_on="key", how="left", broadcast=False,
+                                                      shuffle_method=method)
+    _assert_same_rows(result.compute(), pdf.merge(right, left_on="i", right_on="key", how="left"))
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_index_join_with_known_divisions_needs_no_shuffle(pdf, how):
+    right = _right_pandas().drop(columns=["i", "n", "s", "c", "k"])
+    left_df = dd.from_pandas(pdf, npartitions=4)
+    right_df = dd.from_pandas(right, npartitions=3)  # other divisions: both are moved to the union
+    result = left_df.merge(right_df, how=how, left_index=True, right_index=True)
+    assert not list(result.optimize().expr.find_operations(Shuffle))
+    assert "strategy='aligned'" in result.explain_text()
+    assert result.known_divisions
+    expected = pdf.merge(right, how=how, left_index=True, right_index=True)
+    pd.testing.assert_frame_equal(result.compute().sort_index(), expected.sort_index())
+    joined = left_df.join(right_df, how=how)
+    pd.testing.assert_frame_equal(joined.compute().sort_index(), pdf.join(right, how=how).sort_index())
+
+
+def test_index_join_with_unknown_divisions_shuffles_on_the_index(pdf):
+    right = _right_pandas()[["r"]]
+    result = dd.from_pandas(pdf, npartitions=3, sort=False).merge(
+        dd.from_pandas(right, npartitions=2, sort=False), left_index=True, right_index=True, broadcast=False)
+    assert "strategy='hash'" in result.explain_text()
+    pd.testing.assert_frame_equal(result.compute().sort_index(),
+                                  pdf.merge(right, left_index=True, right_index=True).sort_index())
+
+
+def test_join_on_a_column(pdf):
+    right = _right_pandas()[["r"]].reset_index().drop_duplicates("idx").set_index("idx")
+    result = dd.from_pandas(pdf, npartitions=3).join(dd.from_pandas(right, npartitions=2), on="i", how="inner")
+    _assert_same_rows(result.compute(), pdf.join(right, on="i", how="inner"))
+
+
+def test_already_partitioned_sides_are_not_shuffled_again(pdf):
+    right = _right_pandas()
+    third = pd.DataFrame({"i": np.arange(0, 100, 3), "z": np.arange(0, 100, 3) * 10})
+    left_df = dd.from_pandas(pdf, npartitions=4).shuffle("i")
+    right_df = dd.from_pandas(right, npartitions=2).shuffle("i", npartitions=4)
+    merged = left_df.merge(right_df, on="i", broadcast=False)
+    assert len(list(merged.optimize().expr.find_operations(Shuffle))) == 2  # one per side, from the user's shuffles
+    assert "already hash-partitioned alike" in merged.explain_text()
+    again = merged.merge(dd.from_pandas(third, npartitions=3), on="i", broadcast=False)
+    assert len(list(again.optimize().expr.find_operations(Shuffle))) == 3  # only the new side is shuffled
+    _assert_same_rows(again.compute(), pdf.merge(right, on="i").merge(third, on="i"))
+
+
+def test_broadcast_choices(pdf):
+    right = _right_pandas()
+    big = dd.from_pandas(pdf, npartitions=4)
+    one = dd.from_pandas(right, npartitions=1)
+    assert "small='right'" in big.merge(one, on="i").explain_text()
+    assert "small='left'" in one.merge(big, on="i", how="right").explain_text()
+    assert "strategy='hash'" in big.merge(one, on="i", how="outer").explain_text()
+    two = dd.from_pandas(right, npartitions=2)
+    assert "<= broadcast-bytes" in big.merge(two, on="i").explain_text()
+    with shoal.config.set({"dataframe.broadcast-bytes": 10}):
+        assert "strategy='hash'" in big.merge(two, on="i").explain_text()
+    with pytest.raises(ValueError, match="broadcast=True is not possible for how='outer'"):
+        big.merge(two, on="i", how="outer", broadcast=True)
+
+
+def test_mixed_key_dtypes_coerce_as_pandas_does():
+    left = pd.DataFrame({"k": [1, 2, 3, 4] * 5, "x": range(20)})
+    right = pd.DataFrame({"k": [1.0, 3.0, 5.0, np.nan], "y": list("abcd")})
+    result = dd.from_pandas(left, npartitions=3).merge(dd.from_pandas(right, npartitions=2), on="k", how="outer",
+                                                      broadcast=False)
+    _assert_same_rows(result.compute(), left.merge(right, on="k", how="outer"))
+
+
+def test_bad_merges_name_the_problem(pdf):
+    right = _right_pandas()
+    left_df, right_df = dd.from_pandas(pdf, npartitions=2), dd.from_pandas(right, npartitions=2)
+    with pytest.raises(KeyError, match=r"'f' not found on the right side; the left columns are .* right columns"):
+        left_df.merge(right_df, on="f")
+    with pytest.raises(KeyError, match="'zz' not found on the left side"):
+        left_df.merge(right_df, left_on="zz", right_on="i")
+    with pytest.raises(ValueError, match=r"left key dtypes \{'i': 'int64'\}, right key dtypes \{'s': 'str'\}"):
+        left_df.merge(right_df, left_on="i", right_on="s")
+    with pytest.raises(ValueError, match="how='cross'"):
+        left_df.merge(right_df, on="i", how="cross")
