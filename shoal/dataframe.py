@@ -8,3 +8,4 @@ from .collections.dataframe.io.parquet import read_parquet, to_parquet
 from .collections.dataframe.io.json import read_json, to_json
 from .collections.dataframe.io.array import from_array
 from .collections.dataframe.merge import merge
+from .collections.dataframe.concat import concat

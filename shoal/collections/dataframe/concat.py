@@ -1,0 +1,165 @@
+"""``concat``: frames stacked (axis 0) or put side by side (axis 1).
+
+Axis 0: the partitions of every frame, one after the other, each conformed
+to the joint meta (missing columns added as nulls, dtypes cast as pandas'
+own concatenation would). Divisions stay known when every frame's are and
+each frame's index range ends before the next one's starts; with
+``interleave_partitions=True``, frames whose known ranges overlap are moved
+to the union of their divisions and concatenated range by range (each
+output partition reads only the input partitions overlapping its range), so
+the result keeps known, sorted divisions. Otherwise the divisions become
+unknown.
+
+Axis 1: frames partitioned alike (same origin or equal known divisions) are
+concatenated partition by partition; frames with different known divisions
+are moved to their union first. Unknown, different partitionings are refused.
+
+>>> import pandas as pd, shoal.dataframe as dd
+>>> a = dd.from_pandas(pd.DataFrame({"x": [1, 2]}, index=[0, 1]), npartitions=1)
+>>> b = dd.from_pandas(pd.DataFrame({"x": [3, 4]}, index=[5, 6]), npartitions=1)
+>>> both = dd.concat([a, b])
+>>> both.divisions, both.compute(scheduler="sync").x.tolist()
+((0, 5, 6), [1, 2, 3, 4])
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...taskgraph.core import Ref, Task
+from .expr import FrameExpr
+from .meta import make_meta
+from .repartition import RepartitionToDivisions
+
+__all__ = ["concat"]
+
+
+def _conform(part, meta):
+    """``part`` with ``meta``'s columns (nulls where it has none) and dtypes."""
+    if isinstance(meta, pd.DataFrame):
+        if list(part.columns) != list(meta.columns):
+            part = part.reindex(columns=meta.columns)
+        wrong = {c: meta.dtypes[c] for c in meta.columns if part.dtypes[c] != meta.dtypes[c]}
+        return part.astype(wrong) if wrong else part
+    if part.dtype != meta.dtype:
+        part = part.astype(meta.dtype)
+    if part.name != meta.name:
+        part = part.rename(meta.name)
+    return part
+
+
+class StackPartitions(FrameExpr):
+    """The partitions of ``frames`` one after another, conformed to ``meta``."""
+
+    _parameters = ["frames", "meta", "divisions_"]
+
+    def _compute_meta(self):
+        return self.meta
+
+    def _compute_divisions(self):
+        return self.divisions_
+
+    @property
+    def npartitions(self):
+        return sum(f.npartitions for f in self.frames)
+
+    def _layer(self):
+        layer, i = {}, 0
+        for frame in self.frames:
+            for p in range(frame.npartitions):
+                layer[self._key(i)] = Task(self._key(i), _conform, Ref(frame._key(p)), self.meta)
+                i += 1
+        return layer
+
+    def _explain_args(self):
+        return {"frames": len(self.frames)}
+
+
+def _stack_ranges(meta, *parts):
+    pieces = [_conform(p, meta) for p in parts if len(p)]
+    if not pieces:
+        return meta
+    from .core import _unify_categories
+
+    pieces = _unify_categories(pieces)
+    return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
+
+
+class InterleavePartitions(FrameExpr):
+    """Frames moved to the same divisions, concatenated range by range (axis 0)."""
+
+    _parameters = ["frames", "meta"]
+
+    def _compute_meta(self):
+        return self.meta
+
+    def _compute_divisions(self):
+        return self.frames[0].divisions
+
+    def _task(self, index):
+        return Task(self._key(index), _stack_ranges, self.meta, *[Ref(f._key(index)) for f in self.frames])
+
+
+def _side_by_side(join, *parts):
+    return pd.concat(parts, axis=1, join=join)
+
+
+class SideBySide(FrameExpr):
+    """Partition ``i`` of every frame concatenated along the columns (frames partitioned alike)."""
+
+    _parameters = ["frames", "join"]
+    _is_blockwise = True
+
+    def _compute_meta(self):
+        from .meta import meta_nonempty
+
+        return make_meta(pd.concat([meta_nonempty(f._meta) for f in self.frames], axis=1, join=self.join))
+
+    def _task(self, index):
+        return Task(self._key(index), _side_by_side, self.join, *[Ref(f._key(index)) for f in self.frames])
+
+
+def _union(divisions_list) -> tuple:
+    return tuple(sorted(set().union(*[set(d) for d in divisions_list])))
+
+
+def concat(dfs, axis=0, join: str = "outer", interleave_partitions: bool = False, ignore_order: bool = False):
+    """Stack ``dfs`` (axis 0) or put them side by side (axis 1); see the module docstring."""
+    from .core import _Frame, new_collection
+
+    dfs = list(dfs)
+    if not dfs:
+        raise ValueError("concat: no frames given")
+    bad = [type(d).__name__ for d in dfs if not isinstance(d, _Frame)]
+    if bad:
+        raise TypeError(f"concat: every item must be a shoal DataFrame or Series, got {bad} (use from_pandas first)")
+    if join not in ("outer", "inner"):
+        raise ValueError(f"concat: join must be 'outer' or 'inner', got {join!r}")
+    if len(dfs) == 1:
+        return dfs[0]
+    exprs = [d._expr for d in dfs]
+    if axis in (1, "columns"):
+        if all(e.partitioning.aligns_with(exprs[0].partitioning) for e in exprs[1:]):
+            return new_collection(SideBySide(tuple(exprs), join))
+        if all(d.known_divisions for d in dfs):
+            union = _union([d.divisions for d in dfs])
+            moved = tuple(e if tuple(e.divisions) == union else RepartitionToDivisions(e, union) for e in exprs)
+            return new_collection(SideBySide(moved, join))
+        raise ValueError(
+            "concat(axis=1): the frames are partitioned differently and their divisions are not all known, so rows "
+            "cannot be matched partition by partition; set_index on the same column first, or merge on the index"
+        )
+    if axis not in (0, "index"):
+        raise ValueError(f"concat: axis must be 0 or 1, got {axis!r}")
+    meta = make_meta(pd.concat([d._meta for d in dfs], join=join))
+    if all(d.known_divisions for d in dfs):
+        ordered = all(a.divisions[-1] < b.divisions[0] for a, b in zip(dfs[:-1], dfs[1:]))
+        if ordered:
+            divisions = sum((tuple(d.divisions[:-1]) for d in dfs), ()) + (dfs[-1].divisions[-1],)
+            return new_collection(StackPartitions(tuple(exprs), meta, divisions))
+        if interleave_partitions:
+            union = _union([d.divisions for d in dfs])
+            moved = tuple(e if tuple(e.divisions) == union else RepartitionToDivisions(e, union) for e in exprs)
+            return new_collection(InterleavePartitions(moved, meta))
+    npartitions = sum(d.npartitions for d in dfs)
+    return new_collection(StackPartitions(tuple(exprs), meta, (None,) * (npartitions + 1)))

@@ -1,0 +1,69 @@
+"""``concat`` (``concat.py``) compared with pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.collections.dataframe.shuffle import Shuffle
+
+from conftest import PARTITIONINGS, make_pandas, partitioned
+
+
+@pytest.mark.parametrize("how", PARTITIONINGS)
+@pytest.mark.parametrize("join", ["outer", "inner"])
+def test_concat_rows_matches_pandas(how, join, local_scheduler):
+    a = make_pandas(40, seed=1)
+    b = make_pandas(30, seed=2).drop(columns=["n", "c"]).assign(extra=np.arange(30))
+    b.index = b.index + 1000
+    result = dd.concat([partitioned(a, how), dd.from_pandas(b, npartitions=2)], join=join)
+    expected = pd.concat([a, b], join=join)
+    got = result.compute(scheduler=local_scheduler)
+    pd.testing.assert_frame_equal(got, expected)
+    assert result.known_divisions == (how == "known")
+
+
+def test_concat_keeps_ordered_divisions():
+    a = pd.DataFrame({"x": range(10)}, index=range(10))
+    b = pd.DataFrame({"x": range(10)}, index=range(20, 30))
+    result = dd.concat([dd.from_pandas(a, npartitions=2), dd.from_pandas(b, npartitions=2)])
+    assert result.divisions == (0, 5, 20, 25, 29)
+    pd.testing.assert_frame_equal(result.compute(), pd.concat([a, b]))
+
+
+def test_concat_interleaves_overlapping_divisions():
+    a = pd.DataFrame({"x": np.arange(10)}, index=np.arange(0, 20, 2))
+    b = pd.DataFrame({"x": np.arange(10) + 100}, index=np.arange(1, 21, 2))
+    left, right = dd.from_pandas(a, npartitions=3), dd.from_pandas(b, npartitions=2)
+    stacked = dd.concat([left, right])
+    assert not stacked.known_divisions
+    interleaved = dd.concat([left, right], interleave_partitions=True)
+    assert interleaved.known_divisions
+    divisions = interleaved.divisions
+    for i, part in enumerate(d.compute() for d in interleaved.to_delayed()):
+        assert divisions[i] <= part.index.min() and part.index.max() <= divisions[i + 1]
+    got = interleaved.compute()
+    pd.testing.assert_frame_equal(got.sort_index(kind="stable"), pd.concat([a, b]).sort_index(kind="stable"))
+
+
+def test_concat_series_and_categoricals():
+    a = pd.Series(pd.Categorical(["x", "y"] * 5), name="s")
+    b = pd.Series(pd.Categorical(["y", "z"] * 5), name="s", index=range(10, 20))
+    got = dd.concat([dd.from_pandas(a, npartitions=2), dd.from_pandas(b, npartitions=2)]).compute()
+    pd.testing.assert_series_equal(got, pd.concat([a, b]))
+
+
+def test_concat_columns(pdf):
+    left = dd.from_pandas(pdf[["i", "f"]], npartitions=4)
+    other = dd.from_pandas(pdf[["s", "k"]].rename(columns={"k": "k2"}), npartitions=3)
+    result = dd.concat([left, other], axis=1)
+    assert not list(result.expr.find_operations(Shuffle)) and result.known_divisions
+    pd.testing.assert_frame_equal(result.compute(), pd.concat([pdf[["i", "f"]], pdf[["s", "k"]].rename(
+        columns={"k": "k2"})], axis=1))
+    same = dd.concat([left.i, left.f * 2], axis=1).compute()
+    pd.testing.assert_frame_equal(same, pd.concat([pdf.i, pdf.f * 2], axis=1))
+    with pytest.raises(ValueError, match="partitioned differently"):
+        dd.concat([dd.from_pandas(pdf, npartitions=2, sort=False), dd.from_pandas(pdf, npartitions=3, sort=False)],
+                  axis=1)
