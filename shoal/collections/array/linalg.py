@@ -21,6 +21,7 @@ import numpy as np
 
 from ...taskgraph.core import Ref, Task
 from ...taskgraph.tokenize import tokenize
+from .blas_threads import one_blas_thread_in_workers
 from .core import Array
 from .expr import ArrayExpr
 
@@ -28,7 +29,9 @@ __all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR", 
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a, b)[None]
+    # worker threads already use every core: BLAS threads on top would only oversubscribe them
+    with one_blas_thread_in_workers():
+        return np.matmul(a, b)[None]
 
 
 def matmul(x1: Any, x2: Any) -> Array:
