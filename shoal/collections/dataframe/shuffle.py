@@ -16,7 +16,11 @@ Two methods, chosen by ``shuffle_method=`` or the config value
   ``S = ceil(log_k n)`` digits, and stage ``s`` settles one digit: each slot
   splits its rows into ``k`` pieces by that digit and collects the matching
   pieces of the ``k`` slots that differ from it only in that digit. That is
-  ``S · n · (k + 2)`` tasks, growing as ``n log n``.
+  ``S · n · (k + 2)`` tasks, growing as ``n log n``. Digits are settled
+  least significant first, which keeps the rows of every output partition
+  in input order (partition by partition, row by row): the shuffle is
+  stable, so ``drop_duplicates(keep="first")`` and ``groupby().first()``
+  after it see rows in their original order. The disk method is stable too.
 - ``"disk"``: each input partition writes one pickle file per output
   partition it has rows for, into a fresh temporary directory (under
   ``dataframe.shuffle.tmpdir``, else the system's); each output partition
@@ -206,29 +210,30 @@ def _tasks_layer(expr: "Shuffle") -> dict:
     name = expr._name
     meta = expr.frame._meta
     layer: dict = {}
-    # digits settled most significant first, so slots no output can reach are dropped early
-    powers = [k ** (stages - 1 - s) for s in range(stages)]
-    sources = {i: Ref(expr.frame._key(i)) for i in range(n_in)}  # slot -> key of its split dict
+    # digits settled least significant first: slot j then collects from slots holding earlier inputs before
+    # later ones, so every output partition keeps its rows in input order (a stable shuffle)
+    powers = [k ** s for s in range(stages)]
     split_keys = {}
     for i in range(n_in):
         key = (f"{name}-split0", i)
-        layer[key] = Task(key, _split_first, sources[i], tuple(expr.on), n_out, expr.hash_dtypes, expr.ranges, k,
-                          powers[0])
+        layer[key] = Task(key, _split_first, Ref(expr.frame._key(i)), tuple(expr.on), n_out, expr.hash_dtypes,
+                          expr.ranges, k, powers[0])
         split_keys[i] = key
     for s in range(stages):
         power = powers[s]
         last = s == stages - 1
         new_keys = {}
         for slot in range(slots):
-            # rows in this slot after stage s have output partitions agreeing with it on digits 0..s
-            settled = slot - slot % power
-            if settled >= n_out:
+            # rows in this slot after stage s have output partitions p with p % (power * k) == slot % (power * k)
+            if slot % (power * k) >= n_out:
                 continue
             digit = (slot // power) % k
             base = slot - digit * power
-            senders = [base + d * power for d in range(k) if base + d * power in split_keys]
             refs = []
-            for sender in senders:
+            for d in range(k):
+                sender = base + d * power
+                if sender not in split_keys:
+                    continue
                 piece_key = (f"{name}-piece{s}", sender, digit)
                 layer[piece_key] = Task(piece_key, _piece, Ref(split_keys[sender]), digit)
                 refs.append(Ref(piece_key))

@@ -137,3 +137,16 @@ def test_bad_shuffle_arguments(pdf):
         df.shuffle("nope")
     with pytest.raises(ValueError, match="shuffle_method='fast'"):
         df.shuffle("k", shuffle_method="fast")
+
+
+@pytest.mark.parametrize("method", ["tasks", "disk"])
+@pytest.mark.parametrize("n_in, n_out, branch", [(20, 13, 4), (5, 30, 3), (64, 64, 32), (9, 2, 2)])
+def test_shuffle_is_stable(method, n_in, n_out, branch):
+    pdf = pd.DataFrame({"k": np.arange(600) % 37, "v": np.arange(600)})
+    with shoal.config.set({"dataframe.shuffle.max-branch": branch}):
+        out = dd.from_pandas(pdf, npartitions=n_in).shuffle("k", npartitions=n_out, shuffle_method=method)
+        parts = _parts(out, "threads")
+    assert len(parts) == n_out
+    for part in parts:
+        assert part.v.is_monotonic_increasing  # rows in input order within every output partition
+    assert sorted(pd.concat(parts).v) == list(range(600))
