@@ -16,7 +16,7 @@ from conftest import PARTITIONINGS, partitioned
 
 
 def _parts(frame, scheduler="sync"):
-    return [d.compute(scheduler=scheduler) for d in frame.to_delayed()]
+    return list(shoal.compute(*frame.to_delayed(), scheduler=scheduler))
 
 
 def _keys_of(part, on):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import shoal
 import shoal.dataframe as dd
 from shoal.collections.dataframe.shuffle import Shuffle
 
@@ -23,7 +24,7 @@ def _check_divisions(result):
     """Every partition's non-null index lies within its divisions, and the divisions are sorted."""
     divisions = result.divisions
     assert all(a <= b for a, b in zip(divisions[:-1], divisions[1:]))
-    for part, low, high in zip([d.compute() for d in result.to_delayed()], divisions[:-1], divisions[1:]):
+    for part, low, high in zip(shoal.compute(*result.to_delayed()), divisions[:-1], divisions[1:]):
         labels = part.index.dropna()
         assert part.index.is_monotonic_increasing or part.index.hasnans
         if len(labels):
@@ -47,7 +48,7 @@ def test_set_index_matches_pandas(big, how, column, local_scheduler):
 def test_set_index_methods_and_partition_count(big, method):
     result = dd.from_pandas(big, npartitions=5).set_index("u", npartitions=7, shuffle_method=method)
     assert result.npartitions == 7
-    sizes = [len(d.compute()) for d in result.to_delayed()]
+    sizes = [len(part) for part in shoal.compute(*result.to_delayed())]
     assert max(sizes) <= 2 * min(sizes)  # quantile divisions balance a uniform key
     pd.testing.assert_frame_equal(result.compute(), big.set_index("u"))
 
