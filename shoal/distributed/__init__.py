@@ -18,9 +18,9 @@ from .future import Future, FutureCancelledError, as_completed, wait
 from .progress import progress
 from .scheduler import Scheduler, SchedulerPlugin
 from .state import KilledWorker
-from .worker import Worker, get_worker
+from .worker import Worker, get_worker, secede, worker_client
 
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
-    "wait", "as_completed", "progress", "get_worker", "default_client", "KilledWorker",
+    "wait", "as_completed", "progress", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
 ]

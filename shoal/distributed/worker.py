@@ -35,7 +35,8 @@ import os
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+import contextlib
+import queue
 from typing import Any
 
 from .batched import BatchedStream, iter_batch
@@ -46,7 +47,7 @@ from .state.worker_state import sizeof
 
 logger = logging.getLogger("shoal.distributed.worker")
 
-__all__ = ["Worker", "get_worker"]
+__all__ = ["Worker", "get_worker", "secede", "worker_client", "TaskThreads"]
 
 _running = threading.local()
 
@@ -66,6 +67,92 @@ def get_worker() -> "Worker":
             "call it from inside a function submitted to a distributed Client."
         )
     return worker
+
+
+def secede() -> None:
+    """Leave the worker's thread pool: the calling task stops counting against its
+    worker's threads, so tasks it waits for can run (call it before blocking on them)."""
+    worker = get_worker()
+    if getattr(_running, "seceded", False):
+        return
+    _running.seceded = True
+    worker.threads.replace_current()  # another thread takes the next task
+    worker.loop.call_soon_threadsafe(worker._secede, _running.key)
+
+
+@contextlib.contextmanager
+def worker_client(timeout: float = 30.0):
+    """A Client for a task to submit tasks to its own cluster and wait on them.
+
+    The task secedes from the worker's thread pool first, so waiting cannot
+    starve the tasks it submitted. The client is closed on exit; gather
+    results inside the block.
+
+    >>> def fan_out(n):  # runs on a worker
+    ...     with worker_client() as client:
+    ...         return sum(client.gather(client.map(abs, range(-n, 0))))
+    """
+    from .client import Client
+
+    worker = get_worker()
+    secede()
+    client = Client(worker.scheduler_address, timeout=timeout, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+class TaskThreads:
+    """``n`` threads running submitted callables in order of submission.
+
+    A thread whose task seceded (``replace_current``) is replaced by a new
+    one at once and ends when its task returns, so ``n`` threads keep taking
+    work. Threads are daemons: a task that never returns cannot hold up exit.
+    """
+
+    def __init__(self, n: int, name: str = "shoal-worker"):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._name = name
+        self._count = 0
+        self._closed = False
+        for _ in range(n):
+            self._add_thread()
+
+    def _add_thread(self) -> None:
+        self._count += 1
+        threading.Thread(target=self._serve, name=f"{self._name}-{self._count}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            _running.seceded = False
+            job()
+            if _running.seceded:
+                _running.seceded = False
+                return  # its replacement is already serving
+
+    def submit(self, job) -> None:
+        if self._closed:
+            raise RuntimeError("The worker's threads are shut down.")
+        self._queue.put(job)
+
+    def replace_current(self) -> None:
+        if not self._closed:
+            self._add_thread()
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; queued jobs are dropped, running ones finish."""
+        self._closed = True
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for _ in range(self._count):
+            self._queue.put(None)
 
 
 class Worker:
@@ -101,7 +188,7 @@ class Worker:
         self.state: WorkerState | None = None
         self.listener = None
         self.stream: BatchedStream | None = None
-        self.executor: ThreadPoolExecutor | None = None
+        self.threads: TaskThreads | None = None
         self.pool = ConnectionPool(connect_timeout=5.0)
         self.status = "created"
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -128,7 +215,7 @@ class Worker:
         self.listener = await listen(self._listen_address, self._handle_peer)
         if self.name is None:
             self.name = self.address
-        self.executor = ThreadPoolExecutor(self.nthreads, thread_name_prefix=f"shoal-worker-{self.name}")
+        self.threads = TaskThreads(self.nthreads, name=f"shoal-worker-{self.name}")
         try:
             await self._register()
         except BaseException:
@@ -210,10 +297,10 @@ class Worker:
                 task.cancel()
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
-        if self.executor is not None:
+        if self.threads is not None:
             # Running tasks cannot be interrupted; their threads end when they
             # return, and nothing waits for them.
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.threads.shutdown()
         self.pool.close()
         self.status = "closed"
         if self._closed_event is not None:
@@ -297,23 +384,30 @@ class Worker:
 
         def run() -> None:
             _running.worker = self
+            _running.key = key
             start = time.time()
             try:
                 value = node(inputs)
             except BaseException as error:  # reported to the scheduler, not raised here
                 text = "".join(traceback.format_exception(error))
-                stop = time.time()
-                loop.call_soon_threadsafe(done, key, False, error, text, start, stop)
+                report = (key, False, error, text, start, time.time())
             else:
-                stop = time.time()
-                loop.call_soon_threadsafe(done, key, True, value, None, start, stop)
+                report = (key, True, value, None, start, time.time())
+            try:
+                loop.call_soon_threadsafe(done, *report)
+            except RuntimeError:  # the worker closed (its loop with it) while this ran
+                pass
             finally:
-                _running.worker = None
+                _running.worker = _running.key = None
 
         try:
-            self.executor.submit(run)
+            self.threads.submit(run)
         except RuntimeError:  # shutting down: the scheduler reschedules it elsewhere
             pass
+
+    def _secede(self, key: Any) -> None:
+        if self.status == "running":
+            self.carry_out(self.state.handle_secede(key))
 
     def _execution_done(self, key, ok: bool, value, text, start: float, stop: float) -> None:
         if self.status != "running":

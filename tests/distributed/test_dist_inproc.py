@@ -361,3 +361,26 @@ def test_futures_inside_delayed_calls(client):
     lazy = double(future, [future, 1])
     assert client.compute(lazy).result(timeout=10) == 2 * 5 + 5 + 1
     assert lazy.compute() == 16  # through the client as default scheduler too
+
+
+def fan_out(n):
+    from shoal.distributed import worker_client
+
+    with worker_client() as inner:
+        return sum(inner.gather(inner.map(inc, range(n))))
+
+
+def nested_fan_out(n):
+    from shoal.distributed import worker_client
+
+    with worker_client() as inner:
+        return sum(inner.gather(inner.map(fan_out, [n] * 3)))
+
+
+def test_tasks_that_submit_tasks_on_a_single_thread():
+    # One worker with one thread: without seceding, the waiting task would
+    # hold the only thread its subtasks need.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        assert client.submit(fan_out, 10).result(timeout=30) == sum(range(1, 11))
+        assert client.submit(nested_fan_out, 4).result(timeout=30) == 3 * sum(range(1, 5))
+        assert cluster.scheduler.state.workers[next(iter(cluster.scheduler.state.workers))].long_running == set()

@@ -179,3 +179,17 @@ def test_connect_to_closed_port_fails_within_timeout_naming_address():
     with pytest.raises(ConnectError, match=address):
         Client(address, timeout=1.0)
     assert time.monotonic() - started < 6
+
+
+def fan_out(n):
+    from shoal.distributed import worker_client
+
+    with worker_client() as inner:
+        return sum(inner.gather(inner.map(slow_inc, range(n), delay=0.01)))
+
+
+def test_tasks_submitting_tasks_from_worker_processes(client):
+    # Two outer tasks occupy both single-threaded workers; they secede so the
+    # twenty subtasks they wait for can run.
+    outer = client.map(fan_out, [10, 20])
+    assert client.gather(outer) == [sum(range(1, 11)), sum(range(1, 21))]
