@@ -22,6 +22,7 @@ from .collections.array.rechunk import rechunk
 from .collections.array.stacking import block, hstack, pad, repeat, roll, tile, vstack
 from .collections.array.summaries import bincount, histogram, topk, unique
 from .collections.array.take import take
+from .collections.array.zarr_io import from_zarr, to_zarr
 from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
                                            nanmean, nanmin, nanprod, nanstd, nansum, nanvar, prod, reduction, std,
                                            sum, var)
@@ -41,5 +42,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "to_zarr", "from_zarr", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
 ]
