@@ -639,10 +639,11 @@ class Client:
             "them kept disappearing. Check the worker logs."
         )
 
-    def scatter(self, data: Any, hash: bool = True) -> Any:
+    def scatter(self, data: Any, hash: bool = True, broadcast: bool = False, timeout: float = 30.0) -> Any:
         """Send local data to the cluster: futures with the same structure (a value, list or dict).
 
-        The values travel to the scheduler and on to one worker each.
+        The values travel to the scheduler and on to one worker each; with
+        ``broadcast=True`` every worker then gets a copy (fetched from peers).
         """
         if isinstance(data, dict):
             items = list(data.items())
@@ -663,11 +664,27 @@ class Client:
         futures = [Future(k, self) for k in keys]
         if graph:
             self._submit_graph(graph, list(graph))
+        if broadcast:
+            self.replicate(futures, timeout=timeout)
         if isinstance(data, dict):
             return dict(zip(data, futures))
         if isinstance(data, (list, tuple)):
             return type(data)(futures)
         return futures[0]
+
+    def replicate(self, futures: Any, workers: list | None = None, timeout: float = 30.0) -> Any:
+        """Copy the data of ``futures`` to every worker (or ``workers``); waits until they hold it."""
+        futures = list(_iter_futures(futures))
+
+        async def run():
+            await asyncio.wait_for(asyncio.gather(*(f._state.wait() for f in futures)), timeout)
+            for f in futures:
+                if f._state.status != "finished":
+                    raise f._state.exception or RuntimeError(f"Future {f.key!r} is {f._state.status}")
+            await self._request({"op": "replicate", "keys": [f.key for f in futures], "workers": workers,
+                                 "timeout": timeout})
+
+        return self._sync(run)
 
     def cancel(self, futures: Any, force: bool = False) -> None:
         """Cancel ``futures``: stop their tasks and free their data unless still needed."""

@@ -326,6 +326,8 @@ class Scheduler:
             return sorted((ts.key for ts in cs.wants_what), key=repr) if cs else []
         if op == "gather":
             return await self.gather(msg["keys"])
+        if op == "replicate":
+            return await self.replicate(msg["keys"], msg.get("workers"), msg.get("timeout", 30.0))
         if op in self._DATASET_OPS:
             return getattr(self, self._DATASET_OPS[op])(msg)
         if op == "run-on-scheduler":
@@ -408,6 +410,39 @@ class Scheduler:
         if missing:
             raise KeyError(f"No worker holds {missing[:5]!r}; they may have been lost with a worker.")
         return results
+
+    async def replicate(self, keys: list, workers: list | None = None, timeout: float = 30.0) -> dict:
+        """Copy ``keys`` (in memory) to every worker (or ``workers``); wait until they hold them.
+
+        Workers fetch the copies from peers (``acquire-replicas``) and report
+        them (``add-keys``), so the state machine learns of each replica as
+        usual. Returns ``{key: [holders]}``.
+        """
+        state = self.state
+        targets = list(state.workers) if workers is None else [w for w in workers if w in state.workers]
+        for address in targets:
+            who_has, nbytes = {}, {}
+            for key in keys:
+                ts = state.tasks.get(key)
+                if ts is None or ts.state != "memory":
+                    raise KeyError(f"Cannot replicate {key!r}: it is not in memory (compute it first).")
+                holders = [ws.address for ws in ts.who_has]
+                if address not in holders:
+                    who_has[key], nbytes[key] = holders, ts.nbytes
+            stream = self.streams.get(address)
+            if who_has and stream is not None:
+                stream.send({"op": "acquire-replicas", "who_has": who_has, "nbytes": nbytes})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            who_has = state.who_has(keys)
+            if all(set(targets) <= set(holders) or not set(targets) & set(state.workers)
+                   for holders in who_has.values()):
+                return who_has
+            if loop.time() > deadline:
+                raise TimeoutError(f"Replicas of {len(keys)} keys did not reach {len(targets)} workers "
+                                   f"within {timeout} s.")
+            await asyncio.sleep(0.01)
 
     async def _check_heartbeats(self) -> None:
         while True:

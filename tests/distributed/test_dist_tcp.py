@@ -193,3 +193,14 @@ def test_tasks_submitting_tasks_from_worker_processes(client):
     # twenty subtasks they wait for can run.
     outer = client.map(fan_out, [10, 20])
     assert client.gather(outer) == [sum(range(1, 11)), sum(range(1, 21))]
+
+
+def test_scatter_broadcast_reaches_every_worker(client):
+    table = np.arange(50_000.0)
+    [remote] = client.scatter([table], broadcast=True)
+    holders = client.who_has([remote])[remote.key]
+    assert sorted(holders) == sorted(client.nthreads())
+    sums = client.run(lambda key: float(get_worker().data[key].sum()), remote.key)
+    assert set(sums.values()) == {table.sum()}
+    del remote  # every replica is freed with the last future
+    wait_until(lambda: sum(client.run(n_held).values()) == 0)
