@@ -335,7 +335,27 @@ class _GroupBy:
             grouped = grouped[self._selection]
         return grouped
 
-    def _aggregate(self, arg=None, split_every=None, named=None, method_kwargs=None):
+    def _options(self) -> tuple:
+        return (("sort", self._sort), ("dropna", self._dropna), ("observed", self._observed))
+
+    def _by_shuffle(self, used: FrameExpr, method: str, args: tuple, kwargs: dict, meta, split_out, gather: bool,
+                    shuffle_method=None):
+        """``method`` per partition after bringing every group into one partition (see ``groupby_shuffle.py``)."""
+        from .groupby_shuffle import CollectSorted, GroupPartitions, placed_by_keys
+
+        placed = placed_by_keys(used, list(self._by), split_out, shuffle_method)
+        expr = GroupPartitions(placed, tuple(self._by), self._selection, self._options(), method, tuple(args),
+                               dict(kwargs), tuple(self._index_names), meta)
+        if gather:
+            expr = CollectSorted(expr, self._sort)
+        return new_collection(expr)
+
+    def _placed(self) -> bool:
+        from .groupby_shuffle import placed_by_keys
+
+        return placed_by_keys(self._frame._expr, list(self._by), None) is self._frame._expr
+
+    def _aggregate(self, arg=None, split_every=None, named=None, method_kwargs=None, split_out=None):
         named = named or {}
         series = self._selection is not None and not isinstance(self._selection, list)
         pairs = normalize_spec(arg, named, self._selection, self._value_columns, series)
@@ -345,6 +365,15 @@ class _GroupBy:
                                f"{list(self._frame.columns)}")
         ddof = (method_kwargs or {}).get("ddof", self._ddof)
         meta = self._meta_for(arg, named, method_kwargs)
+        if (split_out is not None and split_out > 1) or self._placed():
+            if method_kwargs is not None:
+                method, args, kwargs = arg, (), dict(method_kwargs)
+            elif named:
+                method, args, kwargs = "agg", (), dict(named)
+            else:
+                method, args, kwargs = "agg", (arg,), {}
+            return self._by_shuffle(self._used_columns(pairs), method, args, kwargs, meta, split_out,
+                                    gather=split_out is None)
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
@@ -373,16 +402,60 @@ class _GroupBy:
         meta.index = meta.index.set_names(self._index_names)
         return meta
 
-    def agg(self, arg=None, split_every=None, **named):
-        """Aggregate with a function name, a list, a dict per column, or named pairs (``total=('x', 'sum')``)."""
+    def agg(self, arg=None, split_every=None, split_out=None, **named):
+        """Aggregate with a function name, a list, a dict per column, or named pairs (``total=('x', 'sum')``).
+
+        ``split_out=n``: hash-shuffle the rows on the keys into ``n`` partitions and aggregate each, so the
+        result has ``n`` partitions (sorted within each only).
+        """
         if arg is None and not named:
             raise TypeError("agg needs a function name, a list, a dict, or named aggregations")
-        return self._aggregate(arg, split_every, named)
+        return self._aggregate(arg, split_every, named, split_out=split_out)
 
     aggregate = agg
 
-    def _simple(self, func, split_every=None, **kwargs):
-        return self._aggregate(func, split_every, method_kwargs=kwargs)
+    def _simple(self, func, split_every=None, split_out=None, **kwargs):
+        return self._aggregate(func, split_every, method_kwargs=kwargs, split_out=split_out)
+
+    def median(self, split_out=None, shuffle_method=None, **kwargs):
+        """Exact median per group: the rows are shuffled so each group is in one partition."""
+        meta = self._meta_for("median", {}, kwargs)
+        return self._by_shuffle(self._frame._expr, "median", (), kwargs, meta, split_out, split_out is None,
+                                shuffle_method)
+
+    def apply(self, func, *args, meta=None, split_out=None, shuffle_method=None, **kwargs):
+        """``func`` on every group (pandas' ``groupby().apply``), after shuffling each group into one partition.
+
+        The result has as many partitions as the input (or ``split_out``); pass ``meta=`` when running
+        ``func`` on a small fake frame cannot tell what it returns.
+        """
+        return self._group_wise("apply", func, args, kwargs, meta, split_out, shuffle_method)
+
+    def transform(self, func, *args, meta=None, split_out=None, shuffle_method=None, **kwargs):
+        """``func`` on every group, broadcast back to the group's rows (pandas' ``groupby().transform``).
+
+        Rows keep their index but move to the partition of their group (compare after ``sort_index``).
+        """
+        return self._group_wise("transform", func, args, kwargs, meta, split_out, shuffle_method)
+
+    def _group_wise(self, method, func, args, kwargs, meta, split_out, shuffle_method):
+        if meta is None:
+            try:
+                fake = self._pandas_groupby(meta_nonempty(self._frame._meta))
+                meta = make_meta(getattr(fake, method)(func, *args, **kwargs))
+            except Exception as error:
+                raise ValueError(
+                    f"groupby().{method}({getattr(func, '__name__', func)!r}) could not be run on a small fake frame "
+                    f"to learn its output ({type(error).__name__}: {error}); pass meta= (an empty pandas object, "
+                    "a {column: dtype} dict or a (name, dtype) tuple)"
+                ) from error
+        else:
+            meta = make_meta(meta)
+        if method != "transform" and isinstance(meta, (pd.Series, pd.DataFrame)):
+            names = list(self._index_names) + list(meta.index.names[len(self._index_names):])
+            meta.index = meta.index.set_names(names[: meta.index.nlevels])
+        return self._by_shuffle(self._frame._expr, method, (func, *args), kwargs, meta, split_out, False,
+                                shuffle_method)
 
     def sum(self, split_every=None, **kwargs):
         return self._simple("sum", split_every, **kwargs)
@@ -390,8 +463,8 @@ class _GroupBy:
     def mean(self, split_every=None, **kwargs):
         return self._simple("mean", split_every, **kwargs)
 
-    def count(self, split_every=None):
-        return self._simple("count", split_every)
+    def count(self, split_every=None, split_out=None):
+        return self._simple("count", split_every, split_out)
 
     def min(self, split_every=None, **kwargs):
         return self._simple("min", split_every, **kwargs)
@@ -402,20 +475,20 @@ class _GroupBy:
     def prod(self, split_every=None, **kwargs):
         return self._simple("prod", split_every, **kwargs)
 
-    def first(self, split_every=None):
-        return self._simple("first", split_every)
+    def first(self, split_every=None, split_out=None):
+        return self._simple("first", split_every, split_out)
 
-    def last(self, split_every=None):
-        return self._simple("last", split_every)
+    def last(self, split_every=None, split_out=None):
+        return self._simple("last", split_every, split_out)
 
-    def nunique(self, split_every=None):
-        return self._simple("nunique", split_every)
+    def nunique(self, split_every=None, split_out=None):
+        return self._simple("nunique", split_every, split_out)
 
-    def var(self, ddof=1, split_every=None):
-        return self._simple("var", split_every, ddof=ddof)
+    def var(self, ddof=1, split_every=None, split_out=None):
+        return self._simple("var", split_every, split_out, ddof=ddof)
 
-    def std(self, ddof=1, split_every=None):
-        return self._simple("std", split_every, ddof=ddof)
+    def std(self, ddof=1, split_every=None, split_out=None):
+        return self._simple("std", split_every, split_out, ddof=ddof)
 
     def _cumulative(self, method: str):
         from .groupby_transform import GroupbyCumulative

@@ -55,7 +55,7 @@ import pandas as pd
 
 from ... import config
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, HashLayout, label_with_reason
+from .expr import FrameExpr, HashLayout, Projection, label_with_reason
 
 __all__ = ["Shuffle", "RangeSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
@@ -377,6 +377,19 @@ class Shuffle(FrameExpr):
         if self.chosen_method == "disk":
             return _disk_layer(self)
         return _tasks_layer(self)
+
+    def _simplify_up(self, parent, dependents):
+        # columns nobody reads are dropped before the exchange, not after
+        if not (isinstance(parent, Projection) and parent.frame is self and isinstance(parent.columns_, list)):
+            return None
+        if len(dependents.get(self._name, ())) > 1:
+            return None
+        keys = [] if tuple(self.on) == (INDEX_KEY,) else list(self.on)
+        needed = set(parent.columns_) | set(keys)
+        if needed >= set(self.columns):
+            return None
+        inner = self.replace(frame=Projection(self.frame, [c for c in self.frame.columns if c in needed]))
+        return Projection(inner, list(parent.columns_))
 
     def _simplify_down(self):
         # a shuffle of a shuffle: the first one's placement is thrown away, so skip it
