@@ -184,6 +184,22 @@ class DataFrame(_Frame):
 
         return join(self, other, on=on, how=how, lsuffix=lsuffix, rsuffix=rsuffix, **kwargs)
 
+    def drop_duplicates(self, subset=None, keep="first", split_out=None, shuffle_method=None, ignore_index=False):
+        """Rows with distinct values of ``subset`` (all columns by default), through a stable shuffle; see ``rows.py``."""
+        from .rows import drop_duplicates
+
+        return drop_duplicates(self, subset, keep, split_out, shuffle_method, ignore_index)
+
+    def nlargest(self, n=5, columns=None, keep="first", split_every=None):
+        from .rows import nlargest
+
+        return nlargest(self, n, columns, keep, split_every)
+
+    def nsmallest(self, n=5, columns=None, keep="first", split_every=None):
+        from .rows import nlargest
+
+        return nlargest(self, n, columns, keep, split_every, method="nsmallest")
+
     def count(self, split_every=None, numeric_only=False):
         return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
 
@@ -266,6 +282,21 @@ class Series(_Frame):
         meta = make_meta(pd.Series([], dtype=self.dtype, name=self.name))
         return self._reduce_with("mode", spec.chunk, spec.combine, spec.aggregate, {"dropna": dropna},
                                  split_every, meta)
+
+    def drop_duplicates(self, keep="first", split_out=None, shuffle_method=None, ignore_index=False):
+        from .rows import drop_duplicates
+
+        return drop_duplicates(self, None, keep, split_out, shuffle_method, ignore_index)
+
+    def nlargest(self, n=5, keep="first", split_every=None):
+        from .rows import nlargest
+
+        return nlargest(self, n, None, keep, split_every)
+
+    def nsmallest(self, n=5, keep="first", split_every=None):
+        from .rows import nlargest
+
+        return nlargest(self, n, None, keep, split_every, method="nsmallest")
 
     def unique(self, split_every=None):
         return self._reduce_with("unique", REDUCTIONS["nunique"].chunk, REDUCTIONS["nunique"].combine,
