@@ -401,7 +401,7 @@ class Client:
         if key is None:
             name = _func_name(func)
             key = f"{name}-{tokenize(func, args, kwargs)}" if pure else f"{name}-{uuid.uuid4().hex}"
-        if key in self.futures:
+        if self._already_submitted(key):
             return Future(key, self)
         args, kwargs = self._replace_futures(args), {k: self._replace_futures(v) for k, v in kwargs.items()}
         task = Task(key, func, *args, **kwargs)
@@ -434,13 +434,26 @@ class Client:
         kwargs = {k: self._replace_futures(v) for k, v in kwargs.items()}
         graph = {}
         for k, row in zip(keys, rows):
-            if k not in graph and k not in self.futures:
+            if k not in graph and not self._already_submitted(k):
                 graph[k] = Task(k, func, *self._replace_futures(row), **kwargs)
         futures = [Future(k, self) for k in keys]
         if graph:
             self._submit_graph(graph, list(graph), workers=workers, resources=resources, retries=retries,
                                priority=priority, allow_other_workers=allow_other_workers)
         return futures
+
+    def _already_submitted(self, key: Any) -> bool:
+        """Whether ``key`` is held by a live future; a cancelled one is reset to be submitted again."""
+        with self._ref_lock:
+            state = self.futures.get(key)
+            if state is None:
+                return False
+            if state.status != "cancelled":
+                return True
+            state.status, state.exception, state.workers = "pending", None, []
+            if state._event is not None:
+                self._call_on_loop(state._event.clear)
+            return False
 
     def _replace_futures(self, value: Any) -> Any:
         """``value`` with each ``Future`` replaced by a ``Ref`` to its key (searching containers)."""
@@ -671,6 +684,11 @@ class Client:
         if isinstance(data, (list, tuple)):
             return type(data)(futures)
         return futures[0]
+
+    def restart(self, timeout: float = 30.0) -> int:
+        """Cancel every future of every client and clear all workers' memory (the worker
+        processes stay; they drop their data and register again). Returns the number of workers."""
+        return self._sync(self._request, {"op": "restart", "timeout": timeout})
 
     def replicate(self, futures: Any, workers: list | None = None, timeout: float = 30.0) -> Any:
         """Copy the data of ``futures`` to every worker (or ``workers``); waits until they hold it."""

@@ -326,6 +326,8 @@ class Scheduler:
             return sorted((ts.key for ts in cs.wants_what), key=repr) if cs else []
         if op == "gather":
             return await self.gather(msg["keys"])
+        if op == "restart":
+            return await self.restart(msg.get("timeout", 30.0))
         if op == "replicate":
             return await self.replicate(msg["keys"], msg.get("workers"), msg.get("timeout", 30.0))
         if op in self._DATASET_OPS:
@@ -410,6 +412,30 @@ class Scheduler:
         if missing:
             raise KeyError(f"No worker holds {missing[:5]!r}; they may have been lost with a worker.")
         return results
+
+    async def restart(self, timeout: float = 30.0) -> int:
+        """Cancel every task of every client, and have every worker drop all its data
+        and register again (same processes: a soft restart). Returns the number of workers."""
+        state = self.state
+        msgs: list = []
+        for client, cs in list(state.clients.items()):
+            msgs += state.cancel_keys(client, [ts.key for ts in cs.wants_what], force=True)
+        self.datasets.clear()
+        self.send(msgs)
+        before = dict(state.workers)
+        for address in before:
+            stream = self.streams.get(address)
+            if stream is not None:
+                stream.send({"op": "restart"})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(state.workers.get(a) is None or state.workers[a] is ws for a, ws in before.items()):
+            if loop.time() > deadline:
+                back = sum(state.workers.get(a) not in (None, ws) for a, ws in before.items())
+                raise TimeoutError(f"Only {back} of {len(before)} workers came back within {timeout} s of a restart.")
+            await asyncio.sleep(0.02)
+        self.state.log_event("restart", workers=len(before))
+        return len(state.workers)
 
     async def replicate(self, keys: list, workers: list | None = None, timeout: float = 30.0) -> dict:
         """Copy ``keys`` (in memory) to every worker (or ``workers``); wait until they hold them.

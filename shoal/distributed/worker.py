@@ -249,14 +249,17 @@ class Worker:
         self._spawn(self._heartbeat(self.stream))
         logger.info("Worker at %s registered with scheduler %s", self.address, self.scheduler_address)
 
-    async def _reconnect(self) -> None:
-        """The scheduler went away: drop all task state and register again once it is back."""
+    async def _reconnect(self, reason: str = "lost") -> None:
+        """Drop all task state and data and register again (once the scheduler is back,
+        after losing it; at once, when it asked for a restart)."""
         self.status = "reconnecting"
         if self.stream is not None:
             self.stream.abort()
         loop = asyncio.get_running_loop()
-        deadline = None if self.reconnect_timeout is None else loop.time() + self.reconnect_timeout
-        logger.warning("Worker %s lost its scheduler %s; reconnecting", self.address, self.scheduler_address)
+        timeout = self.reconnect_timeout if reason == "lost" else self.connect_timeout
+        deadline = None if timeout is None else loop.time() + timeout
+        if reason == "lost":
+            logger.warning("Worker %s lost its scheduler %s; reconnecting", self.address, self.scheduler_address)
         while self.status == "reconnecting":
             try:
                 await self._register()
@@ -266,7 +269,7 @@ class Worker:
                     logger.error("Worker %s could not reconnect to %s: %s; closing",
                                  self.address, self.scheduler_address, error)
                     break
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5 if reason == "lost" else 0.05)
         if self.status == "reconnecting":
             self.status = "running"  # so close() runs
             await self.close(report=False)
@@ -336,6 +339,10 @@ class Worker:
                     if msg.get("op") == "close":
                         logger.info("Scheduler asked worker %s to close", self.address)
                         break
+                    if msg.get("op") == "restart":
+                        logger.info("Scheduler asked worker %s to restart", self.address)
+                        self._spawn(self._reconnect(reason="restart"))
+                        return
                     instructions += state.handle_scheduler_message(msg)
                 else:
                     self.carry_out(instructions)

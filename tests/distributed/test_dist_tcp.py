@@ -204,3 +204,14 @@ def test_scatter_broadcast_reaches_every_worker(client):
     assert set(sums.values()) == {table.sum()}
     del remote  # every replica is freed with the last future
     wait_until(lambda: sum(client.run(n_held).values()) == 0)
+
+
+def test_restart_cancels_everything_and_clears_workers(client):
+    futures = client.map(inc, range(10))
+    wait(futures, timeout=10)
+    assert sum(client.run(n_held).values()) == 10
+    assert client.restart(timeout=20) == 2
+    wait_until(lambda: all(f.status == "cancelled" for f in futures))
+    assert sum(client.run(n_held).values()) == 0
+    assert client.gather(client.map(inc, range(10, 15))) == list(range(11, 16))
+    assert client.gather(client.map(inc, range(10))) == list(range(1, 11))  # cancelled keys run again
