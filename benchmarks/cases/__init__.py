@@ -11,8 +11,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Iterable
 
-from . import (array_matmul, array_mean, array_random_sum, bag_wordcount, dataframe_csv, dataframe_groupby,
-               dataframe_parquet, delayed_overhead, distributed_futures)
+from . import (array_matmul, array_mean, array_random_sum, array_rechunk, bag_wordcount, dataframe_csv,
+               dataframe_groupby, dataframe_parquet, dataframe_shuffle, delayed_overhead, distributed_futures)
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -20,9 +20,10 @@ __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
 
 def all_cases() -> list[BenchmarkCase]:
     """Every case, in the order the table lists them."""
-    return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(),
+    return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(), *dataframe_shuffle.cases(),
             *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases(),
-            *array_random_sum.cases(), *distributed_futures.cases()]
+            *array_random_sum.cases(), *array_rechunk.cases(),
+            *distributed_futures.cases()]
 
 
 def get_case(name: str) -> BenchmarkCase:

@@ -25,6 +25,7 @@ import numpy as np
 from ...taskgraph.core import Ref, Task
 from .chunks import chunk_boundaries, normalize_chunks
 from .core import Array
+from .creation import FromArray
 from .expr import ArrayExpr
 
 __all__ = ["Rechunk", "rechunk", "overlapping_pieces"]
@@ -41,6 +42,10 @@ class Rechunk(ArrayExpr):
             return self.array
         if isinstance(self.array, Rechunk):
             return Rechunk(self.array.array, self.chunks)
+        if isinstance(self.array, FromArray) and reads_cheaply_in(self.array.source.data, self.chunks):
+            # read the new blocks straight from the source: nothing is cut, held or assembled
+            source = self.array
+            return FromArray(source.source, self.chunks, source.dtype, source.asarray)
         return None
 
     def _layer(self) -> dict:
@@ -77,6 +82,33 @@ class Rechunk(ArrayExpr):
             ref, in_slices, _ = pieces[0]
             return Task(self._key(index), _take, ref, in_slices)
         return Task(self._key(index), _assemble, pieces, shape, self.dtype)
+
+
+def reads_cheaply_in(source: Any, chunks: tuple) -> bool:
+    """Whether reading ``chunks`` directly from ``source`` costs no more than reading its own blocks.
+
+    True for in-memory or memory-mapped NumPy arrays and array-likes without
+    storage chunks; for chunked storage (zarr, HDF5) only when every new block
+    boundary falls on a storage chunk boundary, since a partial storage chunk
+    is read (and decompressed) whole.
+
+    >>> import numpy as np
+    >>> reads_cheaply_in(np.zeros((4, 4)), ((1, 3), (4,)))
+    True
+    >>> class Stored:
+    ...     chunks = (2, 2)
+    >>> reads_cheaply_in(Stored(), ((2, 2), (4,))), reads_cheaply_in(Stored(), ((1, 3), (4,)))
+    (True, False)
+    """
+    if isinstance(source, np.ndarray):
+        return True
+    storage = getattr(source, "chunks", None)
+    if not (isinstance(storage, tuple) and len(storage) == len(chunks) and all(isinstance(c, int) for c in storage)):
+        return storage is None
+    return all(
+        all(bound % size == 0 for bound in chunk_boundaries(axis_chunks)[:-1])
+        for axis_chunks, size in zip(chunks, storage) if size > 0
+    )
 
 
 def overlapping_pieces(in_blocks: tuple, out_blocks: tuple, out_index: int) -> list[tuple]:
