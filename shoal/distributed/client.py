@@ -29,13 +29,17 @@ from typing import Any, Callable, Iterable
 
 from shoal import config
 from shoal.schedulers import registry
-from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task, cull, ensure_graph, is_collection
+from shoal.taskgraph import DataNode, Task, cull, ensure_graph, is_collection
 from shoal.taskgraph.protocol import collections_to_graph, flatten_keys, pack_results
 from shoal.taskgraph.tokenize import tokenize
 
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, ConnectError, connect
-from .future import Future, FutureCancelledError, FutureState, as_completed, wait
+from .future import Future, FutureState, as_completed, wait
+from .graph_futures import (
+    _futures_to_placeholders, _iter_futures, _placeholders_to_futures, _refs, _repack, graph_with_futures_resolved,
+    replace_futures,
+)
 from .loop_thread import LoopThread
 from .rpc import ConnectionPool
 
@@ -403,7 +407,7 @@ class Client:
             key = f"{name}-{tokenize(func, args, kwargs)}" if pure else f"{name}-{uuid.uuid4().hex}"
         if self._already_submitted(key):
             return Future(key, self)
-        args, kwargs = self._replace_futures(args), {k: self._replace_futures(v) for k, v in kwargs.items()}
+        args, kwargs = replace_futures(self, args), {k: replace_futures(self, v) for k, v in kwargs.items()}
         task = Task(key, func, *args, **kwargs)
         future = Future(key, self)
         self._submit_graph({key: task}, [key], workers=workers, resources=resources, retries=retries,
@@ -431,11 +435,11 @@ class Client:
                 keys = [f"{prefix}-{tokenize(base, row)}" for row in rows]
             else:
                 keys = [f"{prefix}-{uuid.uuid4().hex}" for _ in rows]
-        kwargs = {k: self._replace_futures(v) for k, v in kwargs.items()}
+        kwargs = {k: replace_futures(self, v) for k, v in kwargs.items()}
         graph = {}
         for k, row in zip(keys, rows):
             if k not in graph and not self._already_submitted(k):
-                graph[k] = Task(k, func, *self._replace_futures(row), **kwargs)
+                graph[k] = Task(k, func, *replace_futures(self, row), **kwargs)
         futures = [Future(k, self) for k in keys]
         if graph:
             self._submit_graph(graph, list(graph), workers=workers, resources=resources, retries=retries,
@@ -455,56 +459,10 @@ class Client:
                 self._call_on_loop(state._event.clear)
             return False
 
-    def _replace_futures(self, value: Any) -> Any:
-        """``value`` with each ``Future`` replaced by a ``Ref`` to its key (searching containers)."""
-        kind = type(value)
-        if kind is Future:
-            if value.client is not self:
-                raise ValueError(f"Future {value.key!r} belongs to another client; gather it and pass its value.")
-            return Ref(value.key)
-        if kind in (tuple, list):
-            if not any(type(v) in (Future, tuple, list, dict) for v in value):
-                return value
-            return kind(self._replace_futures(v) for v in value)
-        if kind is dict:
-            return {k: self._replace_futures(v) for k, v in value.items()}
-        return value
-
     def _submit_graph(self, graph: dict, keys: list, **options: Any) -> None:
         msg = {"op": "update-graph", "graph": graph, "keys": keys}
         msg.update({k: v for k, v in options.items() if v not in (None, False, 0)})
         self._send(msg)
-
-    def _graph_with_futures_resolved(self, graph: dict) -> dict:
-        """The graph with futures held as literal data (persisted collections) turned into
-        references to their keys, which the scheduler holds while the futures live."""
-        out = {}
-        for key, node in graph.items():
-            kind = type(node)
-            if kind is DataNode or kind is Fused:
-                node = _resolve_future_nodes(key, node)
-                if node is None:
-                    continue
-            if type(node) is Task or type(node) is Fused:
-                node = self._task_with_future_refs(node)
-            out[key] = node
-        return out
-
-    def _task_with_future_refs(self, node: Any) -> Any:
-        """A Task (or Fused of them) whose arguments hold futures (``delayed(f)(future)``),
-        rebuilt with references to the futures' keys."""
-        if type(node) is Fused:
-            inner = [self._task_with_future_refs(n) for n in node.nodes]
-            if all(a is b for a, b in zip(inner, node.nodes)):
-                return node
-            return Fused(node.key, inner)
-        if type(node) is not Task:
-            return node
-        if not (_has_future(node.args) or _has_future(node.kwargs)):
-            return node
-        args = self._replace_futures(list(node.args))
-        kwargs = {k: self._replace_futures(v) for k, v in node.kwargs.items()}
-        return Task(node.key, node.func, *args, **kwargs)
 
     # ------------------------------------------------------------------ collections
     def compute(self, collections: Any, sync: bool = False, optimize_graph: bool = True, **options: Any) -> Any:
@@ -524,7 +482,7 @@ class Client:
             sub, keys = collections_to_graph([item], optimize_graph)
             func, extra = item.__shoal_postcompute__()
             final = f"finalize-{tokenize(keys, func, extra)}"
-            graph.update(self._graph_with_futures_resolved(sub))
+            graph.update(graph_with_futures_resolved(self, sub))
             graph[final] = Task(final, func, _refs(keys[0]), *extra)
             final_keys.append(final)
             positions.append(i)
@@ -551,7 +509,7 @@ class Client:
         graph, keys = collections_to_graph(colls, optimize_graph)
         flat = list(dict.fromkeys(flatten_keys(keys)))
         futures = {k: Future(k, self) for k in flat}
-        self._submit_graph(self._graph_with_futures_resolved(graph), flat, **options)
+        self._submit_graph(graph_with_futures_resolved(self, graph), flat, **options)
         out = []
         for item in items:
             if is_collection(item):
@@ -569,7 +527,7 @@ class Client:
                 "use `await client.compute(x)` instead."
             )
         flat = list(dict.fromkeys(flatten_keys(keys)))
-        graph = self._graph_with_futures_resolved(cull(ensure_graph(graph), flat))
+        graph = graph_with_futures_resolved(self, cull(ensure_graph(graph), flat))
         futures = [Future(k, self) for k in flat]
         try:
             self._submit_graph(graph, flat)
@@ -824,97 +782,3 @@ class Client:
                 await asyncio.sleep(0.05)
 
         return self._sync(poll)
-
-
-def _has_future(value: Any) -> bool:
-    kind = type(value)
-    if kind is Future:
-        return True
-    if kind in (list, tuple, set, frozenset):
-        return any(_has_future(v) for v in value)
-    if kind is dict:
-        return any(_has_future(v) for v in value.values())
-    return False
-
-
-def _is_future_data(node: Any) -> bool:
-    return type(node) is DataNode and type(node.value) is Future
-
-
-def _resolve_future_nodes(key: Any, node: Any) -> Any:
-    """``node`` without literal futures: ``None`` (drop it: the scheduler holds ``key``),
-    an ``Alias`` to the future's key, or a ``Fused`` whose future inputs became dependencies."""
-    if _is_future_data(node):
-        return None if node.value.key == key else Alias(key, node.value.key)
-    if type(node) is not Fused or not any(_is_future_data(n) for n in node.nodes):
-        return node
-    last = node.nodes[-1]
-    if _is_future_data(last):
-        return None if last.value.key == key else Alias(key, last.value.key)
-    renamed = {n.key: Ref(n.value.key) for n in node.nodes if _is_future_data(n) and n.key != n.value.key}
-    inner = [n.substitute(renamed) if renamed else n for n in node.nodes if not _is_future_data(n)]
-    return Fused(key, inner)
-
-
-class _FutureKey:
-    """Stands for a future inside a published dataset (futures themselves do not travel)."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: Any):
-        self.key = key
-
-    def __reduce__(self):
-        return (_FutureKey, (self.key,))
-
-
-def _futures_to_placeholders(value: Any) -> Any:
-    if type(value) is Future:
-        return _FutureKey(value.key)
-    if isinstance(value, (list, tuple, set)):
-        return type(value)(_futures_to_placeholders(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _futures_to_placeholders(v) for k, v in value.items()}
-    return value
-
-
-def _placeholders_to_futures(value: Any, client: "Client") -> Any:
-    if type(value) is _FutureKey:
-        return Future(value.key, client)
-    if isinstance(value, (list, tuple, set)):
-        return type(value)(_placeholders_to_futures(v, client) for v in value)
-    if isinstance(value, dict):
-        return {k: _placeholders_to_futures(v, client) for k, v in value.items()}
-    return value
-
-
-def _refs(keys: Any) -> Any:
-    """The nested list ``keys`` with each key made a ``Ref``."""
-    if type(keys) is list:
-        return [_refs(k) for k in keys]
-    return Ref(keys)
-
-
-def _iter_futures(value: Any):
-    if type(value) is Future:
-        yield value
-    elif isinstance(value, (list, tuple, set)):
-        for v in value:
-            yield from _iter_futures(v)
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _iter_futures(v)
-
-
-_SKIPPED = object()
-
-
-def _repack(value: Any, results: dict, errors: str) -> Any:
-    if type(value) is Future:
-        return results.get(value.key, _SKIPPED) if errors == "skip" else results[value.key]
-    if isinstance(value, (list, tuple, set)):
-        items = [_repack(v, results, errors) for v in value]
-        return type(value)(v for v in items if v is not _SKIPPED)
-    if isinstance(value, dict):
-        return {k: _repack(v, results, errors) for k, v in value.items()}
-    return value

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .client import _iter_futures
+from .graph_futures import _iter_futures
 from .future import wait
 
 __all__ = ["progress"]
