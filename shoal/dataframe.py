@@ -9,3 +9,4 @@ from .collections.dataframe.io.json import read_json, to_json
 from .collections.dataframe.io.array import from_array
 from .collections.dataframe.merge import merge
 from .collections.dataframe.concat import concat
+from .collections.dataframe.merge_asof import merge_asof
