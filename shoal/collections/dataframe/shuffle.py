@@ -168,11 +168,33 @@ def _split(part, k, digit_power):
     digits = (part[_CODE].to_numpy() // digit_power) % k
     if len(part) == 0:
         return {}
-    order = np.argsort(digits, kind="stable")
-    sorted_digits = digits[order]
-    bounds = np.searchsorted(sorted_digits, np.arange(k + 1))
+    return _split_by(part, digits, k)
+
+
+def _split_by(part, digits, k):
+    """``{digit: rows of part with that digit}``, rows kept in order within each piece."""
+    # small integers sort stably by radix sort, much faster than the general stable sort
+    order = np.argsort(digits.astype(np.uint16 if k <= 2**16 else np.int64), kind="stable")
+    bounds = np.searchsorted(digits[order], np.arange(k + 1))
     taken = part.iloc[order]
     return {d: taken.iloc[bounds[d]: bounds[d + 1]] for d in range(k) if bounds[d + 1] > bounds[d]}
+
+
+def _split_direct(part, on, npartitions, hash_dtypes, ranges):
+    """One-stage exchange: split by output partition at once, without tagging the rows."""
+    if len(part) == 0:
+        return {}
+    return _split_by(part, partition_codes(part, on, npartitions, hash_dtypes, ranges), npartitions)
+
+
+def _finish_direct(meta, pieces):
+    from .core import _unify_categories
+
+    found = [p for p in pieces if p is not None and len(p)]
+    if not found:
+        return meta
+    found = _unify_categories(found)
+    return pd.concat(found) if len(found) > 1 else found[0]
 
 
 def _piece(pieces: dict, digit: int):
@@ -210,6 +232,20 @@ def _tasks_layer(expr: "Shuffle") -> dict:
     name = expr._name
     meta = expr.frame._meta
     layer: dict = {}
+    if stages == 1:
+        # one exchange: split each input by output partition directly, no tag column to add and drop
+        for i in range(n_in):
+            key = (f"{name}-split0", i)
+            layer[key] = Task(key, _split_direct, Ref(expr.frame._key(i)), tuple(expr.on), n_out, expr.hash_dtypes,
+                              expr.ranges)
+        for p in range(n_out):
+            refs = []
+            for i in range(n_in):
+                piece_key = (f"{name}-piece0", i, p)
+                layer[piece_key] = Task(piece_key, _piece, Ref((f"{name}-split0", i)), p)
+                refs.append(Ref(piece_key))
+            layer[expr._key(p)] = Task(expr._key(p), _finish_direct, meta, refs)
+        return layer
     # digits settled least significant first: slot j then collects from slots holding earlier inputs before
     # later ones, so every output partition keeps its rows in input order (a stable shuffle)
     powers = [k ** s for s in range(stages)]
@@ -260,7 +296,7 @@ def _make_directory(name: str, root: str | None) -> str:
 def _write_pieces(part, directory, index, on, npartitions, hash_dtypes, ranges):
     codes = partition_codes(part, on, npartitions, hash_dtypes, ranges)
     if len(part):
-        order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes.astype(np.uint16) if npartitions <= 2**16 else codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(npartitions + 1))
         taken = part.iloc[order]
         for p in range(npartitions):

@@ -1,10 +1,10 @@
 """Global sorting: ``set_index`` and ``sort_values``, both a range shuffle then a sort of every partition.
 
 Divisions (the key bounds of the output partitions) come from approximate
-quantiles of the key: every partition contributes a summary of its sorted
-non-null keys (all of them when there are at most ``SAMPLE_POINTS``, else
-that many at evenly spaced ranks, each weighted by the rows it stands for,
-plus the exact minimum and maximum); the merged, weighted summary is cut
+quantiles of the key: every partition contributes a sample of its non-null
+keys (all of them when there are at most ``SAMPLE_POINTS``, else that many
+drawn at random, each weighted by the rows it stands for, plus the exact
+minimum and maximum); the merged, weighted sample is cut
 at ``1/n, 2/n, ...`` of the rows. This computes the key column once, when
 the plan is built (as the divisions must be known to build it). Repeated
 bounds (a key holding more than ``1/n`` of the rows) are merged, so the
@@ -38,19 +38,23 @@ from .shuffle import RangeSpec, Shuffle, resolve_method
 
 __all__ = ["set_index", "sort_values", "SAMPLE_POINTS", "quantile_divisions"]
 
-SAMPLE_POINTS = 256
+SAMPLE_POINTS = 1_000
 
 
 # ------------------------------------------------------------------ divisions from a summary
 
 
 def _key_summary(part):
-    values = part.dropna().sort_values(ignore_index=True)
+    values = part.dropna()
     n = len(values)
     if n <= SAMPLE_POINTS:
-        return values, np.ones(n)
-    picks = ((np.arange(SAMPLE_POINTS) + 0.5) * n / SAMPLE_POINTS).astype(np.int64)
-    picked = pd.concat([values.iloc[:1], values.iloc[picks], values.iloc[-1:]], ignore_index=True)
+        return values.sort_values(ignore_index=True), np.ones(n)
+    # a random sample (same seed every time, so plans are reproducible) plus the exact extremes
+    positions = np.random.default_rng(n).choice(n, SAMPLE_POINTS, replace=False)
+    sample = values.iloc[positions]
+    picked = pd.concat([pd.Series([values.min()], dtype=values.dtype), sample, pd.Series([values.max()],
+                                                                                          dtype=values.dtype)],
+                       ignore_index=True)
     weights = np.concatenate([[0.0], np.full(SAMPLE_POINTS, n / SAMPLE_POINTS), [0.0]])
     return picked, weights
 
@@ -121,7 +125,7 @@ class _IndexAsSeries(FrameExpr):
 
 def _set_index_and_sort(part, column, drop):
     out = part.set_index(column, drop=drop)
-    return out.sort_index(kind="stable")
+    return out.sort_index()  # pandas' default sort, as set_index + sort_index in pandas
 
 
 def _set_index_only(part, column, drop):
