@@ -5,9 +5,14 @@ task). Otherwise every overlapping input block is first cut (one small task
 per piece, holding one input block) and the pieces are assembled (one task
 holding only the output block's worth of pieces), so no task holds much more
 than the larger of an input and an output block, even from row blocks to
-column blocks. (How many input blocks are in memory at once is up to the
-scheduler's order; planning intermediate chunkings to bound that, as Dask
-does, is not done yet.)
+column blocks. When that would cut many more pieces than there are blocks
+(fine rows to fine columns), the rechunk goes through a middle chunking of
+square-ish blocks (``plan_intermediate_chunks``), in as many stages as pay.
+A rechunk of ``from_array`` reads the new blocks straight from the source
+when that costs no more (see ``reads_cheaply_in``). How many input blocks are
+in memory at once is up to the scheduler's order: from row blocks to column
+blocks every output block needs every input block, so a lazily computed
+input is held whole unless it is cheap to read again.
 
 >>> from shoal.collections.array.creation import arange
 >>> arange(6, chunks=4).rechunk(3).chunks
@@ -28,7 +33,7 @@ from .core import Array
 from .creation import FromArray
 from .expr import ArrayExpr
 
-__all__ = ["Rechunk", "rechunk", "overlapping_pieces"]
+__all__ = ["Rechunk", "rechunk", "overlapping_pieces", "plan_intermediate_chunks", "direct_rechunk_layer"]
 
 
 class Rechunk(ArrayExpr):
@@ -49,39 +54,119 @@ class Rechunk(ArrayExpr):
         return None
 
     def _layer(self) -> dict:
-        layer: dict = {}
-        cut_name = f"rechunk-cut-{self._name.rsplit('-', 1)[-1]}"
-        for index in np.ndindex(*self.numblocks):
-            node = self._block(index)
-            if node.func is _assemble:
-                # replace whole-block references by small cut tasks, one per piece
-                pieces, shape, dtype = node.args
-                cut_refs = []
-                for n, (ref, in_slices, out_slices) in enumerate(pieces):
-                    key = (cut_name, *index, n)
-                    layer[key] = Task(key, _take, ref, in_slices)
-                    cut_refs.append((Ref(key), out_slices))
-                node = Task(node.key, _place, cut_refs, shape, dtype)
-            layer[node.key] = node
+        middle = plan_intermediate_chunks(self.array.chunks, self.chunks)
+        if middle is None:
+            return direct_rechunk_layer(self.array, self.chunks, self.dtype, self._name)
+        # two stages through square-ish blocks instead of every input block meeting every output block;
+        # the first stage plans again for itself, so very fine cuts go through several
+        stage = Rechunk(self.array, middle)
+        layer = stage._layer()
+        layer.update(direct_rechunk_layer(stage, self.chunks, self.dtype, self._name))
         return layer
 
-    def _block(self, index: tuple):
-        per_axis = [
-            overlapping_pieces(in_blocks, out_blocks, i)
-            for in_blocks, out_blocks, i in zip(self.array.chunks, self.chunks, index)
-        ]
-        shape = tuple(c[i] for c, i in zip(self.chunks, index))
-        pieces = []
-        for combo in np.ndindex(*(len(p) for p in per_axis)):
+
+def direct_rechunk_layer(source: ArrayExpr, chunks: tuple, dtype: np.dtype, name: str) -> dict:
+    """Tasks making blocks ``chunks`` (keys ``(name, *index)``) from the blocks of ``source``, in one stage.
+
+    An output block inside one input block is a slice of it; otherwise every
+    overlapping input block is cut (one small task per piece, holding one
+    input block) and the pieces are placed into the output block (one task
+    holding one output block's worth of pieces).
+    """
+    layer: dict = {}
+    cut_name = f"rechunk-cut-{name.rsplit('-', 1)[-1]}"
+    per_axis_all = [
+        [overlapping_pieces(in_blocks, out_blocks, i) for i in range(len(out_blocks))]
+        for in_blocks, out_blocks in zip(source.chunks, chunks)
+    ]
+    for index in np.ndindex(*(len(c) for c in chunks)):
+        key = (name, *index)
+        per_axis = [per_axis_all[a][i] for a, i in enumerate(index)]
+        shape = tuple(c[i] for c, i in zip(chunks, index))
+        combos = list(np.ndindex(*(len(p) for p in per_axis)))
+        if len(combos) == 1:
+            parts = [p[0] for p in per_axis]
+            if all(part[2] == slice(0, n) for part, n in zip(parts, shape)):
+                layer[key] = Task(key, _take, Ref(source._key(tuple(p[0] for p in parts))),
+                                  tuple(p[1] for p in parts))
+                continue
+        cut_refs = []
+        for n, combo in enumerate(combos):
             parts = [per_axis[a][k] for a, k in enumerate(combo)]
-            in_index = tuple(p[0] for p in parts)
-            in_slices = tuple(p[1] for p in parts)
-            out_slices = tuple(p[2] for p in parts)
-            pieces.append((Ref(self.array._key(in_index)), in_slices, out_slices))
-        if len(pieces) == 1 and all(s == slice(0, n) for s, n in zip(pieces[0][2], shape)):
-            ref, in_slices, _ = pieces[0]
-            return Task(self._key(index), _take, ref, in_slices)
-        return Task(self._key(index), _assemble, pieces, shape, self.dtype)
+            cut_key = (cut_name, *index, n)
+            layer[cut_key] = Task(cut_key, _take, Ref(source._key(tuple(p[0] for p in parts))),
+                                  tuple(p[1] for p in parts))
+            cut_refs.append((Ref(cut_key), tuple(p[2] for p in parts)))
+        layer[key] = Task(key, _place, cut_refs, shape, dtype)
+    return layer
+
+
+#: a one-stage rechunk cutting more than this many pieces per input and output block goes through a middle stage
+STAGE_PIECES_PER_BLOCK = 8
+
+#: ...but only when it cuts at least this many pieces (below, the tasks cost next to nothing)
+STAGE_MIN_PIECES = 512
+
+
+def count_pieces(in_blocks: tuple, out_blocks: tuple) -> int:
+    """How many pieces cutting ``in_blocks`` into ``out_blocks`` makes along one axis.
+
+    >>> count_pieces((2, 2, 2), (3, 3))
+    4
+    """
+    bounds = set(chunk_boundaries(in_blocks)) | set(chunk_boundaries(out_blocks))
+    return max(len(bounds) - 1, 1)
+
+
+def plan_intermediate_chunks(in_chunks: tuple, out_chunks: tuple) -> tuple | None:
+    """Chunks to pass through on the way from ``in_chunks`` to ``out_chunks``, or None to go directly.
+
+    Along each axis the middle block size is the geometric mean of the input
+    and output sizes (a multiple of the smaller one), so a middle block holds
+    about the geometric mean of an input and an output block (never more than
+    the larger) and both stages together cut far fewer pieces than going
+    directly: rows of 20 to columns of 20 of an 8000 x 8000 array go through
+    400 x 400 blocks, about 16,000 pieces instead of 160,000.
+
+    >>> middle = plan_intermediate_chunks(((20,) * 400, (8000,)), ((8000,), (20,) * 400))
+    >>> middle[0][:2], middle[1][:2]
+    ((400, 400), (400, 400))
+    >>> plan_intermediate_chunks(((2, 2), (4,)), ((4,), (2, 2))) is None
+    True
+    """
+    direct = math.prod(count_pieces(i, o) for i, o in zip(in_chunks, out_chunks))
+    blocks = math.prod(len(c) for c in in_chunks) + math.prod(len(c) for c in out_chunks)
+    if direct < STAGE_MIN_PIECES or direct <= STAGE_PIECES_PER_BLOCK * blocks:
+        return None
+    sizes, steps = [], []
+    for in_blocks, out_blocks in zip(in_chunks, out_chunks):
+        length = sum(in_blocks)
+        small, large = sorted((max(max(in_blocks, default=0), 1), max(max(out_blocks, default=0), 1)))
+        size = max(small, round(math.sqrt(small * large) / small) * small)
+        sizes.append(max(min(size, large, length), 1))
+        steps.append(small)
+    # rounding may overshoot: shrink the axis furthest above its step until a block holds no more than
+    # the larger of an input and an output block
+    limit = max(math.prod(max(c, default=1) for c in in_chunks), math.prod(max(c, default=1) for c in out_chunks))
+    while math.prod(sizes) > limit:
+        axis = max(range(len(sizes)), key=lambda a: sizes[a] / steps[a])
+        if sizes[axis] <= steps[axis]:
+            return None
+        sizes[axis] = max(sizes[axis] - steps[axis], steps[axis])
+    middle = []
+    for in_blocks, size in zip(in_chunks, sizes):
+        length = sum(in_blocks)
+        if length == 0:
+            middle.append(tuple(in_blocks))
+            continue
+        full, rest = divmod(length, size)
+        middle.append((size,) * full + ((rest,) if rest else ()))
+    middle = tuple(middle)
+    if middle in (in_chunks, out_chunks):
+        return None
+    staged = (math.prod(count_pieces(i, m) for i, m in zip(in_chunks, middle))
+              + math.prod(count_pieces(m, o) for m, o in zip(middle, out_chunks)))
+    return middle if 2 * staged <= direct else None
 
 
 def reads_cheaply_in(source: Any, chunks: tuple) -> bool:
@@ -143,13 +228,6 @@ def _place(pieces: list, shape: tuple, dtype: np.dtype) -> np.ndarray:
     out = np.empty(shape, dtype=dtype)
     for piece, out_slices in pieces:
         out[out_slices] = piece
-    return out
-
-
-def _assemble(pieces: list, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    out = np.empty(shape, dtype=dtype)
-    for block, in_slices, out_slices in pieces:
-        out[out_slices] = block[in_slices]
     return out
 
 

@@ -57,3 +57,68 @@ def test_rechunk_of_computed_blocks_still_cuts_and_assembles(sched):
     x = (sa.from_array(DATA, chunks=(1, 12)) * 2).rechunk((10, 5))
     assert isinstance(x.expr.optimize(), Rechunk)
     assert_eq(x, DATA * 2, scheduler=sched)
+
+
+def _biggest_block(chunks: tuple) -> int:
+    return int(np.prod([max(c) for c in chunks]))
+
+
+@pytest.mark.parametrize("shape, before, after", [
+    ((96, 96), (1, 96), (96, 1)),
+    ((90, 70), (3, 70), (90, 2)),
+    ((40, 30, 6), (1, 30, 6), (40, 1, 3)),
+])
+def test_fine_rows_to_fine_columns_go_through_a_middle_stage(shape, before, after, sched):
+    from shoal.collections.array.rechunk import count_pieces, plan_intermediate_chunks
+
+    data = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    x = sa.from_array(data - 1, chunks=before) + 1  # computed blocks: the rechunk cannot read the source
+    y = x.rechunk(after)
+    middle = plan_intermediate_chunks(x.chunks, y.chunks)
+    assert middle is not None
+    assert _biggest_block(middle) <= max(_biggest_block(x.chunks), _biggest_block(y.chunks))
+    direct = np.prod([count_pieces(i, o) for i, o in zip(x.chunks, y.chunks)])
+    graph = y.__shoal_graph__()
+    assert len(graph) < direct / 2  # far fewer tasks than one per direct piece
+    assert_eq(y, data, scheduler=sched)
+    assert_eq(y.sum(axis=0), data.sum(axis=0), scheduler=sched)
+
+
+def test_small_or_aligned_rechunks_stay_in_one_stage():
+    from shoal.collections.array.rechunk import plan_intermediate_chunks
+
+    assert plan_intermediate_chunks(((2,) * 5, (10,)), ((10,), (2,) * 5)) is None  # 25 pieces: not worth it
+    assert plan_intermediate_chunks(((1,) * 1000,), ((10,) * 100,)) is None  # merging only: one piece each
+
+
+def test_staged_rechunk_on_processes():
+    data = np.arange(64 * 64).reshape(64, 64)
+    y = (sa.from_array(data, chunks=(1, 64)) * 3).rechunk((64, 1))
+    assert_eq(y, data * 3, scheduler="processes")
+
+
+def _random_chunks(rng: np.random.Generator, length: int) -> tuple:
+    cuts = sorted(set(rng.integers(1, length, size=rng.integers(0, length)).tolist())) if length > 1 else []
+    bounds = [0, *cuts, length]
+    return tuple(b - a for a, b in zip(bounds, bounds[1:]))
+
+
+def test_staging_forced_on_uneven_and_single_element_chunks(monkeypatch):
+    from shoal.collections.array import rechunk as rechunk_module
+
+    monkeypatch.setattr(rechunk_module, "STAGE_MIN_PIECES", 1)
+    monkeypatch.setattr(rechunk_module, "STAGE_PIECES_PER_BLOCK", 0)
+    rng = np.random.default_rng(7)
+    data = np.arange(40 * 36, dtype=np.int64).reshape(40, 36)
+    staged = 0
+    for n in range(20):
+        before = (_random_chunks(rng, 40), _random_chunks(rng, 36))
+        after = (_random_chunks(rng, 40), _random_chunks(rng, 36))
+        if n % 2:  # fine rows to fine columns, unevenly: where a middle stage pays
+            before = ((1,) * 30 + (2, 1, 3, 1, 3), (36,))
+            after = ((40,), (1,) * 30 + (2, 4) if n % 4 == 1 else (1,) * 36)
+        staged += rechunk_module.plan_intermediate_chunks(before, after) is not None
+        y = (sa.from_array(data, chunks=before) + 0).rechunk(after)
+        assert y.chunks == after
+        assert_eq(y, data, scheduler="sync")
+    assert staged > 0  # the forced plan did go through middle stages
