@@ -170,13 +170,14 @@ class DataFrame(_Frame):
                            shuffle_method=shuffle_method)
 
     def merge(self, right, how="inner", on=None, left_on=None, right_on=None, left_index=False, right_index=False,
-              suffixes=("_x", "_y"), indicator=False, npartitions=None, shuffle_method=None, broadcast=None):
+              suffixes=("_x", "_y"), indicator=False, npartitions=None, shuffle_method=None, broadcast=None,
+              skew=None):
         """Database-style join with ``right``: aligned, broadcast or hash-shuffled; see ``merge.py``."""
         from .merge import merge
 
         return merge(self, right, how=how, on=on, left_on=left_on, right_on=right_on, left_index=left_index,
                      right_index=right_index, suffixes=suffixes, indicator=indicator, npartitions=npartitions,
-                     shuffle_method=shuffle_method, broadcast=broadcast)
+                     shuffle_method=shuffle_method, broadcast=broadcast, skew=skew)
 
     def join(self, other, on=None, how="left", lsuffix="", rsuffix="", **kwargs):
         """``other``'s index matched against this frame's column ``on`` (or its index); see ``merge.py``."""

@@ -19,6 +19,14 @@
    result remembers it is hash-partitioned on the left keys, so a following
    merge or shuffle on them needs no new shuffle.
 
+4. **hash+skew** (``skew=True`` or the config value ``dataframe.merge.skew``;
+   ``inner``/``left`` joins on one column): a sample of the left keys is
+   computed first; keys holding more than ``1/npartitions`` of the rows are
+   *heavy*. Their left rows are spread over all partitions and the right
+   rows with those keys are gathered once and added to every partition, so
+   no output partition holds a whole heavy key (Spark's adaptive skew join).
+   Off by default, as the sample reads the left side once more.
+
 ``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
 the rows of the left side whose key appears on the right (left columns only,
 each row once); ``leftanti`` those whose key does not. Null keys match each
@@ -41,11 +49,11 @@ from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, FromPandas, FromValues, HashLayout, label_with_reason
 from .meta import make_meta, meta_nonempty
 from .repartition import RepartitionToDivisions
-from .shuffle import INDEX_KEY, hashed_dtypes, shuffle_expr
+from .shuffle import INDEX_KEY, Shuffle, SpreadSpec, hashed_dtypes, shuffle_expr
 
 __all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
 
-config.update_defaults({"dataframe": {"broadcast-bytes": 32 * 2**20}})
+config.update_defaults({"dataframe": {"broadcast-bytes": 32 * 2**20, "merge": {"skew": False}}})
 
 HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti")
 
@@ -224,6 +232,78 @@ class BroadcastMerge(FrameExpr):
     _label = label_with_reason
 
 
+# ------------------------------------------------------------------ skew
+
+
+def _heavy_rows(right, key, heavy):
+    return right[right[key].isin(list(heavy))]
+
+
+def _skew_merge(left, right, heavy_right, key, heavy, args):
+    light = right[~right[key].isin(list(heavy))]
+    pieces = [p for p in (light, heavy_right) if len(p)]
+    rows = pd.concat(pieces) if len(pieces) > 1 else (pieces[0] if pieces else right)
+    return merge_partitions(left, rows, *args)
+
+
+class SkewMerge(FrameExpr):
+    """A hash join whose heavy left keys were spread over every partition; their right rows go to all of them."""
+
+    _parameters = _MERGE_PARAMETERS + ["right_source", "heavy", "why"]
+    strategy = "hash+skew"
+
+    def _compute_meta(self):
+        return _merged_meta(self)
+
+    def _compute_divisions(self):
+        return (None,) * (self.left.npartitions + 1)
+
+    def _layer(self):
+        key = self.right_on[0]
+        gathered = (f"{self._name}-heavy", 0)
+        source = self.right_source
+        pieces = []
+        layer = {}
+        for i in range(source.npartitions):
+            piece = (f"{self._name}-heavy-piece", i)
+            layer[piece] = Task(piece, _heavy_rows, Ref(source._key(i)), key, self.heavy)
+            pieces.append(Ref(piece))
+        layer[gathered] = Task(gathered, _concat_small, source._meta, *pieces)
+        args = _merge_args(self)
+        for i in range(self.left.npartitions):
+            layer[self._key(i)] = Task(self._key(i), _skew_merge, Ref(self.left._key(i)), Ref(self.right._key(i)),
+                                       Ref(gathered), key, self.heavy, args)
+        return layer
+
+    def _explain_args(self):
+        shown = _explain(self)
+        shown["strategy"] = "hash+skew"
+        return shown
+
+    def _explain_reason(self):
+        return self.why
+
+    _label = label_with_reason
+
+
+def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:
+    """Keys of ``column`` whose share of the rows (estimated from a sample of every partition) exceeds one
+    partition's worth, ``1 / npartitions``; computes the sample now."""
+    from .core import new_collection
+    from .expr import Projection
+    from .reductions import TreeReduce
+    from .sort import _key_summary, _merge_summaries
+
+    reduce = TreeReduce(Projection(expr, column), _key_summary, _merge_summaries, _merge_summaries, None, None,
+                        (pd.Series([]), np.ones(0)), "key-sample")
+    values, weights = new_collection(reduce).compute()
+    if len(values) == 0:
+        return ()
+    shares = pd.Series(weights, index=pd.Index(values)).groupby(level=0).sum() / weights.sum()
+    heavy = shares[shares > 1 / npartitions].sort_values(ascending=False)
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in heavy.index)
+
+
 # ------------------------------------------------------------------ choosing a strategy
 
 
@@ -284,7 +364,7 @@ def _as_list(value):
 
 def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None, left_index: bool = False,
           right_index: bool = False, suffixes=("_x", "_y"), indicator: bool = False, npartitions: int | None = None,
-          shuffle_method: str | None = None, broadcast: bool | None = None):
+          shuffle_method: str | None = None, broadcast: bool | None = None, skew: bool | None = None):
     """Database-style join of two frames; see the module docstring for how the rows are brought together."""
     from .core import new_collection
     from .frames import DataFrame, Series
@@ -371,6 +451,17 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             npartitions = right.npartitions
         else:
             npartitions = max(left.npartitions, right.npartitions)
+    if skew is None:
+        skew = bool(config.get("dataframe.merge.skew", False))
+    if skew and how in ("inner", "left") and len(l_keys) == 1 and l_keys != (INDEX_KEY,) and r_keys != (INDEX_KEY,):
+        heavy = heavy_keys(lexpr, l_keys[0], npartitions)
+        if heavy:
+            spread = SpreadSpec(heavy, npartitions, l_cast[0] if l_cast else None)
+            spread_left = Shuffle(lexpr, l_keys, npartitions, shuffle_method, None, spread)
+            hashed_right = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
+            shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
+            why = f"skew: {len(heavy)} heavy left key(s) ({shown}) spread over all partitions, their right rows copied"
+            return new_collection(SkewMerge(spread_left, hashed_right, *common, rexpr, heavy, why))
     lexpr = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
     rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
     return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",

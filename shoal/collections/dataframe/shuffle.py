@@ -57,7 +57,7 @@ from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, HashLayout, Projection, label_with_reason
 
-__all__ = ["Shuffle", "RangeSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
+__all__ = ["Shuffle", "RangeSpec", "SpreadSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
 config.update_defaults({"dataframe": {"shuffle": {"method": "tasks", "max-branch": 32, "tmpdir": None}}})
 
@@ -99,6 +99,43 @@ def partition_codes(part: pd.DataFrame, on: tuple, npartitions: int, hash_dtypes
         keys = keys.astype({c: d for c, d in zip(keys.columns, hash_dtypes) if d is not None})
     hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     return (hashes % np.uint64(npartitions)).astype(np.int64)
+
+
+class SpreadSpec:
+    """Hash partitioning, except that rows whose key is one of ``heavy`` are spread over every partition.
+
+    Used by the skew join: the heavy keys' rows would otherwise all land in
+    one partition. The other rows go exactly where the plain hash sends them.
+
+    >>> spec = SpreadSpec((7,), 4)
+    >>> sorted(set(spec.codes(pd.Series([7] * 8)).tolist()))
+    [0, 1, 2, 3]
+    """
+
+    __slots__ = ("heavy", "npartitions", "hash_dtype")
+
+    def __init__(self, heavy: tuple, npartitions: int, hash_dtype=None):
+        self.heavy, self.npartitions, self.hash_dtype = tuple(heavy), npartitions, hash_dtype
+
+    def __reduce__(self):
+        return (SpreadSpec, (self.heavy, self.npartitions, self.hash_dtype))
+
+    def __shoal_tokenize__(self):
+        return ("SpreadSpec", self.heavy, self.npartitions, str(self.hash_dtype))
+
+    def __repr__(self):
+        return f"SpreadSpec({len(self.heavy)} heavy keys)"
+
+    def codes(self, values: pd.Series) -> np.ndarray:
+        frame = values.to_frame()
+        codes = partition_codes(frame, tuple(frame.columns), self.npartitions,
+                                None if self.hash_dtype is None else (self.hash_dtype,))
+        heavy = values.isin(list(self.heavy)).to_numpy()
+        count = int(heavy.sum())
+        if count:
+            start = int(np.random.default_rng(len(values)).integers(self.npartitions))
+            codes[heavy] = (np.arange(count) + start) % self.npartitions
+        return codes
 
 
 class RangeSpec:
@@ -398,8 +435,10 @@ class Shuffle(FrameExpr):
     def _explain_args(self):
         shown = {"on": list(self.on) if tuple(self.on) != (INDEX_KEY,) else "index",
                  "method": self.chosen_method}
-        if self.ranges is not None:
+        if isinstance(self.ranges, RangeSpec):
             shown["by"] = "range"
+        elif self.ranges is not None:
+            shown["by"] = repr(self.ranges)
         return shown
 
     def _explain_reason(self):

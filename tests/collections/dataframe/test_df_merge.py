@@ -162,3 +162,28 @@ def test_bad_merges_name_the_problem(pdf):
         left_df.merge(right_df, left_on="i", right_on="s")
     with pytest.raises(ValueError, match="how='cross'"):
         left_df.merge(right_df, on="i", how="cross")
+
+
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_skewed_join_spreads_heavy_keys(how, local_scheduler):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    keys = np.where(rng.random(n) < 0.5, 7, rng.integers(0, 5000, n)).astype(float)
+    keys[::97] = np.nan
+    left = pd.DataFrame({"k": keys, "x": np.arange(n)})
+    right = pd.DataFrame({"k": np.arange(0, 6000, dtype=float), "y": np.arange(6000) % 13})
+    right = pd.concat([right, pd.DataFrame({"k": [7.0, np.nan], "y": [100, 200]})], ignore_index=True)
+    left_df, right_df = dd.from_pandas(left, npartitions=8), dd.from_pandas(right, npartitions=4)
+    plain = left_df.merge(right_df, on="k", how=how, broadcast=False)
+    spread = left_df.merge(right_df, on="k", how=how, broadcast=False, skew=True)
+    assert "skew: 1 heavy left key(s) (7.0)" in spread.explain_text()
+    sizes = {}
+    for label, result in (("plain", plain), ("spread", spread)):
+        parts = shoal.compute(*result.to_delayed(), scheduler=local_scheduler)
+        sizes[label] = [len(p) for p in parts]
+        _assert_same_rows(pd.concat(parts), left.merge(right, on="k", how=how))
+    assert max(sizes["plain"]) > 3 * np.median(sizes["plain"])  # one partition holds the heavy key
+    assert max(sizes["spread"]) <= 3 * np.median(sizes["spread"])
+    with shoal.config.set({"dataframe.merge.skew": True}):
+        uniform = dd.from_pandas(right, npartitions=3).merge(right_df, on="k", broadcast=False)
+        assert "skew" not in uniform.explain_text()  # no heavy key: a plain hash join
