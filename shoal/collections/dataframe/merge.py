@@ -149,6 +149,9 @@ class BlockwiseMerge(FrameExpr):
 
     _label = label_with_reason
 
+    def _simplify_up(self, parent, dependents):
+        return _narrowed_sides(self, parent, dependents)
+
 
 def _explain(expr) -> dict:
     shown = {"how": expr.how}
@@ -162,6 +165,38 @@ def _explain(expr) -> dict:
         shown["right_on"] = list(expr.right_on)
     shown["strategy"] = expr.strategy
     return shown
+
+
+def _narrowed_sides(merge_node, parent, dependents):
+    """``parent`` (a projection of ``merge_node``) over a merge of narrower sides, or None.
+
+    Pushed only when no column is renamed by the suffixes (the sides share no column but the keys), so each
+    output column names its source; the keys are always kept.
+    """
+    from .expr import Projection
+
+    if not (isinstance(parent, Projection) and parent.frame is merge_node) or merge_node.indicator:
+        return None
+    if len(dependents.get(merge_node._name, ())) > 1:
+        return None
+    left, right = merge_node.left, merge_node.right
+    shared = (set(left.columns) & set(right.columns)) - (set(merge_node.left_on) & set(merge_node.right_on))
+    if shared:
+        return None
+    wanted = set(parent.columns_ if isinstance(parent.columns_, list) else [parent.columns_])
+    keep_left = [c for c in left.columns if c in wanted or c in merge_node.left_on]
+    keep_right = [c for c in right.columns if c in wanted or c in merge_node.right_on]
+    if len(keep_left) == len(left.columns) and len(keep_right) == len(right.columns):
+        return None
+    changes = {}
+    if len(keep_left) < len(left.columns):
+        changes["left"] = Projection(left, keep_left)
+    if len(keep_right) < len(right.columns) and not (merge_node.how in ("leftsemi", "leftanti") and not keep_right):
+        changes["right"] = Projection(right, keep_right)
+    extra = {}
+    if isinstance(merge_node, SkewMerge) and "right" in changes:
+        extra["right_source"] = Projection(merge_node.right_source, keep_right)
+    return Projection(merge_node.replace(**changes, **extra), parent.columns_)
 
 
 def _concat_small(meta, *parts):
@@ -231,6 +266,9 @@ class BroadcastMerge(FrameExpr):
 
     _label = label_with_reason
 
+    def _simplify_up(self, parent, dependents):
+        return _narrowed_sides(self, parent, dependents)
+
 
 # ------------------------------------------------------------------ skew
 
@@ -284,6 +322,9 @@ class SkewMerge(FrameExpr):
         return self.why
 
     _label = label_with_reason
+
+    def _simplify_up(self, parent, dependents):
+        return _narrowed_sides(self, parent, dependents)
 
 
 def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:

@@ -187,3 +187,17 @@ def test_skewed_join_spreads_heavy_keys(how, local_scheduler):
     with shoal.config.set({"dataframe.merge.skew": True}):
         uniform = dd.from_pandas(right, npartitions=3).merge(right_df, on="k", broadcast=False)
         assert "skew" not in uniform.explain_text()  # no heavy key: a plain hash join
+
+
+@pytest.mark.parametrize("broadcast", [True, False])
+def test_projection_is_pushed_below_the_merge(pdf, broadcast):
+    right = _right_pandas()[["i", "r"]]
+    left_df = dd.from_pandas(pdf, npartitions=3)
+    result = left_df.merge(dd.from_pandas(right, npartitions=2), on="i", broadcast=broadcast)[["f", "r"]]
+    plan = result.optimize().expr
+    readers = list(plan.find_operations(dd.from_pandas(pdf, npartitions=1).expr.__class__))
+    assert sorted(len(r.columns) for r in readers) == [2, 2]  # left reads i and f only; right i and r
+    _assert_same_rows(result.compute(), pdf.merge(right, on="i")[["f", "r"]])
+    # shared non-key columns get suffixes: nothing is pushed, the result is still right
+    both = left_df.merge(dd.from_pandas(_right_pandas(), npartitions=2), on="i", broadcast=broadcast)[["s_x", "r"]]
+    _assert_same_rows(both.compute(), pdf.merge(_right_pandas(), on="i")[["s_x", "r"]])
