@@ -150,3 +150,45 @@ def test_shuffle_is_stable(method, n_in, n_out, branch):
     for part in parts:
         assert part.v.is_monotonic_increasing  # rows in input order within every output partition
     assert sorted(pd.concat(parts).v) == list(range(600))
+
+
+_BOUNDED_MEMORY_SCRIPT = '''
+import resource, sys
+import numpy as np, pandas as pd
+import shoal.dataframe as dd
+
+PARTS, ROWS = 16, 300_000  # 16 x 9.6 MB of data
+
+def make(i):
+    rng = np.random.default_rng(i)
+    return pd.DataFrame({"k": rng.integers(0, 10**6, ROWS), "a": rng.normal(size=ROWS),
+                         "b": rng.normal(size=ROWS), "c": rng.normal(size=ROWS)})
+
+def summary(part):
+    return pd.DataFrame({"n": [len(part)], "keys": [part.k.nunique()]})
+
+df = dd.from_map(make, list(range(PARTS)), meta=make(0).iloc[:0])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = df.shuffle("k", shuffle_method="disk").map_partitions(summary, meta={"n": "int64", "keys": "int64"})
+counts = result.compute(scheduler="sync")
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+expected_keys = pd.concat([make(i).k for i in range(PARTS)]).nunique()
+print(int(counts.n.sum()), int(counts["keys"].sum()), expected_keys, grown * 1024, PARTS * ROWS * 32)
+'''
+
+
+def test_disk_shuffle_of_more_data_than_its_memory_peak(tmp_path):
+    """A 150 MB frame shuffled on disk grows the peak RSS by well under its size (one partition at a time)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "bounded.py"
+    script.write_text(_BOUNDED_MEMORY_SCRIPT)
+    env = dict(os.environ, SHOAL_DATAFRAME__SHUFFLE__TMPDIR=str(tmp_path / "spill"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    rows, keys, expected_keys, grown, data_bytes = map(int, done.stdout.split())
+    assert rows == 16 * 300_000
+    assert keys == expected_keys  # every key in exactly one partition
+    assert grown < data_bytes / 3, f"peak RSS grew by {grown:,} bytes for {data_bytes:,} bytes of data"
+    assert not (tmp_path / "spill").exists() or os.listdir(tmp_path / "spill") == []
