@@ -185,6 +185,11 @@ class DataFrame(_Frame):
 
         return join(self, other, on=on, how=how, lsuffix=lsuffix, rsuffix=rsuffix, **kwargs)
 
+    def melt(self, id_vars=None, value_vars=None, var_name=None, value_name="value", col_level=None):
+        from .reshape import melt
+
+        return melt(self, id_vars, value_vars, var_name, value_name, col_level)
+
     def drop_duplicates(self, subset=None, keep="first", split_out=None, shuffle_method=None, ignore_index=False):
         """Rows with distinct values of ``subset`` (all columns by default), through a stable shuffle; see ``rows.py``."""
         from .rows import drop_duplicates

@@ -1,0 +1,58 @@
+"""Reshaping partition by partition: ``melt`` and ``get_dummies`` (with known categories).
+
+Both are computed on every partition on its own. ``get_dummies`` needs the
+encoded columns to be categoricals, so every partition makes the same
+indicator columns (one per category, seen or not); other dtypes are refused
+with advice. ``melt`` numbers its rows per partition (compare after sorting).
+
+>>> import pandas as pd, shoal.dataframe as dd
+>>> pdf = pd.DataFrame({"c": pd.Categorical(["a", "b", "a"], categories=["a", "b", "z"]), "x": [1, 2, 3]})
+>>> list(dd.get_dummies(dd.from_pandas(pdf, npartitions=2)).columns)
+['x', 'c_a', 'c_b', 'c_z']
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["get_dummies", "melt"]
+
+
+def _get_dummies(part, kwargs):
+    return pd.get_dummies(part, **kwargs)
+
+
+def get_dummies(data, prefix=None, prefix_sep="_", dummy_na=False, columns=None, drop_first=False, dtype=bool):
+    """pandas' ``get_dummies`` on every partition; the encoded columns must be categoricals."""
+    from .frames import DataFrame
+
+    meta = data._meta
+    if isinstance(data, DataFrame):
+        encoded = columns if columns is not None else [
+            c for c, dt in meta.dtypes.items() if dt == object or isinstance(dt, (pd.CategoricalDtype, pd.StringDtype))
+        ]
+        unknown = [c for c in encoded if not isinstance(meta[c].dtype, pd.CategoricalDtype)]
+    else:
+        encoded, unknown = [meta.name], ([] if isinstance(meta.dtype, pd.CategoricalDtype) else [meta.name])
+    if unknown:
+        raise NotImplementedError(
+            f"get_dummies: column(s) {unknown} are not categoricals, so each partition would make its own set of "
+            "indicator columns; convert them first, e.g. df.astype({col: pd.CategoricalDtype([...])}) with the "
+            "full list of categories"
+        )
+    kwargs = {"prefix": prefix, "prefix_sep": prefix_sep, "dummy_na": dummy_na, "columns": columns,
+              "drop_first": drop_first, "dtype": dtype}
+    if not isinstance(data, DataFrame):
+        kwargs.pop("columns")
+    return data.map_partitions(_get_dummies, kwargs)
+
+
+def _melt(part, kwargs):
+    return part.melt(**kwargs)
+
+
+def melt(frame, id_vars=None, value_vars=None, var_name=None, value_name="value", col_level=None):
+    """pandas' ``melt`` on every partition (the index is renumbered per partition; divisions become unknown)."""
+    kwargs = {"id_vars": id_vars, "value_vars": value_vars, "var_name": var_name, "value_name": value_name,
+              "col_level": col_level}
+    return frame.map_partitions(_melt, kwargs, clear_divisions=True)

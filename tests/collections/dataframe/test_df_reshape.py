@@ -1,0 +1,33 @@
+"""``melt`` and ``get_dummies`` (``reshape.py``) compared with pandas."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+
+def test_melt(frames):
+    pdf, df = frames
+    kwargs = {"id_vars": ["k"], "value_vars": ["i", "f"], "var_name": "which"}
+    got = df.melt(**kwargs).compute()
+    expected = pdf.melt(**kwargs)
+    order = ["which", "k", "value"]
+    assert_eq(got.sort_values(order).reset_index(drop=True), expected.sort_values(order).reset_index(drop=True))
+    assert_eq(dd.melt(df[["k", "i"]], id_vars="k").compute().sort_values(["k", "value"]).reset_index(drop=True),
+              pdf[["k", "i"]].melt(id_vars="k").sort_values(["k", "value"]).reset_index(drop=True))
+
+
+def test_get_dummies_with_known_categories(frames, local_scheduler):
+    pdf, df = frames
+    assert_eq(dd.get_dummies(df[["c", "i"]]), pd.get_dummies(pdf[["c", "i"]]), scheduler=local_scheduler)
+    assert_eq(dd.get_dummies(df.c, prefix="level", dtype=int), pd.get_dummies(pdf.c, prefix="level", dtype=int))
+    assert_eq(dd.get_dummies(df, columns=["c"], drop_first=True), pd.get_dummies(pdf, columns=["c"], drop_first=True))
+
+
+def test_get_dummies_refuses_unknown_categories(frames):
+    _, df = frames
+    with pytest.raises(NotImplementedError, match=r"\['s'\] are not categoricals"):
+        dd.get_dummies(df[["s", "i"]])
