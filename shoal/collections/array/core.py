@@ -552,7 +552,8 @@ def run_sharing_readers_together(graph: dict, is_cheap, keep: set, token: str) -
         members = sorted(members, key=sort_key)
         taken = set(members)
         chains = [_sole_dependent_chain(m, graph, dependents, keep, taken) for m in members]
-        # blocks also read by a member's other cheap dependencies (unshared) come along, made once
+        if any(graph[m].dependencies & taken for m in members):
+            continue  # a member reading another's result: keep it simple, leave this group alone
         blocks = sorted(set(blocks_of[root]), key=sort_key)
         group_key = (f"together-{token.rsplit('-', 1)[-1]}", number)
         ends = [chain[-1] for chain in chains]

@@ -53,3 +53,24 @@ def test_outputs_that_share_cheap_blocks_are_still_each_returned(sched):
     assert_eq(x[:, :3] + x[:, 3:], data[:, :3] + data[:, 3:], scheduler=sched)
     ones = sa.ones((4, 4), chunks=2)
     assert_eq((ones + ones.T * 2).sum(axis=0), np.full(4, 12.0), scheduler=sched)
+
+
+def test_a_reader_of_another_readers_result_is_not_grouped(sched):
+    from shoal.collections.array.core import inline_cheap_blocks
+    from shoal.taskgraph.core import Ref, Task
+
+    # hand-made graph: b reads the cheap block and a, which reads the cheap block too
+    x = sa.random.default_rng(2).random(4, chunks=4)
+    name = x.expr.optimize()._name
+    block = (name, 0)
+    graph = {
+        block: x.expr.optimize().__shoal_graph__()[block],
+        ("a", 0): Task(("a", 0), np.negative, Ref(block)),
+        ("b", 0): Task(("b", 0), np.add, Ref(block), Ref(("a", 0))),
+        ("c", 0): Task(("c", 0), np.sum, Ref(("b", 0))),
+    }
+    new = inline_cheap_blocks(graph, x.expr.optimize(), [("c", 0)])
+    assert not any(type(k) is tuple and str(k[0]).startswith("together") for k in new)
+    from shoal.schedulers.registry import get_scheduler
+
+    assert get_scheduler(sched)(new, [("c", 0)])[0] == 0.0
