@@ -1,0 +1,46 @@
+"""``resample`` (``resample.py``) compared with pandas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal.testing import assert_eq
+
+
+def _timed(seed=0, n=300, gaps=True):
+    rng = np.random.default_rng(seed)
+    minutes = np.sort(rng.choice(60 * 24 * 3, n, replace=False))
+    if gaps:
+        minutes = minutes[(minutes < 1500) | (minutes > 2400)]  # a stretch with no rows at all
+    index = pd.to_datetime("2024-03-01") + pd.to_timedelta(minutes, unit="min")
+    x = rng.normal(size=len(index))
+    x[::11] = np.nan
+    return pd.DataFrame({"x": x, "y": rng.integers(0, 50, len(index))}, index=index)
+
+
+@pytest.mark.parametrize("rule", ["1h", "6h", "1D", "7min"])
+@pytest.mark.parametrize("method", ["sum", "mean", "count", "min", "max", "first", "last", "size"])
+@pytest.mark.parametrize("npartitions", [1, 4, 9])
+def test_resample_matches_pandas(rule, method, npartitions):
+    pdf = _timed()
+    result = getattr(dd.from_pandas(pdf, npartitions=npartitions).resample(rule), method)()
+    assert result.known_divisions
+    assert_eq(result, getattr(pdf.resample(rule), method)())
+
+
+def test_resample_after_set_index(local_scheduler):
+    pdf = _timed(1).reset_index(names="when").sample(frac=1.0, random_state=0)
+    df = dd.from_pandas(pdf, npartitions=5, sort=False).set_index("when")
+    expected = pdf.set_index("when").sort_index().resample("2h").agg({"x": "mean", "y": "sum"})
+    assert_eq(df.resample("2h").agg({"x": "mean", "y": "sum"}), expected, scheduler=local_scheduler)
+
+
+def test_resample_needs_known_datetime_divisions():
+    pdf = _timed()
+    with pytest.raises(ValueError, match="known divisions"):
+        dd.from_pandas(pdf, npartitions=3, sort=False).resample("1h")
+    with pytest.raises(TypeError, match="datetime index"):
+        dd.from_pandas(pdf.reset_index(drop=True), npartitions=3).resample("1h")
