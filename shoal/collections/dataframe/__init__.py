@@ -14,5 +14,12 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   operations, approximate quantiles;
 - ``repartition``, ``indexing`` (``loc``/``iloc``), ``accessors`` (``.str``,
   ``.dt``, ``.cat``);
+- ``shuffle``: hash (and range) shuffles, staged in memory or spilled to disk,
+  and the ``HashLayout`` they leave behind; ``sort`` (``set_index``,
+  ``sort_values``); ``merge`` (aligned, broadcast, hash and skew joins),
+  ``merge_asof``, ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``,
+  ``transform``, ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
+  ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm``, ``resample``;
+  ``reshape`` (``melt``, ``get_dummies``);
 - ``io/``: pandas objects and delayed values, CSV, Parquet, JSON lines, arrays.
 """
