@@ -150,7 +150,7 @@ class BlockwiseMerge(FrameExpr):
     _label = label_with_reason
 
     def _simplify_up(self, parent, dependents):
-        return _narrowed_sides(self, parent, dependents)
+        return _merge_simplify_up(self, parent, dependents)
 
 
 def _explain(expr) -> dict:
@@ -197,6 +197,54 @@ def _narrowed_sides(merge_node, parent, dependents):
     if isinstance(merge_node, SkewMerge) and "right" in changes:
         extra["right_source"] = Projection(merge_node.right_source, keep_right)
     return Projection(merge_node.replace(**changes, **extra), parent.columns_)
+
+
+def _filter_below(merge_node, parent, dependents):
+    """``merged[predicate]`` as a merge of a filtered side, when the predicate reads only columns of that side
+    (not renamed by suffixes) and filtering that side first keeps the same rows: the left side of inner, left,
+    leftsemi and leftanti joins, the right side of inner and right joins."""
+    from .expr import Filter, Projection
+
+    if not (isinstance(parent, Filter) and parent.frame is merge_node) or merge_node.indicator:
+        return None
+    read = []
+    for node in parent.predicate.walk():
+        if node._name == merge_node._name:
+            continue
+        if any(dep._name == merge_node._name for dep in node.dependencies()):
+            if not (isinstance(node, Projection) and not isinstance(node.columns_, list)):
+                return None
+            read.append(node)
+    if not read:
+        return None
+    allowed = {parent._name} | {node._name for node in read}
+    if any(reader._name not in allowed for reader in dependents.get(merge_node._name, ())):
+        return None  # something else reads the merge too: filtering below it would change what that sees
+    columns = {node.columns_ for node in read}
+    left, right = merge_node.left, merge_node.right
+    sides = []
+    if merge_node.how in ("inner", "left", "leftsemi", "leftanti"):
+        sides.append(("left", left))
+    if merge_node.how in ("inner", "right"):
+        sides.append(("right", right))
+    for side, frame in sides:
+        other = right if side == "left" else left
+        if not columns <= set(frame.columns):
+            continue
+        if columns & set(other.columns) and not columns <= set(merge_node.left_on) & set(merge_node.right_on):
+            continue  # a shared column is renamed by the suffixes (or ambiguous)
+        predicate = parent.predicate
+        for node in read:
+            predicate = predicate.substitute(node, Projection(frame, node.columns_))
+        changes = {side: Filter(frame, predicate)}
+        if isinstance(merge_node, SkewMerge) and side == "right":
+            return None  # the heavy right rows are read from the unfiltered source
+        return merge_node.replace(**changes)
+    return None
+
+
+def _merge_simplify_up(merge_node, parent, dependents):
+    return _narrowed_sides(merge_node, parent, dependents) or _filter_below(merge_node, parent, dependents)
 
 
 def _concat_small(meta, *parts):
@@ -267,7 +315,7 @@ class BroadcastMerge(FrameExpr):
     _label = label_with_reason
 
     def _simplify_up(self, parent, dependents):
-        return _narrowed_sides(self, parent, dependents)
+        return _merge_simplify_up(self, parent, dependents)
 
 
 # ------------------------------------------------------------------ skew
@@ -324,7 +372,7 @@ class SkewMerge(FrameExpr):
     _label = label_with_reason
 
     def _simplify_up(self, parent, dependents):
-        return _narrowed_sides(self, parent, dependents)
+        return _merge_simplify_up(self, parent, dependents)
 
 
 def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:

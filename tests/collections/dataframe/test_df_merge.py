@@ -201,3 +201,25 @@ def test_projection_is_pushed_below_the_merge(pdf, broadcast):
     # shared non-key columns get suffixes: nothing is pushed, the result is still right
     both = left_df.merge(dd.from_pandas(_right_pandas(), npartitions=2), on="i", broadcast=broadcast)[["s_x", "r"]]
     _assert_same_rows(both.compute(), pdf.merge(_right_pandas(), on="i")[["s_x", "r"]])
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right"])
+@pytest.mark.parametrize("broadcast", [True, False])
+def test_filters_are_pushed_below_the_merge(pdf, how, broadcast):
+    from shoal.collections.dataframe.expr import Filter
+    from shoal.collections.dataframe.merge import BlockwiseMerge, BroadcastMerge
+
+    right = _right_pandas()[["i", "r"]]
+    merged = dd.from_pandas(pdf, npartitions=3).merge(dd.from_pandas(right, npartitions=2), on="i", how=how,
+                                                     broadcast=broadcast if how != "right" or not broadcast else None)
+    on_left = merged[(merged.f > 0) & (merged.k != 2)]
+    on_right = merged[merged.r < 0.5]
+    for result, expected in ((on_left, lambda m: m[(m.f > 0) & (m.k != 2)]), (on_right, lambda m: m[m.r < 0.5])):
+        plan = result.optimize().expr
+        pushed = not isinstance(plan, Filter)
+        pushable = (result is on_left and how in ("inner", "left")) or (result is on_right and how in ("inner", "right"))
+        assert pushed == pushable
+        if pushed:
+            (node,) = plan.find_operations(BlockwiseMerge, BroadcastMerge)
+            assert list(node.find_operations(Filter))
+        _assert_same_rows(result.compute(), expected(pdf.merge(right, on="i", how=how)))
