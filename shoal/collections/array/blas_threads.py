@@ -60,13 +60,18 @@ def _local_setter() -> Callable[[int], int] | None:
 
 @contextlib.contextmanager
 def one_blas_thread_in_workers() -> Iterator[None]:
-    """Inside a non-main thread, OpenBLAS uses one thread for this thread's calls; restored after."""
+    """Inside a non-main thread, OpenBLAS uses one thread for this thread's calls; unset after.
+
+    Unset (0) rather than the previous value: the setter reports the thread's
+    *effective* count, so restoring that number would pin the thread to the
+    process-wide setting of the moment instead of following it.
+    """
     setter = _local_setter() if threading.current_thread() is not threading.main_thread() else None
     if setter is None:
         yield
         return
-    previous = setter(1)
+    setter(1)
     try:
         yield
     finally:
-        setter(previous)
+        setter(0)
