@@ -289,6 +289,15 @@ class Series(_Frame):
         return self._reduce_with("mode", spec.chunk, spec.combine, spec.aggregate, {"dropna": dropna},
                                  split_every, meta)
 
+    def sort_values(self, ascending=True, na_position="last", npartitions=None, shuffle_method=None):
+        """Values sorted across partitions (see ``sort.py``)."""
+        from .sort import sort_values
+
+        name = self.name if self.name is not None else "__series__"
+        ordered = sort_values(self.to_frame(name), name, ascending=ascending, na_position=na_position,
+                              npartitions=npartitions, shuffle_method=shuffle_method)
+        return ordered[name].rename(self.name)
+
     def drop_duplicates(self, keep="first", split_out=None, shuffle_method=None, ignore_index=False):
         from .rows import drop_duplicates
 

@@ -57,7 +57,7 @@ from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, HashLayout, Projection, label_with_reason
 
-__all__ = ["Shuffle", "RangeSpec", "SpreadSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
+__all__ = ["Shuffle", "register_shuffle_method", "RangeSpec", "SpreadSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
 config.update_defaults({"dataframe": {"shuffle": {"method": "tasks", "max-branch": 32, "tmpdir": None}}})
 
@@ -67,12 +67,24 @@ SHUFFLE_METHODS = ("tasks", "disk")
 _CODE = "__shoal_partition__"
 
 
+#: extra methods registered by other layers (the distributed scheduler's worker-to-worker exchange)
+_REGISTERED: dict = {}
+
+
+def register_shuffle_method(name: str, make_layer) -> None:
+    """Add a shuffle method: ``make_layer(shuffle_expr) -> {key: task}`` must emit the tasks of ``shuffle_expr``
+    (a ``Shuffle``), ending with one task per output partition keyed ``shuffle_expr._key(p)`` whose value holds
+    exactly the rows that ``partition_codes(part, expr.on, expr.npartitions_out, expr.hash_dtypes, expr.ranges)``
+    sends to ``p``, in input order. The distributed layer calls this; collections never import it."""
+    _REGISTERED[name] = make_layer
+
+
 def resolve_method(method: str | None) -> str:
     """The shuffle method to use: ``method``, else the config's; checked."""
     chosen = method or config.get("dataframe.shuffle.method", "tasks")
-    if chosen not in SHUFFLE_METHODS:
+    if chosen not in SHUFFLE_METHODS and chosen not in _REGISTERED:
         raise ValueError(
-            f"shuffle_method={chosen!r} is not known; choose one of {list(SHUFFLE_METHODS)} "
+            f"shuffle_method={chosen!r} is not known; choose one of {list(SHUFFLE_METHODS) + list(_REGISTERED)} "
             "(or set the config value dataframe.shuffle.method)"
         )
     return chosen
@@ -449,8 +461,11 @@ class Shuffle(FrameExpr):
     _label = label_with_reason
 
     def _layer(self):
-        if self.chosen_method == "disk":
+        method = self.chosen_method
+        if method == "disk":
             return _disk_layer(self)
+        if method in _REGISTERED:
+            return _REGISTERED[method](self)
         return _tasks_layer(self)
 
     def _simplify_up(self, parent, dependents):

@@ -192,3 +192,21 @@ def test_disk_shuffle_of_more_data_than_its_memory_peak(tmp_path):
     assert keys == expected_keys  # every key in exactly one partition
     assert grown < data_bytes / 3, f"peak RSS grew by {grown:,} bytes for {data_bytes:,} bytes of data"
     assert not (tmp_path / "spill").exists() or os.listdir(tmp_path / "spill") == []
+
+
+def test_a_registered_shuffle_method_is_used(pdf):
+    from shoal.collections.dataframe import shuffle as shuffle_module
+
+    calls = []
+
+    def via_tasks(expr):
+        calls.append(expr.npartitions_out)
+        return shuffle_module._tasks_layer(expr)
+
+    shuffle_module.register_shuffle_method("test-method", via_tasks)
+    try:
+        out = dd.from_pandas(pdf, npartitions=3).shuffle("k", npartitions=2, shuffle_method="test-method")
+        pd.testing.assert_frame_equal(out.compute().sort_index(), pdf)
+        assert calls == [2]
+    finally:
+        shuffle_module._REGISTERED.pop("test-method")

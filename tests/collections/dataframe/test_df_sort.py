@@ -117,3 +117,11 @@ def test_sort_values_all_null_key():
     pdf = pd.DataFrame({"x": [np.nan] * 4, "y": range(4)})
     got = dd.from_pandas(pdf, npartitions=2).sort_values("x").compute()
     pd.testing.assert_frame_equal(got.sort_values("y"), pdf)
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_series_sort_values(big, ascending):
+    got = dd.from_pandas(big, npartitions=4).f.sort_values(ascending=ascending, na_position="first").compute()
+    expected = big.f.sort_values(ascending=ascending, na_position="first")
+    pd.testing.assert_series_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    assert sorted(got.index) == sorted(expected.index)
