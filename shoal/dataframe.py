@@ -10,4 +10,4 @@ from .collections.dataframe.io.array import from_array
 from .collections.dataframe.merge import merge
 from .collections.dataframe.concat import concat
 from .collections.dataframe.merge_asof import merge_asof
-from .collections.dataframe.reshape import get_dummies, melt
+from .collections.dataframe.reshape import get_dummies, melt, pivot_table

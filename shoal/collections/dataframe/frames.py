@@ -185,6 +185,11 @@ class DataFrame(_Frame):
 
         return join(self, other, on=on, how=how, lsuffix=lsuffix, rsuffix=rsuffix, **kwargs)
 
+    def pivot_table(self, index, columns, values, aggfunc="mean"):
+        from .reshape import pivot_table
+
+        return pivot_table(self, index, columns, values, aggfunc)
+
     def melt(self, id_vars=None, value_vars=None, var_name=None, value_name="value", col_level=None):
         from .reshape import melt
 

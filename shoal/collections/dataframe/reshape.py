@@ -1,4 +1,4 @@
-"""Reshaping partition by partition: ``melt`` and ``get_dummies`` (with known categories).
+"""Reshaping: ``melt`` and ``get_dummies`` (with known categories) partition by partition; ``pivot_table``.
 
 Both are computed on every partition on its own. ``get_dummies`` needs the
 encoded columns to be categoricals, so every partition makes the same
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["get_dummies", "melt"]
+__all__ = ["get_dummies", "melt", "pivot_table"]
 
 
 def _get_dummies(part, kwargs):
@@ -56,3 +56,32 @@ def melt(frame, id_vars=None, value_vars=None, var_name=None, value_name="value"
     kwargs = {"id_vars": id_vars, "value_vars": value_vars, "var_name": var_name, "value_name": value_name,
               "col_level": col_level}
     return frame.map_partitions(_melt, kwargs, clear_divisions=True)
+
+
+def _unstack(table, level):
+    return table.unstack(level)
+
+
+def pivot_table(frame, index, columns, values, aggfunc="mean"):
+    """pandas' ``pivot_table(..., observed=False, dropna=False)`` for one ``index`` column, one categorical
+    ``columns`` column (its categories are the output columns, known in advance) and one ``values`` column:
+    a groupby on both keys (a tree reduction) then ``unstack`` of the one-partition result. ``min``/``max``/
+    ``first``/``last`` of integers come back as float64 (pandas' own dtype there depends on the data)."""
+    for name, column in (("index", index), ("columns", columns), ("values", values)):
+        if not isinstance(column, str) and not hasattr(column, "__hash__"):
+            raise TypeError(f"pivot_table: {name}= must be one column name, got {column!r}")
+    frame._check_columns([index, columns, values], "pivot_table column")
+    if not isinstance(frame._meta[columns].dtype, pd.CategoricalDtype):
+        raise NotImplementedError(
+            f"pivot_table: columns={columns!r} must be a categorical column (its categories become the output "
+            "columns, which must be known before computing); convert it with astype(pd.CategoricalDtype([...]))"
+        )
+    if aggfunc not in ("mean", "sum", "count", "min", "max", "first", "last", "size"):
+        raise NotImplementedError(f"pivot_table: aggfunc={aggfunc!r} is not supported; use mean, sum, count, min, "
+                                  "max, first, last or size")
+    grouped = frame.groupby([index, columns], observed=False)[values]
+    table = grouped.size() if aggfunc == "size" else getattr(grouped, aggfunc)()
+    dtype = frame._meta[columns].dtype
+    meta = pd.DataFrame(index=pd.Index([], dtype=frame._meta[index].dtype, name=index),
+                        columns=pd.CategoricalIndex(dtype.categories, dtype=dtype, name=columns)).astype(table.dtype)
+    return table.map_partitions(_unstack, columns, meta=meta)

@@ -31,3 +31,20 @@ def test_get_dummies_refuses_unknown_categories(frames):
     _, df = frames
     with pytest.raises(NotImplementedError, match=r"\['s'\] are not categoricals"):
         dd.get_dummies(df[["s", "i"]])
+
+
+@pytest.mark.parametrize("aggfunc", ["mean", "sum", "count", "min", "max"])
+def test_pivot_table_with_known_categories(frames, aggfunc):
+    pdf, df = frames
+    expected = pd.pivot_table(pdf, index="k", columns="c", values="f", aggfunc=aggfunc, observed=False, dropna=False)
+    assert_eq(dd.pivot_table(df, index="k", columns="c", values="f", aggfunc=aggfunc), expected)
+    # min/max of ints: pandas' dtype depends on whether every (index, category) pair occurs; shoal's is float64
+    assert_eq(df.pivot_table(index="k", columns="c", values="i", aggfunc=aggfunc),
+              pd.pivot_table(pdf, index="k", columns="c", values="i", aggfunc=aggfunc, observed=False, dropna=False),
+              check_dtype=aggfunc not in ("min", "max"))
+
+
+def test_pivot_table_refuses_unknown_columns(frames):
+    _, df = frames
+    with pytest.raises(NotImplementedError, match="must be a categorical"):
+        df.pivot_table(index="k", columns="s", values="f")
