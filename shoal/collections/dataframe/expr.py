@@ -93,8 +93,6 @@ class Partitioning:
             return False
         if self.origin == other.origin:
             return True
-        if self.hash_layout is not None and self.hash_layout == other.hash_layout:
-            return True
         return self.known_divisions and other.known_divisions and tuple(self.divisions) == tuple(other.divisions)
 
     def __repr__(self) -> str:

@@ -210,3 +210,12 @@ def test_a_registered_shuffle_method_is_used(pdf):
         assert calls == [2]
     finally:
         shuffle_module._REGISTERED.pop("test-method")
+
+
+def test_two_shuffles_on_one_key_are_not_aligned_row_by_row(pdf):
+    # equal hash layouts put equal keys together, not the same rows: element-wise work must refuse
+    a = dd.from_pandas(pdf, npartitions=3).shuffle("k", npartitions=2)
+    b = dd.from_pandas(pdf.iloc[::-1], npartitions=2).shuffle("k", npartitions=2)
+    assert a.partitioning.hash_layout == b.partitioning.hash_layout
+    with pytest.raises(ValueError, match="partitioned differently"):
+        a.i + b.i
