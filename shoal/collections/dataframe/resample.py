@@ -30,11 +30,19 @@ def _floor(value, rule, origin):
     """The start of the bin ``value`` falls in, bins of ``rule`` counted from ``origin`` (pandas' 'start_day')."""
     step = pd.Timedelta(rule)
     value = pd.Timestamp(value)
+    if value.tz is not None and isinstance(pd.tseries.frequencies.to_offset(rule), pd.offsets.Day):
+        # calendar days: count on the wall clock, so a day across a DST change still starts at midnight
+        wall, start = value.tz_localize(None), origin.tz_localize(None)
+        floored = start + ((wall - start) // step) * step
+        return floored.tz_localize(value.tz, ambiguous=True, nonexistent="shift_forward")
     return origin + ((value - origin) // step) * step
 
 
 def _resample_partition(part, rule, method, args, kwargs, low, high, last, origin):
-    result = getattr(part.resample(rule, origin=origin), method)(*args, **kwargs)
+    calendar_days = origin.tz is not None and isinstance(pd.tseries.frequencies.to_offset(rule), pd.offsets.Day)
+    # pandas bins tz-aware calendar days by local midnight and ignores origin= for them
+    resampler = part.resample(rule) if calendar_days else part.resample(rule, origin=origin)
+    result = getattr(resampler, method)(*args, **kwargs)
     end = high if last else high - pd.Timedelta(1, "ns")
     bins = pd.date_range(_floor(low, rule, origin), _floor(end, rule, origin), freq=rule, name=result.index.name)
     if len(part) == 0 and not last and pd.Timestamp(low) == pd.Timestamp(high):
@@ -60,6 +68,11 @@ class Resampler:
         except ValueError:
             raise NotImplementedError(
                 f"resample({rule!r}): only fixed-length frequencies (s, min, h, D, ...) are supported") from None
+        tz = getattr(frame._meta.index.dtype, "tz", None)
+        offset = pd.tseries.frequencies.to_offset(rule)
+        if tz is not None and isinstance(offset, pd.offsets.Day) and offset.n != 1:
+            raise NotImplementedError(f"resample({rule!r}) on a timezone-aware index: only '1D' calendar days are "
+                                      "supported (or convert the index to UTC first)")
         self._frame, self._rule = frame, rule
         # pandas counts bins from midnight of the first day ('start_day'); so does every partition here
         self._origin = pd.Timestamp(frame.divisions[0]).normalize()

@@ -44,3 +44,10 @@ def test_resample_needs_known_datetime_divisions():
         dd.from_pandas(pdf, npartitions=3, sort=False).resample("1h")
     with pytest.raises(TypeError, match="datetime index"):
         dd.from_pandas(pdf.reset_index(drop=True), npartitions=3).resample("1h")
+
+
+@pytest.mark.parametrize("rule", ["1D", "6h", "45min"])
+def test_resample_across_a_dst_change(pdf, rule, local_scheduler):
+    timed = pdf.set_index("t")[["f", "i"]]  # Europe/Paris, across the March 2021 change
+    assert_eq(dd.from_pandas(timed, npartitions=3).resample(rule).sum(), timed.resample(rule).sum(),
+              scheduler=local_scheduler)
