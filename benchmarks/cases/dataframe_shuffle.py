@@ -15,6 +15,12 @@ library pays for concatenating tens of millions of rows into one frame.
 - ``dataframe-merge-broadcast-threads``: ``size * 1,000`` rows (20M) in 20
   partitions merged with a 1,000-row frame in one partition on a key in
   ``range(1000)``; checked the same way.
+- ``dataframe-sort-values-threads``: ``size * 500`` rows (10M) in 20
+  partitions, ``sort_values('x')`` on random int64; checked like set_index
+  (on the column).
+- ``dataframe-rolling-threads``: ``size * 1,000`` rows (20M) in 20
+  partitions, ``v.rolling(100).sum()`` (ints, so sums are exact); checked:
+  the total of the windowed sums against NumPy.
 
 >>> part = make_keys(0, 10)
 >>> summarize_parts([part_summary(part.sort_values("x"), "x")]) == (10, int(part.v.sum()), True)
@@ -164,5 +170,63 @@ class BroadcastMergeCase(BenchmarkCase):
         return rows, total
 
 
+def sort_values(lib: Any, meta) -> tuple:
+    dd = importlib.import_module(f"{lib.__name__}.dataframe")
+    df = dd.from_map(get_left, list(range(len(_LEFT))), meta=meta)
+    out = df.sort_values("x").map_partitions(part_summary, "x", meta=_SUMMARY_META)
+    return summarize_parts(out.compute(scheduler="threads"))
+
+
+class SortValuesCase(SetIndexCase):
+    name = "dataframe-sort-values-threads"
+
+    def setup(self, lib: str, size: int) -> None:
+        BenchmarkCase.setup(self, lib, size)
+        rows = max(size * 500 // PARTITIONS, 1)
+        _LEFT[:] = [make_keys(i, rows) for i in range(PARTITIONS)]
+        self.meta = _LEFT[0].iloc[:0]
+
+    def workload(self, lib: Any) -> tuple:
+        return sort_values(lib, self.meta)
+
+
+WINDOW = 100
+
+
+def _window_total(part):
+    import pandas as pd
+
+    return pd.DataFrame({"total": [int(part.sum())], "rows": [len(part)]})
+
+
+def rolling(lib: Any, meta) -> tuple:
+    dd = importlib.import_module(f"{lib.__name__}.dataframe")
+    starts = [int(p.index[0]) for p in _LEFT]
+    divisions = starts + [int(_LEFT[-1].index[-1])]  # Dask rolls only over known divisions
+    df = dd.from_map(get_left, list(range(len(_LEFT))), meta=meta, divisions=divisions)
+    sums = df.v.rolling(WINDOW).sum()
+    table = sums.map_partitions(_window_total, meta={"total": "int64", "rows": "int64"}).compute(scheduler="threads")
+    return int(table["total"].sum()), int(table["rows"].sum())
+
+
+class RollingCase(SetIndexCase):
+    name = "dataframe-rolling-threads"
+
+    def setup(self, lib: str, size: int) -> None:
+        super().setup(lib, size)
+        offset = 0
+        for part in _LEFT:  # one increasing index across partitions
+            part.index = np.arange(offset, offset + len(part))
+            offset += len(part)
+
+    def workload(self, lib: Any) -> tuple:
+        return rolling(lib, self.meta)
+
+    def expected(self, size: int) -> tuple:
+        values = np.concatenate([p.v.to_numpy() for p in _LEFT])
+        sums = np.convolve(values, np.ones(WINDOW, dtype=np.int64), mode="valid")
+        return int(sums.sum()), len(values)
+
+
 def cases() -> list[BenchmarkCase]:
-    return [SetIndexCase(), HashMergeCase(), BroadcastMergeCase()]
+    return [SetIndexCase(), HashMergeCase(), BroadcastMergeCase(), SortValuesCase(), RollingCase()]
