@@ -24,7 +24,8 @@ Two methods, chosen by ``shuffle_method=`` or the config value
 - ``"disk"``: each input partition writes one pickle file per output
   partition it has rows for, into a fresh temporary directory (under
   ``dataframe.shuffle.tmpdir``, else the system's); each output partition
-  reads and deletes its files, and the last one removes the directory. Only
+  reads and deletes its files, and the last one removes the directory (a
+  computation that fails before that leaves it until its process exits). Only
   one partition's rows are in memory per running task, so data larger than
   memory can be shuffled on the local schedulers.
 
@@ -45,6 +46,7 @@ True
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import shutil
@@ -339,7 +341,10 @@ def _tasks_layer(expr: "Shuffle") -> dict:
 def _make_directory(name: str, root: str | None) -> str:
     root = root or tempfile.gettempdir()
     os.makedirs(root, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f"shoal-shuffle-{name[-12:]}-", dir=root)
+    path = tempfile.mkdtemp(prefix=f"shoal-shuffle-{name[-12:]}-", dir=root)
+    # the readers remove it; if the computation fails before they run, the process removes it when it exits
+    atexit.register(remove_directory, path)
+    return path
 
 
 def _write_pieces(part, directory, index, on, npartitions, hash_dtypes, ranges):

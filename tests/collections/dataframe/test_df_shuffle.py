@@ -219,3 +219,33 @@ def test_two_shuffles_on_one_key_are_not_aligned_row_by_row(pdf):
     assert a.partitioning.hash_layout == b.partitioning.hash_layout
     with pytest.raises(ValueError, match="partitioned differently"):
         a.i + b.i
+
+
+_FAILING_SHUFFLE_SCRIPT = '''
+import pandas as pd
+import shoal.dataframe as dd
+
+def explode(part):
+    if len(part) and part.index[0] >= 20:
+        raise RuntimeError("boom")
+    return part
+
+df = dd.from_pandas(pd.DataFrame({"k": range(40)}), npartitions=4).map_partitions(explode)
+try:
+    df.shuffle("k", shuffle_method="disk").compute(scheduler="sync")
+except RuntimeError:
+    print("failed as planned")
+'''
+
+
+def test_a_failed_disk_shuffle_leaves_no_directory_behind(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "failing.py"
+    script.write_text(_FAILING_SHUFFLE_SCRIPT)
+    spill = tmp_path / "spill"
+    env = dict(os.environ, SHOAL_DATAFRAME__SHUFFLE__TMPDIR=str(spill))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert "failed as planned" in done.stdout, done.stderr
+    assert not spill.exists() or os.listdir(spill) == []
