@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable
 
 from shoal import config
 from shoal.schedulers import registry
-from shoal.taskgraph import DataNode, Task, cull, ensure_graph, is_collection
+from shoal.taskgraph import Task, cull, ensure_graph, is_collection
 from shoal.taskgraph.protocol import collections_to_graph, flatten_keys, pack_results
 from shoal.taskgraph.tokenize import tokenize
 
@@ -610,11 +610,16 @@ class Client:
             "them kept disappearing. Check the worker logs."
         )
 
-    def scatter(self, data: Any, hash: bool = True, broadcast: bool = False, timeout: float = 30.0) -> Any:
+    def scatter(self, data: Any, workers: Any = None, broadcast: bool = False, hash: bool = True,
+                timeout: float = 30.0) -> Any:
         """Send local data to the cluster: futures with the same structure (a value, list or dict).
 
-        The values travel to the scheduler and on to one worker each; with
-        ``broadcast=True`` every worker then gets a copy (fetched from peers).
+        The values go straight from this client to the workers, never
+        through the scheduler: each to the least-loaded worker in turn (of
+        ``workers``, an address or list of addresses, when given), or with
+        ``broadcast=True`` to every one of them. The scheduler then learns
+        where the keys are. ``hash=True`` names values by their content, so
+        scattering equal data twice reuses the first copy.
         """
         if isinstance(data, dict):
             items = list(data.items())
@@ -622,26 +627,82 @@ class Client:
             items = [(None, v) for v in data]
         else:
             items = [(None, data)]
-        graph = {}
         keys = []
+        to_send: dict = {}
         for name, value in items:
             if name is not None:
                 key = name
             else:
                 key = f"{type(value).__name__}-{tokenize(value) if hash else uuid.uuid4().hex}"
             keys.append(key)
-            if key not in self.futures:
-                graph[key] = DataNode(key, value)
+            if key not in to_send and not self._already_submitted(key):
+                to_send[key] = value
+        # Futures first: they hold the keys before the scheduler hears of them.
         futures = [Future(k, self) for k in keys]
-        if graph:
-            self._submit_graph(graph, list(graph))
+        if isinstance(workers, str):
+            workers = [workers]
+
+        def structured() -> Any:
+            if isinstance(data, dict):
+                return dict(zip(data, futures))
+            if isinstance(data, (list, tuple)):
+                return type(data)(futures)
+            return futures[0]
+
+        async def run():
+            if to_send:
+                await asyncio.wait_for(self._scatter_to_workers(to_send, workers, broadcast), timeout)
+            elif broadcast:
+                await self._request({"op": "replicate", "keys": keys, "workers": workers, "timeout": timeout})
+            return structured()
+
+        return self._sync(run)
+
+    async def _scatter_to_workers(self, data: dict, workers: list | None, broadcast: bool) -> None:
+        """Push ``data`` to workers (``update-data``), then tell the scheduler who holds what."""
+        info = await self._request({"op": "scheduler-info"})
+        candidates = {a: w for a, w in info["workers"].items() if w.get("status", "running") == "running"}
+        if workers is not None:
+            unknown = [w for w in workers if w not in info["workers"]]
+            if unknown:
+                raise ValueError(f"scatter(workers=...): {unknown} are not workers of the scheduler "
+                                 f"{self.scheduler_address}; its workers are {sorted(info['workers'])}.")
+            candidates = {a: w for a, w in candidates.items() if a in workers}
+        if not candidates:
+            raise RuntimeError(f"scatter: no running worker to send data to (scheduler {self.scheduler_address}); "
+                               "start workers or wait for them with client.wait_for_workers(n).")
+        # Least-loaded first (bytes held, then tasks running), then round-robin over them.
+        order = sorted(candidates, key=lambda a: (candidates[a].get("nbytes", 0), candidates[a]["processing"]))
         if broadcast:
-            self.replicate(futures, timeout=timeout)
-        if isinstance(data, dict):
-            return dict(zip(data, futures))
-        if isinstance(data, (list, tuple)):
-            return type(data)(futures)
-        return futures[0]
+            per_worker = {a: dict(data) for a in order}
+        else:
+            per_worker = {}
+            for i, (key, value) in enumerate(data.items()):
+                per_worker.setdefault(order[i % len(order)], {})[key] = value
+        addresses = list(per_worker)
+        replies = await asyncio.gather(
+            *(self.pool.request(a, {"op": "update-data", "data": per_worker[a]}) for a in addresses),
+            return_exceptions=True,
+        )
+        who_has: dict = {}
+        nbytes: dict = {}
+        types: dict = {}
+        for address, reply in zip(addresses, replies):
+            if isinstance(reply, BaseException):
+                self.pool.forget(address)
+                raise RuntimeError(f"scatter: could not send data to worker {address}: {reply}") from reply
+            if "error" in reply:
+                raise reply["error"]
+            report = reply["result"]
+            for key in report["keys"]:
+                who_has.setdefault(key, []).append(address)
+            nbytes.update(report["nbytes"])
+            types.update(report.get("types", {}))
+        unplaced = [k for k in data if k not in who_has]
+        if unplaced:
+            raise RuntimeError(f"scatter: no worker accepted {unplaced[:5]!r}; a task of that name is "
+                               "running there. Scatter under another key (hash=False or a dict).")
+        self._send_on_loop({"op": "update-data", "who_has": who_has, "nbytes": nbytes, "types": types})
 
     def restart(self, timeout: float = 30.0) -> int:
         """Cancel every future of every client and clear all workers' memory (the worker

@@ -17,7 +17,7 @@ The first message on a connection says who is calling:
   breaks the worker is removed: its tasks are rescheduled and lost results
   recomputed (``SchedulerState.remove_worker``).
 - ``{"op": "register-client", "client"}``: a client's long-lived stream:
-  ``update-graph``, ``client-releases-keys``, ``cancel-keys``, ``retry`` and
+  ``update-graph``, ``update-data`` (scattered keys), ``client-releases-keys``, ``cancel-keys``, ``retry`` and
   queries carrying an ``id`` (answered by a ``reply`` with the same id).
   When it breaks, everything the client held is released.
 - anything else: one query per message (``identity``, ``who-has``, ...),
@@ -269,6 +269,8 @@ class Scheduler:
                         out += state.cancel_keys(client, m["keys"], force=m.get("force", False))
                     elif op == "retry":
                         out += state.retry_keys(client, m["keys"])
+                    elif op == "update-data":  # the client scattered data straight to workers
+                        out += state.update_data(client, m["who_has"], m.get("nbytes"), m.get("types"))
                     elif op == "close-client":
                         return
                     else:
@@ -382,7 +384,8 @@ class Scheduler:
             "started": self.start_time,
             "workers": {
                 a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
-                    "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what)}
+                    "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),
+                    "nbytes": ws.nbytes}
                 for a, ws in state.workers.items()
             },
             "clients": sorted(state.clients),

@@ -458,13 +458,19 @@ class Worker:
                 await comm.write({"op": "reply", "error": _unserializable_reply_error(reply, error)})
 
     async def handle_request(self, msg: dict) -> dict:
-        """Answer ``get-data`` (keys absent here are left out), ``run`` and ``identity``."""
+        """Answer ``get-data`` (keys absent here are left out), ``update-data`` (scatter), ``run`` and ``identity``."""
         op = msg.get("op")
         if op == "get-data":
             data = self.state.data
             found = {k: data[k] for k in msg["keys"] if k in data}
             return {"op": "data", "data": found,
                     "nbytes": {k: self.state.tasks[k].nbytes for k in found if k in self.state.tasks}}
+        if op == "update-data":
+            # A client scattering: the payload comes straight here, never through the scheduler.
+            report, instructions = self.state.handle_update_data(msg["data"], msg.get("nbytes"))
+            self.carry_out(instructions)
+            report["types"] = {k: type(self.state.data[k]).__name__ for k in report["keys"]}
+            return {"op": "reply", "result": report}
         if op == "run":
             func, args, kwargs = msg["function"], msg.get("args", ()), msg.get("kwargs", {})
             if msg.get("wait", True):

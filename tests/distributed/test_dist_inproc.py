@@ -159,6 +159,67 @@ def test_scatter_and_use(client):
     assert client.submit(inc, named["x"]).result(timeout=10) == 4
 
 
+def _record_update_graph_keys(cluster) -> list:
+    """Keys of every graph the scheduler's state receives from now on."""
+    state = cluster.scheduler.state
+    seen: list = []
+    original = state.update_graph
+
+    def spy(client_id, graph, keys, **options):
+        seen.extend(graph)
+        return original(client_id, graph, keys, **options)
+
+    state.update_graph = spy
+    return seen
+
+
+def test_scatter_goes_straight_to_one_worker(client, cluster):
+    graph_keys = _record_update_graph_keys(cluster)
+    big = np.random.default_rng(0).random(50 * 2**20 // 8)  # 50 MB
+    remote = client.scatter(big)
+    wait([remote], timeout=30)
+    holders = client.who_has([remote])[remote.key]
+    assert len(holders) == 1
+    held = {w.address: w.state.data for w in cluster.workers.values()}
+    assert held[holders[0]][remote.key] is big  # in-process: the very object, never copied
+    assert remote.key not in graph_keys  # the payload never travelled as a graph node
+    assert cluster._loop_thread.run(_no_run_spec, cluster, remote.key, timeout=5)
+    assert client.submit(np.sum, remote).result(timeout=30) == big.sum()
+    assert client.submit(operator.getitem, remote, 12345).result(timeout=10) == big[12345]
+
+
+async def _no_run_spec(cluster, key):
+    return cluster.scheduler.state.tasks[key].run_spec is None
+
+
+def test_scatter_spreads_over_workers_and_respects_workers(client, cluster):
+    values = list(range(100, 110))
+    futures = client.scatter(values)
+    wait(futures, timeout=10)
+    who_has = client.who_has(futures)
+    assert all(len(who_has[f.key]) == 1 for f in futures)
+    assert len({who_has[f.key][0] for f in futures}) == 2  # round-robin over both workers
+    assert client.gather(client.map(inc, futures)) == [v + 1 for v in values]
+    target = sorted(client.nthreads())[1]
+    pinned = client.scatter({"pinned-a": 1, "pinned-b": 2}, workers=target)
+    wait(list(pinned.values()), timeout=10)
+    assert client.who_has(list(pinned.values())) == {"pinned-a": [target], "pinned-b": [target]}
+    with pytest.raises(ValueError, match="tcp://nowhere:1"):
+        client.scatter([5], workers=["tcp://nowhere:1"])
+
+
+def test_scatter_broadcast_reaches_every_worker(client, cluster):
+    graph_keys = _record_update_graph_keys(cluster)
+    table = {"a": np.arange(10), "b": np.ones(3)}
+    remote = client.scatter(table, broadcast=True)
+    wait(list(remote.values()), timeout=10)
+    workers = sorted(client.nthreads())
+    assert {k: sorted(v) for k, v in client.who_has(list(remote.values())).items()} == {"a": workers, "b": workers}
+    assert not set(graph_keys) & {"a", "b"}
+    total = client.submit(lambda a, b: a.sum() + b.sum(), remote["a"], remote["b"]).result(timeout=10)
+    assert total == np.arange(10).sum() + 3.0
+
+
 def test_queries(client):
     futures = client.map(inc, range(4))
     wait(futures, timeout=10)

@@ -628,6 +628,44 @@ class WorkerState:
                 recs[key] = "missing"
         return self._transitions(recs)
 
+    # ------------------------------------------------------------------ events from clients
+    def handle_update_data(self, data: Mapping, nbytes: Mapping | None = None) -> tuple:
+        """A client pushed ``data`` (``{key: value}``) here to scatter it: hold it in memory.
+
+        Returns ``(report, instructions)``: the ``add-keys``-style report of
+        what is now held, for the client to pass on to the scheduler
+        (``SchedulerState.update_data``), and the instructions for tasks here
+        that were waiting for these keys.
+        Nothing goes to the scheduler from here: it does not know the keys
+        yet and would tell us to free them. Keys that are being computed or
+        fetched here are left alone and absent from the report.
+
+        >>> ws = WorkerState("w1")
+        >>> ws.handle_update_data({"x": 3}, nbytes={"x": 28})
+        ({'op': 'add-keys', 'keys': ['x'], 'nbytes': {'x': 28}}, [])
+        >>> ws.data["x"], ws.tasks["x"].state
+        (3, 'memory')
+        """
+        nbytes = nbytes or {}
+        recs: dict = {}
+        stored: dict = {}
+        for key, value in data.items():
+            ts = self._ensure_task(key)
+            if ts.state not in ("released", "fetch", "missing", "memory", "error"):
+                continue  # executing, in flight, ...: its own result will come
+            self.data[key] = value
+            ts.nbytes = nbytes[key] if key in nbytes else sizeof(value)
+            ts.scheduler_holds = True  # until the scheduler frees it
+            ts.exception = ts.traceback = None
+            ts.exception_text = ""
+            if ts.state != "memory":
+                ts.state = "memory"  # stale fetch-queue entries are skipped by state
+                ts.who_has.clear()
+                self._wake_waiters(ts, recs)
+            stored[key] = ts.nbytes
+        instructions = self._transitions(recs)
+        return {"op": "add-keys", "keys": list(stored), "nbytes": stored}, instructions
+
     _SCHEDULER_OPS = {
         "compute-task": "handle_compute_task",
         "acquire-replicas": "handle_acquire_replicas",

@@ -322,3 +322,26 @@ def test_seceding_task_gives_its_thread_to_the_next_ready_task():
     assert to_scheduler(run(ws, "parent"), "task-finished")[0]["key"] == "parent"
     assert not ws.executing and not ws.long_running
     ws.validate_state()
+
+
+def test_pushed_data_is_held_reported_and_wakes_waiting_tasks():
+    ws = WorkerState("w1", nthreads=1)
+    # A task here waits for "x", which the scheduler said to fetch from w2 ...
+    instructions = compute(ws, "y", Task("y", inc, Ref("x")), who_has={"x": ["w2"]}, nbytes={"x": 28})
+    assert gathers(instructions) == [("w2", ["x"])]
+    # ... and a scatter of "z", plus a key waiting on nothing, arrives from a client.
+    report, instructions = ws.handle_update_data({"z": 5}, nbytes={"z": 28})
+    assert report == {"op": "add-keys", "keys": ["z"], "nbytes": {"z": 28}}
+    assert instructions == [] and ws.data["z"] == 5 and ws.tasks["z"].state == "memory"
+    # Nothing goes to the scheduler from the worker: it does not know "z" yet.
+    assert to_scheduler(instructions) == []
+    # Data for a key still being fetched is taken as is; the unsized value is measured.
+    ws.handle_gather_dep_failure("w2")  # the fetch failed; "x" is missing now
+    report, instructions = ws.handle_update_data({"x": 41})
+    assert report["keys"] == ["x"] and report["nbytes"]["x"] == sys.getsizeof(41)
+    assert executes(instructions) == ["y"]
+    assert run(ws, "y") and ws.data["y"] == 42
+    # The scheduler frees a scattered key like any other.
+    ws.handle_free_keys(["z"])
+    assert "z" not in ws.data
+    ws.validate_state()
