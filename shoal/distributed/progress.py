@@ -1,4 +1,8 @@
-"""``progress``: a text progress bar over futures, updated until they are done.
+"""``progress``: a progress bar over futures, updated until they are done.
+
+In a terminal it redraws one text line with ``\\r``; inside a Jupyter kernel
+it shows one HTML ``<progress>`` element, updated in place (the display of
+the local ``ProgressBar``, reused).
 
 >>> import io
 >>> from shoal.distributed import Client, LocalCluster
@@ -14,10 +18,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
+from shoal.schedulers.diagnostics import progress as local_progress
+from shoal.taskgraph import DataNode, Fused, Task, ensure_graph, is_collection
+
+from .future import Future, wait
 from .graph_futures import _iter_futures
-from .future import wait
 
 __all__ = ["progress"]
 
@@ -26,15 +33,21 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
              timeout: float | None = None) -> None:
     """Draw ``[####    ] | 50% Completed | 3 of 6 | 1.2s`` until every future is done.
 
-    ``futures``: futures, or lists/dicts of them. Returns when all are done
-    (finished, erred or cancelled); ``TimeoutError`` after ``timeout`` seconds.
+    ``futures``: futures, lists/dicts of them, or collections persisted on
+    the cluster (``client.persist(x)``), whose every block's future counts.
+    Returns when all are done (finished, erred or cancelled);
+    ``TimeoutError`` after ``timeout`` seconds. In a Jupyter kernel, unless
+    ``file`` is given, the bar is an HTML ``<progress>`` element.
     """
-    found = list(dict.fromkeys(f for value in futures for f in _iter_futures(value)))
-    out = file if file is not None else sys.stdout
+    found = list(dict.fromkeys(f for value in futures for f in _futures_in(value)))
+    if file is None and local_progress._in_jupyter_kernel():
+        display: Any = _NotebookBar(width)
+    else:
+        display = _TextBar(file if file is not None else sys.stdout, width)
     start = time.monotonic()
     while True:
         n_done = sum(f.done() for f in found)
-        _draw(out, n_done, len(found), time.monotonic() - start, width)
+        display.show(n_done, len(found), time.monotonic() - start)
         if n_done == len(found):
             break
         if timeout is not None and time.monotonic() - start > timeout:
@@ -43,13 +56,61 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
             wait(found, timeout=interval)
         except TimeoutError:
             pass
-    errors = sum(f.status == "error" for f in found)
-    out.write(f" ({errors} erred)\n" if errors else "\n")
-    out.flush()
+    display.close(sum(f.status == "error" for f in found))
 
 
-def _draw(out: TextIO, n_done: int, total: int, elapsed: float, width: int) -> None:
-    fraction = n_done / total if total else 1.0
-    bar = "#" * int(round(fraction * width))
-    out.write(f"\r[{bar:<{width}}] | {fraction:4.0%} Completed | {n_done:2d} of {total} | {elapsed:.1f}s")
-    out.flush()
+def _futures_in(value: Any) -> Iterator[Future]:
+    """The futures of ``value``: itself, inside lists/dicts, or held by a persisted collection's graph."""
+    if is_collection(value):
+        for node in ensure_graph(value.__shoal_graph__()).values():
+            yield from _futures_in_node(node)
+    else:
+        yield from _iter_futures(value)
+
+
+def _futures_in_node(node: Any) -> Iterator[Future]:
+    kind = type(node)
+    if kind is DataNode:
+        yield from _iter_futures(node.value)
+    elif kind is Fused:
+        for inner in node.nodes:
+            yield from _futures_in_node(inner)
+    elif kind is Task:
+        yield from _iter_futures(list(node.args))
+        yield from _iter_futures(node.kwargs)
+
+
+def _fraction(n_done: int, total: int) -> float:
+    return n_done / total if total else 1.0
+
+
+class _TextBar:
+    """One terminal line, rewritten with ``\\r``; it also counts futures, unlike the local bar."""
+
+    def __init__(self, out: TextIO, width: int):
+        self.out = out
+        self.width = width
+
+    def show(self, n_done: int, total: int, elapsed: float) -> None:
+        fraction = _fraction(n_done, total)
+        bar = "#" * int(round(fraction * self.width))
+        self.out.write(f"\r[{bar:<{self.width}}] | {fraction:4.0%} Completed | {n_done:2d} of {total} | "
+                       f"{elapsed:.1f}s")
+        self.out.flush()
+
+    def close(self, n_erred: int) -> None:
+        self.out.write(f" ({n_erred} erred)\n" if n_erred else "\n")
+        self.out.flush()
+
+
+class _NotebookBar:
+    """The local bar's HTML display (``display(..., display_id=True)`` then ``.update()``)."""
+
+    def __init__(self, width: int):
+        self.display = local_progress._NotebookDisplay(width)
+
+    def show(self, n_done: int, total: int, elapsed: float) -> None:
+        self.display.show(_fraction(n_done, total), elapsed)
+
+    def close(self, n_erred: int) -> None:
+        pass  # the last show() drew the final state; the display stays in the cell

@@ -416,6 +416,46 @@ def test_progress_bar(client):
     assert len(frames) > 2  # it was redrawn while tasks ran
 
 
+def test_progress_counts_every_block_of_a_persisted_collection(client):
+    import io
+
+    from shoal.distributed import progress
+
+    expected = np.arange(40.0).reshape(8, 5) * 2
+    x = client.persist(da.from_array(np.arange(40.0).reshape(8, 5), chunks=(2, 5)) * 2)
+    out = io.StringIO()
+    progress(x, file=out, interval=0.02)
+    n_blocks = 4  # 8 rows in chunks of 2
+    assert f"100% Completed |  {n_blocks} of {n_blocks}" in out.getvalue().split("\r")[-1]
+    np.testing.assert_array_equal(x.compute(), expected)
+
+
+def test_progress_in_a_notebook_updates_one_html_display(client, monkeypatch):
+    ipython_display = pytest.importorskip("IPython.display")
+    from shoal.distributed import progress
+    from shoal.schedulers.diagnostics import progress as local_progress
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, **kwargs):
+            shown.append(("update", obj, kwargs))
+
+    def display(obj, **kwargs):
+        shown.append(("display", obj, kwargs))
+        return Handle()
+
+    monkeypatch.setattr(ipython_display, "display", display)
+    monkeypatch.setattr(local_progress, "_in_jupyter_kernel", lambda: True)
+    futures = client.map(slow_inc, range(6), delay=0.05)
+    progress(futures, interval=0.01)
+    assert all(f.done() for f in futures)
+    assert [s[0] for s in shown].count("display") == 1 and shown[0][2]["display_id"] is True
+    assert len(shown) > 2  # updated while tasks ran
+    final = shown[-1][1]["text/html"]
+    assert '<progress value="100" max="100"' in final and "100% Completed" in final
+
+
 def test_futures_inside_delayed_calls(client):
     future = client.submit(inc, 4)
     double = shoal.delayed(lambda x, ys: 2 * x + sum(ys))
