@@ -155,3 +155,32 @@ def test_child_reports_an_unknown_case():
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_child_reports_the_time_a_case_measured_itself(monkeypatch):
+    case_type = type(get_case("delayed-chain-sync"))
+    monkeypatch.setattr(case_type, "reported_seconds", lambda self: 0.125)
+    record = child.measure("delayed-chain-sync", "shoal", 20)
+    assert "error" not in record, record
+    assert record["seconds"] == 0.125 and record["wall_seconds"] > 0
+
+
+def test_round_trip_case_reports_the_median_round_trip():
+    from benchmarks.cases import distributed_futures
+
+    class _Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class _EagerClient:  # stands in for a Client: no cluster needed to check the timing
+        def submit(self, func, *args):
+            return _Done(func(*args))
+
+    case = distributed_futures.RoundTripCase()
+    case.client = _EagerClient()
+    assert case.workload(None) == case.expected(0)
+    assert len(case.timings) == distributed_futures.ROUND_TRIPS
+    assert case.reported_seconds() == distributed_futures.ROUND_TRIPS * statistics.median(case.timings)

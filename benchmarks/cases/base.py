@@ -12,6 +12,10 @@ A case is one workload, measured the same way on both libraries:
   easiest when both call one function with the library module as argument;
 - ``expected(size)``: the answer computed in plain Python, without either
   library, which every run's result is checked against.
+- ``reported_seconds()`` (optional): the time to report instead of the
+  runner's clock around ``run_<lib>()``, for a case that times parts of its
+  run itself (a median of many round trips); ``None``, the default, keeps
+  the runner's clock.
 
 The runner calls ``setup`` then ``run_<lib>`` once per fresh process, so a
 case never needs to undo what it did.
@@ -61,6 +65,10 @@ class BenchmarkCase:
 
     def run_dask(self) -> Any:
         return self.workload(self.lib)
+
+    def reported_seconds(self) -> float | None:
+        """Seconds to report for the run just made, when the case timed it itself; else ``None``."""
+        return None
 
     def workload(self, lib: Any) -> Any:
         """Build and compute with ``lib`` (the ``shoal`` or ``dask`` module)."""

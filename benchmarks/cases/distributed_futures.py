@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import statistics
+import time
 from typing import Any
 
 import numpy as np
@@ -35,9 +37,18 @@ def map_gather(client: Any, n: int) -> list:
     return client.gather(client.map(inc, range(n)))
 
 
-def round_trips(client: Any, n: int) -> list:
-    """``n`` sequential ``submit(inc, i).result()``: each waits for the previous."""
-    return [client.submit(inc, i).result() for i in range(n)]
+def round_trips(client: Any, n: int, timings: list | None = None) -> list:
+    """``n`` sequential ``submit(inc, i).result()``: each waits for the previous.
+
+    The seconds of each round trip are appended to ``timings`` when given.
+    """
+    results = []
+    for i in range(n):
+        start = time.perf_counter()
+        results.append(client.submit(inc, i).result())
+        if timings is not None:
+            timings.append(time.perf_counter() - start)
+    return results
 
 
 ARRAY_CHUNK = 1_000
@@ -110,7 +121,12 @@ class MapGatherCase(_ClusterCase):
 
 
 class RoundTripCase(_ClusterCase):
-    """``ROUND_TRIPS`` round trips whatever ``--size`` says; µs/task is then the mean round trip."""
+    """``ROUND_TRIPS`` round trips whatever ``--size`` says, each timed on its own.
+
+    The reported time is ``ROUND_TRIPS`` x the **median** round trip (so
+    µs/task is the median round trip): one slow outlier (a garbage
+    collection, a scheduler hiccup) does not move it as it moves a mean.
+    """
 
     name = "distributed-submit-result-roundtrip"
 
@@ -118,7 +134,11 @@ class RoundTripCase(_ClusterCase):
         return ROUND_TRIPS
 
     def workload(self, lib: Any) -> list:
-        return round_trips(self.client, ROUND_TRIPS)
+        self.timings: list = []
+        return round_trips(self.client, ROUND_TRIPS, self.timings)
+
+    def reported_seconds(self) -> float | None:
+        return ROUND_TRIPS * statistics.median(self.timings)
 
     def expected(self, size: int) -> list:
         return [i + 1 for i in range(ROUND_TRIPS)]
