@@ -473,19 +473,19 @@ class Client:
         """
         single = not isinstance(collections, (list, tuple))
         items = [collections] if single else list(collections)
-        graph: dict = {}
+        positions = [i for i, item in enumerate(items) if is_collection(item)]
         final_keys: list = []
-        positions: list = []
-        for i, item in enumerate(items):
-            if not is_collection(item):
-                continue
-            sub, keys = collections_to_graph([item], optimize_graph)
-            func, extra = item.__shoal_postcompute__()
-            final = f"finalize-{tokenize(keys, func, extra)}"
-            graph.update(graph_with_futures_resolved(self, sub))
-            graph[final] = Task(final, func, _refs(keys[0]), *extra)
-            final_keys.append(final)
-            positions.append(i)
+        graph: dict = {}
+        if positions:
+            # One graph for all of them, optimized together, so work they share runs once.
+            colls = [items[i] for i in positions]
+            graph, keys = collections_to_graph(colls, optimize_graph)
+            graph = graph_with_futures_resolved(self, graph)
+            for coll, coll_keys in zip(colls, keys):
+                func, extra = coll.__shoal_postcompute__()
+                final = f"finalize-{tokenize(coll_keys, func, extra)}"
+                graph[final] = Task(final, func, _refs(coll_keys), *extra)
+                final_keys.append(final)
         futures = [Future(k, self) for k in final_keys]
         if final_keys:
             self._submit_graph(graph, final_keys, **options)

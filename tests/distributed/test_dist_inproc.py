@@ -252,6 +252,25 @@ def test_compute_delayed(client):
     assert client.compute([total, 5], sync=True) == [90, 5]
 
 
+_shared_calls: list = []
+
+
+def _shared_work(x):
+    _shared_calls.append(x)  # in-process workers: the test sees every call
+    return x * 10
+
+
+def test_compute_of_several_collections_shares_their_work(client):
+    _shared_calls.clear()
+    shared = shoal.delayed(_shared_work, pure=True)(7)
+    a = shoal.delayed(operator.add)(shared, 1)
+    b = shoal.delayed(operator.mul)(shared, 2)
+    fa, fb = client.compute([a, b])
+    assert (fa.result(timeout=10), fb.result(timeout=10)) == (7 * 10 + 1, 7 * 10 * 2)
+    assert _shared_calls == [7]  # once, not once per collection
+    assert client.compute([a, 3, b], sync=True) == [71, 3, 140]
+
+
 def test_compute_bag_word_count(client):
     lines = ["the quick brown fox", "jumps over the lazy dog", "the end"] * 7
     expected = Counter(w for line in lines for w in line.split())
