@@ -17,8 +17,11 @@ import asyncio
 import queue
 import threading
 import time
+import types
 from collections import namedtuple
 from typing import Any, Callable, Iterable
+
+from .remote_traceback import rebuild_traceback
 
 __all__ = ["Future", "FutureState", "FutureCancelledError", "wait", "as_completed"]
 
@@ -154,9 +157,18 @@ class Future:
         """The exception the task raised (``None`` if it succeeded); waits for the task."""
         return self.client._sync(self._wait_then, timeout, lambda s: s.exception if s.status == "error" else None)
 
-    def traceback(self, timeout: float | None = None) -> str | None:
-        """The formatted traceback of the task's exception on the worker, or ``None``."""
-        return self.client._sync(self._wait_then, timeout, lambda s: s.traceback if s.status == "error" else None)
+    def traceback(self, timeout: float | None = None) -> types.TracebackType | None:
+        """The traceback of the task's exception on the worker (``None`` if it did not fail).
+
+        A traceback object rebuilt from the worker's formatted traceback, so
+        ``traceback.format_tb(future.traceback())`` and ``extract_tb`` work;
+        the worker's text is also a note of ``future.exception()``.
+        ``None`` too when the failure happened before any task ran (a
+        graph the scheduler refused).
+        """
+        return self.client._sync(
+            self._wait_then, timeout, lambda s: rebuild_traceback(s.traceback) if s.status == "error" else None,
+        )
 
     async def _wait_then(self, timeout: float | None, pick: Callable) -> Any:
         try:

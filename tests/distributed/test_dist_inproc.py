@@ -6,6 +6,8 @@ import asyncio
 import operator
 import threading
 import time
+import traceback
+import types
 from collections import Counter
 
 import numpy as np
@@ -107,7 +109,12 @@ def test_error_reraised_with_type_message_and_traceback(client):
         future.result(timeout=10)
     assert future.status == "error"
     assert isinstance(future.exception(timeout=5), CustomError)
-    assert "fail" in future.traceback(timeout=5)
+    tb = future.traceback(timeout=5)
+    assert isinstance(tb, types.TracebackType)
+    frames = traceback.extract_tb(tb)
+    assert (frames[-1].filename, frames[-1].name) == (__file__, "fail") and "raise CustomError" in frames[-1].line
+    assert "in fail" in "".join(traceback.format_tb(tb))
+    assert client.submit(inc, 1).traceback(timeout=5) is None  # it did not fail
     # Dependents fail with the same error.
     dependent = client.submit(inc, future)
     with pytest.raises(CustomError, match="bad input 42"):

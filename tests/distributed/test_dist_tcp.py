@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections import Counter
 
 import numpy as np
@@ -99,7 +100,10 @@ def test_errors_keep_type_and_message(client):
     with pytest.raises(CustomError, match="bad value 7") as info:
         future.result(timeout=10)
     # The worker's traceback travels with the error and shows the user's function.
-    assert "in fail" in future.traceback(timeout=5)
+    tb = future.traceback(timeout=5)
+    assert "in fail" in "".join(traceback.format_tb(tb))
+    last = traceback.extract_tb(tb)[-1]  # where it was raised, with the source line read here
+    assert (last.filename, last.name) == (__file__, "fail") and "raise CustomError" in last.line
     assert "in fail" in "".join(getattr(info.value, "__notes__", []))
     with pytest.raises(ZeroDivisionError):
         client.submit(operator.truediv, 1, 0).result(timeout=10)
