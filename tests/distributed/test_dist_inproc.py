@@ -191,7 +191,9 @@ def test_scatter_goes_straight_to_one_worker(client, cluster):
     assert held[holders[0]][remote.key] is big  # in-process: the very object, never copied
     assert remote.key not in graph_keys  # the payload never travelled as a graph node
     assert cluster._loop_thread.run(_no_run_spec, cluster, remote.key, timeout=5)
-    assert client.submit(np.sum, remote).result(timeout=30) == big.sum()
+    total = client.submit(np.sum, remote)
+    assert total.result(timeout=30) == big.sum()
+    assert graph_keys == [total.key]  # the spy does see graphs
     assert client.submit(operator.getitem, remote, 12345).result(timeout=10) == big[12345]
 
 

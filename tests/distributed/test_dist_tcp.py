@@ -199,6 +199,32 @@ def test_tasks_submitting_tasks_from_worker_processes(client):
     assert client.gather(outer) == [sum(range(1, 11)), sum(range(1, 21))]
 
 
+def test_scatter_of_50_mb_goes_to_one_worker_process_not_the_scheduler(client, cluster):
+    state = cluster.scheduler.state
+    graph_keys: list = []
+    original = state.update_graph
+
+    def spy(client_id, graph, keys, **options):
+        graph_keys.extend(graph)
+        return original(client_id, graph, keys, **options)
+
+    state.update_graph = spy
+    try:
+        big = np.random.default_rng(2).random(50 * 2**20 // 8)  # 50 MB
+        remote = client.scatter(big)
+        wait([remote], timeout=60)
+        [holder] = client.who_has([remote])[remote.key]
+        held = client.run(lambda key: key in get_worker().data, remote.key)
+        assert held == {a: a == holder for a in client.nthreads()}
+        assert remote.key not in graph_keys  # the payload never went to the scheduler as a task
+        assert on_scheduler(cluster, lambda s: s.state.tasks[remote.key].run_spec) is None
+        total = client.submit(np.sum, remote)
+        assert total.result(timeout=30) == big.sum()
+        assert graph_keys == [total.key]  # the spy does see graphs
+    finally:
+        state.update_graph = original
+
+
 def test_scatter_broadcast_reaches_every_worker(client):
     table = np.arange(50_000.0)
     [remote] = client.scatter([table], broadcast=True)
