@@ -652,8 +652,10 @@ class Client:
         async def run():
             if to_send:
                 await asyncio.wait_for(self._scatter_to_workers(to_send, workers, broadcast), timeout)
-            elif broadcast:
-                await self._request({"op": "replicate", "keys": keys, "workers": workers, "timeout": timeout})
+            held = list(dict.fromkeys(k for k in keys if k not in to_send))
+            if broadcast and held:  # already on the cluster: copy it to every worker from there
+                await asyncio.wait_for(asyncio.gather(*(self.futures[k].wait() for k in held)), timeout)
+                await self._request({"op": "replicate", "keys": held, "workers": workers, "timeout": timeout})
             return structured()
 
         return self._sync(run)
@@ -803,6 +805,11 @@ class Client:
     def nthreads(self) -> dict:
         """``{worker address: number of threads}``."""
         return self._sync(self._request, {"op": "nthreads"})
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The URL of the scheduler's ``/status`` dashboard page (None when it serves none)."""
+        return self.scheduler_info().get("dashboard_link")
 
     def scheduler_info(self) -> dict:
         """The scheduler's address, workers (threads, status, keys held) and task counts."""

@@ -227,6 +227,13 @@ def test_scatter_broadcast_reaches_every_worker(client, cluster):
     assert not set(graph_keys) & {"a", "b"}
     total = client.submit(lambda a, b: a.sum() + b.sum(), remote["a"], remote["b"]).result(timeout=10)
     assert total == np.arange(10).sum() + 3.0
+    # Data already scattered to one worker is copied to all when broadcast later.
+    single = client.scatter(np.arange(7))
+    wait([single], timeout=10)
+    assert len(client.who_has([single])[single.key]) == 1
+    again = client.scatter(np.arange(7), broadcast=True)
+    assert again.key == single.key
+    assert sorted(client.who_has([again])[again.key]) == workers
 
 
 def test_queries(client):
