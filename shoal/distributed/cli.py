@@ -53,6 +53,8 @@ def scheduler_main(argv: list | None = None) -> int:
     parser.add_argument("--port", type=int, default=8786, help="port to listen on (default 8786; 0 picks one)")
     parser.add_argument("--heartbeat-timeout", type=float, default=60.0,
                         help="seconds of silence after which a worker is removed")
+    parser.add_argument("--dashboard-address", default=None,
+                        help="host:port of the dashboard, e.g. 127.0.0.1:8787 (default: no dashboard)")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
@@ -60,9 +62,12 @@ def scheduler_main(argv: list | None = None) -> int:
 
     async def run() -> None:
         stop = _stop_event_on_signals()
-        scheduler = Scheduler(f"tcp://{args.host}:{args.port}", heartbeat_timeout=args.heartbeat_timeout)
+        scheduler = Scheduler(f"tcp://{args.host}:{args.port}", heartbeat_timeout=args.heartbeat_timeout,
+                              dashboard_address=args.dashboard_address)
         await scheduler.start()
         print(f"shoal-scheduler: Scheduler at: {scheduler.address}", flush=True)
+        if scheduler.dashboard is not None:
+            print(f"shoal-scheduler: Dashboard at: {scheduler.dashboard.link}", flush=True)
         await stop.wait()
         print("shoal-scheduler: shutting down", flush=True)
         await scheduler.close()

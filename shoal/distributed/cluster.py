@@ -112,6 +112,12 @@ class LocalCluster:
         return start().__await__()
 
     @property
+    def dashboard_link(self) -> str | None:
+        """The URL of the ``/status`` dashboard page (``dashboard_address=`` starts one)."""
+        dashboard = self.scheduler.dashboard if self.scheduler is not None else None
+        return dashboard.link if dashboard is not None else None
+
+    @property
     def scheduler_address(self) -> str:
         return self.scheduler.address
 
@@ -121,6 +127,8 @@ class LocalCluster:
         address = f"tcp://{self.host}:{self.scheduler_port}" if self.processes else "inproc://"
         self.scheduler = Scheduler(address, **self.scheduler_options)
         await self.scheduler.start()
+        if self.scheduler.dashboard is not None:
+            print(f"shoal LocalCluster: dashboard at {self.scheduler.dashboard.link}", flush=True)
         self.status = "running"
         await self._scale(self.n_workers)
 

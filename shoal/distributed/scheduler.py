@@ -60,8 +60,10 @@ class Scheduler:
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
-                 check_interval: float = 1.0, **state_options: Any):
+                 check_interval: float = 1.0, dashboard_address: str | None = None, **state_options: Any):
         self.state = SchedulerState(**state_options)
+        self.dashboard_address = dashboard_address  # "host:port" serves shoal.dashboard; None/False: none
+        self.dashboard = None
         self._listen_address = address
         self.heartbeat_timeout = heartbeat_timeout
         self.check_interval = check_interval
@@ -88,6 +90,10 @@ class Scheduler:
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_comm)
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
+        if self.dashboard_address:
+            from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for
+
+            self.dashboard = start_dashboard(self, self.dashboard_address)
         self.status = "running"
         logger.info("Scheduler at %s", self.address)
         return self
@@ -102,6 +108,8 @@ class Scheduler:
         self.status = "closing"
         if self._checker is not None:
             self._checker.cancel()
+        if self.dashboard is not None:
+            self.dashboard.stop()
         for stream in list(self.streams.values()):
             try:
                 stream.send({"op": "close", "reason": "scheduler-close"})
@@ -382,6 +390,7 @@ class Scheduler:
             "type": "Scheduler",
             "address": self.address,
             "started": self.start_time,
+            "dashboard_link": self.dashboard.link if self.dashboard is not None else None,
             "workers": {
                 a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
                     "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),

@@ -1,0 +1,95 @@
+"""Serve the dashboard from the scheduler's own event loop.
+
+``start_dashboard(scheduler, "127.0.0.1:8787")`` binds an HTTP server on
+the running loop (no second process or thread), serving the Bokeh pages,
+BokehJS itself (no CDN: the pages work offline) and plain endpoints.
+Websocket connections are accepted only from the bound host:port.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bokeh.application import Application
+from bokeh.application.handlers.function import FunctionHandler
+from bokeh.server.server import BaseServer
+from bokeh.server.tornado import BokehTornado
+from bokeh.server.util import bind_sockets
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+
+from shoal import config
+
+from .aggregates import DashboardPlugin
+from .http_handlers import CountsHandler, HealthHandler, MetricsHandler
+from .pages import status_document, workers_document
+
+logger = logging.getLogger("shoal.dashboard")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``"host:port"`` (or ``":port"``, or a bare port) as ``(host, port)``.
+
+    >>> parse_address("127.0.0.1:8787")
+    ('127.0.0.1', 8787)
+    >>> parse_address(":0")
+    ('127.0.0.1', 0)
+    """
+    text = str(address)
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "", text
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise ValueError(f"dashboard_address={address!r} is not 'host:port' (e.g. '127.0.0.1:8787')") from None
+
+
+class Dashboard:
+    """The running dashboard of one scheduler; ``link`` is its ``/status`` URL."""
+
+    def __init__(self, scheduler, address: str = "127.0.0.1:8787", *, interval: float | None = None):
+        self.scheduler = scheduler
+        self.host, port = parse_address(address)
+        seconds = config.get("dashboard.interval", 0.5) if interval is None else interval
+        interval_ms = max(int(seconds * 1000), 10)
+        self.plugin = DashboardPlugin(scheduler.state)
+        sockets, self.port = bind_sockets(self.host, port)
+        origin = f"{self.host}:{self.port}"
+        applications = {
+            "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),
+            "/workers": Application(FunctionHandler(workers_document(self.plugin, interval_ms))),
+        }
+        extra = [
+            (r"/health", HealthHandler),
+            (r"/metrics", MetricsHandler, {"plugin": self.plugin}),
+            (r"/json/counts", CountsHandler, {"plugin": self.plugin}),
+        ]
+        try:
+            app = BokehTornado(applications, extra_patterns=extra, extra_websocket_origins=[origin],
+                               absolute_url=f"http://{origin}", index=None)
+            http = HTTPServer(app)
+            http.add_sockets(sockets)
+        except Exception:
+            for sock in sockets:
+                sock.close()
+            raise
+        self._server = BaseServer(IOLoop.current(), app, http)
+        self._server.start()
+        scheduler.add_plugin(self.plugin)
+
+    @property
+    def link(self) -> str:
+        return f"http://{self.host}:{self.port}/status"
+
+    def stop(self) -> None:
+        self.scheduler.remove_plugin(self.plugin)
+        self._server.stop(wait=False)
+        self._server.io_loop.add_callback(self._server._http.close_all_connections)
+
+
+def start_dashboard(scheduler, address: str = "127.0.0.1:8787", **options) -> Dashboard:
+    """The hook the scheduler calls (inside its running loop) to serve its dashboard."""
+    dashboard = Dashboard(scheduler, address, **options)
+    logger.info("Dashboard at %s", dashboard.link)
+    return dashboard
