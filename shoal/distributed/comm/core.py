@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -254,9 +255,13 @@ async def connect(address: str, timeout: float | None = None, **connection_args:
     worker may start before its scheduler; then ``ConnectError`` (an
     ``OSError``) names the address and the last failure.  A handshake that
     shows incompatible peers raises ``ConnectError`` at once.
-    ``connection_args`` go to the transport (e.g. ``ssl_context`` for tcp).
+    ``connection_args`` go to the transport (``ssl_context`` for tls://);
+    ``require_encryption=True`` refuses any address but ``tls://`` (ValueError).
+    A TLS certificate the other end rejects, or that this end rejects, raises
+    ``ConnectError`` at once: retrying cannot fix credentials.
     """
     scheme, location = parse_address(address)
+    _check_encryption(address, scheme, connection_args.pop("require_encryption", False))
     backend = get_backend(scheme)
     timeout = settings.connect_timeout() if timeout is None else float(timeout)
     loop = asyncio.get_running_loop()
@@ -273,8 +278,17 @@ async def connect(address: str, timeout: float | None = None, **connection_args:
             await asyncio.wait_for(handshake(comm), max(deadline - loop.time(), 0.001))
             return comm
         except HandshakeError as error:
-            comm.abort()
+            if comm is not None:
+                comm.abort()
             raise ConnectError(f"Could not connect to {address}: {error}", address) from error
+        except ssl.SSLError as error:  # certificate refused by either side
+            if comm is not None:
+                comm.abort()
+            raise ConnectError(
+                f"Could not connect to {address}: TLS handshake failed ({error}). Check that both ends use "
+                "certificates signed by the same CA (Security(tls_ca_file=...)).",
+                address,
+            ) from error
         except (OSError, TimeoutError) as error:  # refused, reset, unresolvable, timed out
             if comm is not None:
                 comm.abort()
@@ -298,7 +312,17 @@ def listen(address: str, handler: Handler, **connection_args: Any) -> Listener:
 
     ``await listen(...)`` starts it; so does ``async with listen(...)``.  TCP
     binds 127.0.0.1 unless a host is given; port 0 picks a free port (read
-    it from ``listener.contact_address``).
+    it from ``listener.contact_address``).  ``require_encryption=True``
+    refuses any address but ``tls://`` (ValueError).
     """
     scheme, location = parse_address(address)
+    _check_encryption(address, scheme, connection_args.pop("require_encryption", False))
     return get_backend(scheme).get_listener(location, handler, **connection_args)
+
+
+def _check_encryption(address: str, scheme: str, require_encryption: bool) -> None:
+    if require_encryption and scheme != "tls":
+        raise ValueError(
+            f"Encryption is required (Security(require_encryption=True)) but {address!r} is not "
+            "encrypted; use a tls:// address."
+        )

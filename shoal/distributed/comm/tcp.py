@@ -16,15 +16,20 @@ Large frames are read straight into their own ``bytearray`` (arrays built on
 them are writable, and freeing one array frees its memory) and written from
 the caller's buffers without copying.
 
-TLS is not implemented yet, but ``ssl_context`` is passed through to tornado
-on both sides so the security issue only adds the ``tls://`` scheme and
-credential checks.
+``tls://host:port`` is the same protocol inside TLS: both backends are this
+module's classes, the tls one requiring an ``ssl_context`` (built by
+:class:`shoal.distributed.security.Security`).  A peer that fails the TLS
+handshake (no certificate, one from another CA, plain TCP) is logged and
+dropped before any shoal message is read; the listener keeps serving.  The
+tcp backend ignores ``ssl_context``, so ``tcp://`` never silently means TLS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import ssl
 import struct
 from typing import Any
 
@@ -44,7 +49,7 @@ from .errors import CommClosedError, MalformedMessageError, MessageTooLargeError
 from .serialize import dumps, loads
 from .sizes import format_bytes
 
-__all__ = ["TCPComm", "TCPListener", "TCPBackend", "frame_prefix", "HANDSHAKE_MAX_MESSAGE_SIZE", "MAX_FRAMES"]
+__all__ = ["TCPComm", "TCPListener", "TCPBackend", "TLSBackend", "frame_prefix", "HANDSHAKE_MAX_MESSAGE_SIZE", "MAX_FRAMES"]
 
 logger = logging.getLogger("shoal.distributed.comm")
 
@@ -80,8 +85,8 @@ def frame_prefix(lengths: list[int]) -> bytes:
     return struct.pack(f"<{len(lengths) + 1}Q", len(lengths), *lengths)
 
 
-def _address(sockaddr: Any) -> str:
-    return unparse_address("tcp", unparse_host_port(sockaddr[0], sockaddr[1]))
+def _address(sockaddr: Any, scheme: str = "tcp") -> str:
+    return unparse_address(scheme, unparse_host_port(sockaddr[0], sockaddr[1]))
 
 
 def _configure(stream: IOStream) -> None:
@@ -248,9 +253,20 @@ class _Server(TCPServer):
         self._listener = listener
 
     async def handle_stream(self, stream: IOStream, address: Any) -> None:
+        scheme = self._listener.scheme
+        if scheme == "tls":
+            try:
+                await asyncio.wait_for(stream.wait_for_handshake(), settings.handshake_timeout())
+            except (StreamClosedError, ssl.SSLError, OSError, TimeoutError) as error:
+                reason = getattr(error, "real_error", None) or error
+                logger.warning("Refused TLS connection from %s to %s: TLS handshake failed (%s)",
+                               _address(address, scheme), self._listener.contact_address,
+                               f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__)
+                stream.close()
+                return
         try:
             _configure(stream)
-            comm = TCPComm(stream, _address(stream.socket.getsockname()), _address(address))
+            comm = TCPComm(stream, _address(stream.socket.getsockname(), scheme), _address(address, scheme))
         except OSError as error:  # the peer left before we got its address
             logger.debug("Incoming connection from %s closed immediately: %s", address, error)
             stream.close()
@@ -261,8 +277,9 @@ class _Server(TCPServer):
 class TCPListener(Listener):
     """Listens on ``host:port`` (host defaults to 127.0.0.1, port 0 picks a free one)."""
 
-    def __init__(self, location: str, handler: Handler, ssl_context: Any = None) -> None:
+    def __init__(self, location: str, handler: Handler, ssl_context: Any = None, scheme: str = "tcp") -> None:
         super().__init__(handler)
+        self.scheme = scheme
         host, port = parse_host_port(location, default_port=0)
         self.host = host or DEFAULT_HOST
         self.port = port
@@ -277,7 +294,7 @@ class TCPListener(Listener):
         except OSError as error:
             raise OSError(
                 error.errno,
-                f"Could not listen on tcp://{unparse_host_port(self.host, self.port)}: {error.strerror or error}. "
+                f"Could not listen on {self.scheme}://{unparse_host_port(self.host, self.port)}: {error.strerror or error}. "
                 "Is another process using that port? Use port 0 to pick a free one.",
             ) from error
         self.port = sockets[0].getsockname()[1]
@@ -290,7 +307,7 @@ class TCPListener(Listener):
 
     @property
     def listen_address(self) -> str:
-        return unparse_address("tcp", unparse_host_port(self.host, self.port))
+        return unparse_address(self.scheme, unparse_host_port(self.host, self.port))
 
     @property
     def contact_address(self) -> str:
@@ -301,27 +318,50 @@ class TCPListener(Listener):
                 host = socket.gethostbyname(socket.gethostname())
             except OSError:
                 host = DEFAULT_HOST
-        return unparse_address("tcp", unparse_host_port(host, self.port))
+        return unparse_address(self.scheme, unparse_host_port(host, self.port))
 
 
 class TCPBackend(Backend):
+    """``tcp://``: plain TCP (any ``ssl_context`` is ignored)."""
+
+    scheme = "tcp"
+
+    def _ssl_context(self, ssl_context: Any) -> Any:
+        return None
+
     async def connect(self, location: str, ssl_context: Any = None, **_: Any) -> Comm:
+        scheme = self.scheme
+        ssl_context = self._ssl_context(ssl_context)
         host, port = parse_host_port(location)
         try:
             stream = await TCPClient().connect(host, port, ssl_options=ssl_context)
         except StreamClosedError as error:
             # Tornado wraps the real reason (refused, unreachable) in a generic error.
-            raise (error.real_error or ConnectionRefusedError(f"tcp://{location} closed the connection")) from None
+            raise (error.real_error or ConnectionRefusedError(f"{scheme}://{location} closed the connection")) from None
         try:
             _configure(stream)
             local, peer = stream.socket.getsockname(), stream.socket.getpeername()
         except (OSError, AttributeError) as error:
             stream.close()
-            raise ConnectionResetError(f"Connection to tcp://{location} closed right after opening: {error}") from error
-        return TCPComm(stream, _address(local), _address(peer))
+            raise ConnectionResetError(f"Connection to {scheme}://{location} closed right after opening: {error}") from error
+        return TCPComm(stream, _address(local, scheme), _address(peer, scheme))
 
     def get_listener(self, location: str, handler: Handler, ssl_context: Any = None, **_: Any) -> Listener:
-        return TCPListener(location, handler, ssl_context=ssl_context)
+        return TCPListener(location, handler, ssl_context=self._ssl_context(ssl_context), scheme=self.scheme)
+
+
+class TLSBackend(TCPBackend):
+    """``tls://``: the tcp protocol inside TLS; needs an ``ssl_context`` (see ``Security``)."""
+
+    scheme = "tls"
+
+    def _ssl_context(self, ssl_context: Any) -> Any:
+        if not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError("tls:// addresses need TLS credentials: pass security=Security(tls_ca_file=..., "
+                             "tls_cert=..., tls_key=...) (or Security.temporary()) to the Scheduler, Worker, "
+                             f"Client or LocalCluster, or ssl_context= to connect/listen (got {ssl_context!r}).")
+        return ssl_context
 
 
 register_backend("tcp", TCPBackend())
+register_backend("tls", TLSBackend())
