@@ -67,21 +67,21 @@ def status_document(plugin, interval_ms: int):
         seen = [max(plugin.task_stream_total - MAX_STREAM_UPDATE, 0)]
         task_stream = figure(title="Task stream (seconds since page opened)", height=300,
                              sizing_mode="stretch_width", y_range=FactorRange(), tools="pan,wheel_zoom,reset",
-                             name="task-stream")
+                             name="task-stream-figure")
         task_stream.hbar(y="worker", left="start", right="stop", height=0.8, color="colour", source=stream)
 
         progress_source = ColumnDataSource(_progress_columns(plugin))
         progress = figure(title="Progress per task prefix", height=300, sizing_mode="stretch_width",
-                          y_range=FactorRange(*progress_source.data["prefix"]), tools="", name="progress")
+                          y_range=FactorRange(*progress_source.data["prefix"]), tools="", name="progress-figure")
         progress.hbar_stack(PROGRESS_STATES, y="prefix", height=0.8, source=progress_source,
                             color=[STATE_COLOURS[s] for s in PROGRESS_STATES], legend_label=PROGRESS_STATES)
 
         workers_source = ColumnDataSource(_workers_columns(plugin))
         processing = figure(title="Processing tasks per worker", height=300, width=450,
-                            y_range=FactorRange(*workers_source.data["address"]), tools="", name="processing")
+                            y_range=FactorRange(*workers_source.data["address"]), tools="", name="processing-figure")
         processing.hbar(y="address", right="processing", height=0.8, source=workers_source, color="#4ca64c")
         memory = figure(title="Bytes in memory per worker", height=300, width=450,
-                        y_range=processing.y_range, tools="", name="memory")
+                        y_range=processing.y_range, tools="", name="memory-figure")
         memory.hbar(y="address", right="nbytes", height=0.8, source=workers_source, color="#1f77b4")
 
         def update():

@@ -8,7 +8,9 @@ Websocket connections are accepted only from the bound host:port.
 
 from __future__ import annotations
 
+import errno
 import logging
+import warnings
 
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
@@ -45,6 +47,20 @@ def parse_address(address: str) -> tuple[str, int]:
         raise ValueError(f"dashboard_address={address!r} is not 'host:port' (e.g. '127.0.0.1:8787')") from None
 
 
+def _bind(host: str, port: int) -> tuple[list, int]:
+    """Bind ``host:port``; if that port is taken, warn and take a free one (a busy
+    port must never stop the scheduler from starting)."""
+    try:
+        return bind_sockets(host, port)
+    except OSError as error:
+        if port == 0 or error.errno != errno.EADDRINUSE:
+            raise
+        warnings.warn(f"Dashboard port {port} on {host} is already in use ({error}); "
+                      "serving the dashboard on a free port instead (see dashboard_link).",
+                      RuntimeWarning, stacklevel=3)
+        return bind_sockets(host, 0)
+
+
 class Dashboard:
     """The running dashboard of one scheduler; ``link`` is its ``/status`` URL."""
 
@@ -54,7 +70,7 @@ class Dashboard:
         seconds = config.get("dashboard.interval", 0.5) if interval is None else interval
         interval_ms = max(int(seconds * 1000), 10)
         self.plugin = DashboardPlugin(scheduler.state)
-        sockets, self.port = bind_sockets(self.host, port)
+        sockets, self.port = _bind(self.host, port)
         origin = f"{self.host}:{self.port}"
         applications = {
             "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),

@@ -1,0 +1,114 @@
+"""The server-side Bokeh documents of the dashboard, and its startup edge cases."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from bokeh.document import Document
+
+from shoal.dashboard import DashboardPlugin
+from shoal.dashboard.pages import status_document, workers_document
+from shoal.distributed.scheduler import Scheduler
+from shoal.distributed.state import SchedulerState
+from shoal.taskgraph import Task
+
+CLIENT = "client-1"
+
+
+def add_all(*values):
+    return sum(values)
+
+
+def run_some(state: SchedulerState, n_done: int) -> list:
+    state.add_worker("w1", 2, name="first")
+    state.add_worker("w2", 1, name="second")
+    graph = {("square-aaaaaaaa3", i): Task(("square-aaaaaaaa3", i), add_all, i) for i in range(10)}
+    state.update_graph(CLIENT, graph, list(graph))
+    done = []
+    for _ in range(n_done):
+        ts = next(ts for ts in state.tasks.values() if ts.state == "processing")
+        state.handle_task_finished(ts.processing_on.address, ts.key, nbytes=64)
+        done.append(ts.key)
+    return done
+
+
+def status_sources(doc: Document) -> dict:
+    return {name: doc.select_one({"name": name + "-figure"}) for name in ("task-stream", "progress", "processing", "memory")}
+
+
+def test_status_document_shows_what_ran():
+    state = SchedulerState()
+    plugin = DashboardPlugin(state)
+    state.add_plugin(plugin)
+    done = run_some(state, 4)
+    doc = Document()
+    status_document(plugin, 500)(doc)
+    figures = status_sources(doc)
+    stream = figures["task-stream"].renderers[0].data_source.data
+    assert sorted(stream["key"]) == sorted(str(k) for k in done)
+    assert all(a <= b for a, b in zip(stream["start"], stream["stop"]))
+    progress = figures["progress"].renderers[0].data_source.data
+    expected = {s: sum(1 for ts in state.tasks.values() if ts.state == s) for s in ("memory", "processing", "queued")}
+    row = progress["prefix"].index("square")
+    assert {s: progress[s][row] for s in expected} == expected
+    workers = figures["processing"].renderers[0].data_source.data
+    assert dict(zip(workers["address"], workers["processing"])) == {
+        a: len(ws.processing) for a, ws in state.workers.items()}
+    # A periodic update sends only the new task-stream entries.
+    more = run_some_more(state, 2)
+    (callback,) = doc.session_callbacks
+    callback.callback()
+    stream = figures["task-stream"].renderers[0].data_source.data
+    assert sorted(stream["key"]) == sorted(str(k) for k in done + more)
+
+
+def run_some_more(state, n):
+    done = []
+    for _ in range(n):
+        ts = next(ts for ts in state.tasks.values() if ts.state == "processing")
+        state.handle_task_finished(ts.processing_on.address, ts.key, nbytes=64)
+        done.append(ts.key)
+    return done
+
+
+def test_workers_document_lists_every_worker():
+    state = SchedulerState()
+    plugin = DashboardPlugin(state)
+    state.add_plugin(plugin)
+    run_some(state, 3)
+    doc = Document()
+    workers_document(plugin, 500)(doc)
+    data = doc.select_one({"name": "workers-table"}).source.data
+    assert dict(zip(data["address"], data["name"])) == {"w1": "first", "w2": "second"}
+    assert dict(zip(data["address"], data["nthreads"])) == {"w1": 2, "w2": 1}
+    assert sum(data["in_memory"]) == sum(1 for ts in state.tasks.values() if ts.state == "memory") == 3
+
+
+def test_busy_port_warns_and_serves_elsewhere():
+    async def main():
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            with pytest.warns(RuntimeWarning, match="already in use"):
+                scheduler = Scheduler("inproc://", dashboard_address=f"127.0.0.1:{port}")
+                await scheduler.start()
+            try:
+                assert scheduler.status == "running"
+                assert scheduler.dashboard.port not in (0, port)
+            finally:
+                await scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_bad_address_names_the_argument():
+    async def main():
+        scheduler = Scheduler("inproc://", dashboard_address="localhost:http")
+        with pytest.raises(ValueError, match="dashboard_address='localhost:http'"):
+            await scheduler.start()
+        await scheduler.close()
+
+    asyncio.run(main())
