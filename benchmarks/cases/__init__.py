@@ -12,7 +12,7 @@ import fnmatch
 from typing import Iterable
 
 from . import (array_matmul, array_mean, array_random_sum, array_rechunk, bag_wordcount, dataframe_csv,
-               dataframe_groupby, dataframe_parquet, dataframe_shuffle, delayed_overhead, distributed_futures)
+               dataframe_groupby, dataframe_parquet, dataframe_shuffle, dataframe_wide, delayed_overhead, distributed_futures)
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -20,7 +20,7 @@ __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
 
 def all_cases() -> list[BenchmarkCase]:
     """Every case, in the order the table lists them."""
-    return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(), *dataframe_shuffle.cases(),
+    return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(), *dataframe_shuffle.cases(), *dataframe_wide.cases(),
             *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases(),
             *array_random_sum.cases(), *array_rechunk.cases(),
             *distributed_futures.cases()]
