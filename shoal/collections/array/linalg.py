@@ -15,6 +15,7 @@ whole row of blocks. ``solve``/``inv`` factor the square matrix in one task (it 
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import numpy as np
@@ -172,26 +173,77 @@ def _einsum_block(*blocks: np.ndarray, subscripts: str, contracted: int, result_
     return np.einsum(subscripts, *blocks, dtype=result_dtype)[(None,) * contracted]
 
 
+def _expand_ellipsis(spec: str, arrays: list) -> str:
+    """``spec`` with each ``...`` replaced by letters of its own, as NumPy broadcasts them.
+
+    The broadcast axes are right-aligned across operands and share letters; an
+    operand's length-1 axis facing a longer one gets a letter of its own that is
+    summed away (summing a length-1 axis just drops it, which is broadcasting).
+
+    >>> _expand_ellipsis("...i,i", [np.ones((2, 3)), np.ones(3)])
+    'Ai,i->A'
+    """
+    inputs, arrow, output = spec.partition("->")
+    in_inds = inputs.split(",")
+    free = iter(c for c in string.ascii_uppercase + string.ascii_lowercase if c not in spec)
+    ellipsis_shapes = []  # each operand's axes under its '...', padded on the left with 1s
+    for ind, a in zip(in_inds, arrays):
+        if ind.count("...") > 1 or ind.replace("...", "").count("."):
+            raise ValueError(f"einsum: {ind!r} is not a valid operand subscript (at most one '...')")
+        rank = a.ndim - len(ind.replace("...", "")) if "..." in ind else 0
+        if rank < 0:
+            raise ValueError(f"einsum: {ind!r} has more letters than its operand has dimensions ({a.ndim})")
+        start = ind.find("...")
+        ellipsis_shapes.append(tuple(a.shape[start:start + rank]) if rank else ())
+    width = max(len(shape) for shape in ellipsis_shapes)
+    shared = [next(free) for _ in range(width)]
+    padded = [(1,) * (width - len(shape)) + shape for shape in ellipsis_shapes]
+    sizes = [max(shape[j] for shape in padded) for j in range(width)]
+    expanded = []
+    for ind, shape in zip(in_inds, ellipsis_shapes):
+        letters = []
+        for j, size in zip(range(width - len(shape), width), shape):
+            if size == sizes[j]:
+                letters.append(shared[j])
+            elif size == 1:
+                letters.append(next(free))  # broadcast against a longer axis: summed away
+            else:
+                raise ValueError(f"einsum: operands could not be broadcast together on '...' "
+                                 f"(axis sizes {size} and {sizes[j]})")
+        expanded.append(ind.replace("...", "".join(letters)))
+    if arrow:
+        if output.count("...") > 1:
+            raise ValueError(f"einsum: output {output!r} may hold '...' once")
+        out = output.replace("...", "".join(shared))
+    else:
+        letters = inputs.replace("...", "").replace(",", "")
+        out = "".join(shared) + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return ",".join(expanded) + "->" + out
+
+
 def einsum(subscripts: str, *operands: Any, dtype: Any = None) -> Array:
-    """``numpy.einsum`` with explicit or implicit output (no ``...``): each block of products is summed
-    inside its task, and the block sums over the contracted letters by a tree reduction.
+    """``numpy.einsum`` with explicit or implicit output and ``...`` for broadcast axes: each block of
+    products is summed inside its task, and the block sums over the contracted letters by a tree reduction.
 
     >>> from shoal.collections.array.creation import from_array
     >>> m = from_array(np.arange(9.0).reshape(3, 3), chunks=2)
     >>> float(einsum("ii", m).compute(scheduler="sync"))
     12.0
+    >>> einsum("...ij,...jk", from_array(np.ones((4, 2, 3))), m).shape
+    (4, 2, 3)
     """
     from .blockwise import blockwise
     from .creation import asarray
 
-    if "." in subscripts:
-        raise NotImplementedError("einsum with '...' (ellipsis) is not implemented yet for shoal Arrays")
     spec = subscripts.replace(" ", "")
+    if len(spec.partition("->")[0].split(",")) != len(operands):
+        raise ValueError(f"einsum: {len(spec.partition('->')[0].split(','))} operands in {subscripts!r} "
+                         f"but {len(operands)} given")
+    arrays = [asarray(op) for op in operands]
+    if "." in spec:
+        spec = _expand_ellipsis(spec, arrays)
     inputs, _, output = spec.partition("->")
     in_inds = inputs.split(",")
-    if len(in_inds) != len(operands):
-        raise ValueError(f"einsum: {len(in_inds)} operands in {subscripts!r} but {len(operands)} given")
-    arrays = [asarray(op) for op in operands]
     for ind, a in zip(in_inds, arrays):
         if len(ind) != a.ndim:
             raise ValueError(f"einsum: {ind!r} has {len(ind)} letters for an operand of {a.ndim} dimensions")

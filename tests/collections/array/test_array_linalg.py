@@ -114,6 +114,10 @@ def test_qr_needs_tall_blocks():
     ("ij,jk->ik", [(4, 5), (5, 3)]), ("ij,jk", [(4, 5), (5, 3)]), ("ii", [(4, 4)]), ("ii->i", [(4, 4)]),
     ("ij->ji", [(4, 5)]), ("ij,j->i", [(4, 5), (5,)]), ("i,i", [(5,), (5,)]), ("ij->", [(4, 5)]),
     ("ij,kj->ikj", [(4, 5), (4, 5)]), ("abc,cd,b->ad", [(3, 4, 5), (5, 2), (4,)]),
+    # '...' broadcasts like NumPy: leading or trailing, implicit or explicit output, length-1 axes stretched
+    ("...ij,...jk", [(4, 2, 3), (3, 5)]), ("...ij,...jk->...ik", [(4, 1, 2, 3), (5, 3, 2)]),
+    ("i...->...", [(3, 4, 5)]), ("...,...", [(3, 4), (4,)]), ("...ii->...i", [(2, 3, 3)]),
+    ("ij...,j...", [(2, 3, 1), (3, 4)]), ("...i,...i->...", [(3, 1, 4), (1, 2, 4)]),
 ])
 def test_einsum(subscripts, shapes, sched):
     arrays = [rng.standard_normal(s) for s in shapes]
@@ -125,8 +129,10 @@ def test_einsum(subscripts, shapes, sched):
 
 def test_einsum_errors():
     x = sa.ones((2, 3), chunks=1)
-    with pytest.raises(NotImplementedError, match="ellipsis"):
-        sa.einsum("...j->j", x)
+    with pytest.raises(ValueError, match="broadcast together"):
+        sa.einsum("...i,...i", sa.ones((3, 4)), sa.ones((2, 4)))
+    with pytest.raises(ValueError, match="more letters"):
+        sa.einsum("...ijk", x)
     with pytest.raises(ValueError, match="letters"):
         sa.einsum("i->i", x)
 
