@@ -73,7 +73,7 @@ def dot(a: Any, b: Any) -> Array:
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Array:
-    """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two (not ``2``/``-2``/``'nuc'``).
+    """``numpy.linalg.norm``: vector norms over one axis, matrix norms over two (``2``/``-2``/``'nuc'`` by SVD).
 
     >>> from shoal.collections.array.creation import from_array
     >>> float(norm(from_array(np.array([3.0, 4.0]), chunks=1)).compute(scheduler="sync"))
@@ -122,10 +122,33 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
 
             result = squeeze(result, axis=axes)
         return result
-    raise NotImplementedError(
-        f"norm(ord={ord!r}) for matrices needs singular values (svd), which are not implemented yet for "
-        "shoal Arrays; compute() first"
-    )
+    if ord in (2, -2, "nuc"):
+        return _singular_value_norm(x, ord, axes, keepdims)
+    raise ValueError(f"Invalid norm order {ord!r} for matrices")
+
+
+def _singular_value_norm(x: Array, ord: Any, axes: tuple, keepdims: bool) -> Array:
+    """The 2-norm (largest singular value), -2 (smallest) or nuclear norm (their sum) of a matrix.
+
+    The singular values come from the tall-and-skinny SVD (of the transpose
+    when the matrix is wide: the values are the same), so the shorter side must
+    fit in one block's columns.
+    """
+    from . import reductions
+
+    if x.ndim != 2:
+        raise NotImplementedError(f"norm(ord={ord!r}) over two axes of a {x.ndim}-d array (a stack of matrices) is "
+                                  "not implemented for shoal Arrays; loop over the matrices or compute() first")
+    matrix = x.T if axes == (1, 0) else x
+    if matrix.shape[0] < matrix.shape[1]:
+        matrix = matrix.T
+    rows, cols = matrix.shape
+    if matrix.numblocks[0] > 1 and min(matrix.chunks[0][:-1]) < cols:
+        matrix = matrix.rechunk({0: max(cols, max(matrix.chunks[0])), 1: -1})
+    values = Array(TSQR(_tall_and_skinny(matrix, f"norm(ord={ord!r})").expr, "s"))
+    pick = {2: reductions.max, -2: reductions.min, "nuc": reductions.sum}[ord]
+    result = pick(values)
+    return result.reshape(1, 1) if keepdims else result
 
 
 # --------------------------------------------------------------------- tensordot

@@ -65,12 +65,26 @@ def test_matrix_norms(ord, sched):
               np.linalg.norm(cube, ord=ord, axis=(1, 2)), scheduler=sched)
 
 
+@pytest.mark.parametrize("ord", [2, -2, "nuc"])
+@pytest.mark.parametrize("shape, chunks", [((30, 6), 5), ((6, 30), (3, 7)), ((20, 20), 4), ((1, 5), 1), ((5, 1), 2)])
+def test_singular_value_norms(ord, shape, chunks, sched):
+    # tall, wide (through the transpose), square with row blocks narrower than the matrix, single rows/columns
+    data = rng.standard_normal(shape)
+    x = sa.from_array(data, chunks=chunks)
+    assert_eq(sa.linalg.norm(x, ord=ord), np.linalg.norm(data, ord=ord), scheduler=sched)
+    for axis in ((0, 1), (1, 0)):
+        assert_eq(sa.linalg.norm(x, ord=ord, axis=axis, keepdims=True),
+                  np.linalg.norm(data, ord=ord, axis=axis, keepdims=True), scheduler=sched)
+
+
 def test_norm_of_ints_and_unsupported_orders():
     ints = np.arange(12).reshape(3, 4)
     assert_eq(sa.linalg.norm(sa.from_array(ints, chunks=2)), np.linalg.norm(ints))
     assert_eq(sa.linalg.norm(sa.from_array(ints, chunks=2), axis=1), np.linalg.norm(ints, axis=1))
-    with pytest.raises(NotImplementedError, match="svd"):
-        sa.linalg.norm(sa.from_array(A, chunks=2), ord="nuc")
+    with pytest.raises(NotImplementedError, match="stack of matrices"):
+        sa.linalg.norm(sa.from_array(np.stack([A, A]), chunks=2), ord="nuc", axis=(1, 2))
+    with pytest.raises(ValueError, match="Invalid norm order"):
+        sa.linalg.norm(sa.from_array(A, chunks=2), ord=3)
 
 
 def test_tensordot(sched):
