@@ -14,6 +14,8 @@ pays for concatenating millions of rows into one frame. Rows: ``size * 100``
 - ``dataframe-nlargest-threads``: ``v.nlargest(100)``; checked against pandas.
 - ``dataframe-melt-groupby-threads``: ``melt(id_vars="k")`` then the sum per
   variable; checked against pandas.
+- ``dataframe-resample-threads``: ``v.resample("1h").sum()`` over a minute-spaced
+  datetime index with known divisions; checked against pandas.
 - ``dataframe-merge-asof-threads``: ``merge_asof`` of two frames on sorted
   integer indexes with known divisions (trades against quotes); checked: the
   rows and the sum of the matched quote values.
@@ -181,6 +183,34 @@ class MergeAsofCase(BenchmarkCase):
         return int(joined.trade.count()), int(joined.quote.sum())
 
 
+class ResampleCase(_WideCase):
+    name = "dataframe-resample-threads"
+
+    def setup(self, lib: str, size: int) -> None:
+        import pandas as pd
+
+        super().setup(lib, size)
+        start = pd.Timestamp("2026-01-01")
+        offset = 0
+        for part in _PARTS:  # one minute-spaced index across partitions
+            part.index = start + pd.to_timedelta(np.arange(offset, offset + len(part)), unit="min")
+            offset += len(part)
+        self.meta = _PARTS[0].iloc[:0]
+        self.divisions = [p.index[0] for p in _PARTS] + [_PARTS[-1].index[-1]]
+
+    def frame(self, lib: Any):
+        return _dataframe_module(lib).from_map(get_part, list(range(len(_PARTS))), meta=self.meta,
+                                               divisions=self.divisions)
+
+    def workload(self, lib: Any) -> list:
+        return [int(v) for v in self.frame(lib).v.resample("1h").sum().compute(scheduler="threads")]
+
+    def expected(self, size: int) -> list:
+        import pandas as pd
+
+        return [int(v) for v in pd.concat(_PARTS).v.resample("1h").sum()]
+
+
 def cases() -> list[BenchmarkCase]:
     return [DropDuplicatesCase(), GroupbySplitOutCase(), GroupbyMedianCase(), NlargestCase(), MeltGroupbyCase(),
-            MergeAsofCase()]
+            ResampleCase(), MergeAsofCase()]
