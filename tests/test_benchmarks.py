@@ -184,3 +184,10 @@ def test_round_trip_case_reports_the_median_round_trip():
     assert case.workload(None) == case.expected(0)
     assert len(case.timings) == distributed_futures.ROUND_TRIPS
     assert case.reported_seconds() == distributed_futures.ROUND_TRIPS * statistics.median(case.timings)
+
+
+@pytest.mark.parametrize("name", [case.name for case in all_cases()])
+def test_every_case_computes_the_right_answer_on_shoal_at_a_small_size(name):
+    # child.measure checks the result against the case's plain-Python/pandas/NumPy answer
+    record = child.measure(name, "shoal", 200)
+    assert "error" not in record, record["error"]
