@@ -2,9 +2,11 @@
 
 ``blockwise(func, "ij", x, "ij", y, "j")`` calls ``func`` once per output
 block with the matching blocks of ``x`` and ``y``. An index that appears in
-the inputs but not in the output is *contracted*: the inputs are first cut
-to a single block along it, so ``func`` sees whole rows (``concatenate=True``
-in Dask's terms; passing lists of blocks instead is not supported yet).
+the inputs but not in the output is *contracted*: by default
+(``concatenate=True``) the inputs are first cut to a single block along it,
+so ``func`` sees whole rows; with ``concatenate=False`` they keep their
+blocks and ``func`` gets, for that argument, a list of the blocks along the
+contracted index (nested lists for several contracted indices).
 
 ``map_blocks(func, x, drop_axis=, new_axis=, chunks=, dtype=)`` is the
 common case written without letters.
@@ -36,7 +38,8 @@ __all__ = ["Blockwise", "blockwise", "map_blocks"]
 class Blockwise(ArrayExpr):
     """``func`` per output block; ``args`` pairs each argument with its index letters (None for literals)."""
 
-    _parameters = ["func", "out_ind", "args", "kwargs", "dtype", "chunks", "pass_block_id"]
+    _parameters = ["func", "out_ind", "args", "kwargs", "dtype", "chunks", "pass_block_id", "concatenate"]
+    _defaults = {"concatenate": True}
 
     @property
     def _funcname(self) -> str:
@@ -49,8 +52,11 @@ class Blockwise(ArrayExpr):
             if ind is None:
                 values.append(value)
                 continue
-            block = tuple(0 if n == 1 else position.get(letter, 0) for letter, n in zip(ind, value.numblocks))
-            values.append(Ref(value._key(block)))
+            if self.concatenate:
+                block = tuple(0 if n == 1 else position.get(letter, 0) for letter, n in zip(ind, value.numblocks))
+                values.append(Ref(value._key(block)))
+            else:
+                values.append(_nested_refs(value, ind, position))
         kwargs = dict(self.kwargs)
         if self.pass_block_id:
             kwargs["block_id"] = index
@@ -58,6 +64,19 @@ class Blockwise(ArrayExpr):
 
     def _explain_args(self) -> dict:
         return {"index": self.out_ind}
+
+
+def _nested_refs(value: ArrayExpr, ind: tuple, position: dict, fixed: dict | None = None):
+    """The block of ``value`` at ``position``, as nested lists over its contracted letters (those not in
+    ``position``), in the order they appear in ``ind``."""
+    fixed = fixed or {}
+    open_letters = [letter for letter in ind if letter not in position and letter not in fixed]
+    if not open_letters:
+        block = tuple(0 if n == 1 else {**position, **fixed}[letter] for letter, n in zip(ind, value.numblocks))
+        return Ref(value._key(block))
+    letter = open_letters[0]
+    count = value.numblocks[ind.index(letter)]
+    return [_nested_refs(value, ind, position, {**fixed, letter: j}) for j in range(count)]
 
 
 def _accepts(func: Callable, name: str) -> bool:
@@ -83,8 +102,6 @@ def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_
 
     if len(pairs) % 2:
         raise ValueError("blockwise takes arguments in pairs: array, index, array, index, ... (index None for literals)")
-    if not concatenate:
-        raise NotImplementedError("blockwise(concatenate=False) is not implemented yet; use concatenate=True")
     out_ind = tuple(out_ind)
     new_axes = dict(new_axes or {})
     args: list = []
@@ -103,7 +120,7 @@ def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_
         cuts = [a.chunks[ind.index(letter)] for a, ind in args if ind and letter in ind and a.shape[ind.index(letter)] != 1]
         if not cuts:
             letter_chunks[letter] = (1,)
-        elif letter in out_ind:
+        elif letter in out_ind or not concatenate:
             letter_chunks[letter] = common_chunks(*cuts)
         else:
             lengths = {sum(c) for c in cuts}
@@ -134,7 +151,7 @@ def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_
             raise ValueError(f"blockwise({funcname(func)}) needs dtype= (or meta=) for its output")
     pass_block_id = _accepts(func, "block_id") and "block_id" not in kwargs
     return Array(Blockwise(func, out_ind, tuple(tuple(p) for p in args), tuple(sorted(kwargs.items())),
-                           np.dtype(dtype), tuple(chunks), pass_block_id))
+                           np.dtype(dtype), tuple(chunks), pass_block_id, bool(concatenate)))
 
 
 def map_blocks(func: Callable, *args: Any, dtype: Any = None, chunks: Any = None, drop_axis: Any = None,

@@ -165,6 +165,29 @@ def test_blockwise_index_notation():
         sa.blockwise(np.negative, "ik", x, "ij", dtype=float)
 
 
+def _block_lists_product(xs, ys):
+    assert isinstance(xs, list) and isinstance(ys, list) and len(xs) == len(ys)
+    return sum(xb @ yb for xb, yb in zip(xs, ys))
+
+
+def _nested_block_sums(blocks):
+    assert isinstance(blocks, list) and isinstance(blocks[0], list)
+    return sum(b.sum(axis=(1, 2)) for row in blocks for b in row)
+
+
+def test_blockwise_without_concatenate_passes_lists_of_blocks(sched):
+    a, b = np.arange(24.0).reshape(4, 6), np.arange(18.0).reshape(6, 3)
+    # the contracted index j is cut where either input cuts it, then each function call gets the aligned lists
+    x, y = sa.from_array(a, chunks=(2, 4)), sa.from_array(b, chunks=(3, 2))
+    product = sa.blockwise(_block_lists_product, "ik", x, "ij", y, "jk", dtype=float, concatenate=False)
+    assert product.chunks == ((2, 2), (2, 1))
+    assert_eq(product, a @ b, scheduler=sched)
+    cube = np.arange(60.0).reshape(3, 4, 5)
+    sums = sa.blockwise(_nested_block_sums, "i", sa.from_array(cube, chunks=(1, 2, 2)), "ijk", dtype=float,
+                        concatenate=False)
+    assert_eq(sums, cube.sum(axis=(1, 2)), scheduler=sched)
+
+
 def test_explain_shows_the_optimized_plan(capsys):
     x = sa.from_array(A, chunks=(4, 3))
     ((x + 1) * 2)[:2].sum().explain()
