@@ -31,7 +31,8 @@ __all__ = ["Summary", "unique", "bincount", "histogram", "topk"]
 class Summary(ArrayExpr):
     """``aggregate(combine(...combine(chunk(block) for block)))`` as one 1-d output block."""
 
-    _parameters = ["array", "chunk", "combine", "aggregate", "chunks", "dtype", "split_every", "label"]
+    _parameters = ["array", "chunk", "combine", "aggregate", "chunks", "dtype", "split_every", "label", "extra"]
+    _defaults = {"extra": None}  # an expression whose single block every chunk call gets as its second argument
 
     @property
     def _funcname(self) -> str:
@@ -43,7 +44,8 @@ class Summary(ArrayExpr):
         level = []
         for n, idx in enumerate(np.ndindex(*self.array.numblocks)):
             key = (f"{self.label}-chunk-{token}", n)
-            layer[key] = Task(key, self.chunk, Ref(self.array._key(idx)))
+            extra = () if self.extra is None else (Ref(self.extra._key((0,) * self.extra.ndim)),)
+            layer[key] = Task(key, self.chunk, Ref(self.array._key(idx)), *extra)
             level.append(key)
         depth = 0
         while len(level) > self.split_every:
@@ -59,12 +61,13 @@ class Summary(ArrayExpr):
 
 
 def _summary(x: Any, chunk: Callable, combine: Callable, aggregate: Callable, length: float, dtype: Any,
-             label: str, split_every: int | None = None) -> Array:
+             label: str, split_every: int | None = None, extra: Array | None = None) -> Array:
     from .creation import asarray
 
     x = asarray(x)
     split_every = split_every or config.get("array.split-every")
-    return Array(Summary(x.expr, chunk, combine, aggregate, ((length,),), np.dtype(dtype), int(split_every), label))
+    return Array(Summary(x.expr, chunk, combine, aggregate, ((length,),), np.dtype(dtype), int(split_every), label,
+                         None if extra is None else extra.expr))
 
 
 # --------------------------------------------------------------------- unique
@@ -135,22 +138,59 @@ def _sum_all(parts: list) -> np.ndarray:
     return functools.reduce(np.add, parts)
 
 
-def histogram(a: Any, bins: Any = 10, range: tuple | None = None, split_every: int | None = None) -> tuple:
-    """``numpy.histogram`` with the bin edges known up front: an int ``bins`` needs ``range``.
+def _block_range(block: np.ndarray) -> np.ndarray:
+    flat = np.asarray(block).ravel()
+    return np.array([flat.min(), flat.max()], dtype=np.float64) if flat.size else np.array([np.inf, -np.inf])
 
-    Returns ``(counts, edges)``: counts lazy (an Array), edges a NumPy array.
+
+def _merge_ranges(parts: list) -> np.ndarray:
+    stacked = np.array(parts)  # np.min/np.max, unlike min/max, carry a nan through
+    return np.array([stacked[:, 0].min(), stacked[:, 1].max()])
+
+
+def _edges_of_range(data_range: np.ndarray, bins: int) -> np.ndarray:
+    if not np.isfinite(data_range).all():
+        raise ValueError(f"histogram: autodetected range of [{data_range[0]}, {data_range[1]}] is not finite "
+                         "(the array is empty or holds nan/inf); pass range=(low, high)")
+    return np.histogram_bin_edges(data_range, bins=bins)
+
+
+def histogram(a: Any, bins: Any = 10, range: tuple | None = None, density: bool = False,
+              split_every: int | None = None) -> tuple:
+    """``numpy.histogram``: ``(counts, edges)``, counts lazy.
+
+    With bin edges or ``range=`` the edges are known up front (a NumPy array);
+    with a number of bins and no range they come from the data's min and max,
+    found in the same pass of the graph, so they are a lazy Array too.
+    ``density=True`` divides by the total count and the bin widths.
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> counts, edges = histogram(from_array(np.array([0.0, 1.0, 1.0, 4.0]), chunks=2), bins=2)
+    >>> counts.compute(scheduler="sync").tolist(), edges.compute(scheduler="sync").tolist()
+    ([3, 1], [0.0, 2.0, 4.0])
     """
-    if np.ndim(bins) == 0:
-        if range is None:
-            raise ValueError(
-                "histogram with a number of bins needs range=(low, high) for shoal Arrays (finding the data's "
-                "range would need a pass over the data first); pass range=, or explicit bin edges"
-            )
-        edges = np.histogram_bin_edges(np.empty(0), bins=int(bins), range=range)
+    from .creation import asarray
+    from .blockwise import map_blocks
+
+    a = asarray(a)
+    if np.ndim(bins) == 0 and range is None:
+        data_range = _summary(a, _block_range, _merge_ranges, _merge_ranges, 2, np.float64, "histogram-range",
+                              split_every)
+        edges = map_blocks(_edges_of_range, data_range, bins=int(bins), chunks=((int(bins) + 1,),),
+                           dtype=np.float64)
+        counts = _summary(a, _histogram_block, _sum_all, _sum_all, int(bins), np.intp, "histogram", split_every,
+                          extra=edges)
     else:
-        edges = np.asarray(bins)
-    chunk = functools.partial(_histogram_block, edges=edges)
-    return _summary(a, chunk, _sum_all, _sum_all, len(edges) - 1, np.intp, "histogram", split_every), edges
+        if np.ndim(bins) == 0:
+            edges = np.histogram_bin_edges(np.empty(0), bins=int(bins), range=range)
+        else:
+            edges = np.asarray(bins)
+        chunk = functools.partial(_histogram_block, edges=edges)
+        counts = _summary(a, chunk, _sum_all, _sum_all, len(edges) - 1, np.intp, "histogram", split_every)
+    if density:
+        widths = edges[1:] - edges[:-1]
+        counts = counts / (counts.sum() * widths)
+    return counts, edges
 
 
 # --------------------------------------------------------------------- topk

@@ -37,8 +37,18 @@ def test_histogram(chunks, sched):
     assert_eq(counts, expected_counts, scheduler=sched)
     counts, _ = np.histogram(x, bins=[-5, -1, 0, 0.5, 5])
     assert_eq(counts, np.histogram(F, bins=[-5, -1, 0, 0.5, 5])[0], scheduler=sched)
+    # a number of bins without range: the edges come from the data's min and max, lazily
+    counts, edges = np.histogram(x, bins=5)
+    expected_counts, expected_edges = np.histogram(F, bins=5)
+    assert_eq(edges, expected_edges, scheduler=sched)
+    assert_eq(counts, expected_counts, scheduler=sched)
+    for bins, data_range in ((7, None), ([-5, -1, 0, 0.5, 5], None), (4, (-1, 1))):
+        density, _ = sa.histogram(x, bins=bins, range=data_range, density=True)
+        assert_eq(density, np.histogram(F, bins=bins, range=data_range, density=True)[0], scheduler=sched)
+    # all values equal: NumPy widens the range by 0.5 on each side
+    assert_eq(sa.histogram(sa.full((3,), 2.0, chunks=2), bins=3)[1], np.histogram(np.full(3, 2.0), bins=3)[1])
     with pytest.raises(ValueError, match="range="):
-        sa.histogram(x, bins=5)
+        sa.histogram(sa.from_array(np.array([1.0, np.nan]), chunks=1), bins=3)[0].compute(scheduler=sched)
 
 
 @pytest.mark.parametrize("k", [1, 5, -4, 600])
