@@ -87,7 +87,9 @@ def worker_main(argv: list | None = None) -> int:
     parser.add_argument("--nworkers", type=int, default=1, help="worker processes to start (default 1)")
     parser.add_argument("--name", default=None, help="worker name (suffixed -0, -1, ... with --nworkers > 1)")
     parser.add_argument("--host", default="127.0.0.1", help="interface workers listen on (default 127.0.0.1)")
-    parser.add_argument("--memory-limit", type=int, default=None, help="bytes announced to the scheduler")
+    parser.add_argument("--memory-limit", default=None,
+                        help="per worker: bytes, a size such as 2GB, 'auto' (the machine's memory / nworkers) "
+                             "or 0 for none; results spill to disk and tasks pause as it nears")
     parser.add_argument("--connect-timeout", type=float, default=30.0,
                         help="seconds to keep trying to reach the scheduler")
     parser.add_argument("--no-reconnect", action="store_true",
@@ -98,6 +100,12 @@ def worker_main(argv: list | None = None) -> int:
     if args.nworkers < 1:
         parser.error("--nworkers must be at least 1")
     nthreads = args.nthreads or max(1, (os.cpu_count() or 1) // args.nworkers)
+    from .memory import parse_memory_limit
+
+    try:
+        args.memory_limit = parse_memory_limit(args.memory_limit, args.nworkers)
+    except ValueError as error:
+        parser.error(str(error))
     address = args.address if "://" in args.address else f"tcp://{args.address}"
     if args.nworkers > 1:
         return _run_worker_processes(args, address, nthreads)

@@ -23,6 +23,7 @@ import weakref
 from typing import Any
 
 from .loop_thread import LoopThread
+from .memory import parse_memory_limit
 from .scheduler import Scheduler
 from .worker import Worker
 
@@ -68,7 +69,9 @@ def _kill_all(processes: dict) -> None:
 class LocalCluster:
     """A scheduler and ``n_workers`` workers of ``threads_per_worker`` threads on 127.0.0.1.
 
-    ``memory_limit`` (bytes) is announced to the scheduler for each worker.
+    ``memory_limit`` per worker: bytes, a size such as ``"2GB"``, ``"auto"`` (the
+    machine's memory shared among the workers) or ``None``; workers spill
+    results to disk and pause as they near it.
     ``worker_start_timeout``: seconds to wait for workers to register.
     """
 
@@ -78,7 +81,7 @@ class LocalCluster:
                  **scheduler_options: Any):
         self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)
         self.processes = processes
-        self.memory_limit = memory_limit
+        self.memory_limit = parse_memory_limit(memory_limit, self.n_workers)
         self.host = host
         self.scheduler_port = scheduler_port
         self.asynchronous = asynchronous

@@ -39,9 +39,13 @@ import contextlib
 import queue
 from typing import Any
 
+from shoal import config
+
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, ConnectError, SerializationError, connect, dumps, listen, parse_address
 from .rpc import ConnectionPool, portable_exception
+from .memory import MemoryPolicy, parse_memory_limit, process_rss
+from .spill import SpillStore
 from .state import Execute, GatherDep, ToScheduler, WorkerState
 from .state.worker_state import sizeof
 
@@ -163,19 +167,35 @@ class Worker:
     ``reconnect``: when the scheduler goes away, drop all tasks and data and
     register again once it is back (for up to ``reconnect_timeout`` seconds,
     ``None``: until closed) instead of closing.
+    ``memory_limit``: bytes, ``"2GB"``, ``"auto"`` (all of the machine's
+    memory) or ``None``; with a limit, results past the
+    ``distributed.worker.memory.target`` fraction are spilled to a temporary
+    directory under ``local_directory``, and every
+    ``memory_monitor_interval`` seconds the process's RSS (``rss_reader()``,
+    default psutil's) is checked: past ``.spill`` more is spilled, past
+    ``.pause`` no new task starts until it is back below.
     """
 
     def __init__(self, scheduler_address: str, *, nthreads: int = 1, name: str | None = None,
                  listen_address: str | None = None, memory_limit: int | None = None,
                  resources: dict | None = None, heartbeat_interval: float = 1.0,
                  connect_timeout: float = 30.0, reconnect: bool = False,
-                 reconnect_timeout: float | None = None):
+                 reconnect_timeout: float | None = None,
+                 local_directory: str | None = None, rss_reader: Any = None,
+                 memory_monitor_interval: float | None = None):
         if nthreads < 1:
             raise ValueError(f"nthreads must be at least 1, got {nthreads}")
         self.scheduler_address = scheduler_address
         self.nthreads = nthreads
         self.name = name
-        self.memory_limit = memory_limit
+        self.memory_limit = parse_memory_limit(memory_limit)
+        self.local_directory = local_directory
+        self.rss_reader = rss_reader or process_rss()
+        self.memory_monitor_interval = (
+            float(config.get("distributed.worker.memory.monitor-interval"))
+            if memory_monitor_interval is None else memory_monitor_interval
+        )
+        self.memory_policy = MemoryPolicy.from_config(self.memory_limit) if self.memory_limit else None
         self.resources = resources
         self.heartbeat_interval = heartbeat_interval
         self.connect_timeout = connect_timeout
@@ -225,7 +245,7 @@ class Worker:
 
     async def _register(self) -> None:
         """Connect to the scheduler with a fresh ``WorkerState`` and start serving it."""
-        self.state = WorkerState(self.address, self.nthreads, resources=self.resources)
+        self.state = WorkerState(self.address, self.nthreads, resources=self.resources, data=self._new_data())
         comm = await connect(self.scheduler_address, timeout=self.connect_timeout)
         try:
             await comm.write({
@@ -247,6 +267,8 @@ class Worker:
         self.status = "running"
         self._spawn(self._read_scheduler(comm))
         self._spawn(self._heartbeat(self.stream))
+        if self.memory_policy is not None and self.memory_monitor_interval:
+            self._spawn(self._monitor_memory(self.state))
         logger.info("Worker at %s registered with scheduler %s", self.address, self.scheduler_address)
 
     async def _reconnect(self, reason: str = "lost") -> None:
@@ -304,6 +326,8 @@ class Worker:
             # Running tasks cannot be interrupted; their threads end when they
             # return, and nothing waits for them.
             self.threads.shutdown()
+        if self.state is not None and isinstance(self.state.data, SpillStore):
+            self.state.data.close()  # removes its spill directory
         self.pool.close()
         self.status = "closed"
         if self._closed_event is not None:
@@ -381,7 +405,82 @@ class Worker:
             state = self.state
             stream.send({"op": "heartbeat", "metrics": {
                 "executing": len(state.executing), "in_memory": len(state.data), "time": time.time(),
+                **self.memory_metrics(),
             }})
+
+    # ------------------------------------------------------------------ memory
+    def _new_data(self):
+        """The store for a fresh ``WorkerState``: spilling with a memory limit, else a dict."""
+        if self.state is not None and isinstance(self.state.data, SpillStore):
+            self.state.data.close()  # a restart or reconnect drops all data
+        if not self.memory_limit:
+            return {}
+        target = self.memory_policy.target
+        return SpillStore(None if target is None else target * self.memory_limit, directory=self.local_directory)
+
+    @property
+    def paused(self) -> bool:
+        """True while memory is short and no new task starts here."""
+        return self.state is not None and self.state.status == "paused"
+
+    def memory_metrics(self) -> dict:
+        """Bytes of results in memory (``managed_bytes``) and on disk (``spilled_bytes``), the
+        process's ``rss`` and the rest of it (``unmanaged_bytes``), as sent in heartbeats."""
+        state = self.state
+        data = state.data
+        if isinstance(data, SpillStore):
+            managed, spilled = data.memory, data.spilled
+            counts = data.counts
+        else:
+            tasks = state.tasks
+            managed = sum(max(tasks[k].nbytes, 0) for k in list(data) if k in tasks)
+            spilled, counts = 0, {}
+        try:
+            rss = int(self.rss_reader())
+        except Exception:  # a failing reader must not stop heartbeats
+            rss = 0
+        return {"managed_bytes": managed, "unmanaged_bytes": max(rss - managed, 0), "spilled_bytes": spilled,
+                "rss": rss, "spilled_count": counts.get("spilled", 0),
+                "unspilled_count": counts.get("unspilled", 0), "paused": self.paused}
+
+    async def _monitor_memory(self, state: WorkerState) -> None:
+        """Every ``memory_monitor_interval`` s: spill or pause by RSS (see ``MemoryPolicy``)."""
+        while self.state is state and self.status == "running":
+            await asyncio.sleep(self.memory_monitor_interval)
+            if self.state is not state or self.status != "running":
+                return
+            try:
+                self.check_memory()
+            except Exception:
+                logger.exception("Worker %s: memory check failed", self.address)
+
+    def check_memory(self) -> None:
+        """Read the RSS once and act on it: spill, pause or resume."""
+        state = self.state
+        rss = int(self.rss_reader())
+        actions = self.memory_policy.decide(rss, paused=state.status == "paused")
+        data = state.data
+        if actions.spill_bytes and isinstance(data, SpillStore):
+            freed = 0
+            for _ in range(len(data.fast)):  # bounded: each value goes to disk at most once
+                if freed >= actions.spill_bytes:
+                    break
+                nbytes = data.evict()
+                if not nbytes:
+                    break
+                freed += nbytes
+            if freed:
+                logger.debug("Worker %s: RSS %d bytes; spilled %d bytes", self.address, rss, freed)
+                # Spilling may have been enough: decide pausing on the estimate after it.
+                actions = self.memory_policy.decide(rss - freed, paused=state.status == "paused")
+        if actions.status == "paused":
+            logger.warning("Worker %s is paused: its memory use (%d bytes) is past %s of its limit %d; no new "
+                           "tasks start until it drops", self.address, rss, self.memory_policy.pause,
+                           self.memory_limit)
+            self.carry_out(state.handle_pause())
+        elif actions.status == "running":
+            logger.info("Worker %s resumes: memory use is down to %d bytes", self.address, rss)
+            self.carry_out(state.handle_resume())
 
     # ------------------------------------------------------------------ execution
     def _execute(self, key: Any) -> None:

@@ -888,6 +888,14 @@ class SchedulerState:
         self._update_slots(ws)
         return []
 
+    def handle_worker_status_change(self, worker: str, status: str, **_: Any) -> Messages:
+        """A worker paused (memory is short) or resumed; a retiring (``closing``) one stays so."""
+        if status not in ("running", "paused"):
+            raise ValueError(f"Worker {worker!r} reported status {status!r}; expected 'running' or 'paused'.")
+        if self._worker(worker).status == "closing":
+            return []
+        return self.set_worker_status(worker, status)
+
     def remove_worker(self, address: str, *, reason: str = "") -> Messages:
         """A worker left or died: reschedule its tasks and recompute lost results.
 
@@ -1046,6 +1054,7 @@ class SchedulerState:
         "task-erred": "handle_task_erred",
         "add-keys": "handle_add_keys",
         "missing-data": "handle_missing_data",
+        "worker-status-change": "handle_worker_status_change",
     }
 
     def handle_worker_message(self, worker: str, msg: Mapping) -> Messages:

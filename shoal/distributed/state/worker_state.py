@@ -781,14 +781,23 @@ class WorkerState:
         return self._transitions({}, instructions)
 
     def handle_pause(self) -> list:
-        """Memory is short: start no new tasks (running ones finish)."""
+        """Memory is short: start no new tasks (running ones finish), and tell the
+        scheduler, so it sends no more until we resume.
+
+        >>> WorkerState("w1").handle_pause()
+        [ToScheduler(msg={'op': 'worker-status-change', 'status': 'paused'})]
+        """
+        if self.status == "paused":
+            return []
         self.status = "paused"
-        return []
+        return [ToScheduler({"op": "worker-status-change", "status": "paused"})]
 
     def handle_resume(self) -> list:
-        """Memory is available again: start ready tasks."""
+        """Memory is available again: start ready tasks, and tell the scheduler."""
+        if self.status != "paused":
+            return []
         self.status = "running"
-        return self._transitions({})
+        return self._transitions({}, [ToScheduler({"op": "worker-status-change", "status": "running"})])
 
     # ------------------------------------------------------------------ queries
     def execution_inputs(self, key: Key) -> tuple:

@@ -1,0 +1,379 @@
+"""Worker memory management: the spill store, the memory policy, spilling and pausing workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import time
+
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+
+import shoal.array as sa
+from shoal import config
+from shoal.distributed import Client, LocalCluster, Scheduler, Worker
+from shoal.distributed.cli import worker_main
+from shoal.distributed.memory import MemoryPolicy, memory_fraction, parse_memory_limit
+from shoal.distributed.spill import SpillStore, dump_frames, load_frames, read_frames, write_frames
+from shoal.distributed.state import SchedulerState, WorkerState
+
+pytestmark = pytest.mark.timeout(60)
+
+MB = 10**6
+
+
+def run(coroutine_function, timeout=45):
+    return asyncio.run(asyncio.wait_for(coroutine_function(), timeout))
+
+
+def array_of(nbytes: int, fill: float = 1.0) -> np.ndarray:
+    return np.full(nbytes // 8, fill)
+
+
+# ---------------------------------------------------------------------- SpillStore
+@pytest.fixture
+def store(tmp_path):
+    store = SpillStore(target=3000, directory=str(tmp_path))
+    yield store
+    store.close()
+
+
+def test_values_fit_under_target_stay_in_memory(store):
+    store["a"] = array_of(1000)
+    store["b"] = array_of(1000)
+    assert list(store.fast) == ["a", "b"] and not store.slow
+    assert (store.memory, store.spilled) == (2000, 0)
+    assert store._directory is None  # nothing spilled: no directory made
+
+
+def test_least_recently_used_is_spilled_first(store):
+    for key in "abc":
+        store[key] = array_of(1000)
+    store["a"]  # now "b" is the least recently used
+    store["d"] = array_of(1000)
+    assert list(store.slow) == ["b"]
+    assert list(store.fast) == ["c", "a", "d"]
+    assert (store.memory, store.spilled) == (3000, 1000)
+    store["e"] = array_of(1000)
+    assert list(store.slow) == ["b", "c"]
+
+
+def test_spilled_values_read_back_equal_and_are_counted(store):
+    arrays = {f"x{i}": np.random.default_rng(i).random(125) for i in range(6)}
+    frame = pd.DataFrame({"a": np.arange(50), "b": np.arange(50) * 0.5, "c": ["s"] * 50})
+    for key, value in arrays.items():
+        store[key] = value
+    store["frame"] = frame
+    assert store.spilled > 0 and store.counts["spilled"] >= 4
+    for key, value in arrays.items():
+        got = store[key]
+        np.testing.assert_array_equal(got, value)
+        assert got.flags.writeable  # read into a writable buffer, like the original
+    pd.testing.assert_frame_equal(store["frame"], frame)
+    assert store.counts["unspilled"] >= 4
+    assert store.counts["unspilled_bytes"] >= 4 * 1000
+    assert sorted(store) == sorted([*arrays, "frame"])
+    assert store.memory == sum(store.sizes[k] for k in store.fast)
+    assert store.spilled == sum(store.sizes[k] for k in store.slow)
+
+
+def test_value_bigger_than_target_goes_straight_to_disk_and_stays_there(store):
+    store["small"] = array_of(1000)
+    big = np.arange(1000, dtype=np.float64)  # 8000 bytes > target
+    store["big"] = big
+    assert list(store.slow) == ["big"] and list(store.fast) == ["small"]
+    np.testing.assert_array_equal(store["big"], big)
+    assert list(store.slow) == ["big"]  # read back, but it can never fit: still on disk
+    assert store.counts["unspilled"] == 1
+
+
+def test_byte_counts_follow_overwrite_and_delete(store):
+    for key in "abcd":
+        store[key] = array_of(1000)
+    files = set(os.listdir(store.directory))
+    assert len(files) == 1
+    del store["a"]  # the spilled one: its file goes
+    assert os.listdir(store.directory) == []
+    store["b"] = array_of(800)
+    assert (store.memory, store.spilled) == (2800, 0)
+    del store["b"], store["c"], store["d"]
+    assert (store.memory, store.spilled, len(store)) == (0, 0, 0)
+    with pytest.raises(KeyError):
+        store["b"]
+    with pytest.raises(KeyError):
+        del store["b"]
+
+
+def test_spill_files_are_pickle_5_frames_with_buffers_out_of_band(store):
+    value = np.arange(1000, dtype=np.float64)
+    store["x"] = value
+    (path, nbytes), = store.slow.values()
+    frames = read_frames(path)
+    assert len(frames) == 2  # the pickle stream, then the array's memory as its own frame
+    assert bytes(frames[1]) == value.tobytes()
+    assert len(frames[0]) < 1000  # the data is not in the stream
+    assert pickle.loads(frames[0], buffers=frames[1:]).tolist() == value.tolist()
+    assert store.counts["disk_bytes"] == os.path.getsize(path)
+
+
+def test_frames_round_trip_through_a_file(tmp_path):
+    value = {"a": np.arange(10), "b": pd.Series([1.5, 2.5]), "c": lambda x: x + 1}  # a lambda: cloudpickle
+    path = str(tmp_path / "f")
+    write_frames(path, dump_frames(value))
+    back = load_frames(read_frames(path))
+    np.testing.assert_array_equal(back["a"], value["a"])
+    pd.testing.assert_series_equal(back["b"], value["b"])
+    assert back["c"](1) == 2
+
+
+def test_unpicklable_values_stay_in_memory(store):
+    import threading
+
+    lock = threading.Lock()
+    store["lock"] = lock
+    for key in "abc":
+        store[key] = array_of(1000)
+    assert store["lock"] is lock
+    assert "lock" in store.fast and "lock" in store.unspillable
+    assert set(store.slow) <= set("abc")
+
+
+def test_evict_spills_one_value_and_close_removes_the_directory(tmp_path):
+    store = SpillStore(target=None, directory=str(tmp_path))
+    store["a"] = array_of(1000)
+    store["b"] = array_of(2000)
+    assert store.evict() == 1000 and list(store.slow) == ["a"]
+    assert store.evict() == 2000 and store.evict() == 0
+    directory = store.directory
+    assert os.path.isdir(directory)
+    store.close()
+    assert not os.path.exists(directory)
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------- limits and policy
+def test_parse_memory_limit():
+    total = 16 * 10**9
+    assert parse_memory_limit("2GB", total=total) == 2 * 10**9
+    assert parse_memory_limit("512 MiB", total=total) == 512 * 2**20
+    assert parse_memory_limit(3 * 10**9, total=total) == 3 * 10**9
+    assert parse_memory_limit("auto", 4, total=total) == total // 4
+    assert parse_memory_limit(0.25, total=total) == total // 4
+    assert parse_memory_limit("64GB", total=total) == total  # never more than the machine has
+    for none in (None, 0, "0", False):
+        assert parse_memory_limit(none, total=total) is None
+    with pytest.raises(ValueError, match="memory_limit='two gigs'"):
+        parse_memory_limit("two gigs")
+    assert parse_memory_limit("auto") == psutil.virtual_memory().total
+
+
+def test_policy_spills_back_to_target_pauses_and_resumes():
+    policy = MemoryPolicy(1000, target=0.6, spill=0.7, pause=0.8)
+    assert policy.decide(650, paused=False) == (0, None)
+    assert policy.decide(720, paused=False) == (720 - 600, None)
+    assert policy.decide(900, paused=False) == (300, "paused")
+    assert policy.decide(900, paused=True) == (300, None)
+    assert policy.decide(790, paused=True) == (190, "running")
+    off = MemoryPolicy(1000, target=None, spill=None, pause=None)
+    assert off.decide(5000, paused=False) == (0, None)
+    assert off.decide(5000, paused=True) == (0, "running")
+
+
+def test_config_fractions_and_defaults():
+    assert [memory_fraction(n) for n in ("target", "spill", "pause", "terminate")] == [0.6, 0.7, 0.8, 0.95]
+    with config.set({"distributed.worker.memory.pause": None}):
+        assert memory_fraction("pause") is None
+    with config.set({"distributed.worker.memory.spill": 1.5}):
+        with pytest.raises(ValueError, match="distributed.worker.memory.spill"):
+            memory_fraction("spill")
+
+
+# ---------------------------------------------------------------------- state machines
+def test_worker_state_reports_pause_and_resume_once():
+    ws = WorkerState("w", 1)
+    assert [i.msg for i in ws.handle_pause()] == [{"op": "worker-status-change", "status": "paused"}]
+    assert ws.handle_pause() == []
+    assert [i.msg for i in ws.handle_resume()] == [{"op": "worker-status-change", "status": "running"}]
+    assert ws.handle_resume() == []
+
+
+def test_scheduler_state_pauses_a_worker_that_says_so_but_not_a_retiring_one():
+    s = SchedulerState()
+    s.add_worker("A", 1)
+    s.handle_worker_message("A", {"op": "worker-status-change", "status": "paused"})
+    assert s.workers["A"].status == "paused"
+    s.handle_worker_message("A", {"op": "worker-status-change", "status": "running"})
+    assert s.workers["A"].status == "running"
+    s.set_worker_status("A", "closing")
+    s.handle_worker_message("A", {"op": "worker-status-change", "status": "running"})
+    assert s.workers["A"].status == "closing"
+    with pytest.raises(ValueError, match="'closed'"):
+        s.handle_worker_message("A", {"op": "worker-status-change", "status": "closed"})
+
+
+# ---------------------------------------------------------------------- workers
+def double(x):
+    return x * 2
+
+
+def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
+    """Two workers with 8 MB each persist 32 MB: most of it is spilled, the results are exact."""
+    values = np.random.default_rng(0).random(32 * MB // 8)  # 32 MB
+    expected = values * 2 + 1
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            workers = [Worker(s.address, nthreads=1, memory_limit="8MB", heartbeat_interval=0.05,
+                              local_directory=str(tmp_path)) for _ in range(2)]
+            for w in workers:
+                # RSS as if the process held only this worker's managed results plus 1 MB.
+                w.rss_reader = (lambda w=w: MB + w.data.memory)
+                await w.start()
+            try:
+                async with Client(s.address, asynchronous=True) as c:
+                    x = sa.from_array(values, chunks=values.size // 64)
+                    persisted = c.persist(x * 2 + 1)
+                    result = await c.compute(persisted)
+                    np.testing.assert_array_equal(result, expected)
+                    total = await c.compute(persisted.sum())
+                    assert np.isclose(total, expected.sum())
+                    for w in workers:
+                        assert w.data.memory <= 0.6 * 8 * MB  # the target held
+                        assert w.data.slow, "nothing was spilled"
+                        assert w.data.counts["unspilled"] > 0  # read back to compute
+                    assert sum(w.data.spilled for w in workers) > 32 * MB - 2 * 8 * MB
+                    # The scheduler hears of it through heartbeats.
+                    for _ in range(200):
+                        metrics = [s.state.workers[w.address].metrics for w in workers]
+                        if all(m.get("spilled_bytes") == w.data.spilled for m, w in zip(metrics, workers)):
+                            break
+                        await asyncio.sleep(0.02)
+                    for m, w in zip(metrics, workers):
+                        assert m["spilled_bytes"] == w.data.spilled > 0
+                        assert m["managed_bytes"] == w.data.memory
+                        assert m["unmanaged_bytes"] == MB and m["rss"] == MB + w.data.memory
+                    assert all(not w.paused for w in workers)
+                    directories = [w.data.directory for w in workers]
+            finally:
+                for w in workers:
+                    await w.close()
+            assert not any(os.path.exists(d) for d in directories)  # spill directories removed
+
+    run(main)
+
+
+def test_worker_pauses_past_the_pause_fraction_and_resumes_below_it():
+    """A fake RSS source drives the worker: paused, it starts nothing and the scheduler sends it nothing."""
+    rss = {"now": 10 * MB}
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            async with Worker(s.address, nthreads=1, memory_limit=100 * MB, rss_reader=lambda: rss["now"],
+                              memory_monitor_interval=0.01, heartbeat_interval=0.05) as w, \
+                    Client(s.address, asynchronous=True) as c:
+                assert await c.submit(double, 1) == 2
+                rss["now"] = 85 * MB  # past pause (0.8)
+                for _ in range(200):
+                    if s.state.workers[w.address].status == "paused":
+                        break
+                    await asyncio.sleep(0.01)
+                assert w.paused and s.state.workers[w.address].status == "paused"
+                futures = c.map(double, range(5))
+                await asyncio.sleep(0.3)
+                assert not any(f.done() for f in futures)
+                assert not w.state.executing and not any(k in w.data for k in (f.key for f in futures))
+                rss["now"] = 30 * MB
+                assert await c.gather(futures) == [double(i) for i in range(5)]
+                assert not w.paused and s.state.workers[w.address].status == "running"
+                statuses = [p.get("status") for _, topic, p in s.events if topic == "worker-status"]
+                assert statuses == ["paused", "running"]
+
+    run(main)
+
+
+def test_paused_worker_gets_no_tasks_while_another_does_them():
+    async def main():
+        async with Scheduler("inproc://") as s:
+            async with Worker(s.address, nthreads=1, memory_limit=100 * MB, rss_reader=lambda: 90 * MB,
+                              memory_monitor_interval=0.01) as paused, \
+                    Worker(s.address, nthreads=1, memory_limit=100 * MB, rss_reader=lambda: 10 * MB,
+                           memory_monitor_interval=0.01) as healthy, \
+                    Client(s.address, asynchronous=True) as c:
+                for _ in range(200):
+                    if s.state.workers[paused.address].status == "paused":
+                        break
+                    await asyncio.sleep(0.01)
+                futures = c.map(double, range(20))
+                assert await c.gather(futures) == [double(i) for i in range(20)]
+                assert not paused.data
+                assert len(healthy.data) == 20
+
+    run(main)
+
+
+def test_rss_past_the_spill_fraction_spills_until_back_at_target(tmp_path):
+    """The monitor spills by RSS even while managed memory is under target (e.g. unmanaged memory grew)."""
+    unmanaged = {"bytes": 0}
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            async with Worker(s.address, nthreads=1, memory_limit=100 * MB, memory_monitor_interval=0.01,
+                              local_directory=str(tmp_path)) as w, Client(s.address, asynchronous=True) as c:
+                w.rss_reader = lambda: unmanaged["bytes"] + w.data.memory
+                futures = c.map(array_of, [5 * MB] * 10, pure=False)  # 50 MB: under the 60 MB target
+                await c.gather(futures)
+                assert not w.data.slow
+                unmanaged["bytes"] = 40 * MB  # RSS 90 MB: past spill (70) and pause (80)
+                for _ in range(300):
+                    if w.rss_reader() <= 60 * MB:
+                        break
+                    await asyncio.sleep(0.01)
+                assert w.data.memory + 40 * MB <= 60 * MB  # spilled back to the target
+                assert len(w.data.slow) >= 6
+                for _ in range(100):  # below pause again after spilling: not paused (or resumed)
+                    if not w.paused:
+                        break
+                    await asyncio.sleep(0.01)
+                assert not w.paused
+                back = await c.gather(futures)
+                assert all(np.array_equal(b, array_of(5 * MB)) for b in back)
+
+    run(main)
+
+
+def test_worker_without_a_limit_keeps_a_plain_dict_and_reports_managed_bytes():
+    async def main():
+        async with Scheduler("inproc://") as s:
+            async with Worker(s.address, nthreads=1, heartbeat_interval=0.02) as w, \
+                    Client(s.address, asynchronous=True) as c:
+                future = c.submit(array_of, MB)
+                await future
+                assert type(w.data) is dict
+                for _ in range(200):
+                    if s.state.workers[w.address].metrics.get("managed_bytes") == MB:
+                        break
+                    await asyncio.sleep(0.01)
+                metrics = s.state.workers[w.address].metrics
+                assert metrics["managed_bytes"] == MB and metrics["spilled_bytes"] == 0
+                assert metrics["rss"] > MB  # this process's real RSS
+                assert metrics["unmanaged_bytes"] == metrics["rss"] - MB
+
+    run(main)
+
+
+def test_memory_limit_strings_reach_the_scheduler():
+    async def main():
+        async with Scheduler("inproc://") as s:
+            async with Worker(s.address, memory_limit="1.5GB", rss_reader=lambda: 0) as w:
+                assert w.memory_limit == 1_500_000_000
+                assert s.state.workers[w.address].memory_limit == 1_500_000_000
+
+    run(main)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, memory_limit="auto") as cluster:
+        limits = [w["memory_limit"] for w in cluster.scheduler_info()["workers"].values()]
+        assert limits == [psutil.virtual_memory().total // 2] * 2
+    with pytest.raises(SystemExit):
+        worker_main(["tcp://127.0.0.1:1", "--memory-limit", "lots"])
