@@ -7,6 +7,12 @@ restarts, unless ``--no-reconnect``). Each prints a line naming its
 address, and shuts down cleanly on SIGINT (Ctrl-C) or SIGTERM. Both bind
 127.0.0.1 unless ``--host`` says otherwise.
 
+TLS: ``--tls-ca-file CA --tls-cert CERT [--tls-key KEY]`` on both makes them
+speak ``tls://`` with mutual authentication (see ``shoal.distributed.Security``);
+``--require-encryption`` refuses plain ``tcp://``.  The scheduler warns when
+it listens beyond the loopback interface without TLS: anyone who can reach
+the port can then run code on the cluster.
+
 ``python -m shoal.distributed.cli scheduler|worker ...`` runs the same.
 """
 
@@ -14,15 +20,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 from .comm import ConnectError
 
 __all__ = ["scheduler_main", "worker_main"]
+
+logger = logging.getLogger("shoal.distributed.cli")
 
 
 def _stop_event_on_signals() -> asyncio.Event:
@@ -47,6 +57,70 @@ def _setup_logging(level: str) -> None:
                         stream=sys.stderr)
 
 
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("TLS (mutual authentication; all members need certificates from one CA)")
+    group.add_argument("--tls-ca-file", default=None, help="PEM file of the CA that signs the cluster's certificates")
+    group.add_argument("--tls-cert", default=None, help="PEM certificate of this process (may hold the key too)")
+    group.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert (if not inside it)")
+    group.add_argument("--require-encryption", action="store_true",
+                       help="refuse to listen on or connect to anything but tls:// addresses")
+
+
+def _security_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """A ``Security`` from the TLS flags (parser.error, i.e. exit 2, on inconsistent or missing files)."""
+    from .security import Security
+
+    if (args.tls_cert or args.tls_key) and not args.tls_ca_file:
+        parser.error("--tls-cert/--tls-key need --tls-ca-file (the CA that signs the cluster's certificates)")
+    if args.tls_ca_file and not args.tls_cert:
+        parser.error("--tls-ca-file needs --tls-cert (and --tls-key unless the key is inside the certificate file)")
+    if args.require_encryption and not args.tls_ca_file:
+        parser.error("--require-encryption needs TLS credentials: give --tls-ca-file, --tls-cert and --tls-key")
+    try:
+        return Security(args.tls_ca_file, args.tls_cert, args.tls_key, require_encryption=args.require_encryption)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+
+
+def _tls_arguments(args: argparse.Namespace) -> list:
+    """The TLS flags of ``args``, to pass on to child worker processes."""
+    out = []
+    for flag in ("tls_ca_file", "tls_cert", "tls_key"):
+        if getattr(args, flag):
+            out += [f"--{flag.replace('_', '-')}", getattr(args, flag)]
+    if args.require_encryption:
+        out.append("--require-encryption")
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP address) only reaches this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0"), is_loopback("localhost")
+    (True, True, False, True)
+    """
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False  # cannot tell: warning is the safe side
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def warn_if_exposed(host: str, tls: bool) -> bool:
+    """Log a warning (and return True) when a scheduler would listen beyond loopback without TLS."""
+    if tls or is_loopback(host):
+        return False
+    logger.warning(
+        "The scheduler listens on %s without TLS: anyone who can reach this port can submit tasks, i.e. run "
+        "code on every worker. Give --tls-ca-file/--tls-cert/--tls-key (the same CA to workers and "
+        "clients), or listen on 127.0.0.1 only.", host or "all interfaces")
+    return True
+
+
 def scheduler_main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shoal-scheduler", description="Start a shoal scheduler.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -56,14 +130,19 @@ def scheduler_main(argv: list | None = None) -> int:
     parser.add_argument("--dashboard-address", default=None,
                         help="host:port of the dashboard, e.g. 127.0.0.1:8787 (default: no dashboard)")
     parser.add_argument("--log-level", default="warning")
+    _add_tls_arguments(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
+    security = _security_from_args(parser, args)
     from .scheduler import Scheduler
+
+    scheme = "tls" if security.tls_enabled else "tcp"
+    warn_if_exposed(args.host, security.tls_enabled)
 
     async def run() -> None:
         stop = _stop_event_on_signals()
-        scheduler = Scheduler(f"tcp://{args.host}:{args.port}", heartbeat_timeout=args.heartbeat_timeout,
-                              dashboard_address=args.dashboard_address)
+        scheduler = Scheduler(f"{scheme}://{args.host}:{args.port}", heartbeat_timeout=args.heartbeat_timeout,
+                              dashboard_address=args.dashboard_address, security=security)
         await scheduler.start()
         print(f"shoal-scheduler: Scheduler at: {scheduler.address}", flush=True)
         if scheduler.dashboard is not None:
@@ -95,6 +174,7 @@ def worker_main(argv: list | None = None) -> int:
     parser.add_argument("--no-reconnect", action="store_true",
                         help="exit when the scheduler goes away instead of waiting for it to come back")
     parser.add_argument("--log-level", default="warning")
+    _add_tls_arguments(parser)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     if args.nworkers < 1:
@@ -106,16 +186,21 @@ def worker_main(argv: list | None = None) -> int:
         args.memory_limit = parse_memory_limit(args.memory_limit, args.nworkers)
     except ValueError as error:
         parser.error(str(error))
-    address = args.address if "://" in args.address else f"tcp://{args.address}"
+    security = _security_from_args(parser, args)
+    # A bare host:port means tls:// when TLS credentials are given.
+    address = args.address if "://" in args.address else f"{'tls' if security.tls_enabled else 'tcp'}://{args.address}"
+    scheme = address.split("://", 1)[0]
+    if security.require_encryption and scheme != "tls":
+        parser.error(f"--require-encryption refuses the unencrypted scheduler address {address!r}; use tls://")
     if args.nworkers > 1:
         return _run_worker_processes(args, address, nthreads)
     from .worker import Worker
 
     async def run() -> None:
         stop = _stop_event_on_signals()
-        worker = Worker(address, nthreads=nthreads, name=args.name, listen_address=f"tcp://{args.host}:0",
+        worker = Worker(address, nthreads=nthreads, name=args.name, listen_address=f"{scheme}://{args.host}:0",
                         memory_limit=args.memory_limit, connect_timeout=args.connect_timeout,
-                        reconnect=not args.no_reconnect)
+                        reconnect=not args.no_reconnect, security=security)
         await worker.start()
         print(f"shoal-worker: Worker at: {worker.address} ({nthreads} threads), scheduler at: {address}",
               flush=True)
@@ -144,6 +229,7 @@ def _run_worker_processes(args, address: str, nthreads: int) -> int:
             command += ["--memory-limit", str(args.memory_limit)]
         if args.no_reconnect:
             command.append("--no-reconnect")
+        command += _tls_arguments(args)
         procs.append(subprocess.Popen(command))
 
     def forward(signum, _frame) -> None:

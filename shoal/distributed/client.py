@@ -42,6 +42,7 @@ from .graph_futures import (
 )
 from .loop_thread import LoopThread
 from .rpc import ConnectionPool
+from .security import as_security
 
 logger = logging.getLogger("shoal.distributed.client")
 
@@ -71,10 +72,14 @@ class Client:
     yes for a synchronous client, no for an asynchronous one).
     ``cluster_options`` (``n_workers=``, ``threads_per_worker=``,
     ``processes=``) go to the LocalCluster started when no address is given.
+    ``security``: a ``Security`` with the client's TLS credentials (default:
+    the cluster's, when given a cluster; True makes a temporary one for a new
+    LocalCluster).
     """
 
     def __init__(self, address: Any = None, *, asynchronous: bool = False, timeout: float = 30.0,
-                 set_as_default: bool | None = None, name: str | None = None, **cluster_options: Any):
+                 set_as_default: bool | None = None, name: str | None = None, security: Any = None,
+                 **cluster_options: Any):
         self.id = name or f"Client-{uuid.uuid4().hex}"
         self.asynchronous = asynchronous
         self.timeout = timeout
@@ -101,6 +106,8 @@ class Client:
         if address is None:
             from .cluster import LocalCluster
 
+            if security is not None:
+                cluster_options["security"] = security
             self.cluster = LocalCluster(asynchronous=asynchronous, **cluster_options)
             self._own_cluster = True
         elif not isinstance(address, str):
@@ -110,6 +117,10 @@ class Client:
         elif cluster_options:
             raise TypeError(f"Unexpected keywords {sorted(cluster_options)} with a scheduler address.")
         self._address = address if isinstance(address, str) else None
+        if security is None or (security is True and self.cluster is not None):
+            security = getattr(self.cluster, "security", security)  # a cluster's own credentials fit it
+        self.security = as_security(security)
+        self.pool.connection_args = self.security.connection_args("client")
         if asynchronous:
             self._loop_thread = None
             self.loop = None  # the running loop, set in _start
@@ -180,7 +191,7 @@ class Client:
             if self.cluster is not None and self._own_cluster:
                 await self.cluster
         address = self.scheduler_address
-        comm = await connect(address, timeout=self.timeout)
+        comm = await connect(address, timeout=self.timeout, **self.security.connection_args("client"))
         await comm.write({"op": "register-client", "client": self.id})
         reply = await asyncio.wait_for(comm.read(), self.timeout)
         if reply.get("op") != "registered":

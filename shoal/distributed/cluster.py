@@ -25,6 +25,7 @@ from typing import Any
 from .loop_thread import LoopThread
 from .memory import parse_memory_limit
 from .scheduler import Scheduler
+from .security import as_security
 from .worker import Worker
 
 __all__ = ["LocalCluster"]
@@ -73,12 +74,17 @@ class LocalCluster:
     machine's memory shared among the workers) or ``None``; workers spill
     results to disk and pause as they near it.
     ``worker_start_timeout``: seconds to wait for workers to register.
+    ``security``: a ``Security`` (or True for ``Security.temporary()``): the
+    scheduler and every worker then speak ``tls://``, worker processes get
+    the certificate files through ``--tls-*`` flags, and ``Client(cluster)``
+    uses the same credentials.
     """
 
     def __init__(self, n_workers: int | None = None, threads_per_worker: int | None = None, *,
                  processes: bool = True, memory_limit: int | None = None, host: str = "127.0.0.1",
                  scheduler_port: int = 0, asynchronous: bool = False, worker_start_timeout: float = 60.0,
-                 **scheduler_options: Any):
+                 security: Any = None, **scheduler_options: Any):
+        self.security = as_security(security)
         self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)
         self.processes = processes
         self.memory_limit = parse_memory_limit(memory_limit, self.n_workers)
@@ -127,8 +133,11 @@ class LocalCluster:
     async def _start(self) -> None:
         if self.status == "running":
             return
-        address = f"tcp://{self.host}:{self.scheduler_port}" if self.processes else "inproc://"
-        self.scheduler = Scheduler(address, **self.scheduler_options)
+        if self.security.tls_enabled:  # in-process workers too: TLS was asked for, inproc has none
+            address = f"tls://{self.host}:{self.scheduler_port}"
+        else:
+            address = f"tcp://{self.host}:{self.scheduler_port}" if self.processes else "inproc://"
+        self.scheduler = Scheduler(address, security=self.security, **self.scheduler_options)
         await self.scheduler.start()
         if self.scheduler.dashboard is not None:
             print(f"shoal LocalCluster: dashboard at {self.scheduler.dashboard.link}", flush=True)
@@ -158,13 +167,17 @@ class LocalCluster:
     async def _start_worker(self, name: str) -> Any:
         if not self.processes:
             worker = Worker(self.scheduler.address, nthreads=self.threads_per_worker, name=name,
-                            memory_limit=self.memory_limit)
+                            memory_limit=self.memory_limit, security=self.security)
             await worker.start()
             return worker
         command = [sys.executable, "-m", "shoal.distributed.cli", "worker", self.scheduler.address,
                    "--nthreads", str(self.threads_per_worker), "--name", name, "--host", self.host]
         if self.memory_limit is not None:
             command += ["--memory-limit", str(int(self.memory_limit))]
+        # Security.temporary()'s certificates are files: the worker process reads the same ones.
+        command += self.security.cli_arguments("worker")
+        if self.security.require_encryption:
+            command.append("--require-encryption")
         proc = subprocess.Popen(command, env=_worker_environment(), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL)
         self._processes[name] = proc

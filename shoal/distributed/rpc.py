@@ -52,8 +52,9 @@ def portable_exception(exc: BaseException) -> BaseException:
 class ConnectionPool:
     """Reusable comms to peers, keyed by address (use on one event loop)."""
 
-    def __init__(self, connect_timeout: float = 10.0):
+    def __init__(self, connect_timeout: float = 10.0, connection_args: dict | None = None):
         self.connect_timeout = connect_timeout
+        self.connection_args = dict(connection_args or {})  # e.g. TLS context, from Security.connection_args
         self._idle: dict = {}  # address -> [Comm]
         self._closed = False
 
@@ -73,7 +74,7 @@ class ConnectionPool:
                 return await self._exchange(address, comm, msg, timeout)
             except (CommClosedError, OSError):
                 pass  # went stale while idle: one fresh attempt below
-        comm = await connect(address, timeout=self.connect_timeout)
+        comm = await connect(address, timeout=self.connect_timeout, **self.connection_args)
         return await self._exchange(address, comm, msg, timeout)
 
     async def _exchange(self, address: str, comm, msg: Any, timeout: float | None) -> Any:

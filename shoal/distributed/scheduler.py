@@ -43,6 +43,7 @@ from typing import Any
 
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, listen
+from .security import as_security
 from .rpc import ConnectionPool, portable_exception
 from .state import SchedulerPlugin, SchedulerState, UnknownWorkerError
 
@@ -56,11 +57,14 @@ class Scheduler:
 
     ``heartbeat_timeout``: a worker silent for that long is removed (a
     killed process is noticed at once anyway, when its connection breaks).
+    ``security``: a ``Security`` (TLS credentials for ``tls://`` addresses,
+    ``require_encryption``); True makes a temporary one.
     Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
-                 check_interval: float = 1.0, dashboard_address: str | None = None, **state_options: Any):
+                 check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
+                 **state_options: Any):
         self.state = SchedulerState(**state_options)
         self.dashboard_address = dashboard_address  # "host:port" serves shoal.dashboard; None/False: none
         self.dashboard = None
@@ -69,7 +73,8 @@ class Scheduler:
         self.check_interval = check_interval
         self.streams: dict = {}  # worker address or client id -> BatchedStream
         self.listener = None
-        self.pool = ConnectionPool(connect_timeout=5.0)
+        self.security = as_security(security)
+        self.pool = ConnectionPool(connect_timeout=5.0, connection_args=self.security.connection_args("scheduler"))
         self.status = "created"
         self.start_time = time.time()
         self._background: set = set()
@@ -88,7 +93,7 @@ class Scheduler:
         if self.status == "running":
             return self
         self._closed_event = asyncio.Event()
-        self.listener = await listen(self._listen_address, self._handle_comm)
+        self.listener = await listen(self._listen_address, self._handle_comm, **self.security.listen_args("scheduler"))
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
         if self.dashboard_address:
             from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for

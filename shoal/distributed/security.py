@@ -31,7 +31,7 @@ import tempfile
 import weakref
 from typing import Any
 
-__all__ = ["Security", "ROLES", "check_encryption"]
+__all__ = ["Security", "ROLES", "check_encryption", "as_security"]
 
 #: The roles a process can have; each may have its own certificate.
 ROLES = ("scheduler", "worker", "client")
@@ -45,6 +45,15 @@ class Security:
     ``tls_<role>_cert``/``tls_<role>_key`` give one for that role.  The key
     may be inside the certificate file (``tls_key`` left None).
     ``require_encryption``: refuse plain ``tcp://`` and ``inproc://`` addresses.
+
+    >>> Security().listen_args("scheduler")  # no TLS: plain comms allowed
+    {'require_encryption': False}
+    >>> sec = Security.temporary()
+    >>> sec.tls_enabled, sec.require_encryption
+    (True, True)
+    >>> flags = sec.cli_arguments("worker")  # for a shoal-worker command line
+    >>> flags[0::2]
+    ['--tls-ca-file', '--tls-cert', '--tls-key']
     """
 
     def __init__(self, tls_ca_file: str | None = None, tls_cert: str | None = None, tls_key: str | None = None, *,
@@ -166,6 +175,21 @@ class Security:
         if not self.tls_enabled:
             return f"<Security no TLS require_encryption={self.require_encryption}>"
         return f"<Security ca={self.tls_ca_file!r} require_encryption={self.require_encryption}>"
+
+
+def as_security(security: Security | bool | None) -> Security:
+    """``security`` as a ``Security``: None/False means no TLS, True a fresh ``Security.temporary()``.
+
+    >>> as_security(None).tls_enabled
+    False
+    """
+    if security is None or security is False:
+        return Security()
+    if security is True:
+        return Security.temporary()
+    if not isinstance(security, Security):
+        raise TypeError(f"security= expects a shoal.distributed.Security, True or None; got {type(security).__name__}.")
+    return security
 
 
 def check_encryption(address: str, scheme: str, require_encryption: bool) -> None:

@@ -45,6 +45,7 @@ from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, ConnectError, SerializationError, connect, dumps, listen, parse_address
 from .rpc import ConnectionPool, portable_exception
 from .memory import MemoryPolicy, parse_memory_limit, process_rss
+from .security import as_security
 from .spill import SpillStore
 from .state import Execute, GatherDep, ToScheduler, WorkerState
 from .state.worker_state import sizeof
@@ -167,6 +168,7 @@ class Worker:
     ``reconnect``: when the scheduler goes away, drop all tasks and data and
     register again once it is back (for up to ``reconnect_timeout`` seconds,
     ``None``: until closed) instead of closing.
+    ``security``: a ``Security`` with TLS credentials for ``tls://`` addresses.
     ``memory_limit``: bytes, ``"2GB"``, ``"auto"`` (all of the machine's
     memory) or ``None``; with a limit, results past the
     ``distributed.worker.memory.target`` fraction are spilled to a temporary
@@ -180,7 +182,7 @@ class Worker:
                  listen_address: str | None = None, memory_limit: int | None = None,
                  resources: dict | None = None, heartbeat_interval: float = 1.0,
                  connect_timeout: float = 30.0, reconnect: bool = False,
-                 reconnect_timeout: float | None = None,
+                 reconnect_timeout: float | None = None, security: Any = None,
                  local_directory: str | None = None, rss_reader: Any = None,
                  memory_monitor_interval: float | None = None):
         if nthreads < 1:
@@ -209,7 +211,8 @@ class Worker:
         self.listener = None
         self.stream: BatchedStream | None = None
         self.threads: TaskThreads | None = None
-        self.pool = ConnectionPool(connect_timeout=5.0)
+        self.security = as_security(security)
+        self.pool = ConnectionPool(connect_timeout=5.0, connection_args=self.security.connection_args("worker"))
         self.status = "created"
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set = set()
@@ -232,7 +235,7 @@ class Worker:
             return self
         self.loop = asyncio.get_running_loop()
         self._closed_event = asyncio.Event()
-        self.listener = await listen(self._listen_address, self._handle_peer)
+        self.listener = await listen(self._listen_address, self._handle_peer, **self.security.listen_args("worker"))
         if self.name is None:
             self.name = self.address
         self.threads = TaskThreads(self.nthreads, name=f"shoal-worker-{self.name}")
@@ -246,7 +249,8 @@ class Worker:
     async def _register(self) -> None:
         """Connect to the scheduler with a fresh ``WorkerState`` and start serving it."""
         self.state = WorkerState(self.address, self.nthreads, resources=self.resources, data=self._new_data())
-        comm = await connect(self.scheduler_address, timeout=self.connect_timeout)
+        comm = await connect(self.scheduler_address, timeout=self.connect_timeout,
+                             **self.security.connection_args("worker"))
         try:
             await comm.write({
                 "op": "register-worker", "address": self.address, "nthreads": self.nthreads,

@@ -292,6 +292,15 @@ async def connect(address: str, timeout: float | None = None, **connection_args:
         except (OSError, TimeoutError) as error:  # refused, reset, unresolvable, timed out
             if comm is not None:
                 comm.abort()
+            if isinstance(getattr(error, "real_error", None), ssl.SSLError):
+                # With TLS 1.3 the server checks our certificate after our side of the
+                # handshake is done: its refusal arrives as a closed connection.
+                raise ConnectError(
+                    f"Could not connect to {address}: the peer refused the TLS connection ({error.real_error}). "
+                    "Check that this end presents a certificate signed by the cluster's CA "
+                    "(Security(tls_ca_file=..., tls_cert=..., tls_key=...)).",
+                    address,
+                ) from error
             last_error = error
         remaining = deadline - loop.time()
         if remaining <= 0:

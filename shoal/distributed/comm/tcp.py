@@ -108,6 +108,7 @@ class TCPComm(Comm):
         self._local_address = local_address
         self._peer_address = peer_address
         self._reading = False
+        self._close_reason: BaseException | None = None  # what tornado saw when the stream closed (e.g. a TLS alert)
         self.max_message_size = HANDSHAKE_MAX_MESSAGE_SIZE
         self._compression_min_size = settings.compression_min_size()
         stream.set_close_callback(self._on_stream_closed)
@@ -127,15 +128,21 @@ class TCPComm(Comm):
             self._stream.max_buffer_size = max(self._stream.max_buffer_size, self.max_message_size + (1 << 20))
 
     def _on_stream_closed(self) -> None:
-        self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None and stream.error is not None:
+            self._close_reason = stream.error
 
     def closed(self) -> bool:
         return self._stream is None or self._stream.closed()
 
     def _closed_error(self, doing: str, cause: BaseException | None = None) -> CommClosedError:
         detail = getattr(cause, "real_error", None) if cause is not None else None
+        detail = detail or self._close_reason
         why = f": {detail}" if detail else ""
-        return CommClosedError(f"Connection {self._local_address} -> {self._peer_address} is closed ({doing}){why}.")
+        error = CommClosedError(f"Connection {self._local_address} -> {self._peer_address} is closed ({doing}){why}.")
+        # connect() looks here to tell a refused certificate (final) from a flaky network (retried).
+        error.real_error = detail
+        return error
 
     def _protocol_violation(self, reason: str) -> ProtocolError:
         message = f"Closing connection from {self._peer_address} (to {self._local_address}): {reason}"

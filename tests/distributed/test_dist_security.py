@@ -1,0 +1,304 @@
+"""TLS with mutual authentication: computations over tls://, strangers refused and logged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import shoal.array as da
+from shoal.distributed import Client, LocalCluster, Scheduler, Worker
+from shoal.distributed.cli import is_loopback, warn_if_exposed
+from shoal.distributed.comm import ConnectError, connect
+from shoal.distributed.security import Security
+
+pytestmark = pytest.mark.timeout(60)
+
+COMM_LOGGER = "shoal.distributed.comm"
+
+
+def inc(x):
+    return x + 1
+
+
+@pytest.fixture(scope="module")
+def security():
+    return Security.temporary()
+
+
+@pytest.fixture(scope="module")
+def other_ca():
+    """Valid credentials, but from another CA: a stranger to ``security``'s cluster."""
+    return Security.temporary()
+
+
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def refusals(caplog) -> list:
+    return [r.getMessage() for r in caplog.records
+            if r.name == COMM_LOGGER and r.getMessage().startswith("Refused TLS connection")]
+
+
+async def closed_without_a_word(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
+    """Whether the server closed (or reset) the connection without sending anything."""
+    try:
+        return await asyncio.wait_for(reader.read(), timeout) == b""
+    except ConnectionResetError:
+        return True
+
+
+# ---------------------------------------------------------------------- the Security object
+def test_temporary_security_makes_mutual_tls_contexts(security):
+    server = security.server_context("scheduler")
+    client = security.client_context("client")
+    assert server.verify_mode == ssl.CERT_REQUIRED and client.verify_mode == ssl.CERT_REQUIRED
+    assert server.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert security.require_encryption
+    assert security.cli_arguments("worker")[:2] == ["--tls-ca-file", security.tls_ca_file]
+
+
+def test_security_errors_name_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Security(str(tmp_path / "ca.pem"))
+    with pytest.raises(ValueError, match="no TLS certificate for the worker"):
+        Security().cert_and_key("worker")
+    with pytest.raises(ValueError, match="TLS is not configured"):
+        Security().server_context("scheduler")
+
+
+# ---------------------------------------------------------------------- computing over tls://
+def test_in_process_workers_compute_over_tls(security):
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            async with Worker(s.address, nthreads=1, security=security) as a, \
+                    Worker(s.address, nthreads=1, security=security) as b:
+                assert a.address.startswith("tls://") and b.address.startswith("tls://")
+                async with Client(s.address, asynchronous=True, security=security) as c:
+                    futures = c.map(inc, range(20))
+                    total = c.submit(sum, futures)  # inputs travel between workers over tls
+                    assert await c.gather(futures) == [x + 1 for x in range(20)]
+                    assert await total == sum(x + 1 for x in range(20))
+                    assert {ws for ws in s.state.workers} == {a.address, b.address}
+
+    run(main())
+
+
+def test_local_cluster_with_worker_processes_over_tls():
+    x = np.arange(40_000, dtype="f8").reshape(200, 200)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, security=True) as cluster, \
+            Client(cluster) as client:
+        assert cluster.scheduler_address.startswith("tls://")
+        workers = cluster.scheduler_info()["workers"]
+        assert len(workers) == 2 and all(a.startswith("tls://") for a in workers)
+        result = client.compute((da.from_array(x, chunks=50) @ da.from_array(x.T, chunks=50)).sum()).result()
+        np.testing.assert_allclose(result, (x @ x.T).sum())
+
+
+def test_in_process_local_cluster_with_security_uses_tls():
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, security=True) as cluster, \
+            Client(cluster) as client:
+        assert cluster.scheduler_address.startswith("tls://")
+        assert client.submit(inc, 41).result() == 42
+
+
+# ---------------------------------------------------------------------- strangers
+def test_strangers_are_refused_at_the_handshake_and_logged(security, other_ca, caplog):
+    caplog.set_level(logging.WARNING, logger=COMM_LOGGER)
+    no_certificate = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=security.tls_ca_file)
+    no_certificate.check_hostname = False
+
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            address = s.address
+            # 1. TLS without a certificate: the scheduler requires one.
+            with pytest.raises(ConnectError, match="refused the TLS connection"):
+                await connect(address, timeout=5, ssl_context=no_certificate)
+            # 2. A certificate from another CA (each side rejects the other's).
+            with pytest.raises(ConnectError, match="TLS handshake failed"):
+                await connect(address, timeout=5, **other_ca.connection_args("client"))
+            # 3. Plain TCP to the TLS port: never a shoal connection (retried until the timeout).
+            with pytest.raises(ConnectError):
+                await connect("tcp://" + address.split("://", 1)[1], timeout=0.5)
+            # 4. Raw bytes that are not even a TLS hello.
+            reader, writer = await asyncio.open_connection(s.listener.host, s.listener.port)
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            await writer.drain()
+            assert await closed_without_a_word(reader)
+            writer.close()
+            # A stranger never became a client or worker.
+            assert not s.state.clients and not s.state.workers
+            # ... and the scheduler still serves a member.
+            async with Worker(address, nthreads=1, security=security), \
+                    Client(address, asynchronous=True, security=security) as c:
+                assert await c.gather(c.map(inc, range(5))) == [1, 2, 3, 4, 5]
+
+    run(main())
+    messages = refusals(caplog)
+    assert any("PEER_DID_NOT_RETURN_A_CERTIFICATE" in m or "certificate required" in m for m in messages), messages
+    assert any("UNKNOWN_CA" in m or "unknown ca" in m.lower() for m in messages), messages
+    assert any("WRONG_VERSION_NUMBER" in m or "wrong version" in m.lower() for m in messages), messages
+    assert all("Refused TLS connection from tls://127.0.0.1:" in m for m in messages)
+
+
+def test_a_worker_from_another_ca_cannot_join(security, other_ca, caplog):
+    caplog.set_level(logging.WARNING, logger=COMM_LOGGER)
+
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            stranger = Worker(s.address, nthreads=1, security=other_ca, connect_timeout=5)
+            with pytest.raises(ConnectError, match="TLS handshake failed"):
+                await stranger.start()
+            assert stranger.status == "closed" and not s.state.workers
+
+    run(main())
+    assert refusals(caplog)
+
+
+def test_a_client_without_tls_credentials_gets_a_clear_error(security):
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            with pytest.raises(ValueError, match=r"tls:// addresses need TLS credentials.*Security.temporary\(\)"):
+                await Client(s.address, asynchronous=True)
+            assert not s.state.clients
+
+    run(main())
+
+
+# ---------------------------------------------------------------------- require_encryption
+def test_require_encryption_refuses_plain_addresses(security):
+    async def main():
+        with pytest.raises(ValueError, match=r"Encryption is required.*'tcp://127.0.0.1:0'.*use a tls:// address"):
+            await Scheduler("tcp://127.0.0.1:0", security=security).start()
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            plain = "tcp://" + s.address.split("://", 1)[1]
+            with pytest.raises(ValueError, match="Encryption is required"):
+                await Client(plain, asynchronous=True, security=security)
+            with pytest.raises(ValueError, match="Encryption is required"):
+                await Worker(plain, nthreads=1, security=security).start()
+
+    run(main())
+
+
+def test_without_require_encryption_plain_tcp_still_works(security):
+    relaxed = Security(security.tls_ca_file, security.tls_cert, security.tls_key, require_encryption=False)
+
+    async def main():
+        async with Scheduler("tcp://127.0.0.1:0", security=relaxed) as s, \
+                Worker(s.address, nthreads=1, security=relaxed), \
+                Client(s.address, asynchronous=True, security=relaxed) as c:
+            assert s.address.startswith("tcp://")
+            assert await c.submit(inc, 1) == 2
+
+    run(main())
+
+
+# ---------------------------------------------------------------------- command lines
+class Process:
+    """A started command whose output lines are read on a thread (so waits are bounded)."""
+
+    def __init__(self, args: list):
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     stdin=subprocess.DEVNULL)
+        self.lines: queue.Queue = queue.Queue()
+        self.seen: list = []
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
+
+    def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not printed within {timeout} s; output so far: {self.seen}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def cli(*args: str) -> list:
+    return [sys.executable, "-m", "shoal.distributed.cli", *args]
+
+
+@pytest.fixture
+def processes():
+    started: list = []
+    yield started
+    for p in reversed(started):
+        p.stop()
+
+
+def test_cli_scheduler_and_worker_with_tls_flags(security, processes):
+    flags = security.cli_arguments("scheduler") + ["--require-encryption"]
+    scheduler = Process(cli("scheduler", "--port", "0", *flags))
+    processes.append(scheduler)
+    address = scheduler.wait_for_line("Scheduler at:").split("Scheduler at:")[1].strip()
+    assert address.startswith("tls://127.0.0.1:")
+    # A bare host:port means tls:// when TLS flags are given.
+    worker = Process(cli("worker", address.split("://", 1)[1], "--nthreads", "1", *flags))
+    processes.append(worker)
+    assert "Worker at: tls://127.0.0.1:" in worker.wait_for_line("Worker at:")
+    with Client(address, security=security) as client:
+        x = np.arange(1000)
+        assert client.submit(np.sum, client.scatter(x)).result() == x.sum()
+    assert not any("without TLS" in line for line in scheduler.seen)
+
+
+def test_cli_refuses_inconsistent_tls_flags(security, tmp_path):
+    def run_cli(*args):
+        return subprocess.run(cli(*args), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+    done = run_cli("worker", "tcp://127.0.0.1:1", "--require-encryption")
+    assert done.returncode == 2 and "--require-encryption needs TLS credentials" in done.stderr
+    done = run_cli("worker", "tcp://127.0.0.1:1", *security.cli_arguments("worker"), "--require-encryption")
+    assert done.returncode == 2 and "refuses the unencrypted scheduler address" in done.stderr
+    done = run_cli("scheduler", "--port", "0", "--tls-cert", security.tls_cert)
+    assert done.returncode == 2 and "need --tls-ca-file" in done.stderr
+    done = run_cli("scheduler", "--port", "0", "--tls-ca-file", str(tmp_path / "missing.pem"), "--tls-cert",
+                   security.tls_cert)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_scheduler_cli_warns_when_exposed_without_tls(caplog, processes):
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
+    caplog.set_level(logging.WARNING, logger="shoal.distributed.cli")
+    assert warn_if_exposed("0.0.0.0", tls=False)
+    assert not warn_if_exposed("0.0.0.0", tls=True) and not warn_if_exposed("127.0.0.1", tls=False)
+    assert len([r for r in caplog.records if "without TLS" in r.getMessage()]) == 1
+    # For real: listening on every interface prints the warning; loopback does not.
+    exposed = Process(cli("scheduler", "--host", "0.0.0.0", "--port", "0"))
+    processes.append(exposed)
+    exposed.wait_for_line("Scheduler at:")
+    assert any("listens on 0.0.0.0 without TLS" in line for line in exposed.seen), exposed.seen
+
+
+def test_dashboard_binds_loopback_unless_asked(security):
+    pytest.importorskip("bokeh")
+
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security, dashboard_address=":0") as s:
+            link = s.dashboard.link
+            assert link.startswith("http://127.0.0.1:"), link
+
+    run(main())
