@@ -5,6 +5,18 @@ counters on every transition (O(1) each) and the pages read only these
 counters. Everything it holds is bounded by the number of live tasks,
 workers and task prefixes, and the task stream is a ring buffer.
 
+Task stream entries are ``(key, worker, start, stop, prefix, kind)`` with
+``kind`` one of ``"compute"``, ``"erred"``, ``"transfer"``, ``"spill"``.
+Transfers and spills happen on workers, which the scheduler does not see;
+they reach the plugin as *events*: call ``plugin.worker_event(worker,
+kind, start, stop, nbytes=..., key=...)``, or let the worker put a list of
+such dicts under ``"events"`` in its heartbeat ``metrics`` (the scheduler
+hands every heartbeat to ``plugin.heartbeat(worker, metrics)``). Heartbeat
+metrics also give memory per worker: ``managed_bytes``,
+``unmanaged_bytes``, ``spilled_bytes`` (and ``cpu`` in percent,
+``executing`` tasks); missing fields count as 0, and managed memory falls
+back to the bytes of results the scheduler knows the worker holds.
+
 >>> from shoal.distributed.state import SchedulerState
 >>> state = SchedulerState()
 >>> plugin = DashboardPlugin(state)
@@ -15,22 +27,66 @@ workers and task prefixes, and the task stream is a ring buffer.
 
 from __future__ import annotations
 
+import bisect
+import math
 import time
 from collections import deque
-from typing import Any, Hashable
+from typing import Any, Hashable, Mapping
 
+from shoal import config
 from shoal.distributed.state import SchedulerPlugin
 from shoal.taskgraph.core import key_prefix
+
+from .computation import Computation
 
 #: The task states counted per prefix ("released" and "forgotten" tasks are
 #: not live work, and new tasks are created released without a transition).
 COUNTED_STATES = ("waiting", "queued", "no-worker", "processing", "memory", "erred")
 
+#: Upper bounds (seconds) of the task-duration histogram buckets (Prometheus' ``le``).
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, math.inf)
+
+#: The states a task is in while its computation is still running.
+ACTIVE_STATES = ("waiting", "queued", "no-worker", "processing")
+
+#: Task stream kinds coming from worker events (and their meaning).
+EVENT_KINDS = {"transfer": "fetching inputs from a peer", "spill": "moving results to or from disk"}
+
+
+class DurationHistogram:
+    """Task durations counted in ``DURATION_BUCKETS`` (O(log buckets) per task).
+
+    >>> h = DurationHistogram()
+    >>> h.add(0.02); h.add(3.0)
+    >>> h.count, h.cumulative()[DURATION_BUCKETS.index(0.025)]
+    (2, 1)
+    """
+
+    def __init__(self):
+        self.counts = [0] * len(DURATION_BUCKETS)
+        self.count = 0
+        self.sum = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self.count += 1
+        self.sum += seconds
+
+    def cumulative(self) -> list:
+        """Tasks at most each bucket's bound long (what Prometheus' ``_bucket`` lines hold)."""
+        total, out = 0, []
+        for n in self.counts:
+            total += n
+            out.append(total)
+        return out
+
 
 class WorkerCounts:
     """What the dashboard knows about one worker."""
 
-    __slots__ = ("address", "name", "nthreads", "memory_limit", "processing", "in_memory", "nbytes")
+    __slots__ = ("address", "name", "nthreads", "memory_limit", "processing", "in_memory", "nbytes",
+                 "executing", "managed_bytes", "unmanaged_bytes", "spilled_bytes", "cpu",
+                 "transfer_bytes", "spill_bytes")
 
     def __init__(self, address: str, name: Any, nthreads: int, memory_limit: int | None):
         self.address = address
@@ -40,9 +96,28 @@ class WorkerCounts:
         self.processing = 0
         self.in_memory = 0
         self.nbytes = 0
+        self.executing = None  # from heartbeats; None until the first one
+        self.managed_bytes = None  # from heartbeats; None: use nbytes
+        self.unmanaged_bytes = 0
+        self.spilled_bytes = 0
+        self.cpu = 0.0
+        self.transfer_bytes = 0  # bytes of inputs this worker fetched from peers
+        self.spill_bytes = 0  # bytes of spill events reported
+
+    @property
+    def queued(self) -> int:
+        """Tasks sent to this worker that it is not running yet (its own queue)."""
+        running = min(self.processing, self.nthreads) if self.executing is None else self.executing
+        return max(self.processing - running, 0)
+
+    @property
+    def managed(self) -> int:
+        return self.nbytes if self.managed_bytes is None else self.managed_bytes
 
     def as_dict(self) -> dict:
-        return {slot: getattr(self, slot) for slot in self.__slots__}
+        out = {slot: getattr(self, slot) for slot in self.__slots__}
+        out["queued"], out["managed_bytes"] = self.queued, self.managed
+        return out
 
 
 class DashboardPlugin(SchedulerPlugin):
@@ -57,9 +132,19 @@ class DashboardPlugin(SchedulerPlugin):
     Task stream times are the scheduler's: sent to the worker, reported done.
     """
 
-    def __init__(self, state: Any, *, task_stream_size: int = 10_000, clock=time.time):
+    def __init__(self, state: Any, *, task_stream_size: int = 10_000, clock=time.time,
+                 graph_limit: int | None = None):
         self.state = state
         self.clock = clock
+        self.graph_limit = int(config.get("dashboard.graph-limit", 1000) if graph_limit is None else graph_limit)
+        self.computation = Computation(graph_limit=self.graph_limit)
+        self.durations = DurationHistogram()  # scheduler-side: sent to the worker -> reported done
+        self.tasks_finished = 0
+        self.tasks_erred = 0
+        self.transfer_bytes = 0  # inputs that had to move to the worker running their dependent
+        self.transfers = 0
+        self._idle = True  # no task active since the last graph: the next graph starts a computation
+        self._reported_durations: dict = {}  # key -> seconds the worker measured, until its transition
         self.prefix_counts: dict = {}  # prefix -> {state: n}
         self.state_counts: dict = dict.fromkeys(COUNTED_STATES, 0)
         self.workers: dict = {}  # address -> WorkerCounts
@@ -82,6 +167,56 @@ class DashboardPlugin(SchedulerPlugin):
     def remove_worker(self, address: str, **info: Any) -> None:
         self.workers.pop(address, None)
 
+    def update_graph(self, client: str, keys: list, tasks: list, **info: Any) -> None:
+        # The scheduler reports the graph after its first transitions, so "idle"
+        # means: every earlier task finished before this graph came.
+        if self._idle:
+            self.computation = Computation(graph_limit=self.graph_limit)
+            self._idle = False
+        records = self.state.tasks
+        self.computation.add_tasks([records[k] for k in tasks if k in records])
+
+    def heartbeat(self, address: str, metrics: Mapping) -> None:
+        """A worker's heartbeat ``metrics`` (see the module docstring for the fields read)."""
+        wc = self.workers.get(address)
+        if wc is None or not metrics:
+            return
+        if "executing" in metrics:
+            wc.executing = int(metrics["executing"])
+        if "managed_bytes" in metrics:
+            wc.managed_bytes = int(metrics["managed_bytes"])
+        wc.unmanaged_bytes = int(metrics.get("unmanaged_bytes", 0) or 0)
+        wc.spilled_bytes = int(metrics.get("spilled_bytes", 0) or 0)
+        wc.cpu = float(metrics.get("cpu", 0.0) or 0.0)
+        for event in metrics.get("events", ()) or ():
+            self.worker_event(address, event["kind"], event["start"], event["stop"],
+                              nbytes=event.get("nbytes", 0), key=event.get("key"))
+
+    def worker_report(self, worker: str, msg: Mapping) -> None:
+        """A message of ``worker``'s stream, seen just before the scheduler handles it.
+
+        Only ``task-finished`` is read: its ``duration`` (the worker's own
+        measure of the run) replaces the scheduler's span in the task stream,
+        the histogram and ``/stages``. Kept only for a task processing here,
+        and dropped at its next transition, so it stays bounded.
+        """
+        if msg.get("op") == "task-finished" and msg.get("duration") is not None:
+            key = msg.get("key")
+            if key in self._processing:
+                self._reported_durations[key] = float(msg["duration"])
+
+    def worker_event(self, worker: str, kind: str, start: float, stop: float, *,
+                     nbytes: int = 0, key: Hashable = None) -> None:
+        """Mark a ``"transfer"`` or ``"spill"`` of ``nbytes`` on ``worker``'s task stream row."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"Unknown worker event kind {kind!r}; expected one of {sorted(EVENT_KINDS)}.")
+        wc = self.workers.get(worker)
+        if wc is not None and kind == "spill":
+            wc.spill_bytes += nbytes
+        label = kind if key is None else key
+        self.task_stream.append((label, worker, start, stop, kind, kind))
+        self.task_stream_total += 1
+
     def transition(self, key: Hashable, start: str, finish: str, **info: Any) -> None:
         prefix = key_prefix(key)
         counts = self.prefix_counts.get(prefix)
@@ -93,6 +228,8 @@ class DashboardPlugin(SchedulerPlugin):
         if finish in counts:
             counts[finish] += 1
             self.state_counts[finish] += 1
+        if start in ACTIVE_STATES and finish not in ACTIVE_STATES and not self._n_active():
+            self._idle = True
         if start == "processing":
             self._leave_processing(key, finish, prefix)
         elif start == "memory":
@@ -103,18 +240,48 @@ class DashboardPlugin(SchedulerPlugin):
             wc = self.workers.get(worker)
             if wc is not None:
                 wc.processing += 1
+                self._count_transfers(key, worker, wc)
         elif finish == "memory":
             self._enter_memory(key)
 
     # ------------------------------------------------------------------ bookkeeping
+    def _n_active(self) -> int:
+        counts = self.state_counts
+        return counts["waiting"] + counts["queued"] + counts["no-worker"] + counts["processing"]
+
+    def _count_transfers(self, key: Hashable, worker: str, wc: WorkerCounts) -> None:
+        """Inputs of ``key`` not yet on ``worker`` will be fetched from peers (O(dependencies))."""
+        ts = self.state.tasks.get(key)
+        if ts is None:
+            return
+        for dep in ts.dependencies:
+            if dep.nbytes > 0 and not any(ws.address == worker for ws in dep.who_has):
+                self.transfer_bytes += dep.nbytes
+                self.transfers += 1
+                wc.transfer_bytes += dep.nbytes
+
     def _leave_processing(self, key: Hashable, finish: str, prefix: str) -> None:
         worker, started = self._processing.pop(key, (None, None))
         wc = self.workers.get(worker)
         if wc is not None:
             wc.processing -= 1
+        reported = self._reported_durations.pop(key, None)
         if finish in ("memory", "erred") and started is not None:
-            self.task_stream.append((key, worker, started, self.clock(), prefix if finish == "memory" else "erred"))
+            stop = self.clock()
+            # The worker's own measure excludes the time the task waited in its
+            # queue and on the network; the scheduler's span is the fallback.
+            duration = stop - started if reported is None else reported
+            start = max(started, stop - duration)
+            kind = "compute" if finish == "memory" else "erred"
+            self.task_stream.append((key, worker, start, stop, prefix if finish == "memory" else "erred", kind))
             self.task_stream_total += 1
+            if finish == "memory":
+                self.tasks_finished += 1
+                self.durations.add(duration)
+                ts = self.state.tasks.get(key)
+                self.computation.task_finished(key, duration, getattr(ts, "nbytes", 0) or 0)
+            else:
+                self.tasks_erred += 1
 
     def _enter_memory(self, key: Hashable) -> None:
         ts = self.state.tasks.get(key)
@@ -153,5 +320,16 @@ class DashboardPlugin(SchedulerPlugin):
             "workers": len(self.workers),
             "threads": sum(wc.nthreads for wc in self.workers.values()),
             "bytes_in_memory": self.nbytes_in_memory,
+            "tasks_finished": self.tasks_finished,
+            "tasks_erred": self.tasks_erred,
+            "transfer_bytes": self.transfer_bytes,
+            "transfers": self.transfers,
+            "cpu": sum(wc.cpu for wc in self.workers.values()),
+            "task_duration_seconds": {
+                # "+Inf" as Prometheus spells it: JSON has no infinity.
+                "buckets": [[bound if bound != math.inf else "+Inf", n]
+                            for bound, n in zip(DURATION_BUCKETS, self.durations.cumulative())],
+                "sum": self.durations.sum, "count": self.durations.count,
+            },
             "worker_details": [wc.as_dict() for _, wc in zip(range(max_workers), self.workers.values())],
         }

@@ -23,8 +23,10 @@ from tornado.ioloop import IOLoop
 from shoal import config
 
 from .aggregates import DashboardPlugin
-from .http_handlers import CountsHandler, HealthHandler, MetricsHandler
+from .graph_page import graph_document
+from .http_handlers import CountsHandler, HealthHandler, MetricsHandler, NotFoundHandler
 from .pages import status_document, workers_document
+from .stages_page import stages_document
 
 logger = logging.getLogger("shoal.dashboard")
 
@@ -75,6 +77,8 @@ class Dashboard:
         applications = {
             "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),
             "/workers": Application(FunctionHandler(workers_document(self.plugin, interval_ms))),
+            "/graph": Application(FunctionHandler(graph_document(self.plugin, max(interval_ms, 500)))),
+            "/stages": Application(FunctionHandler(stages_document(self.plugin, max(interval_ms, 500)))),
         }
         extra = [
             (r"/health", HealthHandler),
@@ -82,8 +86,10 @@ class Dashboard:
             (r"/json/counts", CountsHandler, {"plugin": self.plugin}),
         ]
         try:
+            known = sorted(applications) + ["/health", "/metrics", "/json/counts"]
             app = BokehTornado(applications, extra_patterns=extra, extra_websocket_origins=[origin],
-                               absolute_url=f"http://{origin}", index=None)
+                               absolute_url=f"http://{origin}", index=None,
+                               default_handler_class=NotFoundHandler, default_handler_args={"known": known})
             http = HTTPServer(app)
             http.add_sockets(sockets)
         except Exception:

@@ -52,6 +52,16 @@ logger = logging.getLogger("shoal.distributed.scheduler")
 __all__ = ["Scheduler", "SchedulerPlugin"]
 
 
+def _takes_argument(function: Any, name: str) -> bool:
+    """Whether ``function`` has a parameter called ``name`` (False when it cannot be inspected)."""
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class Scheduler:
     """Listen on ``address`` and run ``SchedulerState`` for workers and clients.
 
@@ -153,6 +163,30 @@ class Scheduler:
     def remove_plugin(self, plugin: SchedulerPlugin) -> None:
         self.state.remove_plugin(plugin)
 
+    def _plugins_heartbeat(self, address: str, metrics: Any) -> None:
+        """Hand a worker's heartbeat metrics to plugins with a ``heartbeat(address, metrics)``
+        method (the dashboard reads memory, CPU and transfer/spill events there)."""
+        for plugin in self.state.plugins:
+            hook = getattr(plugin, "heartbeat", None)
+            if hook is not None and metrics:
+                try:
+                    hook(address, metrics)
+                except Exception as exc:  # an observer must not break the worker's stream
+                    self.state.log_event("plugin-error", plugin=type(plugin).__name__, hook="heartbeat",
+                                         error=repr(exc))
+
+    def _plugins_worker_report(self, address: str, msg: dict) -> None:
+        """Show a worker's message to plugins with a ``worker_report(address, msg)`` method
+        before the state handles it (the dashboard reads the worker's task durations)."""
+        for plugin in self.state.plugins:
+            hook = getattr(plugin, "worker_report", None)
+            if hook is not None:
+                try:
+                    hook(address, msg)
+                except Exception as exc:  # an observer must not break the worker's stream
+                    self.state.log_event("plugin-error", plugin=type(plugin).__name__, hook="worker_report",
+                                         error=repr(exc))
+
     @property
     def events(self):
         """The bounded log of ``(time, topic, payload)`` events."""
@@ -234,10 +268,13 @@ class Scheduler:
                     op = m.get("op")
                     if op == "heartbeat":
                         state.heartbeat_worker(address, metrics=m.get("metrics"))
+                        self._plugins_heartbeat(address, m.get("metrics"))
                     elif op == "unregister":
                         reason = "worker closed"
                         return
                     else:
+                        if state.plugins:
+                            self._plugins_worker_report(address, m)
                         out += state.handle_worker_message(address, m)
                 self.send(out)
         except CommClosedError:
@@ -348,7 +385,10 @@ class Scheduler:
         if op in self._DATASET_OPS:
             return getattr(self, self._DATASET_OPS[op])(msg)
         if op == "run-on-scheduler":
-            result = msg["function"](*msg.get("args", ()), **msg.get("kwargs", {}))
+            function, kwargs = msg["function"], dict(msg.get("kwargs", {}))
+            if _takes_argument(function, "shoal_scheduler"):  # a function may ask for the scheduler itself
+                kwargs["shoal_scheduler"] = self
+            result = function(*msg.get("args", ()), **kwargs)
             if asyncio.iscoroutine(result):
                 result = await result
             return result
