@@ -75,6 +75,7 @@ from .messages import compute_task
 from .placement import choose_worker, is_rootish
 from .plugins import SchedulerPlugin
 from .scheduler_records import ClientInfo, TaskPrefix, TaskState, WorkerInfo
+from .stealing import plan_steals
 from .validation import validate_scheduler_state
 
 Key = Hashable
@@ -148,6 +149,11 @@ class SchedulerState:
         self.n_transitions = 0
         self.n_stale_recommendations = 0
         self._free_keys_outbox: dict = {}  # address -> [keys], flushed per batch
+        # Work stealing (stealing.py): TaskState -> (steal id, victim, thief) awaiting the victim's answer.
+        self.in_flight_steals: dict = {}
+        self._steal_ids = 0
+        self.n_steals = 0  # confirmed moves
+        self.n_steals_refused = 0  # the victim had started the task already
 
     # ------------------------------------------------------------------ engine
     def transitions(self, recommendations: dict) -> Messages:
@@ -479,6 +485,8 @@ class SchedulerState:
     def _unassign(self, ts: TaskState) -> WorkerInfo:
         ws = ts.processing_on
         ts.processing_on = None
+        if self.in_flight_steals:
+            self.in_flight_steals.pop(ts, None)  # its answer, when it comes, is stale
         if ts in ws.long_running:
             ws.long_running.discard(ts)  # holds no slot and no occupancy any more
             return ws
@@ -1059,6 +1067,7 @@ class SchedulerState:
 
     def handle_worker_message(self, worker: str, msg: Mapping) -> Messages:
         """Dispatch one message of a worker's stream by its ``"op"``."""
+        "steal-response": "handle_steal_response",
         op = msg.get("op")
         if op == "task-finished":  # the hot path: one per task
             return self.handle_task_finished(
@@ -1077,6 +1086,57 @@ class SchedulerState:
     def who_has(self, keys: Iterable[Key] | None = None) -> dict:
         """``{key: [addresses holding it]}`` for ``keys`` (default: every task)."""
         keys = self.tasks if keys is None else keys
+    # ------------------------------------------------------------------ work stealing
+    def balance(self) -> Messages:
+        """Ask saturated workers to give queued tasks to idle ones (called periodically).
+
+        Sends ``steal-request`` to each victim; the task stays where it is
+        until the victim confirms it had not started it
+        (``handle_steal_response``). See ``stealing.py`` for the policy.
+        """
+        if not self.idle:
+            return []
+        msgs: list = []
+        for ts, victim, thief in plan_steals(self, self.in_flight_steals):
+            self._steal_ids += 1
+            self.in_flight_steals[ts] = (self._steal_ids, victim, thief)
+            msgs.append((victim.address, {"op": "steal-request", "key": ts.key, "id": self._steal_ids}))
+        if msgs:
+            self.log_event("steal-requests", n=len(msgs))
+        return msgs
+
+    def handle_steal_response(self, worker: str, key: Key, id: int = -1, released: bool = False,
+                              **_: Any) -> Messages:
+        """The victim of steal ``id`` gave ``key`` up (``released``) or had started it.
+
+        Only a released task moves: to the thief if it can still take it,
+        otherwise back through placement. A response for a task that has
+        been finished, released or moved since is ignored.
+        """
+        ts = self.tasks.get(key)
+        record = self.in_flight_steals.get(ts) if ts is not None else None
+        if record is None or record[0] != id or record[1].address != worker:
+            return []
+        del self.in_flight_steals[ts]
+        _, victim, thief = record
+        if not released:
+            self.n_steals_refused += 1
+            return []
+        self.n_steals += 1
+        self.log_event("steal", key=key, victim=victim.address, thief=thief.address)
+        valid = self._valid_workers(ts)
+        if thief.status != "running" or self.workers.get(thief.address) is not thief or \
+                (valid is not None and thief not in valid):
+            return self.transitions({key: "waiting"})  # placed again from scratch
+        msgs: list = []
+        recs: dict = {}
+        self._unassign(ts)
+        self._assign(ts, thief, msgs)
+        if self.plugins:  # observers see it leave the victim and start on the thief
+            self._notify("transition", key, "processing", "processing", worker=thief.address)
+        self._fill_slots(victim, recs)
+        return msgs + self.transitions(recs)
+
         return {k: [w.address for w in self.tasks[k].who_has] if k in self.tasks else [] for k in keys}
 
     def has_what(self, workers: Iterable[str] | None = None) -> dict:

@@ -628,6 +628,33 @@ class WorkerState:
                 recs[key] = "missing"
         return self._transitions(recs)
 
+    def handle_steal_request(self, key: Key, id: Any = None, **_: Any) -> list:
+        """The scheduler wants to move ``key`` to another worker: give it up if it has not started.
+
+        The answer (``steal-response``) says whether we released it; only
+        then does the scheduler send it elsewhere, so it never runs twice.
+
+        >>> from operator import add
+        >>> from shoal.taskgraph import Task
+        >>> ws = WorkerState("w1", nthreads=1)
+        >>> _ = ws.handle_compute_task("a", Task("a", add, 1, 1), (0,))
+        >>> _ = ws.handle_compute_task("b", Task("b", add, 2, 2), (1,))
+        >>> ws.handle_steal_request("b", id=7)
+        [ToScheduler(msg={'op': 'steal-response', 'key': 'b', 'id': 7, 'released': True, 'state': 'ready'})]
+        >>> ws.handle_steal_request("a", id=8)[0].msg["released"]  # already executing
+        False
+        """
+        ts = self.tasks.get(key)
+        state = None if ts is None else ts.state
+        recs: dict = {}
+        released = ts is not None and ts.run_spec is not None and state in ("waiting", "ready", "constrained")
+        if released:
+            ts.scheduler_holds = False
+            ts.run_spec = None
+            recs[key] = "released"
+        answer = {"op": "steal-response", "key": key, "id": id, "released": released, "state": state}
+        return self._transitions(recs, [ToScheduler(answer)])
+
     # ------------------------------------------------------------------ events from clients
     def handle_update_data(self, data: Mapping, nbytes: Mapping | None = None) -> tuple:
         """A client pushed ``data`` (``{key: value}``) here to scatter it: hold it in memory.
@@ -671,6 +698,7 @@ class WorkerState:
         "acquire-replicas": "handle_acquire_replicas",
         "free-keys": "handle_free_keys",
         "update-who-has": "handle_update_who_has",
+        "steal-request": "handle_steal_request",
     }
 
     def handle_scheduler_message(self, msg: Mapping) -> list:

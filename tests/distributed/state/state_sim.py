@@ -23,7 +23,8 @@ CLIENT = "client-1"
 
 
 class SimCluster:
-    def __init__(self, scheduler: SchedulerState | None = None, *, seed: int = 0, validate_every: int = 0):
+    def __init__(self, scheduler: SchedulerState | None = None, *, seed: int = 0, validate_every: int = 0,
+                 steal_every: int = 0):
         self.s = scheduler or SchedulerState()
         self.workers: dict = {}
         self.dead: set = set()
@@ -32,6 +33,8 @@ class SimCluster:
         self.pending: list = []  # ("execute", addr, key, node, inputs) | ("gather", addr, peer, keys)
         self.rng = random.Random(seed)
         self.validate_every = validate_every
+        self.steal_every = steal_every  # run a work-stealing round every that many steps (0: never)
+        self.ran_on: dict = defaultdict(list)  # key -> addresses it was executed on, in order
         self.scheduler_seconds = 0.0
         self.steps = 0
 
@@ -52,6 +55,7 @@ class SimCluster:
         ws = self.workers[address]
         for ins in instructions:
             if type(ins) is Execute:
+                self.ran_on[ins.key].append(address)
                 node, inputs = ws.execution_inputs(ins.key)
                 self.pending.append(("execute", address, ins.key, node, inputs))
             elif type(ins) is GatherDep:
@@ -98,6 +102,8 @@ class SimCluster:
         self._instructions(address, out)
         self.flush()
         self.steps += 1
+        if self.steal_every and self.steps % self.steal_every == 0:
+            self.balance()
         if self.validate_every and self.steps % self.validate_every == 0:
             self.validate()
 
@@ -115,6 +121,22 @@ class SimCluster:
         for address, ws in self.workers.items():
             if address not in self.dead:
                 ws.validate_state()
+        # A task with a steal request out is still processing on its victim.
+        for ts, (_, victim, _) in self.s.in_flight_steals.items():
+            assert ts.state == "processing" and ts.processing_on is victim, (ts, victim)
+        # No task runs on two live workers at once (a cancelled run's result is dropped).
+        running: dict = {}
+        for address, ws in self.workers.items():
+            if address not in self.dead:
+                for wts in ws.executing:
+                    if wts.state == "executing":
+                        assert wts.key not in running, (wts.key, running.get(wts.key), address)
+                        running[wts.key] = address
+
+    def balance(self) -> None:
+        """One work-stealing round: steal requests go out, answers come back, moves happen."""
+        self.call(self.s.balance)
+        self.flush()
 
     # -------------------------------------------------------------- actors
     def add_worker(self, address: str, nthreads: int = 1, **kwargs) -> WorkerState:
