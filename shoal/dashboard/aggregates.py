@@ -86,7 +86,7 @@ class WorkerCounts:
 
     __slots__ = ("address", "name", "nthreads", "memory_limit", "processing", "in_memory", "nbytes",
                  "executing", "managed_bytes", "unmanaged_bytes", "spilled_bytes", "cpu",
-                 "transfer_bytes", "spill_bytes")
+                 "transfer_bytes", "sent_bytes", "spill_bytes")
 
     def __init__(self, address: str, name: Any, nthreads: int, memory_limit: int | None):
         self.address = address
@@ -102,6 +102,7 @@ class WorkerCounts:
         self.spilled_bytes = 0
         self.cpu = 0.0
         self.transfer_bytes = 0  # bytes of inputs this worker fetched from peers
+        self.sent_bytes = 0  # bytes peers fetched from this worker (counted on one holder)
         self.spill_bytes = 0  # bytes of spill events reported
 
     @property
@@ -255,10 +256,15 @@ class DashboardPlugin(SchedulerPlugin):
         if ts is None:
             return
         for dep in ts.dependencies:
-            if dep.nbytes > 0 and not any(ws.address == worker for ws in dep.who_has):
+            if dep.nbytes > 0 and dep.who_has and not any(ws.address == worker for ws in dep.who_has):
                 self.transfer_bytes += dep.nbytes
                 self.transfers += 1
                 wc.transfer_bytes += dep.nbytes
+                # The worker picks one holder to fetch from; which one is its choice,
+                # so "sent" credits one holder (the totals agree either way).
+                sender = self.workers.get(next(iter(dep.who_has)).address)
+                if sender is not None:
+                    sender.sent_bytes += dep.nbytes
 
     def _leave_processing(self, key: Hashable, finish: str, prefix: str) -> None:
         worker, started = self._processing.pop(key, (None, None))

@@ -1,5 +1,11 @@
 """The Bokeh documents of ``/status`` and ``/workers``.
 
+``/status`` shows the task stream (a bar per task on its worker's row,
+coloured by prefix; transfers red, disk spills brown, errors black), the
+progress per prefix, running and queued tasks per worker, memory per worker
+split into managed / unmanaged / spilled bytes with its limit marked, and
+the total CPU of the workers (from their heartbeats).
+
 Each document reads only the ``DashboardPlugin`` aggregates, in a periodic
 callback on the scheduler's loop, and each update is bounded: at most
 ``MAX_ROWS`` workers or prefixes and the task-stream entries new since the
@@ -10,8 +16,10 @@ from __future__ import annotations
 
 import zlib
 
+import math
+
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataTable, FactorRange, TableColumn
+from bokeh.models import ColumnDataSource, DataTable, Div, FactorRange, TableColumn
 from bokeh.palettes import Category20
 from bokeh.plotting import figure
 
@@ -23,6 +31,21 @@ TASK_STREAM_KEPT = 5000
 STATE_COLOURS = {"waiting": "#cccccc", "queued": "#999999", "no-worker": "#ff9900",
                  "processing": "#4ca64c", "memory": "#1f77b4", "erred": "#d62728"}
 PROGRESS_STATES = [s for s in COUNTED_STATES]
+#: Task stream colours of what is not a computed task (computed tasks take their prefix's colour).
+KIND_COLOURS = {"transfer": "#e41a1c", "spill": "#8c564b", "erred": "#000000"}
+MEMORY_PARTS = ["managed", "unmanaged", "spilled"]
+MEMORY_COLOURS = ["#1f77b4", "#aec7e8", "#8c564b"]
+
+
+def stream_colour(prefix: str, kind: str) -> str:
+    """The colour of a task stream bar.
+
+    >>> stream_colour("transfer", "transfer")
+    '#e41a1c'
+    >>> stream_colour("inc", "compute") == prefix_colour("inc")
+    True
+    """
+    return KIND_COLOURS.get(kind) or prefix_colour(prefix)
 
 
 def prefix_colour(prefix: str) -> str:
@@ -46,8 +69,27 @@ def _workers_columns(plugin) -> dict:
         "memory_limit": [wc.memory_limit or 0 for wc in details],
         "nbytes": [wc.nbytes for wc in details],
         "processing": [wc.processing for wc in details],
+        "queued": [wc.queued for wc in details],
+        "running": [wc.processing - wc.queued for wc in details],
         "in_memory": [wc.in_memory for wc in details],
+        "managed": [wc.managed for wc in details],
+        "unmanaged": [wc.unmanaged_bytes for wc in details],
+        "spilled": [wc.spilled_bytes for wc in details],
+        # NaN draws no limit marker for a worker without a limit.
+        "limit_marker": [wc.memory_limit or math.nan for wc in details],
+        "cpu": [wc.cpu for wc in details],
+        "transfer_bytes": [wc.transfer_bytes for wc in details],
+        "sent_bytes": [wc.sent_bytes for wc in details],
     }
+
+
+def cpu_text(plugin) -> str:
+    """The total CPU line of ``/status``."""
+    workers = plugin.workers.values()
+    total = sum(wc.cpu for wc in workers)
+    threads = sum(wc.nthreads for wc in workers)
+    return (f"<b>Total CPU</b>: {total:.0f}% over {len(plugin.workers)} workers, {threads} threads "
+            f"&nbsp; <b>bytes transferred</b>: {plugin.transfer_bytes}")
 
 
 def _progress_columns(plugin) -> dict:
@@ -63,7 +105,8 @@ def status_document(plugin, interval_ms: int):
     """Return a function filling a Bokeh document with the ``/status`` page."""
     def make(doc):
         origin = plugin.clock()
-        stream = ColumnDataSource({"key": [], "worker": [], "start": [], "stop": [], "prefix": [], "colour": []})
+        stream = ColumnDataSource({"key": [], "worker": [], "start": [], "stop": [], "prefix": [], "kind": [],
+                                   "colour": []})
         seen = [max(plugin.task_stream_total - MAX_STREAM_UPDATE, 0)]
         task_stream = figure(title="Task stream (seconds since page opened)", height=300,
                              sizing_mode="stretch_width", y_range=FactorRange(), tools="pan,wheel_zoom,reset",
@@ -77,12 +120,17 @@ def status_document(plugin, interval_ms: int):
                             color=[STATE_COLOURS[s] for s in PROGRESS_STATES], legend_label=PROGRESS_STATES)
 
         workers_source = ColumnDataSource(_workers_columns(plugin))
-        processing = figure(title="Processing tasks per worker", height=300, width=450,
+        processing = figure(title="Tasks per worker: running, queued on the worker", height=300, width=450,
                             y_range=FactorRange(*workers_source.data["address"]), tools="", name="processing-figure")
-        processing.hbar(y="address", right="processing", height=0.8, source=workers_source, color="#4ca64c")
-        memory = figure(title="Bytes in memory per worker", height=300, width=450,
+        processing.hbar_stack(["running", "queued"], y="address", height=0.8, source=workers_source,
+                              color=["#4ca64c", "#999999"], legend_label=["running", "queued"])
+        memory = figure(title="Memory per worker: managed, unmanaged, spilled (| limit)", height=300, width=450,
                         y_range=processing.y_range, tools="", name="memory-figure")
-        memory.hbar(y="address", right="nbytes", height=0.8, source=workers_source, color="#1f77b4")
+        memory.hbar_stack(MEMORY_PARTS, y="address", height=0.8, source=workers_source, color=MEMORY_COLOURS,
+                          legend_label=MEMORY_PARTS)
+        memory.scatter(x="limit_marker", y="address", marker="dash", angle=math.pi / 2, size=30,
+                       line_width=3, color="#d62728", source=workers_source)
+        cpu = Div(text=cpu_text(plugin), name="cpu-div")
 
         def update():
             entries, seen[0] = plugin.new_task_stream(seen[0], MAX_STREAM_UPDATE)
@@ -90,7 +138,8 @@ def status_document(plugin, interval_ms: int):
                 stream.stream({
                     "key": [str(e[0]) for e in entries], "worker": [str(e[1]) for e in entries],
                     "start": [e[2] - origin for e in entries], "stop": [e[3] - origin for e in entries],
-                    "prefix": [e[4] for e in entries], "colour": [prefix_colour(e[4]) for e in entries],
+                    "prefix": [e[4] for e in entries], "kind": [e[5] for e in entries],
+                    "colour": [stream_colour(e[4], e[5]) for e in entries],
                 }, rollover=TASK_STREAM_KEPT)
             workers = _workers_columns(plugin)
             if list(processing.y_range.factors) != workers["address"]:
@@ -102,10 +151,13 @@ def status_document(plugin, interval_ms: int):
             if list(progress.y_range.factors) != progress_data["prefix"]:
                 progress.y_range.factors = progress_data["prefix"]
             progress_source.data = progress_data
+            text = cpu_text(plugin)
+            if cpu.text != text:
+                cpu.text = text
 
         update()
         doc.title = "shoal: status"
-        doc.add_root(column(task_stream, progress, row(processing, memory), sizing_mode="stretch_width"))
+        doc.add_root(column(cpu, task_stream, progress, row(processing, memory), sizing_mode="stretch_width"))
         doc.add_periodic_callback(update, interval_ms)
 
     return make
@@ -117,8 +169,10 @@ def workers_document(plugin, interval_ms: int):
         source = ColumnDataSource(_workers_columns(plugin))
         columns = [TableColumn(field=f, title=t) for f, t in (
             ("name", "name"), ("address", "address"), ("nthreads", "threads"),
-            ("nbytes", "memory (bytes)"), ("memory_limit", "memory limit"),
-            ("processing", "processing"), ("in_memory", "in memory"))]
+            ("managed", "managed bytes"), ("unmanaged", "unmanaged bytes"), ("spilled", "spilled bytes"),
+            ("memory_limit", "memory limit"), ("cpu", "CPU %"), ("processing", "processing"),
+            ("queued", "queued"), ("in_memory", "in memory"), ("transfer_bytes", "bytes received"),
+            ("sent_bytes", "bytes sent"))]
         table = DataTable(source=source, columns=columns, sizing_mode="stretch_width", name="workers-table")
 
         def update():

@@ -377,3 +377,71 @@ def test_memory_limit_strings_reach_the_scheduler():
         assert limits == [psutil.virtual_memory().total // 2] * 2
     with pytest.raises(SystemExit):
         worker_main(["tcp://127.0.0.1:1", "--memory-limit", "lots"])
+
+
+# ---------------------------------------------------------------------- worker processes, real RSS
+def largest_rss(pid: int) -> int:
+    """The biggest RSS in ``pid``'s process tree: the worker, under its nanny if there is one."""
+    process = psutil.Process(pid)
+    try:
+        return max(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
+def worker_status_events(cluster) -> list:
+    return [(topic, p) for _, topic, p in cluster.scheduler.state.events
+            if topic in ("remove-worker", "worker-status")]
+
+
+@pytest.mark.timeout(120)
+def test_summing_16_GB_on_two_2_GB_workers_neither_pauses_nor_dies():
+    """The issue's must-show (about 15 s here; benchmarks/memory_sum.py prints the figures)."""
+    n = 16 * 10**9 // 8
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="2GB") as cluster, Client(cluster) as client:
+        addresses = sorted(cluster.scheduler.state.workers)
+        pids = [proc.pid for proc in cluster.workers.values()]
+        x = sa.random.default_rng(7).random(n, chunks=16 * 10**6)  # 128 MB blocks
+        assert x.nbytes == 16 * 10**9 >= 4 * 2 * 2 * 10**9
+        peak = {pid: 0 for pid in pids}
+        future = client.compute(x.sum())
+        deadline = time.monotonic() + 100
+        while not future.done() and time.monotonic() < deadline:  # sample the workers' real RSS meanwhile
+            for pid in pids:
+                peak[pid] = max(peak[pid], largest_rss(pid))
+            time.sleep(0.05)
+        total = future.result(timeout=10)
+        sigma = (n / 12) ** 0.5  # of a sum of n uniform [0, 1) draws: a lost or doubled block is ~600 sigma off
+        assert abs(total - n / 2) < 6 * sigma
+        assert worker_status_events(cluster) == []  # never paused, never removed
+        assert sorted(cluster.scheduler.state.workers) == addresses
+        assert all(proc.poll() is None for proc in cluster.workers.values())
+        assert all(0 < rss < 0.8 * 2 * 10**9 for rss in peak.values()), peak
+
+
+def test_worker_processes_spill_what_does_not_fit_and_report_it():
+    """A persisted array twice the sum of the workers' limits: spilled, reported, read back exact."""
+    limit = 250 * MB
+    n, chunk = 4 * limit // 8, 10 * MB // 8  # 1 GB of float64 in 10 MB blocks
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="250MB") as cluster, \
+            Client(cluster) as client:
+        state = cluster.scheduler.state
+        y = client.persist((sa.arange(n, chunks=chunk) % 1000) * 0.5)
+        total = client.compute(y.sum(), sync=True)
+        assert total == np.sum(np.arange(1000) * 0.5) * (n // 1000)  # exact: all are multiples of 0.5
+        np.testing.assert_array_equal(client.compute(y[chunk - 5: chunk + 5], sync=True),
+                                      (np.arange(chunk - 5, chunk + 5) % 1000) * 0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # heartbeats come every second
+            metrics = [ws.metrics for ws in state.workers.values()]
+            if all(m.get("unspilled_count", 0) > 0 for m in metrics):
+                break
+            time.sleep(0.1)
+        for m in metrics:
+            assert m["spilled_bytes"] > 0 and m["unspilled_count"] > 0
+            assert m["managed_bytes"] <= 0.6 * limit
+            assert m["unmanaged_bytes"] == m["rss"] - m["managed_bytes"]
+        # Every block is held somewhere (a few twice: inputs fetched for the sum), most of them on disk.
+        assert sum(m["spilled_bytes"] + m["managed_bytes"] for m in metrics) >= n * 8
+        assert sum(m["spilled_bytes"] for m in metrics) >= n * 8 - 2 * 0.6 * limit
+        assert not any(topic == "remove-worker" for topic, _ in worker_status_events(cluster))
