@@ -173,8 +173,15 @@ def worker_main(argv: list | None = None) -> int:
                         help="seconds to keep trying to reach the scheduler")
     parser.add_argument("--no-reconnect", action="store_true",
                         help="exit when the scheduler goes away instead of waiting for it to come back")
+    parser.add_argument("--nanny", action=argparse.BooleanOptionalAction, default=True,
+                        help="run each worker under a nanny process that restarts it when it dies and kills it "
+                             "past 95%% of --memory-limit (default: --nanny)")
+    parser.add_argument("--nanny-address", default=None, help=argparse.SUPPRESS)  # set by the nanny for its worker
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when the process PARENT_PID ends (set by LocalCluster and the nanny)")
     parser.add_argument("--log-level", default="warning")
     _add_tls_arguments(parser)
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     if args.nworkers < 1:
@@ -194,16 +201,22 @@ def worker_main(argv: list | None = None) -> int:
         parser.error(f"--require-encryption refuses the unencrypted scheduler address {address!r}; use tls://")
     if args.nworkers > 1:
         return _run_worker_processes(args, address, nthreads)
+    if args.nanny:
+        return _run_nanny(parser, raw_argv, args, address, security)
     from .worker import Worker
 
     async def run() -> None:
         stop = _stop_event_on_signals()
         worker = Worker(address, nthreads=nthreads, name=args.name, listen_address=f"{scheme}://{args.host}:0",
                         memory_limit=args.memory_limit, connect_timeout=args.connect_timeout,
-                        reconnect=not args.no_reconnect, security=security)
+                        reconnect=not args.no_reconnect, security=security, nanny=args.nanny_address)
         await worker.start()
         print(f"shoal-worker: Worker at: {worker.address} ({nthreads} threads), scheduler at: {address}",
               flush=True)
+        if args.nanny_address:
+            await _tell_nanny(args.nanny_address, worker.address, security)
+        if args.parent_pid is not None:
+            _exit_with_parent(args.parent_pid, stop, "worker")
         await _wait_first(stop.wait(), worker.finished())
         print(f"shoal-worker: Worker at {worker.address} shutting down", flush=True)
         await worker.close()
@@ -214,6 +227,75 @@ def worker_main(argv: list | None = None) -> int:
         print(f"shoal-worker: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _exit_with_parent(parent_pid: int, stop: asyncio.Event, what: str) -> None:
+    """Set ``stop`` once ``parent_pid`` is gone, so no worker or nanny outlives what started it."""
+    from .nanny import watch_parent
+
+    def gone() -> None:
+        print(f"shoal-worker: parent process {parent_pid} is gone; the {what} stops", file=sys.stderr, flush=True)
+        stop.set()
+
+    task = asyncio.get_running_loop().create_task(watch_parent(parent_pid, gone))
+    _background.add(task)  # a reference, so the watcher is not garbage collected
+
+
+_background: set = set()
+
+
+async def _tell_nanny(nanny_address: str, worker_address: str, security) -> None:
+    """Report to the nanny that started us that the worker has registered (it waits for this)."""
+    from .rpc import ConnectionPool
+
+    pool = ConnectionPool(connect_timeout=10.0, connection_args=security.connection_args("worker"))
+    try:
+        await pool.request(nanny_address, {"op": "worker-started", "address": worker_address, "pid": os.getpid()},
+                           timeout=10.0)
+    finally:
+        pool.close()
+
+
+def _without_positional(parser: argparse.ArgumentParser, argv: list, value: str) -> list:
+    """``argv`` without the positional argument ``value`` (options' own values are skipped, not matched).
+
+    >>> p = argparse.ArgumentParser(); _ = p.add_argument("address"); _ = p.add_argument("--name")
+    >>> _without_positional(p, ["--name", "a", "a", "-v"], "a")
+    ['--name', 'a', '-v']
+    """
+    takes_value = {flag for action in parser._actions if action.option_strings and action.nargs != 0
+                   for flag in action.option_strings}
+    i = 0
+    while i < len(argv):
+        if argv[i] == value:
+            return argv[:i] + argv[i + 1:]
+        i += 2 if argv[i] in takes_value else 1
+    return list(argv)
+
+
+def _run_nanny(parser: argparse.ArgumentParser, argv: list, args, address: str, security) -> int:
+    """Run a ``Nanny`` that starts the worker with the same arguments (``--no-nanny``) and supervises it."""
+    from .nanny import Nanny
+
+    async def run() -> int:
+        stop = _stop_event_on_signals()
+        nanny = Nanny(address, _without_positional(parser, argv, args.address), memory_limit=args.memory_limit,
+                      host=args.host, security=security, start_timeout=args.connect_timeout + 30)
+        await nanny.start()
+        print(f"shoal-worker: Nanny at: {nanny.address} supervising the worker at {nanny.worker_address} "
+              f"(pid {nanny.worker_pid})", flush=True)
+        if args.parent_pid is not None:
+            _exit_with_parent(args.parent_pid, stop, "nanny")
+        await _wait_first(stop.wait(), nanny.finished())
+        print(f"shoal-worker: Nanny at {nanny.address} shutting down", flush=True)
+        await nanny.close()
+        return 1 if nanny.gave_up else 0
+
+    try:
+        return asyncio.run(run())
+    except (ConnectError, RuntimeError, TimeoutError) as error:
+        print(f"shoal-worker: {error}", file=sys.stderr)
+        return 1
 
 
 def _run_worker_processes(args, address: str, nthreads: int) -> int:
@@ -229,6 +311,8 @@ def _run_worker_processes(args, address: str, nthreads: int) -> int:
             command += ["--memory-limit", str(args.memory_limit)]
         if args.no_reconnect:
             command.append("--no-reconnect")
+        if not args.nanny:
+            command.append("--no-nanny")
         command += _tls_arguments(args)
         procs.append(subprocess.Popen(command))
 

@@ -718,8 +718,14 @@ class Client:
         self._send_on_loop({"op": "update-data", "who_has": who_has, "nbytes": nbytes, "types": types})
 
     def restart(self, timeout: float = 30.0) -> int:
-        """Cancel every future of every client and clear all workers' memory (the worker
-        processes stay; they drop their data and register again). Returns the number of workers."""
+        """Cancel every future of every client and restart every worker; returns once all
+        have registered again (within ``timeout`` s), with the number of workers.
+
+        A worker under a nanny (the default for ``shoal-worker`` and
+        ``LocalCluster(processes=True)``) is a fresh process afterwards: its
+        memory, imported modules and threads are gone. A worker without one
+        drops all its data and registers again in the same process.
+        """
         return self._sync(self._request, {"op": "restart", "timeout": timeout})
 
     def replicate(self, futures: Any, workers: list | None = None, timeout: float = 30.0) -> Any:

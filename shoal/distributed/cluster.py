@@ -57,10 +57,18 @@ def _worker_environment() -> dict:
     return env
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and its process group (a nanny's worker is in it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # each worker process leads its own group
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
 def _kill_all(processes: dict) -> None:
     for proc in list(processes.values()):
         if proc.poll() is None:
-            proc.kill()
+            _kill_group(proc)
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -74,6 +82,10 @@ class LocalCluster:
     machine's memory shared among the workers) or ``None``; workers spill
     results to disk and pause as they near it.
     ``worker_start_timeout``: seconds to wait for workers to register.
+    ``nanny`` (``processes=True`` only): each worker process runs under a
+    nanny process that restarts it when it dies, kills it past
+    ``distributed.worker.memory.terminate`` (0.95) of ``memory_limit``, and
+    lets ``Client.restart`` start it afresh.
     ``security``: a ``Security`` (or True for ``Security.temporary()``): the
     scheduler and every worker then speak ``tls://``, worker processes get
     the certificate files through ``--tls-*`` flags, and ``Client(cluster)``
@@ -83,8 +95,9 @@ class LocalCluster:
     def __init__(self, n_workers: int | None = None, threads_per_worker: int | None = None, *,
                  processes: bool = True, memory_limit: int | None = None, host: str = "127.0.0.1",
                  scheduler_port: int = 0, asynchronous: bool = False, worker_start_timeout: float = 60.0,
-                 security: Any = None, **scheduler_options: Any):
+                 security: Any = None, nanny: bool = True, **scheduler_options: Any):
         self.security = as_security(security)
+        self.nanny = nanny
         self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)
         self.processes = processes
         self.memory_limit = parse_memory_limit(memory_limit, self.n_workers)
@@ -178,8 +191,14 @@ class LocalCluster:
         command += self.security.cli_arguments("worker")
         if self.security.require_encryption:
             command.append("--require-encryption")
+        if not self.nanny:
+            command.append("--no-nanny")
+        # It exits when we do, even if we are killed; in a session of its own, a
+        # Ctrl-C meant for us does not reach it (close() stops it in order), and
+        # killpg reaches the nanny's worker too.
+        command += ["--parent-pid", str(os.getpid())]
         proc = subprocess.Popen(command, env=_worker_environment(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, start_new_session=True)
         self._processes[name] = proc
         return proc
 
@@ -216,7 +235,8 @@ class LocalCluster:
 
     @property
     def worker_processes(self) -> dict:
-        """``{name: subprocess.Popen}`` of the worker processes (``processes=True``)."""
+        """``{name: subprocess.Popen}`` of the worker processes (``processes=True``); with
+        ``nanny=True`` these are the nannies, each the parent of its worker process."""
         return dict(self._processes)
 
     def scheduler_info(self) -> dict:
@@ -279,5 +299,5 @@ async def _terminate(proc: subprocess.Popen, timeout: float = 5.0) -> None:
     while proc.poll() is None and loop.time() < deadline:
         await asyncio.sleep(0.02)
     if proc.poll() is None:
-        proc.kill()
+        _kill_group(proc)
         await loop.run_in_executor(None, proc.wait, 5)

@@ -41,6 +41,8 @@ import logging
 import time
 from typing import Any
 
+from shoal import config
+
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, listen
 from .security import as_security
@@ -69,13 +71,21 @@ class Scheduler:
     killed process is noticed at once anyway, when its connection breaks).
     ``security``: a ``Security`` (TLS credentials for ``tls://`` addresses,
     ``require_encryption``); True makes a temporary one.
+    ``work_stealing``: every ``work_stealing_interval`` seconds move queued
+    tasks from saturated workers to idle ones (default: config
+    ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
     Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
                  check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
+                 work_stealing: bool | None = None, work_stealing_interval: float | None = None,
                  **state_options: Any):
         self.state = SchedulerState(**state_options)
+        self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
+                                  if work_stealing is None else work_stealing)
+        self.work_stealing_interval = float(config.get("distributed.scheduler.work-stealing-interval")
+                                            if work_stealing_interval is None else work_stealing_interval)
         self.dashboard_address = dashboard_address  # "host:port" serves shoal.dashboard; None/False: none
         self.dashboard = None
         self._listen_address = address
@@ -105,6 +115,8 @@ class Scheduler:
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_comm, **self.security.listen_args("scheduler"))
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
+        if self.work_stealing:
+            self._spawn(self._steal_periodically())
         if self.dashboard_address:
             from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for
 
@@ -249,7 +261,7 @@ class Scheduler:
         try:
             msgs = self.state.add_worker(
                 address, int(msg["nthreads"]), name=msg.get("name"),
-                memory_limit=msg.get("memory_limit"), resources=msg.get("resources"),
+                memory_limit=msg.get("memory_limit"), resources=msg.get("resources"), nanny=msg.get("nanny"),
             )
         except (ValueError, KeyError, TypeError) as error:
             await comm.write({"op": "error", "message": str(error)})
@@ -439,7 +451,7 @@ class Scheduler:
             "workers": {
                 a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
                     "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),
-                    "nbytes": ws.nbytes}
+                    "nbytes": ws.nbytes, "nanny": ws.nanny}
                 for a, ws in state.workers.items()
             },
             "clients": sorted(state.clients),
@@ -471,8 +483,13 @@ class Scheduler:
         return results
 
     async def restart(self, timeout: float = 30.0) -> int:
-        """Cancel every task of every client, and have every worker drop all its data
-        and register again (same processes: a soft restart). Returns the number of workers."""
+        """Cancel every task of every client, then restart every worker and wait until all
+        have registered again. Returns the number of workers.
+
+        A worker with a nanny is killed and started afresh by its nanny (a new
+        process); one without drops all its data and registers again (same
+        process: a soft restart).
+        """
         state = self.state
         msgs: list = []
         for client, cs in list(state.clients.items()):
@@ -480,15 +497,37 @@ class Scheduler:
         self.datasets.clear()
         self.send(msgs)
         before = dict(state.workers)
+        nannies = {a: ws.nanny for a, ws in before.items() if ws.nanny}
         for address in before:
             stream = self.streams.get(address)
-            if stream is not None:
+            if stream is not None and address not in nannies:
                 stream.send({"op": "restart"})
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(state.workers.get(a) is None or state.workers[a] is ws for a, ws in before.items()):
+        replies = await asyncio.gather(
+            *(self.pool.request(n, {"op": "restart", "timeout": timeout}, timeout=timeout) for n in nannies.values()),
+            return_exceptions=True,
+        )
+        failed = {}
+        for (address, nanny), reply in zip(nannies.items(), replies):
+            error = reply if isinstance(reply, BaseException) else reply.get("error")
+            if error is not None:
+                self.pool.forget(nanny)
+                failed[address] = f"{nanny}: {type(error).__name__}: {error}"
+        if failed:
+            raise RuntimeError(f"restart: the nannies of {len(failed)} workers could not restart them "
+                               f"({'; '.join(failed.values())}); check those nannies' output.")
+
+        def pending(address: str, ws) -> bool:
+            if state.workers.get(address) is ws:
+                return True  # the old worker is still registered
+            if address in nannies:  # a new process registers from its nanny (at a new address)
+                return not any(w.nanny == nannies[address] for w in state.workers.values())
+            return address not in state.workers
+
+        while any(pending(a, ws) for a, ws in before.items()):
             if loop.time() > deadline:
-                back = sum(state.workers.get(a) not in (None, ws) for a, ws in before.items())
+                back = sum(not pending(a, ws) for a, ws in before.items())
                 raise TimeoutError(f"Only {back} of {len(before)} workers came back within {timeout} s of a restart.")
             await asyncio.sleep(0.02)
         self.state.log_event("restart", workers=len(before))
@@ -526,6 +565,15 @@ class Scheduler:
                 raise TimeoutError(f"Replicas of {len(keys)} keys did not reach {len(targets)} workers "
                                    f"within {timeout} s.")
             await asyncio.sleep(0.01)
+
+    async def _steal_periodically(self) -> None:
+        """Every ``work_stealing_interval`` s, one ``SchedulerState.balance()`` round."""
+        while self.status in ("created", "running"):
+            await asyncio.sleep(self.work_stealing_interval)
+            try:
+                self.send(self.state.balance())
+            except Exception:  # a bug in the policy must not stop the scheduler
+                logger.exception("Work stealing round failed; trying again in %s s", self.work_stealing_interval)
 
     async def _check_heartbeats(self) -> None:
         while True:

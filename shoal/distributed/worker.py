@@ -176,6 +176,7 @@ class Worker:
     ``memory_monitor_interval`` seconds the process's RSS (``rss_reader()``,
     default psutil's) is checked: past ``.spill`` more is spilled, past
     ``.pause`` no new task starts until it is back below.
+    ``nanny``: the address of the ``Nanny`` supervising this worker process.
     """
 
     def __init__(self, scheduler_address: str, *, nthreads: int = 1, name: str | None = None,
@@ -184,7 +185,7 @@ class Worker:
                  connect_timeout: float = 30.0, reconnect: bool = False,
                  reconnect_timeout: float | None = None, security: Any = None,
                  local_directory: str | None = None, rss_reader: Any = None,
-                 memory_monitor_interval: float | None = None):
+                 memory_monitor_interval: float | None = None, nanny: str | None = None):
         if nthreads < 1:
             raise ValueError(f"nthreads must be at least 1, got {nthreads}")
         self.scheduler_address = scheduler_address
@@ -203,6 +204,7 @@ class Worker:
         self.connect_timeout = connect_timeout
         self.reconnect = reconnect
         self.reconnect_timeout = reconnect_timeout
+        self.nanny = nanny  # the address of the nanny supervising this process, announced to the scheduler
         if listen_address is None:
             scheme, _ = parse_address(scheduler_address)
             listen_address = "inproc://" if scheme == "inproc" else f"{scheme}://127.0.0.1:0"
@@ -255,7 +257,7 @@ class Worker:
             await comm.write({
                 "op": "register-worker", "address": self.address, "nthreads": self.nthreads,
                 "name": self.name, "memory_limit": self.memory_limit, "resources": self.resources,
-                "pid": os.getpid(),
+                "pid": os.getpid(), "nanny": self.nanny,
             })
             reply = await asyncio.wait_for(comm.read(), self.connect_timeout)
         except BaseException:

@@ -87,12 +87,13 @@ class WorkerInfo:
     __slots__ = (
         "address", "name", "nthreads", "memory_limit", "resources", "status",
         "processing", "long_running", "occupancy", "has_what", "nbytes", "slots",
-        "last_seen", "metrics",
+        "last_seen", "metrics", "nanny",
     )
 
     def __init__(self, address: str, nthreads: int, *, name=None, memory_limit=None,
-                 resources=None, saturation: float = 1.1, now: float = 0.0):
+                 resources=None, saturation: float = 1.1, now: float = 0.0, nanny=None):
         self.address = address
+        self.nanny = nanny  # address of the Nanny supervising its process (it can restart it), or None
         self.name = address if name is None else name
         self.nthreads = nthreads
         self.memory_limit = memory_limit

@@ -841,8 +841,12 @@ class SchedulerState:
         memory_limit: int | None = None,
         resources: Mapping | None = None,
         now: float | None = None,
+        nanny: str | None = None,
     ) -> Messages:
-        """A worker joined with ``nthreads`` threads; queued and unrunnable tasks may go to it."""
+        """A worker joined with ``nthreads`` threads; queued and unrunnable tasks may go to it.
+
+        ``nanny``: the address of the nanny supervising its process, if any.
+        """
         if address in self.workers:
             raise ValueError(
                 f"A worker at {address!r} is already registered; remove it before "
@@ -854,7 +858,7 @@ class SchedulerState:
             raise ValueError(f"Worker {address!r}: nthreads must be at least 1, got {nthreads}.")
         ws = WorkerInfo(
             address, nthreads, name=name, memory_limit=memory_limit, resources=resources,
-            saturation=self.worker_saturation, now=self.clock() if now is None else now,
+            saturation=self.worker_saturation, now=self.clock() if now is None else now, nanny=nanny,
         )
         self.workers[address] = ws
         if ws.name != address:
