@@ -41,8 +41,6 @@ import logging
 import time
 from typing import Any
 
-from shoal import config
-
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, listen
 from .security import as_security
@@ -71,21 +69,13 @@ class Scheduler:
     killed process is noticed at once anyway, when its connection breaks).
     ``security``: a ``Security`` (TLS credentials for ``tls://`` addresses,
     ``require_encryption``); True makes a temporary one.
-    ``work_stealing``: every ``work_stealing_interval`` seconds move queued
-    tasks from saturated workers to idle ones (default: config
-    ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
     Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
                  check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
-                 work_stealing: bool | None = None, work_stealing_interval: float | None = None,
                  **state_options: Any):
         self.state = SchedulerState(**state_options)
-        self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
-                                  if work_stealing is None else work_stealing)
-        self.work_stealing_interval = float(config.get("distributed.scheduler.work-stealing-interval")
-                                            if work_stealing_interval is None else work_stealing_interval)
         self.dashboard_address = dashboard_address  # "host:port" serves shoal.dashboard; None/False: none
         self.dashboard = None
         self._listen_address = address
@@ -115,8 +105,6 @@ class Scheduler:
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_comm, **self.security.listen_args("scheduler"))
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
-        if self.work_stealing:
-            self._spawn(self._steal_periodically())
         if self.dashboard_address:
             from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for
 
@@ -565,15 +553,6 @@ class Scheduler:
                 raise TimeoutError(f"Replicas of {len(keys)} keys did not reach {len(targets)} workers "
                                    f"within {timeout} s.")
             await asyncio.sleep(0.01)
-
-    async def _steal_periodically(self) -> None:
-        """Every ``work_stealing_interval`` s, one ``SchedulerState.balance()`` round."""
-        while self.status in ("created", "running"):
-            await asyncio.sleep(self.work_stealing_interval)
-            try:
-                self.send(self.state.balance())
-            except Exception:  # a bug in the policy must not stop the scheduler
-                logger.exception("Work stealing round failed; trying again in %s s", self.work_stealing_interval)
 
     async def _check_heartbeats(self) -> None:
         while True:
