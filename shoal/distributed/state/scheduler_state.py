@@ -1067,11 +1067,11 @@ class SchedulerState:
         "add-keys": "handle_add_keys",
         "missing-data": "handle_missing_data",
         "worker-status-change": "handle_worker_status_change",
+        "steal-response": "handle_steal_response",
     }
 
     def handle_worker_message(self, worker: str, msg: Mapping) -> Messages:
         """Dispatch one message of a worker's stream by its ``"op"``."""
-        "steal-response": "handle_steal_response",
         op = msg.get("op")
         if op == "task-finished":  # the hot path: one per task
             return self.handle_task_finished(
