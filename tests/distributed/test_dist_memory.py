@@ -248,7 +248,8 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
                     # The scheduler hears of it through heartbeats.
                     for _ in range(200):
                         metrics = [s.state.workers[w.address].metrics for w in workers]
-                        if all(m.get("spilled_bytes") == w.data.spilled for m, w in zip(metrics, workers)):
+                        if all((m.get("spilled_bytes"), m.get("managed_bytes")) == (w.data.spilled, w.data.memory)
+                               for m, w in zip(metrics, workers)):
                             break
                         await asyncio.sleep(0.02)
                     for m, w in zip(metrics, workers):
