@@ -159,6 +159,13 @@ class Client:
 
     def _send(self, msg: dict) -> None:
         """Queue ``msg`` for the scheduler, in order, from any thread."""
+        # Releases made so far go first, in their own message: left pending, they
+        # would join a flush queued before ``msg`` together with releases made after
+        # it, and the scheduler could forget a key ``msg``'s graph still depends on.
+        with self._ref_lock:
+            releases, self._pending_releases = self._pending_releases, []
+        if releases:
+            self._call_on_loop(self._send_on_loop, {"op": "client-releases-keys", "keys": releases})
         self._call_on_loop(self._send_on_loop, msg)
 
     def _send_on_loop(self, msg: dict) -> None:
@@ -827,6 +834,17 @@ class Client:
     def dashboard_link(self) -> str | None:
         """The URL of the scheduler's ``/status`` dashboard page (None when it serves none)."""
         return self.scheduler_info().get("dashboard_link")
+
+    def performance_report(self, filename: str = "shoal-report.html", title: str = "shoal performance report"):
+        """A context manager writing one standalone HTML file (task stream, time per
+        task group, memory per worker over time) about what ran inside the block.
+
+        >>> with client.performance_report("report.html"):  # doctest: +SKIP
+        ...     x.sum().compute()
+        """
+        from shoal.dashboard.report import performance_report  # lazily: Bokeh only when asked for
+
+        return performance_report(self, filename, title)
 
     def scheduler_info(self) -> dict:
         """The scheduler's address, workers (threads, status, keys held) and task counts."""
