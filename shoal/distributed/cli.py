@@ -7,6 +7,10 @@ restarts, unless ``--no-reconnect``). Each prints a line naming its
 address, and shuts down cleanly on SIGINT (Ctrl-C) or SIGTERM. Both bind
 127.0.0.1 unless ``--host`` says otherwise.
 
+Each worker runs under a nanny process (``shoal.distributed.nanny``) that
+restarts it when it dies, kills it past 95% of ``--memory-limit``, and
+serves ``client.restart()``; ``--no-nanny`` runs the worker alone.
+
 TLS: ``--tls-ca-file CA --tls-cert CERT [--tls-key KEY]`` on both makes them
 speak ``tls://`` with mutual authentication (see ``shoal.distributed.Security``);
 ``--require-encryption`` refuses plain ``tcp://``.  The scheduler warns when

@@ -10,7 +10,9 @@ Connections
 The first message on a connection says who is calling:
 
 - ``{"op": "register-worker", "address", "nthreads", "name", "memory_limit",
-  "resources"}``: a worker's long-lived stream. The scheduler answers
+  "resources", "nanny"}``: a worker's long-lived stream (``nanny``: the
+  address of the nanny supervising its process, which ``restart`` asks).
+  The scheduler answers
   ``registered`` (or ``error``), then both sides send batches of messages
   (``compute-task``/``free-keys`` one way; ``task-finished``, ``task-erred``,
   ``add-keys``, ``missing-data``, ``heartbeat`` the other). When the stream

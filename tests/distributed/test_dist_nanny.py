@@ -126,6 +126,19 @@ def test_restart_gives_fresh_worker_processes():
         assert client.gather(client.map(inc, range(10))) == [x + 1 for x in range(10)]
 
 
+def test_nanny_over_tls_restarts_its_worker():
+    with LocalCluster(n_workers=1, threads_per_worker=1, security=True) as cluster, Client(cluster) as client:
+        [info] = cluster.scheduler_info()["workers"].values()
+        # The nanny listens with the worker's credentials; the scheduler reaches it over TLS.
+        assert info["nanny"].startswith("tls://") and cluster.scheduler_address.startswith("tls://")
+        before = worker_pids(client)
+        assert client.restart(timeout=30) == 1
+        after = worker_pids(client)
+        assert set(after.values()).isdisjoint(before.values())
+        assert all(address.startswith("tls://") for address in after)
+        assert client.submit(inc, 1).result(timeout=20) == 2
+
+
 def test_restart_without_nanny_clears_the_same_workers():
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
         futures = client.map(inc, range(5))
