@@ -1,0 +1,437 @@
+"""``SlurmCluster``: job scripts checked without Slurm, then workers started by a real single-node Slurm.
+
+The ``slurm`` fixture runs munged, slurmctld and slurmd as this user in a
+temporary directory (its own munge key and socket, free ports, SLURM_CONF
+pointing there) and tears everything down afterwards: jobs cancelled, any
+process still carrying our SLURM_CONF killed, daemons stopped, files removed.
+``JobCluster``'s scaling and ``adapt`` are also tested against a stand-in
+resource manager that runs each job script as a local process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from unittest import mock
+
+import numpy as np
+import psutil
+import pytest
+
+import shoal.array as sa
+from shoal.distributed import Client
+from shoal.distributed import cli
+from shoal.distributed.deploy import JobCluster, SlurmCluster
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def cli_parser(main) -> argparse.ArgumentParser:
+    """The argparse parser ``main`` (``cli.worker_main``...) builds, captured before it parses anything."""
+    captured = {}
+
+    class Captured(Exception):
+        pass
+
+    def capture(parser, *args, **kwargs):
+        captured["parser"] = parser
+        raise Captured
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
+        with pytest.raises(Captured):
+            main([])
+    return captured["parser"]
+
+
+def worker_command_args(script: str, job_id: str = "77") -> list:
+    """The argv of the script's ``exec`` line, with the job id the job's shell would substitute."""
+    last = script.rstrip("\n").splitlines()[-1]
+    assert last.startswith("exec ")
+    return shlex.split(last[len("exec "):].replace("${SLURM_JOB_ID}", job_id))
+
+
+def wait_until(condition, timeout: float) -> bool:
+    """Poll ``condition`` every 0.1 s for up to ``timeout`` s; whether it became true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# ---------------------------------------------------------------------------- job scripts, no Slurm needed
+def test_job_script_holds_the_directives_then_a_valid_worker_command(tmp_path):
+    with SlurmCluster(cores=4, memory="2 GiB", walltime="00:20:00", queue="short", account="proj",
+                      job_extra=["--qos=low", "--exclusive"], processes=2, python="/opt/env/bin/python",
+                      log_directory=str(tmp_path), host="127.0.0.1",
+                      env_extra=["module load python", "source /opt/env/bin/activate"]) as cluster:
+        script = cluster.job_script()
+        address = cluster.scheduler_address
+    lines = script.splitlines()
+    assert lines[0] == "#!/usr/bin/env bash"
+    directives = [line[len("#SBATCH "):] for line in lines if line.startswith("#SBATCH ")]
+    assert directives == [
+        "--job-name=shoal-worker", "--ntasks=1", "--cpus-per-task=4", f"--mem={2 * 1024}M", "--time=00:20:00",
+        "--partition=short", "--account=proj", f"--output={tmp_path}/shoal-worker-%j.out", "--qos=low",
+        "--exclusive",
+    ]
+    # every directive comes before the first command, or sbatch ignores it
+    assert lines[1:1 + len(directives)] == [f"#SBATCH {d}" for d in directives]
+    assert lines[-3:-1] == ["module load python", "source /opt/env/bin/activate"]
+    argv = worker_command_args(script)
+    assert argv[:4] == ["/opt/env/bin/python", "-m", "shoal.distributed.cli", "worker"]
+    args = cli_parser(cli.worker_main).parse_args(argv[4:])
+    assert args.address == address
+    assert (args.nthreads, args.nworkers) == (2, 2)
+    assert int(args.memory_limit) == (2 * 2**30) // 2  # the job's memory shared by its two processes
+    assert args.name == "shoal-worker-77" and args.no_reconnect
+
+
+def test_job_script_without_memory_or_walltime_asks_for_neither():
+    with SlurmCluster(cores=1, walltime=None, host="127.0.0.1", job_name="analysis") as cluster:
+        script = cluster.job_script()
+    assert not any(flag in script for flag in ("--mem", "--time", "--partition", "--output", "--memory-limit"))
+    args = cli_parser(cli.worker_main).parse_args(worker_command_args(script, "5")[4:])
+    assert args.name == "analysis-5" and args.nthreads == 1 and args.memory_limit is None
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"cores": 0}, "cores"),
+    ({"cores": 2, "processes": 3}, "processes"),
+    ({"cores": 1, "job_extra": ["exclusive"]}, "job_extra"),
+    ({"cores": 1, "walltime": "1 hour"}, "walltime"),
+    ({"cores": 1, "memory": "lots"}, "lots"),
+    ({"cores": 1, "job_name": "my job"}, "job_name"),
+])
+def test_bad_arguments_are_refused_with_the_argument_named(options, message):
+    with pytest.raises(ValueError, match=message):
+        SlurmCluster(host="127.0.0.1", **options)
+
+
+def test_scale_without_slurm_says_sbatch_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no sbatch
+    with SlurmCluster(cores=1, host="127.0.0.1") as cluster:
+        with pytest.raises(FileNotFoundError, match="sbatch"):
+            cluster.scale(1)
+        assert cluster.jobs == {}
+
+
+# ---------------------------------------------------------------------------- a stand-in resource manager
+class LocalJobCluster(JobCluster):
+    """Each "job" is ``bash -c SCRIPT`` on this machine; cancelling is SIGTERM (like scancel)."""
+
+    job_id_variable = "LOCAL_JOB_ID"
+
+    def __init__(self, **kwargs):
+        self.processes_by_job: dict = {}
+        self._next_id = 100
+        super().__init__(**kwargs)
+
+    async def _submit_job(self) -> str:
+        self._next_id += 1
+        job_id = str(self._next_id)
+        env = dict(os.environ, LOCAL_JOB_ID=job_id,
+                   PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        # Its own process group: cancelling signals every process of the job, as Slurm does.
+        self.processes_by_job[job_id] = subprocess.Popen(["bash", "-c", self.job_script()], env=env,
+                                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                         start_new_session=True)
+        return job_id
+
+    async def _cancel_jobs(self, job_ids: list) -> None:
+        for job_id in job_ids:
+            self._signal_job(job_id, signal.SIGTERM)
+
+    def _signal_job(self, job_id: str, sig: int) -> None:
+        try:
+            os.killpg(self.processes_by_job[job_id].pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def _job_states(self) -> dict:
+        return {job_id: "RUNNING" for job_id, proc in self.processes_by_job.items()
+                if proc.poll() is None and job_id in self.jobs}
+
+    def kill_all(self) -> None:
+        for job_id, proc in self.processes_by_job.items():
+            self._signal_job(job_id, signal.SIGKILL)
+            proc.wait(10)
+
+
+@pytest.fixture
+def local_jobs():
+    clusters = []
+
+    def make(**kwargs):
+        cluster = LocalJobCluster(host="127.0.0.1", worker_host="127.0.0.1", **kwargs)
+        clusters.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.close(timeout=20)
+        cluster.kill_all()
+
+
+def _compute_matrix_product_sum(client) -> tuple:
+    """(the cluster's result, NumPy's) for a blocked matrix product summed."""
+    x = np.arange(400.0).reshape(20, 20)
+    result = client.compute((sa.from_array(x, chunks=5) @ sa.from_array(x.T, chunks=5)).sum()).result(60)
+    return float(result), float((x @ x.T).sum())
+
+
+def test_job_cluster_scales_by_jobs_and_cancels_the_emptiest(local_jobs):
+    cluster = local_jobs(cores=2, processes=2, memory="1 GiB")
+    cluster.scale(3)  # 3 workers at 2 per job: 2 jobs
+    assert len(cluster.jobs) == 2 and cluster.planned_workers == 4
+    first, newest = cluster.jobs
+    cluster.wait_for_workers(4, timeout=60)
+    cluster.scale(jobs=1)  # both jobs run and hold no data: the newest goes
+    assert list(cluster.jobs) == [first]
+    assert cluster.processes_by_job[newest].wait(20) is not None
+    assert wait_until(lambda: len(cluster.scheduler_info()["workers"]) == 2, timeout=20)
+    names = sorted(w["name"] for w in cluster.scheduler_info()["workers"].values())
+    assert names == [f"shoal-worker-{first}-0", f"shoal-worker-{first}-1"]
+    with Client(cluster) as client:
+        got, expected = _compute_matrix_product_sum(client)
+    assert got == expected
+
+
+def test_scale_down_keeps_the_job_whose_worker_holds_results(local_jobs):
+    cluster = local_jobs(cores=1)
+    cluster.scale(1)
+    cluster.wait_for_workers(1, timeout=60)
+    with Client(cluster) as client:
+        future = client.submit(sum, [4, 5, 6])
+        assert future.result(30) == 15
+        (holder,) = cluster.jobs
+        cluster.scale(2)
+        cluster.scale(1)  # the new job (pending or running, holding nothing) is the one cancelled
+        assert list(cluster.jobs) == [holder] and future.result(30) == 15
+
+
+def test_close_cancels_every_job_and_stops_the_scheduler(local_jobs):
+    cluster = local_jobs(cores=1)
+    cluster.scale(2)
+    cluster.wait_for_workers(2, timeout=60)
+    address = cluster.scheduler_address
+    cluster.close()
+    assert cluster.jobs == {} and cluster.status == "closed"
+    assert all(proc.poll() is not None for proc in cluster.processes_by_job.values())
+    host, port = address.rsplit("/", 1)[-1].rsplit(":", 1)
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()
+
+
+def test_adapt_grows_while_tasks_queue_and_shrinks_when_idle(local_jobs):
+    cluster = local_jobs(cores=1)
+    adaptive = cluster.adapt(minimum=0, maximum=2, interval=0.1, wait_count=3)
+    assert cluster.jobs == {}
+    with Client(cluster) as client:
+        # distinct arguments: equal ones would share one key, hence one task
+        futures = client.map(time.sleep, [0.3 + i / 1000 for i in range(8)])
+        client.gather(futures)
+        assert max(to for _, _, to in adaptive.log) == 2  # never above maximum
+        del futures
+    assert wait_until(lambda: not cluster.jobs, timeout=20)
+    assert [(before, after) for _, before, after in adaptive.log][-1][1] == 0
+
+
+def test_adapt_keeps_workers_that_hold_results(local_jobs):
+    cluster = local_jobs(cores=1)
+    cluster.adapt(minimum=0, maximum=1, interval=0.1, wait_count=2)
+    with Client(cluster) as client:
+        future = client.submit(sum, [1, 2, 3])
+        assert future.result(60) == 6
+        time.sleep(1.0)  # ten decisions: enough to shrink, were it not for the result held
+        assert len(cluster.jobs) == 1 and future.result() == 6
+
+
+# ---------------------------------------------------------------------------- a real single-node Slurm
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill_processes_with_env(marker: str) -> None:
+    """Kill processes whose environment holds ``marker`` (our SLURM_CONF): anything our jobs left."""
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.pid != me and f"SLURM_CONF={marker}" in "\0".join(f"{k}={v}" for k, v in proc.environ().items()):
+                proc.kill()
+        except (psutil.Error, OSError):
+            pass
+
+
+class SingleNodeSlurm:
+    """munged + slurmctld + slurmd for this user, everything under ``directory``."""
+
+    def __init__(self, directory: str, commands: dict):
+        self.dir, self.commands = directory, commands
+        self.conf = os.path.join(directory, "slurm.conf")
+        self.daemons: list = []
+        self.node = socket.gethostname().split(".")[0]
+
+    def start(self) -> None:
+        munge_dir = os.path.join(self.dir, "munge")
+        for sub in ("munge", "state", "spool", "log", "jobs"):
+            os.makedirs(os.path.join(self.dir, sub))
+        os.chmod(munge_dir, 0o755)  # munged wants its socket's directory searchable by all
+        key = os.path.join(munge_dir, "munge.key")
+        with open(key, "wb") as f:
+            f.write(os.urandom(1024))
+        os.chmod(key, 0o400)
+        self.munge_socket = os.path.join(munge_dir, "munge.socket")
+        self._daemon([self.commands["munged"], "--foreground", "--force", f"--socket={self.munge_socket}",
+                      f"--key-file={key}", f"--log-file={munge_dir}/munged.log",
+                      f"--pid-file={munge_dir}/munged.pid", f"--seed-file={munge_dir}/munged.seed"])
+        self._wait(lambda: os.path.exists(self.munge_socket), "munged's socket")
+        with open(self.conf, "w") as f:
+            f.write(self._config())
+        self._daemon([self.commands["slurmctld"], "-D", "-f", self.conf])
+        self._daemon([self.commands["slurmd"], "-D", "-f", self.conf, "-N", self.node])
+        self._wait(self._node_idle, "the node to be idle in sinfo")
+
+    def _config(self) -> str:
+        d = self.dir
+        # config_overrides: trust these CPUs/memory, so a small CI machine is not drained as "too small".
+        return "\n".join([
+            "ClusterName=shoaltest", f"SlurmctldHost={self.node}(127.0.0.1)",
+            f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+            f"SlurmUser={pwd.getpwuid(os.getuid()).pw_name}",
+            "AuthType=auth/munge", "CredType=cred/munge", f"AuthInfo=socket={self.munge_socket}",
+            f"StateSaveLocation={d}/state", f"SlurmdSpoolDir={d}/spool",
+            f"SlurmctldPidFile={d}/slurmctld.pid", f"SlurmdPidFile={d}/slurmd.pid",
+            f"SlurmctldLogFile={d}/log/slurmctld.log", f"SlurmdLogFile={d}/log/slurmd.log",
+            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
+            "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core", "ReturnToService=2", "MpiDefault=none",
+            "MailProg=/bin/true", "SlurmdParameters=config_overrides", "KillWait=5",
+            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN",
+            f"PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP", "",
+        ])
+
+    def _daemon(self, argv: list) -> None:
+        log = open(os.path.join(self.dir, "log", os.path.basename(argv[0]) + ".out"), "wb")
+        self.daemons.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             env=dict(os.environ, SLURM_CONF=self.conf)))
+        log.close()
+
+    def _wait(self, condition, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            for proc in self.daemons:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}) while waiting for {what}; "
+                                       f"logs:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Waited {timeout} s for {what}; logs:\n{self.logs()}")
+            time.sleep(0.2)
+
+    def _node_idle(self) -> bool:
+        out = self.run(["sinfo", "--noheader", "--format=%T"], check=False)
+        return out.strip() == "idle"
+
+    def run(self, argv: list, check: bool = True) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                              env=dict(os.environ, SLURM_CONF=self.conf))
+        if check and done.returncode:
+            raise RuntimeError(f"{argv} failed: {done.stderr}")
+        return done.stdout
+
+    def job_ids(self) -> set:
+        return set(self.run(["squeue", "--noheader", "--format=%i"]).split())
+
+    def logs(self) -> str:
+        """The daemons' logs and the jobs' output (the tail of each)."""
+        parts = []
+        for sub in ("log", "jobs"):
+            for name in sorted(os.listdir(os.path.join(self.dir, sub))):
+                with open(os.path.join(self.dir, sub, name), errors="replace") as f:
+                    parts.append(f"--- {sub}/{name}\n{f.read()[-3000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        print(self.logs())  # shown by pytest when the test failed
+        try:
+            if self.daemons and self.daemons[-1].poll() is None and os.path.exists(self.conf):
+                self.run(["scancel", f"--user={pwd.getpwuid(os.getuid()).pw_name}"], check=False)
+                deadline = time.monotonic() + 15
+                while self.job_ids() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+        finally:
+            _kill_processes_with_env(self.conf)
+            for proc in reversed(self.daemons):  # slurmd, slurmctld, then munged
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+
+
+@pytest.fixture
+def slurm(require_command, monkeypatch):
+    commands = {name: require_command(name, package) for name, package in
+                [("munged", "munge"), ("slurmctld", "slurm-wlm"), ("slurmd", "slurm-wlm"), ("sbatch", "slurm-wlm"),
+                 ("squeue", "slurm-wlm"), ("scancel", "slurm-wlm"), ("sinfo", "slurm-wlm")]}
+    directory = tempfile.mkdtemp(prefix="shoal-slurm-")  # short: munge's socket path must fit in 108 bytes
+    cluster = SingleNodeSlurm(directory, commands)
+    try:
+        cluster.start()
+        monkeypatch.setenv("SLURM_CONF", cluster.conf)
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_slurm_cluster_runs_a_computation_on_workers_slurm_started(slurm):
+    log_directory = os.path.join(slurm.dir, "jobs")
+    with SlurmCluster(cores=1, memory="256 MiB", walltime="00:05:00", queue="debug", host="127.0.0.1",
+                      worker_host="127.0.0.1", log_directory=log_directory) as cluster:
+        cluster.scale(2)
+        job_ids = set(cluster.jobs)
+        assert len(job_ids) == 2 and job_ids <= slurm.job_ids()
+        cluster.wait_for_workers(2, timeout=60)
+        assert cluster.job_states() == {job_id: "RUNNING" for job_id in job_ids}
+        names = {w["name"] for w in cluster.scheduler_info()["workers"].values()}
+        assert names == {f"shoal-worker-{job_id}" for job_id in job_ids}
+        with Client(cluster) as client:
+            got, expected = _compute_matrix_product_sum(client)
+        assert got == expected
+        cluster.scale(1)
+        assert len(cluster.jobs) == 1
+        # a cancelled job stays listed as COMPLETING until its processes are gone
+        assert wait_until(lambda: slurm.job_ids() & job_ids == set(cluster.jobs), timeout=20)
+    assert slurm.job_ids() & job_ids == set()
+    outputs = sorted(os.listdir(log_directory))
+    assert outputs == sorted(f"shoal-worker-{job_id}.out" for job_id in job_ids)
+    for name in outputs:
+        with open(os.path.join(log_directory, name)) as f:
+            assert "Worker at:" in f.read()
+
+
+def test_slurm_cluster_adapts_to_queued_tasks(slurm):
+    with SlurmCluster(cores=1, walltime="00:05:00", host="127.0.0.1", worker_host="127.0.0.1",
+                      log_directory=os.path.join(slurm.dir, "jobs")) as cluster:
+        adaptive = cluster.adapt(minimum=0, maximum=2, interval=0.2, wait_count=3)
+        with Client(cluster) as client:
+            client.gather(client.map(time.sleep, [0.2 + i / 1000 for i in range(10)]))
+            got, expected = _compute_matrix_product_sum(client)
+            assert got == expected
+        assert max(to for _, _, to in adaptive.log) == 2
+        assert wait_until(lambda: not cluster.jobs and not slurm.job_ids(), timeout=30)
