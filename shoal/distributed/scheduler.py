@@ -44,6 +44,8 @@ import time
 from typing import Any
 
 from .batched import BatchedStream, iter_batch
+from shoal import config
+
 from .comm import CommClosedError, listen
 from .security import as_security
 from .rpc import ConnectionPool, portable_exception
@@ -97,13 +99,21 @@ class Scheduler:
     # ------------------------------------------------------------------ lifecycle
     @property
     def address(self) -> str:
+    ``work_stealing``: every ``work_stealing_interval`` seconds move queued
+    tasks from saturated workers to idle ones (default: config
+    ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
         if self.listener is None:
             raise RuntimeError("The scheduler has not been started; await scheduler.start() first.")
         return self.listener.contact_address
 
     async def start(self) -> "Scheduler":
+                 work_stealing: bool | None = None, work_stealing_interval: float | None = None,
         if self.status == "running":
             return self
+        self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
+                                  if work_stealing is None else work_stealing)
+        self.work_stealing_interval = float(config.get("distributed.scheduler.work-stealing-interval")
+                                            if work_stealing_interval is None else work_stealing_interval)
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_comm, **self.security.listen_args("scheduler"))
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
@@ -133,6 +143,8 @@ class Scheduler:
             except CommClosedError:
                 pass
         for stream in list(self.streams.values()):
+        if self.work_stealing:
+            self._spawn(self._steal_periodically())
             await stream.close(timeout=1.0)
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
@@ -566,3 +578,12 @@ class Scheduler:
                     stream.abort()  # its serve loop ends and removes it
                 else:
                     self.send(self.state.remove_worker(address, reason="missed heartbeats"))
+    async def _steal_periodically(self) -> None:
+        """Every ``work_stealing_interval`` s, one ``SchedulerState.balance()`` round."""
+        while self.status in ("created", "running"):
+            await asyncio.sleep(self.work_stealing_interval)
+            try:
+                self.send(self.state.balance())
+            except Exception:  # a bug in the policy must not stop the scheduler
+                logger.exception("Work stealing round failed; trying again in %s s", self.work_stealing_interval)
+
