@@ -200,6 +200,22 @@ def test_worker_state_reports_pause_and_resume_once():
     assert ws.handle_resume() == []
 
 
+def test_paused_worker_state_fetches_no_inputs_until_resumed():
+    from operator import add
+
+    from shoal.distributed.state import GatherDep
+    from shoal.taskgraph import Ref, Task
+
+    ws = WorkerState("w", 1)
+    ws.handle_pause()
+    out = ws.handle_compute_task("y", Task("y", add, Ref("x"), 1), (0,), who_has={"x": ["peer"]}, nbytes={"x": 8})
+    assert [i for i in out if type(i) is GatherDep] == []
+    assert ws.tasks["x"].state == "fetch"
+    resumed = ws.handle_resume()
+    assert [(i.peer, i.keys) for i in resumed if type(i) is GatherDep] == [("peer", ["x"])]
+    ws.validate_state()
+
+
 def test_scheduler_state_pauses_a_worker_that_says_so_but_not_a_retiring_one():
     s = SchedulerState()
     s.add_worker("A", 1)
@@ -378,6 +394,28 @@ def test_memory_limit_strings_reach_the_scheduler():
         assert limits == [psutil.virtual_memory().total // 2] * 2
     with pytest.raises(SystemExit):
         worker_main(["tcp://127.0.0.1:1", "--memory-limit", "lots"])
+
+
+def test_cli_worker_takes_a_memory_limit_string():
+    import subprocess
+    import sys
+
+    async def main():
+        async with Scheduler("tcp://127.0.0.1:0") as s:
+            proc = subprocess.Popen([sys.executable, "-m", "shoal.distributed.cli", "worker", s.address,
+                                     "--memory-limit", "1.5GB", "--no-nanny", "--nthreads", "1"],
+                                    stdout=subprocess.DEVNULL)
+            try:
+                for _ in range(1500):  # bounded: the worker process starts and registers
+                    if s.state.workers or proc.poll() is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert [ws.memory_limit for ws in s.state.workers.values()] == [1_500_000_000]
+            finally:
+                proc.terminate()
+                proc.wait(10)
+
+    run(main)
 
 
 # ---------------------------------------------------------------------- worker processes, real RSS

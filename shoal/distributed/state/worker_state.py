@@ -504,8 +504,9 @@ class WorkerState:
         return False
 
     def _ensure_communicating(self, recs: dict, instructions: list) -> None:
-        """Ask idle peers for the inputs we need, one batch per peer."""
-        if not self.data_needed:
+        """Ask idle peers for the inputs we need, one batch per peer (none while paused:
+        fetched data would only add to the memory that is short)."""
+        if not self.data_needed or self.status == "paused":
             return
         for peer in list(self.data_needed):
             if len(self.in_flight_workers) >= self.transfer_incoming_count_limit:
@@ -809,8 +810,8 @@ class WorkerState:
         return self._transitions({}, instructions)
 
     def handle_pause(self) -> list:
-        """Memory is short: start no new tasks (running ones finish), and tell the
-        scheduler, so it sends no more until we resume.
+        """Memory is short: start no new tasks (running ones finish) and fetch no inputs,
+        and tell the scheduler, so it sends no more until we resume.
 
         >>> WorkerState("w1").handle_pause()
         [ToScheduler(msg={'op': 'worker-status-change', 'status': 'paused'})]
