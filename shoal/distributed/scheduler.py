@@ -43,9 +43,9 @@ import logging
 import time
 from typing import Any
 
-from .batched import BatchedStream, iter_batch
 from shoal import config
 
+from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, listen
 from .security import as_security
 from .rpc import ConnectionPool, portable_exception
@@ -73,13 +73,21 @@ class Scheduler:
     killed process is noticed at once anyway, when its connection breaks).
     ``security``: a ``Security`` (TLS credentials for ``tls://`` addresses,
     ``require_encryption``); True makes a temporary one.
+    ``work_stealing``: every ``work_stealing_interval`` seconds move queued
+    tasks from saturated workers to idle ones (default: config
+    ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
     Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
                  check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
+                 work_stealing: bool | None = None, work_stealing_interval: float | None = None,
                  **state_options: Any):
         self.state = SchedulerState(**state_options)
+        self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
+                                  if work_stealing is None else work_stealing)
+        self.work_stealing_interval = float(config.get("distributed.scheduler.work-stealing-interval")
+                                            if work_stealing_interval is None else work_stealing_interval)
         self.dashboard_address = dashboard_address  # "host:port" serves shoal.dashboard; None/False: none
         self.dashboard = None
         self._listen_address = address
@@ -99,24 +107,18 @@ class Scheduler:
     # ------------------------------------------------------------------ lifecycle
     @property
     def address(self) -> str:
-    ``work_stealing``: every ``work_stealing_interval`` seconds move queued
-    tasks from saturated workers to idle ones (default: config
-    ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
         if self.listener is None:
             raise RuntimeError("The scheduler has not been started; await scheduler.start() first.")
         return self.listener.contact_address
 
     async def start(self) -> "Scheduler":
-                 work_stealing: bool | None = None, work_stealing_interval: float | None = None,
         if self.status == "running":
             return self
-        self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
-                                  if work_stealing is None else work_stealing)
-        self.work_stealing_interval = float(config.get("distributed.scheduler.work-stealing-interval")
-                                            if work_stealing_interval is None else work_stealing_interval)
         self._closed_event = asyncio.Event()
         self.listener = await listen(self._listen_address, self._handle_comm, **self.security.listen_args("scheduler"))
         self._checker = asyncio.get_running_loop().create_task(self._check_heartbeats())
+        if self.work_stealing:
+            self._spawn(self._steal_periodically())
         if self.dashboard_address:
             from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for
 
@@ -143,8 +145,6 @@ class Scheduler:
             except CommClosedError:
                 pass
         for stream in list(self.streams.values()):
-        if self.work_stealing:
-            self._spawn(self._steal_periodically())
             await stream.close(timeout=1.0)
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
@@ -568,6 +568,15 @@ class Scheduler:
                                    f"within {timeout} s.")
             await asyncio.sleep(0.01)
 
+    async def _steal_periodically(self) -> None:
+        """Every ``work_stealing_interval`` s, one ``SchedulerState.balance()`` round."""
+        while self.status in ("created", "running"):
+            await asyncio.sleep(self.work_stealing_interval)
+            try:
+                self.send(self.state.balance())
+            except Exception:  # a bug in the policy must not stop the scheduler
+                logger.exception("Work stealing round failed; trying again in %s s", self.work_stealing_interval)
+
     async def _check_heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.check_interval)
@@ -578,12 +587,3 @@ class Scheduler:
                     stream.abort()  # its serve loop ends and removes it
                 else:
                     self.send(self.state.remove_worker(address, reason="missed heartbeats"))
-    async def _steal_periodically(self) -> None:
-        """Every ``work_stealing_interval`` s, one ``SchedulerState.balance()`` round."""
-        while self.status in ("created", "running"):
-            await asyncio.sleep(self.work_stealing_interval)
-            try:
-                self.send(self.state.balance())
-            except Exception:  # a bug in the policy must not stop the scheduler
-                logger.exception("Work stealing round failed; trying again in %s s", self.work_stealing_interval)
-
