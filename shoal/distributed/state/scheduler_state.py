@@ -1086,10 +1086,6 @@ class SchedulerState:
         fields = {k: v for k, v in msg.items() if k != "op"}
         return getattr(self, name)(worker, **fields)
 
-    # ------------------------------------------------------------------ queries
-    def who_has(self, keys: Iterable[Key] | None = None) -> dict:
-        """``{key: [addresses holding it]}`` for ``keys`` (default: every task)."""
-        keys = self.tasks if keys is None else keys
     # ------------------------------------------------------------------ work stealing
     def balance(self) -> Messages:
         """Ask saturated workers to give queued tasks to idle ones (called periodically).
@@ -1141,6 +1137,10 @@ class SchedulerState:
         self._fill_slots(victim, recs)
         return msgs + self.transitions(recs)
 
+    # ------------------------------------------------------------------ queries
+    def who_has(self, keys: Iterable[Key] | None = None) -> dict:
+        """``{key: [addresses holding it]}`` for ``keys`` (default: every task)."""
+        keys = self.tasks if keys is None else keys
         return {k: [w.address for w in self.tasks[k].who_has] if k in self.tasks else [] for k in keys}
 
     def has_what(self, workers: Iterable[str] | None = None) -> dict:
