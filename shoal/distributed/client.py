@@ -159,13 +159,11 @@ class Client:
 
     def _send(self, msg: dict) -> None:
         """Queue ``msg`` for the scheduler, in order, from any thread."""
-        # Releases made so far go first, in their own message: left pending, they
-        # would join a flush queued before ``msg`` together with releases made after
-        # it, and the scheduler could forget a key ``msg``'s graph still depends on.
+        # Close the batch of releases: its flush is queued before ``msg``; a release
+        # made after ``msg`` must not ride in it, or the scheduler could forget a key
+        # that ``msg``'s graph still depends on.
         with self._ref_lock:
-            releases, self._pending_releases = self._pending_releases, []
-        if releases:
-            self._call_on_loop(self._send_on_loop, {"op": "client-releases-keys", "keys": releases})
+            self._pending_releases = []
         self._call_on_loop(self._send_on_loop, msg)
 
     def _send_on_loop(self, msg: dict) -> None:
@@ -383,14 +381,20 @@ class Client:
             self.futures.pop(key, None)
             if self.status != "running":
                 return
-            self._pending_releases.append(key)
-            first = len(self._pending_releases) == 1
+            batch = self._pending_releases
+            batch.append(key)
+            first = len(batch) == 1
         if first:
-            self._call_on_loop(self._flush_releases)
+            self._call_on_loop(self._flush_releases, batch)
 
-    def _flush_releases(self) -> None:
+    def _flush_releases(self, batch: list | None = None) -> None:
+        """Send ``batch`` (default: the open one), the releases queued in order with other messages."""
         with self._ref_lock:
-            keys, self._pending_releases = self._pending_releases, []
+            if batch is None or batch is self._pending_releases:
+                batch = self._pending_releases
+                self._pending_releases = []
+            keys = list(batch)
+            batch.clear()  # sent once, whichever flush gets to it first
         if keys:
             self._send_on_loop({"op": "client-releases-keys", "keys": keys})
 
