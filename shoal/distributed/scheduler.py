@@ -453,7 +453,7 @@ class Scheduler:
             "workers": {
                 a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
                     "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),
-                    "nbytes": ws.nbytes, "nanny": ws.nanny}
+                    "nbytes": ws.nbytes, "nanny": ws.nanny, "metrics": dict(ws.metrics)}
                 for a, ws in state.workers.items()
             },
             "clients": sorted(state.clients),
