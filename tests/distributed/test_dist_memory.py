@@ -471,9 +471,10 @@ def test_worker_processes_spill_what_does_not_fit_and_report_it():
         np.testing.assert_array_equal(client.compute(y[chunk - 5: chunk + 5], sync=True),
                                       (np.arange(chunk - 5, chunk + 5) % 1000) * 0.5)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # heartbeats come every second
+        while time.monotonic() < deadline:  # heartbeats come every second: wait for one after the work
             metrics = [ws.metrics for ws in state.workers.values()]
-            if all(m.get("unspilled_count", 0) > 0 for m in metrics):
+            held = sum(m.get("spilled_bytes", 0) + m.get("managed_bytes", 0) for m in metrics)
+            if all(m.get("unspilled_count", 0) > 0 for m in metrics) and held >= n * 8:
                 break
             time.sleep(0.1)
         for m in metrics:
@@ -483,4 +484,6 @@ def test_worker_processes_spill_what_does_not_fit_and_report_it():
         # Every block is held somewhere (a few twice: inputs fetched for the sum), most of them on disk.
         assert sum(m["spilled_bytes"] + m["managed_bytes"] for m in metrics) >= n * 8
         assert sum(m["spilled_bytes"] for m in metrics) >= n * 8 - 2 * 0.6 * limit
+        shown = [w["metrics"] for w in client.scheduler_info()["workers"].values()]  # what users see
+        assert all(m["spilled_bytes"] > 0 and m["managed_bytes"] >= 0 for m in shown)
         assert not any(topic == "remove-worker" for topic, _ in worker_status_events(cluster))
