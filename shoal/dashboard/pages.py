@@ -19,7 +19,7 @@ import zlib
 import math
 
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, DataTable, Div, FactorRange, TableColumn
+from bokeh.models import ColumnDataSource, DataTable, Div, FactorRange, HoverTool, TableColumn
 from bokeh.palettes import Category20
 from bokeh.plotting import figure
 
@@ -101,17 +101,51 @@ def _progress_columns(plugin) -> dict:
     return data
 
 
+class ThreadLanes:
+    """Give each task stream bar a lane (row) of its worker, one per thread.
+
+    Bars come after the fact, so the lane is the first one of the worker
+    free at the bar's start (interval partitioning); past ``nthreads + 2``
+    lanes (transfers and spills overlap tasks) the lane freed first is reused.
+
+    >>> lanes = ThreadLanes()
+    >>> [lanes.place("w", 2, start, stop) for start, stop in [(0, 2), (1, 3), (2.5, 4)]]
+    ['w 0', 'w 1', 'w 0']
+    """
+
+    def __init__(self):
+        self.ends: dict = {}  # worker -> [stop time of the last bar in each lane]
+
+    def place(self, worker: str, nthreads: int, start: float, stop: float) -> str:
+        ends = self.ends.setdefault(worker, [])
+        lane = next((i for i, end in enumerate(ends) if end <= start), None)
+        if lane is None:
+            if len(ends) < max(nthreads, 1) + 2:
+                ends.append(stop)
+                return f"{worker} {len(ends) - 1}"
+            lane = min(range(len(ends)), key=ends.__getitem__)
+        ends[lane] = max(ends[lane], stop)
+        return f"{worker} {lane}"
+
+    def rows(self, workers: list) -> list:
+        """Every lane of ``workers`` (in their order) that holds a bar."""
+        return [f"{w} {i}" for w in workers for i in range(len(self.ends.get(w, ())))]
+
+
 def status_document(plugin, interval_ms: int):
     """Return a function filling a Bokeh document with the ``/status`` page."""
     def make(doc):
         origin = plugin.clock()
-        stream = ColumnDataSource({"key": [], "worker": [], "start": [], "stop": [], "prefix": [], "kind": [],
-                                   "colour": []})
+        stream = ColumnDataSource({"key": [], "worker": [], "lane": [], "start": [], "stop": [], "prefix": [],
+                                   "kind": [], "colour": []})
+        lanes = ThreadLanes()
         seen = [max(plugin.task_stream_total - MAX_STREAM_UPDATE, 0)]
-        task_stream = figure(title="Task stream (seconds since page opened)", height=300,
+        task_stream = figure(title="Task stream: one row per worker thread (seconds since page opened; "
+                                   "red: transfer, brown: spill, black: error)", height=350,
                              sizing_mode="stretch_width", y_range=FactorRange(), tools="pan,wheel_zoom,reset",
                              name="task-stream-figure")
-        task_stream.hbar(y="worker", left="start", right="stop", height=0.8, color="colour", source=stream)
+        bars = task_stream.hbar(y="lane", left="start", right="stop", height=0.8, color="colour", source=stream)
+        task_stream.add_tools(HoverTool(renderers=[bars], tooltips=[("key", "@key"), ("kind", "@kind")]))
 
         progress_source = ColumnDataSource(_progress_columns(plugin))
         progress = figure(title="Progress per task prefix", height=300, sizing_mode="stretch_width",
@@ -135,8 +169,11 @@ def status_document(plugin, interval_ms: int):
         def update():
             entries, seen[0] = plugin.new_task_stream(seen[0], MAX_STREAM_UPDATE)
             if entries:
+                entries.sort(key=lambda e: e[2])  # by start: lanes are filled in time order
+                threads = {w: wc.nthreads for w, wc in plugin.workers.items()}
                 stream.stream({
                     "key": [str(e[0]) for e in entries], "worker": [str(e[1]) for e in entries],
+                    "lane": [lanes.place(str(e[1]), threads.get(e[1], 1), e[2], e[3]) for e in entries],
                     "start": [e[2] - origin for e in entries], "stop": [e[3] - origin for e in entries],
                     "prefix": [e[4] for e in entries], "kind": [e[5] for e in entries],
                     "colour": [stream_colour(e[4], e[5]) for e in entries],
@@ -144,8 +181,9 @@ def status_document(plugin, interval_ms: int):
             workers = _workers_columns(plugin)
             if list(processing.y_range.factors) != workers["address"]:
                 processing.y_range.factors = workers["address"]
-            if list(task_stream.y_range.factors) != workers["address"]:
-                task_stream.y_range.factors = workers["address"]
+            stream_rows = lanes.rows(workers["address"])
+            if list(task_stream.y_range.factors) != stream_rows:
+                task_stream.y_range.factors = stream_rows
             workers_source.data = workers
             progress_data = _progress_columns(plugin)
             if list(progress.y_range.factors) != progress_data["prefix"]:
