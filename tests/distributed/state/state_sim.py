@@ -133,6 +133,24 @@ class SimCluster:
                         assert wts.key not in running, (wts.key, running.get(wts.key), address)
                         running[wts.key] = address
 
+    def retire(self, address: str, max_rounds: int = 100_000) -> None:
+        """Retire ``address`` gracefully: step the world until the scheduler says it holds
+        nothing needed, then remove it (its process is gone from then on)."""
+        self.call(self.s.begin_retirement, [address])
+        self.flush()
+        for _ in range(max_rounds):
+            if self.s.retirement_done(address):
+                break
+            if self.pending:
+                self.step()
+            self.call(self.s.retirement_step)
+            self.flush()
+        else:
+            raise AssertionError(f"{address} did not finish retiring in {max_rounds} rounds")
+        self.dead.add(address)
+        self.call(self.s.remove_worker, address, reason="retired")
+        self.flush()
+
     def balance(self) -> None:
         """One work-stealing round: steal requests go out, answers come back, moves happen."""
         self.call(self.s.balance)

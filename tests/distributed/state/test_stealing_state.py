@@ -321,3 +321,89 @@ def test_plan_is_empty_when_everything_is_already_in_flight():
     assert len(plan_steals(sim.s, {})) == 3
     sim.s.balance()
     assert plan_steals(sim.s, sim.s.in_flight_steals) == []
+
+
+# ---------------------------------------------------------------- graceful retirement
+def test_retiring_the_only_holder_copies_its_results_first():
+    sim = SimCluster(seed=0, validate_every=1)
+    sim.add_worker("sim://w0", 1)
+    graph = {("r", i): Task(("r", i), plus, 10 * i, 1) for i in range(4)}
+    sim.submit(graph, list(graph))
+    sim.run()
+    sim.add_worker("sim://w1", 1)
+    assert all(sim.s.who_has([k])[k] == ["sim://w0"] for k in graph)
+    sim.retire("sim://w0")
+    assert list(sim.s.workers) == ["sim://w1"]
+    for i, key in enumerate(graph):
+        assert sim.s.who_has([key])[key] == ["sim://w1"]
+        assert sim.workers["sim://w1"].data[key] == 10 * i + 1
+        assert len(sim.ran_on[key]) == 1  # copied, not recomputed
+    sim.validate()
+
+
+def test_retiring_worker_gets_no_new_tasks_and_hands_on_its_queue():
+    sim = loaded_cluster(n_tasks=5, thief_threads=1)
+    sim.call(sim.s.handle_add_keys, "sim://w1", ["x"], {"x": 8})  # x is on both
+    sim.workers["sim://w1"].handle_update_data({"x": 100}, nbytes={"x": 8})
+    msgs = sim.call(sim.s.begin_retirement, ["sim://w0"])
+    assert sim.s.workers["sim://w0"].status == "closing"
+    assert len(steal_requests(msgs)) == 5  # all its tasks; the one it started stays
+    sim.flush()
+    assert len(sim.s.workers["sim://w0"].processing) == 1
+    more = {("m", i): Task(("m", i), plus, Ref("x"), i) for i in range(3)}
+    sim.submit(more, list(more))
+    assert all(sim.s.tasks[k].processing_on.address == "sim://w1" for k in more)
+    sim.retire("sim://w0")
+    sim.run()
+    for key in [*fan_out(5), *more]:
+        assert sim.result(key) == 100 + key[1]
+        assert len(sim.ran_on[key]) == 1, key
+    sim.validate()
+
+
+def test_cannot_retire_the_last_worker_holding_results():
+    sim = SimCluster(seed=0)
+    sim.add_worker("sim://w0", 1)
+    sim.submit({"a": Task("a", plus, 1, 1)}, ["a"])
+    sim.run()
+    with pytest.raises(ValueError, match="no other running worker"):
+        sim.s.begin_retirement(["sim://w0"])
+    assert sim.s.workers["sim://w0"].status == "running"
+
+
+def test_cancelled_retirement_runs_tasks_again():
+    sim = SimCluster(seed=0)
+    sim.add_worker("sim://w0", 1)
+    sim.add_worker("sim://w1", 1)
+    sim.call(sim.s.begin_retirement, ["sim://w0"])
+    sim.flush()
+    sim.call(sim.s.cancel_retirement, "sim://w0")
+    assert sim.s.workers["sim://w0"].status == "running" and not sim.s.retiring
+    sim.validate()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_workloads_retiring_workers_mid_run_lose_nothing_and_recompute_nothing(seed):
+    rng = random.Random(11_000 + seed)
+    sim = SimCluster(seed=seed, validate_every=3, steal_every=rng.choice([0, 2]))
+    for i in range(3):
+        sim.add_worker(f"sim://w{i}", nthreads=rng.randint(1, 2))
+    graph, deps = random_dag(rng, 100)
+    wanted = sorted(rng.sample(list(graph), 20))
+    sim.submit(graph, wanted)
+    for address in rng.sample(sorted(sim.s.workers), 2):
+        sim.run(until=lambda: rng.random() < 0.05)
+        sim.retire(address)
+        sim.validate()
+        if rng.random() < 0.5:
+            sim.add_worker(f"sim://late-{address[-1]}", nthreads=1)
+    sim.run()
+    sim.validate()
+    expected = expected_values(deps)
+    for key in wanted:
+        assert sim.result(key) == expected[key], key
+    for key, where in sim.ran_on.items():
+        assert len(where) == 1, (key, where)  # nothing was lost, so nothing ran again
+    sim.release(wanted)
+    sim.run()
+    assert sim.s.tasks == {}
