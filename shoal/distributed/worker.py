@@ -456,37 +456,36 @@ class Worker:
             if self.state is not state or self.status != "running":
                 return
             try:
-                self.check_memory()
+                await self.check_memory()
             except Exception:
                 logger.exception("Worker %s: memory check failed", self.address)
 
-    def check_memory(self) -> None:
-        """Read the RSS once and act on it: spill, pause or resume."""
+    async def check_memory(self) -> None:
+        """Read the RSS and act on it: pause or resume, and spill (on a thread, so that this
+        loop goes on serving peers and the scheduler while the files are written)."""
         state = self.state
         rss = int(self.rss_reader())
         actions = self.memory_policy.decide(rss, paused=state.status == "paused")
+        self._set_paused(actions.status, rss)  # pausing first: no new task while we spill
         data = state.data
-        if actions.spill_bytes and isinstance(data, SpillStore):
-            freed = 0
-            for _ in range(len(data.fast)):  # bounded: each value goes to disk at most once
-                if freed >= actions.spill_bytes:
-                    break
-                nbytes = data.evict()
-                if not nbytes:
-                    break
-                freed += nbytes
-            if freed:
-                logger.debug("Worker %s: RSS %d bytes; spilled %d bytes", self.address, rss, freed)
-                # Spilling may have been enough: decide pausing on the estimate after it.
-                actions = self.memory_policy.decide(rss - freed, paused=state.status == "paused")
-        if actions.status == "paused":
+        if not actions.spill_bytes or not isinstance(data, SpillStore):
+            return
+        freed = await self.loop.run_in_executor(None, _spill_at_least, data, actions.spill_bytes)
+        if self.state is not state or self.status != "running" or not freed:
+            return
+        rss = int(self.rss_reader())
+        logger.debug("Worker %s spilled %d bytes; RSS now %d bytes", self.address, freed, rss)
+        self._set_paused(self.memory_policy.decide(rss, paused=state.status == "paused").status, rss)
+
+    def _set_paused(self, status: str | None, rss: int) -> None:
+        if status == "paused":
             logger.warning("Worker %s is paused: its memory use (%d bytes) is past %s of its limit %d; no new "
                            "tasks start until it drops", self.address, rss, self.memory_policy.pause,
                            self.memory_limit)
-            self.carry_out(state.handle_pause())
-        elif actions.status == "running":
+            self.carry_out(self.state.handle_pause())
+        elif status == "running":
             logger.info("Worker %s resumes: memory use is down to %d bytes", self.address, rss)
-            self.carry_out(state.handle_resume())
+            self.carry_out(self.state.handle_resume())
 
     # ------------------------------------------------------------------ execution
     def _execute(self, key: Any) -> None:
@@ -598,6 +597,20 @@ class Worker:
             return func(*args, **kwargs)
         finally:
             _running.worker = None
+
+
+def _spill_at_least(store: SpillStore, nbytes: int) -> int:
+    """Spill least recently used values of ``store`` until ``nbytes`` are freed (or none is left);
+    the bytes freed. The store's lock is taken per value, so the event loop waits for one write at most."""
+    freed = 0
+    for _ in range(len(store.fast)):  # bounded: each value goes to disk at most once
+        if freed >= nbytes:
+            break
+        spilled = store.evict()
+        if not spilled:
+            break
+        freed += spilled
+    return freed
 
 
 def _unserializable_reply_error(reply: dict, error: Exception) -> Exception:
