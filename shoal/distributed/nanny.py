@@ -78,6 +78,10 @@ def _worker_environment() -> dict:
     env = dict(os.environ)
     # The worker's output should reach the nanny's own stdout/stderr at once.
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # glibc keeps freed memory of large blocks in the heap unless told to trim
+    # it: a worker that spilled its results would still look past its limit
+    # (RSS) and be killed for memory it no longer uses.
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", "65536")
     return env
 
 
