@@ -14,6 +14,7 @@ around the state machines in ``state/``), ``cluster.py`` (LocalCluster),
 
 from .client import Client, default_client
 from .cluster import LocalCluster
+from .deploy import SlurmCluster, SSHCluster
 from .future import Future, FutureCancelledError, as_completed, wait
 from .progress import progress
 from .scheduler import Scheduler, SchedulerPlugin
@@ -22,5 +23,6 @@ from .worker import Worker, get_worker, secede, worker_client
 
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
+    "SlurmCluster", "SSHCluster",
     "wait", "as_completed", "progress", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
 ]
