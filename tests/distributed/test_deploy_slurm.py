@@ -50,7 +50,9 @@ def cli_parser(main) -> argparse.ArgumentParser:
     with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
         with pytest.raises(Captured):
             main([])
-    return captured["parser"]
+    parser = captured["parser"]
+    parser.allow_abbrev = False  # a misspelt "--nthread" must not pass for "--nthreads"
+    return parser
 
 
 def worker_command_args(script: str, job_id: str = "77") -> list:
