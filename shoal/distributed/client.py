@@ -271,6 +271,11 @@ class Client:
             self.pool.forget(address)
             with self._ref_lock:
                 states = list(self.futures.values())
+                # Copies elsewhere (e.g. moved off a retiring worker) keep those futures valid.
+                moved = [(self.futures.get(k), holders) for k, holders in (msg.get("moved") or {}).items()]
+            for state, holders in moved:
+                if state is not None and holders:
+                    state.workers = list(holders)
             for state in states:
                 if address in state.workers:
                     state.workers.remove(address)
@@ -385,7 +390,12 @@ class Client:
             batch.append(key)
             first = len(batch) == 1
         if first:
-            self._call_on_loop(self._flush_releases, batch)
+            # Always queued, never run at once: the garbage collector may drop a
+            # future on the loop thread itself, and the release must still follow
+            # the messages queued before it (a graph that depends on that future).
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._flush_releases, batch)
 
     def _flush_releases(self, batch: list | None = None) -> None:
         """Send ``batch`` (default: the open one), the releases queued in order with other messages."""
@@ -738,6 +748,23 @@ class Client:
         drops all its data and registers again in the same process.
         """
         return self._sync(self._request, {"op": "restart", "timeout": timeout})
+
+    def retire_workers(self, workers: Any = None, n: int | None = None, close: bool = True,
+                       timeout: float = 60.0) -> Any:
+        """Retire workers gracefully and return their addresses.
+
+        ``workers``: addresses or names; else ``n`` of them (idle ones holding
+        the least data first); else every idle worker but one. They get no
+        new tasks, their queued tasks move, and the results only they hold
+        are copied to the remaining workers before they leave, so every
+        future stays valid. ``close=False`` leaves them registered (as
+        ``closing``) for whoever started them to stop.
+        """
+        if isinstance(workers, str):
+            workers = [workers]
+        msg = {"op": "retire-workers", "workers": None if workers is None else list(workers), "n": n,
+               "close": close, "timeout": timeout}
+        return self._sync(self._request, msg)
 
     def replicate(self, futures: Any, workers: list | None = None, timeout: float = 30.0) -> Any:
         """Copy the data of ``futures`` to every worker (or ``workers``); waits until they hold it."""

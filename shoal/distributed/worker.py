@@ -368,6 +368,8 @@ class Worker:
                 for msg in iter_batch(batch):
                     if msg.get("op") == "close":
                         logger.info("Scheduler asked worker %s to close", self.address)
+                        if msg.get("reason") == "retired":
+                            self.reconnect = False  # retired for good: close instead of registering again
                         break
                     if msg.get("op") == "restart":
                         logger.info("Scheduler asked worker %s to restart", self.address)

@@ -1,0 +1,140 @@
+"""Graceful retirement (client.retire_workers) on real servers: the data a leaving
+worker holds is copied first, so every future and persisted collection stays
+valid and equal to what plain NumPy/Python computes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+import shoal.array as sa
+from shoal.distributed import Client, LocalCluster, Scheduler, Worker
+from shoal.distributed.worker import get_worker
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def square_where(i):
+    return i * i, get_worker().name
+
+
+def slow_square(i, delay=0.3):
+    time.sleep(delay)
+    return i * i
+
+
+def run(coroutine_function, timeout=40):
+    return asyncio.run(asyncio.wait_for(coroutine_function(), timeout))
+
+
+async def _wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+def test_retired_worker_hands_over_its_results_and_closes():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name="a") as a, \
+                Worker(s.address, nthreads=1, name="b") as b, Client(s.address, asynchronous=True) as c:
+            futures = [c.submit(square_where, i, workers=["a"]) for i in range(10)]
+            results = await c.gather(futures)
+            assert results == [(i * i, "a") for i in range(10)]
+            assert set(s.state.has_what([a.address])[a.address]) == {f.key for f in futures}
+
+            retired = await c.retire_workers(workers=["a"])
+            assert retired == [a.address]
+            assert list(s.state.workers) == [b.address]
+            await _wait_until(lambda: a.status == "closed")
+            # Every result now lives on b, was copied rather than recomputed, and is unchanged.
+            assert all(s.state.who_has([f.key])[f.key] == [b.address] for f in futures)
+            assert await c.gather(futures) == [(i * i, "a") for i in range(10)]
+            assert b.status == "running"
+
+    run(main)
+
+
+def test_persisted_array_survives_retiring_the_worker_that_holds_it():
+    x = np.arange(400.0).reshape(20, 20)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        arr = sa.from_array(x, chunks=(5, 5))
+        persisted = client.persist(arr + 1)
+        keys = [k for k in persisted.__shoal_keys__() for k in (k if isinstance(k, list) else [k])]
+        client.wait_for_workers(2)
+        holders = client.has_what()
+        busiest = max(holders, key=lambda a: len(holders[a]))
+        assert holders[busiest], "something must be held to test the move"
+        assert client.retire_workers(workers=[busiest]) == [busiest]
+        assert busiest not in client.nthreads()
+        (rest,) = client.nthreads()
+        assert len(client.has_what()[rest]) >= len(holders[busiest])
+        np.testing.assert_array_equal(persisted.compute(), x + 1)
+        del keys
+
+
+def test_retire_waits_for_a_running_task_and_keeps_its_result():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name="a") as a, \
+                Worker(s.address, nthreads=1, name="b") as b, Client(s.address, asynchronous=True) as c:
+            slow = c.submit(slow_square, 7, workers=["a"])
+            await _wait_until(lambda: s.state.tasks.get(slow.key) is not None
+                              and s.state.tasks[slow.key].state == "processing")
+            assert await c.retire_workers(workers=["a"]) == [a.address]
+            assert s.state.who_has([slow.key])[slow.key] == [b.address]
+            assert await slow == 49
+
+    run(main)
+
+
+def test_retire_without_close_keeps_the_worker_registered_but_idle():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name="a") as a, \
+                Worker(s.address, nthreads=1, name="b") as b, Client(s.address, asynchronous=True) as c:
+            kept = c.submit(square_where, 3, workers=["a"])
+            await kept
+            assert await c.retire_workers(workers=["a"], close=False) == [a.address]
+            assert s.state.workers[a.address].status == "closing" and a.status == "running"
+            assert s.state.who_has([kept.key])[kept.key] == [b.address] or \
+                b.address in s.state.who_has([kept.key])[kept.key]
+            new = await c.submit(square_where, 4)
+            assert new == (16, "b")  # a gets no new task
+        assert a.status == "closed"
+
+    run(main)
+
+
+def test_retire_n_picks_idle_workers_and_keeps_the_last_one():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1) as a, \
+                Worker(s.address, nthreads=1) as b, Worker(s.address, nthreads=1) as w3, \
+                Client(s.address, asynchronous=True) as c:
+            futures = c.map(slow_square, range(3), delay=0.0)
+            assert await c.gather(futures) == [0, 1, 4]
+            retired = await c.retire_workers(n=2)
+            assert len(retired) == 2 and len(s.state.workers) == 1
+            assert await c.gather(futures) == [0, 1, 4]
+            # Without arguments: every idle worker but one, so nothing when one is left.
+            assert await c.retire_workers() == []
+
+    run(main)
+
+
+def test_retiring_unknown_worker_or_everyone_is_refused_with_a_reason():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name="only") as a, \
+                Client(s.address, asynchronous=True) as c:
+            with pytest.raises(ValueError, match="no worker 'nope'"):
+                await c.retire_workers(workers=["nope"])
+            kept = c.submit(slow_square, 2, delay=0.0)
+            assert await kept == 4
+            with pytest.raises(ValueError, match="no other running worker"):
+                await c.retire_workers(workers=["only"])
+            assert s.state.workers[a.address].status == "running"
+            assert await kept == 4
+
+    run(main)
