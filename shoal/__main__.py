@@ -199,7 +199,8 @@ def cluster_demo(n_workers: int = 2, threads_per_worker: int = 1, scale: float =
         placement = _placement_plugin()
         cluster.scheduler.add_plugin(placement)  # the scheduler runs in this process
         link = cluster.dashboard_link
-        print(f"shoal {shoal.__version__}: LocalCluster with {n_workers} worker processes x "
+        plural = "es" if n_workers != 1 else ""
+        print(f"shoal {shoal.__version__}: LocalCluster with {n_workers} worker process{plural} x "
               f"{threads_per_worker} thread(s), scheduler at {cluster.scheduler_address}")
         print(f"dashboard: {link}  (open it now to watch the work)", flush=True)
 
