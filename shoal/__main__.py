@@ -214,6 +214,9 @@ def cluster_demo(n_workers: int = 2, threads_per_worker: int = 1, scale: float =
               f"results equal to pandas/NumPy: {ok_frame and ok_array}", flush=True)
         if keep_up_seconds > 0:
             keep_up(link, keep_up_seconds)
+        else:
+            print("next: `python -m shoal demo --keep-up` keeps the cluster up to explore the dashboard; "
+                  "docs/getting-started.md shows the same on your own data")
     return 0 if ok_array and ok_frame else 1
 
 
@@ -280,9 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error(f"--scale must be positive, got {args.scale}")
-    if args.local:
-        return demo(args.chunks, args.chunk_size, args.scheduler)
-    return cluster_demo(args.workers, args.threads_per_worker, args.scale, args.dashboard_address, args.keep_up)
+    try:
+        if args.local:
+            return demo(args.chunks, args.chunk_size, args.scheduler)
+        return cluster_demo(args.workers, args.threads_per_worker, args.scale, args.dashboard_address, args.keep_up)
+    except KeyboardInterrupt:  # Ctrl-C during the work: the cluster was closed on the way out
+        print("\ninterrupted: the cluster is stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

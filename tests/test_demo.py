@@ -120,6 +120,24 @@ def test_keep_up_for_a_number_of_seconds_then_exits_by_itself():
     assert "LocalCluster with 1 worker process x 1 thread(s)" in done.stdout
 
 
+@pytest.mark.timeout(90)
+def test_ctrl_c_during_the_work_stops_the_cluster_and_its_worker_processes():
+    import psutil
+
+    demo = StreamedProcess(demo_command("--scale", "0.5", "--dashboard-address", "127.0.0.1:0"))
+    try:
+        demo.wait_for("dataframe:", timeout=60)
+        workers = psutil.Process(demo.proc.pid).children(recursive=True)
+        assert workers, "the LocalCluster should have started worker processes"
+        os.kill(demo.proc.pid, signal.SIGINT)
+        assert demo.finish(timeout=45) == 130, demo.output
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"worker processes left running: {alive}"
+    finally:
+        demo.stop()
+    assert "interrupted: the cluster is stopped" in demo.output
+
+
 def test_bad_flags_are_refused_with_the_reason():
     done = subprocess.run(demo_command("--keep-up", "-3"), capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "positive number of seconds" in done.stderr
