@@ -38,6 +38,22 @@ class RemoteTaskError(Exception):
     """Stands for an exception of a task that could not be sent back as itself."""
 
 
+def request_problem(msg: Any) -> str | None:
+    """What is wrong with ``msg`` as a request (None if it is a dict with a string ``op``).
+
+    >>> request_problem({"op": "identity"}) is None, request_problem([1, 2])
+    (True, "expected a message dict with a string 'op', got a list")
+    >>> request_problem({"op": 7})
+    "expected a message dict with a string 'op', got op=7 (int)"
+    """
+    if not isinstance(msg, dict):
+        return f"expected a message dict with a string 'op', got a {type(msg).__name__}"
+    op = msg.get("op")
+    if type(op) is not str:
+        return f"expected a message dict with a string 'op', got op={op!r:.60} ({type(op).__name__})"
+    return None
+
+
 def portable_exception(exc: BaseException) -> BaseException:
     """``exc`` if it survives a pickle round trip, else a ``RemoteTaskError`` naming it."""
     try:

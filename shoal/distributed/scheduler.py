@@ -39,6 +39,7 @@ Observers use ``Scheduler.add_plugin`` (a ``SchedulerPlugin``) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -46,12 +47,37 @@ from typing import Any
 from shoal import config
 
 from .batched import BatchedStream, iter_batch
-from .comm import CommClosedError, listen
+from .comm import CommClosedError, UnknownOperationError, listen
 from .security import as_security
-from .rpc import ConnectionPool, portable_exception
+from .rpc import ConnectionPool, portable_exception, request_problem
 from .state import SchedulerPlugin, SchedulerState, UnknownWorkerError
 
 logger = logging.getLogger("shoal.distributed.scheduler")
+
+#: Optional fields of register-worker and the types they may have.
+_WORKER_FIELDS = {"name": (str, int, type(None)), "memory_limit": (int, float, type(None)),
+                  "resources": (dict, type(None)), "nanny": (str, type(None))}
+
+
+def _registration_problem(msg: dict) -> str | None:
+    """What is wrong with a ``register-worker``/``register-client`` message (None: nothing, or another op).
+
+    >>> _registration_problem({"op": "register-worker", "address": "tcp://127.0.0.1:1", "nthreads": 0})
+    'register-worker tcp://127.0.0.1:1: nthreads must be a positive int, got 0'
+    """
+    op = msg["op"]
+    if op == "register-worker":
+        address, nthreads = msg.get("address"), msg.get("nthreads")
+        if type(address) is not str or "://" not in address:
+            return f"register-worker needs an address like 'tcp://host:port', got {address!r:.60}"
+        if type(nthreads) is not int or nthreads < 1:
+            return f"register-worker {address}: nthreads must be a positive int, got {nthreads!r:.60}"
+        for field, types in _WORKER_FIELDS.items():
+            if not isinstance(msg.get(field), types) or isinstance(msg.get(field), bool):
+                return f"register-worker {address}: {field} has the wrong type ({type(msg.get(field)).__name__})"
+    elif op == "register-client" and type(msg.get("client")) is not str:
+        return f"register-client needs a str client id, got {msg.get('client')!r:.60}"
+    return None
 
 __all__ = ["Scheduler", "SchedulerPlugin"]
 
@@ -235,19 +261,35 @@ class Scheduler:
 
     # ------------------------------------------------------------------ connections
     async def _handle_comm(self, comm) -> None:
+        # Anything but a well-formed request closes this one connection, with a
+        # log line naming the peer; the listener and every other peer go on.
         try:
             msg = await comm.read()
         except CommClosedError:
             return
-        op = msg.get("op") if isinstance(msg, dict) else None
+        problem = request_problem(msg) or _registration_problem(msg)
+        if problem:
+            logger.warning("Closing connection from %s: %s", comm.peer_address, problem)
+            with contextlib.suppress(CommClosedError):
+                await comm.write({"op": "error", "message": problem})
+            return
+        op = msg["op"]
         if op == "register-worker":
             await self._serve_worker(comm, msg)
         elif op == "register-client":
             await self._serve_client(comm, msg)
         else:
             while True:
-                await comm.write(await self._answer(msg))
+                reply = await self._answer(msg)
+                await comm.write(reply)
+                if isinstance(reply.get("error"), UnknownOperationError):
+                    logger.warning("Closing connection from %s: %s", comm.peer_address, reply["error"])
+                    return
                 msg = await comm.read()
+                problem = request_problem(msg)
+                if problem:
+                    logger.warning("Closing connection from %s: %s", comm.peer_address, problem)
+                    return
 
     async def _answer(self, msg: Any) -> dict:
         try:
@@ -266,6 +308,7 @@ class Scheduler:
                 memory_limit=msg.get("memory_limit"), resources=msg.get("resources"), nanny=msg.get("nanny"),
             )
         except (ValueError, KeyError, TypeError) as error:
+            logger.warning("Refused worker registration from %s: %s", comm.peer_address, error)
             await comm.write({"op": "error", "message": str(error)})
             return
         await comm.write({"op": "registered", "scheduler": self.address})
@@ -274,12 +317,16 @@ class Scheduler:
         self.send(msgs)
         reason = "connection closed"
         state = self.state
+        out: list = []
         try:
             while True:
                 batch = await comm.read()
                 out: list = []
                 for m in iter_batch(batch):
-                    op = m.get("op")
+                    problem = request_problem(m)
+                    if problem:
+                        raise ValueError(problem)
+                    op = m["op"]
                     if op == "heartbeat":
                         state.heartbeat_worker(address, metrics=m.get("metrics"))
                         self._plugins_heartbeat(address, m.get("metrics"))
@@ -295,10 +342,12 @@ class Scheduler:
             pass
         except UnknownWorkerError:
             reason = "removed (missed heartbeats)"
-        except Exception:
+        except Exception as error:
             # A malformed message closes this connection only; others go on.
-            logger.exception("Closing the stream of worker %s after a bad message", address)
+            logger.error("Closing the stream of worker %s (connected from %s) after a bad message: %s: %s",
+                         address, comm.peer_address, type(error).__name__, error, exc_info=True)
             reason = "bad message"
+            self.send(out)  # what the batch's good messages before the bad one caused
         finally:
             if self.streams.get(address) is stream:
                 del self.streams[address]
@@ -322,12 +371,16 @@ class Scheduler:
         await comm.write({"op": "registered", "scheduler": self.address})
         stream = self.streams[client] = BatchedStream(comm)
         state = self.state
+        out: list = []
         try:
             while True:
                 batch = await comm.read()
                 out: list = []
                 for m in iter_batch(batch):
-                    op = m.get("op")
+                    problem = request_problem(m)
+                    if problem:
+                        raise ValueError(problem)
+                    op = m["op"]
                     if op == "update-graph":
                         out += self._update_graph(client, m, stream)
                     elif op == "client-releases-keys":
@@ -346,7 +399,9 @@ class Scheduler:
         except CommClosedError:
             pass
         except Exception as error:
-            logger.exception("Closing the stream of client %s after a bad message", client)
+            logger.error("Closing the stream of client %s (connected from %s) after a bad message: %s: %s",
+                         client, comm.peer_address, type(error).__name__, error, exc_info=True)
+            self.send(out)  # what the batch's good messages before the bad one caused
             try:  # tell the client why, so its futures fail with the reason
                 stream.send({"op": "stream-error", "message": f"{type(error).__name__}: {error}"})
             except CommClosedError:
@@ -412,7 +467,7 @@ class Scheduler:
             if asyncio.iscoroutine(result):
                 result = await result
             return result
-        raise ValueError(f"Unknown query op {op!r} sent to the scheduler.")
+        raise UnknownOperationError(f"Unknown query op {op!r} sent to the scheduler.")
 
     # ------------------------------------------------------------------ published datasets
     # A published dataset holds its keys through a client id of its own, so the

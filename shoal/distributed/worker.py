@@ -42,8 +42,10 @@ from typing import Any
 from shoal import config
 
 from .batched import BatchedStream, iter_batch
-from .comm import CommClosedError, ConnectError, SerializationError, connect, dumps, listen, parse_address
-from .rpc import ConnectionPool, portable_exception
+from .comm import (
+    CommClosedError, ConnectError, SerializationError, UnknownOperationError, connect, dumps, listen, parse_address,
+)
+from .rpc import ConnectionPool, portable_exception, request_problem
 from .memory import MemoryPolicy, parse_memory_limit, process_rss
 from .security import as_security
 from .spill import SpillStore
@@ -554,6 +556,10 @@ class Worker:
     async def _handle_peer(self, comm) -> None:
         while True:
             msg = await comm.read()
+            problem = request_problem(msg)
+            if problem:  # not a request at all: this connection goes, the worker stays
+                logger.warning("Worker %s: closing connection from %s: %s", self.address, comm.peer_address, problem)
+                return
             try:
                 reply = await self.handle_request(msg)
             except Exception as error:
@@ -562,6 +568,10 @@ class Worker:
                 await comm.write(reply)
             except SerializationError as error:
                 await comm.write({"op": "reply", "error": _unserializable_reply_error(reply, error)})
+            if isinstance(reply.get("error"), UnknownOperationError):
+                logger.warning("Worker %s: closing connection from %s: %s", self.address, comm.peer_address,
+                               reply["error"])
+                return
 
     async def handle_request(self, msg: dict) -> dict:
         """Answer ``get-data`` (keys absent here are left out), ``update-data`` (scatter), ``run`` and ``identity``."""
@@ -591,7 +601,7 @@ class Worker:
         if op == "identity":
             return {"op": "reply", "result": {"type": "Worker", "address": self.address, "name": self.name,
                                               "nthreads": self.nthreads, "pid": os.getpid()}}
-        raise ValueError(f"Unknown request op {op!r} sent to worker {self.address}")
+        raise UnknownOperationError(f"Unknown request op {op!r} sent to worker {self.address}")
 
     def _run_as_worker(self, func, args, kwargs):
         _running.worker = self

@@ -27,6 +27,7 @@ from .errors import (
     MessageTooLargeError,
     ProtocolError,
     SerializationError,
+    UnknownOperationError,
 )
 from .serialize import dumps, loads
 
@@ -57,5 +58,6 @@ __all__ = [
     "SerializationError",
     "DeserializationError",
     "MalformedMessageError",
+    "UnknownOperationError",
     "settings",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "SerializationError",
     "DeserializationError",
     "MalformedMessageError",
+    "UnknownOperationError",
 ]
 
 
@@ -71,3 +72,11 @@ class DeserializationError(ValueError):
 
 class MalformedMessageError(ValueError):
     """Frames that do not form a valid shoal message (corrupt or foreign data)."""
+
+
+class UnknownOperationError(ValueError):
+    """A well-formed request for an ``op`` the receiver does not have.
+
+    Servers answer it, then close that connection: the peer is another
+    version, or not a shoal peer at all.
+    """

@@ -18,6 +18,7 @@ __all__ = [
     "compression_min_size",
     "connect_timeout",
     "handshake_timeout",
+    "write_stall_timeout",
     "default_scheme",
     "inproc_serializes",
 ]
@@ -33,7 +34,10 @@ DEFAULTS = {
             # Frames smaller than this are never compressed: not worth the CPU.
             "compression-min-size": "64 KiB",
             "default-scheme": "tcp",
-            "timeouts": {"connect": 30, "handshake": 10},
+            # write-stall: a peer that accepts no byte of a pending message for this
+            # long has stopped reading (hung, or hostile); its connection is closed
+            # so that what we queue for it cannot grow without bound. None: never.
+            "timeouts": {"connect": 30, "handshake": 10, "write-stall": 300},
             # Pass inproc messages through dumps/loads, to catch unserializable
             # values in fast tests; off by default (inproc hands objects over).
             "inproc": {"serialize": False},
@@ -71,6 +75,12 @@ def connect_timeout() -> float:
 
 def handshake_timeout() -> float:
     return float(config.get("distributed.comm.timeouts.handshake"))
+
+
+def write_stall_timeout() -> float | None:
+    """``distributed.comm.timeouts.write-stall`` in seconds, or None (no limit)."""
+    value = config.get("distributed.comm.timeouts.write-stall")
+    return None if value in (None, False, 0) else float(value)
 
 
 def default_scheme() -> str:

@@ -233,11 +233,39 @@ class TCPComm(Comm):
                 for frame, length in zip(frames, lengths):
                     if length:
                         future = stream.write(frame)
-            await future
+            if not future.done():  # small writes usually reach the kernel at once
+                await self._wait_flushed(stream, future, total)
         except StreamClosedError as error:
             self._stream = None
             raise self._closed_error("writing", error) from error
         return len(prefix) + total
+
+    async def _wait_flushed(self, stream: IOStream, future: Any, nbytes: int) -> None:
+        """Await ``future`` (a write); abort if the peer reads nothing for the write-stall timeout.
+
+        Progress is what counts, not total time: a slow link that keeps taking
+        bytes never trips this, a peer that stopped reading does.
+        """
+        timeout = settings.write_stall_timeout()
+        if timeout is None:
+            await future
+            return
+        while True:
+            done_before = getattr(stream, "_total_write_done_index", None)  # bytes the kernel has taken
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+                return
+            except TimeoutError:
+                if done_before is not None and getattr(stream, "_total_write_done_index", None) != done_before:
+                    continue  # slow but moving
+            message = (f"Closing connection to {self._peer_address} (from {self._local_address}): it has read "
+                       f"nothing for {timeout:g} s while a message of {format_bytes(nbytes)} waits to be sent "
+                       "(a peer that stopped reading; see distributed.comm.timeouts.write-stall)")
+            logger.warning(message)
+            # The write fails when the stream closes; nothing awaits it any more.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self.abort()
+            raise CommClosedError(message)
 
     async def close(self) -> None:
         """Close the connection.
