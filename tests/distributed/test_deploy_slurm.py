@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from unittest import mock
 
 import numpy as np
@@ -119,6 +120,16 @@ def test_job_script_without_memory_or_walltime_asks_for_neither():
 def test_bad_arguments_are_refused_with_the_argument_named(options, message):
     with pytest.raises(ValueError, match=message):
         SlurmCluster(host="127.0.0.1", **options)
+
+
+def test_dashboard_link_answers_when_a_dashboard_is_asked_for():
+    with SlurmCluster(cores=1, host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        link = cluster.dashboard_link
+        assert link.startswith("http://127.0.0.1:") and link.endswith("/status")
+        with urllib.request.urlopen(link, timeout=30) as response:
+            assert response.status == 200
+    with SlurmCluster(cores=1, host="127.0.0.1") as cluster:
+        assert cluster.dashboard_link is None
 
 
 def test_scale_without_slurm_says_sbatch_is_missing(monkeypatch, tmp_path):

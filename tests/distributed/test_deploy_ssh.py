@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 import psutil
@@ -220,17 +221,19 @@ def sshd(require_command, tmp_path):
 
 def test_ssh_cluster_computes_and_leaves_nothing_running(sshd):
     x = np.arange(600.0).reshape(20, 30)
-    with SSHCluster(["127.0.0.1", "127.0.0.1", "127.0.0.1"], connect_options=sshd.connect_options,
-                    worker_options={"nthreads": 1}) as cluster:
+    with SSHCluster(["127.0.0.1", "127.0.0.1"], connect_options=sshd.connect_options,
+                    worker_options={"nthreads": 2}, scheduler_options={"dashboard_address": "127.0.0.1:0"}) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
+        with urllib.request.urlopen(cluster.dashboard_link, timeout=30) as response:
+            assert response.status == 200
         with Client(cluster) as client:
             workers = client.scheduler_info()["workers"].values()
-            assert sorted(w["name"] for w in workers) == ["ssh-worker-1", "ssh-worker-2"]
+            assert [(w["name"], w["nthreads"]) for w in workers] == [("ssh-worker-1", 2)]
             a = sa.from_array(x, chunks=(5, 10))
             got = client.compute((a.T @ a).sum(axis=0)).result(60)
         np.testing.assert_allclose(got, (x.T @ x).sum(axis=0))
-        assert len(processes_mentioning(address)) >= 2  # the two remote workers, at least
+        assert processes_mentioning(address, "--name ssh-worker-1")  # the remote worker
     assert cluster.status == "closed"
     assert wait_until(lambda: not processes_mentioning(address), timeout=15), processes_mentioning(address)
     assert wait_until(lambda: not sshd.session_processes(), timeout=15), sshd.session_processes()
