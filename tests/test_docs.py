@@ -9,8 +9,10 @@ manager this machine does not have (Slurm, SSH hosts, Kubernetes) may say so.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +53,7 @@ def test_every_page_has_python_examples_and_only_known_fences():
     assert DOCS.is_dir(), "docs/ is missing"
     for page in PAGES:
         if page.name != "README.md":
-            assert code_blocks(page) or page.name in ("dashboard.md",), f"{page.name} has no ```python example"
+            assert code_blocks(page), f"{page.name} has no ```python example"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
@@ -99,3 +101,47 @@ def test_every_config_default_is_documented():
     keys = list(leaves(config.defaults)) + sorted(read - set(leaves(config.defaults)))
     missing = [key for key in keys if f"`{key}`" not in text]
     assert not missing, f"docs/configuration.md does not document {missing}"
+
+
+def shell_commands(program: str) -> list[tuple[str, list[str]]]:
+    """``(page, argv)`` of every line of a ```bash block (docs and README) that runs ``program``."""
+    found = []
+    for page in PAGES:
+        for block in re.findall(r"^```bash\n(.*?)^```", page.read_text(), flags=re.MULTILINE | re.DOTALL):
+            for line in block.splitlines():
+                for command in line.split("&&"):
+                    argv = shlex.split(command, comments=True)
+                    if program in argv:
+                        found.append((page.name, argv[argv.index(program) + 1:]))
+    return found
+
+
+class _Parsed(Exception):
+    """Raised instead of running the program once its command line parsed."""
+
+
+@pytest.fixture
+def parse_only(monkeypatch):
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_and_stop(self, args=None, namespace=None):
+        raise _Parsed(original(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
+
+
+@pytest.mark.parametrize("program", ["shoal-scheduler", "shoal-worker", "shoal"])
+def test_command_lines_shown_in_the_docs_parse(program, parse_only):
+    """Every shoal-scheduler / shoal-worker / python -m shoal line in a bash block uses flags that exist."""
+    from shoal.__main__ import main as shoal_main
+    from shoal.distributed.cli import scheduler_main, worker_main
+
+    run = {"shoal-scheduler": scheduler_main, "shoal-worker": worker_main, "shoal": shoal_main}[program]
+    commands = shell_commands(program)
+    assert commands, f"no {program} command in the docs"
+    for page, argv in commands:
+        with pytest.raises(_Parsed):
+            try:
+                run(argv)
+            except SystemExit as exit:
+                raise AssertionError(f"{page}: `{program} {shlex.join(argv)}` does not parse") from exit
