@@ -219,7 +219,10 @@ class DashboardPlugin(SchedulerPlugin):
         self.task_stream_total += 1
 
     def transition(self, key: Hashable, start: str, finish: str, **info: Any) -> None:
-        prefix = key_prefix(key)
+        # The scheduler's record already holds the prefix: parsing the key on
+        # every transition was most of this plugin's cost.
+        ts = self.state.tasks.get(key) if self.state is not None else None
+        prefix = ts.prefix.name if ts is not None else key_prefix(key)
         counts = self.prefix_counts.get(prefix)
         if counts is None:
             counts = self.prefix_counts[prefix] = dict.fromkeys(COUNTED_STATES, 0)
