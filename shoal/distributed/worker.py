@@ -46,7 +46,7 @@ from .comm import (
     CommClosedError, ConnectError, SerializationError, UnknownOperationError, connect, dumps, listen, parse_address,
 )
 from .rpc import ConnectionPool, portable_exception, request_problem
-from .memory import MemoryPolicy, parse_memory_limit, process_rss
+from .memory import MemoryPolicy, parse_memory_limit, process_rss, trim_memory
 from .security import as_security
 from .spill import SpillStore
 from .state import Execute, GatherDep, ToScheduler, WorkerState
@@ -622,6 +622,8 @@ def _spill_at_least(store: SpillStore, nbytes: int) -> int:
         if not spilled:
             break
         freed += spilled
+    if freed:
+        trim_memory()  # so the RSS shows what was freed, and a paused worker can resume
     return freed
 
 
