@@ -27,6 +27,7 @@ MemoryActions(spill_bytes=0, status='running')
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Callable, NamedTuple
 
 import psutil
@@ -35,7 +36,8 @@ from shoal import config
 
 from .comm.sizes import parse_bytes
 
-__all__ = ["DEFAULTS", "parse_memory_limit", "memory_fraction", "MemoryPolicy", "MemoryActions", "process_rss"]
+__all__ = ["DEFAULTS", "parse_memory_limit", "memory_fraction", "MemoryPolicy", "MemoryActions", "process_rss",
+           "trim_memory"]
 
 DEFAULTS = {
     "distributed": {
@@ -115,6 +117,29 @@ def process_rss() -> Callable[[], int]:
     """A reader of this process's resident set size in bytes (psutil)."""
     process = psutil.Process()
     return lambda: process.memory_info().rss
+
+
+def trim_memory() -> bool:
+    """Ask glibc to give freed heap memory back to the system (``malloc_trim``); False where
+    there is no glibc. Without it, results just spilled can keep the RSS high (freed blocks
+    stay in the heap), and the worker would stay paused for memory it no longer uses.
+
+    >>> isinstance(trim_memory(), bool)
+    True
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if not _malloc_trim:
+        return False
+    _malloc_trim(0)
+    return True
+
+
+_malloc_trim = None  # looked up on first use
 
 
 class MemoryActions(NamedTuple):
