@@ -234,6 +234,23 @@ def test_scale_down_keeps_the_job_whose_worker_holds_results(local_jobs):
         assert list(cluster.jobs) == [holder] and future.result(30) == 15
 
 
+def test_scale_down_moves_results_off_the_cancelled_job_instead_of_recomputing_them(local_jobs):
+    cluster = local_jobs(cores=1)
+    cluster.scale(2)
+    cluster.wait_for_workers(2, timeout=60)
+    with Client(cluster) as client:
+        # os.urandom: a recomputed result would differ, so equal values prove the result moved
+        futures = [client.submit(os.urandom, 8 + i, workers=[address])
+                   for i, address in enumerate(sorted(cluster.scheduler_info()["workers"]))]
+        before = client.gather(futures)
+        cluster.scale(1)
+        assert wait_until(lambda: len(cluster.scheduler_info()["workers"]) == 1, timeout=20)
+        (survivor,) = [a for a, w in cluster.scheduler_info()["workers"].items()
+                       if w["name"] == f"shoal-worker-{next(iter(cluster.jobs))}"]
+        assert all(holders == [survivor] for holders in client.who_has(futures).values())
+        assert client.gather(futures) == before
+
+
 def test_close_cancels_every_job_and_stops_the_scheduler(local_jobs):
     cluster = local_jobs(cores=1)
     cluster.scale(2)

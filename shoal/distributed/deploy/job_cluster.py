@@ -237,7 +237,10 @@ class JobCluster:
         """Ask for ``n`` workers (``ceil(n / processes)`` jobs), or for ``jobs`` jobs.
 
         Returns once the jobs are submitted or cancelled; jobs may wait in the
-        queue, see ``wait_for_workers``. Stops adaptive scaling.
+        queue, see ``wait_for_workers``. Scaling down cancels jobs still
+        queued first, then those whose workers hold the fewest bytes, after
+        retiring their workers (their results move to the workers that stay).
+        Stops adaptive scaling.
         """
         if (n is None) == (jobs is None):
             raise TypeError("scale() takes exactly one of n (workers) or jobs=.")
@@ -253,9 +256,24 @@ class JobCluster:
             self.jobs[await self._submit_job()] = None
         if len(self.jobs) > wanted_jobs:
             to_cancel = self._jobs_by_cancel_preference()[: len(self.jobs) - wanted_jobs]
+            if wanted_jobs:  # someone is left to take their results
+                await self._retire_workers_of(to_cancel)
             await self._cancel_jobs(to_cancel)
             for job_id in to_cancel:
                 self.jobs.pop(job_id, None)
+
+    async def _retire_workers_of(self, job_ids: list) -> None:
+        """Move the results held by these jobs' workers to other workers before the jobs are cancelled."""
+        addresses = [address for address, ws in self.scheduler.state.workers.items()
+                     if self._job_of_worker(ws.name) in job_ids]
+        if not addresses:
+            return
+        try:
+            # close=False: the resource manager ends the processes (and the job) itself.
+            await self.scheduler.retire_workers(addresses, close=False, timeout=self.death_timeout)
+        except Exception as error:  # cancel anyway: lost results are recomputed from their lineage
+            logger.warning("Could not retire workers %s before cancelling jobs %s (%s); their results "
+                           "will be recomputed if needed", addresses, job_ids, error)
 
     def wait_for_workers(self, n: int, timeout: float = 120.0) -> None:
         """Block until ``n`` workers have registered with the scheduler."""
