@@ -72,6 +72,8 @@ class ConnectionPool:
         self.connect_timeout = connect_timeout
         self.connection_args = dict(connection_args or {})  # e.g. TLS context, from Security.connection_args
         self._idle: dict = {}  # address -> [Comm]
+        self._busy: dict = {}  # address -> {Comm} waiting for a reply
+        self._forgotten: dict = {}  # address -> how many times forget() was called
         self._closed = False
 
     async def request(self, address: str, msg: Any, timeout: float | None = None) -> Any:
@@ -86,20 +88,29 @@ class ConnectionPool:
         if comm is not None and comm.closed():
             comm = None
         if comm is not None:
+            forgotten = self._forgotten.get(address, 0)
             try:
                 return await self._exchange(address, comm, msg, timeout)
             except (CommClosedError, OSError):
-                pass  # went stale while idle: one fresh attempt below
+                if self._forgotten.get(address, 0) != forgotten:
+                    raise  # aborted by forget(): the peer is gone, do not dial it again
+                # went stale while idle: one fresh attempt below
         comm = await connect(address, timeout=self.connect_timeout, **self.connection_args)
         return await self._exchange(address, comm, msg, timeout)
 
     async def _exchange(self, address: str, comm, msg: Any, timeout: float | None) -> Any:
+        busy = self._busy.setdefault(address, set())
+        busy.add(comm)
         try:
             await comm.write(msg)
             reply = await (asyncio.wait_for(comm.read(), timeout) if timeout else comm.read())
         except BaseException:
             comm.abort()
             raise
+        finally:
+            busy.discard(comm)
+            if not busy and self._busy.get(address) is busy:
+                del self._busy[address]
         if self._closed:
             comm.abort()
         else:
@@ -107,8 +118,10 @@ class ConnectionPool:
         return reply
 
     def forget(self, address: str) -> None:
-        """Drop idle comms to ``address`` (a peer known to be gone)."""
-        for comm in self._idle.pop(address, ()):
+        """Drop the comms to ``address`` (a peer known to be gone), also those waiting
+        for a reply: their requests fail now instead of at their timeout."""
+        self._forgotten[address] = self._forgotten.get(address, 0) + 1
+        for comm in [*self._idle.pop(address, ()), *self._busy.pop(address, ())]:
             comm.abort()
 
     def close(self) -> None:

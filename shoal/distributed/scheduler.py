@@ -359,8 +359,10 @@ class Scheduler:
                 self.send(state.remove_worker(address, reason=reason))
             self.send([(c, {"op": "worker-removed", "address": address, "moved": keys})
                        for c, keys in moved.items()])
-            # Clients stop fetching from it at once instead of timing out on it.
-            self.send([(c, {"op": "worker-removed", "address": address}) for c in state.clients])
+            # Clients and workers stop fetching from it at once instead of timing out
+            # on it (a worker that vanished without closing its connections, e.g. its
+            # cable pulled, would leave their requests waiting for minutes).
+            self.send([(c, {"op": "worker-removed", "address": address}) for c in [*state.clients, *state.workers]])
 
     async def _serve_client(self, comm, msg: dict) -> None:
         client = msg["client"]

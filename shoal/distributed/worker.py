@@ -377,6 +377,11 @@ class Worker:
                         logger.info("Scheduler asked worker %s to restart", self.address)
                         self._spawn(self._reconnect(reason="restart"))
                         return
+                    if msg.get("op") == "worker-removed":
+                        # A fetch in flight from that peer fails now (and is retried
+                        # elsewhere) rather than at its timeout.
+                        self.pool.forget(msg["address"])
+                        continue
                     instructions += state.handle_scheduler_message(msg)
                 else:
                     self.carry_out(instructions)

@@ -199,61 +199,92 @@ CLIENT_SCRIPT = textwrap.dedent("""
         time.sleep(seconds)
         return x * x
 
+    def slow_add(a, b, seconds):
+        time.sleep(seconds)
+        return a + b
+
     def total(parts):
         return sum(parts)
 
-    address, n_parts, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    address, n_parts, seconds, shape, pull_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
     client = Client(address, timeout=20)
     client.wait_for_workers(2, timeout=20)
     parts = client.map(slow_square, range(n_parts), seconds=seconds)
+    if shape == "sum":  # one task over all the parts, placed once they are all done
+        result = client.submit(total, parts)
+    else:  # a tree of pairwise sums, which run while parts are still being computed
+        level = parts
+        while len(level) > 1:
+            level = [client.submit(slow_add, level[i], level[i + 1], seconds) for i in range(0, len(level), 2)]
+        result = level[0]
     deadline = time.monotonic() + 30
-    while sum(f.done() for f in parts) < n_parts // 5:  # bounded: a fifth of the parts are done
+    while sum(f.done() for f in parts) < n_parts * pull_at:  # bounded wait for the moment to pull the cable
         if time.monotonic() > deadline:
-            raise SystemExit("the parts did not start within 30 s")
+            raise SystemExit("the parts did not progress within 30 s")
         time.sleep(0.02)
     holders = sorted(w for w, keys in client.has_what().items() if keys)
-    print("HALFWAY " + json.dumps(holders), flush=True)
-    result = client.submit(total, parts).result(timeout=45)
+    print("PULL " + json.dumps(holders), flush=True)
+    value = result.result(timeout=80)
     info = client.scheduler_info()
-    print("RESULT " + json.dumps({"total": result, "workers_after": sorted(info["workers"])}), flush=True)
+    print("RESULT " + json.dumps({"total": value, "workers_after": sorted(info["workers"])}), flush=True)
     client.close()
 """)
 
 
-def test_worker_behind_a_pulled_cable_is_removed_and_its_work_redone(netns_lab, tmp_path):
-    lab = netns_lab
+def _host(address: str) -> str:
+    return address.split("://")[1].rsplit(":", 1)[0]
+
+
+def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float) -> tuple:
+    """Scheduler, workers ``wa`` and ``wb``, a client computing ``shape``; ``wa``'s cable is pulled
+    once ``pull_at`` of the parts are done. Returns (report, seconds from pull to result, processes)."""
     scheduler_ip = lab.add_node("sched")
     worker_ips = {name: lab.add_node(name) for name in ("wa", "wb")}
     python = [sys.executable, "-m", "shoal.distributed.cli"]
-
     scheduler = lab.run("sched", [*python, "scheduler", "--host", scheduler_ip, "--port", str(SCHEDULER_PORT),
                                   "--heartbeat-timeout", str(HEARTBEAT_TIMEOUT)])
     scheduler.wait_for_line("Scheduler at:", timeout=20)
     address = f"tcp://{scheduler_ip}:{SCHEDULER_PORT}"
-    workers = {name: lab.run(name, [*python, "worker", address, "--host", ip, "--nthreads", "2", "--name", name])
+    workers = {name: lab.run(name, [*python, "worker", address, "--host", ip, "--nthreads", "2", "--name", name,
+                                    "--log-level", "info"])
                for name, ip in worker_ips.items()}
     for worker in workers.values():
         worker.wait_for_line("Worker at:", timeout=20)
 
     script = tmp_path / "netns_client.py"
     script.write_text(CLIENT_SCRIPT)
-    client = lab.run("sched", [sys.executable, str(script), address, str(N_PARTS), str(PART_SECONDS)])
-    holders = json.loads(client.wait_for_line("HALFWAY", timeout=30).split(" ", 1)[1])
+    client = lab.run("sched", [sys.executable, str(script), address, str(n_parts), str(PART_SECONDS), shape,
+                               str(pull_at)])
+    holders = json.loads(client.wait_for_line("PULL", timeout=30).split(" ", 1)[1])
     # The work really is spread over both machines before the cable is pulled.
-    assert sorted(h.split("://")[1].rsplit(":", 1)[0] for h in holders) == sorted(worker_ips.values())
+    assert sorted(map(_host, holders)) == sorted(worker_ips.values())
 
     pulled = time.monotonic()
     lab.pull_cable("wa")
-    report = json.loads(client.wait_for_line("RESULT", timeout=50).split(" ", 1)[1])
+    report = json.loads(client.wait_for_line("RESULT", timeout=70).split(" ", 1)[1])
     elapsed = time.monotonic() - pulled
-
-    expected = int(np.sum(np.arange(N_PARTS, dtype=np.int64) ** 2))
-    assert report["total"] == expected
-    # Only the worker behind the pulled cable is gone, and it was noticed by its silence.
-    assert [w.split("://")[1].rsplit(":", 1)[0] for w in report["workers_after"]] == [worker_ips["wb"]]
-    assert elapsed >= HEARTBEAT_TIMEOUT - 0.5  # nothing could have told the scheduler sooner
     client.proc.wait(10)
     assert client.proc.returncode == 0, client.output()
+    # Only the worker behind the pulled cable is gone.
+    assert [_host(w) for w in report["workers_after"]] == [worker_ips["wb"]]
     scheduler.stop()
     log = scheduler.output()
+    # It was noticed by its silence: nothing else could reach the scheduler.
     assert "missed heartbeats" in log and worker_ips["wa"] in log, log
+    return report, elapsed, workers
+
+
+def test_worker_behind_a_pulled_cable_is_removed_and_its_work_redone(netns_lab, tmp_path):
+    report, elapsed, _ = _run_and_pull_cable(netns_lab, tmp_path, "sum", N_PARTS, pull_at=0.2)
+    assert report["total"] == int(np.sum(np.arange(N_PARTS, dtype=np.int64) ** 2))
+    assert elapsed >= HEARTBEAT_TIMEOUT - 0.5  # nothing could have told the scheduler sooner
+
+
+def test_fetches_from_a_worker_behind_a_pulled_cable_fail_over(netns_lab, tmp_path):
+    # Pairwise sums fetch parts across workers all along, so the surviving worker
+    # is fetching (or about to) from the silent one: once the scheduler removes it,
+    # that fetch must fail at once and the data be recomputed, not wait out a timeout.
+    n_parts = 64
+    report, elapsed, workers = _run_and_pull_cable(netns_lab, tmp_path, "tree", n_parts, pull_at=0.6)
+    assert report["total"] == int(np.sum(np.arange(n_parts, dtype=np.int64) ** 2))
+    assert elapsed < 30, f"{elapsed:.1f} s from the pulled cable to the result: a fetch waited for its timeout"
