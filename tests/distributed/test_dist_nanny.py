@@ -221,6 +221,42 @@ def test_nanny_gives_up_on_a_worker_that_keeps_dying(caplog):
     assert any("giving up" in r.getMessage() for r in caplog.records)
 
 
+def test_nanny_answers_identity_kill_and_restart_requests():
+    from shoal.distributed.rpc import ConnectionPool
+
+    async def main():
+        async with Scheduler("tcp://127.0.0.1:0") as scheduler, \
+                Nanny(scheduler.address, ["--nthreads", "2", "--name", "kept-name"]) as nanny:
+            pool = ConnectionPool(connect_timeout=5)
+            try:
+                first = nanny.worker_pid
+                identity = (await pool.request(nanny.address, {"op": "identity"}, timeout=10))["result"]
+                assert identity["type"] == "Nanny" and identity["pid"] == os.getpid()
+                assert identity["worker_pid"] == first and identity["worker_address"] in scheduler.state.workers
+                ws = scheduler.state.workers[identity["worker_address"]]
+                assert (ws.name, ws.nthreads, ws.nanny) == ("kept-name", 2, nanny.address)  # arguments passed on
+
+                assert (await pool.request(nanny.address, {"op": "kill"}, timeout=10))["result"] is None
+                assert not alive(first) and nanny.worker_pid is None and nanny.status == "running"
+                for _ in range(500):  # bounded: the scheduler drops it, and nobody starts another
+                    if not scheduler.state.workers:
+                        break
+                    await asyncio.sleep(0.02)
+                await asyncio.sleep(0.3)
+                assert not scheduler.state.workers and nanny.deaths == 0
+
+                reply = await pool.request(nanny.address, {"op": "restart", "timeout": 30}, timeout=40)
+                assert reply["result"]["pid"] == nanny.worker_pid not in (None, first)
+                assert [w.name for w in scheduler.state.workers.values()] == ["kept-name"]
+
+                reply = await pool.request(nanny.address, {"op": "no-such-op"}, timeout=10)
+                assert "no-such-op" in str(reply["error"])
+            finally:
+                pool.close()
+
+    asyncio.run(asyncio.wait_for(main(), 50))
+
+
 def test_cli_worker_runs_under_a_nanny_and_stops_with_it():
     with LocalCluster(n_workers=0, threads_per_worker=1) as cluster, Client(cluster) as client:
         proc = subprocess.Popen([sys.executable, "-m", "shoal.distributed.cli", "worker", cluster.scheduler_address,
