@@ -498,7 +498,13 @@ class Worker:
 
     # ------------------------------------------------------------------ execution
     def _execute(self, key: Any) -> None:
-        node, inputs = self.state.execution_inputs(key)
+        data = self.state.data
+        if isinstance(data, SpillStore):
+            # Inputs spilled to disk are read on the task's thread, not on this loop.
+            node, input_keys = self.state.execution_node(key)
+            inputs = None
+        else:
+            node, inputs = self.state.execution_inputs(key)
         loop = self.loop
         done = self._execution_done
 
@@ -507,7 +513,7 @@ class Worker:
             _running.key = key
             start = time.time()
             try:
-                value = node(inputs)
+                value = node({k: data[k] for k in input_keys} if inputs is None else inputs)
             except BaseException as error:  # reported to the scheduler, not raised here
                 text = "".join(traceback.format_exception(error))
                 report = (key, False, error, text, start, time.time())

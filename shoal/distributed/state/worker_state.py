@@ -831,10 +831,18 @@ class WorkerState:
     # ------------------------------------------------------------------ queries
     def execution_inputs(self, key: Key) -> tuple:
         """``(node, {dependency: value})`` to run task ``key``: ``node(inputs)``."""
+        node, keys = self.execution_node(key)
+        return node, {k: self.data[k] for k in keys}
+
+    def execution_node(self, key: Key) -> tuple:
+        """``(node, [dependency keys])`` of task ``key``, without reading its inputs (a server
+        whose data may be on disk reads them on the task's own thread). They stay in
+        ``data`` while the task executes: it is among their ``waiters``."""
         ts = self.tasks.get(key)
         if ts is None or ts.run_spec is None:
             raise KeyError(f"Worker {self.address!r} has no task {key!r} to execute.")
-        return ts.run_spec, {dep.key: self.data[dep.key] for dep in ts.dependencies}
+        return ts.run_spec, [dep.key for dep in ts.dependencies]
+
 
     # ------------------------------------------------------------------ validation
     def validate_state(self) -> None:
