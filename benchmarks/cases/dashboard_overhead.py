@@ -12,6 +12,12 @@ issue's target is open / closed <= 1.15 on shoal; compare the two rows'
 
     python -m benchmarks.run --case dashboard-status --repeat 5
 
+On a shared, noisy machine the two rows (separate processes, minutes
+apart) drift more than the effect measured. ``python -m
+benchmarks.cases.dashboard_overhead [tasks] [pairs]`` measures pairs on
+one cluster instead, closed then open back to back, and prints the median
+of the per-pair ratios.
+
 >>> BROWSER_SCRIPT.count("pull_session")
 2
 """
@@ -95,3 +101,37 @@ class StatusClosedCase(_DashboardCase):
 
 def cases() -> list[BenchmarkCase]:
     return [StatusClosedCase(), StatusOpenCase()]
+
+
+def interleaved(tasks: int = 2000, pairs: int = 7) -> list:
+    """Per-pair ratios open / closed of ``map_gather`` on one shoal cluster."""
+    import statistics
+
+    from shoal.distributed import Client, LocalCluster
+
+    ratios = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        client.submit(inc, -1).result()
+        expected = [i + 1 for i in range(tasks)]
+        for pair in range(pairs):
+            start = time.perf_counter()
+            assert map_gather(client, tasks) == expected
+            closed = time.perf_counter() - start
+            browser = open_browser_like_client(cluster.dashboard_link)
+            try:
+                start = time.perf_counter()
+                assert map_gather(client, tasks) == expected
+                opened = time.perf_counter() - start
+            finally:
+                browser.kill()
+                browser.wait(timeout=10)
+            ratios.append(opened / closed)
+            print(f"pair {pair + 1}/{pairs}: closed {closed:.3f} s, open {opened:.3f} s, "
+                  f"ratio {opened / closed:.3f}", flush=True)
+        print(f"median open/closed over {pairs} pairs of {tasks} tasks: {statistics.median(ratios):.3f}")
+    return ratios
+
+
+if __name__ == "__main__":
+    interleaved(*(int(a) for a in sys.argv[1:3]))
