@@ -843,7 +843,6 @@ class WorkerState:
             raise KeyError(f"Worker {self.address!r} has no task {key!r} to execute.")
         return ts.run_spec, [dep.key for dep in ts.dependencies]
 
-
     # ------------------------------------------------------------------ validation
     def validate_state(self) -> None:
         """Check the invariants in the module docstring; raise AssertionError naming the task."""
