@@ -251,6 +251,20 @@ def test_scale_down_moves_results_off_the_cancelled_job_instead_of_recomputing_t
         assert client.gather(futures) == before
 
 
+def test_tls_reaches_the_job_scripts_workers_and_client(local_jobs):
+    cluster = local_jobs(cores=1, security=True)
+    assert cluster.scheduler_address.startswith("tls://")
+    args = cli_parser(cli.worker_main).parse_args(worker_command_args(cluster.job_script(), "1")[4:])
+    security = cluster.security
+    assert (args.tls_ca_file, args.tls_cert) == (security.tls_ca_file, security.cert_and_key("worker")[0])
+    cluster.scale(1)
+    cluster.wait_for_workers(1, timeout=60)
+    assert all(a.startswith("tls://") for a in cluster.scheduler_info()["workers"])
+    with Client(cluster) as client:  # takes the cluster's credentials
+        got, expected = _compute_matrix_product_sum(client)
+    assert got == expected
+
+
 def test_close_cancels_every_job_and_stops_the_scheduler(local_jobs):
     cluster = local_jobs(cores=1)
     cluster.scale(2)

@@ -240,10 +240,12 @@ def test_ssh_cluster_computes_and_leaves_nothing_running(sshd):
     assert all(remote.proc.poll() is not None for remote in cluster.remotes or [])
 
 
-def test_a_dropped_connection_stops_the_remote_worker(sshd):
+def test_a_dropped_connection_stops_the_remote_worker_and_tls_works_over_ssh(sshd):
     with SSHCluster(["127.0.0.1", "127.0.0.1", "127.0.0.1"], connect_options=sshd.connect_options,
-                    worker_options={"nthreads": 1}) as cluster:
-        with Client(cluster) as client:
+                    worker_options={"nthreads": 1}, security=True) as cluster:
+        assert cluster.scheduler_address.startswith("tls://")
+        with Client(cluster) as client:  # takes the cluster's credentials
+            assert all(a.startswith("tls://") for a in client.scheduler_info()["workers"])
             assert len(client.scheduler_info()["workers"]) == 2
             cluster.workers[0].proc.kill()  # as if this machine lost the network or the client was killed
             remote_worker = ("--name ssh-worker-1", cluster.scheduler_address)

@@ -40,6 +40,7 @@ from typing import Any
 from ..comm.sizes import parse_bytes
 from ..loop_thread import LoopThread
 from ..scheduler import Scheduler
+from ..security import as_security
 from .adaptive import Adaptive
 from .commands import run_command
 
@@ -82,6 +83,9 @@ class JobCluster:
     ``host``/``scheduler_port``: where the scheduler listens (default: this host's
     outward interface, a free port). ``worker_host``: the interface workers listen
     on inside the job. ``n_workers``: workers to ask for at once.
+    ``security``: a ``Security`` (TLS between all members; its files must be
+    readable at the same paths on the compute nodes, e.g. on a shared file
+    system), or True for a temporary one (single-host clusters only).
     """
 
     #: shell variable holding the job's id inside a job script
@@ -91,7 +95,8 @@ class JobCluster:
                  python: str = sys.executable, job_name: str = "shoal-worker", log_directory: str | None = None,
                  env_extra: list | tuple = (), host: str | None = None, scheduler_port: int = 0,
                  worker_host: str = "0.0.0.0", dashboard_address: str | None = None, n_workers: int = 0,
-                 death_timeout: float = 60.0, command_timeout: float = 60.0, **scheduler_options: Any):
+                 death_timeout: float = 60.0, command_timeout: float = 60.0, security: Any = None,
+                 **scheduler_options: Any):
         if not isinstance(cores, int) or cores < 1:
             raise ValueError(f"cores must be a positive integer (cores per job), got {cores!r}.")
         if not isinstance(processes, int) or not 1 <= processes <= cores:
@@ -108,6 +113,7 @@ class JobCluster:
         self.scheduler_port, self.worker_host = scheduler_port, worker_host
         self.death_timeout, self.command_timeout = death_timeout, command_timeout
         self.scheduler_options = dict(scheduler_options, dashboard_address=dashboard_address)
+        self.security = as_security(security)  # Client(cluster) uses it too
         self.scheduler: Scheduler | None = None
         self.jobs: dict = {}  # job id -> None, in submission order (oldest first)
         self.status = "created"
@@ -159,6 +165,7 @@ class JobCluster:
                 "--host", self.worker_host, "--connect-timeout", str(self.death_timeout), "--no-reconnect"]
         if self.worker_memory_limit is not None:
             argv += ["--memory-limit", str(self.worker_memory_limit)]
+        argv += self.security.cli_arguments("worker")
         # The name is expanded by the job's shell, so it carries the job id.
         name = shlex.quote(f"{self.job_name}-") + "${" + self.job_id_variable + "}"
         return f"{shlex.join(argv)} --name {name}"
@@ -170,7 +177,9 @@ class JobCluster:
 
     # ------------------------------------------------------------------ starting
     async def _start(self) -> None:
-        self.scheduler = Scheduler(f"tcp://{self.host}:{self.scheduler_port}", **self.scheduler_options)
+        scheme = "tls" if self.security.tls_enabled else "tcp"
+        self.scheduler = Scheduler(f"{scheme}://{self.host}:{self.scheduler_port}", security=self.security,
+                                   **self.scheduler_options)
         await self.scheduler.start()
         self.status = "running"
 

@@ -27,6 +27,8 @@ import time
 import weakref
 from typing import Any
 
+from ..security import as_security
+
 __all__ = ["SSHCluster", "ssh_argv", "cli_flags"]
 
 _SCHEDULER_LINE = re.compile(r"Scheduler at: (\S+)")
@@ -181,7 +183,9 @@ class SSHCluster:
     ``{"dashboard_address": ":8787"}``); each binds the host's own name
     unless ``host`` is given, and the scheduler takes a free port unless
     ``port`` is. ``remote_python``: the interpreter on the hosts;
-    ``remote_env``: environment variables set there (``PYTHONPATH``...). For example::
+    ``remote_env``: environment variables set there (``PYTHONPATH``...).
+    ``security``: a ``Security`` whose files exist at the same paths on every
+    host (True: a temporary one, for hosts sharing this file system). For example::
 
         with SSHCluster(["node1", "node2", "node3"], worker_options={"nthreads": 4}) as cluster:
             client = Client(cluster)
@@ -189,7 +193,7 @@ class SSHCluster:
 
     def __init__(self, hosts: list, connect_options: dict | list | None = None, worker_options: dict | None = None,
                  scheduler_options: dict | None = None, remote_python: str = sys.executable,
-                 remote_env: dict | None = None, start_timeout: float = 60.0):
+                 remote_env: dict | None = None, start_timeout: float = 60.0, security: Any = None):
         hosts = list(hosts)
         if len(hosts) < 2:
             raise ValueError(f"SSHCluster needs at least two hosts (the scheduler on the first, workers on the "
@@ -202,6 +206,7 @@ class SSHCluster:
         else:
             per_host = [connect_options] * len(hosts)
         self.hosts = hosts
+        self.security = as_security(security)  # Client(cluster) uses it too
         self.status = "starting"
         self.scheduler_address: str | None = None
         self.dashboard_link: str | None = None
@@ -220,7 +225,8 @@ class SSHCluster:
         scheduler_host = self.hosts[0]
         scheduler_options.setdefault("host", _bind_host(scheduler_host))
         scheduler_options.setdefault("port", 0)
-        command = [remote_python, "-m", "shoal.distributed.cli", "scheduler", *cli_flags(scheduler_options)]
+        command = [remote_python, "-m", "shoal.distributed.cli", "scheduler", *cli_flags(scheduler_options),
+                   *self.security.cli_arguments("scheduler")]
         scheduler = RemoteProcess(scheduler_host, command, per_host[0], remote_python, remote_env)
         self.remotes.append(scheduler)
         self.scheduler_address = scheduler.wait_for(_SCHEDULER_LINE, 1, start_timeout, "scheduler")[0]
@@ -230,7 +236,7 @@ class SSHCluster:
         for i, host in enumerate(self.hosts[1:], start=1):
             options = {"host": _bind_host(host), "name": f"ssh-worker-{i}", **worker_options}
             command = [remote_python, "-m", "shoal.distributed.cli", "worker", self.scheduler_address,
-                       *cli_flags(options)]
+                       *cli_flags(options), *self.security.cli_arguments("worker")]
             self.remotes.append(RemoteProcess(host, command, per_host[i], remote_python, remote_env))
         for remote in self.remotes[1:]:
             remote.wait_for(_WORKER_LINE, nworkers, start_timeout, "worker")
