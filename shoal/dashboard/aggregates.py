@@ -14,8 +14,11 @@ such dicts under ``"events"`` in its heartbeat ``metrics`` (the scheduler
 hands every heartbeat to ``plugin.heartbeat(worker, metrics)``). Heartbeat
 metrics also give memory per worker: ``managed_bytes``,
 ``unmanaged_bytes``, ``spilled_bytes`` (and ``cpu`` in percent,
-``executing`` tasks); missing fields count as 0, and managed memory falls
-back to the bytes of results the scheduler knows the worker holds.
+``executing`` tasks, ``paused``); missing fields count as 0, and managed
+memory falls back to the bytes of results the scheduler knows the worker
+holds. A worker that sends no events but cumulative ``spilled_count`` /
+``unspilled_count`` (as shoal's worker does) gets a spill bar over each
+heartbeat interval in which they grew.
 
 >>> from shoal.distributed.state import SchedulerState
 >>> state = SchedulerState()
@@ -86,7 +89,7 @@ class WorkerCounts:
 
     __slots__ = ("address", "name", "nthreads", "memory_limit", "processing", "in_memory", "nbytes",
                  "executing", "managed_bytes", "unmanaged_bytes", "spilled_bytes", "cpu",
-                 "transfer_bytes", "sent_bytes", "spill_bytes")
+                 "transfer_bytes", "sent_bytes", "spill_bytes", "paused", "last_heartbeat", "spill_counts")
 
     def __init__(self, address: str, name: Any, nthreads: int, memory_limit: int | None):
         self.address = address
@@ -104,6 +107,9 @@ class WorkerCounts:
         self.transfer_bytes = 0  # bytes of inputs this worker fetched from peers
         self.sent_bytes = 0  # bytes peers fetched from this worker (counted on one holder)
         self.spill_bytes = 0  # bytes of spill events reported
+        self.paused = False  # the worker stopped taking tasks (memory past its pause threshold)
+        self.last_heartbeat = None  # the worker's clock at its last heartbeat
+        self.spill_counts: dict = {}  # spilled_count / unspilled_count at the last heartbeat
 
     @property
     def queued(self) -> int:
@@ -116,7 +122,7 @@ class WorkerCounts:
         return self.nbytes if self.managed_bytes is None else self.managed_bytes
 
     def as_dict(self) -> dict:
-        out = {slot: getattr(self, slot) for slot in self.__slots__}
+        out = {slot: getattr(self, slot) for slot in self.__slots__ if slot != "spill_counts"}
         out["queued"], out["managed_bytes"] = self.queued, self.managed
         return out
 
@@ -189,9 +195,28 @@ class DashboardPlugin(SchedulerPlugin):
         wc.unmanaged_bytes = int(metrics.get("unmanaged_bytes", 0) or 0)
         wc.spilled_bytes = int(metrics.get("spilled_bytes", 0) or 0)
         wc.cpu = float(metrics.get("cpu", 0.0) or 0.0)
-        for event in metrics.get("events", ()) or ():
+        wc.paused = bool(metrics.get("paused", False))
+        events = metrics.get("events", ()) or ()
+        for event in events:
             self.worker_event(address, event["kind"], event["start"], event["stop"],
                               nbytes=event.get("nbytes", 0), key=event.get("key"))
+        now = float(metrics.get("time") or self.clock())
+        if not events:
+            self._spills_from_counts(address, wc, metrics, now)
+        wc.last_heartbeat = now
+
+    def _spills_from_counts(self, address: str, wc: WorkerCounts, metrics: Mapping, now: float) -> None:
+        """A worker that reports only how many values it spilled and read back so far
+        (``spilled_count``, ``unspilled_count``) gets one spill bar per heartbeat
+        interval in which those grew, spanning that interval."""
+        for field, label in (("spilled_count", "spilled to disk"), ("unspilled_count", "read back from disk")):
+            if field not in metrics:
+                continue
+            count = int(metrics[field] or 0)
+            before = wc.spill_counts.get(field)
+            wc.spill_counts[field] = count
+            if before is not None and count > before and wc.last_heartbeat is not None:
+                self.worker_event(address, "spill", wc.last_heartbeat, now, key=f"{count - before} {label}")
 
     def worker_report(self, worker: str, msg: Mapping) -> None:
         """A message of ``worker``'s stream, seen just before the scheduler handles it.

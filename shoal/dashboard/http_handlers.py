@@ -68,6 +68,7 @@ def prometheus_text(counts: dict) -> str:
         ("shoal_worker_queued_tasks", "queued", "Tasks sent to each worker that it is not running yet."),
         ("shoal_worker_threads", "nthreads", "Threads per worker."),
         ("shoal_worker_cpu_percent", "cpu", "CPU use per worker, from its heartbeats (percent)."),
+        ("shoal_worker_paused", "paused", "1 when the worker paused (memory past its pause threshold)."),
     ):
         if details and field in details[0]:
             family(name, "gauge", text, [("", [("worker", w["address"])], w[field] or 0) for w in details])

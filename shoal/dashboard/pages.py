@@ -80,6 +80,7 @@ def _workers_columns(plugin) -> dict:
         "cpu": [wc.cpu for wc in details],
         "transfer_bytes": [wc.transfer_bytes for wc in details],
         "sent_bytes": [wc.sent_bytes for wc in details],
+        "status": ["paused" if wc.paused else "running" for wc in details],
     }
 
 
@@ -206,7 +207,7 @@ def workers_document(plugin, interval_ms: int):
     def make(doc):
         source = ColumnDataSource(_workers_columns(plugin))
         columns = [TableColumn(field=f, title=t) for f, t in (
-            ("name", "name"), ("address", "address"), ("nthreads", "threads"),
+            ("name", "name"), ("address", "address"), ("status", "status"), ("nthreads", "threads"),
             ("managed", "managed bytes"), ("unmanaged", "unmanaged bytes"), ("spilled", "spilled bytes"),
             ("memory_limit", "memory limit"), ("cpu", "CPU %"), ("processing", "processing"),
             ("queued", "queued"), ("in_memory", "in memory"), ("transfer_bytes", "bytes received"),

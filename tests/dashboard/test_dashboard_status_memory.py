@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from bokeh.document import Document
 
 from shoal.dashboard import DashboardPlugin
@@ -94,3 +95,25 @@ def test_unknown_worker_event_names_the_kinds():
         assert "'disk'" in str(error) and "spill" in str(error) and "transfer" in str(error)
     else:
         raise AssertionError("an unknown event kind must be refused")
+
+
+def test_spill_counts_in_heartbeats_become_spill_bars():
+    """shoal's worker sends cumulative spilled/unspilled counts, not events: each heartbeat
+    interval in which they grew is one spill bar on that worker's row."""
+    state, plugin = make_state()
+    now = plugin.clock()
+    beats = [(now, 0, 0), (now + 1, 3, 0), (now + 2, 3, 0), (now + 3, 5, 2)]
+    for t, spilled, unspilled in beats:
+        plugin.heartbeat("w1", {"time": t, "spilled_count": spilled, "unspilled_count": unspilled,
+                                "spilled_bytes": 1000 * (spilled - unspilled), "paused": spilled >= 5})
+    spills = [(e[0], e[2] - now, e[3] - now) for e in plugin.task_stream if e[5] == "spill"]
+    # Spilled 0 -> 3 between the first two beats; 3 -> 5 and 2 read back between the last two.
+    expected = [("3 spilled to disk", 0, 1), ("2 spilled to disk", 2, 3), ("2 read back from disk", 2, 3)]
+    assert [label for label, _, _ in spills] == [label for label, _, _ in expected]
+    for (_, start, stop), (_, want_start, want_stop) in zip(spills, expected):
+        assert start == pytest.approx(want_start) and stop == pytest.approx(want_stop)
+    doc = Document()
+    workers_document(plugin, 500)(doc)
+    rows = doc.select_one({"name": "workers-table"}).source.data
+    assert dict(zip(rows["address"], rows["status"])) == {"w1": "paused", "w2": "running"}
+    assert dict(zip(rows["address"], rows["spilled"]))["w1"] == 3000
