@@ -14,10 +14,11 @@ survived: kills, tasks that had to be scheduled again, wall time.
     python -m benchmarks.chaos --kills 6 --interval 3
     python -m benchmarks.chaos --kills 2 --interval 1 --tasks 2000 --rows 20000 --json
 
-Killed workers come back: a nanny restarts them when the cluster has one;
-otherwise (worker processes started straight by LocalCluster) this script
-replaces the dead process itself with ``LocalCluster.scale``. Exit status 0
-means every result arrived and equalled the local one.
+Killed workers come back: each worker's nanny restarts it (LocalCluster's
+default). With ``--no-nanny``, or when a nanny gives up on a worker that died
+too often too soon after starting, this script replaces the dead process
+itself with ``LocalCluster.scale``. Exit status 0 means every result arrived
+and equalled the local one.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def _replace_dead_processes(cluster: LocalCluster, n_workers: int) -> None:
 # ---------------------------------------------------------------------- the run
 def run_chaos(kills: int = 6, interval: float = 3.0, n_tasks: int = 10_000, rows: int = 200_000,
               partitions: int = 20, n_workers: int = 4, task_seconds: float = 0.0005, seed: int = 0,
-              max_rounds: int = 20, round_timeout: float = 120.0) -> ChaosReport:
+              max_rounds: int = 20, round_timeout: float = 120.0, nanny: bool = True) -> ChaosReport:
     """Run the workloads on a cluster under fire until all ``kills`` are done (at least one
     round, at most ``max_rounds``); every result is checked against the ``sync`` scheduler."""
     report = ChaosReport(graph_tasks=n_tasks, shuffle_rows=rows)
@@ -211,7 +212,7 @@ def run_chaos(kills: int = 6, interval: float = 3.0, n_tasks: int = 10_000, rows
     counter = RescheduleCounter()
     # A chaos kill is not the task's fault: let a task outlive every kill of the run
     # rather than fail with KilledWorker after the default three.
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, nanny=nanny,
                            allowed_failures=max(3, kills + 1))
     started = time.monotonic()
     killer = None
@@ -268,13 +269,14 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--task-ms", type=float, default=0.5, help="sleep in each leaf task, ms (default 0.5)")
     parser.add_argument("--max-rounds", type=int, default=20, help="rounds of both workloads at most")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-nanny", action="store_true", help="workers without nannies (the script restarts them)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line at the end")
     args = parser.parse_args(argv)
     if args.kills < 0 or args.interval <= 0:
         parser.error("--kills must be >= 0 and --interval > 0")
     report = run_chaos(kills=args.kills, interval=args.interval, n_tasks=args.tasks, rows=args.rows,
                        partitions=args.partitions, n_workers=args.workers, task_seconds=args.task_ms / 1000,
-                       seed=args.seed, max_rounds=args.max_rounds)
+                       seed=args.seed, max_rounds=args.max_rounds, nanny=not args.no_nanny)
     print(f"chaos: survived {report.kills} kills over {report.rounds} rounds of a {report.graph_tasks}-task graph "
           f"and a {report.shuffle_rows}-row shuffle; {report.rescheduled_tasks} tasks scheduled again "
           f"({report.interrupted_tasks} interrupted, the rest recomputed from lineage); "
