@@ -67,6 +67,13 @@ def too_large_message(n_tasks: int, limit: int) -> str:
             "starts, or look at <a href='/stages'>/stages</a> for a summary per stage.</p>")
 
 
+def state_legend() -> str:
+    """A one-line HTML legend of the state colours."""
+    colours = {**STATE_COLOURS, **OTHER_STATE_COLOURS}
+    return " ".join(f"<span style='display:inline-block;width:12px;height:12px;border:1px solid #333;"
+                    f"background:{colour}'></span>&nbsp;{state}&nbsp;&nbsp;" for state, colour in colours.items())
+
+
 def graph_document(plugin, interval_ms: int):
     """Return a function filling a Bokeh document with the ``/graph`` page."""
     def make(doc):
@@ -106,7 +113,8 @@ def graph_document(plugin, interval_ms: int):
 
         update()
         doc.title = "shoal: graph"
-        doc.add_root(column(message, plot, sizing_mode="stretch_width"))
+        legend = Div(text=state_legend(), name="graph-legend")
+        doc.add_root(column(message, legend, plot, sizing_mode="stretch_width"))
         doc.add_periodic_callback(update, interval_ms)
 
     return make

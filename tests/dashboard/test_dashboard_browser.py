@@ -96,7 +96,7 @@ def test_status_renders_and_its_session_matches_the_scheduler(chromium, computed
     assert progress["memory"][progress["prefix"].index("slow_inc")] == len(incs)
 
 
-def test_workers_and_stages_render(chromium, computed, tmp_path):
+def test_workers_stages_and_graph_render(chromium, computed, tmp_path):
     cluster, client, incs, totals = computed
     base = cluster.dashboard_link.rsplit("/", 1)[0]
     workers = open_page(chromium, base + "/workers", tmp_path / "workers.png")
@@ -111,6 +111,9 @@ def test_workers_and_stages_render(chromium, computed, tmp_path):
     assert {str(f.key) for f in incs + totals} <= shown
     labels = set(figures["stage-durations"]["stage"])
     assert len(labels) == 2 and any("slow_inc" in s for s in labels) and any("add_up" in s for s in labels)
+    graph = open_page(chromium, base + "/graph", tmp_path / "graph.png")
+    check_rendered(graph, "/graph")
+    assert graph["canvases"] >= 1
     print("screenshots:", tmp_path)
 
 
