@@ -292,6 +292,20 @@ def test_adapt_grows_while_tasks_queue_and_shrinks_when_idle(local_jobs):
     assert [(before, after) for _, before, after in adaptive.log][-1][1] == 0
 
 
+def test_adapt_replaces_a_job_that_ended_on_its_own(local_jobs):
+    cluster = local_jobs(cores=1)
+    cluster.job_refresh_interval = 0.2
+    cluster.adapt(minimum=1, maximum=1, interval=0.1)
+    assert wait_until(lambda: len(cluster.jobs) == 1, timeout=10)
+    (first,) = cluster.jobs
+    cluster.wait_for_workers(1, timeout=60)
+    cluster._signal_job(first, signal.SIGKILL)  # as Slurm does when the walltime is reached
+    assert wait_until(lambda: list(cluster.jobs) not in ([], [first]), timeout=20), cluster.jobs
+    assert wait_until(lambda: len(cluster.scheduler_info()["workers"]) == 1, timeout=60)
+    with Client(cluster) as client:
+        assert client.submit(sum, [1, 2, 3]).result(30) == 6
+
+
 def test_adapt_keeps_workers_that_hold_results(local_jobs):
     cluster = local_jobs(cores=1)
     cluster.adapt(minimum=0, maximum=1, interval=0.1, wait_count=2)

@@ -104,6 +104,9 @@ class Adaptive:
 
     async def adapt_once(self) -> int:
         """Decide once, scale if the decision says so, and return the target."""
+        forget_ended = getattr(self.cluster, "_forget_ended_jobs", None)
+        if forget_ended is not None:  # batch jobs end by themselves (walltime): count only live ones
+            await forget_ended()
         current = self._current()
         target = recommend_workers(current=current, threads_per_worker=self.cluster.threads_per_worker,
                                    minimum=self.minimum, maximum=self.maximum,

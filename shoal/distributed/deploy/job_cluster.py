@@ -116,6 +116,8 @@ class JobCluster:
         self.security = as_security(security)  # Client(cluster) uses it too
         self.scheduler: Scheduler | None = None
         self.jobs: dict = {}  # job id -> None, in submission order (oldest first)
+        self.job_refresh_interval = 10.0  # seconds between status commands while adaptive
+        self._next_refresh = 0.0
         self.status = "created"
         self._adaptive: Adaptive | None = None
         self._finalizer = weakref.finalize(self, _cancel_at_exit, type(self).cancel_command, self.jobs)
@@ -222,6 +224,28 @@ class JobCluster:
     def job_states(self) -> dict:
         """``{job_id: state}`` of this cluster's jobs the resource manager still lists."""
         return self._sync(self._job_states)
+
+    async def _forget_ended_jobs(self) -> None:
+        """Drop jobs the resource manager no longer lists (walltime reached, node failure, scancel by hand).
+
+        Adaptive scaling calls this, at most every ``job_refresh_interval``
+        seconds, so a job that ended on its own is replaced rather than
+        counted forever. A failing status command changes nothing.
+        """
+        loop = asyncio.get_running_loop()
+        if not self.jobs or loop.time() < self._next_refresh:
+            return
+        self._next_refresh = loop.time() + self.job_refresh_interval
+        submitted = list(self.jobs)
+        try:
+            listed = await self._job_states()
+        except Exception as error:
+            logger.warning("Could not list the jobs of %s: %s", self, error)
+            return
+        for job_id in submitted:  # jobs submitted while we asked are not judged on this answer
+            if job_id not in listed:
+                logger.info("Job %s ended on its own; forgetting it", job_id)
+                self.jobs.pop(job_id, None)
 
     def _job_of_worker(self, worker_name: Any) -> str | None:
         prefix = f"{self.job_name}-"
