@@ -173,6 +173,9 @@ def worker_main(argv: list | None = None) -> int:
     parser.add_argument("--memory-limit", default=None,
                         help="per worker: bytes, a size such as 2GB, 'auto' (the machine's memory / nworkers) "
                              "or 0 for none; results spill to disk and tasks pause as it nears")
+    parser.add_argument("--local-directory", default=None,
+                        help="where each worker makes its temporary directory for spilled results "
+                             "(default: the system's temporary directory)")
     parser.add_argument("--connect-timeout", type=float, default=30.0,
                         help="seconds to keep trying to reach the scheduler")
     parser.add_argument("--no-reconnect", action="store_true",
@@ -213,7 +216,8 @@ def worker_main(argv: list | None = None) -> int:
         stop = _stop_event_on_signals()
         worker = Worker(address, nthreads=nthreads, name=args.name, listen_address=f"{scheme}://{args.host}:0",
                         memory_limit=args.memory_limit, connect_timeout=args.connect_timeout,
-                        reconnect=not args.no_reconnect, security=security, nanny=args.nanny_address)
+                        reconnect=not args.no_reconnect, security=security, nanny=args.nanny_address,
+                        local_directory=args.local_directory)
         await worker.start()
         print(f"shoal-worker: Worker at: {worker.address} ({nthreads} threads), scheduler at: {address}",
               flush=True)
@@ -313,6 +317,8 @@ def _run_worker_processes(args, address: str, nthreads: int) -> int:
             command += ["--name", f"{args.name}-{i}"]
         if args.memory_limit is not None:
             command += ["--memory-limit", str(args.memory_limit)]
+        if args.local_directory is not None:
+            command += ["--local-directory", args.local_directory]
         if args.no_reconnect:
             command.append("--no-reconnect")
         if not args.nanny:

@@ -583,6 +583,8 @@ class Worker:
                 logger.warning("Worker %s: closing connection from %s: %s", self.address, comm.peer_address,
                                reply["error"])
                 return
+            # An idle connection must not keep what it sent alive (e.g. a value read back from disk).
+            msg = reply = None
 
     async def handle_request(self, msg: dict) -> dict:
         """Answer ``get-data`` (keys absent here are left out), ``update-data`` (scatter), ``run`` and ``identity``."""

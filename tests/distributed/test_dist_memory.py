@@ -396,24 +396,43 @@ def test_memory_limit_strings_reach_the_scheduler():
         worker_main(["tcp://127.0.0.1:1", "--memory-limit", "lots"])
 
 
-def test_cli_worker_takes_a_memory_limit_string():
+def test_cli_worker_takes_a_memory_limit_string_and_a_local_directory(tmp_path):
     import subprocess
     import sys
+
+    def spill_directories():
+        return [p for p in tmp_path.iterdir() if p.name.startswith("shoal-spill-")]
 
     async def main():
         async with Scheduler("tcp://127.0.0.1:0") as s:
             proc = subprocess.Popen([sys.executable, "-m", "shoal.distributed.cli", "worker", s.address,
-                                     "--memory-limit", "1.5GB", "--no-nanny", "--nthreads", "1"],
-                                    stdout=subprocess.DEVNULL)
+                                     "--memory-limit", "300MB", "--local-directory", str(tmp_path),
+                                     "--no-nanny", "--nthreads", "1"], stdout=subprocess.DEVNULL)
             try:
                 for _ in range(1500):  # bounded: the worker process starts and registers
                     if s.state.workers or proc.poll() is not None:
                         break
                     await asyncio.sleep(0.01)
-                assert [ws.memory_limit for ws in s.state.workers.values()] == [1_500_000_000]
+                assert [ws.memory_limit for ws in s.state.workers.values()] == [300 * MB]
+                async with Client(s.address, asynchronous=True) as c:
+                    # 200 MB of zeros, more than the 180 MB target: straight to disk, in the directory given.
+                    future = c.submit(np.zeros, 200 * MB // 8, pure=False)
+                    await future
+                    (directory,) = spill_directories()
+                    assert [f.stat().st_size >= 200 * MB for f in directory.iterdir()] == [True]
+                    assert await c.submit(np.sum, future) == 0  # read back from disk
+                    for _ in range(200):  # bounded: the next heartbeat
+                        metrics = next(iter(s.state.workers.values())).metrics
+                        if metrics.get("unspilled_count", 0) >= 2:
+                            break
+                        await asyncio.sleep(0.02)
+                    # Once for the client, once for np.sum; and none of it stays: the worker is not paused.
+                    assert metrics["unspilled_count"] >= 2 and metrics["spilled_bytes"] == 200 * MB
+                    assert metrics["rss"] < 0.6 * 300 * MB and not metrics["paused"]
             finally:
                 proc.terminate()
                 proc.wait(10)
+        assert spill_directories() == []  # removed when the worker closed
 
     run(main)
 
