@@ -18,6 +18,19 @@ from statistics import median
 from typing import Iterable, Mapping
 
 
+def readable_prefix(prefix: str) -> str:
+    """``prefix`` without the hex tokens some keys carry in the middle of their name.
+
+    >>> readable_prefix("shuffle-e596994d7cb9dfdc19331f65a64ba4f3-split0")
+    'shuffle-split0'
+    >>> readable_prefix("inc")
+    'inc'
+    """
+    parts = [part for part in prefix.split("-")
+             if not (len(part) >= 8 and all(c in "0123456789abcdef" for c in part))]
+    return "-".join(parts) or prefix
+
+
 def split_stages(prefixes: Iterable[str], prefix_edges: Mapping) -> list:
     """Group ``prefixes`` (listed in execution order) into stages.
 

@@ -16,7 +16,7 @@ from bokeh.plotting import figure
 
 from shoal import config
 
-from .stages import stage_table
+from .stages import readable_prefix, stage_table
 
 MAX_POINTS_PER_STAGE = 2000
 OUTLIER_COLOURS = {(False, False): "#1f77b4", (True, False): "#d62728", (False, True): "#ff7f0e",
@@ -27,7 +27,7 @@ OUTLIER_LABELS = {(False, False): "", (True, False): "straggler", (False, True):
 
 def stage_label(stage: dict) -> str:
     """``"stage 0: load, inc"`` (at most three prefixes named)."""
-    names = stage["prefixes"]
+    names = list(dict.fromkeys(readable_prefix(p) for p in stage["prefixes"]))
     text = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
     return f"stage {stage['stage']}: {text}"
 

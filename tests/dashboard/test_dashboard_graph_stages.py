@@ -168,3 +168,26 @@ def test_a_graph_submitted_when_idle_starts_a_new_computation():
     # While work is pending, a new graph joins the current computation.
     state.update_graph("client", {"more-ffffffff": Task("more-ffffffff", len, [2])}, ["more-ffffffff"])
     assert set(plugin.computation.prefix) == {"other-eeeeeeee", "more-ffffffff"}
+
+
+def test_a_dataframe_shuffle_splits_stages_on_a_cluster():
+    import numpy as np
+    import pandas as pd
+
+    import shoal.dataframe as dd
+    from shoal.dashboard.stages_page import current_stage_table, stage_label
+    from shoal.distributed import Client, LocalCluster
+
+    pdf = pd.DataFrame({"k": np.arange(4000) % 37, "x": np.arange(4000.0)})
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster):
+        shuffled = dd.from_pandas(pdf, npartitions=6).shuffle("k")
+        sums = shuffled.groupby("k").x.sum().compute()
+        pd.testing.assert_series_equal(sums.sort_index(), pdf.groupby("k").x.sum(), check_names=False)
+        table = current_stage_table(cluster.scheduler.dashboard.plugin)
+    labels = [stage_label(stage) for stage in table]
+    shuffle_stage = next(i for i, label in enumerate(labels) if "shuffle" in label)
+    # The shuffle's outputs are each read across input partitions: the work after it is a new stage.
+    assert len(table) >= 2 and shuffle_stage < len(table) - 1
+    assert all(stage["n_finished"] == stage["n_tasks"] > 0 for stage in table)
+    assert all(len(label.split(":")[1]) < 60 for label in labels)  # tokens are left out of names
