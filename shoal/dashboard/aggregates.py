@@ -180,6 +180,10 @@ class DashboardPlugin(SchedulerPlugin):
         if self._idle:
             self.computation = Computation(graph_limit=self.graph_limit)
             self._idle = False
+            # Prefixes with no live task are dropped (some keys carry a token in
+            # their prefix, so a long-lived scheduler would otherwise keep them all).
+            for name in [name for name, c in self.prefix_counts.items() if not any(c.values())]:
+                del self.prefix_counts[name]
         records = self.state.tasks
         self.computation.add_tasks([records[k] for k in tasks if k in records])
 

@@ -154,3 +154,21 @@ def test_two_hundred_workers_stay_bounded_and_cheap():
     for i in range(200):
         state.remove_worker(f"sim://w{i}", reason="test")
     assert plugin.workers == {}
+
+
+def test_prefixes_without_live_tasks_are_dropped_when_a_new_computation_starts():
+    from shoal.dashboard import DashboardPlugin
+    from shoal.distributed.state import SchedulerState
+    from shoal.taskgraph import Task
+
+    state = SchedulerState()
+    plugin = DashboardPlugin(state)
+    state.add_plugin(plugin)
+    state.add_worker("w1", 1)
+    for round_number in range(5):  # each round: a prefix of its own, computed then released
+        key = f"shuffle-{round_number:032x}-split0"
+        state.update_graph("c", {key: Task(key, len, [1])}, [key])
+        state.handle_task_finished("w1", key, nbytes=8)
+        state.client_releases_keys("c", [key])
+    assert len(plugin.prefix_counts) <= 2  # the last round's, and at most the one before
+    assert plugin.counts()["prefixes"] == {}
