@@ -101,6 +101,13 @@ def test_job_script_holds_the_directives_then_a_valid_worker_command(tmp_path):
     assert args.name == "shoal-worker-77" and args.no_reconnect
 
 
+def test_log_directory_is_made_absolute_with_the_home_directory_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with SlurmCluster(cores=1, host="127.0.0.1", log_directory="~/logs") as cluster:
+        assert f"#SBATCH --output={tmp_path}/logs/shoal-worker-%j.out" in cluster.job_script().splitlines()
+    assert (tmp_path / "logs").is_dir()
+
+
 def test_job_script_without_memory_or_walltime_asks_for_neither():
     with SlurmCluster(cores=1, walltime=None, host="127.0.0.1", job_name="analysis") as cluster:
         script = cluster.job_script()

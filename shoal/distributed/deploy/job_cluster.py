@@ -107,7 +107,7 @@ class JobCluster:
         self.threads_per_worker = max(1, cores // processes)
         self.memory = None if memory is None else parse_bytes(memory)
         self.python, self.job_name = python, job_name
-        self.log_directory = None if log_directory is None else os.path.abspath(log_directory)
+        self.log_directory = None if log_directory is None else os.path.abspath(os.path.expanduser(log_directory))
         self.env_extra = list(env_extra)
         self.host = host or reachable_host()
         self.scheduler_port, self.worker_host = scheduler_port, worker_host

@@ -18,6 +18,7 @@ interpreter's path) with shoal installed.
 from __future__ import annotations
 
 import collections
+import os
 import re
 import shlex
 import subprocess
@@ -56,7 +57,7 @@ def ssh_argv(host: str, connect_options: dict | None = None) -> list:
     if "identity_file" in options:
         keys = [options.pop("identity_file"), *keys]
     for key in keys:
-        argv += ["-i", str(key)]
+        argv += ["-i", os.path.expanduser(str(key))]
     if "known_hosts" in options:
         known_hosts = options.pop("known_hosts")
         argv += (["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"] if known_hosts is None
