@@ -49,11 +49,23 @@ def run_page(page: str, blocks: list[dict]) -> None:
         exec(compile(source, page, "exec"), namespace)
 
 
+#: Fence languages a page may use; anything else (```py, ```pycon) would be skipped silently.
+KNOWN_FENCES = {"python", "bash", "yaml", "text", ""}
+
+
 def test_every_page_has_python_examples_and_only_known_fences():
     assert DOCS.is_dir(), "docs/ is missing"
     for page in PAGES:
         if page.name != "README.md":
             assert code_blocks(page), f"{page.name} has no ```python example"
+        text = page.read_text()
+        fences = re.findall(r"^ *```(\S*)", text, flags=re.MULTILINE)
+        opening = fences[::2]  # fences alternate: opening (with a language), closing (bare)
+        assert len(fences) % 2 == 0, f"{page.name}: a ``` fence is not closed"
+        unknown = sorted(set(opening) - KNOWN_FENCES)
+        assert not unknown, f"{page.name}: code fences {unknown} are neither run nor known; use ```python or ```bash"
+        assert opening.count("python") == len(code_blocks(page)), (
+            f"{page.name}: an indented ```python block would not be run; start python fences at the line's start")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
