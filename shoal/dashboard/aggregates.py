@@ -16,7 +16,11 @@ metrics also give memory per worker: ``managed_bytes``,
 ``unmanaged_bytes``, ``spilled_bytes`` (and ``cpu`` in percent,
 ``executing`` tasks, ``paused``); missing fields count as 0, and managed
 memory falls back to the bytes of results the scheduler knows the worker
-holds. A worker that sends no events but cumulative ``spilled_count`` /
+holds. Without worker events, a task whose inputs had to move to its worker
+gets a ``"transfer"`` bar from when it was sent to when it started running
+(the worker's reported duration tells when); bytes transferred are the
+sizes of those inputs, as the scheduler knows them.
+A worker that sends no events but cumulative ``spilled_count`` /
 ``unspilled_count`` (as shoal's worker does) gets a spill bar over each
 heartbeat interval in which they grew.
 
@@ -152,6 +156,7 @@ class DashboardPlugin(SchedulerPlugin):
         self.transfers = 0
         self._idle = True  # no task active since the last graph: the next graph starts a computation
         self._reported_durations: dict = {}  # key -> seconds the worker measured, until its transition
+        self._fetching: dict = {}  # processing key -> (inputs to fetch from peers, their bytes)
         self.prefix_counts: dict = {}  # prefix -> {state: n}
         self.state_counts: dict = dict.fromkeys(COUNTED_STATES, 0)
         self.workers: dict = {}  # address -> WorkerCounts
@@ -273,7 +278,9 @@ class DashboardPlugin(SchedulerPlugin):
             wc = self.workers.get(worker)
             if wc is not None:
                 wc.processing += 1
-                self._count_transfers(key, worker, wc)
+                fetched = self._count_transfers(key, worker, wc)
+                if fetched[0]:
+                    self._fetching[key] = fetched
         elif finish == "memory":
             self._enter_memory(key)
 
@@ -282,11 +289,13 @@ class DashboardPlugin(SchedulerPlugin):
         counts = self.state_counts
         return counts["waiting"] + counts["queued"] + counts["no-worker"] + counts["processing"]
 
-    def _count_transfers(self, key: Hashable, worker: str, wc: WorkerCounts) -> None:
-        """Inputs of ``key`` not yet on ``worker`` will be fetched from peers (O(dependencies))."""
+    def _count_transfers(self, key: Hashable, worker: str, wc: WorkerCounts) -> tuple[int, int]:
+        """Inputs of ``key`` not yet on ``worker`` will be fetched from peers (O(dependencies));
+        how many and their bytes."""
         ts = self.state.tasks.get(key)
+        n = nbytes = 0
         if ts is None:
-            return
+            return n, nbytes
         for dep in ts.dependencies:
             if dep.nbytes > 0 and dep.who_has and not any(ws.address == worker for ws in dep.who_has):
                 self.transfer_bytes += dep.nbytes
@@ -297,6 +306,9 @@ class DashboardPlugin(SchedulerPlugin):
                 sender = self.workers.get(next(iter(dep.who_has)).address)
                 if sender is not None:
                     sender.sent_bytes += dep.nbytes
+                n += 1
+                nbytes += dep.nbytes
+        return n, nbytes
 
     def _leave_processing(self, key: Hashable, finish: str, prefix: str) -> None:
         worker, started = self._processing.pop(key, (None, None))
@@ -304,12 +316,20 @@ class DashboardPlugin(SchedulerPlugin):
         if wc is not None:
             wc.processing -= 1
         reported = self._reported_durations.pop(key, None)
+        fetched = self._fetching.pop(key, None)
         if finish in ("memory", "erred") and started is not None:
             stop = self.clock()
             # The worker's own measure excludes the time the task waited in its
             # queue and on the network; the scheduler's span is the fallback.
             duration = stop - started if reported is None else reported
             start = max(started, stop - duration)
+            if fetched is not None and start > started:
+                # Before the run: fetching inputs from peers (and any wait in the
+                # worker's queue, which the scheduler cannot tell apart).
+                n, nbytes = fetched
+                self.task_stream.append((f"{n} inputs, {nbytes} bytes for {key}", worker, started, start,
+                                         "transfer", "transfer"))
+                self.task_stream_total += 1
             kind = "compute" if finish == "memory" else "erred"
             self.task_stream.append((key, worker, start, stop, prefix if finish == "memory" else "erred", kind))
             self.task_stream_total += 1

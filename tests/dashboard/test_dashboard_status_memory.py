@@ -117,3 +117,26 @@ def test_spill_counts_in_heartbeats_become_spill_bars():
     rows = doc.select_one({"name": "workers-table"}).source.data
     assert dict(zip(rows["address"], rows["status"])) == {"w1": "paused", "w2": "running"}
     assert dict(zip(rows["address"], rows["spilled"]))["w1"] == 3000
+
+
+def test_a_task_that_fetched_inputs_gets_a_transfer_bar_before_its_run():
+    clock = iter(range(1000, 2000))
+    state = SchedulerState()
+    plugin = DashboardPlugin(state, clock=lambda: float(next(clock)))
+    state.add_plugin(plugin)
+    state.add_worker("w1", 1)
+    state.add_worker("w2", 1)
+    graph = {"a-aaaaaaaa": Task("a-aaaaaaaa", len, [1]),
+             "c-cccccccc": Task("c-cccccccc", len, Ref("a-aaaaaaaa"))}
+    state.update_graph("client", graph, ["c-cccccccc"], workers={"a-aaaaaaaa": ["w1"], "c-cccccccc": ["w2"]})
+    state.handle_task_finished("w1", "a-aaaaaaaa", nbytes=4096)
+    sent = plugin._processing["c-cccccccc"][1]
+    msg = {"op": "task-finished", "key": "c-cccccccc", "nbytes": 8, "duration": 0.25}
+    plugin.worker_report("w2", msg)
+    state.handle_worker_message("w2", msg)
+    transfer, compute = list(plugin.task_stream)[-2:]
+    assert transfer[1] == compute[1] == "w2" and transfer[5] == "transfer" and compute[5] == "compute"
+    assert "1 inputs, 4096 bytes" in transfer[0]
+    # The transfer spans from the send to the run's start; the run lasts what the worker measured.
+    assert transfer[2] == sent and transfer[3] == compute[2]
+    assert compute[3] - compute[2] == 0.25
