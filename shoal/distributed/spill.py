@@ -42,7 +42,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Hashable
 
@@ -135,11 +135,13 @@ class SpillStore(MutableMapping):
     least-recently-used-first order), ``counts`` (``spilled``, ``unspilled``:
     how many times values went to disk and came back; ``spilled_bytes``,
     ``unspilled_bytes``, ``disk_bytes`` written; ``spill_seconds``,
-    ``unspill_seconds``).
+    ``unspill_seconds``), ``events`` (the latest spills and reads, as dicts
+    ``kind="spill", start, stop, nbytes, key`` with wall-clock times, for the
+    dashboard's task stream; ``drain_events()`` takes them).
     """
 
     def __init__(self, target: float | None = None, *, directory: str | None = None,
-                 sizeof: Callable[[Any], int] = default_sizeof):
+                 sizeof: Callable[[Any], int] = default_sizeof, max_events: int = 1000):
         self.target = None if target is None else int(target)
         self.parent_directory = directory
         self.sizeof = sizeof
@@ -157,6 +159,7 @@ class SpillStore(MutableMapping):
         # Reads from the event loop and from task threads may interleave.
         self._lock = threading.RLock()
         self.closed = False
+        self.events: deque = deque(maxlen=max_events)
 
     # ------------------------------------------------------------------ the directory
     @property
@@ -203,12 +206,13 @@ class SpillStore(MutableMapping):
             if key not in self.slow:
                 raise KeyError(key)
             path, nbytes = self.slow[key]
-            start = time.perf_counter()
+            start, wall = time.perf_counter(), time.time()
             value = load_frames(read_frames(path))
             counts = self.counts
             counts["unspilled"] += 1
             counts["unspilled_bytes"] += nbytes
             counts["unspill_seconds"] += time.perf_counter() - start
+            self._event(key, "from disk", wall, nbytes)
             if self.target is None or nbytes <= self.target:
                 # Back in memory as the most recently used; others may make room.
                 del self.slow[key]
@@ -263,7 +267,7 @@ class SpillStore(MutableMapping):
 
     def _spill_value(self, key: Hashable, value: Any, nbytes: int) -> bool:
         """Write ``value`` to disk as ``key``'s file; False if it cannot be pickled."""
-        start = time.perf_counter()
+        start, wall = time.perf_counter(), time.time()
         try:
             frames = dump_frames(value)
         except Exception as error:
@@ -287,7 +291,19 @@ class SpillStore(MutableMapping):
         counts["spilled_bytes"] += nbytes
         counts["disk_bytes"] += written
         counts["spill_seconds"] += time.perf_counter() - start
+        self._event(key, "to disk", wall, nbytes)
         return True
+
+    def _event(self, key: Hashable, direction: str, start: float, nbytes: int) -> None:
+        self.events.append({"kind": "spill", "start": start, "stop": time.time(), "nbytes": nbytes,
+                            "key": f"{key} {direction}"})
+
+    def drain_events(self) -> list:
+        """The spill events recorded since the last call (at most ``max_events``: the latest)."""
+        with self._lock:
+            events = list(self.events)
+            self.events.clear()
+        return events
 
     def _discard(self, key: Hashable) -> None:
         nbytes = self.sizes.pop(key)

@@ -39,6 +39,8 @@ import contextlib
 import queue
 from typing import Any
 
+import psutil
+
 from shoal import config
 
 from .batched import BatchedStream, iter_batch
@@ -196,6 +198,7 @@ class Worker:
         self.memory_limit = parse_memory_limit(memory_limit)
         self.local_directory = local_directory
         self.rss_reader = rss_reader or process_rss()
+        self._process = psutil.Process()
         self.memory_monitor_interval = (
             float(config.get("distributed.worker.memory.monitor-interval"))
             if memory_monitor_interval is None else memory_monitor_interval
@@ -443,9 +446,11 @@ class Worker:
         process's ``rss`` and the rest of it (``unmanaged_bytes``), as sent in heartbeats."""
         state = self.state
         data = state.data
+        events: list = []
         if isinstance(data, SpillStore):
             managed, spilled = data.memory, data.spilled
             counts = data.counts
+            events = data.drain_events()  # spill bars on the dashboard's task stream
         else:
             tasks = state.tasks
             managed = sum(max(tasks[k].nbytes, 0) for k in list(data) if k in tasks)
@@ -454,9 +459,13 @@ class Worker:
             rss = int(self.rss_reader())
         except Exception:  # a failing reader must not stop heartbeats
             rss = 0
-        return {"managed_bytes": managed, "unmanaged_bytes": max(rss - managed, 0), "spilled_bytes": spilled,
-                "rss": rss, "spilled_count": counts.get("spilled", 0),
-                "unspilled_count": counts.get("unspilled", 0), "paused": self.paused}
+        metrics = {"managed_bytes": managed, "unmanaged_bytes": max(rss - managed, 0), "spilled_bytes": spilled,
+                   "rss": rss, "spilled_count": counts.get("spilled", 0),
+                   "unspilled_count": counts.get("unspilled", 0), "paused": self.paused,
+                   "cpu": self._process.cpu_percent(None)}  # percent of one core since the last heartbeat
+        if events:
+            metrics["events"] = events
+        return metrics
 
     async def _monitor_memory(self, state: WorkerState) -> None:
         """Every ``memory_monitor_interval`` s: spill or pause by RSS (see ``MemoryPolicy``)."""

@@ -14,7 +14,7 @@ import pytest
 
 import shoal.array as sa
 from shoal import config
-from shoal.distributed import Client, LocalCluster, Scheduler, Worker
+from shoal.distributed import Client, LocalCluster, Scheduler, SchedulerPlugin, Worker
 from shoal.distributed.cli import worker_main
 from shoal.distributed.memory import MemoryPolicy, memory_fraction, parse_memory_limit
 from shoal.distributed.spill import SpillStore, dump_frames, load_frames, read_frames, write_frames
@@ -141,6 +141,18 @@ def test_unpicklable_values_stay_in_memory(store):
     assert set(store.slow) <= set("abc")
 
 
+def test_spills_and_reads_are_recorded_as_events_for_the_task_stream(store):
+    before = time.time()
+    for key in "abcd":
+        store[key] = array_of(1000)
+    store["a"]
+    events = store.drain_events()
+    assert [(e["kind"], e["key"], e["nbytes"]) for e in events] == [
+        ("spill", "a to disk", 1000), ("spill", "a from disk", 1000), ("spill", "b to disk", 1000)]  # b makes room
+    assert all(before <= e["start"] <= e["stop"] <= time.time() for e in events)
+    assert store.drain_events() == []
+
+
 def test_evict_spills_one_value_and_close_removes_the_directory(tmp_path):
     store = SpillStore(target=None, directory=str(tmp_path))
     store["a"] = array_of(1000)
@@ -240,8 +252,15 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
     values = np.random.default_rng(0).random(32 * MB // 8)  # 32 MB
     expected = values * 2 + 1
 
+    heartbeats: list = []
+
+    class HeartbeatRecorder(SchedulerPlugin):
+        def heartbeat(self, address, metrics):
+            heartbeats.append((address, dict(metrics)))
+
     async def main():
         async with Scheduler("inproc://") as s:
+            s.add_plugin(HeartbeatRecorder())
             workers = [Worker(s.address, nthreads=1, memory_limit="8MB", heartbeat_interval=0.05,
                               local_directory=str(tmp_path)) for _ in range(2)]
             for w in workers:
@@ -274,6 +293,13 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
                         assert m["unmanaged_bytes"] == MB and m["rss"] == MB + w.data.memory
                     assert all(not w.paused for w in workers)
                     directories = [w.data.directory for w in workers]
+                    # Each spill and read reached plugins (the dashboard's task stream) once, by heartbeat.
+                    for w in workers:
+                        events = [e for a, m in heartbeats if a == w.address for e in m.get("events", ())]
+                        to_disk = [e for e in events if e["key"].endswith(" to disk")]
+                        assert len(to_disk) == w.data.counts["spilled"]
+                        assert all(e["kind"] == "spill" and e["nbytes"] > 0 for e in events)
+                    assert all("cpu" in m for _, m in heartbeats)
             finally:
                 for w in workers:
                     await w.close()
