@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import math
 import os
 import signal
 import subprocess
@@ -22,11 +24,14 @@ import sys
 import weakref
 from typing import Any
 
+from .deploy.adaptive import Adaptive
 from .loop_thread import LoopThread
 from .memory import parse_memory_limit
 from .scheduler import Scheduler
 from .security import as_security
 from .worker import Worker
+
+logger = logging.getLogger("shoal.distributed.cluster")
 
 __all__ = ["LocalCluster"]
 
@@ -112,6 +117,7 @@ class LocalCluster:
         self._processes: dict = {}  # name -> Popen, also killed at exit if we are not closed
         self._finalizer = weakref.finalize(self, _kill_all, self._processes)
         self.status = "created"
+        self._adaptive: Adaptive | None = None
         self._loop_thread = None
         if not asynchronous:
             self._loop_thread = LoopThread.acquire()
@@ -159,10 +165,21 @@ class LocalCluster:
 
     # ------------------------------------------------------------------ workers
     def scale(self, n: int) -> Any:
-        """Grow or shrink to ``n`` workers (waits until the scheduler sees them)."""
+        """Grow or shrink to ``n`` workers (waits until the scheduler sees them); stops ``adapt``.
+
+        Shrinking retires workers gracefully (``Client.retire_workers``): idle
+        ones holding the least data go first, and the results they hold are
+        copied to the workers that stay, so no future loses its data. Only
+        ``scale(0)`` drops data, having nowhere to put it.
+        """
         if n < 0:
             raise ValueError(f"scale(n): n must be >= 0, got {n}")
-        return self._sync(self._scale, n)
+
+        async def scale():
+            await self._stop_adaptive()
+            await self._scale(n)
+
+        return self._sync(scale)
 
     async def _scale(self, n: int) -> None:
         new = []
@@ -170,12 +187,53 @@ class LocalCluster:
             name = f"{'proc' if self.processes else 'thread'}-worker-{next(self._names)}"
             new.append(name)
             self.workers[name] = await self._start_worker(name)
-        while len(self.workers) > n:
-            name = list(self.workers)[-1]
-            await self._stop_worker(name)
+        if len(self.workers) > n:
+            await self._retire(len(self.workers) - n, keep=n)
         self.n_workers = n
         if new:
             await self._wait_registered(new)
+
+    async def _retire(self, count: int, keep: int) -> None:
+        """Stop ``count`` workers: not yet registered ones first, then gracefully retired ones."""
+        by_name = {ws.name: ws.address for ws in self.scheduler.state.workers.values()}
+        unregistered = [name for name in self.workers if name not in by_name]
+        doomed = unregistered[-count:] if unregistered else []
+        rest = count - len(doomed)
+        if rest and keep > 0:
+            addresses = self.scheduler.workers_to_retire(n=rest)
+            try:
+                await self.scheduler.retire_workers(addresses, close=True, timeout=self.worker_start_timeout)
+            except (TimeoutError, ValueError) as error:
+                logger.warning("LocalCluster could not retire %s gracefully (%s); stopping them", addresses, error)
+            names = {ws_name for ws_name, address in by_name.items() if address in addresses}
+            doomed += [name for name in self.workers if name in names]
+        if len(doomed) < count:  # scale(0), or a retirement that picked fewer: stop from the end
+            doomed += [name for name in reversed(list(self.workers)) if name not in doomed][:count - len(doomed)]
+        for name in doomed:
+            await self._stop_worker(name)
+
+    # ------------------------------------------------------------------ adaptivity
+    def adapt(self, minimum: int = 0, maximum: float = math.inf, *, interval: float = 1.0,
+              wait_count: int = 3) -> Any:
+        """Scale with the load between ``minimum`` and ``maximum`` workers, deciding every
+        ``interval`` s (``deploy.adaptive``): grow while tasks queue beyond the threads,
+        retire idle workers gracefully after ``wait_count`` decisions in a row ask for
+        fewer. Returns the ``Adaptive``; ``scale()`` or another ``adapt()`` replaces it.
+        """
+        adaptive = Adaptive(self, minimum, maximum, interval=interval, wait_count=wait_count)
+
+        async def start():
+            await self._stop_adaptive()
+            self._adaptive = adaptive
+            adaptive.start()
+            return adaptive
+
+        return self._sync(start)
+
+    async def _stop_adaptive(self) -> None:
+        if self._adaptive is not None:
+            await self._adaptive.stop()
+            self._adaptive = None
 
     async def _start_worker(self, name: str) -> Any:
         if not self.processes:
@@ -265,6 +323,7 @@ class LocalCluster:
         if self.status in ("closing", "closed"):
             return
         self.status = "closing"
+        await self._stop_adaptive()
         await asyncio.gather(*(self._stop_worker(name) for name in list(self.workers)), return_exceptions=True)
         if self.scheduler is not None:
             await self.scheduler.close()

@@ -82,6 +82,8 @@ class LoopThread:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            if future.done():  # the coroutine's own TimeoutError (the same class since 3.11): keep its message
+                raise
             future.cancel()
             raise TimeoutError(f"{getattr(coroutine_function, '__name__', 'operation')} did not finish "
                                f"within {timeout} s") from None

@@ -373,8 +373,9 @@ class Worker:
                 for msg in iter_batch(batch):
                     if msg.get("op") == "close":
                         logger.info("Scheduler asked worker %s to close", self.address)
-                        if msg.get("reason") == "retired":
-                            self.reconnect = False  # retired for good: close instead of registering again
+                        if msg.get("reason") == "retired":  # for good: close, never register again
+                            self._spawn(self.close(report=False))
+                            return
                         break
                     if msg.get("op") == "restart":
                         logger.info("Scheduler asked worker %s to restart", self.address)

@@ -33,6 +33,7 @@ import shoal.array as sa
 from shoal.distributed import Client
 from shoal.distributed import cli
 from shoal.distributed.deploy import JobCluster, SlurmCluster
+from shoal.distributed.deploy.commands import CommandError
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -488,6 +489,20 @@ def test_slurm_cluster_runs_a_computation_on_workers_slurm_started(slurm):
     for name in outputs:
         with open(os.path.join(log_directory, name)) as f:
             assert "Worker at:" in f.read()
+
+
+def test_slurm_refusals_and_queued_jobs_are_reported_with_their_cause(slurm):
+    with SlurmCluster(cores=1, queue="no-such-partition", host="127.0.0.1") as cluster:
+        with pytest.raises(CommandError, match="(?i)partition"):
+            cluster.scale(1)
+        assert cluster.jobs == {}
+    with SlurmCluster(cores=1, host="127.0.0.1", job_extra=["--begin=now+1hour"],
+                      log_directory=os.path.join(slurm.dir, "jobs")) as cluster:
+        cluster.scale(1)
+        (job_id,) = cluster.jobs
+        with pytest.raises(TimeoutError, match=f"'{job_id}': 'PENDING'"):
+            cluster.wait_for_workers(1, timeout=1)
+    assert job_id not in slurm.job_ids()
 
 
 def test_slurm_cluster_adapts_to_queued_tasks(slurm):

@@ -138,3 +138,62 @@ def test_retiring_unknown_worker_or_everyone_is_refused_with_a_reason():
             assert await kept == 4
 
     run(main)
+
+
+# ---------------------------------------------------------------- LocalCluster.scale / adapt
+def _wait_for(condition, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout} s")
+        time.sleep(0.02)
+
+
+def test_scale_down_retires_gracefully_and_keeps_every_result():
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        futures = client.map(slow_square, range(12), delay=0.0)
+        assert client.gather(futures) == [i * i for i in range(12)]
+        assert sum(1 for keys in client.has_what().values() if keys) >= 2  # results are spread
+        cluster.scale(1)
+        assert len(cluster.workers) == 1 and len(client.nthreads()) == 1
+        (holder,) = client.has_what()
+        assert len(client.has_what()[holder]) == 12  # everything was copied, nothing dropped
+        assert client.gather(futures) == [i * i for i in range(12)]
+        cluster.scale(2)
+        assert len(client.nthreads()) == 2
+
+
+def test_adapt_grows_under_a_queue_of_slow_tasks_and_shrinks_back_when_idle():
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        adaptive = cluster.adapt(1, 3, interval=0.05, wait_count=2)
+        futures = client.map(slow_square, range(16), delay=0.25)
+        _wait_for(lambda: len(cluster.workers) == 3, what="growing to 3 workers")
+        assert client.gather(futures) == [i * i for i in range(16)]
+        ran_on = {address for address, keys in client.has_what().items() if keys}
+        assert len(ran_on) >= 2  # the new workers took part
+        total = client.submit(sum, futures)
+        assert total.result() == sum(i * i for i in range(16))
+        client.cancel(futures)  # explicit: do not depend on when the garbage collector drops them
+        # Idle: back to the minimum, the one result still wanted kept.
+        _wait_for(lambda: len(cluster.workers) == 1, what="shrinking to 1 worker")
+        assert total.result() == sum(i * i for i in range(16))
+        assert len(client.nthreads()) == 1
+        sizes = [to for _, _, to in adaptive.log]
+        assert max(sizes) == 3 and sizes[-1] == 1
+        cluster.scale(2)  # a manual scale stops adapting
+        assert cluster._adaptive is None and len(client.nthreads()) == 2
+
+
+def test_retired_worker_process_and_its_nanny_exit_and_data_stays():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        futures = client.map(slow_square, range(8), delay=0.0)
+        assert client.gather(futures) == [i * i for i in range(8)]
+        holders = client.has_what()
+        leaving = max(holders, key=lambda a: len(holders[a]))
+        name = client.scheduler_info()["workers"][leaving]["name"]
+        nanny = cluster.worker_processes[name]  # with nanny=True, the nanny is the process we started
+        assert client.retire_workers(workers=[leaving]) == [leaving]
+        _wait_for(lambda: nanny.poll() is not None, what="the retired worker's nanny exiting")
+        assert nanny.returncode == 0  # a clean exit, not restarted
+        assert leaving not in client.nthreads() and len(client.nthreads()) == 1
+        assert client.gather(futures) == [i * i for i in range(8)]
