@@ -30,10 +30,10 @@ from shoal.distributed.comm.handshake import local_handshake
 from shoal.distributed.comm.tcp import frame_prefix
 from shoal.distributed.loop_thread import LoopThread
 
-pytestmark = pytest.mark.timeout(60)
-
-#: Hypothesis examples per property: each sends a whole batch, so a few suffice.
-EXAMPLES = 6
+#: Hypothesis examples per property: each sends a whole batch, so a few suffice in
+#: CI; SHOAL_FUZZ_EXAMPLES=500 searches deeper on a developer's machine.
+EXAMPLES = int(os.environ.get("SHOAL_FUZZ_EXAMPLES", 6))
+pytestmark = pytest.mark.timeout(60 + 2 * EXAMPLES)
 #: How long one raw socket waits for the server to answer or hang up.
 SOCKET_TIMEOUT = 5.0
 
@@ -71,6 +71,7 @@ class Running:
                 "workers": sorted(s.state.workers),
                 "clients": sorted(map(repr, s.state.clients)),
                 "streams": sorted(map(repr, s.streams)),
+                "tasks": len(s.state.tasks),
                 "status": (s.status, w.status),
             }
 
