@@ -33,6 +33,8 @@ STATE_COLOURS = {"waiting": "#cccccc", "queued": "#999999", "no-worker": "#ff990
 PROGRESS_STATES = [s for s in COUNTED_STATES]
 #: Task stream colours of what is not a computed task (computed tasks take their prefix's colour).
 KIND_COLOURS = {"transfer": "#e41a1c", "spill": "#8c564b", "erred": "#000000"}
+#: Prefix colours: Category20 without its reds and browns, which mark transfers and spills.
+PREFIX_PALETTE = [c for c in Category20[20] if c not in ("#d62728", "#ff9896", "#8c564b", "#c49c94")]
 MEMORY_PARTS = ["managed", "unmanaged", "spilled"]
 MEMORY_COLOURS = ["#1f77b4", "#aec7e8", "#8c564b"]
 
@@ -56,8 +58,7 @@ def prefix_colour(prefix: str) -> str:
     """
     if prefix == "erred":
         return "#000000"
-    palette = Category20[20]
-    return palette[zlib.crc32(prefix.encode()) % len(palette)]
+    return PREFIX_PALETTE[zlib.crc32(prefix.encode()) % len(PREFIX_PALETTE)]
 
 
 def _workers_columns(plugin) -> dict:
