@@ -447,9 +447,9 @@ def test_cli_worker_takes_a_memory_limit_string_and_a_local_directory(tmp_path):
                     (directory,) = spill_directories()
                     assert [f.stat().st_size >= 200 * MB for f in directory.iterdir()] == [True]
                     assert await c.submit(np.sum, future) == 0  # read back from disk
-                    for _ in range(200):  # bounded: the next heartbeat
+                    for _ in range(300):  # bounded: a heartbeat (every second) after the reads are over
                         metrics = next(iter(s.state.workers.values())).metrics
-                        if metrics.get("unspilled_count", 0) >= 2:
+                        if metrics.get("unspilled_count", 0) >= 2 and metrics["rss"] < 0.6 * 300 * MB:
                             break
                         await asyncio.sleep(0.02)
                     # Once for the client, once for np.sum; and none of it stays: the worker is not paused.
