@@ -294,3 +294,25 @@ def test_cli_worker_runs_under_a_nanny_and_stops_with_it():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+
+
+def test_cli_nworkers_start_one_nanny_each_and_all_stop_on_sigterm():
+    with LocalCluster(n_workers=0, threads_per_worker=1) as cluster, Client(cluster) as client:
+        proc = subprocess.Popen([sys.executable, "-m", "shoal.distributed.cli", "worker", cluster.scheduler_address,
+                                 "--nworkers", "2", "--nthreads", "1"],
+                                stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: len(client.nthreads()) == 2, timeout=40, what="two workers registered")
+            nannies = psutil.Process(proc.pid).children()
+            workers = [child for nanny in nannies for child in nanny.children()]
+            assert len(nannies) == 2 and len(workers) == 2
+            infos = cluster.scheduler_info()["workers"].values()
+            assert len({info["nanny"] for info in infos}) == 2 and all(info["nanny"] for info in infos)
+            assert sorted(worker_pids(client).values()) == sorted(w.pid for w in workers)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+            wait_until(lambda: not any(alive(p.pid) for p in nannies + workers), timeout=10, what="all exited")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
