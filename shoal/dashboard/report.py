@@ -18,7 +18,6 @@ import itertools
 import time
 import uuid
 from collections import deque
-from contextlib import contextmanager
 from typing import Any, Hashable
 
 from .aggregates import DashboardPlugin
@@ -176,17 +175,34 @@ def report_html(data: dict, title: str = "shoal performance report") -> str:
     return file_html(layout, resources=INLINE, title=title)
 
 
-@contextmanager
-def performance_report(client, filename: str = "shoal-report.html", title: str = "shoal performance report"):
+class performance_report:
     """Record what the scheduler runs inside the block; write ``filename`` on exit.
 
-    The file is written even when the block raises (it shows what ran up to
-    the error). See ``Client.performance_report``.
+    Use ``with`` on a synchronous client and ``async with`` on an
+    asynchronous one. The file is written even when the block raises (it
+    shows what ran up to the error). See ``Client.performance_report``.
     """
-    token = client.run_on_scheduler(start_recording)
-    try:
-        yield
-    finally:
-        data = client.run_on_scheduler(stop_recording, token)
-        with open(filename, "w", encoding="utf-8") as file:
-            file.write(report_html(data, title))
+
+    def __init__(self, client, filename: str = "shoal-report.html", title: str = "shoal performance report"):
+        self.client = client
+        self.filename = filename
+        self.title = title
+        self.token = None
+
+    def _write(self, data: dict) -> None:
+        with open(self.filename, "w", encoding="utf-8") as file:
+            file.write(report_html(data, self.title))
+
+    def __enter__(self) -> "performance_report":
+        self.token = self.client.run_on_scheduler(start_recording)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._write(self.client.run_on_scheduler(stop_recording, self.token))
+
+    async def __aenter__(self) -> "performance_report":
+        self.token = await self.client.run_on_scheduler(start_recording)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self._write(await self.client.run_on_scheduler(stop_recording, self.token))

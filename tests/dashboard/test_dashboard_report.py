@@ -100,3 +100,25 @@ def test_report_html_of_an_empty_recording():
     page = report_html({"started": now, "stopped": now, "task_stream": [], "groups": {}, "memory": [],
                         "tasks_finished": 0, "tasks_erred": 0, "transfer_bytes": 0})
     assert "0 tasks computed" in page and bokeh_documents(page)
+
+
+def test_performance_report_with_an_asynchronous_client(tmp_path):
+    import asyncio
+
+    from shoal.distributed import Scheduler, Worker
+
+    path = tmp_path / "async.html"
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            worker = Worker(s.address, nthreads=1)
+            await worker.start()
+            try:
+                async with Client(s.address, asynchronous=True) as c:
+                    async with c.performance_report(str(path)):
+                        assert await c.submit(slow_inc, 1) == 2
+            finally:
+                await worker.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert "1 tasks computed" in path.read_text(encoding="utf-8")
