@@ -48,6 +48,7 @@ from .comm import (
     CommClosedError, ConnectError, SerializationError, UnknownOperationError, connect, dumps, listen, parse_address,
 )
 from .rpc import ConnectionPool, portable_exception, request_problem
+from .comm.sizes import format_bytes
 from .memory import MemoryPolicy, parse_memory_limit, process_rss, trim_memory
 from .security import as_security
 from .spill import SpillStore
@@ -199,6 +200,7 @@ class Worker:
         self.local_directory = local_directory
         self.rss_reader = rss_reader or process_rss()
         self._process = psutil.Process()
+        self._warned_unmanaged = False
         self.memory_monitor_interval = (
             float(config.get("distributed.worker.memory.monitor-interval"))
             if memory_monitor_interval is None else memory_monitor_interval
@@ -490,7 +492,16 @@ class Worker:
         if not actions.spill_bytes or not isinstance(data, SpillStore):
             return
         freed = await self.loop.run_in_executor(None, _spill_at_least, data, actions.spill_bytes)
-        if self.state is not state or self.status != "running" or not freed:
+        if self.state is not state or self.status != "running":
+            return
+        if not freed:
+            if not data.fast and not self._warned_unmanaged:
+                self._warned_unmanaged = True  # once per worker: this repeats every 100 ms otherwise
+                logger.warning(
+                    "Worker %s uses %s, past %.0f%% of its %s limit, but holds no results in memory to spill: "
+                    "the memory is held by running tasks or leaked (unmanaged). Use smaller chunks/partitions, "
+                    "or a bigger memory_limit.", self.address, format_bytes(rss), 100 * self.memory_policy.spill,
+                    format_bytes(self.memory_limit))
             return
         rss = int(self.rss_reader())
         logger.debug("Worker %s spilled %d bytes; RSS now %d bytes", self.address, freed, rss)
@@ -498,12 +509,12 @@ class Worker:
 
     def _set_paused(self, status: str | None, rss: int) -> None:
         if status == "paused":
-            logger.warning("Worker %s is paused: its memory use (%d bytes) is past %s of its limit %d; no new "
-                           "tasks start until it drops", self.address, rss, self.memory_policy.pause,
-                           self.memory_limit)
+            logger.warning("Worker %s is paused: its memory use (%s) is past %.0f%% of its %s limit; no new tasks "
+                           "start until it drops", self.address, format_bytes(rss), 100 * self.memory_policy.pause,
+                           format_bytes(self.memory_limit))
             self.carry_out(self.state.handle_pause())
         elif status == "running":
-            logger.info("Worker %s resumes: memory use is down to %d bytes", self.address, rss)
+            logger.info("Worker %s resumes: memory use is down to %s", self.address, format_bytes(rss))
             self.carry_out(self.state.handle_resume())
 
     # ------------------------------------------------------------------ execution

@@ -337,7 +337,7 @@ def test_worker_pauses_past_the_pause_fraction_and_resumes_below_it():
     run(main)
 
 
-def test_paused_worker_gets_no_tasks_while_another_does_them():
+def test_paused_worker_gets_no_tasks_while_another_does_them(caplog):
     async def main():
         async with Scheduler("inproc://") as s:
             async with Worker(s.address, nthreads=1, memory_limit=100 * MB, rss_reader=lambda: 90 * MB,
@@ -353,8 +353,15 @@ def test_paused_worker_gets_no_tasks_while_another_does_them():
                 assert await c.gather(futures) == [double(i) for i in range(20)]
                 assert not paused.data
                 assert len(healthy.data) == 20
+                assert paused.paused and s.state.workers[paused.address].status == "paused"
 
-    run(main)
+    with caplog.at_level("WARNING", logger="shoal.distributed.worker"):
+        run(main)
+    # Nothing to spill: told once (not every 100 ms) that the memory is not results.
+    unmanaged = [r for r in caplog.records if "holds no results in memory to spill" in r.getMessage()]
+    assert len(unmanaged) == 1 and "85.83 MiB" in unmanaged[0].getMessage()  # 90e6 bytes, written for people
+    paused_lines = [r for r in caplog.records if "is paused" in r.getMessage()]
+    assert len(paused_lines) == 1 and "past 80% of its 95.37 MiB limit" in paused_lines[0].getMessage()
 
 
 def test_rss_past_the_spill_fraction_spills_until_back_at_target(tmp_path):
