@@ -96,7 +96,7 @@ def test_job_script_holds_the_directives_then_a_valid_worker_command(tmp_path):
     argv = worker_command_args(script)
     assert argv[:4] == ["/opt/env/bin/python", "-m", "shoal.distributed.cli", "worker"]
     args = cli_parser(cli.worker_main).parse_args(argv[4:])
-    assert args.address == address
+    assert args.address == address and args.nanny  # the default: a nanny restarts a worker that dies
     assert (args.nthreads, args.nworkers) == (2, 2)
     assert int(args.memory_limit) == (2 * 2**30) // 2  # the job's memory shared by its two processes
     assert args.name == "shoal-worker-77" and args.no_reconnect
@@ -110,11 +110,13 @@ def test_log_directory_is_made_absolute_with_the_home_directory_expanded(monkeyp
 
 
 def test_job_script_without_memory_or_walltime_asks_for_neither():
-    with SlurmCluster(cores=1, walltime=None, host="127.0.0.1", job_name="analysis") as cluster:
+    with SlurmCluster(cores=1, walltime=None, host="127.0.0.1", job_name="analysis",
+                      worker_extra_args=["--no-nanny", "--log-level", "info"]) as cluster:
         script = cluster.job_script()
     assert not any(flag in script for flag in ("--mem", "--time", "--partition", "--output", "--memory-limit"))
     args = cli_parser(cli.worker_main).parse_args(worker_command_args(script, "5")[4:])
     assert args.name == "analysis-5" and args.nthreads == 1 and args.memory_limit is None
+    assert not args.nanny and args.log_level == "info"
 
 
 @pytest.mark.parametrize("options, message", [
@@ -195,7 +197,9 @@ def local_jobs():
     clusters = []
 
     def make(**kwargs):
-        cluster = LocalJobCluster(host="127.0.0.1", worker_host="127.0.0.1", **kwargs)
+        # No nanny: half the processes to start, and these tests are about jobs, not restarts.
+        cluster = LocalJobCluster(host="127.0.0.1", worker_host="127.0.0.1", worker_extra_args=["--no-nanny"],
+                                  **kwargs)
         clusters.append(cluster)
         return cluster
 

@@ -83,6 +83,7 @@ class JobCluster:
     ``host``/``scheduler_port``: where the scheduler listens (default: this host's
     outward interface, a free port). ``worker_host``: the interface workers listen
     on inside the job. ``n_workers``: workers to ask for at once.
+    ``worker_extra_args``: more ``shoal-worker`` flags (``["--no-nanny"]``).
     ``security``: a ``Security`` (TLS between all members; its files must be
     readable at the same paths on the compute nodes, e.g. on a shared file
     system), or True for a temporary one (single-host clusters only).
@@ -96,7 +97,7 @@ class JobCluster:
                  env_extra: list | tuple = (), host: str | None = None, scheduler_port: int = 0,
                  worker_host: str = "0.0.0.0", dashboard_address: str | None = None, n_workers: int = 0,
                  death_timeout: float = 60.0, command_timeout: float = 60.0, security: Any = None,
-                 **scheduler_options: Any):
+                 worker_extra_args: list | tuple = (), **scheduler_options: Any):
         if not isinstance(cores, int) or cores < 1:
             raise ValueError(f"cores must be a positive integer (cores per job), got {cores!r}.")
         if not isinstance(processes, int) or not 1 <= processes <= cores:
@@ -109,6 +110,7 @@ class JobCluster:
         self.python, self.job_name = python, job_name
         self.log_directory = None if log_directory is None else os.path.abspath(os.path.expanduser(log_directory))
         self.env_extra = list(env_extra)
+        self.worker_extra_args = [str(arg) for arg in worker_extra_args]
         self.host = host or reachable_host()
         self.scheduler_port, self.worker_host = scheduler_port, worker_host
         self.death_timeout, self.command_timeout = death_timeout, command_timeout
@@ -167,7 +169,7 @@ class JobCluster:
                 "--host", self.worker_host, "--connect-timeout", str(self.death_timeout), "--no-reconnect"]
         if self.worker_memory_limit is not None:
             argv += ["--memory-limit", str(self.worker_memory_limit)]
-        argv += self.security.cli_arguments("worker")
+        argv += self.security.cli_arguments("worker") + self.worker_extra_args
         # The name is expanded by the job's shell, so it carries the job id.
         name = shlex.quote(f"{self.job_name}-") + "${" + self.job_id_variable + "}"
         return f"{shlex.join(argv)} --name {name}"
