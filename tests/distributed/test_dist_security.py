@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import shoal.array as da
+from shoal import config
 from shoal.distributed import Client, LocalCluster, Scheduler, Worker
 from shoal.distributed.cli import is_loopback, warn_if_exposed
 from shoal.distributed.comm import ConnectError, connect
@@ -151,6 +152,22 @@ def test_strangers_are_refused_at_the_handshake_and_logged(security, other_ca, c
     assert all("Refused TLS connection from tls://127.0.0.1:" in m for m in messages)
 
 
+def test_a_silent_peer_on_the_tls_port_is_dropped_after_the_handshake_timeout(security, caplog):
+    caplog.set_level(logging.WARNING, logger=COMM_LOGGER)
+
+    async def main():
+        with config.set({"distributed.comm.timeouts.handshake": 0.3}):
+            async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+                reader, writer = await asyncio.open_connection(s.listener.host, s.listener.port)
+                start = time.monotonic()
+                assert await closed_without_a_word(reader)  # we never said hello
+                assert time.monotonic() - start < 5
+                writer.close()
+
+    run(main())
+    assert any("TLS handshake failed (TimeoutError)" in m for m in refusals(caplog)), refusals(caplog)
+
+
 def test_a_worker_from_another_ca_cannot_join(security, other_ca, caplog):
     caplog.set_level(logging.WARNING, logger=COMM_LOGGER)
 
@@ -254,13 +271,18 @@ def test_cli_scheduler_and_worker_with_tls_flags(security, processes):
     processes.append(scheduler)
     address = scheduler.wait_for_line("Scheduler at:").split("Scheduler at:")[1].strip()
     assert address.startswith("tls://127.0.0.1:")
-    # A bare host:port means tls:// when TLS flags are given.
-    worker = Process(cli("worker", address.split("://", 1)[1], "--nthreads", "1", *flags))
-    processes.append(worker)
-    assert "Worker at: tls://127.0.0.1:" in worker.wait_for_line("Worker at:")
+    # A bare host:port means tls:// when TLS flags are given; --nworkers passes the flags on.
+    workers = Process(cli("worker", address.split("://", 1)[1], "--nthreads", "1", "--nworkers", "2", *flags))
+    processes.append(workers)
+    assert "Worker at: tls://127.0.0.1:" in workers.wait_for_line("Worker at:")
+    assert "Worker at: tls://127.0.0.1:" in workers.wait_for_line("Worker at:")
     with Client(address, security=security) as client:
+        client.wait_for_workers(2, timeout=30)
+        assert all(a.startswith("tls://") for a in client.scheduler_info()["workers"])
         x = np.arange(1000)
         assert client.submit(np.sum, client.scatter(x)).result() == x.sum()
+        parts = client.map(np.sum, np.array_split(np.arange(10_000), 8))
+        assert client.submit(sum, parts).result() == np.arange(10_000).sum()
     assert not any("without TLS" in line for line in scheduler.seen)
 
 
