@@ -206,6 +206,13 @@ class Future:
         except Exception:  # interpreter shutdown, client gone: nothing left to tell
             pass
 
+    def __shoal_tokenize__(self):
+        # A future stands for its key. (Without this, tokenizing fell back to
+        # pickling, which a future refuses: the key came out random, and the
+        # caught error's traceback kept the future alive until the cyclic
+        # garbage collector ran, so the scheduler held its data that long.)
+        return ("shoal.distributed.Future", self.key)
+
     def __reduce__(self):
         raise TypeError(
             f"Future {self.key!r} cannot be pickled: pass futures directly as arguments of "
