@@ -8,8 +8,10 @@ can reach the host's network or anything beyond it.
 The computation runs across both workers; then one worker's cable is pulled
 (its bridge port is set down): no FIN or RST ever reaches the scheduler, so
 it can only notice through missed heartbeats. It must then reschedule the
-work and recompute the results that were on the lost worker, and the client
-must still receive the right answer.
+work and recompute the results that were on the lost worker; fetches from
+it in flight (a peer's, the client's) must fail over as soon as it is removed
+rather than wait for a reply that will never come; and the client must still
+receive the right answers.
 
 Needs root and ``ip`` (iproute2): skipped on a developer machine without
 them, a failure under CI (``CI`` set), which has both.
@@ -52,8 +54,9 @@ class NodeProcess:
 
     def __init__(self, argv: list, env: dict):
         self.argv = argv
+        # stdin is a pipe the test can write to (``tell``); closed, it reads as end of file.
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.PIPE, env=env)
         self.lines: queue.Queue = queue.Queue()
         self.seen: list = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -82,6 +85,10 @@ class NodeProcess:
             self.seen.append(line)
             if text in line:
                 return line
+
+    def tell(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def output(self) -> str:
         """Everything printed so far (drains the queue)."""
@@ -206,13 +213,14 @@ CLIENT_SCRIPT = textwrap.dedent("""
     def total(parts):
         return sum(parts)
 
-    address, n_parts, seconds, shape, pull_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+    address, shape = sys.argv[1], sys.argv[4]
+    n_parts, seconds, pull_at = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[5])
     client = Client(address, timeout=20)
     client.wait_for_workers(2, timeout=20)
     parts = client.map(slow_square, range(n_parts), seconds=seconds)
     if shape == "sum":  # one task over all the parts, placed once they are all done
         result = client.submit(total, parts)
-    else:  # a tree of pairwise sums, which run while parts are still being computed
+    else:  # a tree of pairwise sums (n_parts a power of two), run while parts are still being computed
         level = parts
         while len(level) > 1:
             level = [client.submit(slow_add, level[i], level[i + 1], seconds) for i in range(0, len(level), 2)]
@@ -223,10 +231,22 @@ CLIENT_SCRIPT = textwrap.dedent("""
             raise SystemExit("the parts did not progress within 30 s")
         time.sleep(0.02)
     holders = sorted(w for w, keys in client.has_what().items() if keys)
+    client.gather([f for f in parts if f.done()])  # leaves a pooled connection to each worker
     print("PULL " + json.dumps(holders), flush=True)
+    sys.stdin.readline()  # the cable is pulled now
+    # Parts already done, some of them held by the silent worker, fetched over the
+    # connection pooled before the pull: once the scheduler removes that worker they
+    # must come from elsewhere (recomputed) rather than wait forever for a reply.
+    done = [i for i, f in enumerate(parts) if f.done()]
+    started = time.monotonic()
+    early = dict(zip(done, client.gather([parts[i] for i in done])))
+    gather_seconds = time.monotonic() - started
+    parts_total = sum(client.gather(parts))
     value = result.result(timeout=80)
     info = client.scheduler_info()
-    print("RESULT " + json.dumps({"total": value, "workers_after": sorted(info["workers"])}), flush=True)
+    print("RESULT " + json.dumps({"total": value, "parts_total": parts_total, "early": early,
+                                  "gather_seconds": gather_seconds,
+                                  "workers_after": sorted(info["workers"])}), flush=True)
     client.close()
 """)
 
@@ -237,7 +257,7 @@ def _host(address: str) -> str:
 
 def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float) -> tuple:
     """Scheduler, workers ``wa`` and ``wb``, a client computing ``shape``; ``wa``'s cable is pulled
-    once ``pull_at`` of the parts are done. Returns (report, seconds from pull to result, processes)."""
+    once ``pull_at`` of the parts are done. Returns (the client's report, seconds from pull to result)."""
     scheduler_ip = lab.add_node("sched")
     worker_ips = {name: lab.add_node(name) for name in ("wa", "wb")}
     python = [sys.executable, "-m", "shoal.distributed.cli"]
@@ -261,6 +281,7 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float)
 
     pulled = time.monotonic()
     lab.pull_cable("wa")
+    client.tell("pulled")
     report = json.loads(client.wait_for_line("RESULT", timeout=70).split(" ", 1)[1])
     elapsed = time.monotonic() - pulled
     client.proc.wait(10)
@@ -271,13 +292,18 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float)
     log = scheduler.output()
     # It was noticed by its silence: nothing else could reach the scheduler.
     assert "missed heartbeats" in log and worker_ips["wa"] in log, log
-    return report, elapsed, workers
+    return report, elapsed
 
 
 def test_worker_behind_a_pulled_cable_is_removed_and_its_work_redone(netns_lab, tmp_path):
-    report, elapsed, _ = _run_and_pull_cable(netns_lab, tmp_path, "sum", N_PARTS, pull_at=0.2)
-    assert report["total"] == int(np.sum(np.arange(N_PARTS, dtype=np.int64) ** 2))
+    report, elapsed = _run_and_pull_cable(netns_lab, tmp_path, "sum", N_PARTS, pull_at=0.2)
+    expected = int(np.sum(np.arange(N_PARTS, dtype=np.int64) ** 2))
+    assert report["total"] == report["parts_total"] == expected
     assert elapsed >= HEARTBEAT_TIMEOUT - 0.5  # nothing could have told the scheduler sooner
+    # The parts done before the pull, fetched after it (also from the silent worker).
+    assert report["early"] and {int(i): v for i, v in report["early"].items()} == {
+        int(i): int(i) ** 2 for i in report["early"]}
+    assert report["gather_seconds"] < 30, "a fetch from the silent worker waited instead of failing over"
 
 
 def test_fetches_from_a_worker_behind_a_pulled_cable_fail_over(netns_lab, tmp_path):
@@ -285,6 +311,7 @@ def test_fetches_from_a_worker_behind_a_pulled_cable_fail_over(netns_lab, tmp_pa
     # is fetching (or about to) from the silent one: once the scheduler removes it,
     # that fetch must fail at once and the data be recomputed, not wait out a timeout.
     n_parts = 64
-    report, elapsed, workers = _run_and_pull_cable(netns_lab, tmp_path, "tree", n_parts, pull_at=0.6)
-    assert report["total"] == int(np.sum(np.arange(n_parts, dtype=np.int64) ** 2))
+    report, elapsed = _run_and_pull_cable(netns_lab, tmp_path, "tree", n_parts, pull_at=0.6)
+    expected = int(np.sum(np.arange(n_parts, dtype=np.int64) ** 2))
+    assert report["total"] == report["parts_total"] == expected
     assert elapsed < 30, f"{elapsed:.1f} s from the pulled cable to the result: a fetch waited for its timeout"
