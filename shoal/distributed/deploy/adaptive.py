@@ -14,6 +14,9 @@ Two parts, so the decision is testable without a cluster:
 Any cluster works that has an in-process ``scheduler``, an ``async
 _scale(n)``, ``threads_per_worker`` and either ``planned_workers`` (workers
 asked for, counting those still waiting in a batch queue) or ``workers``.
+A cluster whose workers come in jobs of ``workers_per_job`` is only rescaled
+when the number of jobs would change (``maximum`` may then be exceeded by
+less than one job).
 
 >>> recommend_workers(runnable_tasks=10, tasks_in_progress=10, current=1, threads_per_worker=2,
 ...                   workers_holding_data=0, minimum=0, maximum=4)
@@ -111,6 +114,9 @@ class Adaptive:
         target = recommend_workers(current=current, threads_per_worker=self.cluster.threads_per_worker,
                                    minimum=self.minimum, maximum=self.maximum,
                                    **scheduler_load(self.cluster.scheduler))
+        per_job = getattr(self.cluster, "workers_per_job", 1)
+        if math.ceil(target / per_job) == math.ceil(current / per_job):
+            target = current  # the same jobs either way: nothing to submit or cancel
         if target < current:
             self._shrink_votes += 1
             if self._shrink_votes < self.wait_count:

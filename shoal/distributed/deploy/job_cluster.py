@@ -207,6 +207,11 @@ class JobCluster:
 
     # ------------------------------------------------------------------ jobs
     @property
+    def workers_per_job(self) -> int:
+        """Workers each job starts (``processes``): the step in which the cluster grows and shrinks."""
+        return self.processes
+
+    @property
     def planned_workers(self) -> int:
         """Workers asked for: those running plus those whose jobs still wait in the queue."""
         return len(self.jobs) * self.processes
