@@ -267,3 +267,8 @@ def test_an_unreachable_host_fails_fast_with_the_host_and_ssh_output(sshd):
     with pytest.raises(RuntimeError, match=r"scheduler on 127\.0\.0\.1 exited(.|\n)*refused"):
         SSHCluster(["127.0.0.1", "127.0.0.1"], connect_options=options)
     assert time.monotonic() - started < 20
+
+
+def test_a_missing_remote_python_is_reported_with_the_remote_error(sshd):
+    with pytest.raises(RuntimeError, match=r"(?s)scheduler on 127\.0\.0\.1 exited with status 127.*/no/such/python"):
+        SSHCluster(["127.0.0.1", "127.0.0.1"], connect_options=sshd.connect_options, remote_python="/no/such/python")
