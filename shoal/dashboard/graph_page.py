@@ -88,6 +88,7 @@ def graph_document(plugin, interval_ms: int):
         plot.grid.visible = False
         message = Div(text="", name="graph-message", visible=False, sizing_mode="stretch_width")
         shown = [None]  # the Computation whose layout is on the page
+        legend = Div(text=state_legend(), name="graph-legend")
 
         def update():
             computation = plugin.computation
@@ -97,9 +98,9 @@ def graph_document(plugin, interval_ms: int):
                     nodes.data = {name: [] for name in nodes.data}
                     edges.data = {"xs": [], "ys": []}
                 message.text = too_large_message(computation.n_tasks, computation.graph_limit)
-                message.visible, plot.visible = True, False
+                message.visible, plot.visible, legend.visible = True, False, False
                 return
-            message.visible, plot.visible = False, True
+            message.visible, plot.visible, legend.visible = False, True, True
             if shown[0] is not computation or len(nodes.data["key"]) != len(computation.depth):
                 shown[0] = computation
                 node_data, edge_data = graph_layout(computation)
@@ -113,7 +114,6 @@ def graph_document(plugin, interval_ms: int):
 
         update()
         doc.title = "shoal: graph"
-        legend = Div(text=state_legend(), name="graph-legend")
         doc.add_root(column(message, legend, plot, sizing_mode="stretch_width"))
         doc.add_periodic_callback(update, interval_ms)
 

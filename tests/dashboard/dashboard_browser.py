@@ -25,9 +25,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--enable-logging=stderr", "--v=0", "--window-size=1400,1100", "--hide-scrollbars"]
 
 #: Counts canvases in the page and in every shadow root below it.
-RENDERED_JS = """(() => {
-  let canvases = 0, tableRows = 0;
+RENDERED_JS = """((needle) => {
+  let canvases = 0, tableRows = 0, found = false;
   const walk = (root) => {
+    if (needle && root.textContent && root.textContent.includes(needle)) found = true;
     for (const el of root.querySelectorAll('*')) {
       if (el.tagName === 'CANVAS') canvases++;
       if (el.classList.contains('slick-row')) tableRows++;
@@ -36,9 +37,13 @@ RENDERED_JS = """(() => {
   };
   walk(document);
   const docs = (window.Bokeh && Bokeh.documents) || [];
-  return {canvases, table_rows: tableRows, documents: docs.length, idle: docs.length > 0 && docs.every(d => d.is_idle),
+  return {canvases, table_rows: tableRows, text_found: found, documents: docs.length, idle: docs.length > 0 && docs.every(d => d.is_idle),
           roots: docs.reduce((n, d) => n + d.roots().length, 0)};
-})()"""
+})"""
+
+
+def rendered_expression(needle: str | None) -> str:
+    return f"{RENDERED_JS}({json.dumps(needle)})"
 
 
 class DevTools:
@@ -97,7 +102,7 @@ def _wait_for_port(profile: Path, process: subprocess.Popen, timeout: float = 30
     raise TimeoutError("Chromium did not open its DevTools port")
 
 
-async def _drive(port: int, url: str, screenshot: Path, timeout: float) -> dict:
+async def _drive(port: int, url: str, screenshot: Path, timeout: float, wait_for_text: str | None) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
         targets = json.loads(response.read())
     page = next(t for t in targets if t.get("type") == "page")
@@ -110,25 +115,31 @@ async def _drive(port: int, url: str, screenshot: Path, timeout: float) -> dict:
         state: dict = {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = await tools.call("Runtime.evaluate", expression=RENDERED_JS, returnByValue=True)
+            result = await tools.call("Runtime.evaluate", expression=rendered_expression(wait_for_text),
+                                      returnByValue=True)
             state = result.get("result", {}).get("value") or {}
-            if state.get("idle") and state.get("canvases", 0) + state.get("table_rows", 0) > 0:
+            drawn = (state.get("text_found") if wait_for_text
+                     else state.get("canvases", 0) + state.get("table_rows", 0) > 0)
+            if state.get("idle") and drawn:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.5)  # one more periodic update drawn before the picture
         shot = await tools.call("Page.captureScreenshot", format="png")
         screenshot.write_bytes(base64.b64decode(shot["data"]))
-        state = (await tools.call("Runtime.evaluate", expression=RENDERED_JS,
+        state = (await tools.call("Runtime.evaluate", expression=rendered_expression(wait_for_text),
                                   returnByValue=True)).get("result", {}).get("value") or state
         return {**state, "errors": tools.errors()}
     finally:
         connection.close()
 
 
-def open_page(chromium: str, url: str, screenshot: Path, *, timeout: float = 20.0, inside=None) -> dict:
+def open_page(chromium: str, url: str, screenshot: Path, *, timeout: float = 20.0, inside=None,
+              wait_for_text: str | None = None) -> dict:
     """Load ``url`` in headless Chromium; ``inside()`` (if given) runs while the page
     is still open (to inspect the server's session) and its result is returned as
-    ``"inside"``. Returns canvases, documents, roots, idle, errors, stderr."""
+    ``"inside"``. With ``wait_for_text``, the page is ready once that text shows
+    (in shadow roots too) instead of once a canvas or table row does.
+    Returns canvases, table_rows, text_found, documents, roots, idle, errors, stderr."""
     with tempfile.TemporaryDirectory(prefix="shoal-chromium-") as profile:
         stderr_path = Path(profile) / "stderr.txt"
         with open(stderr_path, "wb") as stderr:
@@ -137,7 +148,7 @@ def open_page(chromium: str, url: str, screenshot: Path, *, timeout: float = 20.
                 stdout=subprocess.DEVNULL, stderr=stderr)
         try:
             port = _wait_for_port(Path(profile), process)
-            result = asyncio.run(_drive(port, url, screenshot, timeout))
+            result = asyncio.run(_drive(port, url, screenshot, timeout, wait_for_text))
             if inside is not None:
                 result["inside"] = inside()
         finally:

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from dashboard_browser import console_errors_in_stderr, open_page
+from shoal import config
 from shoal.distributed import Client, LocalCluster
 from shoal.taskgraph.core import key_prefix
 
@@ -126,3 +127,23 @@ def test_performance_report_renders_offline(chromium, computed, tmp_path):
     check_rendered(result, "report")
     assert result["canvases"] >= 3  # task stream, groups, memory
     print("screenshot:", tmp_path / "report.png")
+
+
+def test_graph_above_the_limit_shows_the_message_in_the_browser(chromium, tmp_path):
+    with config.set({"dashboard.graph-limit": 10}), \
+            LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                         dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+        assert client.gather(client.map(slow_inc, range(30))) == list(range(1, 31))
+        base = cluster.dashboard_link.rsplit("/", 1)[0]
+        result = open_page(chromium, base + "/graph", tmp_path / "graph-too-large.png",
+                           wait_for_text="more than the graph limit of 10",
+                           inside=lambda: client.run_on_scheduler(graph_session_nodes))
+    check_rendered(result, "/graph")
+    assert result["text_found"]
+    assert result["inside"] == [0]  # the browser's session got no node at all: nothing to freeze it
+
+
+def graph_session_nodes(shoal_scheduler=None):
+    """Run on the scheduler's loop: the nodes each open /graph session holds."""
+    return [len(session.document.select_one({"name": "graph-figure"}).renderers[1].data_source.data["key"])
+            for session in shoal_scheduler.dashboard._server.get_sessions("/graph")]
