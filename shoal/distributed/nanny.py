@@ -94,6 +94,13 @@ class Nanny:
     ``host``: the interface the nanny listens on. ``security``: TLS
     credentials for the nanny's listener when the cluster uses ``tls://``.
     ``start_timeout``: seconds for a worker to start and register.
+    ``terminate_fraction``: kill the worker past this fraction of
+    ``memory_limit`` (True: config ``distributed.worker.memory.terminate``;
+    None: never), reading its RSS every ``poll_interval`` seconds.
+    ``max_quick_deaths``: give up after this many deaths in a row of workers
+    that lived less than ``quick_death_seconds`` each.
+    ``env``: the worker's environment (default: ours, plus
+    ``MALLOC_TRIM_THRESHOLD_`` so freed memory returns to the system).
 
     >>> Nanny("tcp://127.0.0.1:8786", worker_args=["--nthreads", "2"])
     <Nanny not started worker=None status=created>
