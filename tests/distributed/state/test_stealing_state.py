@@ -29,9 +29,12 @@ def fan_out(n: int, source: str = "x") -> dict:
     return {("t", i): Task(("t", i), plus, Ref(source), i) for i in range(n)}
 
 
-def loaded_cluster(n_tasks: int = 6, thief_threads: int = 1, **state_options) -> SimCluster:
+def loaded_cluster(n_tasks: int = 6, thief_threads: int = 1, plugin_class=None, **state_options) -> SimCluster:
     """w0 (1 thread) holds ``x`` and got every task; w1 joins afterwards, idle."""
     sim = SimCluster(SchedulerState(**state_options), seed=0)
+    if plugin_class is not None:
+        sim.plugin = plugin_class(sim.s)
+        sim.s.add_plugin(sim.plugin)
     sim.add_worker("sim://w0", 1)
     sim.workers["sim://w0"].handle_update_data({"x": 100}, nbytes={"x": 8})
     sim.call(sim.s.update_data, CLIENT, {"x": ["sim://w0"]}, {"x": 8})
@@ -407,3 +410,23 @@ def test_random_workloads_retiring_workers_mid_run_lose_nothing_and_recompute_no
     sim.release(wanted)
     sim.run()
     assert sim.s.tasks == {}
+
+
+def test_observers_see_a_stolen_task_leave_its_victim_and_run_on_its_thief():
+    from shoal.dashboard import DashboardPlugin
+
+    sim = loaded_cluster(n_tasks=6, thief_threads=2, plugin_class=DashboardPlugin)
+    plugin = sim.plugin
+
+    def per_worker():
+        shown = {w["address"]: w["processing"] for w in plugin.counts(max_workers=100)["worker_details"]}
+        return shown, {a: len(ws.processing) for a, ws in sim.s.workers.items()}
+
+    shown, actual = per_worker()
+    assert shown == actual == {"sim://w0": 6, "sim://w1": 0}
+    sim.balance()
+    shown, actual = per_worker()
+    assert sim.s.n_steals == 2
+    assert shown == actual == {"sim://w0": 4, "sim://w1": 2}
+    transitions = [e for e in sim.s.events if e[1] == "steal"]
+    assert [e[2]["thief"] for e in transitions] == ["sim://w1", "sim://w1"]
