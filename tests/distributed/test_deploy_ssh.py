@@ -237,7 +237,8 @@ def test_ssh_cluster_computes_and_leaves_nothing_running(sshd):
     assert cluster.status == "closed"
     assert wait_until(lambda: not processes_mentioning(address), timeout=15), processes_mentioning(address)
     assert wait_until(lambda: not sshd.session_processes(), timeout=15), sshd.session_processes()
-    assert all(remote.proc.poll() is not None for remote in cluster.remotes or [])
+    assert len(cluster.remotes) == 2 and all(remote.proc.poll() is not None for remote in cluster.remotes)
+    assert "Worker at:" in cluster.logs()["worker 1 on 127.0.0.1"]  # the output stays readable after close
 
 
 def test_a_dropped_connection_stops_the_remote_worker_and_tls_works_over_ssh(sshd):

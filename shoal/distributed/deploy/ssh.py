@@ -172,7 +172,6 @@ def _close_all(processes: list, timeout: float = 15.0) -> None:
                 remote.close(timeout)
             except Exception:
                 pass
-    processes.clear()
 
 
 class SSHCluster:
