@@ -10,6 +10,7 @@ from shoal import config
 #: or ``SHOAL_DASHBOARD__GRAPH_LIMIT``), read when a scheduler starts its dashboard.
 DEFAULTS = {"dashboard": {
     "interval": 0.5,  # seconds between page updates
+    "port-fallback": True,  # a busy port: serve on a free one (False: serve none); warns either way
     "graph-limit": 1000,  # /graph draws computations of at most this many tasks
     "straggler-factor": 3.0,  # /stages: a task this many times the stage's median duration
     "straggler-min-seconds": 0.05,  # ... and at least this much longer

@@ -49,14 +49,24 @@ def parse_address(address: str) -> tuple[str, int]:
         raise ValueError(f"dashboard_address={address!r} is not 'host:port' (e.g. '127.0.0.1:8787')") from None
 
 
-def _bind(host: str, port: int) -> tuple[list, int]:
-    """Bind ``host:port``; if that port is taken, warn and take a free one (a busy
-    port must never stop the scheduler from starting)."""
+class DashboardPortBusy(OSError):
+    """The dashboard's port is taken and ``dashboard.port-fallback`` is off: no dashboard."""
+
+
+def _bind(host: str, port: int, fallback: bool = True) -> tuple[list, int]:
+    """Bind ``host:port``; if that port is taken, warn and take a free one, or with
+    ``fallback=False`` raise ``DashboardPortBusy`` (a busy port must never stop
+    the scheduler from starting: the caller serves no dashboard then)."""
     try:
         return bind_sockets(host, port)
     except OSError as error:
         if port == 0 or error.errno != errno.EADDRINUSE:
             raise
+        if not fallback:
+            warnings.warn(f"Dashboard port {port} on {host} is already in use ({error}); serving no dashboard "
+                          "(dashboard.port-fallback is off: turn it on, or choose another dashboard_address).",
+                          RuntimeWarning, stacklevel=3)
+            raise DashboardPortBusy(str(error)) from None
         warnings.warn(f"Dashboard port {port} on {host} is already in use ({error}); "
                       "serving the dashboard on a free port instead (see dashboard_link).",
                       RuntimeWarning, stacklevel=3)
@@ -72,7 +82,7 @@ class Dashboard:
         seconds = config.get("dashboard.interval", 0.5) if interval is None else interval
         interval_ms = max(int(seconds * 1000), 10)
         self.plugin = DashboardPlugin(scheduler.state)
-        sockets, self.port = _bind(self.host, port)
+        sockets, self.port = _bind(self.host, port, bool(config.get("dashboard.port-fallback", True)))
         origin = f"{self.host}:{self.port}"
         applications = {
             "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),
@@ -110,8 +120,12 @@ class Dashboard:
         self._server.io_loop.add_callback(self._server._http.close_all_connections)
 
 
-def start_dashboard(scheduler, address: str = "127.0.0.1:8787", **options) -> Dashboard:
-    """The hook the scheduler calls (inside its running loop) to serve its dashboard."""
-    dashboard = Dashboard(scheduler, address, **options)
+def start_dashboard(scheduler, address: str = "127.0.0.1:8787", **options) -> Dashboard | None:
+    """The hook the scheduler calls (inside its running loop) to serve its dashboard;
+    None when its port is busy and ``dashboard.port-fallback`` is off (after a warning)."""
+    try:
+        dashboard = Dashboard(scheduler, address, **options)
+    except DashboardPortBusy:
+        return None
     logger.info("Dashboard at %s", dashboard.link)
     return dashboard

@@ -112,3 +112,24 @@ def test_bad_address_names_the_argument():
         await scheduler.close()
 
     asyncio.run(main())
+
+
+def test_busy_port_without_fallback_serves_no_dashboard_but_the_scheduler_runs():
+    from shoal import config
+
+    async def main():
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            with config.set({"dashboard.port-fallback": False}), \
+                    pytest.warns(RuntimeWarning, match="serving no dashboard"):
+                scheduler = Scheduler("inproc://", dashboard_address=f"127.0.0.1:{port}")
+                await scheduler.start()
+            try:
+                assert scheduler.status == "running"
+                assert scheduler.dashboard is None and scheduler.info()["dashboard_link"] is None
+            finally:
+                await scheduler.close()
+
+    asyncio.run(main())
