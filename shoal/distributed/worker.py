@@ -30,6 +30,7 @@ run a function (``run``), and sends heartbeats. Inside a task,
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import threading
@@ -201,6 +202,8 @@ class Worker:
         self.rss_reader = rss_reader or process_rss()
         self._process = psutil.Process()
         self._warned_unmanaged = False
+        # Transfers for the dashboard's task stream, sent with the next heartbeat (bounded: the latest).
+        self.events: collections.deque = collections.deque(maxlen=1000)
         self.memory_monitor_interval = (
             float(config.get("distributed.worker.memory.monitor-interval"))
             if memory_monitor_interval is None else memory_monitor_interval
@@ -449,11 +452,11 @@ class Worker:
         process's ``rss`` and the rest of it (``unmanaged_bytes``), as sent in heartbeats."""
         state = self.state
         data = state.data
-        events: list = []
+        events = [self.events.popleft() for _ in range(len(self.events))]
         if isinstance(data, SpillStore):
             managed, spilled = data.memory, data.spilled
             counts = data.counts
-            events = data.drain_events()  # spill bars on the dashboard's task stream
+            events += data.drain_events()  # spill bars on the dashboard's task stream
         else:
             tasks = state.tasks
             managed = sum(max(tasks[k].nbytes, 0) for k in list(data) if k in tasks)
@@ -569,6 +572,7 @@ class Worker:
 
     # ------------------------------------------------------------------ peers
     async def _gather_dep(self, peer: str, keys: list) -> None:
+        start = time.time()
         try:
             reply = await self.pool.request(peer, {"op": "get-data", "keys": list(keys)}, timeout=60)
         except Exception as error:
@@ -583,6 +587,9 @@ class Worker:
             logger.error("Worker %s could not fetch %s from %s: %s", self.address, keys, peer, reply.get("error"))
             self.carry_out(self.state.handle_gather_dep_failure(peer, reply.get("error")))
             return
+        nbytes = reply.get("nbytes") or {}
+        self.events.append({"kind": "transfer", "start": start, "stop": time.time(),
+                            "nbytes": sum(nbytes.values()), "key": f"{len(reply['data'])} from {peer}"})
         self.carry_out(self.state.handle_gather_dep_success(peer, reply["data"], reply.get("nbytes")))
 
     async def _handle_peer(self, comm) -> None:

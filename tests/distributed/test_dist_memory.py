@@ -295,11 +295,15 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
                     directories = [w.data.directory for w in workers]
                     # Each spill and read reached plugins (the dashboard's task stream) once, by heartbeat.
                     for w in workers:
-                        events = [e for a, m in heartbeats if a == w.address for e in m.get("events", ())]
+                        events = [e for a, m in heartbeats if a == w.address for e in m.get("events", ())
+                                  if e["kind"] == "spill"]
                         to_disk = [e for e in events if e["key"].endswith(" to disk")]
                         assert len(to_disk) == w.data.counts["spilled"]
-                        assert all(e["kind"] == "spill" and e["nbytes"] > 0 for e in events)
+                        assert all(e["nbytes"] > 0 for e in events)
                     assert all("cpu" in m for _, m in heartbeats)
+                    # The sum fetched inputs across the two workers: transfers are reported too.
+                    transfers = [e for _, m in heartbeats for e in m.get("events", ()) if e["kind"] == "transfer"]
+                    assert transfers and all(e["nbytes"] > 0 and " from inproc://" in e["key"] for e in transfers)
             finally:
                 for w in workers:
                     await w.close()
