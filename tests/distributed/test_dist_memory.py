@@ -242,6 +242,15 @@ def test_scheduler_state_pauses_a_worker_that_says_so_but_not_a_retiring_one():
         s.handle_worker_message("A", {"op": "worker-status-change", "status": "closed"})
 
 
+def test_scheduler_state_keeps_the_latest_metrics_but_not_their_events():
+    s = SchedulerState()
+    s.add_worker("A", 1)
+    event = {"kind": "spill", "start": 1.0, "stop": 2.0, "nbytes": 8, "key": "x to disk"}
+    s.heartbeat_worker("A", metrics={"managed_bytes": 10, "spilled_bytes": 8, "events": [event]})
+    s.heartbeat_worker("A", metrics={"managed_bytes": 4, "rss": 100})
+    assert s.workers["A"].metrics == {"managed_bytes": 4, "spilled_bytes": 8, "rss": 100}
+
+
 # ---------------------------------------------------------------------- workers
 def double(x):
     return x * 2

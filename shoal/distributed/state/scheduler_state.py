@@ -956,11 +956,14 @@ class SchedulerState:
         return self.transitions(recs)
 
     def heartbeat_worker(self, address: str, *, now: float | None = None, metrics: Mapping | None = None) -> Messages:
-        """Record that ``address`` is alive (raises ``UnknownWorkerError`` if it was removed)."""
+        """Record that ``address`` is alive (raises ``UnknownWorkerError`` if it was removed),
+        and its latest ``metrics`` (``managed_bytes``, ``spilled_bytes``, ...) on ``ws.metrics``.
+        Their ``events`` (transfers, spills) are for plugins, which see each heartbeat: not kept."""
         ws = self._worker(address)
         ws.last_seen = self.clock() if now is None else now
         if metrics:
             ws.metrics.update(metrics)
+            ws.metrics.pop("events", None)
         return []
 
     def stale_workers(self, now: float, timeout: float) -> list:
