@@ -618,10 +618,16 @@ class Worker:
         """Answer ``get-data`` (keys absent here are left out), ``update-data`` (scatter), ``run`` and ``identity``."""
         op = msg.get("op")
         if op == "get-data":
-            data = self.state.data
-            found = {k: data[k] for k in msg["keys"] if k in data}
+            state = self.state
+            data = state.data
+            keys = [k for k in msg["keys"] if k in data]
+            if isinstance(data, SpillStore) and any(k in data.slow for k in keys):
+                # Reading from disk happens on a thread: this loop goes on serving meanwhile.
+                found = await self.loop.run_in_executor(None, _read_present, data, keys)
+            else:
+                found = {k: data[k] for k in keys}
             return {"op": "data", "data": found,
-                    "nbytes": {k: self.state.tasks[k].nbytes for k in found if k in self.state.tasks}}
+                    "nbytes": {k: state.tasks[k].nbytes for k in found if k in state.tasks}}
         if op == "update-data":
             # A client scattering: the payload comes straight here, never through the scheduler.
             report, instructions = self.state.handle_update_data(msg["data"], msg.get("nbytes"))
@@ -650,6 +656,17 @@ class Worker:
             return func(*args, **kwargs)
         finally:
             _running.worker = None
+
+
+def _read_present(store: SpillStore, keys: list) -> dict:
+    """``{key: value}`` for those of ``keys`` still in ``store`` (some may go while we read)."""
+    found = {}
+    for key in keys:
+        try:
+            found[key] = store[key]
+        except KeyError:
+            pass
+    return found
 
 
 def _spill_at_least(store: SpillStore, nbytes: int) -> int:
