@@ -71,19 +71,27 @@ def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _security_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace):
-    """A ``Security`` from the TLS flags (parser.error, i.e. exit 2, on inconsistent or missing files)."""
+    """A ``Security`` from the TLS flags, or without any from the ``distributed.comm.tls`` config
+    (parser.error, i.e. exit 2, on inconsistent or missing files)."""
     from .security import Security
 
-    if (args.tls_cert or args.tls_key) and not args.tls_ca_file:
-        parser.error("--tls-cert/--tls-key need --tls-ca-file (the CA that signs the cluster's certificates)")
-    if args.tls_ca_file and not args.tls_cert:
-        parser.error("--tls-ca-file needs --tls-cert (and --tls-key unless the key is inside the certificate file)")
-    if args.require_encryption and not args.tls_ca_file:
-        parser.error("--require-encryption needs TLS credentials: give --tls-ca-file, --tls-cert and --tls-key")
     try:
-        return Security(args.tls_ca_file, args.tls_cert, args.tls_key, require_encryption=args.require_encryption)
+        if args.tls_ca_file or args.tls_cert or args.tls_key:
+            if not args.tls_ca_file:
+                parser.error("--tls-cert/--tls-key need --tls-ca-file (the CA that signs the cluster's certificates)")
+            if not args.tls_cert:
+                parser.error("--tls-ca-file needs --tls-cert (and --tls-key unless the key is inside the "
+                             "certificate file)")
+            security = Security(args.tls_ca_file, args.tls_cert, args.tls_key)
+        else:
+            security = Security.from_config()  # e.g. SHOAL_DISTRIBUTED__COMM__TLS__CA_FILE
     except (OSError, ValueError) as error:
         parser.error(str(error))
+    if args.require_encryption:
+        if not security.tls_enabled:
+            parser.error("--require-encryption needs TLS credentials: give --tls-ca-file, --tls-cert and --tls-key")
+        security.require_encryption = True
+    return security
 
 
 def _tls_arguments(args: argparse.Namespace) -> list:

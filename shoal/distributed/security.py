@@ -149,6 +149,31 @@ class Security:
             out += ["--tls-key", key]
         return out
 
+    # ------------------------------------------------------------------ config
+    @classmethod
+    def from_config(cls) -> Security:
+        """The ``Security`` described by ``distributed.comm.tls.*`` and ``distributed.comm.require-encryption``.
+
+        What ``security=None`` means for a Scheduler, Worker, Client or
+        LocalCluster, so a whole deployment can be configured through
+        ``SHOAL_DISTRIBUTED__COMM__TLS__CA_FILE`` and friends.  Nothing is set
+        by default: no TLS.
+
+        >>> Security.from_config().tls_enabled
+        False
+        """
+        from shoal import config
+
+        from .comm import settings  # noqa: F401  registers the defaults
+
+        def get(key: str) -> Any:
+            value = config.get(f"distributed.comm.tls.{key}", None)
+            return None if value in (None, "", False) else str(value)
+
+        roles = {f"tls_{role}_{part}": get(f"{role}.{part}") for role in ROLES for part in ("cert", "key")}
+        return cls(get("ca-file"), get("cert"), get("key"), **roles,
+                   require_encryption=bool(config.get("distributed.comm.require-encryption", False)))
+
     # ------------------------------------------------------------------ temporary
     @classmethod
     def temporary(cls, *, require_encryption: bool = True) -> Security:
@@ -178,12 +203,15 @@ class Security:
 
 
 def as_security(security: Security | bool | None) -> Security:
-    """``security`` as a ``Security``: None/False means no TLS, True a fresh ``Security.temporary()``.
+    """``security`` as a ``Security``: None means ``Security.from_config()`` (no TLS unless
+    configured), False no TLS at all, True a fresh ``Security.temporary()``.
 
     >>> as_security(None).tls_enabled
     False
     """
-    if security is None or security is False:
+    if security is None:
+        return Security.from_config()
+    if security is False:
         return Security()
     if security is True:
         return Security.temporary()

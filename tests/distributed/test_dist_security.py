@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import signal
 import ssl
@@ -76,6 +77,26 @@ def test_security_errors_name_what_is_missing(tmp_path):
         Security().cert_and_key("worker")
     with pytest.raises(ValueError, match="TLS is not configured"):
         Security().server_context("scheduler")
+
+
+def test_security_from_config_is_the_default(security):
+    settings = {"distributed.comm.tls.ca-file": security.tls_ca_file, "distributed.comm.tls.cert": security.tls_cert,
+                "distributed.comm.tls.key": security.tls_key, "distributed.comm.require-encryption": True}
+
+    async def main():
+        with config.set(settings):
+            configured = Security.from_config()
+            assert configured.tls_enabled and configured.require_encryption
+            assert configured.cert_and_key("worker") == (security.tls_cert, security.tls_key)
+            # No security= anywhere: the configuration is used.
+            async with Scheduler("tls://127.0.0.1:0") as s, Worker(s.address, nthreads=1), \
+                    Client(s.address, asynchronous=True) as c:
+                assert await c.submit(inc, 1) == 2
+            with pytest.raises(ValueError, match="Encryption is required"):
+                await Scheduler("tcp://127.0.0.1:0").start()
+        assert not Security.from_config().tls_enabled
+
+    run(main())
 
 
 # ---------------------------------------------------------------------- computing over tls://
@@ -224,9 +245,9 @@ def test_without_require_encryption_plain_tcp_still_works(security):
 class Process:
     """A started command whose output lines are read on a thread (so waits are bounded)."""
 
-    def __init__(self, args: list):
+    def __init__(self, args: list, env: dict | None = None):
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         self.lines: queue.Queue = queue.Queue()
         self.seen: list = []
         threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout], daemon=True).start()
@@ -265,9 +286,17 @@ def processes():
         p.stop()
 
 
+def tls_environment(security) -> dict:
+    """The environment variables that configure ``security`` (``distributed.comm.tls.*``)."""
+    return {**os.environ, "SHOAL_DISTRIBUTED__COMM__TLS__CA_FILE": security.tls_ca_file,
+            "SHOAL_DISTRIBUTED__COMM__TLS__CERT": security.tls_cert,
+            "SHOAL_DISTRIBUTED__COMM__TLS__KEY": security.tls_key}
+
+
 def test_cli_scheduler_and_worker_with_tls_flags(security, processes):
     flags = security.cli_arguments("scheduler") + ["--require-encryption"]
-    scheduler = Process(cli("scheduler", "--port", "0", *flags))
+    # The scheduler takes its credentials from the environment, the workers from flags.
+    scheduler = Process(cli("scheduler", "--port", "0", "--require-encryption"), env=tls_environment(security))
     processes.append(scheduler)
     address = scheduler.wait_for_line("Scheduler at:").split("Scheduler at:")[1].strip()
     assert address.startswith("tls://127.0.0.1:")

@@ -38,6 +38,16 @@ DEFAULTS = {
             # long has stopped reading (hung, or hostile); its connection is closed
             # so that what we queue for it cannot grow without bound. None: never.
             "timeouts": {"connect": 30, "handshake": 10, "write-stall": 300},
+            # TLS credentials used when no security= is given (SHOAL_DISTRIBUTED__COMM__TLS__CA_FILE=...):
+            # a CA file, one certificate/key for every role or one per role.
+            "tls": {
+                "ca-file": None, "cert": None, "key": None,
+                "scheduler": {"cert": None, "key": None},
+                "worker": {"cert": None, "key": None},
+                "client": {"cert": None, "key": None},
+            },
+            # Refuse every address but tls:// (listen and connect).
+            "require-encryption": False,
             # Pass inproc messages through dumps/loads, to catch unserializable
             # values in fast tests; off by default (inproc hands objects over).
             "inproc": {"serialize": False},
