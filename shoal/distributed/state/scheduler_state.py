@@ -923,7 +923,8 @@ class SchedulerState:
             return []
         ws.status = "closed"
         self.retiring.pop(ws, None)
-        self.aliases.pop(ws.name, None)
+        if self.aliases.get(ws.name) == address:  # a restarted worker may already hold the name
+            del self.aliases[ws.name]
         self.free_slots.pop(ws, None)
         self.idle.pop(ws, None)
         if ws in self._running:

@@ -624,3 +624,14 @@ def test_seceded_task_frees_its_slot_for_the_tasks_it_waits_on():
         s.handle_task_finished("B", ts.key, nbytes=1)
     assert s.tasks["parent"].state == "memory"
     s.validate_state()
+
+
+def test_a_restarted_worker_keeps_its_name_when_the_old_entry_goes_late():
+    # the new process (same name, new address) registers before the old entry is removed
+    s = SchedulerState()
+    s.add_worker("tcp://old:1", 1, name="worker-a")
+    s.add_worker("tcp://new:2", 1, name="worker-a")
+    s.remove_worker("tcp://old:1", reason="restarted")
+    msgs = s.update_graph(C, {"x": Task("x", inc, 1)}, ["x"], workers=["worker-a"])
+    assert computes(msgs) == [("tcp://new:2", "x")]
+    s.validate_state()
