@@ -1,9 +1,9 @@
 """``SlurmCluster``: job scripts checked without Slurm, then workers started by a real single-node Slurm.
 
-The ``slurm`` fixture runs munged, slurmctld and slurmd as this user in a
-temporary directory (its own munge key and socket, free ports, SLURM_CONF
-pointing there) and tears everything down afterwards: jobs cancelled, any
-process still carrying our SLURM_CONF killed, daemons stopped, files removed.
+The ``slurm`` fixture is a ``LocalSlurm``: munged, slurmctld and slurmd as
+this user in a temporary directory (its own munge key and socket, free ports,
+SLURM_CONF pointing there), torn down afterwards: jobs cancelled, any process
+still carrying that SLURM_CONF killed, daemons stopped, files removed.
 ``JobCluster``'s scaling and ``adapt`` are also tested against a stand-in
 resource manager that runs each job script as a local process.
 """
@@ -11,16 +11,12 @@ resource manager that runs each job script as a local process.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import pwd
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from unittest import mock
@@ -34,6 +30,8 @@ from shoal.distributed import Client
 from shoal.distributed import cli
 from shoal.distributed.deploy import JobCluster, SlurmCluster
 from shoal.distributed.deploy.commands import CommandError
+from shoal.distributed.deploy.local_slurm import COMMANDS as SLURM_COMMANDS
+from shoal.distributed.deploy.local_slurm import LocalSlurm
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -329,148 +327,46 @@ def test_adapt_keeps_workers_that_hold_results(local_jobs):
 
 
 # ---------------------------------------------------------------------------- a real single-node Slurm
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kill_processes_with_env(marker: str) -> None:
-    """Kill processes whose environment holds ``marker`` (our SLURM_CONF): anything our jobs left."""
-    me = os.getpid()
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.pid != me and f"SLURM_CONF={marker}" in "\0".join(f"{k}={v}" for k, v in proc.environ().items()):
-                proc.kill()
-        except (psutil.Error, OSError):
-            pass
-
-
-class SingleNodeSlurm:
-    """munged + slurmctld + slurmd for this user, everything under ``directory``."""
-
-    def __init__(self, directory: str, commands: dict):
-        self.dir, self.commands = directory, commands
-        self.conf = os.path.join(directory, "slurm.conf")
-        self.daemons: list = []
-        self.node = socket.gethostname().split(".")[0]
-
-    def start(self) -> None:
-        munge_dir = os.path.join(self.dir, "munge")
-        for sub in ("munge", "state", "spool", "log", "jobs"):
-            os.makedirs(os.path.join(self.dir, sub))
-        os.chmod(munge_dir, 0o755)  # munged wants its socket's directory searchable by all
-        key = os.path.join(munge_dir, "munge.key")
-        with open(key, "wb") as f:
-            f.write(os.urandom(1024))
-        os.chmod(key, 0o400)
-        self.munge_socket = os.path.join(munge_dir, "munge.socket")
-        self._daemon([self.commands["munged"], "--foreground", "--force", f"--socket={self.munge_socket}",
-                      f"--key-file={key}", f"--log-file={munge_dir}/munged.log",
-                      f"--pid-file={munge_dir}/munged.pid", f"--seed-file={munge_dir}/munged.seed"])
-        self._wait(lambda: os.path.exists(self.munge_socket), "munged's socket")
-        with open(self.conf, "w") as f:
-            f.write(self._config())
-        self._daemon([self.commands["slurmctld"], "-D", "-f", self.conf])
-        self._daemon([self.commands["slurmd"], "-D", "-f", self.conf, "-N", self.node])
-        self._wait(self._node_idle, "the node to be idle in sinfo")
-
-    def _config(self) -> str:
-        d = self.dir
-        # config_overrides: trust these CPUs/memory, so a small CI machine is not drained as "too small".
-        return "\n".join([
-            "ClusterName=shoaltest", f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
-            f"SlurmUser={pwd.getpwuid(os.getuid()).pw_name}",
-            "AuthType=auth/munge", "CredType=cred/munge", f"AuthInfo=socket={self.munge_socket}",
-            f"StateSaveLocation={d}/state", f"SlurmdSpoolDir={d}/spool",
-            f"SlurmctldPidFile={d}/slurmctld.pid", f"SlurmdPidFile={d}/slurmd.pid",
-            f"SlurmctldLogFile={d}/log/slurmctld.log", f"SlurmdLogFile={d}/log/slurmd.log",
-            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
-            "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core", "ReturnToService=2", "MpiDefault=none",
-            "MailProg=/bin/true", "SlurmdParameters=config_overrides", "KillWait=5",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs=2 RealMemory=2000 State=UNKNOWN",
-            f"PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP", "",
-        ])
-
-    def _daemon(self, argv: list) -> None:
-        log = open(os.path.join(self.dir, "log", os.path.basename(argv[0]) + ".out"), "wb")
-        self.daemons.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                             env=dict(os.environ, SLURM_CONF=self.conf)))
-        log.close()
-
-    def _wait(self, condition, what: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            for proc in self.daemons:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}) while waiting for {what}; "
-                                       f"logs:\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"Waited {timeout} s for {what}; logs:\n{self.logs()}")
-            time.sleep(0.2)
-
-    def _node_idle(self) -> bool:
-        out = self.run(["sinfo", "--noheader", "--format=%T"], check=False)
-        return out.strip() == "idle"
-
-    def run(self, argv: list, check: bool = True) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                              env=dict(os.environ, SLURM_CONF=self.conf))
-        if check and done.returncode:
-            raise RuntimeError(f"{argv} failed: {done.stderr}")
-        return done.stdout
-
-    def job_ids(self) -> set:
-        return set(self.run(["squeue", "--noheader", "--format=%i"]).split())
-
-    def logs(self) -> str:
-        """The daemons' logs and the jobs' output (the tail of each)."""
-        parts = []
-        for sub in ("log", "jobs"):
-            for name in sorted(os.listdir(os.path.join(self.dir, sub))):
-                with open(os.path.join(self.dir, sub, name), errors="replace") as f:
-                    parts.append(f"--- {sub}/{name}\n{f.read()[-3000:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        print(self.logs())  # shown by pytest when the test failed
-        try:
-            if self.daemons and self.daemons[-1].poll() is None and os.path.exists(self.conf):
-                self.run(["scancel", f"--user={pwd.getpwuid(os.getuid()).pw_name}"], check=False)
-                deadline = time.monotonic() + 15
-                while self.job_ids() and time.monotonic() < deadline:
-                    time.sleep(0.2)
-        finally:
-            _kill_processes_with_env(self.conf)
-            for proc in reversed(self.daemons):  # slurmd, slurmctld, then munged
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-
-
 @pytest.fixture
 def slurm(require_command, monkeypatch):
-    commands = {name: require_command(name, package) for name, package in
-                [("munged", "munge"), ("slurmctld", "slurm-wlm"), ("slurmd", "slurm-wlm"), ("sbatch", "slurm-wlm"),
-                 ("squeue", "slurm-wlm"), ("scancel", "slurm-wlm"), ("sinfo", "slurm-wlm")]}
-    directory = tempfile.mkdtemp(prefix="shoal-slurm-")  # short: munge's socket path must fit in 108 bytes
-    cluster = SingleNodeSlurm(directory, commands)
+    """A ``LocalSlurm`` (munged, slurmctld, slurmd in a temporary directory), SLURM_CONF pointing at it."""
+    local = LocalSlurm(commands={name: require_command(name, package) for name, package in SLURM_COMMANDS.items()})
     try:
-        cluster.start()
-        monkeypatch.setenv("SLURM_CONF", cluster.conf)
-        yield cluster
+        local.start()
+        monkeypatch.setenv("SLURM_CONF", local.conf)
+        yield local
     finally:
-        cluster.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        print(local.logs())  # shown by pytest when the test failed
+        local.stop()
+
+
+def test_local_slurm_leaves_nothing_behind(require_command):
+    commands = {name: require_command(name, package) for name, package in SLURM_COMMANDS.items()}
+    saved = os.environ.get("SLURM_CONF")
+    with LocalSlurm(commands=commands) as local:
+        directory, daemons = local.dir, list(local.daemons)
+        assert os.environ["SLURM_CONF"] == local.conf
+        job_id = local.run(["sbatch", "--parsable", f"--output={local.job_directory}/%j.out", "--wrap",
+                            "sleep 299.5"]).strip()
+        assert job_id in local.job_ids()
+        assert wait_until(lambda: sleeping_jobs(), timeout=20)
+    assert os.environ.get("SLURM_CONF") == saved
+    assert not os.path.exists(directory)
+    assert all(proc.poll() is not None for proc in daemons)
+    assert not sleeping_jobs()  # the job was cancelled with its processes
+
+
+def sleeping_jobs() -> list:
+    """The ``sleep 299.5`` processes of the job above."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.info["cmdline"] == ["sleep", "299.5"]:
+            found.append(proc)
+    return found
 
 
 def test_slurm_cluster_runs_a_computation_on_workers_slurm_started(slurm):
-    log_directory = os.path.join(slurm.dir, "jobs")
+    log_directory = slurm.job_directory
     with SlurmCluster(cores=1, memory="256 MiB", walltime="00:05:00", queue="debug", host="127.0.0.1",
                       worker_host="127.0.0.1", log_directory=log_directory) as cluster:
         cluster.scale(2)
@@ -501,7 +397,7 @@ def test_slurm_refusals_and_queued_jobs_are_reported_with_their_cause(slurm):
             cluster.scale(1)
         assert cluster.jobs == {}
     with SlurmCluster(cores=1, host="127.0.0.1", job_extra=["--begin=now+1hour"],
-                      log_directory=os.path.join(slurm.dir, "jobs")) as cluster:
+                      log_directory=slurm.job_directory) as cluster:
         cluster.scale(1)
         (job_id,) = cluster.jobs
         with pytest.raises(TimeoutError, match=f"'{job_id}': 'PENDING'"):
@@ -511,7 +407,7 @@ def test_slurm_refusals_and_queued_jobs_are_reported_with_their_cause(slurm):
 
 def test_slurm_cluster_adapts_to_queued_tasks(slurm):
     with SlurmCluster(cores=1, walltime="00:05:00", host="127.0.0.1", worker_host="127.0.0.1",
-                      log_directory=os.path.join(slurm.dir, "jobs")) as cluster:
+                      log_directory=slurm.job_directory) as cluster:
         adaptive = cluster.adapt(minimum=0, maximum=2, interval=0.2, wait_count=3)
         with Client(cluster) as client:
             client.gather(client.map(time.sleep, [0.2 + i / 1000 for i in range(10)]))

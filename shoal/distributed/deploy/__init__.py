@@ -5,13 +5,15 @@
 - ``SSHCluster``: the scheduler on the first host, workers on the others,
   all started with the ``ssh`` command.
 - ``Adaptive``: scale a cluster with the load (``cluster.adapt(...)``).
+- ``LocalSlurm``: a throw-away single-node Slurm on this machine (tests, docs).
 
 Kubernetes manifests and a Dockerfile live in the repository's ``deploy/``.
 """
 
 from .adaptive import Adaptive, recommend_workers
 from .job_cluster import JobCluster
+from .local_slurm import LocalSlurm
 from .slurm import SlurmCluster
 from .ssh import SSHCluster
 
-__all__ = ["Adaptive", "JobCluster", "SlurmCluster", "SSHCluster", "recommend_workers"]
+__all__ = ["Adaptive", "JobCluster", "LocalSlurm", "SlurmCluster", "SSHCluster", "recommend_workers"]
