@@ -97,6 +97,9 @@ class LocalCluster:
     uses the same credentials.
     """
 
+    #: shrinking copies the results a worker holds to the others first (read by ``Adaptive``)
+    retires_gracefully = True
+
     def __init__(self, n_workers: int | None = None, threads_per_worker: int | None = None, *,
                  processes: bool = True, memory_limit: int | None = None, host: str = "127.0.0.1",
                  scheduler_port: int = 0, asynchronous: bool = False, worker_start_timeout: float = 60.0,

@@ -111,9 +111,13 @@ class Adaptive:
         if forget_ended is not None:  # batch jobs end by themselves (walltime): count only live ones
             await forget_ended()
         current = self._current()
+        load = scheduler_load(self.cluster.scheduler)
+        if getattr(self.cluster, "retires_gracefully", False) and load["workers_holding_data"]:
+            # Its shrinking copies results to the workers that stay (LocalCluster): one worker must
+            # stay to hold them, not every worker that holds some.
+            load["workers_holding_data"] = 1
         target = recommend_workers(current=current, threads_per_worker=self.cluster.threads_per_worker,
-                                   minimum=self.minimum, maximum=self.maximum,
-                                   **scheduler_load(self.cluster.scheduler))
+                                   minimum=self.minimum, maximum=self.maximum, **load)
         per_job = getattr(self.cluster, "workers_per_job", 1)
         if math.ceil(target / per_job) == math.ceil(current / per_job):
             target = current  # the same jobs either way: nothing to submit or cancel
