@@ -89,7 +89,7 @@ class RescheduleCounter(SchedulerPlugin):
         self.interrupted = 0  # taken off a worker while running there (it died)
 
     def transition(self, key, start, finish, **info):
-        if finish == "processing":
+        if finish == "processing" and start != "processing":  # processing -> processing is a steal
             with self._lock:
                 self._starts[key] += 1
         elif start == "processing" and finish in ("waiting", "released"):
