@@ -430,3 +430,46 @@ def test_observers_see_a_stolen_task_leave_its_victim_and_run_on_its_thief():
     assert shown == actual == {"sim://w0": 4, "sim://w1": 2}
     transitions = [e for e in sim.s.events if e[1] == "steal"]
     assert [e[2]["thief"] for e in transitions] == ["sim://w1", "sim://w1"]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_workers_dying_during_a_retirement_lose_no_result(seed):
+    """A copy's target or the retiring worker itself dies midway: results are recomputed
+    from lineage where needed, and every wanted key still ends right."""
+    rng = random.Random(13_000 + seed)
+    sim = SimCluster(SchedulerState(allowed_failures=1000), seed=seed, validate_every=2, steal_every=2)
+    for i in range(4):
+        sim.add_worker(f"sim://w{i}", nthreads=rng.randint(1, 2))
+    graph, deps = random_dag(rng, 80)
+    wanted = sorted(rng.sample(list(graph), 15))
+    sim.submit(graph, wanted)
+    sim.run(until=lambda: rng.random() < 0.1)
+    leaving = rng.choice(sorted(sim.s.workers))
+    sim.call(sim.s.begin_retirement, [leaving])
+    sim.flush()
+    for _ in range(10_000):
+        if leaving not in sim.s.workers or sim.s.retirement_done(leaving):
+            break
+        if rng.random() < 0.05:  # someone dies: maybe a copy's target, maybe the leaver
+            alive = sorted(sim.s.workers)
+            if len(alive) > 2:
+                sim.kill(rng.choice(alive))
+        if sim.pending:
+            sim.step()
+        sim.call(sim.s.retirement_step)
+        sim.flush()
+        sim.validate()
+    if leaving in sim.s.workers:
+        assert sim.s.retirement_done(leaving), "the retirement never finished"
+        sim.dead.add(leaving)
+        sim.call(sim.s.remove_worker, leaving, reason="retired")
+        sim.flush()
+    assert not sim.s.retiring
+    sim.run()
+    sim.validate()
+    expected = expected_values(deps)
+    for key in wanted:
+        assert sim.result(key) == expected[key], key
+    sim.release(wanted)
+    sim.run()
+    assert sim.s.tasks == {}
