@@ -8,7 +8,8 @@ graph was placed. Stealing corrects this afterwards. The scheduler calls
 ``distributed.scheduler.work-stealing-interval``); it asks ``plan_steals``
 what to move and sends each victim a ``steal-request``.
 
-A steal is a two-step exchange so that no task runs twice and none is lost:
+A steal is a request and a confirmation, so that no task runs twice and none
+is lost (graceful retirement moves a leaving worker's queue the same way):
 
 1. the scheduler asks the victim (``{"op": "steal-request", "key", "id"}``)
    and leaves the task ``processing`` there meanwhile;
@@ -23,8 +24,9 @@ longer matches is ignored.
 Which tasks move
 ----------------
 A *victim* is a worker with more tasks processing than threads (the excess
-waits in its own queue), or a paused/closing worker with any; a *thief* is a
-running worker with a free thread. The victim runs its tasks highest
+waits in its own queue), or a paused/closing worker with any (it starts
+nothing new: its wait counts as endless); a *thief* is a running worker with
+a free thread. The victim runs its tasks highest
 priority first, so the candidates are its lowest-priority tasks, the ones
 that would start last. A candidate moves when the thief can start it clearly
 sooner, inputs included::
