@@ -60,6 +60,21 @@ async def closed_without_a_word(reader: asyncio.StreamReader, timeout: float = 5
         return True
 
 
+async def hangs_up(reader: asyncio.StreamReader, timeout: float = 5.0) -> bool:
+    """Whether the server closes the connection within ``timeout`` s (whatever it sends first is skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while loop.time() < deadline:
+            if not await asyncio.wait_for(reader.read(1 << 16), deadline - loop.time()):
+                return True
+    except (ConnectionResetError, ssl.SSLError):
+        return True
+    except TimeoutError:
+        return False
+    return False
+
+
 # ---------------------------------------------------------------------- the Security object
 def test_temporary_security_makes_mutual_tls_contexts(security):
     server = security.server_context("scheduler")
@@ -353,3 +368,33 @@ def test_dashboard_binds_loopback_unless_asked(security):
             assert link.startswith("http://127.0.0.1:"), link
 
     run(main())
+
+
+def test_a_member_sending_garbage_inside_tls_is_dropped(security, caplog):
+    """Passing the TLS handshake earns no trust in the bytes: a bad frame still closes that connection only."""
+    caplog.set_level(logging.WARNING, logger=COMM_LOGGER)
+    context = security.client_context("client")
+
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s, \
+                Worker(s.address, nthreads=1, security=security) as w:
+            for listener in (s.listener, w.listener):
+                for garbage in (b"\xff" * 8 + b"\x00" * 16,  # 2**64-1 frames
+                                (2).to_bytes(8, "little") + (1 << 62).to_bytes(8, "little") * 2):  # 2**63 bytes
+                    reader, writer = await asyncio.open_connection(listener.host, listener.port, ssl=context)
+                    writer.write(garbage)
+                    await writer.drain()
+                    assert await hangs_up(reader)  # after its own handshake, which it sends first
+                    writer.close()
+            async with Client(s.address, asynchronous=True, security=security) as c:
+                assert await c.gather(c.map(inc, range(4))) == [1, 2, 3, 4]
+            # Only the worker's stream is left once the client's close has been seen (bounded wait).
+            for _ in range(200):
+                if len(s.listener.active_comms) == 1 and not w.listener.active_comms:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(s.listener.active_comms) == 1 and not w.listener.active_comms
+
+    run(main())
+    closed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Closing connection from tls://")]
+    assert len(closed) == 4, closed
