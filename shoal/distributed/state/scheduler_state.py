@@ -57,6 +57,15 @@ Placement (``placement.py``): a ready root-ish task goes to a worker with a
 free slot or waits in ``queued``; any other ready task goes to the cheapest
 of the workers holding its inputs and one idle worker, where cost weighs
 queued seconds per thread against bytes to transfer.
+
+Work stealing (``stealing.py``) corrects placement afterwards: ``balance()``
+asks saturated workers for queued tasks (``steal-request``); a task moves
+only once its victim confirms it had not started it
+(``handle_steal_response``), and stays ``processing`` on the victim until
+then (``in_flight_steals``; ``_unassign`` drops a pending steal, so a late
+answer is ignored). Graceful retirement (``begin_retirement``) marks workers
+``closing``, moves their queue the same way and copies the results only they
+hold to running workers (``acquire-replicas``) before ``remove_worker``.
 """
 
 from __future__ import annotations
