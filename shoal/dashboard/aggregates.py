@@ -16,13 +16,12 @@ metrics also give memory per worker: ``managed_bytes``,
 ``unmanaged_bytes``, ``spilled_bytes`` (and ``cpu`` in percent,
 ``executing`` tasks, ``paused``); missing fields count as 0, and managed
 memory falls back to the bytes of results the scheduler knows the worker
-holds. Without worker events, a task whose inputs had to move to its worker
-gets a ``"transfer"`` bar from when it was sent to when it started running
-(the worker's reported duration tells when); bytes transferred are the
-sizes of those inputs, as the scheduler knows them.
-A worker that sends no events but cumulative ``spilled_count`` /
-``unspilled_count`` (as shoal's worker does) gets a spill bar over each
-heartbeat interval in which they grew.
+holds. shoal's worker sends its fetches from peers and its spills as
+events. A worker that sends no spill events but cumulative
+``spilled_count`` / ``unspilled_count`` gets a spill bar over each
+heartbeat interval in which they grew. Bytes transferred (``/metrics``,
+``/workers``) are counted by the scheduler itself: when a task is sent to a
+worker, the sizes of its inputs that worker does not hold yet.
 
 >>> from shoal.distributed.state import SchedulerState
 >>> state = SchedulerState()
@@ -93,7 +92,8 @@ class WorkerCounts:
 
     __slots__ = ("address", "name", "nthreads", "memory_limit", "processing", "in_memory", "nbytes",
                  "executing", "managed_bytes", "unmanaged_bytes", "spilled_bytes", "cpu",
-                 "transfer_bytes", "sent_bytes", "spill_bytes", "paused", "last_heartbeat", "spill_counts")
+                 "transfer_bytes", "sent_bytes", "spill_bytes", "paused", "last_heartbeat", "spill_counts",
+                 "reports_spills")
 
     def __init__(self, address: str, name: Any, nthreads: int, memory_limit: int | None):
         self.address = address
@@ -114,6 +114,7 @@ class WorkerCounts:
         self.paused = False  # the worker stopped taking tasks (memory past its pause threshold)
         self.last_heartbeat = None  # the worker's clock at its last heartbeat
         self.spill_counts: dict = {}  # spilled_count / unspilled_count at the last heartbeat
+        self.reports_spills = False  # the worker sends spill events (no need to derive them from counts)
 
     @property
     def queued(self) -> int:
@@ -126,7 +127,7 @@ class WorkerCounts:
         return self.nbytes if self.managed_bytes is None else self.managed_bytes
 
     def as_dict(self) -> dict:
-        out = {slot: getattr(self, slot) for slot in self.__slots__ if slot != "spill_counts"}
+        out = {slot: getattr(self, slot) for slot in self.__slots__ if slot not in ("spill_counts", "reports_spills")}
         out["queued"], out["managed_bytes"] = self.queued, self.managed
         return out
 
@@ -156,7 +157,6 @@ class DashboardPlugin(SchedulerPlugin):
         self.transfers = 0
         self._idle = True  # no task active since the last graph: the next graph starts a computation
         self._reported_durations: dict = {}  # key -> seconds the worker measured, until its transition
-        self._fetching: dict = {}  # processing key -> (inputs to fetch from peers, their bytes)
         self.prefix_counts: dict = {}  # prefix -> {state: n}
         self.state_counts: dict = dict.fromkeys(COUNTED_STATES, 0)
         self.workers: dict = {}  # address -> WorkerCounts
@@ -210,7 +210,9 @@ class DashboardPlugin(SchedulerPlugin):
             self.worker_event(address, event["kind"], event["start"], event["stop"],
                               nbytes=event.get("nbytes", 0), key=event.get("key"))
         now = float(metrics.get("time") or self.clock())
-        if not events:
+        if any(event["kind"] == "spill" for event in events):
+            wc.reports_spills = True  # its own spill events: counting would draw them twice
+        if not wc.reports_spills:
             self._spills_from_counts(address, wc, metrics, now)
         wc.last_heartbeat = now
 
@@ -278,9 +280,7 @@ class DashboardPlugin(SchedulerPlugin):
             wc = self.workers.get(worker)
             if wc is not None:
                 wc.processing += 1
-                fetched = self._count_transfers(key, worker, wc)
-                if fetched[0]:
-                    self._fetching[key] = fetched
+                self._count_transfers(key, worker, wc)
         elif finish == "memory":
             self._enter_memory(key)
 
@@ -316,20 +316,12 @@ class DashboardPlugin(SchedulerPlugin):
         if wc is not None:
             wc.processing -= 1
         reported = self._reported_durations.pop(key, None)
-        fetched = self._fetching.pop(key, None)
         if finish in ("memory", "erred") and started is not None:
             stop = self.clock()
             # The worker's own measure excludes the time the task waited in its
             # queue and on the network; the scheduler's span is the fallback.
             duration = stop - started if reported is None else reported
             start = max(started, stop - duration)
-            if fetched is not None and start > started:
-                # Before the run: fetching inputs from peers (and any wait in the
-                # worker's queue, which the scheduler cannot tell apart).
-                n, nbytes = fetched
-                self.task_stream.append((f"{n} inputs, {nbytes} bytes for {key}", worker, started, start,
-                                         "transfer", "transfer"))
-                self.task_stream_total += 1
             kind = "compute" if finish == "memory" else "erred"
             self.task_stream.append((key, worker, start, stop, prefix if finish == "memory" else "erred", kind))
             self.task_stream_total += 1

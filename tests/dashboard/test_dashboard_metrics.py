@@ -164,6 +164,11 @@ def slow_total(*blocks):
     return int(sum(int(b.sum()) for b in blocks))
 
 
+def stream_entries(kind: str, shoal_scheduler=None) -> list:
+    """Run on the scheduler's loop: the dashboard's task stream entries of ``kind``."""
+    return [e for e in shoal_scheduler.dashboard.plugin.task_stream if e[5] == kind]
+
+
 def fetch(url: str) -> str:
     with urllib.request.urlopen(url, timeout=20) as response:
         assert response.status == 200
@@ -208,6 +213,13 @@ def test_metrics_over_http_equal_the_scheduler_after_a_known_computation(cluster
         assert value(families, hist, hist + "_bucket", le="+Inf") == 7
         assert value(families, hist, hist + "_sum") >= 7 * 0.06
         assert value(families, "shoal_tasks_finished_total") == 7
+        # b fetched a's blocks: its heartbeats carry the transfers, drawn on b's row.
+        for _ in range(100):  # bounded: heartbeats come every second
+            transfers = client.run_on_scheduler(stream_entries, "transfer")
+            if transfers:
+                break
+            time.sleep(0.05)
+        assert transfers and {e[1] for e in transfers} == {b}
         limits = {ws.address: ws.memory_limit or 0 for ws in state.workers.values()}
         for address, limit in limits.items():
             assert value(families, "shoal_worker_memory_limit_bytes", worker=address) == limit

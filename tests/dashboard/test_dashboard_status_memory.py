@@ -119,24 +119,12 @@ def test_spill_counts_in_heartbeats_become_spill_bars():
     assert dict(zip(rows["address"], rows["spilled"]))["w1"] == 3000
 
 
-def test_a_task_that_fetched_inputs_gets_a_transfer_bar_before_its_run():
-    clock = iter(range(1000, 2000))
-    state = SchedulerState()
-    plugin = DashboardPlugin(state, clock=lambda: float(next(clock)))
-    state.add_plugin(plugin)
-    state.add_worker("w1", 1)
-    state.add_worker("w2", 1)
-    graph = {"a-aaaaaaaa": Task("a-aaaaaaaa", len, [1]),
-             "c-cccccccc": Task("c-cccccccc", len, Ref("a-aaaaaaaa"))}
-    state.update_graph("client", graph, ["c-cccccccc"], workers={"a-aaaaaaaa": ["w1"], "c-cccccccc": ["w2"]})
-    state.handle_task_finished("w1", "a-aaaaaaaa", nbytes=4096)
-    sent = plugin._processing["c-cccccccc"][1]
-    msg = {"op": "task-finished", "key": "c-cccccccc", "nbytes": 8, "duration": 0.25}
-    plugin.worker_report("w2", msg)
-    state.handle_worker_message("w2", msg)
-    transfer, compute = list(plugin.task_stream)[-2:]
-    assert transfer[1] == compute[1] == "w2" and transfer[5] == "transfer" and compute[5] == "compute"
-    assert "1 inputs, 4096 bytes" in transfer[0]
-    # The transfer spans from the send to the run's start; the run lasts what the worker measured.
-    assert transfer[2] == sent and transfer[3] == compute[2]
-    assert compute[3] - compute[2] == 0.25
+
+def test_a_worker_sending_spill_events_gets_no_bars_derived_from_its_counts():
+    state, plugin = make_state()
+    now = plugin.clock()
+    plugin.heartbeat("w1", {"time": now, "spilled_count": 0})
+    plugin.heartbeat("w1", {"time": now + 1, "spilled_count": 1, "events": [
+        {"kind": "spill", "start": now + 0.5, "stop": now + 0.6, "nbytes": 100, "key": "x spilled"}]})
+    plugin.heartbeat("w1", {"time": now + 2, "spilled_count": 4})  # its events were dropped: no guessing
+    assert [e[0] for e in plugin.task_stream if e[5] == "spill"] == ["x spilled"]
