@@ -6,8 +6,8 @@ their fields. The worker's *instructions* to its own server are small
 dataclasses: ``Execute``, ``GatherDep`` and ``ToScheduler``.
 
 Scheduler -> worker: ``compute-task``, ``free-keys``, ``acquire-replicas``,
-``update-who-has``. Worker -> scheduler: ``task-finished``, ``task-erred``,
-``add-keys``, ``missing-data``, ``long-running``. Scheduler -> client: ``key-in-memory``,
+``update-who-has``, ``steal-request``. Worker -> scheduler: ``task-finished``,
+``task-erred``, ``add-keys``, ``missing-data``, ``long-running``, ``steal-response``. Scheduler -> client: ``key-in-memory``,
 ``task-erred``, ``cancelled-keys``.
 
 >>> msg = compute_task("x", None, (0, 1, 0), {}, {}, None, 0.5)
@@ -51,6 +51,12 @@ class UpdateWhoHasMsg(TypedDict):
     who_has: dict
 
 
+class StealRequestMsg(TypedDict):
+    op: str  # "steal-request": give key up if it has not started (work stealing, retirement)
+    key: Key
+    id: int  # echoed in the answer; a stale answer's id no longer matches
+
+
 # --------------------------------------------------------------- worker -> scheduler
 class TaskFinishedMsg(TypedDict):
     op: str  # "task-finished"
@@ -83,6 +89,14 @@ class MissingDataMsg(TypedDict):
 class LongRunningMsg(TypedDict):
     op: str  # "long-running": key seceded from the thread pool (waits on tasks it submitted)
     key: Key
+
+
+class StealResponseMsg(TypedDict):
+    op: str  # "steal-response"
+    key: Key
+    id: int
+    released: bool  # True: dropped, the scheduler may send it elsewhere; False: it runs here
+    state: str | None  # the task's state on the worker when asked (None: unknown there)
 
 
 # --------------------------------------------------------------- scheduler -> client
