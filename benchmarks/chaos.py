@@ -130,10 +130,10 @@ class Killer(threading.Thread):
     """Every ``interval`` s, SIGKILL a random worker process (``kills`` times), then wait
     until the cluster has all its workers again."""
 
-    def __init__(self, cluster: LocalCluster, client: Client, kills: int, interval: float, n_workers: int,
-                 seed: int, started: float):
+    def __init__(self, cluster: LocalCluster, client: Client, counter: RescheduleCounter, kills: int,
+                 interval: float, n_workers: int, seed: int, started: float):
         super().__init__(name="chaos-killer", daemon=True)
-        self.cluster, self.client = cluster, client
+        self.cluster, self.client, self.counter = cluster, client, counter
         self.kills, self.interval, self.n_workers = kills, interval, n_workers
         self.random = random.Random(seed)
         self.started = started
@@ -147,8 +147,9 @@ class Killer(threading.Thread):
             for _ in range(self.kills):
                 if self.stop.wait(self.interval):
                     return
+                removed_before = self.counter.removed_workers
                 self._kill_one()
-                self._wait_for_full_strength(timeout=60)
+                self._wait_for_full_strength(removed_before, timeout=60)
         except BaseException as error:  # reported by the main thread, never lost
             self.error = error
         finally:
@@ -169,11 +170,13 @@ class Killer(threading.Thread):
         self.kill_times.append(round(time.monotonic() - self.started, 2))
         print(f"chaos: killed worker {victim} (pid {pid}) at {self.kill_times[-1]} s", flush=True)
 
-    def _wait_for_full_strength(self, timeout: float) -> None:
+    def _wait_for_full_strength(self, removed_before: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop.is_set():
             _replace_dead_processes(self.cluster, self.n_workers)
-            if len(self.client.scheduler_info()["workers"]) >= self.n_workers:
+            # The death noticed by the scheduler, and as many workers as before.
+            if (self.counter.removed_workers > removed_before
+                    and len(self.client.scheduler_info()["workers"]) >= self.n_workers):
                 return
             time.sleep(0.1)
         if not self.stop.is_set():
@@ -182,8 +185,8 @@ class Killer(threading.Thread):
 
 
 def _replace_dead_processes(cluster: LocalCluster, n_workers: int) -> None:
-    """Start new worker processes for dead ones (only needed without a nanny: a nanny's
-    own process stays alive and restarts its worker itself)."""
+    """Start new worker processes for dead ones: needed without nannies, or when a nanny
+    gave up on a worker that kept dying (a nanny otherwise restarts its worker itself)."""
     dead = [name for name, proc in cluster.worker_processes.items() if proc.poll() is not None]
     if not dead:
         return
@@ -219,7 +222,7 @@ def run_chaos(kills: int = 6, interval: float = 3.0, n_tasks: int = 10_000, rows
     try:
         cluster.scheduler.add_plugin(counter)
         with Client(cluster.scheduler_address, set_as_default=False) as client:
-            killer = Killer(cluster, client, kills, interval, n_workers, seed, started)
+            killer = Killer(cluster, client, counter, kills, interval, n_workers, seed, started)
             killer.start()
             while report.rounds < max_rounds:
                 got_total, got_frame = (f.result(timeout=round_timeout)
