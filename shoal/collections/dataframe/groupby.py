@@ -282,14 +282,19 @@ def _index_labels_mapped(index: pd.Index, func) -> pd.Series:
 # ------------------------------------------------------------------ user-facing objects
 
 
+#: the column an unnamed Series is grouped under; its results get their name (None) back
+_UNNAMED = "__series__"
+
+
 class _GroupBy:
     def __init__(self, frame, by, sort=True, dropna=True, observed=True, selection=None, ddof=1):
         keys = by if isinstance(by, list) else [by]
         base = frame if isinstance(frame, DataFrame) else frame.to_frame()
+        self._unnamed_series = isinstance(frame, Series) and frame.name is None
         if isinstance(frame, Series):
-            series_name = frame.name if frame.name is not None else "__series__"
+            series_name = frame.name if frame.name is not None else _UNNAMED
             if frame.name is None:
-                base = frame.to_frame("__series__")
+                base = frame.to_frame(_UNNAMED)
             selection = series_name
         names, index_names = [], []
         temp = {}
@@ -323,6 +328,12 @@ class _GroupBy:
         self._selection = selection
         self._ddof = ddof
 
+    def _named(self, result):
+        """``result`` with the grouped Series' own name: an unnamed Series gives unnamed results, as in pandas."""
+        if self._unnamed_series and isinstance(result, Series) and result.name == _UNNAMED:
+            return result.rename(None)
+        return result
+
     @property
     def _value_columns(self) -> list:
         if self._selection is None:
@@ -348,7 +359,7 @@ class _GroupBy:
                                dict(kwargs), tuple(self._index_names), meta)
         if gather:
             expr = CollectSorted(expr, self._sort)
-        return new_collection(expr)
+        return self._named(new_collection(expr))
 
     def _placed(self) -> bool:
         from .groupby_shuffle import placed_by_keys
@@ -379,7 +390,7 @@ class _GroupBy:
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
         label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
         expr = TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta, label)
-        return new_collection(expr)
+        return self._named(new_collection(expr))
 
     def _used_columns(self, pairs) -> FrameExpr:
         """The frame cut to the keys and aggregated columns, so readers below can skip the rest."""
@@ -500,7 +511,7 @@ class _GroupBy:
         else:
             columns = self._selection
         expr = GroupbyCumulative(self._frame._expr, tuple(self._by), columns, method, self._dropna)
-        return new_collection(expr)
+        return self._named(new_collection(expr))
 
     def cumsum(self):
         """Running sum within each group, in row order across partitions."""
@@ -517,8 +528,8 @@ class _GroupBy:
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
-        return new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta,
-                                         "groupby-size"))
+        return self._named(new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None,
+                                                     split_every, meta, "groupby-size")))
 
 
 class DataFrameGroupBy(_GroupBy):

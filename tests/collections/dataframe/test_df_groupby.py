@@ -116,3 +116,15 @@ def test_function_keys_map_the_index(frames):
     pdf, df = frames
     assert_eq(df.groupby(lambda label: label % 3).f.sum(), pdf.groupby(lambda label: label % 3).f.sum())
     assert_eq(df.groupby([lambda label: label % 2, "k"]).i.max(), pdf.groupby([lambda label: label % 2, "k"]).i.max())
+
+
+@pytest.mark.parametrize("method", ["sum", "mean", "max", "median", "cumsum", "size", "nunique", "var"])
+def test_grouping_an_unnamed_series_gives_unnamed_results(method):
+    pdf = pd.DataFrame({"a": [1.0, 2, 3, 4, 5, 6], "b": [1.0, 1, 2, 2, 3, 3], "k": [1, 1, 2, 2, 1, 2]})
+    ddf = dd.from_pandas(pdf, npartitions=2)
+    expected = getattr((pdf.a / pdf.b).groupby(pdf.k), method)()
+    result = getattr((ddf.a / ddf.b).groupby(ddf.k), method)()
+    assert expected.name is None and result.name is None
+    assert_eq(result, expected)
+    named = getattr(ddf.a.groupby(ddf.k), method)()
+    assert named.name == getattr(pdf.a.groupby(pdf.k), method)().name == "a"
