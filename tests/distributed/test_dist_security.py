@@ -331,18 +331,20 @@ def test_cli_scheduler_and_worker_with_tls_flags(security, processes):
 
 
 def test_cli_refuses_inconsistent_tls_flags(security, tmp_path):
-    def run_cli(*args):
-        return subprocess.run(cli(*args), capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-
-    done = run_cli("worker", "tcp://127.0.0.1:1", "--require-encryption")
-    assert done.returncode == 2 and "--require-encryption needs TLS credentials" in done.stderr
-    done = run_cli("worker", "tcp://127.0.0.1:1", *security.cli_arguments("worker"), "--require-encryption")
-    assert done.returncode == 2 and "refuses the unencrypted scheduler address" in done.stderr
-    done = run_cli("scheduler", "--port", "0", "--tls-cert", security.tls_cert)
-    assert done.returncode == 2 and "need --tls-ca-file" in done.stderr
-    done = run_cli("scheduler", "--port", "0", "--tls-ca-file", str(tmp_path / "missing.pem"), "--tls-cert",
-                   security.tls_cert)
-    assert done.returncode == 2 and "does not exist" in done.stderr
+    cases = {  # command line -> what its error says
+        ("worker", "tcp://127.0.0.1:1", "--require-encryption"): "--require-encryption needs TLS credentials",
+        ("worker", "tcp://127.0.0.1:1", *security.cli_arguments("worker"), "--require-encryption"):
+            "refuses the unencrypted scheduler address",
+        ("scheduler", "--port", "0", "--tls-cert", security.tls_cert): "need --tls-ca-file",
+        ("scheduler", "--port", "0", "--tls-ca-file", str(tmp_path / "missing.pem"), "--tls-cert", security.tls_cert):
+            "does not exist",
+    }
+    # All at once: each exits at argument parsing, so the time is Python's start-up.
+    started = {args: subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      stdin=subprocess.DEVNULL) for args in cases}
+    for args, proc in started.items():
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 2 and cases[args] in stderr, (args, proc.returncode, stderr)
 
 
 def test_scheduler_cli_warns_when_exposed_without_tls(caplog, processes):
