@@ -9,6 +9,7 @@ sum is checked against the uniform distribution's mean (n/2, within 6 sigma).
 
     python -m benchmarks.memory_sum                          # 16 GB, 2 x 2 GB, 128 MB blocks
     python -m benchmarks.memory_sum --total 4GB --limit 500MB --chunk 32MB
+    python -m benchmarks.memory_sum --dask                   # also Dask's distributed, same setup
 
 Exits with status 1 if the check fails or a worker was paused or removed.
 """
@@ -80,6 +81,23 @@ def sum_random_on_cluster(total_bytes: int, memory_limit, chunk_bytes: int, n_wo
     }
 
 
+def sum_random_on_dask(total_bytes: int, memory_limit, chunk_bytes: int, n_workers: int = 2,
+                       seed: int = 0) -> dict:
+    """The same sum on Dask's ``distributed.LocalCluster`` (worker processes under nannies)."""
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    n = total_bytes // 8
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        x = da.random.default_rng(seed).random(n, chunks=max(1, chunk_bytes // 8))
+        start = time.perf_counter()
+        total = float(x.sum().compute())
+        seconds = time.perf_counter() - start
+    sigma = math.sqrt(n / 12)
+    return {"n": n, "seconds": seconds, "sum": total, "sum_ok": abs(total - n / 2) < 6 * sigma}
+
+
 def main(argv: list | None = None) -> int:
     from shoal.distributed.comm.sizes import format_bytes, parse_bytes
 
@@ -88,6 +106,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--limit", default="2GB", help="memory limit per worker (default 2GB)")
     parser.add_argument("--chunk", default="128MB", help="bytes per block (default 128MB)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dask", action="store_true", help="run the same on Dask's distributed too")
     args = parser.parse_args(argv)
     out = sum_random_on_cluster(parse_bytes(args.total), args.limit, parse_bytes(args.chunk), args.workers)
     print(f"summed {format_bytes(out['n'] * 8)} on {args.workers} workers with {format_bytes(out['memory_limit'])} "
@@ -96,6 +115,10 @@ def main(argv: list | None = None) -> int:
     for name, rss in out["peak_rss"].items():
         print(f"  {name}: peak RSS {format_bytes(rss)} = {rss / out['memory_limit']:.0%} of the limit")
     print(f"paused: {len(out['paused'])}, removed: {len(out['removed'])}, all workers alive: {out['alive']}")
+    if args.dask:
+        theirs = sum_random_on_dask(parse_bytes(args.total), args.limit, parse_bytes(args.chunk), args.workers)
+        print(f"dask: {theirs['seconds']:.1f} s, sum {'ok' if theirs['sum_ok'] else 'WRONG'}; "
+              f"shoal/dask {out['seconds'] / theirs['seconds']:.2f}")
     return 0 if out["sum_ok"] and out["alive"] and not out["paused"] and not out["removed"] else 1
 
 
