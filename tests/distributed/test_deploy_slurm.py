@@ -316,14 +316,17 @@ def test_adapt_replaces_a_job_that_ended_on_its_own(local_jobs):
         assert client.submit(sum, [1, 2, 3]).result(30) == 6
 
 
-def test_adapt_keeps_workers_that_hold_results(local_jobs):
+def test_adapt_shrinks_to_one_job_holding_every_result_and_no_further(local_jobs):
     cluster = local_jobs(cores=1)
-    cluster.adapt(minimum=0, maximum=1, interval=0.1, wait_count=2)
+    adaptive = cluster.adapt(minimum=0, maximum=2, interval=0.1, wait_count=3)
     with Client(cluster) as client:
-        future = client.submit(sum, [1, 2, 3])
-        assert future.result(60) == 6
-        time.sleep(1.0)  # ten decisions: enough to shrink, were it not for the result held
-        assert len(cluster.jobs) == 1 and future.result() == 6
+        # slow enough that both workers get some; os.urandom: a recomputed result would differ
+        futures = client.map(lambda n: (time.sleep(0.3), os.urandom(n))[1], range(8, 16))
+        before = client.gather(futures)
+        assert max(to for _, _, to in adaptive.log) == 2
+        assert wait_until(lambda: len(cluster.jobs) == 1, timeout=20)  # the results moved to one worker
+        time.sleep(1.0)  # ten more decisions: the results pin that last job
+        assert len(cluster.jobs) == 1 and client.gather(futures) == before
 
 
 # ---------------------------------------------------------------------------- a real single-node Slurm

@@ -91,6 +91,8 @@ class JobCluster:
 
     #: shell variable holding the job's id inside a job script
     job_id_variable = "JOB_ID"
+    #: scaling down retires workers first (their results move): Adaptive need only keep one
+    retires_gracefully = True
 
     def __init__(self, *, cores: int, memory: int | str | None = None, processes: int = 1,
                  python: str = sys.executable, job_name: str = "shoal-worker", log_directory: str | None = None,
