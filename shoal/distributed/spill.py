@@ -266,7 +266,9 @@ class SpillStore(MutableMapping):
             pass
 
     def _spill_value(self, key: Hashable, value: Any, nbytes: int) -> bool:
-        """Write ``value`` to disk as ``key``'s file; False if it cannot be pickled."""
+        """Write ``value`` to disk as ``key``'s file; False if it cannot be pickled (or the store is closed)."""
+        if self.closed:  # its directory is gone; whatever still arrives stays in memory until dropped
+            return False
         start, wall = time.perf_counter(), time.time()
         try:
             frames = dump_frames(value)

@@ -164,6 +164,8 @@ def test_evict_spills_one_value_and_close_removes_the_directory(tmp_path):
     store.close()
     assert not os.path.exists(directory)
     assert os.listdir(tmp_path) == []
+    store["late"] = array_of(1000)  # e.g. a task that finished as its worker closed: no error, no file
+    assert store.evict() == 0 and os.listdir(tmp_path) == []
 
 
 # ---------------------------------------------------------------------- limits and policy
