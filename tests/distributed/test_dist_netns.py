@@ -11,7 +11,8 @@ it can only notice through missed heartbeats. It must then reschedule the
 work and recompute the results that were on the lost worker; fetches from
 it in flight (a peer's, the client's) must fail over as soon as it is removed
 rather than wait for a reply that will never come; and the client must still
-receive the right answers.
+receive the right answers. Plugged back, the worker finds its old connection
+dead, registers again and takes work.
 
 Needs root and ``ip`` (iproute2): skipped on a developer machine without
 them, a failure under CI (``CI`` set), which has both.
@@ -159,6 +160,9 @@ class NetnsLab:
         """Set the node's bridge port down: its packets go nowhere, and nobody is told."""
         _ip(self.ip, "-n", self.bridge_ns, "link", "set", f"p-{node}"[:15], "down")
 
+    def plug_cable(self, node: str) -> None:
+        _ip(self.ip, "-n", self.bridge_ns, "link", "set", f"p-{node}"[:15], "up")
+
     def teardown(self) -> None:
         """Stop every process and remove every namespace (each step tried even if another fails)."""
         for proc in self.processes:
@@ -213,7 +217,7 @@ CLIENT_SCRIPT = textwrap.dedent("""
     def total(parts):
         return sum(parts)
 
-    address, shape = sys.argv[1], sys.argv[4]
+    address, shape, rejoin = sys.argv[1], sys.argv[4], sys.argv[6] == "rejoin"
     n_parts, seconds, pull_at = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[5])
     client = Client(address, timeout=20)
     client.wait_for_workers(2, timeout=20)
@@ -247,6 +251,17 @@ CLIENT_SCRIPT = textwrap.dedent("""
     print("RESULT " + json.dumps({"total": value, "parts_total": parts_total, "early": early,
                                   "gather_seconds": gather_seconds,
                                   "workers_after": sorted(info["workers"])}), flush=True)
+    if rejoin:
+        sys.stdin.readline()  # the cable is back
+        deadline = time.monotonic() + 60
+        while len(client.scheduler_info()["workers"]) < 2:  # bounded wait for the worker to register again
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker did not come back within 60 s of its cable")
+            time.sleep(0.1)
+        again = client.map(slow_square, range(n_parts), seconds=seconds, pure=False)
+        print("REJOINED " + json.dumps({"total": sum(client.gather(again)),
+                                        "holders": sorted(w for w, keys in client.has_what().items() if keys)}),
+              flush=True)
     client.close()
 """)
 
@@ -255,9 +270,10 @@ def _host(address: str) -> str:
     return address.split("://")[1].rsplit(":", 1)[0]
 
 
-def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float) -> tuple:
+def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float, rejoin: bool = False) -> tuple:
     """Scheduler, workers ``wa`` and ``wb``, a client computing ``shape``; ``wa``'s cable is pulled
-    once ``pull_at`` of the parts are done. Returns (the client's report, seconds from pull to result)."""
+    once ``pull_at`` of the parts are done (and plugged back afterwards if ``rejoin``). Returns
+    (the client's report, seconds from pull to result, the client's report after the rejoin or None)."""
     scheduler_ip = lab.add_node("sched")
     worker_ips = {name: lab.add_node(name) for name in ("wa", "wb")}
     python = [sys.executable, "-m", "shoal.distributed.cli"]
@@ -274,7 +290,7 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float)
     script = tmp_path / "netns_client.py"
     script.write_text(CLIENT_SCRIPT)
     client = lab.run("sched", [sys.executable, str(script), address, str(n_parts), str(PART_SECONDS), shape,
-                               str(pull_at)])
+                               str(pull_at), "rejoin" if rejoin else "no-rejoin"])
     holders = json.loads(client.wait_for_line("PULL", timeout=30).split(" ", 1)[1])
     # The work really is spread over both machines before the cable is pulled.
     assert sorted(map(_host, holders)) == sorted(worker_ips.values())
@@ -284,6 +300,11 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float)
     client.tell("pulled")
     report = json.loads(client.wait_for_line("RESULT", timeout=70).split(" ", 1)[1])
     elapsed = time.monotonic() - pulled
+    rejoined = None
+    if rejoin:
+        lab.plug_cable("wa")
+        client.tell("plugged")
+        rejoined = json.loads(client.wait_for_line("REJOINED", timeout=70).split(" ", 1)[1])
     client.proc.wait(10)
     assert client.proc.returncode == 0, client.output()
     # Only the worker behind the pulled cable is gone.
@@ -292,11 +313,11 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float)
     log = scheduler.output()
     # It was noticed by its silence: nothing else could reach the scheduler.
     assert "missed heartbeats" in log and worker_ips["wa"] in log, log
-    return report, elapsed
+    return report, elapsed, rejoined
 
 
 def test_worker_behind_a_pulled_cable_is_removed_and_its_work_redone(netns_lab, tmp_path):
-    report, elapsed = _run_and_pull_cable(netns_lab, tmp_path, "sum", N_PARTS, pull_at=0.2)
+    report, elapsed, rejoined = _run_and_pull_cable(netns_lab, tmp_path, "sum", N_PARTS, pull_at=0.2, rejoin=True)
     expected = int(np.sum(np.arange(N_PARTS, dtype=np.int64) ** 2))
     assert report["total"] == report["parts_total"] == expected
     assert elapsed >= HEARTBEAT_TIMEOUT - 0.5  # nothing could have told the scheduler sooner
@@ -304,6 +325,10 @@ def test_worker_behind_a_pulled_cable_is_removed_and_its_work_redone(netns_lab, 
     assert report["early"] and {int(i): v for i, v in report["early"].items()} == {
         int(i): int(i) ** 2 for i in report["early"]}
     assert report["gather_seconds"] < 30, "a fetch from the silent worker waited instead of failing over"
+    # Cable back: the worker finds its connection dead, registers again and takes work.
+    assert rejoined["total"] == expected
+    worker_ips = sorted(ip for name, (_, ip) in netns_lab.nodes.items() if name != "sched")
+    assert sorted(map(_host, rejoined["holders"])) == worker_ips
 
 
 def test_fetches_from_a_worker_behind_a_pulled_cable_fail_over(netns_lab, tmp_path):
@@ -311,7 +336,8 @@ def test_fetches_from_a_worker_behind_a_pulled_cable_fail_over(netns_lab, tmp_pa
     # is fetching (or about to) from the silent one: once the scheduler removes it,
     # that fetch must fail at once and the data be recomputed, not wait out a timeout.
     n_parts = 64
-    report, elapsed = _run_and_pull_cable(netns_lab, tmp_path, "tree", n_parts, pull_at=0.6)
+    report, elapsed, _ = _run_and_pull_cable(netns_lab, tmp_path, "tree", n_parts, pull_at=0.6)
     expected = int(np.sum(np.arange(n_parts, dtype=np.int64) ** 2))
     assert report["total"] == report["parts_total"] == expected
     assert elapsed < 30, f"{elapsed:.1f} s from the pulled cable to the result: a fetch waited for its timeout"
+
