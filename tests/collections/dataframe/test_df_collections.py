@@ -265,3 +265,20 @@ def test_from_pandas_never_splits_equal_labels_and_handles_empty():
     empty = dd.from_pandas(pdf.iloc[:0], npartitions=3)
     assert empty.npartitions == 1 and len(empty) == 0
     assert_eq(empty.x.sum(), 0)
+
+
+def _partition_mean(part):
+    return part.a.mean()
+
+
+def test_map_partitions_returning_a_scalar_gives_one_value_per_partition(scheduler):
+    pdf = pd.DataFrame({"a": np.arange(10.0)})
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    parts = [pdf.iloc[a:b] for a, b in zip(ddf.divisions[:-1], [*ddf.divisions[1:-1], len(pdf)])]
+    lengths = ddf.map_partitions(len)
+    assert isinstance(lengths, dd.Series) and lengths.npartitions == 3
+    expected = pd.Series([len(p) for p in parts], index=[0] * 3)
+    assert_eq(lengths, expected, scheduler=scheduler)
+    assert int(lengths.sum().compute(scheduler=scheduler)) == len(pdf)
+    means = ddf.map_partitions(_partition_mean).compute(scheduler=scheduler)
+    pd.testing.assert_series_equal(means, pd.Series([p.a.mean() for p in parts], index=[0] * 3))
