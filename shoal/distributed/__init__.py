@@ -20,6 +20,7 @@ from .progress import progress
 from .scheduler import Scheduler, SchedulerPlugin
 from .state import KilledWorker
 from .worker import Worker, get_worker, secede, worker_client
+from . import shuffle  # the p2p shuffle: its worker extension, and shuffle_method="p2p"
 
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",

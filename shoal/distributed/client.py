@@ -206,9 +206,15 @@ class Client:
         self._reader = self.loop.create_task(self._read_scheduler(comm))
         self.status = "running"
         _current_clients.append(self)
+        from .shuffle import register_with_dataframes
+
+        register_with_dataframes()  # shuffle_method="p2p" (imports pandas: done here, not in workers)
         if self.set_as_default:
             registry.register_scheduler("distributed", self.get)
-            self._config_undo = config.set(scheduler="distributed")
+            settings = {"scheduler": "distributed"}
+            if config.get("dataframe.shuffle.method", "tasks") == "tasks":  # a method the user chose stays
+                settings["dataframe.shuffle.method"] = "p2p"  # workers exchange shards directly
+            self._config_undo = config.set(settings)
 
     async def _read_scheduler(self, comm) -> None:
         try:

@@ -58,9 +58,18 @@ from .state.worker_state import sizeof
 
 logger = logging.getLogger("shoal.distributed.worker")
 
-__all__ = ["Worker", "get_worker", "secede", "worker_client", "TaskThreads"]
+__all__ = ["Worker", "get_worker", "secede", "worker_client", "TaskThreads", "register_worker_extension"]
 
 _running = threading.local()
+
+#: name -> factory(worker): an extension made for every new Worker, which may add request handlers
+#: to ``worker.handlers`` (the p2p shuffle's ``shuffle-receive``) and may have a ``close()``
+_EXTENSIONS: dict = {}
+
+
+def register_worker_extension(name: str, factory) -> None:
+    """Give every Worker created from now on ``worker.extensions[name] = factory(worker)``."""
+    _EXTENSIONS[name] = factory
 
 
 def get_worker() -> "Worker":
@@ -229,6 +238,8 @@ class Worker:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set = set()
         self._closed_event: asyncio.Event | None = None
+        self.handlers: dict = {}  # request op -> async handler(msg) -> reply, added by extensions
+        self.extensions: dict = {name: make(self) for name, make in _EXTENSIONS.items()}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -344,6 +355,10 @@ class Worker:
             self.threads.shutdown()
         if self.state is not None and isinstance(self.state.data, SpillStore):
             self.state.data.close()  # removes its spill directory
+        for extension in self.extensions.values():
+            close = getattr(extension, "close", None)
+            if close is not None:
+                close()  # e.g. the shuffle's buffered shards and their files
         self.pool.close()
         self.status = "closed"
         if self._closed_event is not None:
@@ -648,6 +663,9 @@ class Worker:
         if op == "identity":
             return {"op": "reply", "result": {"type": "Worker", "address": self.address, "name": self.name,
                                               "nthreads": self.nthreads, "pid": os.getpid()}}
+        handler = self.handlers.get(op)
+        if handler is not None:
+            return await handler(msg)
         raise UnknownOperationError(f"Unknown request op {op!r} sent to worker {self.address}")
 
     def _run_as_worker(self, func, args, kwargs):

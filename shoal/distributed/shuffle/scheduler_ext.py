@@ -1,0 +1,230 @@
+"""The scheduler's side of the p2p shuffle: runs, their workers, barriers and restarts.
+
+One ``ShuffleSchedulerExtension`` per scheduler, made the first time a worker
+asks about a shuffle (workers reach it with ``run-on-scheduler`` requests
+calling the module functions ``get_or_create_run``, ``pass_barrier`` and
+``restart_run``; nothing in ``scheduler.py`` knows about shuffles). It is a
+``SchedulerPlugin`` too: it hears of workers leaving and of shuffle tasks
+being forgotten.
+
+A *run* is one attempt at a shuffle: a run id (unique on this scheduler, never
+reused), the workers taking part (the running workers when the run began,
+sorted by address) and ``worker_for[p]``, the worker owning output partition
+``p`` (contiguous blocks of partitions per worker, so the same worker list
+always gives the same assignment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass, field
+
+from shoal.distributed.state.plugins import SchedulerPlugin
+from shoal.taskgraph.core import Fused
+
+logger = logging.getLogger("shoal.distributed.shuffle")
+
+__all__ = ["ShuffleSchedulerExtension", "extension_of", "get_or_create_run", "pass_barrier", "restart_run",
+           "transfer_key", "barrier_key", "assign_partitions"]
+
+_extensions: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def transfer_key(shuffle_id: str, index: int) -> tuple:
+    return (f"{shuffle_id}-transfer", index)
+
+
+def barrier_key(shuffle_id: str) -> tuple:
+    return (f"{shuffle_id}-barrier", 0)
+
+
+def assign_partitions(workers: list, n_out: int) -> list:
+    """The owner of each output partition: contiguous blocks, as even as can be.
+
+    >>> assign_partitions(["a", "b"], 5)
+    ['a', 'a', 'a', 'b', 'b']
+    """
+    return [workers[p * len(workers) // n_out] for p in range(n_out)]
+
+
+@dataclass
+class ShuffleRun:
+    shuffle_id: str
+    run_id: int
+    n_in: int
+    workers: tuple
+    worker_for: list
+    dead: bool = False  # a worker taking part left: the next transfer starts a new run
+    barrier_passed: bool = False
+    outcome: dict = field(default_factory=dict)
+
+
+class ShuffleSchedulerExtension(SchedulerPlugin):
+    """Runs of the p2p shuffles of one ``Scheduler`` (see the module docstring)."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+        self.runs: dict = {}  # shuffle id -> its current ShuffleRun
+        self._last_run_id = 0
+        self._by_task_name: dict = {}  # "<id>-transfer" / "<id>-barrier" -> shuffle id
+        self.restarts = 0  # runs abandoned, for tests and benchmarks
+        self._requests: set = set()  # forget requests in flight (referenced until done)
+        scheduler.add_plugin(self)
+
+    # ------------------------------------------------------------------ requests from workers
+    def get_or_create(self, shuffle_id: str, n_in: int, n_out: int) -> tuple:
+        """``(run id, worker_for)`` of the shuffle's current run, starting one if there is none
+        or the last one was abandoned."""
+        run = self.runs.get(shuffle_id)
+        if run is None or run.dead:
+            state = self.scheduler.state
+            workers = sorted(a for a, ws in state.workers.items() if ws.status == "running")
+            if not workers:
+                raise RuntimeError(f"p2p shuffle {shuffle_id}: no running worker to take part; start workers "
+                                   "or wait for them with client.wait_for_workers(n).")
+            self._last_run_id += 1
+            run = ShuffleRun(shuffle_id, self._last_run_id, n_in, tuple(workers), assign_partitions(workers, n_out))
+            self.runs[shuffle_id] = run
+            self._by_task_name[transfer_key(shuffle_id, 0)[0]] = shuffle_id
+            self._by_task_name[barrier_key(shuffle_id)[0]] = shuffle_id
+            state.log_event("shuffle-run", shuffle=shuffle_id, run=run.run_id, workers=len(workers))
+        return run.run_id, run.worker_for
+
+    def barrier(self, shuffle_id: str, run_ids: list) -> tuple | None:
+        """Every transfer is done: ``(run id, worker_for)`` if all of them sent to the current
+        run, which then pins each output partition's task to its owner; else ``None``, after
+        making the scheduler run the stale transfers again."""
+        run = self.runs.get(shuffle_id)
+        stale = [i for i, r in enumerate(run_ids) if run is None or run.dead or r != run.run_id]
+        if stale:
+            self.scheduler.send(self._invalidate([transfer_key(shuffle_id, i) for i in stale]))
+            return None
+        run.barrier_passed = True
+        self._pin_outputs(run)
+        return run.run_id, run.worker_for
+
+    def restart(self, shuffle_id: str, run_id: int, reason: str) -> None:
+        """Abandon run ``run_id`` (if it is still current): results of the shuffle that are still
+        needed are computed again, under a new run."""
+        run = self.runs.get(shuffle_id)
+        if run is None or run.run_id != run_id or run.dead:
+            return
+        run.dead = True
+        self.restarts += 1
+        state = self.scheduler.state
+        state.log_event("shuffle-restart", shuffle=shuffle_id, run=run_id, reason=reason)
+        logger.info("p2p shuffle %s: run %d abandoned (%s); running it again", shuffle_id, run_id, reason)
+        barrier = state.tasks.get(barrier_key(shuffle_id))
+        if barrier is not None and any(d.state != "memory" for d in barrier.dependents):
+            # transfers first: releasing the barrier first would run it at once on the old transfers
+            msgs = self._invalidate([transfer_key(shuffle_id, i) for i in range(run.n_in)])
+            msgs += self._invalidate([barrier.key])
+            self.scheduler.send(msgs)
+        self._tell_workers_to_forget(run)
+
+    # ------------------------------------------------------------------ plugin hooks
+    def remove_worker(self, address: str, **info) -> None:
+        lost = [run for run in self.runs.values() if address in run.workers and not run.dead]
+        if lost:
+            # after remove_worker's own transitions (this hook runs inside it)
+            loop = asyncio.get_running_loop()
+            for run in lost:
+                loop.call_soon(self.restart, run.shuffle_id, run.run_id, f"worker {address} left")
+
+    def transition(self, key, start: str, finish: str, **info) -> None:
+        if finish not in ("forgotten", "erred") or type(key) is not tuple or not key:
+            return
+        shuffle_id = self._by_task_name.get(key[0])
+        if shuffle_id is None:
+            return
+        run = self.runs.get(shuffle_id)
+        if run is None:
+            return
+        if finish == "erred":  # the shuffle failed: free the workers' buffers now
+            self._tell_workers_to_forget(run)
+        elif key == barrier_key(shuffle_id):  # every output is gone too: the shuffle is over
+            del self.runs[shuffle_id]
+            self._by_task_name.pop(key[0], None)
+            self._by_task_name.pop(transfer_key(shuffle_id, 0)[0], None)
+            self._tell_workers_to_forget(run)
+
+    # ------------------------------------------------------------------ helpers
+    def _invalidate(self, keys: list) -> list:
+        """Tell the state machine the results of ``keys`` are gone (as if their holders lost
+        them): it computes them again if they are needed, and what depends on them waits."""
+        state = self.scheduler.state
+        msgs: list = []
+        for key in keys:
+            ts = state.tasks.get(key)
+            if ts is None or ts.state != "memory":
+                continue
+            for ws in list(ts.who_has):
+                msgs += state.handle_missing_data(ws.address, key, ws.address)
+        return [(to, msg) for to, msg in msgs if msg.get("op") != "update-who-has"]
+
+    def _pin_outputs(self, run: ShuffleRun) -> None:
+        """Restrict each output partition's task to its owner (loosely: if the owner cannot run
+        it, another worker may, and fetches the partition from the owner)."""
+        barrier = self.scheduler.state.tasks.get(barrier_key(run.shuffle_id))
+        if barrier is None:
+            return
+        for dts in barrier.dependents:
+            partition = _output_partition(dts, run.shuffle_id)
+            if partition is not None and 0 <= partition < len(run.worker_for):
+                dts.worker_restrictions = {run.worker_for[partition]}
+                dts.loose_restrictions = True
+
+    def _tell_workers_to_forget(self, run: ShuffleRun) -> None:
+        msg = {"op": "shuffle-forget", "shuffle": run.shuffle_id, "run": run.run_id}
+        state = self.scheduler.state
+        for address in run.workers:
+            if address in state.workers:
+                task = asyncio.get_running_loop().create_task(
+                    _quietly(self.scheduler.pool.request(address, msg, timeout=10)))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)
+
+
+async def _quietly(request) -> None:
+    try:
+        await request
+    except Exception as error:  # the worker left: its buffers went with it
+        logger.debug("shuffle-forget not delivered: %s", error)
+
+
+def _output_partition(ts, shuffle_id: str):
+    """The output partition a dependent of the barrier unpacks: from its key ``(shuffle id, p)``,
+    or from the node of that key inside it when later tasks were fused onto it."""
+    key = ts.key
+    if type(key) is tuple and len(key) == 2 and key[0] == shuffle_id:
+        return key[1]
+    node = ts.run_spec
+    if type(node) is Fused:
+        for inner in node.nodes:
+            k = inner.key
+            if type(k) is tuple and len(k) == 2 and k[0] == shuffle_id:
+                return k[1]
+    return None
+
+
+def extension_of(scheduler) -> ShuffleSchedulerExtension:
+    """The scheduler's shuffle extension, made on first use."""
+    extension = _extensions.get(scheduler)
+    if extension is None:
+        extension = _extensions[scheduler] = ShuffleSchedulerExtension(scheduler)
+    return extension
+
+
+# Called on the scheduler through run-on-scheduler requests from workers' shuffle tasks.
+def get_or_create_run(shuffle_id: str, n_in: int, n_out: int, shoal_scheduler=None) -> tuple:
+    return extension_of(shoal_scheduler).get_or_create(shuffle_id, n_in, n_out)
+
+
+def pass_barrier(shuffle_id: str, run_ids: list, shoal_scheduler=None):
+    return extension_of(shoal_scheduler).barrier(shuffle_id, run_ids)
+
+
+def restart_run(shuffle_id: str, run_id: int, reason: str, shoal_scheduler=None) -> None:
+    extension_of(shoal_scheduler).restart(shuffle_id, run_id, reason)
