@@ -188,6 +188,13 @@ def test_round_trip_case_reports_the_median_round_trip():
 
 @pytest.mark.parametrize("name", [case.name for case in all_cases()])
 def test_every_case_computes_the_right_answer_on_shoal_at_a_small_size(name):
-    # child.measure checks the result against the case's plain-Python/pandas/NumPy answer
-    record = child.measure(name, "shoal", 200)
+    # the result is checked against the case's plain-Python/pandas/NumPy answer. Cases that start a
+    # cluster keep it until their process exits (and make it the default scheduler), so they run in a
+    # fresh interpreter, as the runner runs every case.
+    if name.startswith(("distributed-", "dashboard-")):
+        from benchmarks.run import run_child
+
+        record = run_child(name, "shoal", 200, 120)
+    else:
+        record = child.measure(name, "shoal", 200)
     assert "error" not in record, record["error"]
