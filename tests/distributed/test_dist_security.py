@@ -400,3 +400,46 @@ def test_a_member_sending_garbage_inside_tls_is_dropped(security, caplog):
     run(main())
     closed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Closing connection from tls://")]
     assert len(closed) == 4, closed
+
+
+def make_role_certificates(openssl: str, directory) -> dict:
+    """A CA and one certificate per role signed by it (made with the openssl command): {name: path}."""
+    def run(*args):
+        done = subprocess.run([openssl, *args], capture_output=True, text=True, timeout=60, cwd=directory)
+        assert done.returncode == 0, done.stderr
+
+    files = {"ca": str(directory / "ca.pem"), "ca-key": str(directory / "ca-key.pem")}
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+        files["ca-key"], "-out", files["ca"], "-days", "1", "-subj", "/CN=test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+                                       "extendedKeyUsage=serverAuth,clientAuth\n")
+    for role in ("scheduler", "worker", "client"):
+        cert, key, csr = (str(directory / f"{role}{suffix}.pem") for suffix in ("", "-key", "-csr"))
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+            "-out", csr, "-subj", f"/CN={role}")
+        run("x509", "-req", "-in", csr, "-CA", files["ca"], "-CAkey", files["ca-key"], "-CAcreateserial",
+            "-out", cert, "-days", "1", "-extfile", "ext.cnf")
+        files[role], files[f"{role}-key"] = cert, key
+    return files
+
+
+def test_each_role_may_have_its_own_certificate(require_command, tmp_path):
+    files = make_role_certificates(require_command("openssl", "openssl"), tmp_path)
+    security = Security(files["ca"], tls_scheduler_cert=files["scheduler"], tls_scheduler_key=files["scheduler-key"],
+                        tls_worker_cert=files["worker"], tls_worker_key=files["worker-key"],
+                        tls_client_cert=files["client"], tls_client_key=files["client-key"], require_encryption=True)
+    assert security.cert_and_key("worker") == (files["worker"], files["worker-key"])
+    assert security.cli_arguments("worker") == ["--tls-ca-file", files["ca"], "--tls-cert", files["worker"],
+                                                "--tls-key", files["worker-key"]]
+
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s, \
+                Worker(s.address, nthreads=1, security=security), \
+                Client(s.address, asynchronous=True, security=security) as c:
+            assert await c.gather(c.map(inc, range(3))) == [1, 2, 3]
+            # The scheduler saw the worker's and the client's own certificates.
+            peers = [comm._stream.socket.getpeercert() for comm in s.listener.active_comms]
+            assert sorted(dict(x[0] for x in p["subject"])["commonName"] for p in peers) == ["client", "worker"]
+
+    run(main())
