@@ -31,6 +31,9 @@ __all__ = ["ShuffleSchedulerExtension", "extension_of", "get_or_create_run", "pa
 
 _extensions: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
+#: a shuffle whose barrier sends transfers back this many times fails instead
+MAX_STALE_BARRIERS = 50
+
 
 def transfer_key(shuffle_id: str, index: int) -> tuple:
     return (f"{shuffle_id}-transfer", index)
@@ -71,6 +74,7 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
         self._by_task_name: dict = {}  # "<id>-transfer" / "<id>-barrier" -> shuffle id
         self.restarts = 0  # runs abandoned, for tests and benchmarks
         self._requests: set = set()  # forget requests in flight (referenced until done)
+        self._stale_barriers: dict = {}  # shuffle id -> barriers that sent transfers back
         scheduler.add_plugin(self)
 
     # ------------------------------------------------------------------ requests from workers
@@ -99,6 +103,12 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
         run = self.runs.get(shuffle_id)
         stale = [i for i, r in enumerate(run_ids) if run is None or run.dead or r != run.run_id]
         if stale:
+            rounds = self._stale_barriers[shuffle_id] = self._stale_barriers.get(shuffle_id, 0) + 1
+            if rounds > MAX_STALE_BARRIERS:  # fail for real rather than loop forever
+                raise RuntimeError(
+                    f"p2p shuffle {shuffle_id}: its barrier found inputs sent to abandoned runs "
+                    f"{rounds} times (inputs {stale[:5]}...); workers keep leaving, or old results keep "
+                    "coming back. Check the workers' logs, or use shuffle_method='tasks'.")
             self.scheduler.send(self._invalidate([transfer_key(shuffle_id, i) for i in stale]))
             return None
         run.barrier_passed = True
@@ -146,6 +156,7 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
             self._tell_workers_to_forget(run)
         elif key == barrier_key(shuffle_id):  # every output is gone too: the shuffle is over
             del self.runs[shuffle_id]
+            self._stale_barriers.pop(shuffle_id, None)
             self._by_task_name.pop(key[0], None)
             self._by_task_name.pop(transfer_key(shuffle_id, 0)[0], None)
             self._tell_workers_to_forget(run)
@@ -156,13 +167,19 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
         them): it computes them again if they are needed, and what depends on them waits."""
         state = self.scheduler.state
         msgs: list = []
+        frees: dict = {}
         for key in keys:
             ts = state.tasks.get(key)
             if ts is None or ts.state != "memory":
                 continue
             for ws in list(ts.who_has):
+                frees.setdefault(ws.address, []).append(key)
                 msgs += state.handle_missing_data(ws.address, key, ws.address)
-        return [(to, msg) for to, msg in msgs if msg.get("op") != "update-who-has"]
+        msgs = [(to, msg) for to, msg in msgs if msg.get("op") != "update-who-has"]
+        # The holders really drop the old values (the state machine took them for lost, so it
+        # tells nobody): a worker still holding one would report it again instead of recomputing.
+        # After the transitions' messages, so tasks reading them there are cancelled first.
+        return msgs + [(address, {"op": "free-keys", "keys": keys}) for address, keys in frees.items()]
 
     def _pin_outputs(self, run: ShuffleRun) -> None:
         """Restrict each output partition's task to its owner (loosely: if the owner cannot run

@@ -283,7 +283,7 @@ def _batches(shards: list, batch_bytes: int):
 
     >>> import pandas as pd
     >>> shards = [(p, pd.DataFrame({"x": range(100)})) for p in range(3)]
-    >>> [len(b) for b, _ in _batches(shards, 1500)]
+    >>> [len(b) for b, _ in _batches(shards, 2000)]  # about 930 bytes each
     [2, 1]
     """
     batch, size = [], 0

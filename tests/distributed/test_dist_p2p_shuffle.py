@@ -1,0 +1,268 @@
+"""The worker-to-worker ("p2p") shuffle: same results as the task-based shuffle and pandas, on
+in-process and process workers; a worker killed mid-shuffle; data bigger than the memory budgets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import shoal.dataframe as dd
+from shoal import config
+from shoal.distributed import Client, LocalCluster, get_worker
+from shoal.distributed.shuffle.buffer import ShardBuffer
+from shoal.distributed.shuffle.limiter import ByteLimiter
+from shoal.distributed.shuffle.scheduler_ext import assign_partitions, extension_of
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def frame(rows: int, seed: int = 0, keys: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"k": rng.integers(0, keys, rows), "v": np.arange(rows),
+                         "f": rng.random(rows), "s": rng.choice(["a", "bb", "ccc"], rows)})
+
+
+def shuffle_stats() -> dict:
+    """Run on a worker: its shuffle extension's counters."""
+    return get_worker().extensions["shuffle"].stats()
+
+
+def by_rows(df: pd.DataFrame, index: bool = True) -> pd.DataFrame:
+    """Rows in one canonical order (to compare results whose partitioning differs); ``index``:
+    the index is part of each row (else dropped, as a merge's index is its own in each partition)."""
+    df = df.reset_index(drop=not index)
+    return df.sort_values(list(df.columns), kind="stable").reset_index(drop=True)
+
+
+def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["inprocess", "processes"])
+def client(request):
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=request.param) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+# ------------------------------------------------------------------ results
+
+
+def test_p2p_is_the_default_on_a_client_and_explain_names_it(client):
+    ddf = dd.from_pandas(frame(100), npartitions=4)
+    assert config.get("dataframe.shuffle.method") == "p2p"
+    out = ddf.shuffle(on="k", npartitions=3)
+    graph = dict(out.__shoal_graph__())
+    transfers = [k for k in graph if isinstance(k, tuple) and str(k[0]).endswith("-transfer")]
+    barriers = [k for k in graph if isinstance(k, tuple) and str(k[0]).endswith("-barrier")]
+    assert len(transfers) == 4 and len(barriers) == 1  # O(partitions): 4 in + 1 + 3 out
+
+
+def test_explain_prints_the_method(client, capsys):
+    dd.from_pandas(frame(100), npartitions=4).set_index("k").explain()
+    assert "method='p2p'" in capsys.readouterr().out
+
+
+def test_shuffle_equals_the_task_based_shuffle_and_pandas(client):
+    pdf = frame(5000)
+    ddf = dd.from_pandas(pdf, npartitions=7)
+    p2p = ddf.shuffle(on="k", npartitions=5).compute()
+    tasks = ddf.shuffle(on="k", npartitions=5, shuffle_method="tasks").compute(scheduler="sync")
+    pd.testing.assert_frame_equal(p2p, tasks)  # same rows, same order, partition by partition
+    pd.testing.assert_frame_equal(by_rows(p2p), by_rows(pdf))
+    parts = client.gather(client.compute(ddf.shuffle(on="k", npartitions=5).to_delayed()))
+    for part in parts:  # every key lives in one partition
+        assert not set(part.k) & set().union(*(set(other.k) for other in parts if other is not part))
+
+
+def test_set_index_equals_pandas_and_tasks(client):
+    pdf = frame(4000, seed=1, keys=1000)
+    ddf = dd.from_pandas(pdf, npartitions=6)
+    p2p = ddf.set_index("k").compute()
+    tasks = ddf.set_index("k", shuffle_method="tasks").compute(scheduler="sync")
+    pd.testing.assert_frame_equal(p2p, tasks)
+    expected = pdf.set_index("k")
+    assert p2p.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(by_rows(p2p), by_rows(expected))
+
+
+def test_sort_values_equals_pandas(client):
+    pdf = frame(3000, seed=2)
+    ddf = dd.from_pandas(pdf, npartitions=5)
+    got = ddf.sort_values("f").compute()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), pdf.sort_values("f").reset_index(drop=True))
+    tasks = ddf.sort_values("f", shuffle_method="tasks").compute(scheduler="sync")
+    pd.testing.assert_frame_equal(got, tasks)
+
+
+def test_hash_merge_equals_pandas(client, capsys):
+    left = frame(2000, seed=3, keys=300)
+    right = pd.DataFrame({"k": np.arange(0, 300, 2), "w": np.arange(150) * 10})
+    got = dd.merge(dd.from_pandas(left, npartitions=5), dd.from_pandas(right, npartitions=3), on="k",
+                   broadcast=False)
+    got.explain()
+    assert capsys.readouterr().out.count("method='p2p'") >= 2  # both sides hash-shuffled
+    result = got.compute()
+    expected = left.merge(right, on="k")
+    pd.testing.assert_frame_equal(by_rows(result, index=False), by_rows(expected, index=False))
+
+
+def test_every_worker_drops_its_shuffle_state_afterwards(client):
+    ddf = dd.from_pandas(frame(2000, seed=4), npartitions=4)
+    ddf.shuffle(on="k", npartitions=4).compute()
+    wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+
+
+def _fail_where_key_two_is(part):
+    if (part.k == 2).any():
+        raise ValueError("boom: key 2")
+    return part
+
+
+def test_a_failed_shuffle_is_cleaned_up_everywhere(client):
+    ddf = dd.from_pandas(frame(2000, seed=5, keys=4), npartitions=4)
+    broken = ddf.shuffle(on="k", npartitions=4).map_partitions(_fail_where_key_two_is, meta=ddf._meta)
+    with pytest.raises(ValueError, match="boom"):
+        broken.compute()
+    wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+
+
+def test_p2p_on_a_local_scheduler_says_what_to_do():
+    ddf = dd.from_pandas(frame(100), npartitions=3)
+    import shoal.distributed.shuffle as p2p
+
+    p2p.register_with_dataframes()
+    with pytest.raises(RuntimeError, match="distributed cluster"):
+        ddf.shuffle(on="k", shuffle_method="p2p").compute(scheduler="sync")
+
+
+# ------------------------------------------------------------------ a worker lost mid-shuffle
+
+
+def test_a_worker_killed_during_a_shuffle_restarts_it_with_the_same_result():
+    pdf = frame(20_000, seed=6)
+    ddf = dd.from_pandas(pdf, npartitions=12)
+    expected = ddf.shuffle(on="k", npartitions=6, shuffle_method="tasks").compute(scheduler="sync")
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        client.run(_slow_transfers, 0.25)  # 12 transfers over 3 threads: about a second of sending
+        pids = client.run(os.getpid)
+        future = client.compute(ddf.shuffle(on="k", npartitions=6))
+        state = cluster.scheduler.state
+        # a few transfers are done: the run has started and data has moved
+        wait_until(lambda: sum(1 for k, ts in list(state.tasks.items())
+                               if str(k[0]).endswith("-transfer") and ts.state == "memory") >= 3,
+                   timeout=30, what="three transfers done")
+        victim = sorted(pids)[0]
+        os.kill(pids[victim], signal.SIGKILL)
+        result = future.result(timeout=45)
+        extension = extension_of(cluster.scheduler)
+        assert extension.restarts >= 1
+        assert any(topic == "shuffle-restart" for _, topic, _ in list(cluster.scheduler.events))
+    pd.testing.assert_frame_equal(result, expected)
+
+
+def _slow_transfers(seconds: float) -> None:
+    get_worker().extensions["shuffle"].send_delay = seconds
+
+
+def test_a_worker_leaving_during_a_shuffle_in_process():
+    pdf = frame(6000, seed=7)
+    ddf = dd.from_pandas(pdf, npartitions=8)
+    expected = ddf.shuffle(on="k", npartitions=4, shuffle_method="tasks").compute(scheduler="sync")
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        client.run(_slow_transfers, 0.15)
+        future = client.compute(ddf.shuffle(on="k", npartitions=4))
+        state = cluster.scheduler.state
+        wait_until(lambda: sum(1 for k, ts in list(state.tasks.items())
+                               if str(k[0]).endswith("-transfer") and ts.state == "memory") >= 2,
+                   timeout=30, what="two transfers done")
+        name = sorted(cluster.workers)[-1]
+        worker = cluster.workers[name]
+        asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        result = future.result(timeout=45)
+        assert extension_of(cluster.scheduler).restarts >= 1
+    pd.testing.assert_frame_equal(result, expected)
+
+
+# ------------------------------------------------------------------ larger than memory
+
+
+def test_a_shuffle_larger_than_the_memory_budgets_spills_with_bounded_memory(tmp_path):
+    budget, batch = 128 * 1024, 32 * 1024
+    pdf = pd.DataFrame({"k": np.random.default_rng(8).integers(0, 10**6, 200_000),
+                        "x": np.random.default_rng(9).random(200_000)})
+    nbytes = int(pdf.memory_usage(index=True).sum())
+    input_bytes = nbytes // 16
+    assert nbytes > 10 * 2 * budget  # ten times the two workers' budgets together
+    ddf = dd.from_pandas(pdf, npartitions=16)
+    settings = {"distributed.shuffle.memory-budget": budget, "distributed.shuffle.batch-bytes": batch}
+    with config.set(settings), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        for worker in cluster.workers.values():
+            worker.local_directory = str(tmp_path)
+        result = ddf.shuffle(on="k", npartitions=8).compute()
+        stats = client.run(shuffle_stats)
+        wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+    pd.testing.assert_frame_equal(by_rows(result), by_rows(pdf))
+    spilled = sum(s["spilled_bytes"] for s in stats.values())
+    assert spilled > nbytes // 4, stats  # most of what each received went to disk
+    for s in stats.values():
+        # held in memory at once: the budget, plus one batch from a peer or one input's local rows
+        assert s["peak_memory_bytes"] <= budget + max(batch, input_bytes), stats
+    assert [p for p in os.listdir(tmp_path) if p.startswith("shoal-p2p-")] == []  # files removed
+
+
+# ------------------------------------------------------------------ the parts
+
+
+def test_shard_buffer_spills_past_its_budget_and_returns_input_order(tmp_path):
+    buf = ShardBuffer(budget=2000, directory=str(tmp_path))
+    parts = {i: pd.DataFrame({"x": np.arange(100) + 1000 * i}) for i in range(6)}  # 800 bytes + index each
+    for i in [3, 0, 5, 1, 4, 2]:
+        assert buf.add(i, [(0, parts[i])])
+        assert buf.memory_bytes <= 2000
+    buf.add(4, [(0, parts[4])])  # sent again: replaces, not doubles
+    assert buf.spilled_bytes > 0 and buf.peak_memory_bytes > 2000 - 1
+    got = buf.take(0)
+    pd.testing.assert_frame_equal(pd.concat(got), pd.concat([parts[i] for i in range(6)]))
+    with pytest.raises(KeyError, match="already unpacked"):
+        buf.take(0)
+    buf.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_byte_limiter_bounds_bytes_in_flight():
+    async def run():
+        limiter = ByteLimiter(100)
+        most = 0
+
+        async def send(n):
+            nonlocal most
+            await limiter.acquire(n)
+            most = max(most, limiter.in_flight)
+            await asyncio.sleep(0.001)
+            limiter.release(n)
+
+        await asyncio.gather(*(send(n) for n in [40, 30, 50, 70, 20, 150, 10]))
+        return most, limiter.in_flight
+
+    most, left = asyncio.run(run())
+    assert most <= 150 and left == 0  # 150 alone exceeds the limit, and goes alone
+
+
+def test_partitions_are_assigned_in_stable_contiguous_blocks():
+    workers = ["tcp://a:1", "tcp://b:1", "tcp://c:1"]
+    owners = assign_partitions(workers, 8)
+    assert owners == assign_partitions(list(workers), 8)
+    assert [owners.count(w) for w in workers] == [3, 3, 2]
+    assert owners == sorted(owners, key=workers.index)
