@@ -88,7 +88,10 @@ def test_shuffle_equals_the_task_based_shuffle_and_pandas(client):
 def test_set_index_equals_pandas_and_tasks(client):
     pdf = frame(4000, seed=1, keys=1000)
     ddf = dd.from_pandas(pdf, npartitions=6)
+    before = sum(s["fetched_outputs"] for s in client.run(shuffle_stats).values())
     p2p = ddf.set_index("k").compute()
+    # each output partition was unpacked by its owner (the sort after it is fused onto it)
+    assert sum(s["fetched_outputs"] for s in client.run(shuffle_stats).values()) == before
     tasks = ddf.set_index("k", shuffle_method="tasks").compute(scheduler="sync")
     pd.testing.assert_frame_equal(p2p, tasks)
     expected = pdf.set_index("k")
@@ -144,6 +147,29 @@ def test_p2p_on_a_local_scheduler_says_what_to_do():
     p2p.register_with_dataframes()
     with pytest.raises(RuntimeError, match="distributed cluster"):
         ddf.shuffle(on="k", shuffle_method="p2p").compute(scheduler="sync")
+
+
+def test_outputs_unpacked_away_from_their_owner_are_fetched_from_it(monkeypatch):
+    from shoal.distributed.shuffle import scheduler_ext
+
+    pin = scheduler_ext.ShuffleSchedulerExtension._pin_outputs
+
+    def pin_to_the_wrong_worker(self, run):
+        pin(self, run)  # then move each output task to the next worker of the run
+        barrier = self.scheduler.state.tasks[scheduler_ext.barrier_key(run.shuffle_id)]
+        for dts in barrier.dependents:
+            (owner,) = dts.worker_restrictions
+            dts.worker_restrictions = {run.workers[(run.workers.index(owner) + 1) % len(run.workers)]}
+
+    monkeypatch.setattr(scheduler_ext.ShuffleSchedulerExtension, "_pin_outputs", pin_to_the_wrong_worker)
+    pdf = frame(3000, seed=10)
+    ddf = dd.from_pandas(pdf, npartitions=5)
+    expected = ddf.shuffle(on="k", npartitions=4, shuffle_method="tasks").compute(scheduler="sync")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        got = ddf.shuffle(on="k", npartitions=4).compute()
+        assert sum(s["fetched_outputs"] for s in client.run(shuffle_stats).values()) == 4
+        wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+    pd.testing.assert_frame_equal(got, expected)
 
 
 # ------------------------------------------------------------------ a worker lost mid-shuffle

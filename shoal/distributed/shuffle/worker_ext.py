@@ -60,6 +60,7 @@ class ShuffleWorkerExtension:
         self.spilled_bytes = 0
         self.peak_memory_bytes = 0
         self.sent_bytes = 0
+        self.fetched_outputs = 0  # output partitions unpacked here but owned by a peer
         #: seconds a transfer waits before sending (tests use it to make a shuffle slow enough to interrupt)
         self.send_delay = 0.0
         worker.handlers["shuffle-receive"] = self.handle_receive
@@ -114,7 +115,7 @@ class ShuffleWorkerExtension:
             spilled = self.spilled_bytes + sum(r.buffer.spilled_bytes for r in live)
             peak = max([self.peak_memory_bytes] + [r.buffer.peak_memory_bytes for r in live])
         return {"spilled_bytes": spilled, "peak_memory_bytes": peak, "sent_bytes": self.sent_bytes,
-                "runs": len(live)}
+                "fetched_outputs": self.fetched_outputs, "runs": len(live)}
 
     def close(self) -> None:
         with self._lock:
@@ -262,6 +263,7 @@ class ShuffleWorkerExtension:
         try:
             if owner == self.worker.address:
                 return self.take_output(spec.shuffle_id, run_id, partition, worker_for)
+            self.fetched_outputs += 1
             msg = {"op": "shuffle-get-output", "shuffle": spec.shuffle_id, "run": run_id,
                    "partition": partition, "worker_for": worker_for}
             try:
