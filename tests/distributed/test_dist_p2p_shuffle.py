@@ -220,6 +220,29 @@ def test_a_worker_leaving_during_a_shuffle_in_process():
     pd.testing.assert_frame_equal(result, expected)
 
 
+def _slowly(part):
+    time.sleep(0.2)
+    return part
+
+
+def test_a_worker_leaving_after_the_barrier_restarts_the_outputs_still_needed():
+    pdf = frame(6000, seed=12)
+    ddf = dd.from_pandas(pdf, npartitions=6)
+    expected = ddf.shuffle(on="k", npartitions=9, shuffle_method="tasks").compute(scheduler="sync")
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        out = ddf.shuffle(on="k", npartitions=9).map_partitions(_slowly, meta=ddf._meta)  # fused onto unpacks
+        future = client.compute(out)
+        state = cluster.scheduler.state
+        wait_until(lambda: any(str(k[0]).endswith("-barrier") and ts.state == "memory"
+                               for k, ts in list(state.tasks.items())), timeout=30, what="the barrier passed")
+        name = sorted(cluster.workers)[-1]
+        worker = cluster.workers[name]
+        asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        result = future.result(timeout=45)
+        assert extension_of(cluster.scheduler).restarts >= 1
+    pd.testing.assert_frame_equal(result, expected)
+
+
 # ------------------------------------------------------------------ larger than memory
 
 
