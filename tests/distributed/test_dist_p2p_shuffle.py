@@ -315,3 +315,31 @@ def test_partitions_are_assigned_in_stable_contiguous_blocks():
     assert owners == assign_partitions(list(workers), 8)
     assert [owners.count(w) for w in workers] == [3, 3, 2]
     assert owners == sorted(owners, key=workers.index)
+
+
+class _FakeWorker:
+    def __init__(self, memory_limit):
+        self.memory_limit, self.local_directory, self.handlers = memory_limit, None, {}
+
+
+def test_the_shard_budget_is_at_most_a_quarter_of_the_worker_memory_limit():
+    from shoal.distributed.shuffle import ShuffleWorkerExtension
+
+    with config.set({"distributed.shuffle.memory-budget": "1 GiB"}):
+        limited = ShuffleWorkerExtension(_FakeWorker(400 * 2**20)).run_for("s", 1)
+        unlimited = ShuffleWorkerExtension(_FakeWorker(None)).run_for("s", 1)
+    assert limited.buffer.budget == 100 * 2**20 and unlimited.buffer.budget == 2**30
+
+
+def test_runs_on_a_worker_replace_older_ones_and_refuse_stale_ones():
+    from shoal.distributed.shuffle import ShuffleWorkerExtension
+
+    extension = ShuffleWorkerExtension(_FakeWorker(None))
+    first = extension.run_for("s", 3)
+    assert extension.run_for("s", 3) is first
+    newer = extension.run_for("s", 5)
+    assert newer is not first and first.buffer.closed  # the older run's shards are dropped
+    assert extension.run_for("s", 4) is None and extension.run_for("s", 3) is None
+    extension.forget("s", 5)
+    assert extension.run_for("s", 5) is None and extension.runs == {}
+    assert sorted(extension.worker.handlers) == ["shuffle-forget", "shuffle-get-output", "shuffle-receive"]

@@ -11,8 +11,9 @@ default scheduler) moves rows between workers directly instead of through
    ``distributed.shuffle.bytes-in-flight`` bytes unacknowledged per peer
    (back-pressure: a receiver acknowledges a batch once it has stored it);
 2. a receiver keeps shards in memory up to ``distributed.shuffle.memory-budget``
-   bytes per shuffle, past it appends them to files in the worker's local
-   directory (``buffer.py``);
+   bytes per shuffle (at most a quarter of the worker's ``memory_limit``),
+   past it appends them to files in the worker's local directory
+   (``buffer.py``);
 3. a *barrier* task, once every transfer is done, has the scheduler check that
    all of them sent to the current run and pin every output task to its
    owner;

@@ -82,6 +82,8 @@ class ShuffleWorkerExtension:
             if not create:
                 return None
             budget = _setting("memory-budget")
+            if self.worker.memory_limit:  # shards are not results: the worker's own spilling cannot free them
+                budget = min(budget, self.worker.memory_limit // 4)
             buffer = ShardBuffer(budget, directory=self.worker.local_directory, name=shuffle_id)
             run = self.runs[shuffle_id] = WorkerRun(shuffle_id, run_id, buffer)
             return run
