@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shoal.distributed.state.plugins import SchedulerPlugin
 from shoal.taskgraph.core import Fused
@@ -60,8 +60,6 @@ class ShuffleRun:
     workers: tuple
     worker_for: list
     dead: bool = False  # a worker taking part left: the next transfer starts a new run
-    barrier_passed: bool = False
-    outcome: dict = field(default_factory=dict)
 
 
 class ShuffleSchedulerExtension(SchedulerPlugin):
@@ -111,7 +109,6 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
                     "coming back. Check the workers' logs, or use shuffle_method='tasks'.")
             self.scheduler.send(self._invalidate([transfer_key(shuffle_id, i) for i in stale]))
             return None
-        run.barrier_passed = True
         self._pin_outputs(run)
         return run.run_id, run.worker_for
 
