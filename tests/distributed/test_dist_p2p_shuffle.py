@@ -246,7 +246,14 @@ def test_a_worker_leaving_after_the_barrier_restarts_the_outputs_still_needed():
 # ------------------------------------------------------------------ larger than memory
 
 
-def test_a_shuffle_larger_than_the_memory_budgets_spills_with_bounded_memory(tmp_path):
+def _use_shuffle_settings(settings: dict, directory: str) -> None:
+    """Run on a worker: these shuffle settings and spill directory from now on (its process's config)."""
+    config.set(settings)
+    get_worker().local_directory = directory
+
+
+@pytest.mark.parametrize("processes", [False, True], ids=["inprocess", "processes"])
+def test_a_shuffle_larger_than_the_memory_budgets_spills_with_bounded_memory(tmp_path, processes):
     budget, batch = 128 * 1024, 32 * 1024
     pdf = pd.DataFrame({"k": np.random.default_rng(8).integers(0, 10**6, 200_000),
                         "x": np.random.default_rng(9).random(200_000)})
@@ -256,19 +263,20 @@ def test_a_shuffle_larger_than_the_memory_budgets_spills_with_bounded_memory(tmp
     ddf = dd.from_pandas(pdf, npartitions=16)
     settings = {"distributed.shuffle.memory-budget": budget, "distributed.shuffle.batch-bytes": batch}
     with config.set(settings), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
-        for worker in cluster.workers.values():
-            worker.local_directory = str(tmp_path)
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=processes) as cluster, Client(cluster) as client:
+        # worker processes read their own config; in-process workers share this one (set above)
+        client.run(_use_shuffle_settings, settings if processes else {}, str(tmp_path))
         result = ddf.shuffle(on="k", npartitions=8).compute()
         stats = client.run(shuffle_stats)
         wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+        leftovers = [p for p in os.listdir(tmp_path) if p.startswith("shoal-p2p-")]
     pd.testing.assert_frame_equal(by_rows(result), by_rows(pdf))
     spilled = sum(s["spilled_bytes"] for s in stats.values())
     assert spilled > nbytes // 4, stats  # most of what each received went to disk
     for s in stats.values():
         # held in memory at once: the budget, plus one batch from a peer or one input's local rows
         assert s["peak_memory_bytes"] <= budget + max(batch, input_bytes), stats
-    assert [p for p in os.listdir(tmp_path) if p.startswith("shoal-p2p-")] == []  # files removed
+    assert leftovers == []  # every file removed once the shuffle was over
 
 
 # ------------------------------------------------------------------ the parts
