@@ -120,6 +120,16 @@ def test_hash_merge_equals_pandas(client, capsys):
     pd.testing.assert_frame_equal(by_rows(result, index=False), by_rows(expected, index=False))
 
 
+def test_drop_duplicates_keep_first_sees_rows_in_input_order(client):
+    # the shuffle is stable: the first row of each key in the input is the one kept
+    pdf = frame(3000, seed=13, keys=40)
+    deduplicated = dd.from_pandas(pdf, npartitions=6).drop_duplicates(subset=["k"], split_out=3)
+    assert any(str(k[0]).endswith("-transfer") for k in dict(deduplicated.__shoal_graph__()) if type(k) is tuple)
+    got = deduplicated.compute()
+    expected = pdf.drop_duplicates(subset=["k"])
+    pd.testing.assert_frame_equal(got.sort_values("k"), expected.sort_values("k"))
+
+
 def test_every_worker_drops_its_shuffle_state_afterwards(client):
     ddf = dd.from_pandas(frame(2000, seed=4), npartitions=4)
     ddf.shuffle(on="k", npartitions=4).compute()
