@@ -34,7 +34,8 @@ from shoal.taskgraph.protocol import collections_to_graph, flatten_keys, pack_re
 from shoal.taskgraph.tokenize import tokenize
 
 from .batched import BatchedStream, iter_batch
-from .comm import CommClosedError, ConnectError, connect
+from . import graph_wire
+from .comm import CommClosedError, ConnectError, SerializationError, connect
 from .future import Future, FutureState, as_completed, wait
 from .graph_futures import (
     _futures_to_placeholders, _iter_futures, _placeholders_to_futures, _refs, _repack, graph_with_futures_resolved,
@@ -50,6 +51,7 @@ __all__ = ["Client", "Future", "wait", "as_completed", "default_client"]
 
 _current_clients: list = []  # open clients, the newest last
 _MAX_GATHER_ROUNDS = 20  # refetch attempts after data was lost with a worker
+_WIRE_MIN_TASKS = 64  # graphs this large are sent in graph_wire's compact form
 
 
 def default_client() -> "Client":
@@ -296,6 +298,11 @@ class Client:
 
     def _on_unserializable(self, msg: dict, error: Exception) -> None:
         if msg.get("op") == "update-graph":
+            if not graph_wire.is_wire_graph(msg["graph"]):
+                try:  # encoding names the key whose function or argument cannot be pickled
+                    graph_wire.encode(msg["graph"])
+                except SerializationError as named:
+                    error = named
             for key in msg["keys"]:
                 state = self.futures.get(key)
                 if state is not None and not state.done():
@@ -498,9 +505,21 @@ class Client:
             return False
 
     def _submit_graph(self, graph: dict, keys: list, **options: Any) -> None:
-        msg = {"op": "update-graph", "graph": graph, "keys": keys}
+        msg = {"op": "update-graph", "graph": self._graph_for_wire(graph), "keys": keys}
         msg.update({k: v for k, v in options.items() if v not in (None, False, 0)})
         self._send(msg)
+
+    @staticmethod
+    def _graph_for_wire(graph: dict) -> Any:
+        """Large graphs travel in the compact wire form (``graph_wire``): a record per layer."""
+        if len(graph) < _WIRE_MIN_TASKS:
+            return graph  # a few tasks: plain nodes are cheaper than templates
+        try:
+            return graph_wire.encode(graph)
+        except SerializationError:
+            # Sent as it is: an in-process scheduler may not need to pickle it at all,
+            # and when it must, _on_unserializable names the key that failed.
+            return graph
 
     # ------------------------------------------------------------------ collections
     def compute(self, collections: Any, sync: bool = False, optimize_graph: bool = True, **options: Any) -> Any:

@@ -46,6 +46,7 @@ from typing import Any
 
 from shoal import config
 
+from . import graph_wire
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, UnknownOperationError, listen
 from .security import as_security
@@ -419,7 +420,10 @@ class Scheduler:
         options = {k: m[k] for k in ("priority", "workers", "allow_other_workers", "resources", "retries")
                    if m.get(k) is not None}
         try:
-            return self.state.update_graph(client, m["graph"], m["keys"], **options)
+            graph = m["graph"]
+            if graph_wire.is_wire_graph(graph):
+                graph = graph_wire.decode(graph)
+            return self.state.update_graph(client, graph, m["keys"], **options)
         except Exception as error:
             # The graph is refused as a whole: its futures fail with the reason.
             stream.send({"op": "graph-erred", "keys": list(m["keys"]), "exception": portable_exception(error)})
