@@ -133,7 +133,9 @@ def test_drop_duplicates_keep_first_sees_rows_in_input_order(client):
 def test_every_worker_drops_its_shuffle_state_afterwards(client):
     ddf = dd.from_pandas(frame(2000, seed=4), npartitions=4)
     ddf.shuffle(on="k", npartitions=4).compute()
-    wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
+    # no run, and no record of the shuffle once the scheduler has said it is over
+    wait_until(lambda: all(s["runs"] == 0 and s["remembered"] == 0 for s in client.run(shuffle_stats).values()),
+               what="runs dropped")
 
 
 def _fail_where_key_two_is(part):

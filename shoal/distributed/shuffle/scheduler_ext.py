@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -68,7 +69,9 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
     def __init__(self, scheduler):
         self.scheduler = scheduler
         self.runs: dict = {}  # shuffle id -> its current ShuffleRun
-        self._last_run_id = 0
+        # Run ids grow from the clock (in µs) so that a new scheduler never reuses one: workers that
+        # outlive a scheduler (reconnect=True) would take a reused id for a stale run.
+        self._last_run_id = time.time_ns() // 1000
         self._by_task_name: dict = {}  # "<id>-transfer" / "<id>-barrier" -> shuffle id
         self.restarts = 0  # runs abandoned, for tests and benchmarks
         self._requests: set = set()  # forget requests in flight (referenced until done)
@@ -156,7 +159,7 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
             self._stale_barriers.pop(shuffle_id, None)
             self._by_task_name.pop(key[0], None)
             self._by_task_name.pop(transfer_key(shuffle_id, 0)[0], None)
-            self._tell_workers_to_forget(run)
+            self._tell_workers_to_forget(run, over=True)
 
     # ------------------------------------------------------------------ helpers
     def _invalidate(self, keys: list) -> list:
@@ -190,8 +193,9 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
                 dts.worker_restrictions = {run.worker_for[partition]}
                 dts.loose_restrictions = True
 
-    def _tell_workers_to_forget(self, run: ShuffleRun) -> None:
-        msg = {"op": "shuffle-forget", "shuffle": run.shuffle_id, "run": run.run_id}
+    def _tell_workers_to_forget(self, run: ShuffleRun, over: bool = False) -> None:
+        """Workers drop the run's shards (and, once the shuffle is ``over``, every trace of it)."""
+        msg = {"op": "shuffle-forget", "shuffle": run.shuffle_id, "run": run.run_id, "over": over}
         state = self.scheduler.state
         for address in run.workers:
             if address in state.workers:

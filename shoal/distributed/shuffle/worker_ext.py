@@ -101,14 +101,17 @@ class ShuffleWorkerExtension:
         run.buffer.spilled_bytes = 0
         self.peak_memory_bytes = max(self.peak_memory_bytes, run.buffer.peak_memory_bytes)
 
-    def forget(self, shuffle_id: str, run_id: int | None = None) -> None:
-        """Drop the shuffle's run if it is ``run_id`` or older (any run when ``None``)."""
+    def forget(self, shuffle_id: str, run_id: int | None = None, over: bool = False) -> None:
+        """Drop the shuffle's run if it is ``run_id`` or older (any run when ``None``); when the
+        shuffle is ``over``, keep no record of it (a later run of it has a larger id anyway)."""
         with self._lock:
             current = self.runs.get(shuffle_id)
             if current is not None and (run_id is None or current.run_id <= run_id):
                 self._drop(current)
             elif run_id is not None:
                 self.dropped[shuffle_id] = max(self.dropped.get(shuffle_id, 0), run_id)
+            if over and shuffle_id not in self.runs:
+                self.dropped.pop(shuffle_id, None)
 
     def stats(self) -> dict:
         """Bytes spilled and the most bytes of shards held in memory at once, over every run."""
@@ -117,7 +120,7 @@ class ShuffleWorkerExtension:
             spilled = self.spilled_bytes + sum(r.buffer.spilled_bytes for r in live)
             peak = max([self.peak_memory_bytes] + [r.buffer.peak_memory_bytes for r in live])
         return {"spilled_bytes": spilled, "peak_memory_bytes": peak, "sent_bytes": self.sent_bytes,
-                "fetched_outputs": self.fetched_outputs, "runs": len(live)}
+                "fetched_outputs": self.fetched_outputs, "runs": len(live), "remembered": len(self.dropped)}
 
     def close(self) -> None:
         with self._lock:
@@ -225,7 +228,7 @@ class ShuffleWorkerExtension:
         return {"op": "reply", "result": "ok" if stored else "stale"}
 
     async def handle_forget(self, msg: dict) -> dict:
-        self.forget(msg["shuffle"], msg.get("run"))
+        self.forget(msg["shuffle"], msg.get("run"), bool(msg.get("over")))
         return {"op": "reply", "result": None}
 
     async def handle_get_output(self, msg: dict) -> dict:
