@@ -33,7 +33,9 @@ Why ``tasks`` is the default on every local scheduler: the scheduler is
 chosen at compute time, after the plan is built, and for data that fits in
 memory the in-memory exchange avoids serialising every row to disk (several
 times faster); choose ``disk`` for data larger than memory. The distributed
-scheduler's worker-to-worker method will plug in here as a third method.
+scheduler's worker-to-worker method, ``"p2p"`` (``shoal.distributed.shuffle``),
+plugs in here through ``register_shuffle_method``; a distributed ``Client``
+makes it the configured method while it is the default scheduler.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> pdf = pd.DataFrame({"k": [1, 2, 3, 1, 2, 3], "v": range(6)})
