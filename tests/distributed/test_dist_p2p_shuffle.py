@@ -152,13 +152,16 @@ def test_a_failed_shuffle_is_cleaned_up_everywhere(client):
     wait_until(lambda: all(s["runs"] == 0 for s in client.run(shuffle_stats).values()), what="runs dropped")
 
 
-def test_p2p_on_a_local_scheduler_says_what_to_do():
-    ddf = dd.from_pandas(frame(100), npartitions=3)
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_p2p_on_a_local_scheduler_exchanges_in_memory_with_the_same_result(scheduler):
+    # e.g. compute(scheduler="sync") to debug while a Client (which made p2p the default) is open
+    ddf = dd.from_pandas(frame(1000), npartitions=3)
     import shoal.distributed.shuffle as p2p
 
     p2p.register_with_dataframes()
-    with pytest.raises(RuntimeError, match="distributed cluster"):
-        ddf.shuffle(on="k", shuffle_method="p2p").compute(scheduler="sync")
+    got = ddf.shuffle(on="k", npartitions=4, shuffle_method="p2p").compute(scheduler=scheduler)
+    expected = ddf.shuffle(on="k", npartitions=4, shuffle_method="tasks").compute(scheduler="sync")
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_outputs_unpacked_away_from_their_owner_are_fetched_from_it(monkeypatch):

@@ -21,7 +21,9 @@ default scheduler) moves rows between workers directly instead of through
    shards in input order: the same rows, in the same order, as the task-based
    shuffle.
 
-The scheduler sees ``n_in + 1 + n_out`` tasks.
+The scheduler sees ``n_in + 1 + n_out`` tasks. The same graph computed by a
+local scheduler (``compute(scheduler="sync")`` while a Client is open)
+exchanges the pieces in memory through the barrier instead: same result.
 
 Runs and restarts
 -----------------

@@ -41,25 +41,29 @@ class ShuffleSpec(NamedTuple):
 
 
 def _extension():
+    """This worker's shuffle extension; ``None`` when not running on a worker (a local scheduler)."""
     from ..worker import get_worker
 
     try:
-        worker = get_worker()
+        return get_worker().extensions["shuffle"]
     except ValueError:
-        raise RuntimeError(
-            "shuffle_method='p2p' runs only on a distributed cluster (a shoal.distributed Client as the "
-            "scheduler); with a local scheduler use shuffle_method='tasks' or 'disk'."
-        ) from None
-    return worker.extensions["shuffle"]
+        return None
 
 
-def p2p_transfer(part, spec: ShuffleSpec, index: int) -> int:
+class LocalPieces(tuple):
+    """A transfer's pieces kept as its result: on a local scheduler (no workers to send them to,
+    e.g. ``compute(scheduler="sync")`` while a Client is open) the exchange happens in memory."""
+
+
+def p2p_transfer(part, spec: ShuffleSpec, index: int):
     """Send input partition ``index`` to the owners of its rows; the run id it went to."""
     from shoal.collections.dataframe.shuffle import _split_direct  # the split the task-based method uses
 
-    extension = _extension()
     pieces = _split_direct(part, spec.on, spec.n_out, spec.hash_dtypes, spec.ranges)
     del part
+    extension = _extension()
+    if extension is None:
+        return LocalPieces((pieces,))
     return extension.transfer(spec, index, pieces)
 
 
@@ -67,6 +71,8 @@ def p2p_barrier(spec: ShuffleSpec, run_ids: list) -> tuple:
     """All inputs are sent: ``(run id, worker_for)``, or ``ShuffleRestart`` if some went to
     an abandoned run (the scheduler then runs those transfers again and this task with them)."""
     extension = _extension()
+    if extension is None:
+        return ("local", [pieces for (pieces,) in run_ids])
     passed = extension.call_scheduler(pass_barrier, spec.shuffle_id, list(run_ids))
     if passed is None:
         raise ShuffleRestart(f"p2p shuffle {spec.shuffle_id}: some inputs went to an abandoned run; "
@@ -79,7 +85,10 @@ def p2p_unpack(barrier: tuple, spec: ShuffleSpec, partition: int):
     from shoal.collections.dataframe.shuffle import _finish_direct  # the task-based method's assembly
 
     run_id, worker_for = barrier
-    frames = _extension().unpack(spec, run_id, list(worker_for), partition)
+    if run_id == "local":
+        frames = [pieces[partition] for pieces in worker_for if partition in pieces]
+    else:
+        frames = _extension().unpack(spec, run_id, list(worker_for), partition)
     return _finish_direct(spec.meta, frames)
 
 
