@@ -13,6 +13,8 @@ import asyncio
 import base64
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -140,12 +142,13 @@ def open_page(chromium: str, url: str, screenshot: Path, *, timeout: float = 20.
     ``"inside"``. With ``wait_for_text``, the page is ready once that text shows
     (in shadow roots too) instead of once a canvas or table row does.
     Returns canvases, table_rows, text_found, documents, roots, idle, errors, stderr."""
-    with tempfile.TemporaryDirectory(prefix="shoal-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile for a moment after the browser exits
+    with tempfile.TemporaryDirectory(prefix="shoal-chromium-", ignore_cleanup_errors=True) as profile:
         stderr_path = Path(profile) / "stderr.txt"
         with open(stderr_path, "wb") as stderr:
             process = subprocess.Popen(
                 [chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-                stdout=subprocess.DEVNULL, stderr=stderr)
+                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         try:
             port = _wait_for_port(Path(profile), process)
             result = asyncio.run(_drive(port, url, screenshot, timeout, wait_for_text))
@@ -158,6 +161,10 @@ def open_page(chromium: str, url: str, screenshot: Path, *, timeout: float = 20.
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+            try:  # and its zygote, renderer and crash-handler children, in the same session
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         result["stderr"] = stderr_path.read_text(errors="replace")
     return result
 
