@@ -136,6 +136,13 @@ def test_every_worker_drops_its_shuffle_state_afterwards(client):
     # no run, and no record of the shuffle once the scheduler has said it is over
     wait_until(lambda: all(s["runs"] == 0 and s["remembered"] == 0 for s in client.run(shuffle_stats).values()),
                what="runs dropped")
+    # nor on the scheduler, which stops observing transitions until the next shuffle
+    wait_until(lambda: client.run_on_scheduler(_scheduler_shuffle_state) == ({}, False), what="scheduler clean")
+
+
+def _scheduler_shuffle_state(shoal_scheduler=None):
+    extension = extension_of(shoal_scheduler)
+    return extension.runs, extension in shoal_scheduler.state.plugins
 
 
 def _fail_where_key_two_is(part):

@@ -76,7 +76,7 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
         self.restarts = 0  # runs abandoned, for tests and benchmarks
         self._requests: set = set()  # forget requests in flight (referenced until done)
         self._stale_barriers: dict = {}  # shuffle id -> barriers that sent transfers back
-        scheduler.add_plugin(self)
+        self._observing = False  # a plugin of the scheduler only while some shuffle has a run
 
     # ------------------------------------------------------------------ requests from workers
     def get_or_create(self, shuffle_id: str, n_in: int, n_out: int) -> tuple:
@@ -92,6 +92,9 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
             self._last_run_id += 1
             run = ShuffleRun(shuffle_id, self._last_run_id, n_in, tuple(workers), assign_partitions(workers, n_out))
             self.runs[shuffle_id] = run
+            if not self._observing:
+                self.scheduler.add_plugin(self)
+                self._observing = True
             self._by_task_name[transfer_key(shuffle_id, 0)[0]] = shuffle_id
             self._by_task_name[barrier_key(shuffle_id)[0]] = shuffle_id
             state.log_event("shuffle-run", shuffle=shuffle_id, run=run.run_id, workers=len(workers))
@@ -156,10 +159,19 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
             self._tell_workers_to_forget(run)
         elif key == barrier_key(shuffle_id):  # every output is gone too: the shuffle is over
             del self.runs[shuffle_id]
+            if not self.runs:
+                # every transition calls each plugin: stop observing (after this hook, which runs in a
+                # loop over the plugins) until the next shuffle
+                asyncio.get_running_loop().call_soon(self._stop_observing)
             self._stale_barriers.pop(shuffle_id, None)
             self._by_task_name.pop(key[0], None)
             self._by_task_name.pop(transfer_key(shuffle_id, 0)[0], None)
             self._tell_workers_to_forget(run, over=True)
+
+    def _stop_observing(self) -> None:
+        if self._observing and not self.runs:
+            self.scheduler.remove_plugin(self)
+            self._observing = False
 
     # ------------------------------------------------------------------ helpers
     def _invalidate(self, keys: list) -> list:
