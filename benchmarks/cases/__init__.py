@@ -13,7 +13,7 @@ from typing import Iterable
 
 from . import (array_matmul, array_mean, array_random_sum, array_rechunk, bag_wordcount, dataframe_csv,
                dashboard_overhead, dataframe_groupby, dataframe_parquet, dataframe_shuffle, dataframe_wide, delayed_overhead,
-               distributed_futures, distributed_shuffle)
+               distributed_futures, distributed_million, distributed_shuffle)
 from .base import LIBRARIES, BenchmarkCase
 
 __all__ = ["BenchmarkCase", "LIBRARIES", "all_cases", "get_case", "select"]
@@ -24,7 +24,7 @@ def all_cases() -> list[BenchmarkCase]:
     return [*delayed_overhead.cases(), *bag_wordcount.cases(), *dataframe_groupby.cases(), *dataframe_shuffle.cases(), *dataframe_wide.cases(),
             *dataframe_parquet.cases(), *dataframe_csv.cases(), *array_mean.cases(), *array_matmul.cases(),
             *array_random_sum.cases(), *array_rechunk.cases(),
-            *distributed_futures.cases(), *distributed_shuffle.cases(), *dashboard_overhead.cases()]
+            *distributed_futures.cases(), *distributed_million.cases(), *distributed_shuffle.cases(), *dashboard_overhead.cases()]
 
 
 def get_case(name: str) -> BenchmarkCase:
