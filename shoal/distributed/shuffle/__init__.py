@@ -30,24 +30,34 @@ Runs and restarts
 The output-partition -> worker assignment belongs to a *run* of the shuffle,
 kept by the scheduler's ``ShuffleSchedulerExtension`` under the shuffle's id
 (the ``Shuffle`` expression's name): the first transfer to ask starts a run
-with the scheduler's running workers, sorted (a stable assignment). Workers
-look the run up by shuffle id. Every shard carries its run id, and a worker
-holds one run per shuffle, dropping an older one when a newer one shows up.
+with the scheduler's running workers, sorted (a stable assignment). It is
+fixed then, not at the barrier, because transfers must know where to send;
+the barrier is where the scheduler learns it for placement (it pins output
+tasks, found among the barrier's dependents, fused or not). Workers look the
+run up by shuffle id. Every shard carries its run id, and a worker holds one
+run per shuffle, dropping an older one when a newer one shows up.
 
 When a worker taking part in a run leaves, the run is abandoned (the
 extension is a scheduler plugin and hears of it): the results of transfers
-(and of the barrier) still needed are declared lost to the state machine,
-which computes them again, recomputing inputs from lineage as for any lost
-result; the tasks waiting on them go back to waiting. Re-run transfers start a
-new run with the workers still there. Three places catch what slips between:
-a transfer whose peer is gone or has moved on tries again in the current run;
-the barrier sends back to work any transfer that reported an old run id; an
-unpack whose shards are gone asks for a restart. Each of them raises
-``ShuffleRestart`` only once the scheduler has already released it, so the
-error is dropped and the task runs again; shoal's graphs carry no per-task
-``retries=``, so this restart-by-invalidation replaces them. Output partitions
-already computed are kept. Workers drop a run's buffers and files when they
-have unpacked all the partitions they own, and when the scheduler says the
+(and of the barrier) still needed are declared lost to the state machine
+(``handle_missing_data``, and ``free-keys`` to their holders), which computes
+them again, recomputing inputs from lineage as for any lost result; the tasks
+waiting on them go back to waiting, and re-run transfers start a new run with
+the workers still there. Output partitions already computed are kept. Three
+places catch what slips between:
+
+- a transfer whose peer is gone, or has moved on to a newer run, asks for the
+  current run and sends again (for up to two minutes; then it fails with
+  ``ShuffleRestart``);
+- the barrier sends back to work every transfer that reported an old run id
+  (releasing itself with them; after 50 such rounds it fails for real);
+- an unpack whose shards are gone asks the scheduler to abandon the run.
+
+The barrier and the unpack then raise ``ShuffleRestart``, but the scheduler has
+released them already, so the error is dropped and they run again later:
+shoal's graphs carry no per-task ``retries=``, and this restart by
+invalidation replaces them. Workers drop a run's buffers and files once they
+have unpacked every partition they own, and when the scheduler says the
 shuffle is over, failed or abandoned (``shuffle-forget``).
 """
 
