@@ -301,6 +301,17 @@ def test_a_shuffle_larger_than_the_memory_budgets_spills_with_bounded_memory(tmp
     assert leftovers == []  # every file removed once the shuffle was over
 
 
+def test_tiny_batches_one_in_flight_at_a_time_give_the_same_result():
+    pdf = frame(4000, seed=14)
+    ddf = dd.from_pandas(pdf, npartitions=6)
+    expected = ddf.shuffle(on="k", npartitions=12, shuffle_method="tasks").compute(scheduler="sync")
+    settings = {"distributed.shuffle.batch-bytes": 1, "distributed.shuffle.bytes-in-flight": 1}
+    with config.set(settings), \
+            LocalCluster(n_workers=2, threads_per_worker=2, processes=False) as cluster, Client(cluster):
+        got = ddf.shuffle(on="k", npartitions=12).compute()  # one shard per message, each waits for the last
+    pd.testing.assert_frame_equal(got, expected)
+
+
 # ------------------------------------------------------------------ the parts
 
 
