@@ -83,7 +83,7 @@ from .errors import KilledWorker, LostDataError, UnknownKeyError, UnknownWorkerE
 from .messages import compute_task
 from .placement import choose_worker, is_rootish
 from .plugins import SchedulerPlugin
-from .scheduler_records import ClientInfo, TaskPrefix, TaskState, WorkerInfo
+from .scheduler_records import NO_ITEMS, ClientInfo, TaskPrefix, TaskState, WorkerInfo
 from .stealing import plan_steals
 from .validation import validate_scheduler_state
 
@@ -276,8 +276,12 @@ class SchedulerState:
             if state == "erred":
                 erred_dep = dep
                 continue
+            if dep.waiters is NO_ITEMS:  # shared until first needed (scheduler_records.NO_ITEMS)
+                dep.waiters = set()
             dep.waiters.add(ts)
             if state != "memory":
+                if ts.waiting_on is NO_ITEMS:
+                    ts.waiting_on = set()
                 ts.waiting_on.add(dep)
                 if state == "released":
                     recs[dep.key] = "waiting"
@@ -400,6 +404,8 @@ class SchedulerState:
         ts.state = "released"
         for dts in ts.waiters:
             if dts.state == "waiting":
+                if dts.waiting_on is NO_ITEMS:
+                    dts.waiting_on = set()
                 dts.waiting_on.add(ts)
             else:  # queued, no-worker or processing: its input is gone, start again
                 recs[dts.key] = "waiting"
@@ -514,6 +520,8 @@ class SchedulerState:
 
     def _add_replica(self, ts: TaskState, ws: WorkerInfo) -> None:
         if ws not in ts.who_has:
+            if ts.who_has is NO_ITEMS:
+                ts.who_has = set()
             ts.who_has.add(ws)
             ws.has_what[ts] = None
             ws.nbytes += max(ts.nbytes, 0)
@@ -693,7 +701,7 @@ class SchedulerState:
             prefix = prefixes.get(name)
             if prefix is None:
                 prefix = prefixes[name] = TaskPrefix(name)
-            ts = TaskState(k, node, prefix)
+            ts = TaskState(k, node, prefix, empty=NO_ITEMS)
             ts.priority = (-(priority_of(k, 0) if priority_of else priority), generation, ranks[k])
             ts.retries = retries_of(k, 0) if retries_of else retries
             if restricted:
@@ -702,10 +710,13 @@ class SchedulerState:
             prefix.state_counts["released"] = prefix.state_counts.get("released", 0) + 1
         for k, node in new.items():
             ts = tasks[k]
-            for dep in node.dependencies:
-                dts = tasks[dep]
-                ts.dependencies.add(dts)
-                dts.dependents.add(ts)
+            deps = node.dependencies
+            if deps:
+                ts.dependencies = {tasks[dep] for dep in deps}
+                for dts in ts.dependencies:
+                    if dts.dependents is NO_ITEMS:
+                        dts.dependents = set()
+                    dts.dependents.add(ts)
 
         msgs: list = []
         recs: dict = {}
@@ -714,6 +725,8 @@ class SchedulerState:
         for ts in wanted:
             if ts not in cs.wants_what:
                 cs.wants_what.add(ts)
+                if ts.who_wants is NO_ITEMS:
+                    ts.who_wants = set()
                 ts.who_wants.add(cs)
             if ts.state == "released":
                 recs[ts.key] = "waiting"
@@ -831,6 +844,8 @@ class SchedulerState:
                 ts.priority = (0, self.generation, 0)
             if ts not in cs.wants_what:
                 cs.wants_what.add(ts)
+                if ts.who_wants is NO_ITEMS:
+                    ts.who_wants = set()
                 ts.who_wants.add(cs)
             if ts.state == "memory":
                 for ws in holders:
@@ -839,6 +854,8 @@ class SchedulerState:
             elif ts.state == "released" and holders:
                 ts.nbytes = nbytes.get(key, -1)
                 ts.type = types.get(key, "")
+                if ts.who_has is NO_ITEMS:
+                    ts.who_has = set()
                 ts.who_has.update(holders)
                 recs[key] = "memory"
         self.log_event("update-data", client=client, keys=len(who_has))
