@@ -13,6 +13,7 @@ the memory figure is printed on stderr, and running this module prints both
 libraries side by side::
 
     python -m benchmarks.cases.distributed_million --size 2000   # 100,000 tasks
+    python -m benchmarks.cases.distributed_million --size 2000 --phases   # µs/task of each step
 
 >>> tasks_for(20_000), tasks_for(1)
 (1000000, 50)
@@ -94,6 +95,76 @@ def cases() -> list:
     return [MillionMapCase(), MillionArraySumCase()]
 
 
+def phases(n: int) -> dict:
+    """Microseconds per task of each step a graph of ``n`` map tasks takes on its way, no cluster.
+
+    Client: build the ``{key: Task}`` graph, ``graph_wire.encode``, frame it
+    (``comm.serialize.dumps``); scheduler: ``loads``, ``decode``, ``order``,
+    ``SchedulerState.update_graph`` (which calls ``order`` again), then every
+    task's transitions up to memory on 2 simulated workers (each
+    ``handle_task_finished`` answered at once). ``state bytes/task``: what the
+    scheduler's state holds per task afterwards (tracemalloc, graph included).
+    """
+    import gc
+    import time
+    import tracemalloc
+
+    from shoal.distributed import graph_wire
+    from shoal.distributed.comm.serialize import dumps, loads
+    from shoal.distributed.state import SchedulerState
+    from shoal.taskgraph import Task, order
+
+    timings: dict = {}
+
+    def timed(name, function, *args):
+        start = time.perf_counter()
+        value = function(*args)
+        timings[name] = (time.perf_counter() - start) * 1e6 / n
+        return value
+
+    keys = [f"inc-{i:032x}" for i in range(n)]
+    graph = timed("build graph", lambda: {k: Task(k, inc, i) for i, k in enumerate(keys)})
+    wire = timed("encode", graph_wire.encode, graph)
+    frames = timed("dumps", dumps, {"op": "update-graph", "graph": wire, "keys": keys})
+    del graph, wire
+    state = SchedulerState()
+    state.add_worker("w1", 1)
+    state.add_worker("w2", 1)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()  # tracing slows allocation: measure memory in a second pass
+    msg = timed("loads", loads, frames)
+    decoded = timed("decode", graph_wire.decode, msg["graph"])
+    timed("order", order, decoded)
+    timed("update_graph", state.update_graph, "client", decoded, msg["keys"])
+    del decoded, msg
+
+    def run_all():
+        done = 0
+        while done < n:  # bounded: each pass finishes at least one task or fails
+            progressed = False
+            for address in ("w1", "w2"):
+                for ts in list(state.workers[address].processing)[:2]:
+                    state.handle_task_finished(address, ts.key, nbytes=28, duration=1e-4)
+                    done += 1
+                    progressed = True
+            if not progressed:
+                raise RuntimeError(f"simulated run stalled after {done} of {n} tasks")
+
+    timed("transitions to memory", run_all)
+    gc.collect()
+    tracemalloc.start()
+    state2 = SchedulerState()
+    msg = loads(frames)
+    state2.update_graph("client", graph_wire.decode(msg["graph"]), msg["keys"])
+    del msg
+    gc.collect()
+    timings["state bytes/task"] = (tracemalloc.get_traced_memory()[0] - before) / n
+    tracemalloc.stop()
+    return timings
+
+
 def _measure_in_this_process(lib: str, size: int) -> None:
     import time
 
@@ -112,7 +183,13 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--size", type=int, default=20_000, help="tasks = size * 50 (default 20,000: 1M tasks)")
     parser.add_argument("--lib", choices=["shoal", "dask"], help=argparse.SUPPRESS)
+    parser.add_argument("--phases", action="store_true",
+                        help="time each step of shoal's submission and scheduling in this process, no cluster")
     args = parser.parse_args(argv)
+    if args.phases:
+        for name, value in phases(tasks_for(args.size)).items():
+            print(f"{name:24s} {value:10.2f}")
+        return 0
     if args.lib:
         _measure_in_this_process(args.lib, args.size)
         return 0
