@@ -384,3 +384,51 @@ def test_runs_on_a_worker_replace_older_ones_and_refuse_stale_ones():
     extension.forget("s", 5)
     assert extension.run_for("s", 5) is None and extension.runs == {}
     assert sorted(extension.worker.handlers) == ["shuffle-forget", "shuffle-get-output", "shuffle-receive"]
+
+
+class _FakeScheduler:
+    """The parts of a Scheduler the shuffle extension uses, around a real SchedulerState."""
+
+    def __init__(self):
+        from shoal.distributed.state import SchedulerState
+
+        self.state = SchedulerState()
+        self.sent: list = []
+
+    def send(self, msgs):
+        self.sent += msgs
+
+    def add_plugin(self, plugin):
+        self.state.add_plugin(plugin)
+
+    def remove_plugin(self, plugin):
+        self.state.remove_plugin(plugin)
+
+
+def test_a_barrier_seeing_a_stale_transfer_sends_it_back_and_starts_again():
+    from shoal.distributed.shuffle.scheduler_ext import ShuffleSchedulerExtension, barrier_key, transfer_key
+    from shoal.taskgraph import Ref, Task
+
+    scheduler = _FakeScheduler()
+    state = scheduler.state
+    state.add_worker("w1", nthreads=4)
+    graph = {transfer_key("s", i): Task(transfer_key("s", i), int, i) for i in range(2)}
+    graph[barrier_key("s")] = Task(barrier_key("s"), list, [Ref(k) for k in list(graph)])
+    graph[("s", 0)] = Task(("s", 0), len, Ref(barrier_key("s")))
+    state.update_graph("c", graph, keys=[("s", 0)])
+    for i in range(2):
+        state.handle_task_finished("w1", transfer_key("s", i), nbytes=8)
+    assert state.tasks[barrier_key("s")].state == "processing"
+    extension = ShuffleSchedulerExtension(scheduler)
+    run_id, worker_for = extension.get_or_create("s", 2, 1)
+    assert worker_for == ["w1"]
+
+    assert extension.barrier("s", [run_id - 1, run_id]) is None  # transfer 0 sent to an older run
+    assert state.tasks[transfer_key("s", 0)].state in ("waiting", "processing")  # computed again
+    assert state.tasks[transfer_key("s", 1)].state == "memory"
+    assert state.tasks[barrier_key("s")].state == "waiting"
+    assert ("w1", {"op": "free-keys", "keys": [transfer_key("s", 0)]}) in scheduler.sent  # its holder drops it
+
+    state.handle_task_finished("w1", transfer_key("s", 0), nbytes=8)
+    assert extension.barrier("s", [run_id, run_id]) == (run_id, ["w1"])
+    assert state.tasks[("s", 0)].worker_restrictions == {"w1"}  # the output is pinned to its owner

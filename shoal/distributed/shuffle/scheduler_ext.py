@@ -113,7 +113,14 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
                     f"p2p shuffle {shuffle_id}: its barrier found inputs sent to abandoned runs "
                     f"{rounds} times (inputs {stale[:5]}...); workers keep leaving, or old results keep "
                     "coming back. Check the workers' logs, or use shuffle_method='tasks'.")
-            self.scheduler.send(self._invalidate([transfer_key(shuffle_id, i) for i in stale]))
+            msgs = self._invalidate([transfer_key(shuffle_id, i) for i in stale])
+            barrier = self.scheduler.state.tasks.get(barrier_key(shuffle_id))
+            if barrier is not None and barrier.state == "processing":
+                # Normally releasing its inputs released it; if not (its stale inputs had been redone
+                # already, e.g. this is an old execution the worker resumed), start it again anyway:
+                # the ShuffleRestart its caller raises must never be taken for its result.
+                msgs += self.scheduler.state.transitions({barrier.key: "waiting"})
+            self.scheduler.send(msgs)
             return None
         self._pin_outputs(run)
         return run.run_id, run.worker_for
