@@ -29,13 +29,14 @@ dependencies come straight from those columns.
 
 from __future__ import annotations
 
+import gc
 import pickle
 from typing import Any, Hashable, Mapping
 
 import cloudpickle
 import numpy as np
 
-from shoal.taskgraph.core import Ref, Task
+from shoal.taskgraph.core import Alias, DataNode, Fused, Ref, Task
 
 from .comm.errors import SerializationError
 
@@ -65,23 +66,42 @@ def encode(graph: Mapping[Hashable, Any]) -> dict:
     arguments cannot be pickled.
     """
     groups: dict = {}
+    shaped: dict = {}  # signature -> (nodes, their leaves, the first node's functions)
     leftovers: list = []
     for key, node in graph.items():
         signature = _signature(key, node)
-        if signature is None:
-            leftovers.append(node)
-        else:
+        if signature is not None:
             group = groups.get(signature)
             if group is None:
                 groups[signature] = [node]
             else:
                 group.append(node)
+            continue
+        leaves: list = []
+        funcs: list = []
+        try:
+            shape = _shape(node, leaves, funcs)
+        except _NoShape:
+            leftovers.append(node)
+            continue
+        signature = (shape, tuple(map(id, funcs)))
+        group = shaped.get(signature)
+        if group is None:
+            shaped[signature] = ([node], [leaves], funcs)
+        else:
+            group[0].append(node)
+            group[1].append(leaves)
     templates = []
     for nodes in groups.values():
         if len(nodes) < MIN_TEMPLATE_ROWS:
             leftovers.extend(nodes)
         else:
             templates.append(_template(nodes))
+    for (shape, _), (nodes, rows, funcs) in shaped.items():
+        if len(nodes) < MIN_TEMPLATE_ROWS:
+            leftovers.extend(nodes)
+        else:
+            templates.append(_shaped_template(shape, nodes, rows, funcs))
     return {
         "shoal-graph-wire": WIRE_VERSION,
         "templates": templates,
@@ -126,6 +146,110 @@ def _template(nodes: list) -> dict:
             kwargs[name] = _value_column([n.kwargs[name] for n in nodes], nodes, f"keyword argument {name!r}")
     return {"n": len(nodes), "func": func, "keys": _key_column([n.key for n in nodes]), "args": args,
             "kwargs": kwargs}
+
+
+class _NoShape(Exception):
+    """A node holds something a shape cannot describe (a set of references, an odd dict key)."""
+
+
+_SCALARS = (int, float, str, bool, type(None), bytes)
+
+
+def _shape(node: Any, leaves: list, funcs: list) -> tuple:
+    """The structure of ``node`` with its varying parts taken out.
+
+    Keys (``"K"``), references (``"R"``) and literal values (``"V"``) are
+    appended to ``leaves`` in walk order, functions to ``funcs``; the shape
+    returned is hashable and equal for nodes that differ only in those.
+    Nodes of one layer of a blockwise or reduction graph (``Fused`` chains,
+    tasks with lists of references) share a shape.
+    """
+    kind = type(node)
+    if kind is Task:
+        leaves.append(node.key)
+        funcs.append(node.func)
+        args = tuple(_arg_shape(a, leaves, funcs) for a in node.args)
+        kwargs = tuple((name, _arg_shape(v, leaves, funcs)) for name, v in node.kwargs.items())
+        return ("T", args, kwargs)
+    if kind is Fused:
+        leaves.append(node.key)
+        return ("F", tuple(_shape(n, leaves, funcs) for n in node.nodes))
+    if kind is DataNode:
+        leaves.append(node.key)
+        return ("D", _arg_shape(node.value, leaves, funcs))
+    if kind is Alias:
+        leaves.append(node.key)
+        leaves.append(node.target)
+        return ("A",)
+    raise _NoShape(kind)
+
+
+def _arg_shape(value: Any, leaves: list, funcs: list) -> Any:
+    kind = type(value)
+    if kind is Ref:
+        leaves.append(value.key)
+        return "R"
+    if kind in _SCALARS:
+        leaves.append(value)
+        return "V"
+    if kind is list or kind is tuple:
+        return ("L" if kind is list else "U", tuple(_arg_shape(v, leaves, funcs) for v in value))
+    if kind is dict:
+        if not all(type(k) in _SCALARS for k in value):
+            raise _NoShape(kind)
+        return ("M", tuple((k, _arg_shape(v, leaves, funcs)) for k, v in value.items()))
+    if kind is Task or kind is Fused or kind is DataNode or kind is Alias:
+        return ("N", _shape(value, leaves, funcs))
+    if kind is set or kind is frozenset:
+        raise _NoShape(kind)  # may hold references; rare enough to send as it is
+    # Any other object (a NumPy array, a functools.partial): one value of an object column.
+    leaves.append(value)
+    return "V"
+
+
+def _leaf_kinds(shape: Any, out: list) -> list:
+    """``"K"``/``"R"``/``"V"`` for each leaf of ``shape``, in the order ``_shape`` appends them."""
+    if shape == "R" or shape == "V":
+        out.append(shape)
+    elif shape[0] == "T":
+        out.append("K")
+        for arg in shape[1]:
+            _leaf_kinds(arg, out)
+        for _, arg in shape[2]:
+            _leaf_kinds(arg, out)
+    elif shape[0] == "F":
+        out.append("K")
+        for inner in shape[1]:
+            _leaf_kinds(inner, out)
+    elif shape[0] == "D":
+        out.append("K")
+        _leaf_kinds(shape[1], out)
+    elif shape[0] == "A":
+        out += ["K", "R"]
+    elif shape[0] in ("L", "U"):
+        for arg in shape[1]:
+            _leaf_kinds(arg, out)
+    elif shape[0] == "M":
+        for _, arg in shape[1]:
+            _leaf_kinds(arg, out)
+    elif shape[0] == "N":
+        _leaf_kinds(shape[1], out)
+    return out
+
+
+def _shaped_template(shape: tuple, nodes: list, rows: list, funcs: list) -> dict:
+    try:
+        head = cloudpickle.dumps((shape, funcs), protocol=5)
+    except Exception as error:
+        raise _unpicklable(nodes[0].key, "its function", funcs, error) from error
+    columns = []
+    for kind, values in zip(_leaf_kinds(shape, []), zip(*rows)):
+        values = list(values)
+        if kind == "V":
+            columns.append(_value_column(values, nodes, "an argument"))
+        else:
+            columns.append(_key_column(values))
+    return {"n": len(nodes), "shape": head, "columns": columns}
 
 
 def _key_column(keys: list) -> list:
@@ -199,15 +323,73 @@ def decode(wire: Mapping) -> dict:
     if not is_wire_graph(wire):
         raise ValueError(f"Not a shoal graph in wire form (version {WIRE_VERSION}): {type(wire).__name__}")
     graph: dict = {}
-    for template in wire["templates"]:
-        _decode_template(template, graph)
-    if wire["nodes"] is not None:
-        for node in pickle.loads(wire["nodes"]):
-            graph[node.key] = node
+    # Decoding makes millions of objects and no cycles: the cyclic collector would
+    # walk the growing heap again and again for nothing (it doubled decode times).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for template in wire["templates"]:
+            _decode_template(template, graph)
+        if wire["nodes"] is not None:
+            for node in pickle.loads(wire["nodes"]):
+                graph[node.key] = node
+    finally:
+        if collecting:
+            gc.enable()
     return graph
 
 
+def _decode_shaped(template: Mapping, graph: dict) -> None:
+    n = template["n"]
+    shape, funcs = pickle.loads(template["shape"])
+    columns = []
+    for column in template["columns"]:
+        if column[0] in ("str", "tuple"):  # a key column ("pickle" decodes the same either way)
+            columns.append(_decode_keys(column, n))
+        else:
+            columns.append(_decode_column(column, n)[1])
+    for row in zip(*columns):
+        node = _build(shape, iter(row), iter(funcs))
+        graph[node.key] = node
+
+
+def _build(shape: tuple, leaves: Any, funcs: Any) -> Any:
+    kind = shape[0]
+    if kind == "T":
+        key = next(leaves)
+        func = next(funcs)
+        args = [_build_arg(a, leaves, funcs) for a in shape[1]]
+        kwargs = {name: _build_arg(a, leaves, funcs) for name, a in shape[2]}
+        return Task(key, func, *args, **kwargs)
+    if kind == "F":
+        key = next(leaves)
+        return Fused(key, [_build(inner, leaves, funcs) for inner in shape[1]])
+    if kind == "D":
+        key = next(leaves)
+        return DataNode(key, _build_arg(shape[1], leaves, funcs))
+    key = next(leaves)
+    return Alias(key, next(leaves))
+
+
+def _build_arg(shape: Any, leaves: Any, funcs: Any) -> Any:
+    if shape == "V":
+        return next(leaves)
+    if shape == "R":
+        return Ref(next(leaves))
+    kind = shape[0]
+    if kind == "L":
+        return [_build_arg(a, leaves, funcs) for a in shape[1]]
+    if kind == "U":
+        return tuple(_build_arg(a, leaves, funcs) for a in shape[1])
+    if kind == "M":
+        return {k: _build_arg(a, leaves, funcs) for k, a in shape[1]}
+    return _build(shape[1], leaves, funcs)
+
+
 def _decode_template(template: Mapping, graph: dict) -> None:
+    if "shape" in template:
+        _decode_shaped(template, graph)
+        return
     n = template["n"]
     func = pickle.loads(template["func"])
     keys = _decode_keys(template["keys"], n)

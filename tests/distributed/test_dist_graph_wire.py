@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from shoal.distributed import Client, LocalCluster, graph_wire
 from shoal.distributed.comm import SerializationError
 from shoal.distributed.comm.serialize import dumps, loads
-from shoal.taskgraph import Alias, DataNode, Ref, Task
+from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task
 
 
 def inc(x):
@@ -121,12 +121,34 @@ def test_what_fits_no_template_travels_as_nodes():
         "one": Task("one", inc, 1),
     }
     wire = graph_wire.encode(graph)
-    assert wire["templates"] == [] and wire["nodes"] is not None
+    assert wire["templates"] == [] and wire["nodes"] is not None  # too few of each shape for a template
     back = through_wire(graph)
     assert set(back) == set(graph)
     assert back["nested"].dependencies == {"data"}
     assert back["alias"]({"data": 3}) == 3
     assert back["data"]({}).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_fused_chains_and_lists_of_references_share_shaped_templates():
+    n = 40
+    graph = {("a", i): DataNode(("a", i), np.arange(3) + i) for i in range(n)}
+    for i in range(n):  # a chain fused into one node per block, as blockwise fusion makes
+        inner = [Task(("b", i), scale, Ref(("a", i)), factor=2),
+                 Task(("c", i), add, Ref(("b", i)), Task(("d", i), inc, i))]
+        graph[("c", i)] = Fused(("c", i), inner)
+    for j in range(n // 4):  # a reduction layer: each task reads a list of four blocks
+        graph[("s", j)] = Task(("s", j), sum, [Ref(("c", 4 * j + k)) for k in range(4)], {"start": 0}["start"])
+    wire = graph_wire.encode(graph)
+    assert wire["nodes"] is None and len(wire["templates"]) == 3
+    back = through_wire(graph)
+    assert set(back) == set(graph)
+    for key, node in graph.items():
+        assert type(back[key]) is type(node) and back[key].dependencies == node.dependencies, key
+    values: dict = {}
+    for key in _toposorted(graph):
+        values[key] = graph[key](values)
+        got = back[key](values)
+        assert np.array_equal(got, values[key]), key
 
 
 def test_big_integers_and_odd_keys_fall_back_to_pickles():
