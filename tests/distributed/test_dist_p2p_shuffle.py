@@ -394,6 +394,11 @@ class _FakeScheduler:
 
         self.state = SchedulerState()
         self.sent: list = []
+        self.requests: list = []
+        self.pool = self
+
+    async def request(self, address, msg, timeout=None):  # the pool's: worker requests are recorded
+        self.requests.append((address, msg))
 
     def send(self, msgs):
         self.sent += msgs
@@ -432,3 +437,16 @@ def test_a_barrier_seeing_a_stale_transfer_sends_it_back_and_starts_again():
     state.handle_task_finished("w1", transfer_key("s", 0), nbytes=8)
     assert extension.barrier("s", [run_id, run_id]) == (run_id, ["w1"])
     assert state.tasks[("s", 0)].worker_restrictions == {"w1"}  # the output is pinned to its owner
+
+    state.handle_task_finished("w1", barrier_key("s"), nbytes=8)
+    assert state.tasks[("s", 0)].state == "processing"
+
+    async def restart():  # what an unpack missing its data asks; the workers are told to forget the run
+        extension.restart("s", run_id, "its shards are gone", partition=0)
+        await asyncio.sleep(0.01)
+
+    asyncio.run(restart())
+    assert scheduler.requests == [("w1", {"op": "shuffle-forget", "shuffle": "s", "run": run_id, "over": False})]
+    assert extension.restarts == 1 and extension.runs["s"].dead
+    assert state.tasks[("s", 0)].state == "waiting" and state.tasks[barrier_key("s")].state == "waiting"
+    assert {state.tasks[transfer_key("s", i)].state for i in range(2)} <= {"waiting", "processing"}

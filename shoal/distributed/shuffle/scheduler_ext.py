@@ -125,11 +125,14 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
         self._pin_outputs(run)
         return run.run_id, run.worker_for
 
-    def restart(self, shuffle_id: str, run_id: int, reason: str) -> None:
+    def restart(self, shuffle_id: str, run_id: int, reason: str, partition: int | None = None) -> None:
         """Abandon run ``run_id`` (if it is still current): results of the shuffle that are still
-        needed are computed again, under a new run."""
+        needed are computed again, under a new run. ``partition``: the output whose task asks
+        (it raises next, so it must not stay processing)."""
         run = self.runs.get(shuffle_id)
         if run is None or run.run_id != run_id or run.dead:
+            if partition is not None:
+                self._start_output_again(shuffle_id, partition)
             return
         run.dead = True
         self.restarts += 1
@@ -143,6 +146,20 @@ class ShuffleSchedulerExtension(SchedulerPlugin):
             msgs += self._invalidate([barrier.key])
             self.scheduler.send(msgs)
         self._tell_workers_to_forget(run)
+        if partition is not None:
+            self._start_output_again(shuffle_id, partition)
+
+    def _start_output_again(self, shuffle_id: str, partition: int) -> None:
+        """The output task of ``partition`` waits again if it is still processing (normally the
+        restart released it with the barrier; an execution the worker resumed may not have been)."""
+        state = self.scheduler.state
+        barrier = state.tasks.get(barrier_key(shuffle_id))
+        if barrier is None:
+            return
+        stuck = [d.key for d in barrier.dependents
+                 if d.state == "processing" and _output_partition(d, shuffle_id) == partition]
+        if stuck:
+            self.scheduler.send(state.transitions({key: "waiting" for key in stuck}))
 
     # ------------------------------------------------------------------ plugin hooks
     def remove_worker(self, address: str, **info) -> None:
@@ -263,5 +280,6 @@ def pass_barrier(shuffle_id: str, run_ids: list, shoal_scheduler=None):
     return extension_of(shoal_scheduler).barrier(shuffle_id, run_ids)
 
 
-def restart_run(shuffle_id: str, run_id: int, reason: str, shoal_scheduler=None) -> None:
-    extension_of(shoal_scheduler).restart(shuffle_id, run_id, reason)
+def restart_run(shuffle_id: str, run_id: int, reason: str, partition: int | None = None,
+                shoal_scheduler=None) -> None:
+    extension_of(shoal_scheduler).restart(shuffle_id, run_id, reason, partition)

@@ -280,7 +280,7 @@ class ShuffleWorkerExtension:
             return reply["result"]
         except KeyError as error:
             reason = f"output partition {partition} is missing: {error.args[0] if error.args else error}"
-            self.call_scheduler(restart_run, spec.shuffle_id, run_id, reason)
+            self.call_scheduler(restart_run, spec.shuffle_id, run_id, reason, partition)
             raise ShuffleRestart(f"p2p shuffle {spec.shuffle_id}: {reason}") from None
 
 
