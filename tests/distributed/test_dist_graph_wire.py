@@ -278,3 +278,24 @@ def test_unpicklable_argument_in_a_large_graph_on_an_inproc_cluster_still_runs(c
     lock = threading.Lock()
     futures = client.map(lambda i, lk: i, range(100), [lock] * 100)
     assert client.gather(futures) == list(range(100))
+
+
+def test_client_sends_large_graphs_in_wire_form_and_small_ones_as_they_are():
+    small = {f"t-{i}": Task(f"t-{i}", inc, i) for i in range(3)}
+    large = {f"t-{i}": Task(f"t-{i}", inc, i) for i in range(1000)}
+    assert Client._graph_for_wire(small) is small
+    wire = Client._graph_for_wire(large)
+    assert graph_wire.is_wire_graph(wire) and wire["templates"][0]["n"] == 1000
+
+
+def test_unpicklable_argument_on_a_pickling_cluster_fails_the_futures_naming_the_key():
+    import shoal
+
+    lock = threading.Lock()
+    with shoal.config.set({"distributed.comm.inproc.serialize": True}):
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=False) as cluster, Client(cluster) as c:
+            args = list(range(100))
+            args[42] = lock
+            futures = c.map(record, args, key=[f"rec-{i}" for i in range(100)])
+            with pytest.raises(SerializationError, match=r"'rec-42'.*argument 0.*lock"):
+                futures[0].result(timeout=20)
