@@ -416,6 +416,7 @@ def _decode_template(template: Mapping, graph: dict) -> None:
     ref_columns = [rows for is_ref, rows in (*arg_columns, *kwarg_columns) if is_ref]
     mode = _SHALLOW if ref_columns else _PLAIN
     no_deps = frozenset()
+    no_kwargs: dict = {}  # shared by the tasks of this template: a Task never changes its kwargs
     arg_rows = zip(*[rows for _, rows in arg_columns]) if arg_columns else ((),) * n
     kwarg_rows = zip(*[rows for _, rows in kwarg_columns]) if kwarg_columns else None
     dep_rows = zip(*[[r.key for r in rows] for rows in ref_columns]) if ref_columns else None
@@ -423,7 +424,7 @@ def _decode_template(template: Mapping, graph: dict) -> None:
     for key, args in zip(keys, arg_rows):
         task = new(Task)
         task.key, task.func, task.args = key, func, args
-        task.kwargs = dict(zip(kwarg_names, next(kwarg_rows))) if kwarg_rows is not None else {}
+        task.kwargs = dict(zip(kwarg_names, next(kwarg_rows))) if kwarg_rows is not None else no_kwargs
         task.dependencies = frozenset(next(dep_rows)) if dep_rows is not None else no_deps
         task._mode = mode
         graph[key] = task

@@ -60,6 +60,7 @@ class _NoItems(frozenset):
 
 
 NO_ITEMS = _NoItems()
+NO_WORKERS: tuple = ()  # ``killed_on`` of a task no worker died under, shared (a list per task costs 56 bytes)
 
 
 class TaskState:
@@ -100,7 +101,7 @@ class TaskState:
         self.type = ""
         self.retries = 0
         self.suspicious = 0  # how many workers died while it was processing on them
-        self.killed_on: list = []
+        self.killed_on: list = [] if empty is None else NO_WORKERS
         self.exception = None
         self.traceback = None
         self.exception_text = ""

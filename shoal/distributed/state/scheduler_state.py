@@ -83,7 +83,7 @@ from .errors import KilledWorker, LostDataError, UnknownKeyError, UnknownWorkerE
 from .messages import compute_task
 from .placement import choose_worker, is_rootish
 from .plugins import SchedulerPlugin
-from .scheduler_records import NO_ITEMS, ClientInfo, TaskPrefix, TaskState, WorkerInfo
+from .scheduler_records import NO_ITEMS, NO_WORKERS, ClientInfo, TaskPrefix, TaskState, WorkerInfo
 from .stealing import plan_steals
 from .validation import validate_scheduler_state
 
@@ -963,6 +963,8 @@ class SchedulerState:
         recs: dict = {}
         for ts in [*ws.processing, *ws.long_running]:
             ts.suspicious += 1
+            if ts.killed_on is NO_WORKERS:  # shared until a worker dies under it
+                ts.killed_on = []
             ts.killed_on.append(address)
             if ts.suspicious >= self.allowed_failures:
                 err = KilledWorker(ts.key, ts.killed_on, self.allowed_failures)
@@ -975,6 +977,8 @@ class SchedulerState:
         for ts in list(ws.has_what):
             self._remove_replica(ts, ws)
             if ts.run_spec is None:
+                if ts.killed_on is NO_WORKERS:
+                    ts.killed_on = []
                 ts.killed_on.append(address)  # named by LostDataError if this was the last copy
             if not ts.who_has:
                 recs[ts.key] = "waiting" if (ts.who_wants or ts.waiters) else "released"
