@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import operator
 from typing import Any, Callable
 
 import numpy as np
@@ -239,6 +240,29 @@ def _apply_keep(func: Callable, x: Any, axis: tuple, keepdims: bool, **kwargs) -
     return _scalar_if_0d(np.asarray(func(x, axis=axis, keepdims=keepdims, **kwargs)))
 
 
+def _float_sum_terms(a: Array, dtype: Any) -> tuple | None:
+    """``(left, right)`` when ``a`` is ``left + right`` of two floating arrays of ``a``'s own shape and dtype.
+
+    A sum or mean then distributes over the addition: ``sum(l + r) == sum(l) + sum(r)``
+    up to rounding, and the blocks of ``l + r`` are never formed. That saves a full
+    pass of memory per block, and more when one side is a transpose (``x + x.T``),
+    whose strided reads make the addition several times slower than the sums.
+    Floats only: integer additions may wrap before a sum that would not.
+    """
+    from .elementwise import Elemwise
+
+    expr = a.expr
+    if dtype is not None or type(expr) is not Elemwise or expr.func not in (np.add, operator.add) or expr.kwargs:
+        return None
+    if len(expr.args) != 2 or not _builtin_all(isinstance(t, ArrayExpr) for t in expr.args):
+        return None
+    left, right = expr.args
+    same = left.shape == right.shape == expr.shape and left.dtype == right.dtype == expr.dtype
+    if not same or expr.dtype.kind != "f" or _builtin_any(math.isnan(n) for n in expr.shape):
+        return None
+    return Array(left), Array(right)
+
+
 def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtype: bool = True):
     def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
                split_every: Any = None) -> Array:
@@ -246,6 +270,9 @@ def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtyp
 
         _check_no_out(out, label)
         a = asarray(a)
+        if label == "sum" and (terms := _float_sum_terms(a, dtype)) is not None:
+            return reduce(terms[0], axis, None, None, keepdims, split_every) + reduce(
+                terms[1], axis, None, None, keepdims, split_every)
         axes = _normalize_axes(axis, a.ndim)
         kwargs = {"dtype": dtype} if (takes_dtype and dtype is not None) else {}
         if dtype is not None and not takes_dtype:
@@ -332,6 +359,9 @@ def _moment_mean(a: Array, axis: Any, dtype: Any, out: Any, keepdims: bool, spli
 
     _check_no_out(out, label)
     a = asarray(a)
+    if not skipna and (terms := _float_sum_terms(a, dtype)) is not None:
+        return (_moment_mean(terms[0], axis, None, None, keepdims, split_every, False, label)
+                + _moment_mean(terms[1], axis, None, None, keepdims, split_every, False, label))
     axes = _normalize_axes(axis, a.ndim)
     numpy_func = np.nanmean if skipna else np.mean
     result_dtype = _result_dtype(numpy_func, a, axes, **({"dtype": dtype} if dtype is not None else {}))

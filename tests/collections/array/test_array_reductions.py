@@ -186,3 +186,28 @@ def test_reductions_on_processes(scheduler):
     assert_eq(sa.nanmean(x[1:, :5], axis=0), np.nanmean(WITH_NAN[1:, :5], axis=0), scheduler=scheduler)
     assert_eq(sa.from_array(A, chunks=3).std(axis=1), A.std(axis=1), scheduler=scheduler)
     assert_eq(sa.from_array(A, chunks=3).argmin(), A.argmin(), scheduler=scheduler)
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_and_mean_of_a_float_sum_distribute_over_it(axis, keepdims, sched):
+    square = rng.standard_normal((9, 9))
+    x = sa.from_array(square, chunks=(4, 3))
+    for name in ("sum", "mean"):
+        lazy = getattr(x + x.T, name)(axis=axis, keepdims=keepdims)
+        assert_eq(lazy, getattr(square + square.T, name)(axis=axis, keepdims=keepdims), scheduler=sched)
+        # the blocks of x + x.T are never formed: each side is reduced on its own, then the results added
+        assert [type(side).__name__ for side in lazy.expr.args] == ["Reduction", "Reduction"]
+
+
+def test_integer_sums_are_not_distributed_since_the_addition_may_wrap(sched):
+    # int8 + int8 wraps around before NumPy's sum widens to int64
+    small = np.full((4, 4), 100, dtype=np.int8)
+    x = sa.from_array(small, chunks=2)
+    assert type((x + x).sum().expr).__name__ == "Reduction"
+    assert_eq((x + x).sum(), (small + small).sum(), scheduler=sched)
+    assert_eq((x + x).mean(axis=0), (small + small).mean(axis=0), scheduler=sched)
+    # an explicit dtype is honoured as given, and broadcasting additions are left alone
+    assert_eq((x + x).sum(dtype=np.int64), (small + small).sum(dtype=np.int64), scheduler=sched)
+    row = sa.from_array(np.arange(4.0), chunks=2)
+    assert_eq((sa.from_array(A, chunks=3)[:4, :4] + row).mean(), (A[:4, :4] + np.arange(4.0)).mean(), scheduler=sched)
