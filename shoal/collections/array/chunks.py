@@ -258,7 +258,24 @@ def chunk_offsets(chunks: Sequence[Sequence[int]], index: Sequence[int]) -> tupl
     >>> chunk_offsets(((2, 3), (4, 4)), (1, 1))
     (2, 4)
     """
-    return tuple(sum(c[:i]) for c, i in zip(chunks, index))
+    return tuple(_block_starts(c)[i] for c, i in zip(chunks, index))
+
+
+#: id(blocks) -> (blocks, their starts), for the last few axes asked about. A layer asks once per block
+#: with the same tuple, so summing the prefix every time would cost O(blocks^2); hashing the tuple would
+#: too, hence the identity check instead of a dict keyed by the tuple itself.
+_STARTS: dict = {}
+
+
+def _block_starts(blocks: Sequence[int]) -> tuple:
+    cached = _STARTS.get(id(blocks))
+    if cached is not None and cached[0] is blocks:
+        return cached[1]
+    starts = chunk_boundaries(blocks)
+    if len(_STARTS) >= 64:
+        _STARTS.pop(next(iter(_STARTS)))
+    _STARTS[id(blocks)] = (blocks, starts)  # holding ``blocks`` keeps its id from being reused
+    return starts
 
 
 def slices_from_chunks(chunks: Sequence[Sequence[int]], index: Sequence[int]) -> tuple:
