@@ -893,10 +893,10 @@ class Client:
 
     def performance_report(self, filename: str = "shoal-report.html", title: str = "shoal performance report"):
         """A context manager writing one standalone HTML file (task stream, time per
-        task group, memory per worker over time) about what ran inside the block.
+        task group, memory per worker over time) about what ran inside the block::
 
-        >>> with client.performance_report("report.html"):  # doctest: +SKIP
-        ...     x.sum().compute()
+            with client.performance_report("report.html"):
+                x.sum().compute()
         """
         from shoal.dashboard.report import performance_report  # lazily: Bokeh only when asked for
 
