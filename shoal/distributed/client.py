@@ -898,9 +898,9 @@ class Client:
             with client.performance_report("report.html"):
                 x.sum().compute()
         """
-        from shoal.dashboard.report import performance_report  # lazily: Bokeh only when asked for
+        from .services import service  # the report lives in shoal.dashboard, a layer above this one
 
-        return performance_report(self, filename, title)
+        return service("performance-report")(self, filename, title)
 
     def scheduler_info(self) -> dict:
         """The scheduler's address, workers (threads, status, keys held) and task counts."""

@@ -50,6 +50,7 @@ from . import graph_wire
 from .batched import BatchedStream, iter_batch
 from .comm import CommClosedError, UnknownOperationError, listen
 from .security import as_security
+from .services import service
 from .rpc import ConnectionPool, portable_exception, request_problem
 from .state import SchedulerPlugin, SchedulerState, UnknownWorkerError
 
@@ -147,9 +148,8 @@ class Scheduler:
         if self.work_stealing:
             self._spawn(self._steal_periodically())
         if self.dashboard_address:
-            from shoal.dashboard import start_dashboard  # lazily: Bokeh only when asked for
-
-            self.dashboard = start_dashboard(self, self.dashboard_address)
+            # the dashboard sits above this layer: found by name, and Bokeh loads only when asked for
+            self.dashboard = service("dashboard")(self, self.dashboard_address)
         self.status = "running"
         logger.info("Scheduler at %s", self.address)
         return self
