@@ -344,7 +344,8 @@ def test_released_future_frees_data(client, cluster):
     key = future.key
     del future  # garbage collected: the scheduler is told
     wait_until(lambda: key not in cluster.scheduler.state.tasks)
-    assert all(key not in w.data for w in cluster.workers.values())
+    # the scheduler forgets first, then tells the workers: their free-keys may still be on its way
+    wait_until(lambda: all(key not in w.data for w in cluster.workers.values()))
 
 
 # ---------------------------------------------------------------- servers
