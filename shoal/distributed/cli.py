@@ -133,7 +133,8 @@ def warn_if_exposed(host: str, tls: bool) -> bool:
     return True
 
 
-def scheduler_main(argv: list | None = None) -> int:
+def scheduler_parser() -> argparse.ArgumentParser:
+    """The command line of ``shoal-scheduler`` (also what tests and docs check commands against)."""
     parser = argparse.ArgumentParser(prog="shoal-scheduler", description="Start a shoal scheduler.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8786, help="port to listen on (default 8786; 0 picks one)")
@@ -143,6 +144,11 @@ def scheduler_main(argv: list | None = None) -> int:
                         help="host:port of the dashboard, e.g. 127.0.0.1:8787 (default: no dashboard)")
     parser.add_argument("--log-level", default="warning")
     _add_tls_arguments(parser)
+    return parser
+
+
+def scheduler_main(argv: list | None = None) -> int:
+    parser = scheduler_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     security = _security_from_args(parser, args)
@@ -171,7 +177,8 @@ def scheduler_main(argv: list | None = None) -> int:
     return 0
 
 
-def worker_main(argv: list | None = None) -> int:
+def worker_parser() -> argparse.ArgumentParser:
+    """The command line of ``shoal-worker`` (also what tests and docs check commands against)."""
     parser = argparse.ArgumentParser(prog="shoal-worker", description="Start shoal workers.")
     parser.add_argument("address", help="the scheduler's address, e.g. tcp://127.0.0.1:8786")
     parser.add_argument("--nthreads", type=int, default=None, help="threads per worker (default: cores / nworkers)")
@@ -196,6 +203,11 @@ def worker_main(argv: list | None = None) -> int:
                         help="exit when the process PARENT_PID ends (set by LocalCluster and the nanny)")
     parser.add_argument("--log-level", default="warning")
     _add_tls_arguments(parser)
+    return parser
+
+
+def worker_main(argv: list | None = None) -> int:
+    parser = worker_parser()
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)

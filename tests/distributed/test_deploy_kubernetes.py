@@ -2,7 +2,7 @@
 
 No cluster is needed: the YAML is parsed with PyYAML, container commands are
 parsed by the real ``shoal-scheduler``/``shoal-worker`` argument parsers
-(captured from ``shoal.distributed.cli``), and Services are matched against
+(``cli.scheduler_parser``/``cli.worker_parser``), and Services are matched against
 the Deployments' pod labels and ports the way Kubernetes would match them.
 """
 
@@ -13,7 +13,6 @@ import pathlib
 import re
 import shlex
 import tomllib
-from unittest import mock
 
 import pytest
 import yaml
@@ -29,20 +28,8 @@ DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # names of Service
 
 
 def cli_parser(main) -> argparse.ArgumentParser:
-    """The argparse parser ``main`` builds, captured before it parses anything."""
-    captured = {}
-
-    class Captured(Exception):
-        pass
-
-    def capture(parser, *args, **kwargs):
-        captured["parser"] = parser
-        raise Captured
-
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
-        with pytest.raises(Captured):
-            main([])
-    parser = captured["parser"]
+    """The real parser of ``main`` (``cli.worker_main``...), strict about abbreviations."""
+    parser = {cli.scheduler_main: cli.scheduler_parser, cli.worker_main: cli.worker_parser}[main]()
     parser.allow_abbrev = False  # a misspelt "--nthread" must not pass for "--nthreads"
     return parser
 

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from unittest import mock
 
 import numpy as np
 import psutil
@@ -37,20 +36,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def cli_parser(main) -> argparse.ArgumentParser:
-    """The argparse parser ``main`` (``cli.worker_main``...) builds, captured before it parses anything."""
-    captured = {}
-
-    class Captured(Exception):
-        pass
-
-    def capture(parser, *args, **kwargs):
-        captured["parser"] = parser
-        raise Captured
-
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
-        with pytest.raises(Captured):
-            main([])
-    parser = captured["parser"]
+    """The real parser of ``main`` (``cli.worker_main``...), strict about abbreviations."""
+    parser = {cli.scheduler_main: cli.scheduler_parser, cli.worker_main: cli.worker_parser}[main]()
     parser.allow_abbrev = False  # a misspelt "--nthread" must not pass for "--nthreads"
     return parser
 
