@@ -16,13 +16,13 @@ keys and values, and whether every partition is sorted and in order.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 from typing import Any
 
 import numpy as np
 
 from .base import BenchmarkCase
+from .distributed_futures import _ClusterCase
 
 PARTITIONS = 20
 KEYS = 10**9
@@ -63,25 +63,14 @@ def set_index_p2p(lib: Any, client: Any, rows: int) -> tuple:
     return summarize_partitions(list(summaries.itertuples(index=False, name=None)))
 
 
-class SetIndexP2PCase(BenchmarkCase):
+class SetIndexP2PCase(_ClusterCase):
     """``set_index`` of ``size * 1,000`` rows by a p2p shuffle on 2 worker processes."""
 
     name = "distributed-set-index-p2p"
 
     def setup(self, lib: str, size: int) -> None:
         super().setup(lib, size)
-        distributed = importlib.import_module(f"{lib}.distributed")
-        options = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
-        if lib == "dask":
-            options["dashboard_address"] = None
-        self.cluster = distributed.LocalCluster(**options)
-        self.client = distributed.Client(self.cluster)
-        atexit.register(self._close)
-        self.client.submit(make_partition, 0, 10).result()  # both workers warm, pandas imported
-
-    def _close(self) -> None:
-        self.client.close()
-        self.cluster.close()
+        self.client.submit(make_partition, 0, 10).result()  # pandas imported on the workers too
 
     def rows(self, size: int) -> int:
         return max(size * 1_000 // PARTITIONS, 1)
