@@ -16,6 +16,7 @@ from .client import Client, default_client
 from .cluster import LocalCluster
 from .deploy import SlurmCluster, SSHCluster
 from .future import Future, FutureCancelledError, as_completed, wait
+from .graph_futures import futures_of
 from .progress import progress
 from .scheduler import Scheduler, SchedulerPlugin
 from .state import KilledWorker
@@ -25,5 +26,5 @@ from . import shuffle  # the p2p shuffle: its worker extension, and shuffle_meth
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
     "SlurmCluster", "SSHCluster",
-    "wait", "as_completed", "progress", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
+    "wait", "futures_of", "as_completed", "progress", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
 ]

@@ -239,12 +239,16 @@ def _safe_call(fn: Callable, future: Future) -> None:
 WaitResult = namedtuple("WaitResult", ["done", "not_done"])
 
 
-def wait(futures: Iterable[Future], timeout: float | None = None, return_when: str = "ALL_COMPLETED") -> WaitResult:
+def wait(futures: Any, timeout: float | None = None, return_when: str = "ALL_COMPLETED") -> WaitResult:
     """Wait until all (or the first, ``return_when="FIRST_COMPLETED"``) futures are done.
 
+    ``futures``: a future, futures in lists/dicts, or a collection persisted on
+    the cluster (``client.persist(x)``), whose every block's future counts.
     Returns ``(done, not_done)`` sets; ``TimeoutError`` after ``timeout`` s.
     """
-    futures = list(futures)
+    from .graph_futures import futures_of  # graph_futures imports this module
+
+    futures = futures_of(futures)
     if not futures:
         return WaitResult(set(), set())
     if return_when not in ("ALL_COMPLETED", "FIRST_COMPLETED"):

@@ -10,9 +10,9 @@ published dataset a ``_FutureKey`` placeholder.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
-from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task
+from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task, ensure_graph, is_collection
 
 from .future import Future
 
@@ -133,6 +133,35 @@ def _refs(keys: Any) -> Any:
     if type(keys) is list:
         return [_refs(k) for k in keys]
     return Ref(keys)
+
+
+def futures_of(value: Any) -> list[Future]:
+    """The futures in ``value``, each once: ``value`` itself, those inside lists, tuples,
+    sets and dicts, and those a persisted collection's graph holds (``client.persist(x)``)."""
+    return list(dict.fromkeys(_futures_in(value)))
+
+
+def _futures_in(value: Any) -> Iterator[Future]:
+    if is_collection(value):
+        for node in ensure_graph(value.__shoal_graph__()).values():
+            yield from _futures_in_node(node)
+    elif isinstance(value, (list, tuple, set)):
+        for v in value:
+            yield from _futures_in(v)
+    else:
+        yield from _iter_futures(value)
+
+
+def _futures_in_node(node: Any) -> Iterator[Future]:
+    kind = type(node)
+    if kind is DataNode:
+        yield from _iter_futures(node.value)
+    elif kind is Fused:
+        for inner in node.nodes:
+            yield from _futures_in_node(inner)
+    elif kind is Task:
+        yield from _iter_futures(list(node.args))
+        yield from _iter_futures(node.kwargs)
 
 
 def _iter_futures(value: Any):

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from shoal.schedulers.diagnostics import progress as local_progress
-from shoal.taskgraph import DataNode, Fused, Task, ensure_graph, is_collection
 
 from .future import Future, wait
-from .graph_futures import _iter_futures
+from .graph_futures import futures_of
 
 __all__ = ["progress"]
 
@@ -39,7 +38,7 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
     ``TimeoutError`` after ``timeout`` seconds. In a Jupyter kernel, unless
     ``file`` is given, the bar is an HTML ``<progress>`` element.
     """
-    found = list(dict.fromkeys(f for value in futures for f in _futures_in(value)))
+    found = futures_of(list(futures))
     if file is None and local_progress._in_jupyter_kernel():
         display: Any = _NotebookBar(width)
     else:
@@ -57,27 +56,6 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
         except TimeoutError:
             pass
     display.close(sum(f.status == "error" for f in found))
-
-
-def _futures_in(value: Any) -> Iterator[Future]:
-    """The futures of ``value``: itself, inside lists/dicts, or held by a persisted collection's graph."""
-    if is_collection(value):
-        for node in ensure_graph(value.__shoal_graph__()).values():
-            yield from _futures_in_node(node)
-    else:
-        yield from _iter_futures(value)
-
-
-def _futures_in_node(node: Any) -> Iterator[Future]:
-    kind = type(node)
-    if kind is DataNode:
-        yield from _iter_futures(node.value)
-    elif kind is Fused:
-        for inner in node.nodes:
-            yield from _futures_in_node(inner)
-    elif kind is Task:
-        yield from _iter_futures(list(node.args))
-        yield from _iter_futures(node.kwargs)
 
 
 def _fraction(n_done: int, total: int) -> float:

@@ -19,7 +19,7 @@ import shoal.bag as db
 from shoal import config
 from shoal.distributed import (
     Client, Future, FutureCancelledError, LocalCluster, Scheduler, SchedulerPlugin, Worker, as_completed,
-    get_worker, wait,
+    futures_of, get_worker, wait,
 )
 from shoal.distributed.comm import ConnectError
 from shoal.schedulers import registry
@@ -156,6 +156,17 @@ def test_add_done_callback_wait_and_as_completed(client):
             for other in futures[5:]:
                 ac.add(other)  # adding while iterating
     assert sorted(collected) == [x + 1 for x in range(10, 20)]
+
+
+def test_wait_and_futures_of_a_persisted_collection(client):
+    x = np.arange(36.0).reshape(6, 6)
+    persisted = client.persist(da.from_array(x, chunks=(3, 2)) * 2)
+    futures = futures_of(persisted)
+    assert len(futures) == 6 and all(isinstance(f, Future) for f in futures)
+    assert futures_of([persisted, futures[0]]) == futures  # each future once
+    result = wait(persisted, timeout=10)
+    assert result.done == set(futures) and all(f.status == "finished" for f in futures)
+    np.testing.assert_array_equal(persisted.compute(), x * 2)
 
 
 def test_scatter_and_use(client):
