@@ -43,75 +43,33 @@ As in ``SchedulerState``: events make recommendations ``{key: finish}``;
 ``released`` when ``finish`` is ``waiting``/``fetch``/``forgotten``,
 otherwise it is stale and dropped), then fills free threads from the ready
 heap and free transfer slots from the per-peer fetch heaps.
+
+Where the rest lives
+--------------------
+This file holds the engine, the transition table and the events that start
+or end a task's life here (``compute-task``, ``free-keys``,
+``steal-request``, a client's ``update-data``). Around it, in modules of
+their own: ``worker_records.py`` (``WorkerTaskState``, ``sizeof``),
+``worker_execution.py`` (thread slots, resources, events from executing
+tasks, pause/resume; the mixin ``WorkerExecutionMixin``) and
+``worker_fetch.py`` (fetching inputs from peers; ``WorkerFetchMixin``).
 """
 
 from __future__ import annotations
 
-import heapq
-import sys
 from collections import deque
-from typing import Any, Hashable, Iterable, Mapping, MutableMapping
+from typing import Any, Iterable, Mapping, MutableMapping
 
+# GatherDep is re-exported: ``from .worker_state import GatherDep`` is a public path.
 from .messages import Execute, GatherDep, ToScheduler
 from .validation import validate_worker_state
-
-Key = Hashable
-
-#: size assumed for an input whose size the scheduler did not say
-DEFAULT_NBYTES = 1024
-
-
-def sizeof(value: Any) -> int:
-    """A cheap size estimate: ``.nbytes`` when the object has one, else ``sys.getsizeof``.
-
-    >>> import numpy as np
-    >>> sizeof(np.zeros(100)) >= 800
-    True
-    """
-    nbytes = getattr(value, "nbytes", None)
-    if isinstance(nbytes, int):
-        return nbytes
-    try:
-        return sys.getsizeof(value)
-    except TypeError:
-        return DEFAULT_NBYTES
+from .worker_execution import WorkerExecutionMixin
+from .worker_fetch import WorkerFetchMixin
+# Re-exported: ``sizeof`` and ``WorkerTaskState`` have always been importable from here.
+from .worker_records import DEFAULT_NBYTES, Key, WorkerTaskState, sizeof
 
 
-class WorkerTaskState:
-    """The worker's record of one key."""
-
-    __slots__ = (
-        "key", "run_spec", "state", "priority", "dependencies", "dependents",
-        "waiting_for_data", "waiters", "who_has", "nbytes", "resources", "duration",
-        "scheduler_holds", "cancelled_from", "coming_from", "exception", "traceback",
-        "exception_text", "seq",
-    )
-
-    def __init__(self, key: Key):
-        self.key = key
-        self.run_spec = None  # set when the scheduler asks us to compute it
-        self.state = "released"
-        self.priority: tuple = ()
-        self.dependencies: set = set()
-        self.dependents: set = set()
-        self.waiting_for_data: set = set()  # inputs not in memory here yet
-        self.waiters: set = set()  # local tasks that still need this one's data
-        self.who_has: set = set()  # peer addresses believed to hold it
-        self.nbytes = -1
-        self.resources = None
-        self.duration = None
-        self.scheduler_holds = False
-        self.cancelled_from = None  # "executing" or "flight"
-        self.coming_from = None  # peer, while in flight
-        self.exception = self.traceback = None
-        self.exception_text = ""
-        self.seq = 0
-
-    def __repr__(self) -> str:
-        return f"<WorkerTaskState {self.key!r} {self.state}>"
-
-
-class WorkerState:
+class WorkerState(WorkerExecutionMixin, WorkerFetchMixin):
     """The tasks of one worker with ``nthreads`` threads, and the rules that move them.
 
     >>> from operator import add
@@ -443,23 +401,6 @@ class WorkerState:
     }
 
     # ------------------------------------------------------------------ helpers
-    def _push(self, heap: list, ts: WorkerTaskState) -> None:
-        self._seq += 1
-        ts.seq = self._seq
-        heapq.heappush(heap, (ts.priority, self._seq, ts))
-
-    def _push_fetch(self, ts: WorkerTaskState) -> None:
-        self._seq += 1
-        for peer in ts.who_has:
-            heapq.heappush(self.data_needed.setdefault(peer, []), (ts.priority, self._seq, ts))
-
-    def _leave_thread(self, ts: WorkerTaskState) -> None:
-        self.executing.discard(ts)
-        self.long_running.discard(ts)
-        if ts.resources:
-            for name, amount in ts.resources.items():
-                self.available_resources[name] += amount
-
     def _wake_waiters(self, ts: WorkerTaskState, recs: dict) -> None:
         for dts in ts.waiters:
             if dts.state == "waiting":
@@ -467,85 +408,11 @@ class WorkerState:
                 if not dts.waiting_for_data:
                     recs[dts.key] = "ready"
 
-    def _resources_free(self, ts: WorkerTaskState) -> bool:
-        if not ts.resources:
-            return True
-        available = self.available_resources
-        return all(available.get(name, 0) >= amount for name, amount in ts.resources.items())
-
-    def _ensure_computing(self, recs: dict, instructions: list) -> None:
-        """Start ready tasks on free threads, highest priority first."""
-        if self.status != "running":
-            return
-        while len(self.executing) < self.nthreads:
-            heap = None
-            if self.constrained and self._live(self.constrained, "constrained") \
-                    and self._resources_free(self.constrained[0][2]):
-                heap = self.constrained
-            elif self._live(self.ready, "ready"):
-                heap = self.ready
-            if heap is None:
-                return
-            ts = heapq.heappop(heap)[2]
-            start = ts.state
-            if self._resources_free(ts):
-                self._run(self.TRANSITIONS[(start, "executing")], ts, start, recs, instructions)
-            elif start == "ready":
-                self._run(self.TRANSITIONS[("ready", "constrained")], ts, start, recs, instructions)
-
-    @staticmethod
-    def _live(heap: list, state: str) -> bool:
-        """Drop stale entries from the top of ``heap``; True if a live one remains."""
-        while heap:
-            _, seq, ts = heap[0]
-            if ts.state == state and ts.seq == seq:
-                return True
-            heapq.heappop(heap)
-        return False
-
-    def _ensure_communicating(self, recs: dict, instructions: list) -> None:
-        """Ask idle peers for the inputs we need, one batch per peer (none while paused:
-        fetched data would only add to the memory that is short)."""
-        if not self.data_needed or self.status == "paused":
-            return
-        for peer in list(self.data_needed):
-            if len(self.in_flight_workers) >= self.transfer_incoming_count_limit:
-                return
-            if peer in self.in_flight_workers:
-                continue
-            heap = self.data_needed[peer]
-            batch: list = []
-            total = 0
-            while heap:
-                ts = heap[0][2]
-                if ts.state != "fetch" or peer not in ts.who_has or ts in batch:
-                    heapq.heappop(heap)
-                    continue
-                nbytes = ts.nbytes if ts.nbytes >= 0 else DEFAULT_NBYTES
-                if batch and total + nbytes > self.transfer_message_bytes_limit:
-                    break
-                heapq.heappop(heap)
-                batch.append(ts)
-                total += nbytes
-            if not heap:
-                del self.data_needed[peer]
-            if batch:
-                self.in_flight_workers[peer] = {ts.key for ts in batch}
-                for ts in batch:
-                    ts.coming_from = peer
-                    self._run(self.TRANSITIONS[("fetch", "flight")], ts, "fetch", recs, instructions)
-                instructions.append(GatherDep(peer, [ts.key for ts in batch], total))
-
     def _ensure_task(self, key: Key) -> WorkerTaskState:
         ts = self.tasks.get(key)
         if ts is None:
             ts = self.tasks[key] = WorkerTaskState(key)
         return ts
-
-    def _set_who_has(self, ts: WorkerTaskState, addresses: Iterable[str]) -> None:
-        ts.who_has = {a for a in addresses if a != self.address}
-        if ts.state == "fetch":
-            self._push_fetch(ts)  # new peers need entries; duplicates are skipped
 
     # ------------------------------------------------------------------ events from the scheduler
     def handle_compute_task(self, key: Key, run_spec: Any, priority: tuple, who_has: Mapping | None = None,
@@ -585,24 +452,6 @@ class WorkerState:
             }))
         return self._transitions(recs, instructions)
 
-    def handle_acquire_replicas(self, who_has: Mapping, nbytes: Mapping | None = None, **_: Any) -> list:
-        """The scheduler asks us to hold copies of these keys, fetched from peers."""
-        nbytes = nbytes or {}
-        recs: dict = {}
-        for key, addresses in who_has.items():
-            ts = self._ensure_task(key)
-            ts.scheduler_holds = True
-            if ts.state == "memory":
-                continue
-            if key in nbytes:
-                ts.nbytes = nbytes[key]
-            self._set_who_has(ts, addresses)
-            if ts.state in ("released", "missing"):
-                recs[key] = self._fetch_or_missing(ts)
-            elif ts.state == "cancelled" and ts.cancelled_from == "flight":
-                recs[key] = "flight"
-        return self._transitions(recs)
-
     def handle_free_keys(self, keys: Iterable[Key], **_: Any) -> list:
         """The scheduler no longer needs ``keys`` here: drop their data, cancel their work."""
         recs: dict = {}
@@ -613,20 +462,6 @@ class WorkerState:
                 if ts.state not in ("executing", "cancelled", "flight") and not ts.waiters:
                     ts.run_spec = None  # no longer a task of ours; at most an input
                 recs[key] = "released"
-        return self._transitions(recs)
-
-    def handle_update_who_has(self, who_has: Mapping, **_: Any) -> list:
-        """Where the given keys can be fetched from now."""
-        recs: dict = {}
-        for key, addresses in who_has.items():
-            ts = self.tasks.get(key)
-            if ts is None or ts.state == "memory":
-                continue
-            self._set_who_has(ts, addresses)
-            if ts.state == "missing" and ts.who_has:
-                recs[key] = "fetch"
-            elif ts.state == "fetch" and not ts.who_has:
-                recs[key] = "missing"
         return self._transitions(recs)
 
     def handle_steal_request(self, key: Key, id: Any = None, **_: Any) -> list:
@@ -711,137 +546,6 @@ class WorkerState:
                 f"scheduler; expected one of {sorted(self._SCHEDULER_OPS)}."
             )
         return getattr(self, name)(**{k: v for k, v in msg.items() if k != "op"})
-
-    # ------------------------------------------------------------------ events from the server
-    def handle_gather_dep_success(self, peer: str, data: Mapping, nbytes: Mapping | None = None) -> list:
-        """``peer`` answered our ``GatherDep``; keys absent from ``data`` it did not have."""
-        nbytes = nbytes or {}
-        recs: dict = {}
-        instructions: list = []
-        for key in self.in_flight_workers.pop(peer, ()):
-            ts = self.tasks.get(key)
-            if ts is None:
-                continue
-            if ts.state == "cancelled":
-                self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
-            elif ts.state == "flight":
-                if key in data:
-                    value = data[key]
-                    self.data[key] = value
-                    ts.nbytes = nbytes[key] if key in nbytes else sizeof(value)
-                    recs[key] = "memory"
-                else:
-                    self._peer_lacks(ts, peer, recs, instructions)
-        return self._transitions(recs, instructions)
-
-    def handle_gather_dep_failure(self, peer: str, exception: Any = None) -> list:
-        """Fetching from ``peer`` failed (connection lost): try other holders, tell the scheduler."""
-        recs: dict = {}
-        instructions: list = []
-        for key in self.in_flight_workers.pop(peer, ()):
-            ts = self.tasks.get(key)
-            if ts is None:
-                continue
-            if ts.state == "cancelled":
-                self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
-            elif ts.state == "flight":
-                self._peer_lacks(ts, peer, recs, instructions)
-        return self._transitions(recs, instructions)
-
-    def _peer_lacks(self, ts, peer, recs, instructions) -> None:
-        ts.who_has.discard(peer)
-        instructions.append(ToScheduler({"op": "missing-data", "key": ts.key, "errant_worker": peer}))
-        if ts.run_spec is not None:
-            # The scheduler asked us to compute it while the copy was on its way:
-            # compute it now rather than look for another copy it may not know of.
-            self._run(self.TRANSITIONS[("flight", "released")], ts, "flight", recs, instructions)
-            recs[ts.key] = "waiting"
-        else:
-            recs[ts.key] = self._fetch_or_missing(ts)
-
-    def handle_execute_success(self, key: Key, value: Any, nbytes: int | None = None,
-                               start: float | None = None, stop: float | None = None) -> list:
-        """Task ``key`` returned ``value`` on its thread."""
-        ts = self.tasks.get(key)
-        if ts is None:
-            return []
-        recs: dict = {}
-        instructions: list = []
-        if ts.state == "executing":
-            self.data[key] = value
-            ts.nbytes = sizeof(value) if nbytes is None else nbytes
-            ts.duration = (stop - start) if start is not None and stop is not None else None
-            recs[key] = "memory"
-        elif ts.state == "cancelled":
-            self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
-        return self._transitions(recs, instructions)
-
-    def handle_execute_failure(self, key: Key, exception: Any, traceback: Any = None,
-                               exception_text: str = "") -> list:
-        """Task ``key`` raised ``exception`` on its thread."""
-        ts = self.tasks.get(key)
-        if ts is None:
-            return []
-        recs: dict = {}
-        instructions: list = []
-        if ts.state == "executing":
-            ts.exception, ts.traceback = exception, traceback
-            ts.exception_text = exception_text or repr(exception)
-            recs[key] = "error"
-        elif ts.state == "cancelled":
-            self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
-        return self._transitions(recs, instructions)
-
-    def handle_secede(self, key: Key) -> list:
-        """Task ``key`` left the thread pool to wait on tasks it submitted.
-
-        Its slot goes to the next ready task and the scheduler is told
-        (``long-running``) so it stops counting the task against this worker.
-        The task keeps its resources until it finishes.
-        """
-        ts = self.tasks.get(key)
-        if ts is None or ts not in self.executing:
-            return []
-        self.executing.discard(ts)
-        self.long_running.add(ts)
-        instructions: list = []
-        if ts.state == "executing":
-            instructions.append(ToScheduler({"op": "long-running", "key": key}))
-        return self._transitions({}, instructions)
-
-    def handle_pause(self) -> list:
-        """Memory is short: start no new tasks (running ones finish) and fetch no inputs,
-        and tell the scheduler, so it sends no more until we resume.
-
-        >>> WorkerState("w1").handle_pause()
-        [ToScheduler(msg={'op': 'worker-status-change', 'status': 'paused'})]
-        """
-        if self.status == "paused":
-            return []
-        self.status = "paused"
-        return [ToScheduler({"op": "worker-status-change", "status": "paused"})]
-
-    def handle_resume(self) -> list:
-        """Memory is available again: start ready tasks, and tell the scheduler."""
-        if self.status != "paused":
-            return []
-        self.status = "running"
-        return self._transitions({}, [ToScheduler({"op": "worker-status-change", "status": "running"})])
-
-    # ------------------------------------------------------------------ queries
-    def execution_inputs(self, key: Key) -> tuple:
-        """``(node, {dependency: value})`` to run task ``key``: ``node(inputs)``."""
-        node, keys = self.execution_node(key)
-        return node, {k: self.data[k] for k in keys}
-
-    def execution_node(self, key: Key) -> tuple:
-        """``(node, [dependency keys])`` of task ``key``, without reading its inputs (a server
-        whose data may be on disk reads them on the task's own thread). They stay in
-        ``data`` while the task executes: it is among their ``waiters``."""
-        ts = self.tasks.get(key)
-        if ts is None or ts.run_spec is None:
-            raise KeyError(f"Worker {self.address!r} has no task {key!r} to execute.")
-        return ts.run_spec, [dep.key for dep in ts.dependencies]
 
     # ------------------------------------------------------------------ validation
     def validate_state(self) -> None:
