@@ -11,8 +11,10 @@ it can only notice through missed heartbeats. It must then reschedule the
 work and recompute the results that were on the lost worker; fetches from
 it in flight (a peer's, the client's) must fail over as soon as it is removed
 rather than wait for a reply that will never come; and the client must still
-receive the right answers. Plugged back, the worker finds its old connection
-dead, registers again and takes work.
+receive the right answers. The worker behind the cable finds out by itself:
+its heartbeats go unacknowledged, and after the dead-peer timeout
+(``distributed.comm.timeouts.tcp``) it starts reconnecting. Plugged back, it
+registers again and takes work.
 
 Needs root and ``ip`` (iproute2): skipped on a developer machine without
 them, a failure under CI (``CI`` set), which has both.
@@ -39,6 +41,7 @@ pytestmark = pytest.mark.timeout(90)
 SUBNET = "10.231.0"  # private, and only ever configured inside our own namespaces
 SCHEDULER_PORT = 8786  # free by construction: the scheduler's namespace is new
 HEARTBEAT_TIMEOUT = 3.0
+DEAD_PEER_TIMEOUT = 4  # distributed.comm.timeouts.tcp of the workers, in seconds
 N_PARTS = 120
 PART_SECONDS = 0.1
 
@@ -148,9 +151,9 @@ class NetnsLab:
         _ip(self.ip, "netns", "add", ns)
         self._namespaces.append(ns)
 
-    def run(self, node: str, argv: list) -> NodeProcess:
+    def run(self, node: str, argv: list, env: dict | None = None) -> NodeProcess:
         ns = self.nodes[node][0]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         # `ip netns exec` execs the command itself, so the Popen pid is the node's process.
         proc = NodeProcess([self.ip, "netns", "exec", ns, *argv], env)
         self.processes.append(proc)
@@ -281,8 +284,10 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float,
                                   "--heartbeat-timeout", str(HEARTBEAT_TIMEOUT)])
     scheduler.wait_for_line("Scheduler at:", timeout=20)
     address = f"tcp://{scheduler_ip}:{SCHEDULER_PORT}"
+    # A short dead-peer timeout, so the worker behind the cable notices on its own.
+    worker_env = {"SHOAL_DISTRIBUTED__COMM__TIMEOUTS__TCP": str(DEAD_PEER_TIMEOUT)}
     workers = {name: lab.run(name, [*python, "worker", address, "--host", ip, "--nthreads", "2", "--name", name,
-                                    "--log-level", "info"])
+                                    "--log-level", "info"], env=worker_env)
                for name, ip in worker_ips.items()}
     for worker in workers.values():
         worker.wait_for_line("Worker at:", timeout=20)
@@ -302,6 +307,10 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float,
     elapsed = time.monotonic() - pulled
     rejoined = None
     if rejoin:
+        # Its heartbeats go unacknowledged, so its kernel gives the connection up
+        # after the dead-peer timeout, and the worker starts reconnecting while
+        # the cable is still out (it does not wait for the scheduler's reset).
+        workers["wa"].wait_for_line("lost its scheduler", timeout=DEAD_PEER_TIMEOUT + 15)
         lab.plug_cable("wa")
         client.tell("plugged")
         rejoined = json.loads(client.wait_for_line("REJOINED", timeout=70).split(" ", 1)[1])

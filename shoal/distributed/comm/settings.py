@@ -19,6 +19,7 @@ __all__ = [
     "connect_timeout",
     "handshake_timeout",
     "write_stall_timeout",
+    "dead_peer_timeout",
     "default_scheme",
     "inproc_serializes",
 ]
@@ -37,7 +38,11 @@ DEFAULTS = {
             # write-stall: a peer that accepts no byte of a pending message for this
             # long has stopped reading (hung, or hostile); its connection is closed
             # so that what we queue for it cannot grow without bound. None: never.
-            "timeouts": {"connect": 30, "handshake": 10, "write-stall": 300},
+            # tcp: a peer that acknowledges nothing for this long (a pulled cable, a
+            # host gone without a word) is taken as gone and its connection closed,
+            # instead of after the kernel's ~15 minutes of retransmissions.
+            # Applies to TCP and TLS connections (Linux; elsewhere keepalive only).
+            "timeouts": {"connect": 30, "handshake": 10, "write-stall": 300, "tcp": 30},
             # TLS credentials used when no security= is given (SHOAL_DISTRIBUTED__COMM__TLS__CA_FILE=...):
             # a CA file, one certificate/key for every role or one per role.
             "tls": {
@@ -90,6 +95,12 @@ def handshake_timeout() -> float:
 def write_stall_timeout() -> float | None:
     """``distributed.comm.timeouts.write-stall`` in seconds, or None (no limit)."""
     value = config.get("distributed.comm.timeouts.write-stall")
+    return None if value in (None, False, 0) else float(value)
+
+
+def dead_peer_timeout() -> float | None:
+    """``distributed.comm.timeouts.tcp`` in seconds, or None (leave it to the kernel)."""
+    value = config.get("distributed.comm.timeouts.tcp")
     return None if value in (None, False, 0) else float(value)
 
 

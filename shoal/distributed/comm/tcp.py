@@ -89,11 +89,39 @@ def _address(sockaddr: Any, scheme: str = "tcp") -> str:
     return unparse_address(scheme, unparse_host_port(sockaddr[0], sockaddr[1]))
 
 
+def detect_dead_peer(sock: socket.socket, timeout: float | None) -> None:
+    """Make the kernel close ``sock`` when its peer has been silent for about ``timeout`` s.
+
+    An idle connection sends keepalive probes (the first after half the timeout,
+    then three more spread over the rest); data we sent that stays unacknowledged
+    for ``timeout`` s ends the connection too (``TCP_USER_TIMEOUT``, Linux). Either
+    way the next read or write fails, so a worker behind a pulled cable starts
+    reconnecting and a client stops waiting, instead of after ~15 minutes.
+
+    >>> s = socket.socket()
+    >>> detect_dead_peer(s, 30.0)
+    >>> s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
+    True
+    >>> s.close()
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if not timeout:
+        return
+    probes = 3
+    idle = max(1, int(timeout / 2))
+    interval = max(1, int((timeout - idle) / probes))
+    for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", probes),
+                        ("TCP_USER_TIMEOUT", int(timeout * 1000))):
+        option = getattr(socket, name, None)
+        if option is not None:  # not every platform has every option
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 def _configure(stream: IOStream) -> None:
     stream.set_nodelay(True)  # small messages must not wait for Nagle's algorithm
     sock = stream.socket
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        detect_dead_peer(sock, settings.dead_peer_timeout())
     # The read_into target counts against tornado's buffer limit, so it must
     # allow the largest message we accept (our own check comes first).
     stream.max_buffer_size = max(settings.max_message_size(), 8 * MAX_FRAMES) + (1 << 20)
