@@ -1,0 +1,120 @@
+"""Administering and querying the cluster from a ``Client``: restart and retire
+workers, run functions on them or on the scheduler, and ask who holds what.
+
+``ClientAdminMixin`` only sends requests (to the scheduler, or to every
+worker for ``run``) and returns their answers: none of it touches this
+client's futures. ``Client`` (``client.py``) inherits it.
+
+What it needs from the host class (``Client``): the attribute ``pool`` (a
+``ConnectionPool``); and the methods ``_sync`` and ``_request``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from .graph_futures import _iter_futures
+
+
+class ClientAdminMixin:
+    """Worker administration and cluster queries of ``Client``."""
+
+    # ------------------------------------------------------------------ workers
+    def restart(self, timeout: float = 30.0) -> int:
+        """Cancel every future of every client and restart every worker; returns once all
+        have registered again (within ``timeout`` s), with the number of workers.
+
+        A worker under a nanny (the default for ``shoal-worker`` and
+        ``LocalCluster(processes=True)``) is a fresh process afterwards: its
+        memory, imported modules and threads are gone. A worker without one
+        drops all its data and registers again in the same process.
+        """
+        return self._sync(self._request, {"op": "restart", "timeout": timeout})
+
+    def retire_workers(self, workers: Any = None, n: int | None = None, close: bool = True,
+                       timeout: float = 60.0) -> Any:
+        """Retire workers gracefully and return their addresses.
+
+        ``workers``: addresses or names; else ``n`` of them (idle ones holding
+        the least data first); else every idle worker but one. They get no
+        new tasks, their queued tasks move, and the results only they hold
+        are copied to the remaining workers before they leave, so every
+        future stays valid. ``close=False`` leaves them registered (as
+        ``closing``) for whoever started them to stop.
+        """
+        if isinstance(workers, str):
+            workers = [workers]
+        msg = {"op": "retire-workers", "workers": None if workers is None else list(workers), "n": n,
+               "close": close, "timeout": timeout}
+        return self._sync(self._request, msg)
+
+    # ------------------------------------------------------------------ cluster queries
+    def who_has(self, futures: Any = None) -> dict:
+        """``{key: [worker addresses]}`` for ``futures`` (default: every key the scheduler has)."""
+        keys = None if futures is None else [f.key for f in _iter_futures(futures)]
+        return self._sync(self._request, {"op": "who-has", "keys": keys})
+
+    def has_what(self) -> dict:
+        """``{worker address: [keys it holds]}``."""
+        return self._sync(self._request, {"op": "has-what"})
+
+    def nthreads(self) -> dict:
+        """``{worker address: number of threads}``."""
+        return self._sync(self._request, {"op": "nthreads"})
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The URL of the scheduler's ``/status`` dashboard page (None when it serves none)."""
+        return self.scheduler_info().get("dashboard_link")
+
+    def performance_report(self, filename: str = "shoal-report.html", title: str = "shoal performance report"):
+        """A context manager writing one standalone HTML file (task stream, time per
+        task group, memory per worker over time) about what ran inside the block::
+
+            with client.performance_report("report.html"):
+                x.sum().compute()
+        """
+        from .services import service  # the report lives in shoal.dashboard, a layer above this one
+
+        return service("performance-report")(self, filename, title)
+
+    def scheduler_info(self) -> dict:
+        """The scheduler's address, workers (threads, status, keys held) and task counts."""
+        return self._sync(self._request, {"op": "scheduler-info"})
+
+    def run_on_scheduler(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run ``function(*args, **kwargs)`` in the scheduler's process; its result."""
+        return self._sync(self._request, {"op": "run-on-scheduler", "function": function, "args": args,
+                                          "kwargs": kwargs})
+
+    def run(self, function: Callable, *args: Any, workers: list | None = None, wait: bool = True,
+            **kwargs: Any) -> dict:
+        """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``."""
+        async def run_all():
+            addresses = workers if workers is not None else list(await self._request({"op": "nthreads"}))
+            msg = {"op": "run", "function": function, "args": args, "kwargs": kwargs, "wait": wait}
+            replies = await asyncio.gather(*(self.pool.request(a, msg) for a in addresses))
+            out = {}
+            for address, reply in zip(addresses, replies):
+                if "error" in reply:
+                    raise reply["error"]
+                out[address] = reply["result"]
+            return out
+
+        return self._sync(run_all)
+
+    def wait_for_workers(self, n_workers: int, timeout: float = 30.0) -> None:
+        """Block until at least ``n_workers`` workers are registered (``TimeoutError`` after ``timeout`` s)."""
+        async def poll():
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                n = len(await self._request({"op": "nthreads"}))
+                if n >= n_workers:
+                    return
+                if loop.time() > deadline:
+                    raise TimeoutError(f"Only {n} of {n_workers} workers registered within {timeout} s.")
+                await asyncio.sleep(0.05)
+
+        return self._sync(poll)

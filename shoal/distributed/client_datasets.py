@@ -1,0 +1,58 @@
+"""Published datasets: futures kept on the scheduler under a name, for any client.
+
+``ClientDatasetsMixin`` publishes futures (or lists/dicts of them) and
+hands them back, to this or another client, as fresh futures. ``Client``
+(``client.py``) inherits it.
+
+What it needs from the host class (``Client``): the attribute ``stream``;
+and the methods ``_sync`` and ``_request``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .graph_futures import _futures_to_placeholders, _iter_futures, _placeholders_to_futures
+
+
+class ClientDatasetsMixin:
+    """``publish_dataset``, ``get_dataset``, ``unpublish_dataset`` and ``list_datasets`` of ``Client``."""
+
+    # ------------------------------------------------------------------ published datasets
+    def publish_dataset(self, *args: Any, name: Any = None, override: bool = False, **datasets: Any) -> Any:
+        """Keep futures (or lists/dicts of them) on the scheduler under a name, for any client.
+
+        ``publish_dataset(futures, name="x")`` or ``publish_dataset(x=futures)``.
+        The data stays until ``unpublish_dataset``, also after this client closes.
+        """
+        if args:
+            if len(args) != 1 or name is None:
+                raise TypeError("publish_dataset(value, name=...) takes one value and a name")
+            datasets[name] = args[0]
+
+        async def publish_all():
+            for dataset_name, value in datasets.items():
+                keys = [f.key for f in _iter_futures(value)]
+                await self._request({"op": "publish-dataset", "name": dataset_name, "keys": keys,
+                                     "value": _futures_to_placeholders(value), "override": override})
+
+        return self._sync(publish_all)
+
+    def get_dataset(self, name: Any) -> Any:
+        """The published dataset ``name``, with fresh futures of this client."""
+        async def get():
+            dataset = await self._request({"op": "get-dataset", "name": name})
+            value = _placeholders_to_futures(dataset["value"], self)  # before the scheduler answers
+            # Say we want the keys too, so they survive an unpublish while we hold them.
+            self.stream.send({"op": "update-graph", "graph": {}, "keys": dataset["keys"]})
+            return value
+
+        return self._sync(get)
+
+    def unpublish_dataset(self, name: Any) -> None:
+        """Forget the dataset ``name``; its data is freed unless someone holds futures of it."""
+        return self._sync(self._request, {"op": "unpublish-dataset", "name": name})
+
+    def list_datasets(self) -> list:
+        """The names of the published datasets."""
+        return self._sync(self._request, {"op": "list-datasets"})
