@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Hashable, TypedDict
 
 Key = Hashable
+#: what every ``SchedulerState`` event returns: ``[(recipient, msg dict), ...]``
+Messages = list
 
 
 # --------------------------------------------------------------- scheduler -> worker

@@ -1,8 +1,8 @@
 """What the scheduler remembers about each task, worker, client and task prefix.
 
 Plain ``__slots__`` records with no behaviour beyond small conveniences: the
-rules that change them live in ``scheduler_state.py``. Records refer to each
-other directly (a task's ``who_has`` is a set of ``WorkerInfo``), so following
+rules that change them live in ``scheduler_state.py`` and the mixins it is
+built from (listed in its docstring). Records refer to each other directly (a task's ``who_has`` is a set of ``WorkerInfo``), so following
 an edge never costs a dictionary lookup.
 """
 

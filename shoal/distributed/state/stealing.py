@@ -19,7 +19,9 @@ is lost (graceful retirement moves a leaving worker's queue the same way):
 
 Anything that happens to the task in between (it finishes, it is released,
 the victim dies) drops the pending steal, and a response whose ``id`` no
-longer matches is ignored.
+longer matches is ignored. ``WorkStealingMixin`` (at the end of this file)
+gives ``SchedulerState`` both ends of it: ``balance()`` and
+``handle_steal_response()``.
 
 Which tasks move
 ----------------
@@ -48,13 +50,14 @@ False
 from __future__ import annotations
 
 import heapq
-from typing import Iterable
+from typing import Any, Iterable
 
 from shoal import config
 
+from .messages import Key, Messages
 from .placement import DEFAULT_NBYTES
 
-__all__ = ["plan_steals", "transfer_seconds", "worth_stealing", "STEAL_LATENCY", "GAIN"]
+__all__ = ["plan_steals", "transfer_seconds", "worth_stealing", "STEAL_LATENCY", "GAIN", "WorkStealingMixin"]
 
 #: seconds one steal costs beyond data transfer: request, answer, new compute-task
 STEAL_LATENCY = 0.005
@@ -169,3 +172,66 @@ def _least_loaded(free: dict, n: int) -> Iterable:
     if len(free) <= n:
         return list(free)
     return heapq.nsmallest(n, free, key=lambda ws: ws.occupancy / ws.nthreads)
+
+
+class WorkStealingMixin:
+    """The scheduler's side of a steal: send the requests ``plan_steals`` picks, act on the answers.
+
+    What it needs from the host class (``SchedulerState``): the attributes
+    ``idle``, ``in_flight_steals``, ``_steal_ids``, ``n_steals``,
+    ``n_steals_refused``, ``tasks``, ``workers`` and ``plugins``; the
+    methods ``transitions``, ``_assign``, ``_unassign``, ``log_event`` and
+    ``_notify``, and ``_valid_workers`` and ``_fill_slots`` (from
+    ``PlacementMixin``).
+    """
+
+    # ------------------------------------------------------------------ work stealing
+    def balance(self) -> Messages:
+        """Ask saturated workers to give queued tasks to idle ones (called periodically).
+
+        Sends ``steal-request`` to each victim; the task stays where it is
+        until the victim confirms it had not started it
+        (``handle_steal_response``). See ``stealing.py`` for the policy.
+        """
+        if not self.idle:
+            return []
+        msgs: list = []
+        for ts, victim, thief in plan_steals(self, self.in_flight_steals):
+            self._steal_ids += 1
+            self.in_flight_steals[ts] = (self._steal_ids, victim, thief)
+            msgs.append((victim.address, {"op": "steal-request", "key": ts.key, "id": self._steal_ids}))
+        if msgs:
+            self.log_event("steal-requests", n=len(msgs))
+        return msgs
+
+    def handle_steal_response(self, worker: str, key: Key, id: int = -1, released: bool = False,
+                              **_: Any) -> Messages:
+        """The victim of steal ``id`` gave ``key`` up (``released``) or had started it.
+
+        Only a released task moves: to the thief if it can still take it,
+        otherwise back through placement. A response for a task that has
+        been finished, released or moved since is ignored.
+        """
+        ts = self.tasks.get(key)
+        record = self.in_flight_steals.get(ts) if ts is not None else None
+        if record is None or record[0] != id or record[1].address != worker:
+            return []
+        del self.in_flight_steals[ts]
+        _, victim, thief = record
+        if not released:
+            self.n_steals_refused += 1
+            return []
+        self.n_steals += 1
+        self.log_event("steal", key=key, victim=victim.address, thief=thief.address)
+        valid = self._valid_workers(ts)
+        if thief.status != "running" or self.workers.get(thief.address) is not thief or \
+                (valid is not None and thief not in valid):
+            return self.transitions({key: "waiting"})  # placed again from scratch
+        msgs: list = []
+        recs: dict = {}
+        self._unassign(ts)
+        self._assign(ts, thief, msgs)
+        if self.plugins:  # observers see it leave the victim and start on the thief
+            self._notify("transition", key, "processing", "processing", worker=thief.address)
+        self._fill_slots(victim, recs)
+        return msgs + self.transitions(recs)
