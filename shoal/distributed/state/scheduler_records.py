@@ -2,8 +2,9 @@
 
 Plain ``__slots__`` records with no behaviour beyond small conveniences: the
 rules that change them live in ``scheduler_state.py`` and the mixins it is
-built from (listed in its docstring). Records refer to each other directly (a task's ``who_has`` is a set of ``WorkerInfo``), so following
-an edge never costs a dictionary lookup.
+built from (listed in its docstring). Records refer to each other directly
+(a task's ``who_has`` is a set of ``WorkerInfo``), so following an edge
+never costs a dictionary lookup.
 """
 
 from __future__ import annotations
