@@ -95,13 +95,21 @@ class WorkerExecutionMixin:
 
     def handle_execute_failure(self, key: Key, exception: Any, traceback: Any = None,
                                exception_text: str = "") -> list:
-        """Task ``key`` raised ``exception`` on its thread."""
+        """Task ``key`` raised ``exception`` on its thread.
+
+        An attempt that began before the scheduler cancelled the task (and then
+        asked for it again) may have failed because of what changed meanwhile
+        (a p2p shuffle's barrier that found an abandoned run): its error is not
+        reported, the task runs afresh, and the fresh attempt's error counts.
+        """
         ts = self.tasks.get(key)
         if ts is None:
             return []
         recs: dict = {}
         instructions: list = []
-        if ts.state == "executing":
+        if ts.state == "executing" and ts.resumed:
+            recs[key] = "waiting"
+        elif ts.state == "executing":
             ts.exception, ts.traceback = exception, traceback
             ts.exception_text = exception_text or repr(exception)
             recs[key] = "error"

@@ -40,7 +40,7 @@ class WorkerTaskState:
         "key", "run_spec", "state", "priority", "dependencies", "dependents",
         "waiting_for_data", "waiters", "who_has", "nbytes", "resources", "duration",
         "scheduler_holds", "cancelled_from", "coming_from", "exception", "traceback",
-        "exception_text", "seq",
+        "exception_text", "seq", "resumed",
     )
 
     def __init__(self, key: Key):
@@ -58,6 +58,8 @@ class WorkerTaskState:
         self.duration = None
         self.scheduler_holds = False
         self.cancelled_from = None  # "executing" or "flight"
+        # Executing again after a cancel: the thread still runs the attempt that began before it.
+        self.resumed = False
         self.coming_from = None  # peer, while in flight
         self.exception = self.traceback = None
         self.exception_text = ""

@@ -245,6 +245,7 @@ class WorkerState(WorkerExecutionMixin, WorkerFetchMixin):
 
     def _transition_ready_executing(self, ts, recs, instructions):
         ts.state = "executing"
+        ts.resumed = False
         self.executing.add(ts)
         if ts.resources:
             for name, amount in ts.resources.items():
@@ -282,6 +283,12 @@ class WorkerState(WorkerExecutionMixin, WorkerFetchMixin):
             "traceback": ts.traceback, "exception_text": ts.exception_text,
         }))
         self._stop_needing_dependencies(ts, recs)
+
+    def _transition_executing_waiting(self, ts, recs, instructions):
+        # A resumed attempt failed (see handle_execute_failure): run the task afresh.
+        self._leave_thread(ts)
+        ts.resumed = False
+        self._transition_released_waiting(ts, recs, instructions)
 
     def _transition_executing_cancelled(self, ts, recs, instructions):
         ts.state = "cancelled"
@@ -342,9 +349,10 @@ class WorkerState(WorkerExecutionMixin, WorkerFetchMixin):
         self._after_released(ts, recs)
 
     def _transition_cancelled_executing(self, ts, recs, instructions):
-        # Wanted again while its thread still runs: the result will be reported.
+        # Wanted again while its thread still runs: its result will be reported (an error will not).
         ts.state = "executing"
         ts.cancelled_from = None
+        ts.resumed = True
 
     def _transition_cancelled_flight(self, ts, recs, instructions):
         ts.state = "flight"
@@ -383,6 +391,7 @@ class WorkerState(WorkerExecutionMixin, WorkerFetchMixin):
         ("executing", "memory"): _transition_executing_memory,
         ("executing", "error"): _transition_executing_error,
         ("executing", "cancelled"): _transition_executing_cancelled,
+        ("executing", "waiting"): _transition_executing_waiting,
         ("fetch", "flight"): _transition_fetch_flight,
         ("fetch", "missing"): _transition_fetch_missing,
         ("fetch", "released"): _transition_fetch_released,

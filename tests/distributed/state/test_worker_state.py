@@ -155,6 +155,36 @@ def scenario_errors_and_cancelled_execution():
     return [ws]
 
 
+def scenario_resumed_attempt_that_fails_runs_again():
+    ws = WorkerState("me", 1)
+    compute(ws, "b", Task("b", inc, Ref("x")), who_has={"x": ["p1"]})
+    ws.handle_gather_dep_success("p1", {"x": 1})
+    assert ws.tasks["b"].state == "executing"
+    ws.handle_free_keys(["b"])  # the scheduler cancels it (an input it used went stale)...
+    compute(ws, "b", Task("b", inc, Ref("x")), who_has={"x": ["p1"]})  # ...and wants it again
+    assert ws.tasks["b"].state == "executing"
+    # The attempt that began before the cancel fails: not reported, the task runs afresh.
+    out = ws.handle_execute_failure("b", RuntimeError("stale run"), "tb")
+    assert to_scheduler(out) == [] and executes(out) == ["b"]
+    assert len(ws.executing) == 1
+    ws.validate_state()
+    # The fresh attempt's error is reported, as any error is.
+    out = ws.handle_execute_failure("b", RuntimeError("real"), "tb")
+    (msg,) = to_scheduler(out)
+    assert msg["op"] == "task-erred" and str(msg["exception"]) == "real"
+    # And a fresh attempt's success after a resumed failure is reported once.
+    ws.handle_free_keys(["b"])
+    compute(ws, "b", Task("b", inc, Ref("x")), who_has={"x": ["p1"]})
+    ws.handle_free_keys(["b"])
+    compute(ws, "b", Task("b", inc, Ref("x")), who_has={"x": ["p1"]})
+    out = ws.handle_execute_failure("b", RuntimeError("stale again"), "tb")
+    assert executes(out) == ["b"] and to_scheduler(out) == []
+    out = run(ws, "b")
+    assert [m["key"] for m in to_scheduler(out, "task-finished")] == ["b"] and ws.data["b"] == 2
+    ws.validate_state()
+    return [ws]
+
+
 def scenario_priorities_and_resources():
     ws = WorkerState("me", 2, resources={"GPU": 1})
     out = compute(ws, "g1", Task("g1", inc, 1), resources={"GPU": 1}, priority=(0, 1))
@@ -231,6 +261,7 @@ SCENARIOS = [
     scenario_fetch_queue_released_or_emptied,
     scenario_cancelled_fetch_resumes,
     scenario_errors_and_cancelled_execution,
+    scenario_resumed_attempt_that_fails_runs_again,
     scenario_priorities_and_resources,
     scenario_acquire_replicas_and_recompute_in_flight,
 ]
