@@ -54,7 +54,10 @@ places catch what slips between:
 - an unpack whose shards are gone asks the scheduler to abandon the run.
 
 The barrier and the unpack then raise ``ShuffleRestart``, but the scheduler has
-released them already, so the error is dropped and they run again later:
+released them already, so the error is dropped and they run again later (if
+the scheduler hands the task back to the same worker while the failing
+attempt still runs, the worker runs it afresh rather than report that
+attempt's error; see ``WorkerState.handle_execute_failure``):
 shoal's graphs carry no per-task ``retries=``, and this restart by
 invalidation replaces them. Workers drop a run's buffers and files once they
 have unpacked every partition they own, and when the scheduler says the
