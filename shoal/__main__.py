@@ -265,7 +265,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def command_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m shoal``."""
     parser = argparse.ArgumentParser(prog="python -m shoal")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("demo", help="run a dataframe and an array workload on a local cluster, with progress")
@@ -280,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--chunks", type=int, default=64, help="with --local")
     run.add_argument("--chunk-size", type=int, default=2_000_000, help="with --local")
     run.add_argument("--scheduler", default="threads", help="with --local: sync, threads or processes")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser()
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error(f"--scale must be positive, got {args.scale}")
