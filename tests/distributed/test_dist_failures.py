@@ -61,7 +61,8 @@ def test_bad_registration_is_refused():
 
 def test_silent_worker_is_removed_and_its_work_redone():
     async def main():
-        async with Scheduler("inproc://", heartbeat_timeout=0.3, check_interval=0.05) as s:
+        # A timeout 20 heartbeats long, so that a loaded machine's pauses never make `alive` look dead.
+        async with Scheduler("inproc://", heartbeat_timeout=1.0, check_interval=0.05) as s:
             # heartbeat_interval far above the timeout: this worker looks dead.
             async with Worker(s.address, nthreads=1, heartbeat_interval=60) as silent:
                 async with Worker(s.address, nthreads=1, heartbeat_interval=0.05) as alive:
