@@ -185,13 +185,12 @@ class WorkStealingMixin:
     ``PlacementMixin``).
     """
 
-    # ------------------------------------------------------------------ work stealing
     def balance(self) -> Messages:
         """Ask saturated workers to give queued tasks to idle ones (called periodically).
 
         Sends ``steal-request`` to each victim; the task stays where it is
         until the victim confirms it had not started it
-        (``handle_steal_response``). See ``stealing.py`` for the policy.
+        (``handle_steal_response``). The policy is ``plan_steals`` above.
         """
         if not self.idle:
             return []
