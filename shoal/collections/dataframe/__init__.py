@@ -4,11 +4,16 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
 
 - ``meta``: the empty pandas object ("meta") every expression carries, the
   two-row fake used to infer it, and the compute-time check against it;
-- ``expr``: the expression nodes (readers, blockwise operations, projection
-  pushdown hooks, blockwise fusion at graph emission, ``Partitioning``);
+- ``expr``: the base of the expression nodes (``FrameExpr``, ``Partitioning``,
+  ``HashLayout``); ``sources``: leaves (``FromPandas``, ``FromValues``,
+  ``FromDelayed``, ``FromMap``) and readers narrowing their columns;
+  ``blockwise``: partition-by-partition nodes and projection pushdown below
+  them; ``fusion``: ``Roots`` and blockwise fusion at graph emission;
 - ``predicates``: filter comparisons pushed into readers (parquet);
 - ``core`` / ``frames`` / ``frame_reductions`` / ``display``: the collections
   (``DataFrame``, ``Series``, ``Index``, ``Scalar``), their reductions and repr;
+  ``parts`` (functions on computed partitions), ``subsets`` (``partitions[...]``,
+  ``head``'s collapse, ``sample``), ``partitionwise`` (``map_partitions``);
 - ``reductions``, ``groupby``, ``groupby_transform``, ``cumulative``,
   ``quantiles``: tree reductions, groupby aggregations, carried cumulative
   operations, approximate quantiles;

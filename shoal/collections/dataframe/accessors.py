@@ -10,7 +10,7 @@ become the same node with no call.
 from __future__ import annotations
 
 from .core import new_collection
-from .expr import Blockwise
+from .blockwise import Blockwise
 
 __all__ = ["StringAccessor", "DatetimeAccessor", "CategoricalAccessor"]
 

@@ -29,6 +29,7 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .meta import make_meta
+from .parts import _unify_categories
 from .repartition import RepartitionToDivisions
 
 __all__ = ["concat"]
@@ -79,8 +80,6 @@ def _stack_ranges(meta, *parts):
     pieces = [_conform(p, meta) for p in parts if len(p)]
     if not pieces:
         return meta
-    from .core import _unify_categories
-
     pieces = _unify_categories(pieces)
     return pd.concat(pieces) if len(pieces) > 1 else pieces[0]
 

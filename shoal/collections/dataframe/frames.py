@@ -7,11 +7,12 @@ import operator
 import numpy as np
 import pandas as pd
 
+from .blockwise import Assign, Filter, Projection
 from .core import (
     _ARITHMETIC, _COMPARISONS, _Collection, _Frame, _binary_method, _unary_method, _unwrap,
     is_scalar_expr, new_collection,
 )
-from .expr import Assign, Filter, FrameExpr, Projection
+from .expr import FrameExpr
 from .meta import make_meta
 from .reductions import REDUCTIONS
 

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .blockwise import Projection
 from .core import DataFrame, Series, new_collection
-from .expr import FrameExpr, Projection
+from .expr import FrameExpr
 from .meta import make_meta, meta_nonempty
 from .reductions import TreeReduce, cast_like
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
+from .parts import _concat
 from .shuffle import INDEX_KEY, shuffle_expr
 
 __all__ = ["GroupPartitions", "CollectSorted", "placed_by_keys"]
@@ -74,8 +75,6 @@ class GroupPartitions(FrameExpr):
 
 
 def _collect_sorted(meta, sort, *parts):
-    from .core import _concat
-
     found = [p for p in parts if len(p)]
     if not found:
         return meta

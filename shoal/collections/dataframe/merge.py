@@ -46,10 +46,12 @@ import pandas as pd
 
 from ... import config
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, FromPandas, FromValues, HashLayout, label_with_reason
+from .expr import FrameExpr, HashLayout, label_with_reason
 from .meta import make_meta, meta_nonempty
+from .parts import _concat
 from .repartition import RepartitionToDivisions
 from .shuffle import INDEX_KEY, Shuffle, SpreadSpec, hashed_dtypes, shuffle_expr
+from .sources import FromPandas, FromValues
 
 __all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
 
@@ -173,7 +175,7 @@ def _narrowed_sides(merge_node, parent, dependents):
     Pushed only when no column is renamed by the suffixes (the sides share no column but the keys), so each
     output column names its source; the keys are always kept.
     """
-    from .expr import Projection
+    from .blockwise import Projection
 
     if not (isinstance(parent, Projection) and parent.frame is merge_node) or merge_node.indicator:
         return None
@@ -203,7 +205,7 @@ def _filter_below(merge_node, parent, dependents):
     """``merged[predicate]`` as a merge of a filtered side, when the predicate reads only columns of that side
     (not renamed by suffixes) and filtering that side first keeps the same rows: the left side of inner, left,
     leftsemi and leftanti joins, the right side of inner and right joins."""
-    from .expr import Filter, Projection
+    from .blockwise import Filter, Projection
 
     if not (isinstance(parent, Filter) and parent.frame is merge_node) or merge_node.indicator:
         return None
@@ -248,8 +250,6 @@ def _merge_simplify_up(merge_node, parent, dependents):
 
 
 def _concat_small(meta, *parts):
-    from .core import _concat
-
     found = [p for p in parts if len(p)]
     return _concat(found) if found else meta
 
@@ -379,7 +379,7 @@ def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:
     """Keys of ``column`` whose share of the rows (estimated from a sample of every partition) exceeds one
     partition's worth, ``1 / npartitions``; computes the sample now."""
     from .core import new_collection
-    from .expr import Projection
+    from .blockwise import Projection
     from .reductions import TreeReduce
     from .sort import _key_summary, _merge_summaries
 

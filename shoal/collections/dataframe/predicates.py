@@ -23,7 +23,8 @@ import operator
 import numpy as np
 import pandas as pd
 
-from .expr import Elemwise, Filter, FrameExpr, Method, Projection
+from .blockwise import Elemwise, Filter, Method, Projection
+from .expr import FrameExpr
 
 __all__ = ["push_filter_into_reader", "pushable_terms"]
 

@@ -455,7 +455,7 @@ class RowCount(FrameExpr):
         return (None, None)
 
     def _simplify_down(self):
-        from .expr import Assign, Elemwise, IndexOf, Method, Projection
+        from .blockwise import Assign, Elemwise, IndexOf, Method, Projection
 
         frame = self.frame
         if isinstance(frame, (Projection, Assign, IndexOf)):

@@ -8,10 +8,12 @@
   rows with ``divisions[j] <= index < divisions[j + 1]`` (the last one also
   ``== divisions[-1]``), gathered from the input partitions whose ranges
   overlap it. No shuffle: each output reads a few neighbouring inputs.
+- ``partition_size=``: sizes such as ``'100MB'`` are read by ``_parse_bytes``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
@@ -103,3 +105,22 @@ class RepartitionToDivisions(FrameExpr):
         # input i holds labels in [old[i], old[i+1]] (the right bound is exclusive except for the last)
         inputs = [i for i in range(len(old) - 1) if old[i] <= high and old[i + 1] >= low]
         return Task(self._key(index), _rows_between, [Ref(self.frame._key(i)) for i in inputs], low, high, last)
+
+
+_BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def _parse_bytes(value) -> int:
+    """``'100MB'`` -> 100000000; integers pass through.
+
+    >>> _parse_bytes("64MiB"), _parse_bytes(10)
+    (67108864, 10)
+    """
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    text = str(value).strip().lower().replace(" ", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number):] or "b"
+    if unit not in _BYTE_UNITS or not number:
+        raise ValueError(f"cannot read {value!r} as a size in bytes; write e.g. 100MB, 64MiB or an integer")
+    return int(float(number) * _BYTE_UNITS[unit])

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .expr import Method, Projection
+from .blockwise import Method, Projection
+from .parts import _concat
 from .reductions import TreeReduce
 from .shuffle import INDEX_KEY, shuffle_expr
 
@@ -61,8 +62,6 @@ def _top_in_order(part, method, n, columns, keep):
 
 
 def _concat_nonempty(parts):
-    from .core import _concat
-
     return _concat([p for p in parts if len(p)] or parts[:1])
 
 

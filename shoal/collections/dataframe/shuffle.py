@@ -59,7 +59,9 @@ import pandas as pd
 
 from ... import config
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, HashLayout, Projection, label_with_reason
+from .blockwise import Projection
+from .expr import FrameExpr, HashLayout, label_with_reason
+from .parts import _unify_categories
 
 __all__ = ["Shuffle", "register_shuffle_method", "RangeSpec", "SpreadSpec", "INDEX_KEY", "partition_codes", "shuffle_stages", "SHUFFLE_METHODS", "resolve_method"]
 
@@ -241,8 +243,6 @@ def _split_direct(part, on, npartitions, hash_dtypes, ranges):
 
 
 def _finish_direct(meta, pieces):
-    from .core import _unify_categories
-
     found = [p for p in pieces if p is not None and len(p)]
     if not found:
         return meta
@@ -266,8 +266,6 @@ def _collect_split(meta, k, digit_power, pieces):
 
 
 def _finish(meta, pieces):
-    from .core import _unify_categories
-
     found = [p for p in pieces if p is not None and len(p)]
     if not found:
         return meta
@@ -366,8 +364,6 @@ def _barrier(directory, *written):
 
 
 def _read_pieces(directory, output, n_in, meta, n_out):
-    from .core import _unify_categories
-
     found = []
     for i in range(n_in):
         path = os.path.join(directory, f"{output}-{i}.pkl")

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, Partitions, Projection
+from .blockwise import Partitions, Projection
+from .expr import FrameExpr
 from .reductions import TreeReduce
 from .repartition import check_divisions
 from .shuffle import RangeSpec, Shuffle, resolve_method

@@ -29,8 +29,9 @@ import pandas as pd
 from .... import config
 from ....taskgraph.core import Ref, Task
 from ..core import DataFrame, _Collection, new_collection
-from ..expr import FrameExpr, _narrow_reader_columns
+from ..expr import FrameExpr
 from ..meta import make_meta
+from ..sources import _narrow_reader_columns
 
 __all__ = ["read_csv", "to_csv", "ReadCSV", "expand_paths"]
 
@@ -312,7 +313,7 @@ def to_csv(df, filename, single_file: bool = False, name_function=None, compute:
     the list of files written (or a Delayed of it with ``compute=False``).
     """
     from ...delayed import Delayed
-    from ..expr import fused_graph
+    from ..fusion import fused_graph
     from ....base import compute as compute_all
 
     if isinstance(df, _Collection) and not isinstance(df, DataFrame):

@@ -87,7 +87,7 @@ def to_json(df, filename, orient: str = "records", lines: bool = True, compute: 
             **kwargs):
     """Write one JSON file per partition (``*`` in ``filename`` becomes the partition number)."""
     from ...delayed import Delayed
-    from ..expr import fused_graph
+    from ..fusion import fused_graph
 
     if isinstance(df, _Collection) and not isinstance(df, DataFrame):
         df = df.to_frame()

@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from ..core import new_collection
-from ..expr import FromDelayed, FromMap, FromPandas
 from ..meta import make_meta
+from ..sources import FromDelayed, FromMap, FromPandas
 
 __all__ = ["from_pandas", "from_dict", "from_delayed", "from_map"]
 

@@ -21,8 +21,9 @@ import pandas as pd
 
 from ....taskgraph.core import Task
 from ..core import DataFrame, _Collection, new_collection
-from ..expr import FrameExpr, _narrow_reader_columns
+from ..expr import FrameExpr
 from ..meta import make_meta
+from ..sources import _narrow_reader_columns
 from .csv import expand_paths
 
 __all__ = ["read_parquet", "to_parquet", "ReadParquet"]
@@ -357,7 +358,7 @@ def to_parquet(df, path, partition_on: list | str | None = None, write_index: bo
     import shutil
 
     from ...delayed import Delayed
-    from ..expr import fused_graph
+    from ..fusion import fused_graph
     from ....taskgraph.core import Ref
 
     if isinstance(df, _Collection) and not isinstance(df, DataFrame):
