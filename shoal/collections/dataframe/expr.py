@@ -12,8 +12,6 @@ themselves live next to it, each idea in its module:
 - ``fusion``: ``Roots`` and blockwise fusion at graph emission
   (``blockwise_groups``, ``fused_graph``).
 
-Their names can still be imported from here (see ``__getattr__`` below).
-
 Rules the expression modules keep:
 
 - Every node is a ``FrameExpr``: besides its operands it knows its ``_meta``
@@ -37,18 +35,13 @@ Rules the expression modules keep:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pandas as pd
 
 from ...taskgraph.expr import Expr
 
-__all__ = [
-    "FrameExpr", "FromPandas", "FromValues", "FromDelayed", "FromMap", "Blockwise", "MapPartitions",
-    "Method", "Elemwise", "Projection", "Filter", "Assign", "IndexOf", "Partitions", "blockwise_groups",
-    "Partitioning", "HashLayout", "fused_graph", "is_scalar_expr",
-]
+__all__ = ["FrameExpr", "Partitioning", "HashLayout", "label_with_reason", "is_scalar_expr"]
 
 
 class HashLayout:
@@ -212,26 +205,3 @@ def label_with_reason(node: Expr, partitions: bool = True) -> str:
 def is_scalar_expr(expr: Any) -> bool:
     """True for an expression whose result is one value (one partition, not a pandas object)."""
     return isinstance(expr, FrameExpr) and getattr(expr, "_is_scalar", False)
-
-
-# Names that moved to their own modules keep this import path. They are looked up on first use, not imported
-# at the top, because those modules import ``FrameExpr`` from here (the dependency points one way).
-_MOVED_TO = {
-    "FromPandas": "sources", "FromValues": "sources", "FromDelayed": "sources", "FromMap": "sources",
-    "_narrow_reader_columns": "sources",
-    "Blockwise": "blockwise", "MapPartitions": "blockwise", "Method": "blockwise", "Elemwise": "blockwise",
-    "Projection": "blockwise", "Filter": "blockwise", "Assign": "blockwise", "IndexOf": "blockwise",
-    "Partitions": "blockwise", "COLUMNWISE_METHODS": "blockwise",
-    "Roots": "fusion", "blockwise_groups": "fusion", "fused_graph": "fusion",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED_TO.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __package__), name)
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | set(_MOVED_TO))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import shoal.dataframe as dd
-from shoal.collections.dataframe.expr import Partitions
+from shoal.collections.dataframe.blockwise import Partitions
 from shoal.taskgraph.protocol import collections_to_graph
 from shoal.testing import assert_eq
 

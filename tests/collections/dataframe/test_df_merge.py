@@ -206,7 +206,7 @@ def test_projection_is_pushed_below_the_merge(pdf, broadcast):
 @pytest.mark.parametrize("how", ["inner", "left", "right"])
 @pytest.mark.parametrize("broadcast", [True, False])
 def test_filters_are_pushed_below_the_merge(pdf, how, broadcast):
-    from shoal.collections.dataframe.expr import Filter
+    from shoal.collections.dataframe.blockwise import Filter
     from shoal.collections.dataframe.merge import BlockwiseMerge, BroadcastMerge
 
     right = _right_pandas()[["i", "r"]]

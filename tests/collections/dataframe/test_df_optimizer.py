@@ -8,7 +8,8 @@ import pytest
 
 import shoal.dataframe as dd
 from shoal import config
-from shoal.collections.dataframe.expr import FromPandas, Projection
+from shoal.collections.dataframe.blockwise import Projection
+from shoal.collections.dataframe.sources import FromPandas
 from shoal.taskgraph.protocol import collections_to_graph
 from shoal.testing import assert_eq
 

@@ -314,7 +314,6 @@ def to_csv(df, filename, single_file: bool = False, name_function=None, compute:
     """
     from ...delayed import Delayed
     from ..fusion import fused_graph
-    from ....base import compute as compute_all
 
     if isinstance(df, _Collection) and not isinstance(df, DataFrame):
         df = df.to_frame()
