@@ -305,32 +305,57 @@ def partition_to_frame(partition: list, columns: Any, meta: Any):
         frame = pd.DataFrame(partition, columns=list(meta.columns))
         if len(frame) == 0:
             return meta.iloc[:0].copy()
-        return frame.astype(meta.dtypes.to_dict())
+        for name, dtype in meta.dtypes.items():
+            if frame[name].dtype != dtype:
+                frame[name] = _as_meta_dtype(frame[name], name, dtype)
+        return frame
     return pd.DataFrame(partition, columns=columns)
+
+
+def _as_meta_dtype(column, name: Any, dtype: Any):
+    try:
+        return column.astype(dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"to_dataframe: column {name!r} holds values that do not fit its dtype {dtype} ({err}); "
+            "the dtypes come from meta=, or when it is not given from the first elements of the bag: "
+            "pass meta={column: dtype, ...} with a dtype every element fits (e.g. 'float64' or 'object')"
+        ) from err
 
 
 def to_dataframe(bag, meta: Any = None, columns: Any = None):
     """The bag as a dataframe, one pandas ``DataFrame`` per partition.
 
     Elements are dicts (columns by key), tuples or lists (columns by
-    position). ``meta`` (an empty ``pandas.DataFrame``) fixes the columns and
-    dtypes; without it they are inferred from the first partition.
-    Returns a ``shoal.dataframe.DataFrame``.
+    position). ``meta`` (an empty ``pandas.DataFrame``, a dict
+    ``{column: dtype}`` or a list of ``(column, dtype)`` pairs) fixes the
+    columns and dtypes; without it they are inferred from the first elements
+    (with ``columns`` naming or ordering them). Either way every partition
+    gets exactly those columns and dtypes: a missing key becomes NaN, a key
+    the meta lacks is dropped. Returns a ``shoal.dataframe.DataFrame``.
     """
     import pandas as pd
 
     if meta is not None and not isinstance(meta, pd.DataFrame):
         if isinstance(meta, dict):
-            meta = pd.DataFrame({k: pd.Series([], dtype=v) for k, v in meta.items()})
-        else:
-            raise TypeError(f"to_dataframe: meta must be an empty pandas DataFrame or a dict of dtypes, got {type(meta).__name__}")
-    frames = bag.map_partitions(_frame_in_list, columns, meta)
+            meta = meta.items()
+        try:
+            meta = pd.DataFrame({k: pd.Series([], dtype=v) for k, v in meta})
+        except (TypeError, ValueError):
+            raise TypeError(
+                "to_dataframe: meta must be an empty pandas DataFrame, a dict {column: dtype} or a list of "
+                f"(column, dtype) pairs, got {type(meta).__name__}: {meta!r:.60}"
+            ) from None
+    if meta is None:
+        # As Dask does: learn the columns and dtypes from the first elements,
+        # then give every partition those, so partitions whose records lack a
+        # key, order keys differently or are empty still agree with the meta.
+        meta = partition_to_frame(bag.take(5, warn=False), columns, None).iloc[:0]
+    frames = bag.map_partitions(_frame_in_list, columns, meta.iloc[:0])
     parts = [d[0] for d in frames.to_delayed()]
     from ..dataframe.io.pandas import from_delayed as df_from_delayed
 
-    if meta is None:
-        meta = partition_to_frame(bag.take(5, warn=False), columns, None).iloc[:0]
-    return df_from_delayed(parts, meta=meta)
+    return df_from_delayed(parts, meta=meta.iloc[:0])
 
 
 def _frame_in_list(partition: list, columns: Any, meta: Any) -> list:

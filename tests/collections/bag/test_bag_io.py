@@ -168,3 +168,34 @@ def test_to_dataframe_partitions_match_pandas():
     assert isinstance(frame, dd.DataFrame) and frame.npartitions == 3
     got = frame.compute(scheduler="sync").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, pd.DataFrame(records))
+
+
+def test_to_dataframe_gives_every_partition_the_inferred_columns(shape):
+    import pandas as pd
+
+    # keys in another order, a missing key, empty partitions: every partition
+    # still has the columns and dtypes learned from the first elements
+    records = [{"a": i, "b": f"s{i}"} if i % 4 else {"b": f"s{i}", "a": i} for i in range(18)] + [{"a": 18}]
+    frame = shape(records).to_dataframe()
+    assert list(frame.columns) == list(pd.DataFrame(records).columns)
+    got = frame.compute(scheduler="sync").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, pd.DataFrame(records))
+
+
+def test_to_dataframe_meta_forms_and_a_value_that_does_not_fit():
+    import pandas as pd
+
+    records = [{"a": i, "b": f"s{i}", "c": i * 2} for i in range(7)]
+    bag = db.from_sequence(records, npartitions=3)
+    expected = pd.DataFrame(records)[["b", "a"]].astype({"a": "float64"})
+    for meta in ({"b": "str", "a": "float64"}, [("b", "str"), ("a", "float64")], expected.iloc[:0]):
+        got = bag.to_dataframe(meta=meta).compute(scheduler="sync").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected)
+    with pytest.raises(TypeError, match="list of"):
+        bag.to_dataframe(meta=5)
+    # the first elements make column 'a' int64; a None later does not fit it
+    late_none = db.from_sequence([{"a": i} for i in range(6)] + [{"a": None}], npartitions=2)
+    with pytest.raises(ValueError, match="column 'a'.*meta="):
+        late_none.to_dataframe().compute(scheduler="sync")
+    got = late_none.to_dataframe(meta={"a": "float64"}).compute(scheduler="sync").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, pd.DataFrame([{"a": i} for i in range(6)] + [{"a": None}], dtype="float64"))
