@@ -17,6 +17,7 @@ they do is plain Python that holds the GIL.
 from __future__ import annotations
 
 import builtins
+import numbers
 import operator
 import random as _random
 import uuid
@@ -293,11 +294,15 @@ class Bag(_Lazy):
             tuple(al for _, al in converted) + tuple(al for _, _, al in kw), self.npartitions,
         ))
 
-    def random_sample(self, prob: float, random_state: int | None = None) -> "Bag":
-        """Each element independently with probability ``prob``; reproducible with ``random_state``."""
+    def random_sample(self, prob: float, random_state: int | _random.Random | None = None) -> "Bag":
+        """Each element independently with probability ``prob``; reproducible with ``random_state``.
+
+        ``random_state`` is a seed or, as in Dask, a ``random.Random`` (which
+        the per-partition seeds are drawn from).
+        """
         if not 0 <= prob <= 1:
             raise ValueError(f"random_sample: prob must be between 0 and 1, got {prob!r}")
-        rng = _random.Random(random_state)
+        rng = random_state if isinstance(random_state, _random.Random) else _random.Random(random_state)
         seeds = tuple(rng.getrandbits(64) for _ in builtins.range(self.npartitions))
         seed_bag = Bag(FromSequence(tuple([s] for s in seeds)))
         return self.map_partitions(_sample_partition, seed_bag, prob)
@@ -374,14 +379,15 @@ class Bag(_Lazy):
         return self._reduce(dist.chunk, dist.combine, dist.aggregate, split_every, Bag, label="distinct")
 
     def fold(self, binop: Callable, combine: Callable | None = None, initial: Any = no_default,
-             split_every: int | None = None) -> Item:
+             split_every: int | None = None, out_type: type = Item):
         """``reduce(binop)`` within partitions, then ``reduce(combine or binop)`` over the partials.
 
         ``initial`` starts every reduction (so it must be neutral, like 0 for ``add``).
+        With ``out_type=Bag`` the folded value (a list) is a one-partition bag.
         """
         _check_callable(binop, "fold", "binop")
         fold = red.Fold(binop, combine or binop, (initial is not no_default, None if initial is no_default else initial))
-        return self._reduce(fold.chunk, fold.combine, fold.aggregate, split_every, None, "fold")
+        return self._reduce(fold.chunk, fold.combine, fold.aggregate, split_every, out_type, "fold")
 
     def foldby(self, key: Any, binop: Callable, initial: Any = no_default, combine: Callable | None = None,
                combine_initial: Any = no_default, split_every: int | None = None) -> "Bag":
@@ -407,6 +413,8 @@ class Bag(_Lazy):
         ``k`` gives all its elements and a warning. ``compute=False`` gives a
         one-partition Bag of the first ``npartitions`` partitions' head.
         """
+        if not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(f"take: k must be a non-negative integer (how many elements), got {k!r}")
         total = self.npartitions
         if npartitions == -1:
             npartitions = total

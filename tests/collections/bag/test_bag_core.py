@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import operator
+import random
 import warnings
 
 import pytest
@@ -148,6 +149,10 @@ def test_random_sample_is_reproducible_subset(scheduler):
     assert b.random_sample(1.0).compute(scheduler=scheduler) == data
     with pytest.raises(ValueError, match="between 0 and 1"):
         b.random_sample(1.5)
+    # a random.Random works as random_state too (as in Dask): same generator state, same sample
+    from_rng = b.random_sample(0.3, random_state=random.Random(7)).compute(scheduler=scheduler)
+    assert from_rng == b.random_sample(0.3, random_state=random.Random(7)).compute(scheduler="sync")
+    assert set(from_rng) <= set(data) and 450 < len(from_rng) < 750
 
 
 # ------------------------------------------------------------------ structure
@@ -204,6 +209,10 @@ def test_take_searches_further_partitions_and_warns():
     assert b.take(3, npartitions=3, compute=False).compute(scheduler="sync") == [1, 2, 3]
     with pytest.raises(ValueError, match="npartitions=9"):
         b.take(1, npartitions=9)
+    assert b.take(0) == ()
+    for bad in (-1, 2.5, "3"):
+        with pytest.raises(ValueError, match="k must be a non-negative integer"):
+            b.take(bad)
 
 
 # ------------------------------------------------------------------ plans and graphs

@@ -92,6 +92,10 @@ def test_fold(shape, scheduler):
     got = b.fold(lambda acc, x: acc + [x], operator.add, initial=[]).compute(scheduler=scheduler)
     assert got == DATA
     assert_eq(b.fold(max), max(DATA), scheduler=scheduler)
+    # out_type=Bag, as in Dask: the folded list becomes a one-partition bag
+    as_bag = b.fold(lambda acc, x: acc + [x], operator.add, initial=[], out_type=db.Bag)
+    assert isinstance(as_bag, db.Bag) and as_bag.npartitions == 1
+    assert_eq(as_bag, DATA, scheduler=scheduler)
 
 
 def test_foldby(shape, scheduler):
