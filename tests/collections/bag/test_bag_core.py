@@ -97,6 +97,34 @@ def test_map_zips_bags_and_broadcasts_items(scheduler):
     assert_eq(a.map(operator.mul, d), [x * 3 for x in DATA], scheduler=scheduler)
 
 
+def test_module_level_map_map_partitions_and_zip(shape, scheduler):
+    a = shape(DATA)
+    b = a.map(lambda x: x * 10)
+    # the bags may stand anywhere among the arguments, as in dask.bag.map
+    assert_eq(db.map(operator.sub, 1000, a), [1000 - x for x in DATA], scheduler=scheduler)
+    assert_eq(db.map(lambda x, y, z=0: x - y + z, b, a, z=a.count()),
+              [10 * x - x + len(DATA) for x in DATA], scheduler=scheduler)
+    assert_eq(db.map(lambda k, y: (k, y), "k", y=b), [("k", 10 * x) for x in DATA], scheduler=scheduler)
+    assert_eq(db.zip(a, b, a), list(zip(DATA, [10 * x for x in DATA], DATA)), scheduler=scheduler)
+    sizes = db.map_partitions(lambda offset, p, q: [offset + len(p) + len(q)], 100, a, b)
+    assert sizes.npartitions == a.npartitions
+    assert sum(sizes.compute(scheduler=scheduler)) == 100 * a.npartitions + 2 * len(DATA)
+
+
+def test_module_level_functions_refuse_bad_arguments():
+    a = db.from_sequence(DATA, npartitions=2)
+    with pytest.raises(ValueError, match="at least one Bag"):
+        db.map(inc, 3)
+    with pytest.raises(ValueError, match="at least one Bag"):
+        db.map_partitions(len, [1, 2])
+    with pytest.raises(TypeError, match="must be callable"):
+        db.map(3, a)
+    with pytest.raises(ValueError, match="different numbers of partitions"):
+        db.zip(a, db.from_sequence(DATA, npartitions=3))
+    with pytest.raises(TypeError, match="one or more Bags"):
+        db.zip(a, DATA)
+
+
 def test_map_of_misaligned_bags_is_refused():
     with pytest.raises(ValueError, match="different numbers of partitions"):
         db.from_sequence(DATA, npartitions=2).map(operator.add, db.from_sequence(DATA, npartitions=3))
