@@ -41,6 +41,10 @@ def _rows_between(parts: list, low, high, include_high: bool):
     return _concat_parts(pieces)
 
 
+def _no_rows(meta):
+    return meta.iloc[:0].copy()
+
+
 class RepartitionToCount(FrameExpr):
     """``frame`` in ``count`` partitions (see the module docstring)."""
 
@@ -104,6 +108,8 @@ class RepartitionToDivisions(FrameExpr):
         last = index == len(new) - 2
         # input i holds labels in [old[i], old[i+1]] (the right bound is exclusive except for the last)
         inputs = [i for i in range(len(old) - 1) if old[i] <= high and old[i + 1] >= low]
+        if not inputs:  # a range outside the data's (a union of divisions reaching past this frame's): no rows
+            return Task(self._key(index), _no_rows, self.frame._meta)
         return Task(self._key(index), _rows_between, [Ref(self.frame._key(i)) for i in inputs], low, high, last)
 
 

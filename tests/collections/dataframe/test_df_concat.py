@@ -67,3 +67,18 @@ def test_concat_columns(pdf):
     with pytest.raises(ValueError, match="partitioned differently"):
         dd.concat([dd.from_pandas(pdf, npartitions=2, sort=False), dd.from_pandas(pdf, npartitions=3, sort=False)],
                   axis=1)
+
+
+def test_frames_whose_ranges_start_and_end_apart():
+    # the union of the divisions reaches past each frame's own range: those partitions hold no rows of it
+    a = pd.DataFrame({"x": np.arange(30), "y": np.arange(30) * 0.5}, index=np.arange(30))
+    b = pd.DataFrame({"x": np.arange(20) + 100, "z": np.arange(20).astype(str)}, index=np.arange(15, 35))
+    left, right = dd.from_pandas(a, npartitions=3), dd.from_pandas(b, npartitions=2)
+    interleaved = dd.concat([left, right], interleave_partitions=True)
+    assert interleaved.known_divisions
+    got = interleaved.compute()
+    pd.testing.assert_frame_equal(got.sort_index(kind="stable"), pd.concat([a, b]).sort_index(kind="stable"))
+    for join in ["outer", "inner"]:
+        side_by_side = dd.concat([left, right.drop(columns="x")], axis=1, join=join)
+        pd.testing.assert_frame_equal(side_by_side.compute().sort_index(),
+                                      pd.concat([a, b.drop(columns="x")], axis=1, join=join).sort_index())

@@ -100,6 +100,18 @@ def test_index_join_with_known_divisions_needs_no_shuffle(pdf, how):
     pd.testing.assert_frame_equal(joined.compute().sort_index(), pdf.join(right, how=how).sort_index())
 
 
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_index_join_of_ranges_that_start_and_end_apart(how):
+    # the union of the divisions reaches past each side's range: those partitions of it are empty
+    left = pd.DataFrame({"x": np.arange(30)}, index=np.arange(30))
+    right = pd.DataFrame({"y": np.arange(20) * 0.5}, index=np.arange(15, 35))
+    result = dd.from_pandas(left, npartitions=3).merge(dd.from_pandas(right, npartitions=2), how=how,
+                                                        left_index=True, right_index=True)
+    assert "strategy='aligned'" in result.explain_text()
+    pd.testing.assert_frame_equal(result.compute().sort_index(),
+                                  left.merge(right, how=how, left_index=True, right_index=True).sort_index())
+
+
 def test_index_join_with_unknown_divisions_shuffles_on_the_index(pdf):
     right = _right_pandas()[["r"]]
     result = dd.from_pandas(pdf, npartitions=3, sort=False).merge(

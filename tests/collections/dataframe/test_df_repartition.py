@@ -56,3 +56,12 @@ def test_memory_usage_and_partition_size(pdf):
     assert df.repartition(partition_size=f"{total * 10}B").npartitions == 1
     with pytest.raises(ValueError, match="size in bytes"):
         df.repartition(partition_size="lots")
+
+
+def test_repartition_divisions_wider_than_the_data(pdf):
+    df = dd.from_pandas(pdf, npartitions=3)
+    lowest, highest = pdf.index.min(), pdf.index.max()
+    wider = df.repartition(divisions=(lowest - 100, lowest - 50, highest // 2, highest + 50, highest + 100))
+    assert wider.npartitions == 4
+    assert [len(wider.partitions[i].compute()) for i in (0, 3)] == [0, 0]
+    assert_eq(wider, pdf)
