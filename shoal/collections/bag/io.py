@@ -18,6 +18,7 @@ import glob
 import gzip
 import io
 import lzma
+import numbers
 import os
 from typing import Any, Callable
 
@@ -61,7 +62,8 @@ def expand_paths(urlpath: Any) -> list[str]:
     for pattern in patterns:
         pattern = os.fspath(pattern)
         if glob.has_magic(pattern):
-            found = sorted(glob.glob(pattern))
+            # files only: ``logs/*`` should not fail on a sub-directory it also matches
+            found = sorted(p for p in glob.glob(pattern) if not os.path.isdir(p))
             if not found:
                 raise FileNotFoundError(
                     f"read_text: the pattern {pattern!r} matches no files; check the directory and the pattern"
@@ -69,6 +71,11 @@ def expand_paths(urlpath: Any) -> list[str]:
             paths.extend(found)
         elif not os.path.exists(pattern):
             raise FileNotFoundError(f"read_text: no such file {pattern!r}")
+        elif os.path.isdir(pattern):
+            raise IsADirectoryError(
+                f"read_text: {pattern!r} is a directory; to read the files in it pass a glob pattern such as "
+                f"{os.path.join(pattern, '*')!r}"
+            )
         else:
             paths.append(pattern)
     return paths
@@ -168,7 +175,9 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
 
     if isinstance(blocksize, str):
         blocksize = parse_bytes(blocksize)
-    if blocksize is not None and blocksize < 1:
+    if isinstance(blocksize, float) and blocksize.is_integer():
+        blocksize = int(blocksize)  # blocksize=64e6 is a whole number of bytes, as Dask takes it
+    if blocksize is not None and (not isinstance(blocksize, numbers.Integral) or blocksize < 1):
         raise ValueError(f"read_text: blocksize must be a positive number of bytes, got {blocksize!r}")
     paths = expand_paths(urlpath)
     newline = "\n".encode(encoding)  # also fails now, naming an unknown encoding, not in every task

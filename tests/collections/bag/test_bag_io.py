@@ -67,6 +67,13 @@ def test_blocksize_string_and_compressed_blocks_refused(tmp_path):
     gz = write(tmp_path / "a.txt.gz", "a\n")
     with pytest.raises(ValueError, match="cannot split"):
         db.read_text(gz, blocksize=10)
+    # a whole number of bytes written as a float (blocksize=64e6) is taken, as Dask does
+    by_float = db.read_text(path, blocksize=1e2)
+    assert by_float.npartitions == 4
+    assert_eq(by_float, plain_lines([path]))
+    for bad in (2.5, 0, -3, "many"):
+        with pytest.raises(ValueError, match="blocksize|as a size"):
+            db.read_text(path, blocksize=bad)
 
 
 def test_utf16_reads_whole_files_and_refuses_blocks(tmp_path):
@@ -122,6 +129,17 @@ def test_glob_matching_nothing_names_the_pattern(tmp_path):
         db.read_text(pattern)
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         db.read_text(str(tmp_path / "missing.txt"))
+
+
+def test_directories_are_refused_by_name_and_skipped_by_globs(tmp_path):
+    (tmp_path / "sub").mkdir()
+    paths = [write(tmp_path / f"{i}.log", f"line {i}\nmore {i}\n") for i in range(2)]
+    with pytest.raises(IsADirectoryError, match="is a directory.*glob"):
+        db.read_text(str(tmp_path))
+    # 'dir/*' also matches the sub-directory: only the files are read
+    assert_eq(db.read_text(str(tmp_path / "*")), plain_lines(paths))
+    with pytest.raises(FileNotFoundError, match="matches no files"):
+        db.read_text(str(tmp_path / "s*"))
 
 
 @pytest.mark.parametrize("blocksize", [None, 16])
