@@ -55,7 +55,7 @@ def _resample_partition(part, rule, method, args, kwargs, low, high, last, origi
 
 class Resampler:
     """``frame.resample(rule)``: aggregate with ``sum``, ``mean``, ``count``, ``min``, ``max``, ``first``, ``last``,
-    ``size``, ``median``, ``std``, ``var``, ``nunique`` or ``agg``."""
+    ``size``, ``median``, ``std``, ``var``, ``nunique``, ``ohlc`` or ``agg``."""
 
     def __init__(self, frame, rule):
         if not frame.known_divisions:
@@ -64,12 +64,14 @@ class Resampler:
         if not pd.api.types.is_datetime64_any_dtype(frame._meta.index.dtype):
             raise TypeError(f"resample needs a datetime index, not {frame._meta.index.dtype}")
         try:
-            pd.Timedelta(rule)
-        except ValueError:
+            offset = pd.tseries.frequencies.to_offset(rule)
+            pd.Timedelta(offset)
+        except (ValueError, TypeError):
             raise NotImplementedError(
                 f"resample({rule!r}): only fixed-length frequencies (s, min, h, D, ...) are supported") from None
+        # one spelling with a count ('D' -> '1D', Hour(3) -> '3h'): pd.Timedelta reads no bare unit such as 'D'
+        rule = f"{offset.n}{offset.rule_code}"
         tz = getattr(frame._meta.index.dtype, "tz", None)
-        offset = pd.tseries.frequencies.to_offset(rule)
         if tz is not None and isinstance(offset, pd.offsets.Day) and offset.n != 1:
             raise NotImplementedError(f"resample({rule!r}) on a timezone-aware index: only '1D' calendar days are "
                                       "supported (or convert the index to UTC first)")
@@ -125,7 +127,7 @@ class Resampled(FrameExpr):
 
 
 for _method in ("sum", "mean", "count", "min", "max", "first", "last", "size", "median", "std", "var", "nunique",
-                "agg"):
+                "ohlc", "agg"):
     def _make(method):
         def aggregate(self, *args, **kwargs):
             return self._aggregate(method, *args, **kwargs)

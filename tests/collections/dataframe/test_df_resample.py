@@ -51,3 +51,23 @@ def test_resample_across_a_dst_change(pdf, rule, local_scheduler):
     timed = pdf.set_index("t")[["f", "i"]]  # Europe/Paris, across the March 2021 change
     assert_eq(dd.from_pandas(timed, npartitions=3).resample(rule).sum(), timed.resample(rule).sum(),
               scheduler=local_scheduler)
+
+
+@pytest.mark.parametrize("rule", ["D", "h", "min", pd.Timedelta("2h"), pd.offsets.Hour(3)])
+def test_resample_rules_without_a_count_and_offset_objects(rule):
+    # pandas reads 'D' as one day; pd.Timedelta('D') does not, so the rule is normalised first
+    pdf = _timed(2)
+    assert_eq(dd.from_pandas(pdf, npartitions=4).resample(rule).mean(), pdf.resample(rule).mean())
+
+
+@pytest.mark.parametrize("rule", ["1h", "D"])
+def test_resample_ohlc(rule):
+    pdf = _timed(3)
+    df = dd.from_pandas(pdf, npartitions=5)
+    assert_eq(df.resample(rule).ohlc(), pdf.resample(rule).ohlc())
+    assert_eq(df.x.resample(rule).ohlc(), pdf.x.resample(rule).ohlc())
+
+
+def test_resample_refuses_calendar_rules_clearly():
+    with pytest.raises(NotImplementedError, match="fixed-length"):
+        dd.from_pandas(_timed(), npartitions=2).resample("W")
