@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ...taskgraph.core import Alias, DataNode, Ref, Task
 from ...taskgraph.expr import Expr
-from .partition import call_partition, funcname, map_aligned, run_stages
+from .partition import AlignedMap, call_partition, funcname, run_stages
 
 __all__ = [
     "FromSequence", "FromGraph", "GraphHolder", "Elementwise", "MapPartitions", "MapAligned",
@@ -175,7 +175,7 @@ class MapAligned(Expr):
         arg_flags, kw_flags = self.aligned[:n], self.aligned[n:]
         args = [_task_argument(a, index, al) for a, al in zip(self.args, arg_flags)]
         kwargs = {k: _task_argument(v, index, al) for (k, v), al in zip(self.kwargs, kw_flags)}
-        return Task(self._key(index), call_partition, map_aligned, index, self.func, args, arg_flags, kwargs,
+        return Task(self._key(index), call_partition, AlignedMap(self.func), index, args, arg_flags, kwargs,
                     kw_flags)
 
     def _explain_args(self) -> dict:

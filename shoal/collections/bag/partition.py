@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
     "run_stages", "Map", "MapWithKeywords", "StarMap", "Filter", "Remove", "Flatten", "Pluck",
-    "Head", "call_partition", "map_aligned", "funcname",
+    "Head", "call_partition", "map_aligned", "AlignedMap", "funcname",
 ]
 
 
@@ -213,10 +213,24 @@ def call_partition(func: Callable, index: int, *args: Any, **kwargs: Any) -> Any
             result = list(result)
         return result
     except Exception as exc:
-        note = f"(in partition {index} of the bag, during {funcname(func)})"
+        during = func.describe() if isinstance(func, AlignedMap) else funcname(func)
+        note = f"(in partition {index} of the bag, during {during})"
         if note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
         raise
+
+
+@dataclass(frozen=True)
+class AlignedMap:
+    """``map_aligned(func, ...)`` as one callable, so an error note names ``map(func)``, not the helper."""
+
+    func: Callable
+
+    def __call__(self, args: list, aligned: tuple, kwargs: dict, kw_aligned: tuple) -> list:
+        return map_aligned(self.func, args, aligned, kwargs, kw_aligned)
+
+    def describe(self) -> str:
+        return f"map({funcname(self.func)})"
 
 
 def map_aligned(func: Callable, args: list, aligned: tuple, kwargs: dict, kw_aligned: tuple) -> list:

@@ -176,6 +176,20 @@ def test_exception_in_map_keeps_type_and_names_the_partition(scheduler):
         b.sum().compute(scheduler=scheduler)
 
 
+def boom_pair(x, y):
+    return boom(x) + y
+
+
+@pytest.mark.parametrize("how", ["method", "module"])
+def test_exception_in_map_over_two_bags_names_the_function_and_partition(scheduler, how):
+    a = db.from_sequence(range(20), npartitions=4)
+    pairs = a.map(boom_pair, a) if how == "method" else db.map(boom_pair, a, y=a)
+    with pytest.raises(ZeroDivisionError) as info:
+        pairs.compute(scheduler=scheduler)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "partition 2 of the bag" in notes and "map(boom_pair)" in notes
+
+
 def test_to_dataframe_partitions_match_pandas():
     import pandas as pd
 
