@@ -20,6 +20,7 @@ import io
 import lzma
 import numbers
 import os
+import warnings
 from typing import Any, Callable
 
 from ...taskgraph.core import Ref, Task
@@ -249,12 +250,20 @@ def write_partition(partition: list, path: str, compression: str | None, encodin
 def output_paths(path: Any, npartitions: int, name_function: Callable[[int], str] | None) -> list[str]:
     """One file name per partition: from a list, a ``*`` pattern, or a directory.
 
+    The default names are the partition numbers zero-padded to one width, as
+    in Dask, so that the sorted order ``read_text`` reads a glob in is the
+    partition order (``"10"`` would sort before ``"2"``).
+
     >>> output_paths("out/*.txt", 2, None)
     ['out/0.txt', 'out/1.txt']
+    >>> output_paths("out/*.txt", 11, None)[9:]
+    ['out/09.txt', 'out/10.txt']
     >>> output_paths("out", 2, lambda i: f"{i:03}")
     ['out/000.part', 'out/001.part']
     """
-    name_function = name_function or str
+    if name_function is None:
+        width = len(str(max(npartitions - 1, 0)))
+        name_function = f"{{:0{width}d}}".format
     if not isinstance(path, (str, os.PathLike)):
         paths = [os.fspath(p) for p in path]
         if len(paths) != npartitions:
@@ -263,9 +272,22 @@ def output_paths(path: Any, npartitions: int, name_function: Callable[[int], str
     path = os.fspath(path)
     if path.count("*") > 1:
         raise ValueError(f"to_textfiles: the path {path!r} may hold at most one '*'")
+    names = [name_function(i) for i in range(npartitions)]
+    if len(set(names)) != len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
+        raise ValueError(
+            f"to_textfiles: name_function gives the name {repeated!r} to more than one partition, so they "
+            "would overwrite each other's file; give each partition number its own name"
+        )
+    if names != sorted(names):
+        warnings.warn(
+            "to_textfiles: the names from name_function do not sort in partition order, so reading the "
+            "files back with a glob (read_text sorts what it matches) gives the partitions in another order; "
+            "zero-pad the numbers (e.g. lambda i: f'{i:05d}') to keep the order", UserWarning, stacklevel=3,
+        )
     if "*" in path:
-        return [path.replace("*", name_function(i)) for i in range(npartitions)]
-    return [os.path.join(path, f"{name_function(i)}.part") for i in range(npartitions)]
+        return [path.replace("*", name) for name in names]
+    return [os.path.join(path, f"{name}.part") for name in names]
 
 
 def to_textfiles(bag, path: Any, name_function: Callable | None = None, compression: str | None = "infer",

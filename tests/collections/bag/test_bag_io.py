@@ -120,6 +120,21 @@ def test_to_textfiles_names_directories_and_endlines(tmp_path):
         db.from_sequence([1]).to_textfiles(str(tmp_path / "bad-*.txt"), scheduler="sync")
 
 
+def test_to_textfiles_of_many_partitions_reads_back_in_order(tmp_path):
+    # default names are zero-padded, so the sorted glob is the partition order ("10" after "09")
+    records = [{"i": i} for i in range(25)]
+    b = db.from_sequence(records, npartitions=12).map(json.dumps)
+    written = b.to_textfiles(str(tmp_path / "out" / "*.json"), scheduler="sync")
+    assert written == sorted(written) and len(written) == 12
+    assert os.path.basename(written[10]) == "10.json" and os.path.basename(written[2]) == "02.json"
+    assert_eq(db.read_text(str(tmp_path / "out" / "*.json")).map(json.loads), records)
+    with pytest.warns(UserWarning, match="do not sort in partition order"):
+        b.to_textfiles(str(tmp_path / "unpadded" / "*.json"), name_function=str, scheduler="sync")
+    with pytest.raises(ValueError, match="more than one partition"):
+        b.to_textfiles(str(tmp_path / "same" / "*.json"), name_function=lambda i: "x")
+    assert not os.path.exists(tmp_path / "same")
+
+
 # ------------------------------------------------------------------ bad input
 
 
