@@ -133,10 +133,29 @@ def _set_index_only(part, column, drop):
     return part.set_index(column, drop=drop)
 
 
-class SetIndexPartitions(FrameExpr):
-    """``partition.set_index(column)`` (then sorted, unless ``presorted``) with the given known ``divisions_``."""
+def _set_index_within(part, func, column, drop, index, low, high):
+    """``func(part, column, drop)``, after checking its keys lie within the divisions the user gave, ``[low, high]``:
+    keys outside them would sit in a partition whose divisions say they are not there (``loc`` would miss them)."""
+    out = func(part, column, drop)
+    keys = out.index[out.index.notna()]
+    if len(keys):
+        lowest, highest = keys.min(), keys.max()
+        if lowest < low or highest > high:
+            raise ValueError(
+                f"set_index(divisions=...): partition {index} holds {column!r} values from {_plain(lowest)!r} to "
+                f"{_plain(highest)!r}, outside its divisions [{low!r}, {high!r}]; give divisions that cover the "
+                "data's range" + (" and its order (sorted=True trusts the data to be sorted already)" if
+                                  func is _set_index_only else "") + ", or leave divisions= out to compute them"
+            )
+    return out
 
-    _parameters = ["frame", "column", "drop", "divisions_", "presorted"]
+
+class SetIndexPartitions(FrameExpr):
+    """``partition.set_index(column)`` (then sorted, unless ``presorted``) with the given known ``divisions_``;
+    ``checked``: the divisions came from the user, so every partition checks its keys lie within its own."""
+
+    _parameters = ["frame", "column", "drop", "divisions_", "presorted", "checked"]
+    _defaults = {"checked": False}
     _is_blockwise = True
 
     def _compute_meta(self):
@@ -151,6 +170,10 @@ class SetIndexPartitions(FrameExpr):
 
     def _task(self, index):
         func = _set_index_only if self.presorted else _set_index_and_sort
+        if self.checked:
+            low, high = self.divisions_[index], self.divisions_[index + 1]
+            return Task(self._key(index), _set_index_within, Ref(self.frame._key(index)), func, self.column,
+                        self.drop, index, low, high)
         return Task(self._key(index), func, Ref(self.frame._key(index)), self.column, self.drop)
 
     def _explain_args(self):
@@ -232,6 +255,7 @@ def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=
     expr = frame._expr
     if divisions is not None:
         divisions = check_divisions(divisions)
+    given = divisions is not None
     if sorted:
         if divisions is None:
             divisions, kept = _sorted_divisions(frame, column)
@@ -240,7 +264,7 @@ def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=
         elif len(divisions) != frame.npartitions + 1:
             raise ValueError(f"set_index(sorted=True, divisions=...): {len(divisions)} divisions given for "
                              f"{frame.npartitions} partitions; give npartitions + 1")
-        return new_collection(SetIndexPartitions(expr, column, drop, tuple(divisions), True))
+        return new_collection(SetIndexPartitions(expr, column, drop, tuple(divisions), True, given))
     if divisions is None:
         divisions = _divisions_from_sample(expr, column, npartitions or frame.npartitions)
         if not divisions:  # every key is null
@@ -248,7 +272,7 @@ def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=
             return new_collection(SetIndexPartitions(shuffled, column, drop, (None, None), False))
     ranges = RangeSpec(divisions)
     shuffled = Shuffle(expr, (column,), len(divisions) - 1, shuffle_method, None, ranges)
-    return new_collection(SetIndexPartitions(shuffled, column, drop, tuple(divisions), False))
+    return new_collection(SetIndexPartitions(shuffled, column, drop, tuple(divisions), False, given))
 
 
 def sort_values(frame, by, ascending=True, na_position: str = "last", npartitions: int | None = None,

@@ -68,6 +68,19 @@ def test_set_index_with_divisions(big):
         df.set_index("i", divisions=[0, 50, 10, 99])
 
 
+def test_set_index_divisions_that_miss_the_data_fail_clearly(big):
+    # rows outside the given range would sit where the divisions say they are not: loc would miss them silently
+    df = dd.from_pandas(big, npartitions=4, sort=False)
+    low, high = int(big.i.min()), int(big.i.max())
+    with pytest.raises(ValueError, match=rf"holds 'i' values from {low} .*outside its divisions \[{low + 5}, "):
+        df.set_index("i", divisions=[low + 5, 50, high]).compute()
+    with pytest.raises(ValueError, match=rf"to {high}, outside its divisions \[50, {high - 5}\]"):
+        df.set_index("i", divisions=[low, 50, high - 5]).compute()
+    ordered = dd.from_pandas(big.sort_values("u"), npartitions=4, sort=False)
+    with pytest.raises(ValueError, match="partition 1 holds 'u' values from 75 to 149, outside its divisions"):
+        ordered.set_index("u", sorted=True, divisions=[0, 75, 100, 225, 299]).compute()
+
+
 def test_set_index_sorted_fast_path(big):
     ordered = big.sort_values("u")
     df = dd.from_pandas(ordered, npartitions=4, sort=False)
