@@ -47,7 +47,48 @@ def test_array_values_that_broadcast_to_the_whole_shape():
     expected = np.where(A > 30, row, A)
     assert_eq(x, expected)
     with pytest.raises(ValueError, match="broadcast to the whole array"):
-        x[1:3] = np.ones((2, 7))
+        x[x > 3] = np.ones((2, 7))
+
+
+REGIONS = [
+    (slice(None), 0), (slice(1, 3),), (slice(None, None, -2), slice(1, 6, 2)), (2, slice(None, None, -1)),
+    (slice(5, 0, -3), 4), (Ellipsis, slice(2, 7, 4)), (slice(3, 3),), (0, 0), (-1,),
+]
+
+
+@pytest.mark.parametrize("chunks", [(4, 3), 1, ((1, 5), (2, 1, 4)), -1])
+@pytest.mark.parametrize("index", REGIONS, ids=repr)
+def test_array_value_fills_the_selection_as_in_numpy(index, chunks, sched):
+    """A value of the selection's shape (or one that broadcasts to it) lands where NumPy puts it."""
+    selection_shape = A[index].shape
+    rng = np.random.default_rng(len(repr(index)))
+    values = [rng.standard_normal(selection_shape), rng.standard_normal(selection_shape[-1:])]
+    if selection_shape:
+        values.append(rng.standard_normal((1,) * len(selection_shape)))
+    for value in values:
+        for lazy in (False, True):
+            x = sa.from_array(A, chunks=chunks)
+            before = x * 1
+            x[index] = sa.from_array(value, chunks=2) if lazy else value
+            expected = A.copy()
+            expected[index] = value
+            assert_eq(x, expected, scheduler=sched)
+            assert_eq(before, A, scheduler=sched)
+
+
+def test_array_value_is_cast_and_checked_against_the_selection():
+    ints = sa.from_array(np.arange(12).reshape(3, 4), chunks=2)
+    ints[:, 1] = [0.5, 10.7, -3.2]  # a list, cast like NumPy casts (truncating)
+    expected = np.arange(12).reshape(3, 4)
+    expected[:, 1] = [0.5, 10.7, -3.2]
+    assert ints.dtype == expected.dtype
+    assert_eq(ints, expected)
+    x = sa.from_array(A, chunks=(4, 3))
+    # (7,) broadcasts to x's whole shape but not to the selection (6,): NumPy refuses, and so do we
+    with pytest.raises(ValueError, match=r"\(7,\).*selection's shape \(6,\)"):
+        x[:, 0] = np.ones(7)
+    with pytest.raises(ValueError, match="selection's shape"):
+        x[1:3, 1:3] = np.ones((2, 3))
 
 
 def test_assignment_errors():
