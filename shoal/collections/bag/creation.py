@@ -47,13 +47,30 @@ def from_sequence(seq: Iterable, partition_size: int | None = None, npartitions:
 
 
 def from_delayed(values: Any) -> Bag:
-    """A bag whose partitions are the (list) values of ``Delayed`` objects."""
+    """A bag whose partitions are the values of ``Delayed`` objects: lists, or any iterables.
+
+    A generator or other iterable is made a list once (as Dask does), so a
+    partition read by several operations gives each all its elements.
+    """
     if isinstance(values, Delayed):
         values = [values]
     values = list(values)
     if not values:
         raise ValueError("from_delayed needs at least one Delayed value")
-    return Bag(_delayed_expr(values))
+    return Bag(_delayed_expr(values)).map_partitions(reify_partition)
+
+
+def reify_partition(value: Any) -> list:
+    """A ``Delayed``'s value as a bag partition (a list)."""
+    if isinstance(value, list):
+        return value
+    try:
+        return list(value)
+    except TypeError:
+        raise TypeError(
+            f"from_delayed: a Delayed gave {type(value).__name__} {value!r:.60}, but a bag partition must be "
+            "a list or another iterable; for one value use Item.from_delayed"
+        ) from None
 
 
 def range(n: int, npartitions: int) -> Bag:  # noqa: A001 - mirrors dask.bag.range

@@ -11,7 +11,7 @@ import warnings
 import pytest
 
 import shoal.bag as db
-from shoal import delayed
+from shoal import compute, delayed
 from shoal.base import collections_to_graph
 from shoal.testing import assert_eq
 from shoal.taskgraph.core import Fused
@@ -63,6 +63,21 @@ def test_from_delayed_and_to_delayed(scheduler):
     item = db.Item.from_delayed(delayed(sum)([1, 2, 3]))
     assert item.apply(inc).compute(scheduler=scheduler) == 7
     assert b.sum().to_delayed().compute(scheduler=scheduler) == sum(range(9))
+
+
+def count_up_to(n):
+    return (i for i in range(n))
+
+
+def test_from_delayed_iterators_are_made_lists_once(scheduler):
+    # a generator partition read by two operations gives both all its elements
+    b = db.from_delayed([delayed(count_up_to)(3), delayed(count_up_to)(0), delayed(tuple)("ab")])
+    expected = [*range(3), "a", "b"]
+    both = compute(b.map(str), b.count(), scheduler=scheduler)
+    assert both == ([str(x) for x in expected], len(expected))
+    assert_eq(b, expected, scheduler=scheduler)
+    with pytest.raises(TypeError, match="partition must be a list or another iterable"):
+        db.from_delayed([delayed(len)("abc")]).compute(scheduler="sync")
 
 
 def test_persist_keeps_values(scheduler):
