@@ -21,6 +21,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import functools
 import numbers
 import operator  # noqa: F401 - used in the FusedFunction doctest
 from typing import Any, Callable, Mapping
@@ -314,9 +315,18 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
             from .linalg import matmul
 
             return matmul(*inputs, **kwargs)
+        if "where" in kwargs:
+            raise TypeError(
+                f"numpy.{ufunc.__name__}(..., where=...) without out= leaves the unselected elements undefined; "
+                f"use shoal.array.where(condition, numpy.{ufunc.__name__}(...), fallback) instead"
+            )
+        func = ufunc
+        if "dtype" in kwargs:
+            # the ufunc's own dtype= (the loop to run), not elemwise's declaration of the result dtype
+            func = functools.partial(ufunc, dtype=np.dtype(kwargs.pop("dtype")))
         if ufunc.nout == 1:
-            return elemwise(ufunc, *inputs, **kwargs)
-        return tuple(elemwise(_nth_output(ufunc, n), *inputs, **kwargs) for n in range(ufunc.nout))
+            return elemwise(func, *inputs, **kwargs)
+        return tuple(elemwise(_nth_output(func, n), *inputs, **kwargs) for n in range(ufunc.nout))
     if method == "reduce" and ufunc in _UFUNC_REDUCTIONS:
         from . import reductions
 
@@ -337,7 +347,7 @@ class _nth_output:
 
     def __init__(self, ufunc: np.ufunc, n: int):
         self.ufunc, self.n = ufunc, n
-        self.__name__ = f"{ufunc.__name__}-{n}"
+        self.__name__ = f"{funcname(ufunc)}-{n}"
 
     def __call__(self, *args, **kwargs):
         return self.ufunc(*args, **kwargs)[self.n]

@@ -86,6 +86,26 @@ def test_binary_and_multi_output_ufuncs():
     assert_eq(np.add.reduce(x, axis=0), np.add.reduce(A, axis=0))
 
 
+@pytest.mark.parametrize("call", [
+    lambda m: np.add(m, 1, dtype="f4"),
+    lambda m: np.sqrt(m, dtype="c16"),
+    lambda m: np.multiply(m > 0, 3, dtype="i2"),
+    lambda m: np.divmod(m, 2, dtype="f4")[1],
+], ids=["add-f4", "sqrt-c16", "multiply-i2", "divmod-f4"])
+def test_ufunc_dtype_keyword_runs_the_loop_numpy_runs(call, sched):
+    """``np.add(x, 1, dtype='f4')`` computes in float32, as NumPy does (not only in the metadata)."""
+    x = sa.from_array(A, chunks=(3, 2))
+    result, expected = call(x), call(A)
+    assert result.dtype == expected.dtype
+    assert_eq(result, expected, scheduler=sched)
+
+
+def test_ufunc_where_without_out_is_refused_with_a_hint():
+    x = sa.from_array(A, chunks=3)
+    with pytest.raises(TypeError, match="where=.*shoal.array.where"):
+        np.add(x, 1, where=A > 0)
+
+
 def test_ufunc_out_is_rejected_with_a_clear_error():
     x = sa.from_array(A, chunks=3)
     with pytest.raises(TypeError, match="out=.*immutable"):
