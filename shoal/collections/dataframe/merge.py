@@ -451,13 +451,33 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _as_collection(frame):
+    """pandas objects become one-partition collections, as a shoal frame merged with a pandas one is common."""
+    from .io.pandas import from_pandas
+
+    if isinstance(frame, (pd.DataFrame, pd.Series)):
+        return from_pandas(frame, npartitions=1)
+    return frame
+
+
+def _names_the_index(frame, keys) -> bool:
+    """``keys`` is the single name of ``frame``'s index (and no column): pandas merges on the index level then."""
+    return len(keys) == 1 and isinstance(keys[0], str) and keys[0] not in frame.columns and (
+        frame._meta.index.name == keys[0])
+
+
+def _reset_index(part):
+    return part.reset_index()
+
+
 def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None, left_index: bool = False,
           right_index: bool = False, suffixes=("_x", "_y"), indicator: bool = False, npartitions: int | None = None,
           shuffle_method: str | None = None, broadcast: bool | None = None, skew: bool | None = None):
     """Database-style join of two frames; see the module docstring for how the rows are brought together."""
-    from .core import new_collection
+    from .core import _Frame, new_collection
     from .frames import DataFrame, Series
 
+    left, right = _as_collection(left), _as_collection(right)
     if isinstance(right, Series):
         right = right.to_frame()
     if isinstance(left, Series):
@@ -472,6 +492,17 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             raise ValueError("merge: give on= or left_on=/right_on=, not both")
         left_on = right_on = on
     left_on, right_on = _as_list(left_on), _as_list(right_on)
+    for side, keys in (("left_on", left_on), ("right_on", right_on)):
+        collections = [type(k).__name__ for k in keys if isinstance(k, (_Frame, pd.Series, pd.Index, np.ndarray))]
+        if collections:
+            raise TypeError(f"merge: {side}= takes column names, got a {collections[0]}; assign it as a column "
+                            "first (df.assign(key=...)) and merge on that name")
+    if _names_the_index(left, left_on) and _names_the_index(right, right_on):
+        left_on, right_on, left_index, right_index = [], [], True, True
+    elif _names_the_index(left, left_on):  # the index level becomes a column, as in pandas' result
+        left = left.map_partitions(_reset_index, clear_divisions=True)
+    elif _names_the_index(right, right_on):
+        right = right.map_partitions(_reset_index, clear_divisions=True)
     if not left_on and not left_index and not right_on and not right_index:
         common = [c for c in left.columns if c in set(right.columns)]
         if not common:
@@ -587,6 +618,7 @@ def join(left, right, on=None, how: str = "left", lsuffix: str = "", rsuffix: st
     """``left.join(right)``: ``left``'s column(s) ``on`` (or its index) against ``right``'s index."""
     from .frames import Series
 
+    right = _as_collection(right)
     if isinstance(right, Series):
         right = right.to_frame()
     overlap = set(left.columns) & set(right.columns)

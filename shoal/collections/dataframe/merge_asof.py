@@ -97,7 +97,9 @@ def merge_asof(left, right, on=None, left_on=None, right_on=None, left_index=Fal
                direction="backward"):
     """pandas' ``merge_asof`` on two frames indexed (and sorted) by the ``on`` key with known divisions."""
     from .core import new_collection
+    from .merge import _as_collection
 
+    left, right = _as_collection(left), _as_collection(right)
     if on is not None or left_on is not None or right_on is not None or not (left_index and right_index):
         raise NotImplementedError(
             "merge_asof: only left_index=True, right_index=True is supported; set_index on the 'on' column of "

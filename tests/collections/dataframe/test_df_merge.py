@@ -176,6 +176,42 @@ def test_bad_merges_name_the_problem(pdf):
         left_df.merge(right_df, on="i", how="cross")
 
 
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_merge_and_join_with_a_pandas_side(pdf, how):
+    right = _right_pandas()
+    left_df = dd.from_pandas(pdf, npartitions=3)
+    _assert_same_rows(left_df.merge(right, on="i", how=how).compute(), pdf.merge(right, on="i", how=how))
+    _assert_same_rows(dd.merge(pdf, dd.from_pandas(right, npartitions=2), on="k", how=how).compute(),
+                      pdf.merge(right, on="k", how=how))
+    by_key = right[["r"]].assign(key=right.i).drop_duplicates("key").set_index("key")
+    _assert_same_rows(left_df.join(by_key, on="i", how=how).compute(), pdf.join(by_key, on="i", how=how))
+    _assert_same_rows(left_df.join(by_key.r, on="i", how=how).compute(), pdf.join(by_key.r, on="i", how=how))
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_merge_on_an_index_name(how):
+    # pandas reads on= as an index level when a side has no such column but an index of that name
+    rng = np.random.default_rng(5)
+    left = pd.DataFrame({"k": rng.integers(0, 8, 30), "a": rng.normal(size=30)})
+    right = pd.DataFrame({"k": rng.integers(0, 10, 12), "b": np.arange(12)})
+    indexed_left, indexed_right = left.set_index("k"), right.set_index("k")
+    for lhs, rhs in [(indexed_left, right), (left, indexed_right), (indexed_left, indexed_right)]:
+        result = dd.from_pandas(lhs, npartitions=3).merge(dd.from_pandas(rhs, npartitions=2), on="k", how=how)
+        expected = lhs.merge(rhs, on="k", how=how)
+        got = result.compute()
+        if expected.index.name == "k":  # both sides indexed: an index join, the result indexed by k
+            pd.testing.assert_frame_equal(got.sort_index(kind="stable").sort_values(["k", "a", "b"]),
+                                          expected.sort_index(kind="stable").sort_values(["k", "a", "b"]))
+        else:
+            _assert_same_rows(got, expected)
+
+
+def test_merge_keys_must_be_names(pdf):
+    left_df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(TypeError, match="left_on= takes column names, got a Series; assign it as a column"):
+        left_df.merge(left_df, left_on=left_df.i, right_on="i")
+
+
 @pytest.mark.parametrize("how", ["inner", "left"])
 def test_skewed_join_spreads_heavy_keys(how, local_scheduler):
     rng = np.random.default_rng(0)

@@ -47,3 +47,12 @@ def test_merge_asof_refuses_what_it_cannot_do():
         dd.merge_asof(left, right, on="t")
     with pytest.raises(ValueError, match="unknown divisions"):
         dd.merge_asof(dd.from_pandas(trades, npartitions=2, sort=False), right, left_index=True, right_index=True)
+
+
+def test_merge_asof_with_a_pandas_side():
+    trades, quotes = _sides(2)
+    left = dd.from_pandas(trades, npartitions=3)
+    assert_eq(dd.merge_asof(left, quotes, left_index=True, right_index=True, by="sym"),
+              pd.merge_asof(trades, quotes, left_index=True, right_index=True, by="sym"))
+    assert_eq(dd.merge_asof(trades, dd.from_pandas(quotes, npartitions=4), left_index=True, right_index=True),
+              pd.merge_asof(trades, quotes, left_index=True, right_index=True))
