@@ -411,6 +411,25 @@ def _done(*_: Any) -> None:
     return None
 
 
+def _region_origin(region: Any, source: Array, target_shape: Any, n: int) -> list:
+    """Where ``source`` starts inside its target: one offset per axis (axes the region leaves out start at 0)."""
+    region = region if isinstance(region, tuple) else (region,)
+    if len(region) > source.ndim or not all(isinstance(r, slice) and r.step in (None, 1) for r in region):
+        raise ValueError(
+            f"store: region {n} must be a tuple of at most {source.ndim} slices with step 1, got {region!r}"
+        )
+    region = region + (slice(None),) * (source.ndim - len(region))
+    if target_shape is not None and len(target_shape) == source.ndim:
+        selected = tuple(len(range(*r.indices(size))) for r, size in zip(region, target_shape))
+        if selected != source.shape:
+            raise ValueError(
+                f"store: source {n} has shape {source.shape} but region {region!r} of its target has shape "
+                f"{selected}"
+            )
+        return [r.indices(size)[0] for r, size in zip(region, target_shape)]
+    return [r.start or 0 for r in region]
+
+
 def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True, **kwargs) -> Any:
     """Write each source Array into its target (anything with ``__setitem__``), block by block.
 
@@ -449,9 +468,9 @@ def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True,
                 f"store: source {n} has shape {source.shape} but its target has shape {tuple(target_shape)}; "
                 "pass regions= to write into part of the target"
             )
+        origin = [0] * source.ndim if region is None else _region_origin(region, source, target_shape, n)
         plan = source.expr.optimize()
         graph.update(plan.__shoal_graph__())
-        origin = [0] * source.ndim if region is None else [s.start or 0 for s in region]
         for idx in np.ndindex(*source.numblocks):
             slices = slices_from_chunks(source.chunks, idx)
             placed = tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, slices))

@@ -180,6 +180,25 @@ def test_store_into_any_setitem_target(sched):
         sa.store(x, np.zeros((2, 2)))
 
 
+@pytest.mark.parametrize("region", [
+    (slice(1, 6),), slice(1, 6), (slice(-6, -1), slice(None)), (slice(2, 7), slice(0, 6)),
+], ids=repr)
+def test_store_region_may_leave_out_trailing_axes_and_count_from_the_end(region, sched):
+    """``regions=`` follows NumPy's ``target[region] = source``: missing axes are whole, negative starts count back."""
+    data = np.arange(30.0).reshape(5, 6)
+    target, expected = np.zeros((7, 6)), np.zeros((7, 6))
+    sa.store(sa.from_array(data, chunks=(2, 4)), target, regions=region, scheduler=sched)
+    expected[region] = data
+    np.testing.assert_array_equal(target, expected)
+
+
+def test_store_region_of_the_wrong_size_fails_before_writing():
+    target = np.zeros((7, 6))
+    with pytest.raises(ValueError, match=r"region .* has shape \(3, 6\)"):
+        sa.store(sa.from_array(np.ones((5, 6)), chunks=2), target, regions=(slice(0, 3),))
+    assert (target == 0).all()
+
+
 def test_negative_shape_is_rejected():
     with pytest.raises(ValueError, match="negative"):
         sa.ones((-1, 2))
