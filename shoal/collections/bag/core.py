@@ -370,6 +370,8 @@ class Bag(_Lazy):
 
     def topk(self, k: int, key: Any = None, split_every: int | None = None) -> "Bag":
         """The ``k`` largest elements (by ``key``: a function, or an index/field), largest first."""
+        if not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(f"topk: k must be a non-negative integer (how many elements), got {k!r}")
         top = red.TopK(k, _callable_key(key))
         return self._reduce(top.chunk, top.combine, top.combine, split_every, Bag, label="topk")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
 from typing import Any, Iterable
 
 from ... import config
@@ -31,10 +32,10 @@ def from_sequence(seq: Iterable, partition_size: int | None = None, npartitions:
     seq = list(seq)
     if partition_size is not None and npartitions is not None:
         raise ValueError("from_sequence: give partition_size or npartitions, not both")
-    if npartitions is not None and npartitions < 1:
-        raise ValueError(f"from_sequence: npartitions must be at least 1, got {npartitions}")
-    if partition_size is not None and partition_size < 1:
-        raise ValueError(f"from_sequence: partition_size must be at least 1, got {partition_size}")
+    if npartitions is not None and (not isinstance(npartitions, numbers.Integral) or npartitions < 1):
+        raise ValueError(f"from_sequence: npartitions must be an integer of at least 1, got {npartitions!r}")
+    if partition_size is not None and (not isinstance(partition_size, numbers.Integral) or partition_size < 1):
+        raise ValueError(f"from_sequence: partition_size must be an integer of at least 1, got {partition_size!r}")
     if partition_size is None:
         count = npartitions or builtins.min(builtins.max(len(seq), 1), config.get("bag.partition-count", 100))
         partition_size = builtins.max(1, math.ceil(len(seq) / count))

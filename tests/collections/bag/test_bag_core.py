@@ -44,6 +44,11 @@ def test_from_sequence_npartitions_and_partition_size():
     assert_eq(db.from_sequence([]), [])
     with pytest.raises(ValueError, match="not both"):
         db.from_sequence(DATA, npartitions=2, partition_size=3)
+    for bad in (0, 2.0, "2"):
+        with pytest.raises(ValueError, match="npartitions must be an integer"):
+            db.from_sequence(DATA, npartitions=bad)
+        with pytest.raises(ValueError, match="partition_size must be an integer"):
+            db.from_sequence(DATA, partition_size=bad)
 
 
 def test_range_and_concat(scheduler):

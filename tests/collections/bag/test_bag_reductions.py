@@ -73,6 +73,13 @@ def test_topk(shape, scheduler):
     pairs = [(x, i) for i, x in enumerate(DATA)]
     assert_eq(shape(pairs).topk(4, key=1), heapq.nlargest(4, pairs, key=operator.itemgetter(1)), scheduler=scheduler)
     assert shape(DATA).topk(100).compute(scheduler=scheduler) == sorted(DATA, reverse=True)
+    assert shape(DATA).topk(0).compute(scheduler=scheduler) == []
+
+
+def test_topk_refuses_a_k_that_is_not_a_count():
+    for bad in (-1, 2.5, "3", None):
+        with pytest.raises(ValueError, match="k must be a non-negative integer"):
+            db.from_sequence(DATA).topk(bad)
 
 
 def test_distinct(shape, scheduler):
