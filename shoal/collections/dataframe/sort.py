@@ -235,6 +235,13 @@ def _sorted_divisions(frame, column) -> tuple[tuple, list]:
     return tuple(stats["low"].iloc[i] for i in kept) + (stats["high"].iloc[kept[-1]],), kept
 
 
+_SERIES_KEY = "__shoal_set_index_key__"
+
+
+def _name_index(part, name):
+    return part.rename_axis(index=name)
+
+
 def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=None, npartitions: int | None = None,
               shuffle_method: str | None = None):
     """``frame`` indexed by ``column``, globally sorted, with known divisions (see the module docstring)."""
@@ -242,9 +249,11 @@ def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=
     from .frames import Series
 
     if isinstance(column, Series):
-        column_name = column.name if column.name is not None else "__index__"
-        frame = frame.assign(**{column_name: column})
-        column = column_name
+        # as in pandas, a Series key keeps every column (even one of its name) and names the index after it
+        keyed = frame.assign(**{_SERIES_KEY: column})
+        indexed = set_index(keyed, _SERIES_KEY, drop=True, sorted=sorted, divisions=divisions,
+                            npartitions=npartitions, shuffle_method=shuffle_method)
+        return indexed.map_partitions(_name_index, column.name)
     if isinstance(column, list):
         if len(column) != 1:
             raise NotImplementedError("set_index: one key column only (a MultiIndex is not supported)")

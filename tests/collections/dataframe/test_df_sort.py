@@ -81,6 +81,20 @@ def test_set_index_divisions_that_miss_the_data_fail_clearly(big):
         ordered.set_index("u", sorted=True, divisions=[0, 75, 100, 225, 299]).compute()
 
 
+def test_set_index_on_a_series_keeps_every_column(big):
+    # pandas: a Series key keeps the column it came from and names the index after the Series
+    df = dd.from_pandas(big, npartitions=4)
+    key = lambda frame: frame.reset_index(names="IDX").sort_values(["IDX", "u"], ignore_index=True)
+    for series, expected_series in [(df.i, big.i), (df.i.rename(None), big.i.rename(None)),
+                                    (df.u * 2, big.u * 2), (df.k.rename("z"), big.k.rename("z"))]:
+        result = df.set_index(series)
+        assert result.known_divisions and result.index.name == expected_series.name
+        _check_divisions(result)
+        got, expected = result.compute(), big.set_index(expected_series).sort_index(kind="stable")
+        assert got.index.equals(expected.index)
+        pd.testing.assert_frame_equal(key(got), key(expected))
+
+
 def test_set_index_sorted_fast_path(big):
     ordered = big.sort_values("u")
     df = dd.from_pandas(ordered, npartitions=4, sort=False)
