@@ -28,8 +28,8 @@ from .chunks import chunk_boundaries
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Slice", "BlockSelect", "BooleanMask", "KnownChunks", "normalize_index", "getitem", "select_blocks",
-           "slice_axis_plan", "boolean_mask", "compute_chunk_sizes"]
+__all__ = ["Slice", "BlockSelect", "BooleanMask", "AxisMask", "KnownChunks", "normalize_index", "getitem",
+           "select_blocks", "slice_axis_plan", "boolean_mask", "getitem_with_lazy_mask", "compute_chunk_sizes"]
 
 
 def _neg(v: int) -> int:
@@ -253,11 +253,15 @@ def getitem(x: Array, index: Any) -> Array:
     """``x[index]`` for basic indices; see the module docstring."""
     from .core import Array as _Array
 
+    if isinstance(index, tuple) and len(index) == 1 and _is_boolean_mask(index[0], x):
+        index = index[0]  # x[(mask,)] is x[mask], as in NumPy
     if _is_boolean_mask(index, x):
         return boolean_mask(x, index)
     from .take import getitem_with_array, is_index_array
 
     entries = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(e, _Array) for e in entries):
+        return getitem_with_lazy_mask(x, entries)
     if any(is_index_array(e) for e in entries):
         return getitem_with_array(x, entries)
     if isinstance(index, _Array) or isinstance(index, (list, np.ndarray)):
@@ -361,6 +365,68 @@ def boolean_mask(x: Array, mask: Any) -> Array:
     if whole_rows != array_expr.chunks:
         array_expr, mask_expr = Rechunk(array_expr, whole_rows), Rechunk(mask_expr, whole_rows)
     return Array(BooleanMask(array_expr, mask_expr))
+
+
+class AxisMask(ArrayExpr):
+    """``array`` keeping, along ``axis``, the positions where the 1-d ``mask`` (cut like that axis) is true."""
+
+    _parameters = ["array", "mask", "axis"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _compute_chunks(self) -> tuple:
+        chunks = list(self.array.chunks)
+        chunks[self.axis] = (math.nan,) * len(chunks[self.axis])
+        return tuple(chunks)
+
+    def _block(self, index: tuple):
+        mask = Ref(self.mask._key((index[self.axis],)))
+        return Task(self._key(index), np.compress, mask, Ref(self.array._key(index)), self.axis)
+
+
+def getitem_with_lazy_mask(x: Array, entries: tuple) -> Array:
+    """``x[..., mask, ...]`` for a lazy 1-d boolean ``mask`` (e.g. ``x[x[:, 0] > 0]``): basic indexing first,
+    then the mask along its axis, whose block lengths become unknown (nan).
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> x = from_array(np.arange(12).reshape(4, 3), chunks=2)
+    >>> y = x[x[:, 0] > 4]
+    >>> y.chunks, y.compute(scheduler="sync").tolist()
+    (((nan, nan), (2, 1)), [[6, 7, 8], [9, 10, 11]])
+    """
+    from .rechunk import Rechunk
+
+    lazy = [k for k, e in enumerate(entries) if isinstance(e, Array)]
+    mask = entries[lazy[0]]
+    if len(lazy) != 1 or mask.ndim != 1 or mask.dtype != np.bool_ or any(e is Ellipsis for e in entries):
+        raise NotImplementedError(
+            "Indexing a shoal Array with a lazy Array is implemented for one 1-d boolean mask along an axis "
+            "(x[m], x[:, m]) and for a boolean mask of x's whole shape; integer Arrays, several lazy indices "
+            "or one with ...: compute() the index first (x[idx.compute()])"
+        )
+    at = lazy[0]
+    basic = entries[:at] + (slice(None),) + entries[at + 1:]
+    axis = sum(1 for e in entries[:at] if e is None or isinstance(e, slice))  # the masked axis after `basic`
+    source_axis = sum(1 for e in entries[:at] if e is not None)
+    if source_axis >= x.ndim:
+        raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional")
+    length = x.shape[source_axis]
+    if any(isinstance(n, float) and math.isnan(n) for n in (length, mask.shape[0])):
+        raise ValueError(
+            f"Cannot mask axis {source_axis}: the length of the axis or of the mask is unknown (nan chunks); "
+            "call compute_chunk_sizes() first"
+        )
+    if mask.shape[0] != length:
+        raise IndexError(
+            f"boolean index did not match indexed array along axis {source_axis}; size of axis is {length} "
+            f"but size of corresponding boolean axis is {mask.shape[0]}"
+        )
+    selected = x[basic]
+    mask_expr = mask.expr
+    if mask_expr.chunks[0] != selected.chunks[axis]:
+        mask_expr = Rechunk(mask_expr, (selected.chunks[axis],))
+    return Array(AxisMask(selected.expr, mask_expr, axis))
 
 
 class KnownChunks(ArrayExpr):

@@ -52,3 +52,36 @@ def test_compute_chunk_sizes_measures_the_blocks(sched):
 def test_mask_on_processes(scheduler):
     x = sa.from_array(A, chunks=(3, 4))
     assert_eq(x[x > 0].sum(), A[A > 0].sum(), scheduler=scheduler)
+
+
+@pytest.mark.parametrize("chunks", [(3, 4), 1, ((1, 6), (2, 2, 2)), -1])
+@pytest.mark.parametrize("select", [
+    lambda m, col, row: m[col > 0],
+    lambda m, col, row: m[:, row < 0],
+    lambda m, col, row: m[1::2, row > -0.5],
+    lambda m, col, row: m[None, col < 0, 3],
+    lambda m, col, row: m[col > 100],
+], ids=["rows", "columns", "after-a-slice", "with-None-and-int", "none-selected"])
+def test_lazy_one_dimensional_mask_along_an_axis(select, chunks, sched):
+    """``x[x[:, 0] > 0]``: a lazy 1-d mask keeps rows (or columns) as NumPy does; that axis's sizes are unknown."""
+    x = sa.from_array(A, chunks=chunks)
+    expected = select(A, A[:, 0], A[0])
+    for mask_chunks in (2, -1):  # the mask need not be cut like the axis it masks
+        column = sa.from_array(A[:, 0], chunks=mask_chunks)
+        row = sa.from_array(A[0], chunks=mask_chunks)
+        selected = select(x, column, row)
+        assert selected.ndim == expected.ndim
+        assert any(math.isnan(n) for n in selected.shape)
+        assert_eq(selected, expected, scheduler=sched)
+        assert_eq(selected.sum(axis=0), expected.sum(axis=0), scheduler=sched)
+    assert_eq(select(x, x[:, 0], x[0]).compute_chunk_sizes().shape, expected.shape)
+
+
+def test_lazy_mask_errors_are_raised_when_built():
+    x = sa.from_array(A, chunks=3)
+    with pytest.raises(IndexError, match="size of axis is 7 but size of corresponding boolean axis is 6"):
+        x[x[0] > 0]
+    with pytest.raises(NotImplementedError, match="compute\\(\\) the index first"):
+        x[sa.arange(3, chunks=2)]  # an integer Array
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        x[x[:, 0] > 0][x[:, 0] > 0]  # the masked axis's length is no longer known
