@@ -25,7 +25,7 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 
-__all__ = ["MapOverlap", "Rolling", "shift", "diff"]
+__all__ = ["MapOverlap", "Rolling", "ShiftIndex", "shift", "diff"]
 
 
 def _both(carry, part):
@@ -120,9 +120,49 @@ def _periods(periods) -> tuple[int, int]:
     return (periods, 0) if periods >= 0 else (0, -periods)
 
 
-def shift(frame, periods: int = 1):
+def shift(frame, periods: int = 1, freq=None, fill_value=None):
+    """pandas' ``shift``: values moved by ``periods`` rows (``fill_value`` where none arrives), or with ``freq`` the
+    index moved by ``periods * freq`` (no rows move between partitions; known divisions move alike)."""
+    from .core import new_collection
+
+    if freq is not None:
+        if fill_value is not None:
+            raise ValueError("shift: fill_value= means nothing with freq= (no values move, the index does)")
+        if not isinstance(periods, int):
+            raise TypeError(f"periods must be an integer, got {periods!r}")
+        if not pd.api.types.is_datetime64_any_dtype(frame._meta.index.dtype):
+            raise TypeError(f"shift(freq={freq!r}) needs a datetime index, not {frame._meta.index.dtype}")
+        return new_collection(ShiftIndex(frame._expr, periods, freq))
+    kwargs = {} if fill_value is None else {"fill_value": fill_value}
     before, after = _periods(periods)
-    return _overlap(frame, "shift", (periods,), {}, before, after)
+    return _overlap(frame, "shift", (periods,), kwargs, before, after)
+
+
+def _shift_index(part, periods, freq):
+    return part.shift(periods, freq=freq)
+
+
+class ShiftIndex(FrameExpr):
+    """Every partition's index moved by ``periods * freq``; the divisions move with it."""
+
+    _parameters = ["frame", "periods", "freq"]
+    _is_blockwise = True
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _compute_divisions(self):
+        divisions = self.frame.divisions
+        if divisions[0] is None:
+            return divisions
+        return tuple(pd.DatetimeIndex(list(divisions)).shift(self.periods, freq=self.freq))
+
+    @property
+    def _origin(self):
+        return self._name  # the index changed: not aligned with the input any more
+
+    def _task(self, index):
+        return Task(self._key(index), _shift_index, Ref(self.frame._key(index)), self.periods, self.freq)
 
 
 def diff(frame, periods: int = 1):
@@ -169,7 +209,8 @@ class Rolling:
                                          (self._kwargs, method, tuple(args), dict(kwargs)), None, meta))
 
 
-for _method in ("sum", "mean", "min", "max", "std", "var", "count", "median", "apply", "quantile", "agg"):
+for _method in ("sum", "mean", "min", "max", "std", "var", "sem", "skew", "kurt", "count", "median", "apply",
+                "quantile", "agg"):
     def _make(method):
         def aggregate(self, *args, **kwargs):
             return self._aggregate(method, *args, **kwargs)

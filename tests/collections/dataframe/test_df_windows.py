@@ -51,3 +51,29 @@ def test_rolling_time_windows(window):
     assert_eq(df.x.rolling(window).mean(), pdf.x.rolling(window).mean())
     with pytest.raises(ValueError, match="known divisions"):
         dd.from_pandas(pdf, npartitions=3, sort=False).rolling(window).sum()
+
+
+@pytest.mark.parametrize("periods", [2, -3])
+def test_shift_fill_value(frames, periods):
+    pdf, df = frames
+    assert_eq(df[["i", "f"]].shift(periods, fill_value=0), pdf[["i", "f"]].shift(periods, fill_value=0))
+    assert_eq(df.i.shift(periods, fill_value=-1), pdf.i.shift(periods, fill_value=-1))
+
+
+@pytest.mark.parametrize("periods, freq", [(2, "h"), (-1, "30min"), (1, pd.Timedelta("1D"))])
+def test_shift_with_freq_moves_the_index_and_divisions(periods, freq):
+    pdf = pd.DataFrame({"x": np.arange(40.0)}, index=pd.date_range("2024-01-01", periods=40, freq="45min"))
+    df = dd.from_pandas(pdf, npartitions=4)
+    result = df.shift(periods, freq=freq)
+    expected = pdf.shift(periods, freq=freq)
+    assert_eq(result, expected)  # also checks every partition lies within the (moved) divisions
+    assert result.divisions[0] == expected.index[0] and result.divisions[-1] == expected.index[-1]
+    assert_eq(df.x.shift(periods, freq=freq), pdf.x.shift(periods, freq=freq))
+    with pytest.raises(TypeError, match="datetime index"):
+        dd.from_pandas(pdf.reset_index(drop=True), npartitions=2).shift(1, freq="h")
+
+
+@pytest.mark.parametrize("method", ["sem", "skew", "kurt", "var"])
+def test_rolling_higher_moments(frames, method):
+    pdf, df = frames
+    assert_eq(getattr(df[["i", "f"]].rolling(6), method)(), getattr(pdf[["i", "f"]].rolling(6), method)())
