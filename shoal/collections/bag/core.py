@@ -486,11 +486,16 @@ class Bag(_Lazy):
         right = Concat(tuple(other.expr for _ in builtins.range(n)))
         return Bag(MapPartitions(_product_partition, (left, right), (), (True, True), n * m))
 
-    def repartition(self, npartitions: int) -> "Bag":
-        """The same elements in ``npartitions`` partitions (joined or split evenly)."""
+    def repartition(self, npartitions: int | None = None, partition_size: int | str | None = None) -> "Bag":
+        """The same elements in ``npartitions`` partitions (joined or split evenly).
+
+        Or, with ``partition_size`` (bytes, or a string like ``"64 MiB"``),
+        in partitions of about that size in memory: this computes the bag's
+        partition sizes first, as Dask does.
+        """
         from .repartition import repartition
 
-        return repartition(self, npartitions)
+        return repartition(self, npartitions, partition_size)
 
     def groupby(self, grouper: Any, npartitions: int | None = None, shuffle: str | None = None) -> "Bag":
         """``(key, [elements])`` for every key; see ``groupby.py`` for the two shuffles."""

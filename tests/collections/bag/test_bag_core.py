@@ -243,6 +243,28 @@ def test_repartition(shape, n):
     assert sum(sizes) == len(DATA)
 
 
+def test_repartition_by_partition_size(shape, scheduler):
+    from shoal.collections.bag.repartition import estimate_nbytes
+
+    data = [f"record {i:04d} " + "x" * (i % 50) for i in range(40)]
+    b = shape(data)
+    limit = sum(map(estimate_nbytes, data)) // 6  # about six partitions' worth
+    r = b.repartition(partition_size=limit)
+    assert_eq(r, data, scheduler=scheduler)
+    parts = [d.compute(scheduler="sync") for d in r.to_delayed()]
+    # pieces are cut by element count, so a partition is about (not at most) the size
+    assert all(parts) and all(sum(map(estimate_nbytes, p)) <= 1.5 * limit for p in parts)
+    assert 6 <= r.npartitions <= 12
+    # everything fits in one partition; sizes as strings, as in Dask
+    assert shape(data).repartition(partition_size="1 GiB").npartitions == 1
+    assert_eq(shape(data).repartition(partition_size="1 GiB"), data)
+    for bad in ({}, {"npartitions": 2, "partition_size": 100}):
+        with pytest.raises(ValueError, match="exactly one"):
+            b.repartition(**bad)
+    with pytest.raises(ValueError, match="positive number of bytes"):
+        b.repartition(partition_size=0)
+
+
 def test_take_searches_further_partitions_and_warns():
     b = bag_of([[1], [], [2, 3], [4, 5, 6]])
     assert b.take(1) == (1,)
