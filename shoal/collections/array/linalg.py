@@ -1,4 +1,4 @@
-"""Linear algebra: ``x @ y``, ``matmul``, ``dot`` for 1-d and 2-d arrays, ``tensordot``, ``einsum``; ``norm``;
+"""Linear algebra: ``x @ y``, ``matmul``, ``dot``, ``tensordot``, ``einsum``; ``norm``;
 ``qr`` and ``svd`` of tall-and-skinny matrices.
 
 Block ``(i, j)`` of ``x @ y`` is the sum over ``k`` of ``x[i, k] @ y[k, j]``:
@@ -35,41 +35,64 @@ def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.matmul(a, b)[None]
 
 
+def _check_known(length: Any, what: str) -> None:
+    if isinstance(length, float) and np.isnan(length):
+        raise ValueError(f"{what}: the contracted axis has unknown length (nan chunks); "
+                         "call compute_chunk_sizes() on the operands first")
+
+
 def matmul(x1: Any, x2: Any) -> Array:
-    """``numpy.matmul`` for 1-d and 2-d arrays (1-d operands are promoted and the axis removed after)."""
+    """``numpy.matmul``: 1-d operands are promoted and the axis removed after; past 2 dimensions the
+    leading axes are a stack of matrices, broadcast as in NumPy."""
     from .blockwise import blockwise
     from .creation import asarray
 
     a, b = asarray(x1), asarray(x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: Input operand does not have enough dimensions (scalars are not allowed; use *)")
-    if a.ndim > 2 or b.ndim > 2:
-        raise NotImplementedError("matmul of arrays with more than 2 dimensions is not implemented yet")
     vector_left, vector_right = a.ndim == 1, b.ndim == 1
     if vector_left:
         a = a[None, :]
     if vector_right:
         b = b[:, None]
-    if a.shape[1] != b.shape[0]:
+    _check_known(a.shape[-1], "matmul")
+    _check_known(b.shape[-2], "matmul")
+    if a.shape[-1] != b.shape[-2]:
         raise ValueError(
             f"matmul: Input operand 1 has a mismatch in its core dimension 0 "
-            f"(size {b.shape[0]} is different from {a.shape[1]}): shapes {tuple(x1.shape)} and {tuple(x2.shape)}"
+            f"(size {b.shape[-2]} is different from {a.shape[-1]}): shapes {tuple(x1.shape)} and {tuple(x2.shape)}"
         )
     dtype = np.result_type(a.dtype, b.dtype)
-    products = blockwise(_block_product, "kij", a, "ik", b, "kj", dtype=dtype, adjust_chunks={"k": 1})
-    result = products.sum(axis=0, dtype=dtype)
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the stacks of matrices of shapes {tuple(x1.shape)} and {tuple(x2.shape)} "
+                             "do not broadcast together") from None
+        result = einsum("...ij,...jk->...ik", a, b, dtype=dtype)
+    else:
+        products = blockwise(_block_product, "kij", a, "ik", b, "kj", dtype=dtype, adjust_chunks={"k": 1})
+        result = products.sum(axis=0, dtype=dtype)
     if vector_left and vector_right:
-        return result[0, 0]
+        return result[..., 0, 0]
     if vector_left:
-        return result[0]
+        return result[..., 0, :]
     if vector_right:
-        return result[:, 0]
+        return result[..., 0]
     return result
 
 
 def dot(a: Any, b: Any) -> Array:
-    """``numpy.dot`` for 1-d and 2-d arrays (the same as ``matmul`` there)."""
-    return matmul(a, b)
+    """``numpy.dot``: ``matmul`` for 1-d and 2-d arrays, ``*`` with a scalar, and past 2 dimensions the sum
+    over ``a``'s last axis and ``b``'s second-to-last (its only one when 1-d)."""
+    from .creation import asarray
+
+    a, b = asarray(a), asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.ndim <= 2 and b.ndim <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, axes=((a.ndim - 1,), (max(b.ndim - 2, 0),)))
 
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Array:
@@ -170,6 +193,10 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Array:
         a_axes, b_axes = ([x] if isinstance(x, (int, np.integer)) else list(x) for x in axes)
     a_axes = [ax % a.ndim for ax in a_axes]
     b_axes = [ax % b.ndim for ax in b_axes]
+    for i in a_axes:
+        _check_known(a.shape[i], "tensordot")
+    for j in b_axes:
+        _check_known(b.shape[j], "tensordot")
     if len(a_axes) != len(b_axes) or any(a.shape[i] != b.shape[j] for i, j in zip(a_axes, b_axes)):
         raise ValueError(f"shape-mismatch for sum: axes {a_axes} of {a.shape} and {b_axes} of {b.shape}")
     letters = iter("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")

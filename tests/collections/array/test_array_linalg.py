@@ -41,6 +41,48 @@ def test_matmul_dtypes_and_errors():
         sa.matmul(sa.ones(3), 2)
 
 
+STACKED = rng.standard_normal((3, 4, 5))
+
+
+@pytest.mark.parametrize("left, right", [
+    (STACKED, B), (STACKED, rng.standard_normal((3, 5, 2))), (A[:, :4], STACKED), (STACKED, V),
+    (rng.standard_normal(4), STACKED), (rng.standard_normal((2, 1, 4, 5)), rng.standard_normal((3, 5, 2))),
+    (rng.integers(0, 9, (2, 3, 3)), rng.integers(0, 9, (3, 2))),
+], ids=["3d@2d", "3d@3d", "2d@3d", "3d@1d", "1d@3d", "broadcast-batch", "ints"])
+@pytest.mark.parametrize("chunks", [2, 1, -1])
+def test_matmul_of_stacks_of_matrices(left, right, chunks, sched):
+    """Past 2 dimensions the leading axes are a stack of matrices, broadcast as in NumPy."""
+    x, y = sa.from_array(left, chunks=chunks), sa.from_array(right, chunks=chunks)
+    expected = left @ right
+    result = x @ y
+    assert result.shape == expected.shape and result.dtype == expected.dtype
+    assert_eq(result, expected, scheduler=sched)
+    assert_eq(np.matmul(x, y), expected, scheduler=sched)
+
+
+@pytest.mark.parametrize("left, right", [
+    (STACKED, B), (A, STACKED.transpose(0, 2, 1)), (STACKED, V), (STACKED, rng.standard_normal((2, 5, 3))),
+    (A, 2.5), (3, V),
+], ids=["3d.2d", "2d.3d", "3d.1d", "3d.3d", "scalar-right", "scalar-left"])
+def test_dot_past_two_dimensions_and_with_scalars(left, right, sched):
+    """``numpy.dot`` sums over ``a``'s last axis and ``b``'s second-to-last; with a scalar it multiplies."""
+    lazy = [sa.from_array(v, chunks=2) if np.ndim(v) else v for v in (left, right)]
+    assert_eq(np.dot(*lazy), np.dot(left, right), scheduler=sched)
+    assert_eq(sa.dot(*lazy), np.dot(left, right), scheduler=sched)
+
+
+def test_products_need_known_contracted_lengths():
+    x = sa.from_array(A, chunks=3)
+    rows = x[x[:, 0] > 0]  # unknown number of rows
+    assert_eq(rows @ x.T[:5], A[A[:, 0] > 0] @ A.T[:5])  # the contracted axis is known: fine
+    for contract_unknown in (lambda: rows.T @ rows, lambda: np.tensordot(rows, rows, axes=(0, 0)),
+                             lambda: np.dot(rows.T, rows)):
+        with pytest.raises(ValueError, match="unknown length.*compute_chunk_sizes"):
+            contract_unknown()
+    with pytest.raises(ValueError, match=r"stacks of matrices of shapes \(3, 4, 5\) and \(2, 5, 6\)"):
+        sa.from_array(STACKED) @ sa.ones((2, 5, 6))
+
+
 def test_matmul_on_processes(scheduler):
     assert_eq(sa.from_array(A, chunks=3) @ sa.from_array(B, chunks=2), A @ B, scheduler=scheduler)
 
