@@ -38,6 +38,8 @@ __all__ = ["concat"]
 def _conform(part, meta):
     """``part`` with ``meta``'s columns (nulls where it has none) and dtypes."""
     if isinstance(meta, pd.DataFrame):
+        if isinstance(part, pd.Series):  # a Series stacked with frames is one column (0 when unnamed), as in pandas
+            part = part.to_frame()
         if list(part.columns) != list(meta.columns):
             part = part.reindex(columns=meta.columns)
         wrong = {c: meta.dtypes[c] for c in meta.columns if part.dtypes[c] != meta.dtypes[c]}
@@ -126,7 +128,9 @@ def concat(dfs, axis=0, join: str = "outer", interleave_partitions: bool = False
     """Stack ``dfs`` (axis 0) or put them side by side (axis 1); see the module docstring."""
     from .core import _Frame, new_collection
 
-    dfs = list(dfs)
+    from .merge import _as_collection
+
+    dfs = [_as_collection(d) for d in dfs]  # pandas objects join in as one-partition frames
     if not dfs:
         raise ValueError("concat: no frames given")
     bad = [type(d).__name__ for d in dfs if not isinstance(d, _Frame)]

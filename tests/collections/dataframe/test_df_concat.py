@@ -82,3 +82,25 @@ def test_frames_whose_ranges_start_and_end_apart():
         side_by_side = dd.concat([left, right.drop(columns="x")], axis=1, join=join)
         pd.testing.assert_frame_equal(side_by_side.compute().sort_index(),
                                       pd.concat([a, b.drop(columns="x")], axis=1, join=join).sort_index())
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_concat_frames_and_series(interleave):
+    frame = pd.DataFrame({"x": np.arange(6), "y": np.arange(6.0)})
+    named = pd.Series(np.arange(4), name="x", index=range(3, 7))
+    unnamed = pd.Series(np.arange(4) * 10, index=range(20, 24))
+    parts = [dd.from_pandas(frame, npartitions=2), dd.from_pandas(named, npartitions=2),
+             dd.from_pandas(unnamed, npartitions=1)]
+    result = dd.concat(parts, interleave_partitions=interleave)
+    expected = pd.concat([frame, named, unnamed])
+    pd.testing.assert_frame_equal(result.compute().sort_index(kind="stable"), expected.sort_index(kind="stable"))
+
+
+def test_concat_with_pandas_objects():
+    first = pd.DataFrame({"x": np.arange(6)}, index=np.arange(6))
+    second = pd.DataFrame({"x": np.arange(4) + 10}, index=np.arange(10, 14))
+    result = dd.concat([dd.from_pandas(first, npartitions=2), second])
+    assert result.known_divisions
+    pd.testing.assert_frame_equal(result.compute(), pd.concat([first, second]))
+    with pytest.raises(TypeError, match="shoal DataFrame or Series"):
+        dd.concat([dd.from_pandas(first, npartitions=2), [1, 2]])
