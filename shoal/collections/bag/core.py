@@ -35,7 +35,7 @@ from .expr import (
     Reduction, SelectPartitions,
 )
 from .partition import (
-    Filter, Flatten, Head, Map, MapWithKeywords, Pluck, Remove, StarMap, _NO_DEFAULT, funcname,
+    Filter, Flatten, Head, Map, MapWithKeywords, NewPartition, Pluck, Remove, StarMap, _NO_DEFAULT, funcname,
 )
 
 __all__ = ["Bag", "Item", "no_default"]
@@ -290,7 +290,7 @@ class Bag(_Lazy):
         kw = [(k, *_as_expr(v)) for k, v in kwargs.items()]
         self._check_aligned([a for a, al in converted if al] + [v for _, v, al in kw if al])
         return Bag(MapPartitions(
-            func, tuple(a for a, _ in converted), tuple((k, v) for k, v, _ in kw),
+            NewPartition(func), tuple(a for a, _ in converted), tuple((k, v) for k, v, _ in kw),
             tuple(al for _, al in converted) + tuple(al for _, _, al in kw), self.npartitions,
         ))
 

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from .core import Bag, _as_expr
 from .expr import MapAligned, MapPartitions
+from .partition import NewPartition
 
 __all__ = ["map", "map_partitions", "zip"]
 
@@ -59,7 +60,7 @@ def map_partitions(func: Callable, *args: Any, **kwargs: Any) -> Bag:
     [10, 20]
     """
     args, kwargs, flags, npartitions = _arguments(func, "map_partitions", args, kwargs)
-    return Bag(MapPartitions(func, args, kwargs, flags, npartitions))
+    return Bag(MapPartitions(NewPartition(func), args, kwargs, flags, npartitions))
 
 
 def _as_tuple(*items: Any) -> tuple:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 __all__ = [
     "run_stages", "Map", "MapWithKeywords", "StarMap", "Filter", "Remove", "Flatten", "Pluck",
-    "Head", "call_partition", "map_aligned", "AlignedMap", "funcname",
+    "Head", "call_partition", "map_aligned", "AlignedMap", "NewPartition", "funcname",
 ]
 
 
@@ -218,6 +218,25 @@ def call_partition(func: Callable, index: int, *args: Any, **kwargs: Any) -> Any
         if note not in getattr(exc, "__notes__", ()):
             exc.add_note(note)
         raise
+
+
+@dataclass(frozen=True)
+class NewPartition:
+    """A ``map_partitions`` function, whose result must be the new partition (made a list)."""
+
+    func: Callable
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list:
+        result = self.func(*args, **kwargs)
+        if isinstance(result, list):
+            return result
+        if not isinstance(result, Iterable):
+            raise TypeError(
+                f"map_partitions: {funcname(self.func)} returned {type(result).__name__} {result!r:.60}, but it "
+                "must return the new partition (a list or another iterable); to compute one value per "
+                "partition return [value], or use .reduction"
+            )
+        return list(result)
 
 
 @dataclass(frozen=True)

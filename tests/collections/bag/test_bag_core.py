@@ -180,6 +180,16 @@ def test_map_partitions(shape, scheduler):
               [x + len(DATA) for x in DATA], scheduler=scheduler)
 
 
+def test_map_partitions_must_return_a_partition(scheduler):
+    b = db.from_sequence(DATA, npartitions=3)
+    # any iterable is made the new partition (a list), here a set per partition
+    assert_eq(b.map_partitions(lambda p: {x % 2 for x in p}), [0, 1] * 3, scheduler=scheduler)
+    for made in (b.map_partitions(sum), db.map_partitions(len, b)):
+        with pytest.raises(TypeError, match="must return the new partition") as info:
+            made.compute(scheduler=scheduler)
+        assert "in partition 0 of the bag" in "\n".join(info.value.__notes__)
+
+
 def test_json_round_trip_in_memory(scheduler):
     lines = [json.dumps(r) for r in RECORDS]
     assert_eq(db.from_sequence(lines, npartitions=3).map(json.loads), RECORDS, scheduler=scheduler)
