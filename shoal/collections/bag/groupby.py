@@ -49,6 +49,7 @@ from ... import config
 from ...taskgraph.core import Ref, Task
 from ...taskgraph.expr import Expr
 from ...taskgraph.tokenize import tokenize
+from .partition import funcname
 
 __all__ = ["groupby", "stable_hash", "HashSplit", "GroupCollect", "DiskSplit", "DiskCollect"]
 
@@ -87,11 +88,19 @@ def stable_hash(key: Any) -> int:
     return int(tokenize(key)[:16], 16)
 
 
-def _split(partition: list, grouper: Callable, n: int) -> list:
+def _split(partition: list, grouper: Callable, n: int, index: int = 0) -> list:
     groups: list = [[] for _ in range(n)]
-    for x in partition:
-        k = grouper(x)
-        groups[stable_hash(k) % n].append((k, x))
+    try:
+        for x in partition:
+            k = grouper(x)
+            groups[stable_hash(k) % n].append((k, x))
+    except Exception as exc:
+        # say where, as element-wise operations do: a key function often
+        # fails on one malformed record among many
+        note = f"(in partition {index} of the bag, during groupby({funcname(grouper)}))"
+        if note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
+        raise
     return groups
 
 
@@ -120,7 +129,7 @@ class HashSplit(Expr):
         return self.bag.npartitions
 
     def _task(self, index: int):
-        return Task(self._key(index), _split, Ref(self.bag._key(index)), self.grouper, self.npartitions_out)
+        return Task(self._key(index), _split, Ref(self.bag._key(index)), self.grouper, self.npartitions_out, index)
 
 
 def _collect(j: int, *splits: list) -> list:
@@ -152,7 +161,7 @@ def _remove_leftover_directories() -> None:
 def _disk_split(partition: list, grouper: Callable, n: int, directory: str, index: int) -> list:
     """Write the groups of one partition; returns how many elements went to each group."""
     counts = [0] * n
-    for j, pairs in enumerate(_split(partition, grouper, n)):
+    for j, pairs in enumerate(_split(partition, grouper, n, index)):
         if not pairs:
             continue
         folder = os.path.join(directory, str(j))

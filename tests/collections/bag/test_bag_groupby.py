@@ -67,6 +67,17 @@ def test_disk_shuffle_removes_its_files():
     assert directory in groupby_module._directories
 
 
+@pytest.mark.parametrize("shuffle", ["tasks", "disk"])
+def test_a_failing_key_names_the_partition(scheduler, shuffle):
+    # the last partition holds a record without the key field
+    records = RECORDS[:40] + [{"amount": -1}] + RECORDS[40:]
+    grouped = db.from_sequence(records, npartitions=3).groupby("name", shuffle=shuffle)
+    with pytest.raises(KeyError) as info:
+        grouped.compute(scheduler=scheduler)
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "in partition 2 of the bag, during groupby(itemgetter)" in notes
+
+
 def test_unknown_shuffle_is_refused():
     with pytest.raises(ValueError, match="'tasks' or 'disk'"):
         db.from_sequence([1]).groupby(str, shuffle="magic")
