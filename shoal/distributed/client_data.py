@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from shoal.taskgraph.tokenize import tokenize
@@ -35,10 +36,16 @@ class ClientDataMixin:
         """The values of ``futures`` (a future, or lists/tuples/dicts of them), same structure.
 
         ``errors="raise"`` re-raises the first task exception; ``"skip"`` leaves
-        failed futures out of lists.
+        failed futures out of lists (as Dask does, a failed future that is a
+        dict's value, or the one future asked for, gives ``None``). An
+        iterator of futures gives an iterator of their values, each gathered
+        as the iterator reaches it (e.g. over ``as_completed``).
         """
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
+        if isinstance(futures, Iterator):
+            # Not materialized: the iterator may be as_completed, still being fed.
+            return (self.gather(future, errors=errors) for future in futures)
         keys = [f.key for f in _iter_futures(futures)]
 
         async def run():

@@ -108,6 +108,11 @@ class ClientSubmitMixin:
             return False
 
     def _submit_graph(self, graph: dict, keys: list, **options: Any) -> None:
+        if self.status != "running":
+            # Sent now, the graph would be dropped and its futures stay pending forever.
+            hint = ("await the client (`client = await Client(..., asynchronous=True)`) before submitting work"
+                    if self.status == "created" else "create a new Client to compute")
+            raise RuntimeError(f"Client {self.id} is {self.status}: {hint}.")
         msg = {"op": "update-graph", "graph": self._graph_for_wire(graph), "keys": keys}
         msg.update({k: v for k, v in options.items() if v not in (None, False, 0)})
         self._send(msg)

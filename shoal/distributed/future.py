@@ -39,6 +39,29 @@ class FutureCancelledError(Exception):
         return (FutureCancelledError, (self.key,))
 
 
+def check_timeout(timeout: Any, where: str) -> float | None:
+    """``timeout`` as seconds (``None``: no limit); a clear ``TypeError`` for anything else.
+
+    The usual mistake is ``wait(x, y)`` for ``wait([x, y])``: ``y`` lands in
+    ``timeout`` and used to fail deep inside asyncio.
+
+    >>> check_timeout(2, "wait")
+    2.0
+    >>> check_timeout("2s", "wait")
+    Traceback (most recent call last):
+    ...
+    TypeError: wait(timeout=...) must be a number of seconds or None, got str '2s'
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        hint = ("; pass several futures as one list: wait([x, y]), not wait(x, y)"
+                if isinstance(timeout, Future) else "")
+        raise TypeError(f"{where}(timeout=...) must be a number of seconds or None, "
+                        f"got {type(timeout).__name__} {timeout!r}{hint}")
+    return float(timeout)
+
+
 class FutureState:
     """What the client knows of one key; updated on the client's event loop."""
 
@@ -138,6 +161,7 @@ class Future:
         ``TimeoutError`` if it is not ready within ``timeout`` seconds. With an
         asynchronous client this returns an awaitable.
         """
+        timeout = check_timeout(timeout, "Future.result")
         return self.client._sync(self._result, timeout, timeout=None)
 
     async def _result(self, timeout: float | None = None) -> Any:
@@ -155,6 +179,7 @@ class Future:
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The exception the task raised (``None`` if it succeeded); waits for the task."""
+        timeout = check_timeout(timeout, "Future.exception")
         return self.client._sync(self._wait_then, timeout, lambda s: s.exception if s.status == "error" else None)
 
     def traceback(self, timeout: float | None = None) -> types.TracebackType | None:
@@ -166,6 +191,7 @@ class Future:
         ``None`` too when the failure happened before any task ran (a
         graph the scheduler refused).
         """
+        timeout = check_timeout(timeout, "Future.traceback")
         return self.client._sync(
             self._wait_then, timeout, lambda s: rebuild_traceback(s.traceback) if s.status == "error" else None,
         )
@@ -248,11 +274,12 @@ def wait(futures: Any, timeout: float | None = None, return_when: str = "ALL_COM
     """
     from .graph_futures import futures_of  # graph_futures imports this module
 
+    timeout = check_timeout(timeout, "wait")
+    if return_when not in ("ALL_COMPLETED", "FIRST_COMPLETED"):
+        raise ValueError(f"return_when must be 'ALL_COMPLETED' or 'FIRST_COMPLETED', got {return_when!r}")
     futures = futures_of(futures)
     if not futures:
         return WaitResult(set(), set())
-    if return_when not in ("ALL_COMPLETED", "FIRST_COMPLETED"):
-        raise ValueError(f"return_when must be 'ALL_COMPLETED' or 'FIRST_COMPLETED', got {return_when!r}")
     client = futures[0].client
     return client._sync(_wait, futures, timeout, return_when)
 
@@ -275,42 +302,138 @@ async def _wait(futures: list, timeout: float | None, return_when: str) -> WaitR
 class as_completed:
     """Iterate over futures in the order they finish.
 
-    ``with_results=True`` yields ``(future, result)`` pairs. ``add(future)``
-    adds a future while iterating. ``timeout`` bounds the wait for each next one.
+    ``with_results=True`` yields ``(future, result)`` pairs; a failed future
+    then raises its exception, or with ``raise_errors=False`` comes as
+    ``(future, exception)`` (a cancelled one always does). ``add(future)``
+    and ``update(futures)`` add futures while iterating; ``next_batch()``
+    and ``batches()`` hand over every future finished so far at once.
+    ``timeout``: seconds from the call to ``as_completed`` after which a
+    ``next`` still waiting raises ``TimeoutError`` (as in Dask).
+    An asynchronous client iterates with ``async for``.
     """
 
-    def __init__(self, futures: Iterable[Future] = (), with_results: bool = False, timeout: float | None = None):
+    def __init__(self, futures: Iterable[Future] | None = None, with_results: bool = False,
+                 raise_errors: bool = True, *, timeout: float | None = None):
         self.with_results = with_results
-        self.timeout = timeout
+        self.raise_errors = raise_errors
+        self.timeout = check_timeout(timeout, "as_completed")
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
         self._done: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
-        self._outstanding = 0
+        self._outstanding = 0  # added and not yet handed over
+        self._wakers: list = []  # (loop, asyncio.Event) of ``async for`` loops waiting
+        if futures is not None:
+            self.update(futures)
+
+    def update(self, futures: Iterable[Future]) -> None:
+        """Add several futures; each comes out of the iterator once it is done."""
+        futures = list(futures)
+        for future in futures:
+            if not isinstance(future, Future):
+                raise TypeError(f"as_completed takes futures, got {type(future).__name__} {future!r}")
         for future in futures:
             self.add(future)
 
     def add(self, future: Future) -> None:
+        """Add one future; it comes out of the iterator once it is done."""
+        if not isinstance(future, Future):
+            raise TypeError(f"as_completed takes futures, got {type(future).__name__} {future!r}")
         with self._lock:
             self._outstanding += 1
-        future.client._call_on_loop(future._state.on_done, lambda _s: self._done.put(future))
+        future.client._call_on_loop(future._state.on_done, lambda _s: self._arrived(future))
+
+    def _arrived(self, future: Future) -> None:
+        self._done.put(future)
+        with self._lock:
+            wakers, self._wakers = self._wakers, []
+        for loop, event in wakers:
+            loop.call_soon_threadsafe(event.set)
 
     def count(self) -> int:
+        """How many futures are still to come out (running, or done and not handed over yet)."""
         with self._lock:
             return self._outstanding
 
+    def is_empty(self) -> bool:
+        """Whether no future is left to come out."""
+        return self.count() == 0
+
+    def has_ready(self) -> bool:
+        """Whether a finished future is waiting to be handed over."""
+        return not self._done.empty()
+
+    def __repr__(self) -> str:
+        ready = self._done.qsize()
+        return f"<as_completed: waiting={self.count() - ready} done={ready}>"
+
     def __iter__(self):
         return self
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def _timed_out(self) -> TimeoutError:
+        return TimeoutError(f"{self.count()} futures were not done within {self.timeout} s of as_completed().")
+
+    def _handed_over(self, future: Future) -> Future:
+        with self._lock:
+            self._outstanding -= 1
+        return future
+
+    def _failure(self, future: Future) -> BaseException | None:
+        """The exception to hand over instead of a result (raised if it is a task's error)."""
+        state = future._state
+        if state.status == "error" and self.raise_errors:
+            raise state.exception
+        return state.exception if state.status in ("error", "cancelled") else None
 
     def __next__(self):
         with self._lock:
             if self._outstanding == 0:
                 raise StopIteration
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
-            future = self._done.get(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
+            future = self._done.get(timeout=self._remaining())
         except queue.Empty:
-            raise TimeoutError(f"No future finished within {self.timeout} s.") from None
-        with self._lock:
-            self._outstanding -= 1
-        if self.with_results:
-            return future, future.result()
-        return future
+            raise self._timed_out() from None
+        future = self._handed_over(future)
+        if not self.with_results:
+            return future
+        failure = self._failure(future)
+        return (future, failure) if failure is not None else (future, future.result())
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while self._done.empty():
+            if self.count() == 0:
+                raise StopAsyncIteration
+            event = asyncio.Event()
+            with self._lock:
+                self._wakers.append((asyncio.get_running_loop(), event))
+            if not self._done.empty():  # arrived before the waker was registered
+                continue
+            try:
+                await asyncio.wait_for(event.wait(), self._remaining())
+            except asyncio.TimeoutError:
+                raise self._timed_out() from None
+        future = self._handed_over(self._done.get_nowait())
+        if not self.with_results:
+            return future
+        failure = self._failure(future)
+        return (future, failure) if failure is not None else (future, await future._result())
+
+    def next_batch(self, block: bool = True) -> list:
+        """Every future finished so far (waiting for one first when ``block``); as ``next`` gives them."""
+        batch = [next(self)] if block else []
+        while self.has_ready():
+            batch.append(next(self))
+        return batch
+
+    def batches(self):
+        """Lists of the futures finished since the last list, until all have come out."""
+        while True:
+            try:
+                yield self.next_batch(block=True)
+            except StopIteration:
+                return

@@ -179,11 +179,19 @@ _SKIPPED = object()
 
 
 def _repack(value: Any, results: dict, errors: str) -> Any:
+    """``value`` with each future replaced by its result; with ``errors="skip"`` a failed
+    future is left out of lists, tuples and sets, and is ``None`` elsewhere (as in Dask)."""
+    out = _repack_or_skip(value, results, errors)
+    return None if out is _SKIPPED else out
+
+
+def _repack_or_skip(value: Any, results: dict, errors: str) -> Any:
     if type(value) is Future:
         return results.get(value.key, _SKIPPED) if errors == "skip" else results[value.key]
     if isinstance(value, (list, tuple, set)):
-        items = [_repack(v, results, errors) for v in value]
+        items = [_repack_or_skip(v, results, errors) for v in value]
         return type(value)(v for v in items if v is not _SKIPPED)
     if isinstance(value, dict):
+        # A dict keeps its keys: a failed value is None rather than a missing entry.
         return {k: _repack(v, results, errors) for k, v in value.items()}
     return value

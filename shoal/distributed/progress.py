@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from shoal.schedulers.diagnostics import progress as local_progress
 
-from .future import Future, wait
+from .future import Future, check_timeout, wait
 from .graph_futures import futures_of
 
 __all__ = ["progress"]
@@ -38,6 +38,7 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
     ``TimeoutError`` after ``timeout`` seconds. In a Jupyter kernel, unless
     ``file`` is given, the bar is an HTML ``<progress>`` element.
     """
+    timeout = check_timeout(timeout, "progress")
     found = futures_of(list(futures))
     if file is None and local_progress._in_jupyter_kernel():
         display: Any = _NotebookBar(width)

@@ -1,0 +1,150 @@
+"""The distributed user API as a Dask user reaches for it: gather/wait/as_completed
+details, bad arguments, LocalCluster and CLI flags (an audit of issue 7)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from shoal.distributed import Client, LocalCluster, as_completed, wait
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def inc(x):
+    return x + 1
+
+
+def fail(x):
+    raise ValueError(f"failed on {x}")
+
+
+def wait_for_event(event, x):
+    """Block (bounded) until ``event`` is set, then return ``x``."""
+    event.wait(10)
+    return x
+
+
+@pytest.fixture
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(cluster):
+    with Client(cluster) as client:
+        yield client
+
+
+# ---------------------------------------------------------------- gather
+def test_gather_skip_in_a_dict_or_alone_gives_none_not_a_sentinel(client):
+    good, bad = client.submit(inc, 1), client.submit(fail, 1)
+    wait([good, bad])
+    assert client.gather({"a": good, "b": bad}, errors="skip") == {"a": inc(1), "b": None}
+    assert client.gather(bad, errors="skip") is None
+    assert client.gather([good, bad, [bad, good]], errors="skip") == [inc(1), [inc(1)]]
+    with pytest.raises(ValueError, match="failed on 1"):
+        client.gather({"a": good, "b": bad})
+
+
+def test_gather_of_an_iterator_yields_values(client):
+    futures = client.map(inc, range(5))
+    gathered = client.gather(iter(futures))
+    assert not isinstance(gathered, list)
+    assert list(gathered) == [inc(i) for i in range(5)]
+    # The usual use: values in the order they finish.
+    assert sorted(client.gather(as_completed(futures))) == [inc(i) for i in range(5)]
+
+
+# ---------------------------------------------------------------- closed clients
+def test_submit_on_a_closed_client_raises_instead_of_hanging(cluster):
+    client = Client(cluster)
+    client.close()
+    for call in (lambda: client.submit(inc, 1), lambda: client.map(inc, [1, 2])):
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+
+
+def test_submit_on_an_async_client_not_yet_awaited_says_to_await_it(cluster):
+    async def main():
+        client = Client(cluster.scheduler_address, asynchronous=True)
+        with pytest.raises(RuntimeError, match="await the client"):
+            client.submit(inc, 1)
+        await client
+        try:
+            assert await client.submit(inc, 1) == inc(1)
+        finally:
+            await client.close()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- timeouts
+def test_wait_with_futures_as_separate_arguments_says_to_pass_a_list(client):
+    x, y = client.submit(inc, 1), client.submit(inc, 2)
+    with pytest.raises(TypeError, match=r"wait\(\[x, y\]\)"):
+        wait(x, y)
+    with pytest.raises(TypeError, match="number of seconds"):
+        x.result(timeout="2s")
+    with pytest.raises(TypeError, match="number of seconds"):
+        as_completed([x], timeout="soon")
+    assert wait([x, y], timeout=10).not_done == set()
+
+
+# ---------------------------------------------------------------- as_completed
+def test_as_completed_update_count_and_batches(client):
+    futures = client.map(inc, range(6))
+    ac = as_completed()
+    assert ac.is_empty() and ac.count() == 0
+    ac.update(futures[:3])
+    ac.add(futures[3])
+    assert ac.count() == 4
+    seen = []
+    for batch in ac.batches():
+        assert batch  # a batch holds at least one future
+        seen += batch
+        if len(seen) == 4:
+            ac.update(futures[4:])  # added while iterating: they come out too
+    assert sorted(f.result() for f in seen) == [inc(i) for i in range(6)]
+    assert ac.is_empty() and not ac.has_ready()
+    assert ac.next_batch(block=False) == []
+    with pytest.raises(TypeError, match="takes futures"):
+        ac.add(3)
+
+
+def test_as_completed_with_results_and_raise_errors(client):
+    good, bad = client.submit(inc, 10), client.submit(fail, 10)
+    pairs = dict(as_completed([good, bad], with_results=True, raise_errors=False))
+    assert pairs[good] == inc(10)
+    assert isinstance(pairs[bad], ValueError) and "failed on 10" in str(pairs[bad])
+    with pytest.raises(ValueError, match="failed on 10"):
+        list(as_completed([bad], with_results=True))
+
+
+def test_as_completed_timeout_counts_from_the_call(client):
+    event = threading.Event()
+    try:
+        quick, stuck = client.submit(inc, 0), client.submit(wait_for_event, event, 1, pure=False)
+        ac = as_completed([quick, stuck], timeout=0.5)
+        assert next(ac) is quick
+        start = time.monotonic()
+        with pytest.raises(TimeoutError, match="1 futures were not done within 0.5 s"):
+            next(ac)
+        assert time.monotonic() - start < 5
+    finally:
+        event.set()
+
+
+def test_as_completed_async_for(cluster):
+    async def main():
+        async with Client(cluster.scheduler_address, asynchronous=True) as client:
+            futures = client.map(inc, range(4))
+            seen = [result async for _future, result in as_completed(futures, with_results=True, timeout=20)]
+            assert sorted(seen) == [inc(i) for i in range(4)]
+            assert [f async for f in as_completed([])] == []
+
+    asyncio.run(main())
