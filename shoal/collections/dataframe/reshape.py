@@ -13,12 +13,28 @@ with advice. ``melt`` numbers its rows per partition (compare after sorting).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import pandas as pd
 
 __all__ = ["get_dummies", "melt", "pivot_table"]
 
 
-def _get_dummies(part, kwargs):
+def _check_categories(found, expected: list, column, what: str):
+    """Raise when a partition's categories differ from the plan's (``astype('category')`` learns them per partition,
+    so the plan only saw a guess): every partition must make the columns the plan promised."""
+    if list(found) != expected:
+        raise ValueError(
+            f"{what}: column {column!r} has the categories {list(found)} in this partition, but the plan was built "
+            f"for {expected} (astype('category') cannot know the categories before computing); cast with "
+            f"astype(pd.CategoricalDtype([...])) listing every category first"
+        )
+
+
+def _get_dummies(part, kwargs, expected=None):
+    for column, categories in (expected or {}).items():
+        values = part[column] if isinstance(part, pd.DataFrame) else part
+        _check_categories(values.cat.categories, categories, column, "get_dummies")
     return pd.get_dummies(part, **kwargs)
 
 
@@ -44,7 +60,8 @@ def get_dummies(data, prefix=None, prefix_sep="_", dummy_na=False, columns=None,
               "drop_first": drop_first, "dtype": dtype}
     if not isinstance(data, DataFrame):
         kwargs.pop("columns")
-    return data.map_partitions(_get_dummies, kwargs)
+    expected = {c: list((meta[c] if isinstance(data, DataFrame) else meta).cat.categories) for c in encoded}
+    return data.map_partitions(_get_dummies, kwargs, expected)
 
 
 def _melt(part, kwargs):
@@ -58,7 +75,9 @@ def melt(frame, id_vars=None, value_vars=None, var_name=None, value_name="value"
     return frame.map_partitions(_melt, kwargs, clear_divisions=True)
 
 
-def _unstack(table, level):
+def _unstack(table, level, categories=None):
+    if categories is not None:
+        _check_categories(table.index.levels[table.index.names.index(level)], categories, level, "pivot_table")
     return table.unstack(level)
 
 
@@ -68,7 +87,7 @@ def pivot_table(frame, index, columns, values, aggfunc="mean"):
     a groupby on both keys (a tree reduction) then ``unstack`` of the one-partition result. ``min``/``max``/
     ``first``/``last`` of integers come back as float64 (pandas' own dtype there depends on the data)."""
     for name, column in (("index", index), ("columns", columns), ("values", values)):
-        if not isinstance(column, str) and not hasattr(column, "__hash__"):
+        if not isinstance(column, Hashable):  # a list: one column each is all this supports
             raise TypeError(f"pivot_table: {name}= must be one column name, got {column!r}")
     frame._check_columns([index, columns, values], "pivot_table column")
     if not isinstance(frame._meta[columns].dtype, pd.CategoricalDtype):
@@ -84,4 +103,4 @@ def pivot_table(frame, index, columns, values, aggfunc="mean"):
     dtype = frame._meta[columns].dtype
     meta = pd.DataFrame(index=pd.Index([], dtype=frame._meta[index].dtype, name=index),
                         columns=pd.CategoricalIndex(dtype.categories, dtype=dtype, name=columns)).astype(table.dtype)
-    return table.map_partitions(_unstack, columns, meta=meta)
+    return table.map_partitions(_unstack, columns, list(dtype.categories), meta=meta)

@@ -48,3 +48,31 @@ def test_pivot_table_refuses_unknown_columns(frames):
     _, df = frames
     with pytest.raises(NotImplementedError, match="must be a categorical"):
         df.pivot_table(index="k", columns="s", values="f")
+
+
+def _categorise(part):
+    return part.astype({"g": "category"})
+
+
+def test_categories_learnt_per_partition_fail_clearly():
+    # categories learnt per partition (astype('category') does that) need not be the plan's: a partition with
+    # others must say so, not hand back columns the plan did not promise
+    pdf = pd.DataFrame({"k": [1, 2, 1, 2, 3, 3], "g": list("ababcc"), "x": [1.0, 2, 3, 4, 5, 6]})
+    meta = pdf.iloc[:0].astype({"g": pd.CategoricalDtype(["a", "b"])})
+    df = dd.from_map(_categorise, [pdf.iloc[:4], pdf.iloc[4:]], meta=meta)
+    with pytest.raises(ValueError, match=r"'g' has the categories \['c'\] in this partition, but the plan was "
+                                         r"built for \['a', 'b'\].*CategoricalDtype"):
+        dd.get_dummies(df).compute()
+    with pytest.raises(ValueError, match=r"'g' has the categories \['a', 'b', 'c'\].*CategoricalDtype"):
+        df.pivot_table(index="k", columns="g", values="x").compute()
+    known = dd.from_pandas(pdf, npartitions=2).astype({"g": pd.CategoricalDtype(list("abc"))})
+    expected = pdf.astype({"g": pd.CategoricalDtype(list("abc"))})
+    assert_eq(dd.get_dummies(known), pd.get_dummies(expected))
+    assert_eq(known.pivot_table(index="k", columns="g", values="x"),
+              expected.pivot_table(index="k", columns="g", values="x", observed=False, dropna=False))
+
+
+def test_pivot_table_takes_one_column_per_argument(frames):
+    _, df = frames
+    with pytest.raises(TypeError, match=r"values= must be one column name, got \['f', 'i'\]"):
+        df.pivot_table(index="k", columns="c", values=["f", "i"])
