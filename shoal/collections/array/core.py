@@ -297,6 +297,12 @@ class Array:
 
         return cumprod(self, axis, dtype, out)
 
+    def topk(self, k: int, axis: Any = -1, split_every: Any = None) -> "Array":
+        """The ``k`` largest elements along ``axis`` (see ``shoal.array.topk``)."""
+        from .summaries import topk
+
+        return topk(self, k, axis=axis, split_every=split_every)
+
     def reshape(self, *shape: Any) -> "Array":
         from .shape import reshape
 

@@ -196,30 +196,57 @@ def histogram(a: Any, bins: Any = 10, range: tuple | None = None, density: bool 
 # --------------------------------------------------------------------- topk
 
 
-def _topk_block(block: np.ndarray, k: int) -> np.ndarray:
-    flat = np.asarray(block).ravel()
-    if abs(k) >= flat.size:
-        return flat
-    return np.partition(flat, -k)[-k:] if k > 0 else np.partition(flat, -k - 1)[: -k]
+def _topk_along(block: np.ndarray, k: int, axis: int) -> np.ndarray:
+    """The ``k`` largest (``k < 0``: ``-k`` smallest) entries of ``block`` along ``axis``, unordered."""
+    n = block.shape[axis]
+    if abs(k) >= n:
+        return block
+    if k > 0:
+        return np.take(np.partition(block, n - k, axis=axis), np.arange(n - k, n), axis=axis)
+    return np.take(np.partition(block, -k - 1, axis=axis), np.arange(-k), axis=axis)
 
 
-def _topk_merge(parts: list, k: int) -> np.ndarray:
-    return _topk_block(np.concatenate(parts), k)
+def _sorted_topk(block: np.ndarray, k: int, axis: int) -> np.ndarray:
+    ordered = np.sort(_topk_along(block, k, axis), axis=axis)
+    return np.flip(ordered, axis=axis) if k > 0 else ordered
 
 
-def _topk_final(parts: list, k: int) -> np.ndarray:
-    best = _topk_merge(parts, k)
-    return np.sort(best)[::-1] if k > 0 else np.sort(best)
+def topk(x: Any, k: int, axis: int | None = -1, split_every: int | None = None) -> Array:
+    """The ``k`` largest elements along ``axis``, largest first (``k < 0``: the ``-k`` smallest, smallest
+    first), as ``dask.array.topk``; ``axis=None`` looks at the flattened array.
 
+    Each block keeps its own best ``|k|`` along the axis; groups of
+    ``split_every`` neighbouring blocks are merged and cut back to ``|k|``
+    until one block is left along the axis, which is then sorted.
 
-def topk(x: Any, k: int, split_every: int | None = None) -> Array:
-    """The ``k`` largest elements, largest first (``k < 0``: the ``-k`` smallest, smallest first), of the
-    flattened array."""
+    >>> from shoal.collections.array.creation import from_array
+    >>> topk(from_array(np.array([[3, 9, 1, 7], [5, 2, 8, 0]]), chunks=2), 2).compute(scheduler="sync").tolist()
+    [[9, 7], [8, 5]]
+    """
     from .creation import asarray
 
     x = asarray(x)
     if k == 0:
         raise ValueError("topk needs k != 0")
-    length = min(abs(k), x.size)
-    return _summary(x, functools.partial(_topk_block, k=k), functools.partial(_topk_merge, k=k),
-                    functools.partial(_topk_final, k=k), length, x.dtype, "topk", split_every)
+    if axis is None:
+        x, axis = x.ravel(), 0
+    if not -x.ndim <= axis < x.ndim:
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
+    axis %= x.ndim
+    if any(math.isnan(c) for c in x.chunks[axis]):
+        raise ValueError(f"topk: axis {axis} has unknown length (nan chunks); call compute_chunk_sizes() first")
+    split_every = int(split_every or config.get("array.split-every"))
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}")
+
+    def cut_back(part: Array) -> Array:
+        chunks = list(part.chunks)
+        chunks[axis] = tuple(min(abs(k), c) for c in chunks[axis])
+        return part.map_blocks(_topk_along, k=k, axis=axis, chunks=tuple(chunks), dtype=x.dtype)
+
+    best = cut_back(x)
+    while best.numblocks[axis] > 1:  # each round divides the blocks along the axis by split_every >= 2
+        lengths = best.chunks[axis]
+        groups = tuple(sum(lengths[g:g + split_every]) for g in range(0, len(lengths), split_every))
+        best = cut_back(best.rechunk({axis: groups}))
+    return best.map_blocks(_sorted_topk, k=k, axis=axis, chunks=best.chunks, dtype=x.dtype)

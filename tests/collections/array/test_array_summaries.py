@@ -52,11 +52,46 @@ def test_histogram(chunks, sched):
 
 
 @pytest.mark.parametrize("k", [1, 5, -4, 600])
-def test_topk(k, sched):
+def test_topk_of_the_flattened_array(k, sched):
     x = sa.from_array(F, chunks=(7, 11))
     flat = np.sort(F.ravel())
     expected = flat[::-1][:k] if k > 0 else flat[:-k]
-    assert_eq(sa.topk(x, k, split_every=2), expected, scheduler=sched)
+    assert_eq(sa.topk(x, k, axis=None, split_every=2), expected, scheduler=sched)
+
+
+def _numpy_topk(data: np.ndarray, k: int, axis: int) -> np.ndarray:
+    ordered = np.sort(data, axis=axis)
+    if k > 0:
+        ordered = np.flip(ordered, axis=axis)
+    return np.take(ordered, np.arange(min(abs(k), data.shape[axis])), axis=axis)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+@pytest.mark.parametrize("k", [1, 3, -2, -7, 40])
+@pytest.mark.parametrize("chunks", [(7, 11), 1, ((1, 19), (30,)), -1])
+def test_topk_along_an_axis_like_dask(k, axis, chunks, sched):
+    """``topk(x, k)`` works along the last axis by default (as ``dask.array.topk``), any axis on request."""
+    x = sa.from_array(F, chunks=chunks)
+    expected = _numpy_topk(F, k, axis)
+    for split_every in (2, None):
+        result = sa.topk(x, k, axis=axis, split_every=split_every)
+        assert result.shape == expected.shape
+        assert_eq(result, expected, scheduler=sched)
+    assert_eq(x.topk(k, axis=axis), expected, scheduler=sched)
+
+
+def test_topk_of_other_dtypes_and_errors():
+    ints = rng.integers(-50, 50, (4, 9))
+    assert_eq(sa.topk(sa.from_array(ints, chunks=2), -3), _numpy_topk(ints, -3, -1))
+    days = np.array(["2021-03-01", "2020-01-05", "2022-07-09", "2019-12-31"], dtype="M8[D]")
+    assert_eq(sa.topk(sa.from_array(days, chunks=1), 2), _numpy_topk(days, 2, 0))
+    x = sa.from_array(F, chunks=5)
+    with pytest.raises(ValueError, match="k != 0"):
+        sa.topk(x, 0)
+    with pytest.raises(np.exceptions.AxisError):
+        sa.topk(x, 2, axis=2)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        sa.topk(x[x > 0], 2)
 
 
 def test_summaries_on_processes(scheduler):
