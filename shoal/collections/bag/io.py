@@ -14,6 +14,7 @@ with universal newlines (``\\r\\n`` and ``\\r`` become ``\\n``).
 from __future__ import annotations
 
 import bz2
+import codecs
 import glob
 import gzip
 import io
@@ -182,6 +183,13 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
         raise ValueError(f"read_text: blocksize must be a positive number of bytes, got {blocksize!r}")
     paths = expand_paths(urlpath)
     newline = "\n".encode(encoding)  # also fails now, naming an unknown encoding, not in every task
+    try:
+        codecs.lookup_error(errors)  # else an unknown handler would fail only at the first bad byte
+    except LookupError:
+        raise LookupError(
+            f"read_text: unknown errors={errors!r}; use 'strict', 'replace', 'ignore', 'backslashreplace' "
+            "or 'surrogateescape'"
+        ) from None
     if blocksize is not None and newline != b"\n":
         raise ValueError(
             f"read_text: blocksize splits files at b'\\n' bytes, which {encoding} does not use for a newline; "

@@ -83,6 +83,9 @@ def test_utf16_reads_whole_files_and_refuses_blocks(tmp_path):
         db.read_text(path, encoding="utf-16", blocksize=4)
     with pytest.raises(LookupError, match="nope"):
         db.read_text(path, encoding="nope")
+    # refused at once, not at the first undecodable byte of some task
+    with pytest.raises(LookupError, match="unknown errors='bogus'"):
+        db.read_text(path, encoding="utf-16", errors="bogus")
 
 
 def test_include_path_and_encoding(tmp_path, scheduler):
