@@ -111,7 +111,7 @@ class ClientDataMixin:
         )
 
     def scatter(self, data: Any, workers: Any = None, broadcast: bool = False, hash: bool = True,
-                timeout: float = 30.0) -> Any:
+                timeout: float = 30.0, direct: bool | None = None) -> Any:
         """Send local data to the cluster: futures with the same structure (a value, list or dict).
 
         The values go straight from this client to the workers, never
@@ -120,10 +120,20 @@ class ClientDataMixin:
         ``broadcast=True`` to every one of them. The scheduler then learns
         where the keys are. ``hash=True`` names values by their content, so
         scattering equal data twice reuses the first copy.
+
+        A list, tuple (also a named tuple), set or ``range`` gives one future
+        per element, in a container of the same type; a dict one per value.
+        ``direct`` is accepted for Dask's signature: data always goes
+        straight to the workers.
         """
+        if isinstance(data, Iterator):
+            raise TypeError(f"scatter() cannot scatter an iterator ({type(data).__name__}): its values would "
+                            "be consumed here; pass a list, e.g. client.scatter(list(values)).")
+        if isinstance(data, range):
+            data = list(data)
         if isinstance(data, dict):
             items = list(data.items())
-        elif isinstance(data, (list, tuple)):
+        elif isinstance(data, (list, tuple, set, frozenset)):
             items = [(None, v) for v in data]
         else:
             items = [(None, data)]
@@ -145,7 +155,9 @@ class ClientDataMixin:
         def structured() -> Any:
             if isinstance(data, dict):
                 return dict(zip(data, futures))
-            if isinstance(data, (list, tuple)):
+            if isinstance(data, tuple) and hasattr(data, "_fields"):
+                return type(data)(*futures)  # a named tuple takes its fields one by one
+            if isinstance(data, (list, tuple, set, frozenset)):
                 return type(data)(futures)
             return futures[0]
 

@@ -148,3 +148,20 @@ def test_as_completed_async_for(cluster):
             assert [f async for f in as_completed([])] == []
 
     asyncio.run(main())
+
+
+# ---------------------------------------------------------------- scatter
+def test_scatter_keeps_the_container_type(client):
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", ["low", "high"])
+    pair = client.scatter(Pair(1, 2))
+    assert type(pair) is Pair and client.gather(list(pair)) == [1, 2]
+    values = client.scatter({3, 4, 5})
+    assert type(values) is set and sorted(client.gather(list(values))) == [3, 4, 5]
+    frozen = client.scatter(frozenset({6}))
+    assert type(frozen) is frozenset and client.gather(list(frozen)) == [6]
+    assert client.gather(client.scatter(range(3))) == list(range(3))
+    assert client.gather(client.scatter([7, 8], direct=True)) == [7, 8]
+    with pytest.raises(TypeError, match="iterator"):
+        client.scatter(x for x in [1, 2])
