@@ -11,8 +11,8 @@
    made from pandas objects or persisted), or ``broadcast=True``. The small
    side is concatenated once and merged with every partition of the other.
    Only the side whose unmatched rows are dropped can be broadcast (the
-   right one for ``left``/``leftsemi``/``leftanti``, the left one for
-   ``right``, either for ``inner``; never for ``outer``).
+   right one for ``left``/``leftsemi``/``leftanti``/``left_anti``, the left
+   one for ``right``/``right_anti``, either for ``inner``; never for ``outer``).
 3. **hash** — both sides are hash-shuffled on their keys (cast to one dtype
    first when the two key dtypes differ, so ``1`` and ``1.0`` meet) into the
    same number of partitions, then merged partition by partition. The
@@ -57,7 +57,8 @@ __all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
 
 config.update_defaults({"dataframe": {"broadcast-bytes": 32 * 2**20, "merge": {"skew": False}}})
 
-HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti")
+#: ``left_anti``/``right_anti`` are pandas' (3.0) anti joins, which keep the other side's columns (all null)
+HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti", "left_anti", "right_anti")
 
 
 # ------------------------------------------------------------------ the per-partition merge
@@ -591,7 +592,7 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
 def _broadcast_side(left, right, how, broadcast) -> tuple[str, str] | None:
     """``(side, why)`` when one side should be broadcast, else None."""
     candidates = {"inner": ["right", "left"], "left": ["right"], "leftsemi": ["right"], "leftanti": ["right"],
-                  "right": ["left"], "outer": []}[how]
+                  "left_anti": ["right"], "right": ["left"], "right_anti": ["left"], "outer": []}[how]
     if broadcast is False or not candidates:
         return None
     frames = {"left": left, "right": right}

@@ -206,6 +206,25 @@ def test_merge_on_an_index_name(how):
             _assert_same_rows(got, expected)
 
 
+@pytest.mark.parametrize("how", ["left_anti", "right_anti"])
+@pytest.mark.parametrize("strategy", ["hash", "broadcast", "aligned"])
+def test_pandas_anti_joins(pdf, how, strategy):
+    # pandas 3's anti joins keep the other side's columns (null); null keys match each other
+    right = _right_pandas()
+    if strategy == "aligned":
+        lhs, rhs = pdf[["f", "b"]], right[["r"]].iloc[::2]
+        result = dd.from_pandas(lhs, npartitions=4).merge(dd.from_pandas(rhs, npartitions=3), how=how,
+                                                           left_index=True, right_index=True)
+        assert "strategy='aligned'" in result.explain_text()
+        expected = lhs.merge(rhs, how=how, left_index=True, right_index=True)
+        pd.testing.assert_frame_equal(result.compute().sort_index(), expected.sort_index())
+        return
+    left_df, right_df = partitioned(pdf, "empty-parts"), dd.from_pandas(right, npartitions=3)
+    result = left_df.merge(right_df, on="n", how=how, broadcast=strategy == "broadcast")
+    assert f"strategy='{strategy}'" in result.explain_text()
+    _assert_same_rows(result.compute(), pdf.merge(right, on="n", how=how))
+
+
 def test_merge_keys_must_be_names(pdf):
     left_df = dd.from_pandas(pdf, npartitions=2)
     with pytest.raises(TypeError, match="left_on= takes column names, got a Series; assign it as a column"):
