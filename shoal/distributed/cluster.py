@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import inspect
 import logging
 import math
+import numbers
 import os
 import signal
 import subprocess
@@ -34,6 +36,42 @@ from .worker import Worker
 logger = logging.getLogger("shoal.distributed.cluster")
 
 __all__ = ["LocalCluster"]
+
+
+def _check_count(value: Any, name: str, minimum: int) -> int | None:
+    """``value`` as an int (``None`` stays ``None``); a clear error for anything else.
+
+    >>> _check_count(2.0, "n_workers", 0)
+    2
+    >>> _check_count(-1, "n_workers", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_workers must be at least 0, got -1
+    """
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_scheduler_options(options: dict) -> None:
+    """Refuse keywords neither LocalCluster nor the Scheduler takes, naming them (they used
+    to fail inside SchedulerState, which the user never called)."""
+    from .state import SchedulerState
+
+    known = set()
+    for function in (LocalCluster.__init__, Scheduler.__init__, SchedulerState.__init__):
+        known.update(name for name, p in inspect.signature(function).parameters.items()
+                     if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self")
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"LocalCluster() got unexpected keyword arguments {unknown}; it takes "
+                        f"{sorted(known)}.")
 
 
 def _default_layout(n_workers: int | None, threads_per_worker: int | None, processes: bool) -> tuple[int, int]:
@@ -104,6 +142,9 @@ class LocalCluster:
                  processes: bool = True, memory_limit: int | None = None, host: str = "127.0.0.1",
                  scheduler_port: int = 0, asynchronous: bool = False, worker_start_timeout: float = 60.0,
                  security: Any = None, nanny: bool = True, **scheduler_options: Any):
+        n_workers = _check_count(n_workers, "n_workers", 0)
+        threads_per_worker = _check_count(threads_per_worker, "threads_per_worker", 1)
+        _check_scheduler_options(scheduler_options)
         self.security = as_security(security)
         self.nanny = nanny
         self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)
@@ -175,8 +216,9 @@ class LocalCluster:
         copied to the workers that stay, so no future loses its data. Only
         ``scale(0)`` drops data, having nowhere to put it.
         """
-        if n < 0:
-            raise ValueError(f"scale(n): n must be >= 0, got {n}")
+        if n is None:
+            raise TypeError("scale(n) needs the number of workers to have, e.g. cluster.scale(4)")
+        n = _check_count(n, "scale(n): n", 0)
 
         async def scale():
             await self._stop_adaptive()

@@ -165,3 +165,30 @@ def test_scatter_keeps_the_container_type(client):
     assert client.gather(client.scatter([7, 8], direct=True)) == [7, 8]
     with pytest.raises(TypeError, match="iterator"):
         client.scatter(x for x in [1, 2])
+
+
+# ---------------------------------------------------------------- LocalCluster
+@pytest.mark.parametrize("options, error, match", [
+    ({"n_workers": -1}, ValueError, "n_workers must be at least 0, got -1"),
+    ({"n_workers": "2"}, TypeError, "n_workers must be a whole number, got str"),
+    ({"n_workers": 1.5}, TypeError, "n_workers must be a whole number"),
+    ({"n_workers": 0, "threads_per_worker": 0}, ValueError, "threads_per_worker must be at least 1"),
+    ({"n_workers": 0, "bogus": 1}, TypeError, r"unexpected keyword arguments \['bogus'\]"),
+])
+def test_local_cluster_refuses_bad_arguments_before_starting(options, error, match):
+    with pytest.raises(error, match=match):
+        LocalCluster(processes=False, **options)
+
+
+def test_local_cluster_scale_takes_whole_numbers_only(cluster):
+    with pytest.raises(ValueError, match="at least 0"):
+        cluster.scale(-1)
+    with pytest.raises(TypeError, match="whole number"):
+        cluster.scale("3")
+    with pytest.raises(TypeError, match="number of workers"):
+        cluster.scale(None)
+    cluster.scale(3.0)  # an integral float is a count
+    assert len(cluster.scheduler_info()["workers"]) == 3
+    # Scheduler options still pass through LocalCluster.
+    with LocalCluster(n_workers=0, processes=False, allowed_failures=1) as small:
+        assert small.scheduler.state.allowed_failures == 1
