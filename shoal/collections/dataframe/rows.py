@@ -83,8 +83,8 @@ def nlargest(frame, n=5, columns=None, keep="first", split_every=None, method="n
         if columns is None:
             raise TypeError(f"{method}: give the column(s) to order by in columns=")
         frame._check_columns([columns] if not isinstance(columns, list) else columns, f"{method} column")
-    if keep == "all":
-        raise NotImplementedError(f"{method}(keep='all') is not supported; use 'first' or 'last'")
+    if keep not in ("first", "last", "all"):
+        raise ValueError(f"{method}: keep must be 'first', 'last' or 'all', got {keep!r}")
     kwargs = {"method": method, "n": n, "columns": columns, "keep": keep}
     meta = make_meta(frame._meta)
     return new_collection(TreeReduce(frame._expr, _top_in_order, _top_of_in_order, _top_of, kwargs, split_every, meta, method))

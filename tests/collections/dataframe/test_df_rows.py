@@ -33,3 +33,14 @@ def test_nlargest_nsmallest(frames, method):
     assert_eq(getattr(df, method)(5, ["k", "f"]), getattr(pdf, method)(5, ["k", "f"]))
     assert_eq(getattr(df.f, method)(4), getattr(pdf.f, method)(4))
     assert_eq(getattr(df.i, method)(3, keep="last"), getattr(pdf.i, method)(3, keep="last"))
+
+
+@pytest.mark.parametrize("method", ["nlargest", "nsmallest"])
+@pytest.mark.parametrize("n", [1, 3, 10])
+def test_nlargest_nsmallest_keep_all_ties(frames, method, n):
+    pdf, df = frames  # k holds 4 values over 60 rows: every cut falls among ties
+    assert_eq(getattr(df, method)(n, "k", keep="all", split_every=2), getattr(pdf, method)(n, "k", keep="all"))
+    assert_eq(getattr(df, method)(n, ["k", "b"], keep="all"), getattr(pdf, method)(n, ["k", "b"], keep="all"))
+    assert_eq(getattr(df.k, method)(n, keep="all"), getattr(pdf.k, method)(n, keep="all"))
+    with pytest.raises(ValueError, match="keep must be 'first', 'last' or 'all'"):
+        getattr(df, method)(n, "k", keep="middle")
