@@ -113,7 +113,8 @@ def test_projection_pushdown_reads_only_used_columns(tmp_path, monkeypatch):
     assert [r.columns_ for r in readers] == [["a", "x1", "x2"]]
     expected = (pdf.x1 + pdf.x2)[pdf.a > 100].sum()
     assert_eq(query, expected)
-    assert len(read) == 2 and all(cols == ["a", "x1", "x2"] for _, cols in read)
+    # the used columns, plus the index (written as a column) that keeps the rows' labels
+    assert len(read) == 2 and all(cols == ["a", "x1", "x2", "__index_level_0__"] for _, cols in read)
     used = sum(_bytes_of(path, set(cols)) for path, cols in read)
     everything = sum(_bytes_of(path, None) for path, _ in read)
     assert used < 0.4 * everything  # 3 of 14 columns
@@ -233,7 +234,7 @@ def test_divisions_from_statistics_of_a_sorted_index(tmp_path):
 
 def test_computing_together_reads_shared_files_once(tmp_path, monkeypatch):
     pdf = _table(400, ncols=4)
-    dd.from_pandas(pdf, npartitions=2).to_parquet(str(tmp_path / "ds"))
+    dd.from_pandas(pdf, npartitions=2).to_parquet(str(tmp_path / "ds"), write_index=False)
     read = []
     original = parquet_module._read_fragment
 
@@ -264,3 +265,18 @@ def test_divisions_from_statistics_of_a_sorted_datetime_index(tmp_path, tz):
     assert_eq(df, pd.read_parquet(tmp_path / "ds"), check_freq=False)  # (concatenation forgets the freq)
     window = slice(pdf.index[100], pdf.index[140])
     assert_eq(df.loc[window], pdf.loc[window], check_freq=False)
+
+
+@pytest.mark.parametrize("index_name", [None, "a"])
+def test_roundtrip_keeps_the_index_labels_of_every_partition(tmp_path, index_name):
+    # A RangeIndex kept only as metadata restarted at 0 in every file when read back as one dataset.
+    pdf = _table(100)
+    if index_name is not None:
+        pdf = pdf.set_index(index_name)
+    df = dd.from_pandas(pdf, npartitions=4)
+    df.to_parquet(str(tmp_path / "ds"))
+    back = dd.read_parquet(str(tmp_path / "ds"))
+    assert back.divisions == df.divisions
+    assert_eq(back, pdf)
+    pd.testing.assert_frame_equal(pd.read_parquet(str(tmp_path / "ds")), pdf)
+    assert_eq(dd.read_parquet(str(tmp_path / "ds"), columns=["f"], filters=[("f", ">", 0)]), pdf[pdf.f > 0][["f"]])

@@ -304,6 +304,10 @@ def _normalize_filters(filters):
 
 def _write_parquet_partition(part, path, index, partition_on, number, kwargs):
     """Write one partition; returns ``(file name, its footer metadata or None)``."""
+    if index is None:
+        # Store the index labels as a column even for a RangeIndex: kept only as metadata, each file's
+        # range is lost when the files are read as one dataset (every piece would restart at 0).
+        index = True
     if partition_on:
         part.to_parquet(path, partition_cols=list(partition_on), index=index,
                         basename_template=f"part.{number}.{{i}}.parquet", **kwargs)
@@ -351,6 +355,8 @@ def to_parquet(df, path, partition_on: list | str | None = None, write_index: bo
     numbered after the ones already there. Without ``partition_on``, the
     ``_common_metadata`` and ``_metadata`` files pandas, pyarrow and Dask
     read are written too (``write_metadata_file=False`` skips them).
+    The index is written as a column (also a RangeIndex) unless
+    ``write_index=False``, so ``read_parquet`` gives back the same labels.
     Returns the files written.
     """
     if overwrite and append:
