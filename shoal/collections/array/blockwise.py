@@ -122,6 +122,8 @@ def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_
             letter_chunks[letter] = (1,)
         elif letter in out_ind or not concatenate:
             letter_chunks[letter] = common_chunks(*cuts)
+        elif all(len(c) == 1 and c[0] != c[0] for c in cuts):
+            letter_chunks[letter] = cuts[0]  # single blocks of unknown (nan) length: nothing to cut or check
         else:
             lengths = {sum(c) for c in cuts}
             if len(lengths) != 1:

@@ -77,12 +77,77 @@ def _unique_all(parts: list) -> np.ndarray:
     return np.unique(np.concatenate([np.asarray(p).ravel() for p in parts]))
 
 
-def unique(x: Any, split_every: int | None = None) -> Array:
-    """``numpy.unique`` (sorted distinct values; the ``return_*`` options are not implemented yet)."""
+def unique(x: Any, return_index: bool = False, return_inverse: bool = False, return_counts: bool = False,
+           split_every: int | None = None) -> Any:
+    """``numpy.unique``: the sorted distinct values (length unknown until computed), and on request the
+    flat position of each one's first occurrence, the inverse (shaped like ``x``, as NumPy 2 gives it) and
+    the counts; a tuple of lazy Arrays then, in NumPy's order.
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> values, counts = unique(from_array(np.array([3, 1, 3, 2, 1, 3]), chunks=4), return_counts=True)
+    >>> values.compute(scheduler="sync").tolist(), counts.compute(scheduler="sync").tolist()
+    ([1, 2, 3], [2, 1, 3])
+    """
     from .creation import asarray
 
     x = asarray(x)
-    return _summary(x, np.unique, _unique_all, _unique_all, math.nan, x.dtype, "unique", split_every)
+    if not (return_index or return_inverse or return_counts):
+        return _summary(x, np.unique, _unique_all, _unique_all, math.nan, x.dtype, "unique", split_every)
+    from .blockwise import blockwise, map_blocks
+    from .creation import arange
+
+    flat = x.ravel()
+    if any(math.isnan(c) for c in flat.chunks[0]):
+        raise ValueError("unique(return_index/return_inverse/return_counts) needs known chunk sizes (nan chunks); "
+                         "call compute_chunk_sizes() first")
+    records_dtype = np.dtype([("value", x.dtype), ("index", np.intp), ("count", np.intp)])
+    positions = arange(flat.shape[0], chunks=flat.chunks, dtype=np.intp)
+    per_block = blockwise(_unique_records, "i", flat, "i", positions, "i", dtype=records_dtype,
+                          adjust_chunks={"i": _unknown_length})
+    merged = _summary(per_block, _identity, _merge_unique_records, _merge_unique_records, math.nan, records_dtype,
+                      "unique", split_every)
+    values = map_blocks(_record_field, merged, field="value", dtype=x.dtype)
+    results = [values]
+    if return_index:
+        results.append(map_blocks(_record_field, merged, field="index", dtype=np.intp))
+    if return_inverse:
+        letters = "abcdefghijklmnopqrstuvwxyz"[:x.ndim]
+        results.append(blockwise(_inverse_positions, letters, values, "Z", x, letters, dtype=np.intp))
+    if return_counts:
+        results.append(map_blocks(_record_field, merged, field="count", dtype=np.intp))
+    return tuple(results)
+
+
+def _unknown_length(_: int) -> float:
+    return math.nan
+
+
+def _unique_records(block: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    values, first, counts = np.unique(block, return_index=True, return_counts=True)
+    records = np.empty(len(values), dtype=[("value", block.dtype), ("index", np.intp), ("count", np.intp)])
+    records["value"], records["index"], records["count"] = values, positions[first], counts
+    return records
+
+
+def _merge_unique_records(parts: list) -> np.ndarray:
+    everything = np.concatenate(parts)
+    values, inverse = np.unique(everything["value"], return_inverse=True)
+    records = np.empty(len(values), dtype=everything.dtype)
+    records["value"] = values
+    records["index"] = np.iinfo(np.intp).max
+    np.minimum.at(records["index"], inverse, everything["index"])  # the earliest occurrence over all blocks
+    records["count"] = 0
+    np.add.at(records["count"], inverse, everything["count"])
+    return records
+
+
+def _record_field(records: np.ndarray, field: str) -> np.ndarray:
+    return np.ascontiguousarray(records[field])
+
+
+def _inverse_positions(values: np.ndarray, block: np.ndarray) -> np.ndarray:
+    # values is sorted as np.unique sorts (nan last), which is the order searchsorted assumes
+    return np.searchsorted(values, block).astype(np.intp, copy=False)
 
 
 # --------------------------------------------------------------------- bincount

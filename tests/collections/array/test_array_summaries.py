@@ -28,6 +28,29 @@ def test_unique_and_bincount(chunks, sched):
     assert_eq(sa.bincount(x, weights=sa.from_array(W, chunks=50)), np.bincount(V, weights=W), scheduler=sched)
 
 
+WITH_NAN = np.array([2.5, np.nan, -1.0, 2.5, np.nan, 0.0, -1.0, 7.0])
+
+
+@pytest.mark.parametrize("data, chunks", [
+    (V, 60), (V, 1), (rng.integers(0, 6, (6, 7)), (4, 3)), (rng.integers(0, 6, (6, 7)), ((1, 5), (7,))),
+    (WITH_NAN, 3), (np.array(list("mississippi")), 4), (F > 0, 7), (np.array([], dtype=float), 2),
+    (np.array([4]), 1),
+], ids=["ints", "ints-one-per-block", "2d", "2d-uneven", "nan", "str", "bool", "empty", "one-element"])
+def test_unique_return_index_inverse_counts(data, chunks, sched):
+    """The three ``return_*`` options of ``numpy.unique``, alone and together, in NumPy's order."""
+    x = sa.from_array(data, chunks=chunks)
+    options = ["return_index", "return_inverse", "return_counts"]
+    for chosen in ([o] for o in options):
+        kwargs = dict.fromkeys(chosen, True)
+        result, expected = sa.unique(x, split_every=2, **kwargs), np.unique(data, **kwargs)
+        assert isinstance(result, tuple) and len(result) == len(expected) == 2
+        for lazy, eager in zip(result, expected):
+            assert_eq(lazy, eager, scheduler=sched)
+    everything = dict.fromkeys(options, True)
+    for lazy, eager in zip(np.unique(x, **everything), np.unique(data, **everything)):
+        assert_eq(lazy, eager, scheduler=sched)
+
+
 @pytest.mark.parametrize("chunks", [(7, 11), 1])
 def test_histogram(chunks, sched):
     x = sa.from_array(F, chunks=chunks)
