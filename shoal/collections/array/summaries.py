@@ -220,14 +220,25 @@ def _edges_of_range(data_range: np.ndarray, bins: int) -> np.ndarray:
     return np.histogram_bin_edges(data_range, bins=bins)
 
 
+def _weighted_histogram_block(pairs: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    return np.histogram(pairs["a"], bins=edges, weights=pairs["w"])[0]
+
+
+def _pair(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    pairs = np.empty(np.broadcast_shapes(a.shape, w.shape), dtype=[("a", a.dtype), ("w", w.dtype)])
+    pairs["a"], pairs["w"] = a, w
+    return pairs
+
+
 def histogram(a: Any, bins: Any = 10, range: tuple | None = None, density: bool = False,
-              split_every: int | None = None) -> tuple:
+              weights: Any = None, split_every: int | None = None) -> tuple:
     """``numpy.histogram``: ``(counts, edges)``, counts lazy.
 
     With bin edges or ``range=`` the edges are known up front (a NumPy array);
     with a number of bins and no range they come from the data's min and max,
     found in the same pass of the graph, so they are a lazy Array too.
     ``density=True`` divides by the total count and the bin widths.
+    ``weights`` (an array of ``a``'s shape) makes each element count its weight.
 
     >>> from shoal.collections.array.creation import from_array
     >>> counts, edges = histogram(from_array(np.array([0.0, 1.0, 1.0, 4.0]), chunks=2), bins=2)
@@ -237,21 +248,32 @@ def histogram(a: Any, bins: Any = 10, range: tuple | None = None, density: bool 
     from .creation import asarray
     from .blockwise import map_blocks
 
+    from .elementwise import elemwise
+
     a = asarray(a)
+    counted, block_counts, counts_dtype = a, _histogram_block, np.intp
+    if weights is not None:
+        weights = asarray(weights)
+        if weights.shape != a.shape:
+            raise ValueError(f"histogram: weights of shape {weights.shape} should have the same shape as a {a.shape}")
+        counts_dtype = np.histogram(np.zeros(1), bins=1, weights=np.ones(1, weights.dtype))[0].dtype
+        counted = elemwise(_pair, a, weights, dtype=[("a", a.dtype), ("w", weights.dtype)])
+        block_counts = _weighted_histogram_block
     if np.ndim(bins) == 0 and range is None:
         data_range = _summary(a, _block_range, _merge_ranges, _merge_ranges, 2, np.float64, "histogram-range",
                               split_every)
         edges = map_blocks(_edges_of_range, data_range, bins=int(bins), chunks=((int(bins) + 1,),),
                            dtype=np.float64)
-        counts = _summary(a, _histogram_block, _sum_all, _sum_all, int(bins), np.intp, "histogram", split_every,
-                          extra=edges)
+        counts = _summary(counted, block_counts, _sum_all, _sum_all, int(bins), counts_dtype, "histogram",
+                          split_every, extra=edges)
     else:
         if np.ndim(bins) == 0:
             edges = np.histogram_bin_edges(np.empty(0), bins=int(bins), range=range)
         else:
             edges = np.asarray(bins)
-        chunk = functools.partial(_histogram_block, edges=edges)
-        counts = _summary(a, chunk, _sum_all, _sum_all, len(edges) - 1, np.intp, "histogram", split_every)
+        chunk = functools.partial(block_counts, edges=edges)
+        counts = _summary(counted, chunk, _sum_all, _sum_all, len(edges) - 1, counts_dtype, "histogram",
+                          split_every)
     if density:
         widths = edges[1:] - edges[:-1]
         counts = counts / (counts.sum() * widths)

@@ -74,6 +74,24 @@ def test_histogram(chunks, sched):
         sa.histogram(sa.from_array(np.array([1.0, np.nan]), chunks=1), bins=3)[0].compute(scheduler=sched)
 
 
+@pytest.mark.parametrize("weights", [rng.random(F.shape), rng.integers(0, 5, F.shape)], ids=["float", "int"])
+@pytest.mark.parametrize("kwargs", [
+    dict(bins=9, range=(-2, 2)), dict(bins=[-5, -1, 0, 0.5, 5]), dict(bins=6), dict(bins=6, density=True),
+    dict(bins=[-5, 0, 5], density=True),
+], ids=repr)
+def test_weighted_histogram(kwargs, weights, sched):
+    """``weights=`` (lazy or NumPy, chunked differently from the data) as in ``numpy.histogram``."""
+    x = sa.from_array(F, chunks=(7, 11))
+    expected_counts, expected_edges = np.histogram(F, weights=weights, **kwargs)
+    for lazy_weights in (sa.from_array(weights, chunks=6), weights):
+        counts, edges = sa.histogram(x, weights=lazy_weights, **kwargs)
+        assert counts.dtype == expected_counts.dtype
+        assert_eq(counts, expected_counts, scheduler=sched)
+        assert_eq(edges, expected_edges, scheduler=sched)
+    with pytest.raises(ValueError, match="same shape"):
+        sa.histogram(x, weights=weights[:5], **kwargs)
+
+
 @pytest.mark.parametrize("k", [1, 5, -4, 600])
 def test_topk_of_the_flattened_array(k, sched):
     x = sa.from_array(F, chunks=(7, 11))
