@@ -182,7 +182,10 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
     if blocksize is not None and (not isinstance(blocksize, numbers.Integral) or blocksize < 1):
         raise ValueError(f"read_text: blocksize must be a positive number of bytes, got {blocksize!r}")
     paths = expand_paths(urlpath)
-    newline = "\n".encode(encoding)  # also fails now, naming an unknown encoding, not in every task
+    # Encoding two newlines (also fails now, naming an unknown encoding, not in
+    # every task) shows whether a newline is the byte b"\n" after any byte
+    # order mark: true of utf-8-sig, false of utf-16.
+    newline_is_byte = "\n\n".encode(encoding).endswith(b"\n\n")
     try:
         codecs.lookup_error(errors)  # else an unknown handler would fail only at the first bad byte
     except LookupError:
@@ -190,7 +193,7 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
             f"read_text: unknown errors={errors!r}; use 'strict', 'replace', 'ignore', 'backslashreplace' "
             "or 'surrogateescape'"
         ) from None
-    if blocksize is not None and newline != b"\n":
+    if blocksize is not None and not newline_is_byte:
         raise ValueError(
             f"read_text: blocksize splits files at b'\\n' bytes, which {encoding} does not use for a newline; "
             "pass blocksize=None to read each file as one partition"

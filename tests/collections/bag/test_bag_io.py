@@ -76,6 +76,14 @@ def test_blocksize_string_and_compressed_blocks_refused(tmp_path):
             db.read_text(path, blocksize=bad)
 
 
+@pytest.mark.parametrize("blocksize", [None, 3, 16])
+def test_utf8_with_a_byte_order_mark_splits_into_blocks(tmp_path, blocksize):
+    path = write(tmp_path / "bom.txt", "".join(f"héllo {i}\n" for i in range(9)), encoding="utf-8-sig")
+    with open(path, encoding="utf-8-sig") as f:
+        expected = f.readlines()
+    assert_eq(db.read_text(path, encoding="utf-8-sig", blocksize=blocksize), expected)
+
+
 def test_utf16_reads_whole_files_and_refuses_blocks(tmp_path):
     path = write(tmp_path / "u16.txt", "ä\nb\n", encoding="utf-16")
     assert db.read_text(path, encoding="utf-16").compute(scheduler="sync") == ["ä\n", "b\n"]
