@@ -133,11 +133,62 @@ def warn_if_exposed(host: str, tls: bool) -> bool:
     return True
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number, 0 (pick a free one) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0..65535 (0 picks a free port)")
+    return port
+
+
+def _nworkers(text: str) -> int | str:
+    """An argparse type: a count, a negative count (cores + 1 + N, as Dask) or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (or 'auto')") from None
+
+
+def _worker_layout(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int]:
+    """(worker processes, threads each) from ``--nworkers`` and ``--nthreads`` (parser.error if impossible)."""
+    cores = os.cpu_count() or 1
+    nworkers, nthreads = args.nworkers, args.nthreads
+    if nthreads is not None and nthreads < 0:
+        parser.error(f"--nthreads must be at least 1 (or 0 for cores / nworkers), got {nthreads}")
+    if nworkers == "auto":
+        from .cluster import _default_layout  # the layout LocalCluster picks for worker processes
+
+        nworkers, auto_threads = _default_layout(None, None, True)
+        nthreads = nthreads or auto_threads
+    elif nworkers < 0:
+        nworkers = cores + 1 + nworkers  # -1: one per core
+    if nworkers < 1:
+        parser.error(f"--nworkers must be at least 1 (or negative: cores + 1 + N, or 'auto'), got {args.nworkers}")
+    return nworkers, nthreads or max(1, cores // nworkers)
+
+
+def _check_local_directory(parser: argparse.ArgumentParser, directory: str | None) -> None:
+    """Make ``--local-directory`` now, so a bad path fails at start rather than at the first spill."""
+    if directory is None:
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--local-directory {directory!r} cannot be created: {error}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        parser.error(f"--local-directory {directory!r} is not writable")
+
+
 def scheduler_parser() -> argparse.ArgumentParser:
     """The command line of ``shoal-scheduler`` (also what tests and docs check commands against)."""
     parser = argparse.ArgumentParser(prog="shoal-scheduler", description="Start a shoal scheduler.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8786, help="port to listen on (default 8786; 0 picks one)")
+    parser.add_argument("--port", type=_port, default=8786, help="port to listen on (default 8786; 0 picks one)")
     parser.add_argument("--heartbeat-timeout", type=float, default=60.0,
                         help="seconds of silence after which a worker is removed")
     parser.add_argument("--dashboard-address", default=None,
@@ -174,6 +225,9 @@ def scheduler_main(argv: list | None = None) -> int:
     except OSError as error:
         print(f"shoal-scheduler: could not listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # e.g. a --dashboard-address that is not host:port
+        print(f"shoal-scheduler: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -181,8 +235,11 @@ def worker_parser() -> argparse.ArgumentParser:
     """The command line of ``shoal-worker`` (also what tests and docs check commands against)."""
     parser = argparse.ArgumentParser(prog="shoal-worker", description="Start shoal workers.")
     parser.add_argument("address", help="the scheduler's address, e.g. tcp://127.0.0.1:8786")
-    parser.add_argument("--nthreads", type=int, default=None, help="threads per worker (default: cores / nworkers)")
-    parser.add_argument("--nworkers", type=int, default=1, help="worker processes to start (default 1)")
+    parser.add_argument("--nthreads", type=int, default=None,
+                        help="threads per worker (default, or 0: cores / nworkers)")
+    parser.add_argument("--nworkers", type=_nworkers, default=1,
+                        help="worker processes to start (default 1; negative: cores + 1 + N; 'auto': as "
+                             "LocalCluster chooses)")
     parser.add_argument("--name", default=None, help="worker name (suffixed -0, -1, ... with --nworkers > 1)")
     parser.add_argument("--host", default="127.0.0.1", help="interface workers listen on (default 127.0.0.1)")
     parser.add_argument("--memory-limit", default=None,
@@ -211,9 +268,8 @@ def worker_main(argv: list | None = None) -> int:
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
-    if args.nworkers < 1:
-        parser.error("--nworkers must be at least 1")
-    nthreads = args.nthreads or max(1, (os.cpu_count() or 1) // args.nworkers)
+    args.nworkers, nthreads = _worker_layout(parser, args)
+    _check_local_directory(parser, args.local_directory)
     from .memory import parse_memory_limit
 
     try:

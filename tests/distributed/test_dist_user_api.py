@@ -192,3 +192,58 @@ def test_local_cluster_scale_takes_whole_numbers_only(cluster):
     # Scheduler options still pass through LocalCluster.
     with LocalCluster(n_workers=0, processes=False, allowed_failures=1) as small:
         assert small.scheduler.state.allowed_failures == 1
+
+
+# ---------------------------------------------------------------- command lines
+def test_cli_worker_layout_flags_as_dask():
+    import os
+
+    from shoal.distributed.cli import _worker_layout, worker_parser
+    from shoal.distributed.cluster import _default_layout
+
+    parser = worker_parser()
+    cores = os.cpu_count() or 1
+
+    def layout(*flags):
+        return _worker_layout(parser, parser.parse_args(["tcp://127.0.0.1:8786", *flags]))
+
+    assert layout() == (1, cores)
+    assert layout("--nthreads", "0") == (1, cores)  # 0 means "pick", as in Dask
+    assert layout("--nworkers", "-1", "--nthreads", "1") == (cores, 1)
+    # 'auto': what LocalCluster() picks for worker processes.
+    assert layout("--nworkers", "auto") == _default_layout(None, None, processes=True)
+    for flags in (["--nthreads", "-2"], ["--nworkers", "0"], ["--nworkers", f"-{cores + 1}"]):
+        with pytest.raises(SystemExit) as exit_info:
+            layout(*flags)
+        assert exit_info.value.code == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["tcp://127.0.0.1:8786", "--nworkers", "many"])
+
+
+def test_cli_bad_port_and_local_directory_fail_at_parse(tmp_path, capsys):
+    from shoal.distributed.cli import _check_local_directory, scheduler_parser, worker_parser
+
+    for port in ("99999", "-5", "http"):
+        with pytest.raises(SystemExit):
+            scheduler_parser().parse_args(["--port", port])
+        assert "--port" in capsys.readouterr().err
+    assert scheduler_parser().parse_args(["--port", "0"]).port == 0
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    with pytest.raises(SystemExit):
+        _check_local_directory(worker_parser(), str(a_file / "sub"))
+    assert "--local-directory" in capsys.readouterr().err
+    new_directory = tmp_path / "made" / "here"
+    _check_local_directory(worker_parser(), str(new_directory))
+    assert new_directory.is_dir()
+
+
+def test_cli_scheduler_bad_dashboard_address_is_one_line_not_a_traceback():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "shoal.distributed.cli", "scheduler", "--port", "0",
+                           "--dashboard-address", "nonsense"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "dashboard_address='nonsense'" in done.stderr
