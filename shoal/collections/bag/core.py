@@ -279,6 +279,12 @@ class Bag(_Lazy):
         """``x[key]`` for every element; a list of keys gives tuples; ``default`` for missing ones."""
         return self._stage(Pluck(key, default))
 
+    def unzip(self, n: int) -> tuple:
+        """``n`` bags from a bag of ``n``-tuples, as ``zip(*bag)`` (Dask's ``unzip``)."""
+        if not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"unzip: n must be a positive integer (the length of the tuples), got {n!r}")
+        return tuple(self.pluck(i) for i in builtins.range(n))
+
     def map_partitions(self, func: Callable, *args: Any, **kwargs: Any) -> "Bag":
         """``func(partition, *args, **kwargs)`` for every partition (a list); returns the new partition.
 

@@ -168,6 +168,16 @@ def test_starmap_flatten_pluck(shape, scheduler):
               scheduler=scheduler)
 
 
+def test_unzip(shape, scheduler):
+    triples = [(x, str(x), -x) for x in DATA]
+    bags = shape(triples).unzip(3)
+    assert len(bags) == 3
+    for got, expected in zip(bags, zip(*triples)):
+        assert_eq(got, list(expected), scheduler=scheduler)
+    with pytest.raises(ValueError, match="positive integer"):
+        shape(triples).unzip(0)
+
+
 def test_map_partitions(shape, scheduler):
     b = shape(DATA)
     got = b.map_partitions(lambda part: [len(part)]).compute(scheduler=scheduler)
