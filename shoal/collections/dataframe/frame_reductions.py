@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .meta import is_frame_like, make_meta, meta_nonempty
-from .reductions import REDUCTIONS, TreeReduce, user_reduction_functions
+from .reductions import REDUCTIONS, TreeReduce, min_count_reduction, user_reduction_functions
 
 __all__ = ["ReductionMethods"]
 
@@ -45,11 +45,23 @@ class ReductionMethods:
         return self._reduce_with("reduction", *funcs, split_every=split_every,
                                  meta=make_meta(meta) if meta is not None else None)
 
-    def sum(self, skipna=True, split_every=None, **kwargs):
+    def sum(self, skipna=True, split_every=None, min_count=0, **kwargs):
+        if min_count:
+            return self._min_count_reduction("sum", min_count, split_every, skipna=skipna, **kwargs)
         return self._reduction("sum", split_every, skipna=skipna, **kwargs)
 
-    def prod(self, skipna=True, split_every=None, **kwargs):
+    def prod(self, skipna=True, split_every=None, min_count=0, **kwargs):
+        if min_count:
+            return self._min_count_reduction("prod", min_count, split_every, skipna=skipna, **kwargs)
         return self._reduction("prod", split_every, skipna=skipna, **kwargs)
+
+    def _min_count_reduction(self, name: str, min_count: int, split_every, **kwargs):
+        """``sum``/``prod`` that are NaN unless the whole data holds ``min_count`` values (pandas' ``min_count``)."""
+        # the meta is pandas' dtype when enough values are present; a NaN result keeps pandas' float
+        plain = self._reduction(name, split_every, **kwargs)
+        spec = min_count_reduction(name)
+        return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, {**kwargs, "min_count": min_count},
+                                 split_every, plain._meta)
 
     product = prod
 

@@ -30,7 +30,7 @@ from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .meta import is_frame_like, make_meta, meta_nonempty
 
-__all__ = ["TreeReduce", "REDUCTIONS", "Reduction", "user_reduction_functions"]
+__all__ = ["TreeReduce", "REDUCTIONS", "Reduction", "min_count_reduction", "user_reduction_functions"]
 
 DEFAULT_SPLIT_EVERY = 8
 
@@ -189,6 +189,27 @@ def _simple(method: str, combine_method: str | None = None, skip_empty: bool = F
     return Reduction(method, chunk, combine, aggregate)
 
 
+def min_count_reduction(method: str) -> Reduction:
+    """``sum``/``prod`` with pandas' ``min_count``: partials carry the count of values, so the threshold
+    is judged on the whole data (per partition, a small partition would wrongly turn to NaN)."""
+
+    def chunk(part, skipna=True, min_count=0, numeric_only=False):
+        kw = {"numeric_only": numeric_only} if isinstance(part, pd.DataFrame) else {}
+        return (getattr(part, method)(skipna=skipna, **kw), part.count(**kw))
+
+    def combine(partials, skipna=True, **kwargs):
+        values = _stack([p[0] for p in partials])
+        return (getattr(values, method)(skipna=skipna), _stack([p[1] for p in partials]).sum())
+
+    def aggregate(partials, skipna=True, min_count=0, **kwargs):
+        total, count = combine(partials, skipna=skipna)
+        if isinstance(total, pd.Series):
+            return total.where(count >= min_count)
+        return total if count >= min_count else np.float64(np.nan)
+
+    return Reduction(method, chunk, combine, aggregate)
+
+
 # ------------------------------------------------------------------ mean, var, std
 
 
@@ -197,30 +218,32 @@ def _mean_chunk(part, skipna=True, numeric_only=False):
     return (part.sum(skipna=skipna, **kw), part.count(**kw) if not skipna else part.count(**kw))
 
 
-def _mean_combine(partials, **kwargs):
+def _mean_combine(partials, skipna=True, **kwargs):
     sums = [p[0] for p in partials]
     counts = [p[1] for p in partials]
-    return (_stack(sums).sum(), _stack(counts).sum())
+    # skipna=False: a partition's NaN sum must reach the result, not be skipped when the sums are added
+    return (_stack(sums).sum(skipna=skipna), _stack(counts).sum())
 
 
-def _mean_aggregate(partials, **kwargs):
-    total, count = _mean_combine(partials)
+def _mean_aggregate(partials, skipna=True, **kwargs):
+    total, count = _mean_combine(partials, skipna=skipna)
     if isinstance(total, pd.Series):
         return total / count.where(count > 0, np.nan)
     return total / count if count else np.nan
 
 
 def _var_chunk(part, skipna=True, ddof=1, numeric_only=False):
+    # skipna=False: missing values count as rows, so their NaN mean and M2 reach the result
     if isinstance(part, pd.DataFrame):
         if numeric_only:
             part = part.select_dtypes(include=["number", "bool"])
-        n = part.count()
-        mean = part.mean()
-        m2 = ((part - mean) ** 2).sum()
+        n = part.count() if skipna else pd.Series(len(part), index=part.columns)
+        mean = part.mean(skipna=skipna)
+        m2 = ((part - mean) ** 2).sum(skipna=skipna)
         return (n.astype("float64"), mean.astype("float64"), m2.astype("float64"))
-    n = part.count()
-    mean = part.mean() if n else np.nan
-    m2 = float(((part - mean) ** 2).sum()) if n else 0.0
+    n = part.count() if skipna else len(part)
+    mean = part.mean(skipna=skipna) if n else np.nan
+    m2 = float(((part - mean) ** 2).sum(skipna=skipna)) if n else 0.0
     return (float(n), float(mean) if n else np.nan, m2)
 
 

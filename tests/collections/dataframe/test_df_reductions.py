@@ -127,3 +127,28 @@ def test_arithmetic_on_reduction_results(frames, scheduler):
     assert_eq(df.i.sum() + df.f.mean() * 2, pdf.i.sum() + pdf.f.mean() * 2)
     assert bool((df.i.max() > 5).compute()) == bool(pdf.i.max() > 5)
     assert_eq(df.f - df.f.sum() / df.f.count(), pdf.f - pdf.f.sum() / pdf.f.count())
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std", "sem"])
+def test_skipna_false_lets_a_missing_value_through(frames, name):
+    # the partials' NaN was skipped when they were combined: mean(skipna=False) ignored the NaN
+    pdf, df = frames
+    for col in ["f", "i"]:
+        assert_eq(getattr(df[col], name)(skipna=False, split_every=2), getattr(pdf[col], name)(skipna=False))
+    assert_eq(getattr(df[["i", "f", "k"]], name)(skipna=False), getattr(pdf[["i", "f", "k"]], name)(skipna=False))
+    all_missing = pdf.f.where(pdf.i < 0)
+    assert_eq(getattr(dd.from_pandas(all_missing, npartitions=3), name)(skipna=False),
+              getattr(all_missing, name)(skipna=False))
+
+
+@pytest.mark.parametrize("name", ["sum", "prod"])
+def test_min_count_is_judged_on_the_whole_data(frames, name):
+    # min_count was applied to each partition, so a sum with enough values overall came out as 0 or NaN
+    pdf, df = frames
+    counts = pdf[["i", "f"]].count()
+    for min_count in [1, int(counts["f"]), int(counts["f"]) + 1, len(pdf) + 1]:
+        for col in ["i", "f"]:
+            assert_eq(getattr(df[col] % 3 + 1, name)(min_count=min_count, split_every=2),
+                      getattr(pdf[col] % 3 + 1, name)(min_count=min_count))
+        assert_eq(getattr(df[["i", "f"]] % 3 + 1, name)(min_count=min_count),
+                  getattr(pdf[["i", "f"]] % 3 + 1, name)(min_count=min_count))
