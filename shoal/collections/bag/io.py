@@ -27,7 +27,7 @@ from typing import Any, Callable
 from ...taskgraph.core import Ref, Task
 from ...taskgraph.expr import Expr
 
-__all__ = ["read_text", "to_textfiles", "to_dataframe", "TextDecodeError", "ReadText"]
+__all__ = ["read_text", "to_textfiles", "to_dataframe", "TextDecodeError", "ReadText", "ReadTextFiles"]
 
 COMPRESSIONS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 EXTENSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz"}
@@ -164,17 +164,50 @@ class ReadText(Expr):
         return {"files": len({b[0] for b in self.blocks})}
 
 
+def read_files(blocks: tuple, encoding: str, errors: str, include_path: bool) -> list:
+    """The lines of several whole files, one after another (``files_per_partition``)."""
+    lines: list = []
+    for path, start, length, compression, _ in blocks:
+        lines.extend(read_block(path, start, length, compression, encoding, errors, include_path))
+    return lines
+
+
+class ReadTextFiles(Expr):
+    """Lines of text files, several files a partition: ``groups`` is a tuple of tuples of blocks."""
+
+    _parameters = ["groups", "encoding", "errors", "include_path"]
+
+    @property
+    def npartitions(self) -> int:
+        return len(self.groups)
+
+    def _task(self, index: int):
+        return Task(self._key(index), read_files, self.groups[index], self.encoding, self.errors, self.include_path)
+
+    def _explain_args(self) -> dict:
+        return {"files": sum(len(g) for g in self.groups)}
+
+
 def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str | None = "infer",
-              encoding: str = "utf-8", errors: str = "strict", include_path: bool = False):
+              encoding: str = "utf-8", errors: str = "strict", include_path: bool = False,
+              files_per_partition: int | None = None):
     """A bag of the lines of text files: a path, a glob pattern, or a list of them.
 
     One partition per file, or per ``blocksize`` bytes of uncompressed files
-    (``"64 MiB"`` style strings work). Compression is inferred from the
-    extension (``.gz``, ``.bz2``, ``.xz``). ``include_path=True`` gives
-    ``(line, path)`` pairs.
+    (``"64 MiB"`` style strings work), or per ``files_per_partition`` files
+    (for many small files). Compression is inferred from the extension
+    (``.gz``, ``.bz2``, ``.xz``). ``include_path=True`` gives ``(line, path)``
+    pairs.
     """
     from .core import Bag
 
+    if files_per_partition is not None:
+        if blocksize is not None:
+            raise ValueError("read_text: give blocksize (split files) or files_per_partition (group them), not both")
+        if not isinstance(files_per_partition, numbers.Integral) or files_per_partition < 1:
+            raise ValueError(
+                f"read_text: files_per_partition must be a positive integer, got {files_per_partition!r}"
+            )
     if isinstance(blocksize, str):
         blocksize = parse_bytes(blocksize)
     if isinstance(blocksize, float) and blocksize.is_integer():
@@ -213,6 +246,9 @@ def read_text(urlpath: Any, blocksize: int | str | None = None, compression: str
         size = stat.st_size
         for start in range(0, max(size, 1), blocksize):
             blocks.append((path, start, blocksize, None, stat.st_mtime_ns))
+    if files_per_partition is not None:
+        groups = tuple(tuple(blocks[i:i + files_per_partition]) for i in range(0, len(blocks), files_per_partition))
+        return Bag(ReadTextFiles(groups, encoding, errors, include_path))
     return Bag(ReadText(tuple(blocks), encoding, errors, include_path))
 
 

@@ -49,6 +49,26 @@ def test_read_text_matches_python(tmp_path, ext, scheduler):
     assert_eq(db.read_text(paths[::-1]), plain_lines(paths[::-1]), scheduler=scheduler)
 
 
+@pytest.mark.parametrize("files_per_partition", [1, 2, 3, 10])
+def test_files_per_partition_groups_small_files(tmp_path, files_per_partition, scheduler):
+    exts = ["", ".gz", ".bz2", ".xz", ""]
+    paths = [write(tmp_path / f"f{i}.txt{ext}", t) for i, (t, ext) in enumerate(zip(TEXTS, exts))]
+    b = db.read_text(str(tmp_path / "f*"), files_per_partition=files_per_partition)
+    assert b.npartitions == -(-len(paths) // files_per_partition)
+    assert_eq(b, plain_lines(paths), scheduler=scheduler)
+    with_paths = db.read_text(paths, files_per_partition=files_per_partition, include_path=True)
+    assert_eq(with_paths, [(line, p) for p in paths for line in plain_lines([p])], scheduler=scheduler)
+
+
+def test_files_per_partition_refuses_bad_values(tmp_path):
+    path = write(tmp_path / "a.txt", "a\n")
+    with pytest.raises(ValueError, match="not both"):
+        db.read_text(path, blocksize=10, files_per_partition=2)
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match="files_per_partition must be a positive integer"):
+            db.read_text(path, files_per_partition=bad)
+
+
 @pytest.mark.parametrize("blocksize", [1, 7, 20, 64, 10_000])
 def test_blocksize_splits_at_line_boundaries(tmp_path, blocksize):
     text = "".join(f"line {i} " + "x" * (i % 13) + "\n" for i in range(60)) + "last without newline"
