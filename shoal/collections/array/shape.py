@@ -156,8 +156,9 @@ def _cast(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return block.astype(dtype)
 
 
-def concatenate(seq: Any, axis: int = 0) -> Array:
+def concatenate(seq: Any, axis: int | None = 0) -> Array:
     """``numpy.concatenate`` of Arrays (and array-likes) along ``axis``; other axes are rechunked to agree.
+    ``axis=None`` joins the flattened arrays.
 
     >>> from shoal.collections.array.creation import arange
     >>> concatenate([arange(3, chunks=2), arange(2, chunks=2)]).compute(scheduler="sync").tolist()
@@ -170,6 +171,8 @@ def concatenate(seq: Any, axis: int = 0) -> Array:
     arrays = [asarray(a) for a in seq]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
     ndim = arrays[0].ndim
     if ndim == 0:
         raise ValueError("zero-dimensional arrays cannot be concatenated")

@@ -24,6 +24,14 @@ def test_concatenate(chunks, sched):
     assert_eq(sa.concatenate([x > 3, y > 3]), np.concatenate([A > 3, B > 3]), scheduler=sched)
 
 
+def test_concatenate_with_axis_none_joins_the_flattened_arrays(sched):
+    x = sa.from_array(A, chunks=(2, 3))
+    pieces = [x, x[:, ::-2].T, np.arange(5), sa.from_array(np.float64(7.5))]
+    eager = [A, A[:, ::-2].T, np.arange(5), np.float64(7.5)]
+    assert_eq(sa.concatenate(pieces, axis=None), np.concatenate([np.ravel(e) for e in eager]), scheduler=sched)
+    assert_eq(np.concatenate([x, x > 0], axis=None), np.concatenate([A, A > 0], axis=None), scheduler=sched)
+
+
 def test_concatenate_errors_name_the_shapes():
     x = sa.from_array(A, chunks=2)
     with pytest.raises(ValueError, match=r"along dimension 1.*\(3, 4\), \(3, 3\)"):
