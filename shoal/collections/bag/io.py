@@ -392,7 +392,12 @@ def partition_to_frame(partition: list, columns: Any, meta: Any):
 
 def _as_meta_dtype(column, name: Any, dtype: Any):
     try:
-        return column.astype(dtype)
+        converted = column.astype(dtype)
+        missing = int(column.isna().sum())
+        if missing and int(converted.isna().sum()) < missing:
+            # bool has no missing value: astype would quietly make None False
+            raise ValueError(f"{missing} missing value(s) cannot be held by {dtype}")
+        return converted
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"to_dataframe: column {name!r} holds values that do not fit its dtype {dtype} ({err}); "

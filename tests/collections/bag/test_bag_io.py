@@ -275,5 +275,9 @@ def test_to_dataframe_meta_forms_and_a_value_that_does_not_fit():
     late_none = db.from_sequence([{"a": i} for i in range(6)] + [{"a": None}], npartitions=2)
     with pytest.raises(ValueError, match="column 'a'.*meta="):
         late_none.to_dataframe().compute(scheduler="sync")
+    # nor in a bool column, where pandas would quietly make it False
+    late_none_flag = db.from_sequence([{"a": True}] * 6 + [{"a": None}], npartitions=2)
+    with pytest.raises(ValueError, match="column 'a'.*missing value"):
+        late_none_flag.to_dataframe().compute(scheduler="sync")
     got = late_none.to_dataframe(meta={"a": "float64"}).compute(scheduler="sync").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, pd.DataFrame([{"a": i} for i in range(6)] + [{"a": None}], dtype="float64"))
