@@ -104,18 +104,45 @@ class ReductionMethods:
             raise TypeError(f"{what} needs numeric data; this Series has dtype {meta.dtype}")
         return self
 
-    def describe(self, split_every=None):
-        """count, mean, std, min, quartiles (approximate, see ``quantile``) and max of the numeric columns."""
+    def describe(self, percentiles=None, split_every=None):
+        """count, mean, std, min, percentiles (approximate, see ``quantile``; quartiles by default) and max
+        of the numeric columns (booleans left out, as pandas does)."""
+        import functools
+
         from .quantiles import Gather, assemble_describe
 
-        frame = self._numeric_only("describe")
+        frame = self._describable()
+        fake = meta_nonempty(frame._meta).describe(percentiles=percentiles)
+        quantiles = sorted({0.25, 0.5, 0.75} if percentiles is None else {float(q) for q in percentiles})
+        if len(fake.index) - 5 > len(quantiles):  # pandas added the median to the percentiles asked for
+            quantiles = sorted(set(quantiles) | {0.5})
         parts = [frame.count(split_every=split_every), frame.mean(split_every=split_every),
                  frame.std(split_every=split_every), frame.min(split_every=split_every),
-                 frame.quantile([0.25, 0.5, 0.75], split_every=split_every), frame.max(split_every=split_every)]
-        meta = make_meta(meta_nonempty(frame._meta).describe())
+                 frame.quantile(quantiles, split_every=split_every), frame.max(split_every=split_every)]
         from .core import new_collection
 
-        return new_collection(Gather(tuple(p._expr for p in parts), assemble_describe, meta))
+        assemble = functools.partial(assemble_describe, rows=list(fake.index), name=getattr(fake, "name", None),
+                                     dtypes=fake.dtypes if isinstance(fake, pd.DataFrame) else fake.dtype)
+        return new_collection(Gather(tuple(p._expr for p in parts), assemble, make_meta(fake)))
+
+    def _describable(self):
+        """The numeric, non-boolean columns ``describe`` summarizes; a clear error for what it cannot."""
+        meta = self._meta
+        if isinstance(meta, pd.DataFrame):
+            numeric = [c for c, t in meta.dtypes.items()
+                       if pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)]
+            if not numeric:
+                raise NotImplementedError(
+                    f"describe: only numeric columns are summarized and this frame has none ({dict(meta.dtypes)}); "
+                    "for other columns use count(), nunique() and value_counts()"
+                )
+            return self[numeric] if numeric != list(meta.columns) else self
+        if pd.api.types.is_bool_dtype(meta.dtype) or not pd.api.types.is_numeric_dtype(meta.dtype):
+            raise NotImplementedError(
+                f"describe: only numeric data is summarized; this Series has dtype {meta.dtype}. Use count(), "
+                "nunique() and value_counts() instead"
+            )
+        return self
 
     def memory_usage(self, index: bool = True, deep: bool = False, split_every=None):
         """Bytes used, summed over partitions (a per-partition index such as a RangeIndex counts once per partition)."""

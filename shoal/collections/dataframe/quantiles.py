@@ -110,11 +110,15 @@ class Gather(FrameExpr):
 DESCRIBE_ROWS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 
 
-def assemble_describe(count, mean, std, minimum, quartiles, maximum):
+def assemble_describe(count, mean, std, minimum, quartiles, maximum, rows=DESCRIBE_ROWS, name=None,
+                      dtypes="float64"):
+    """pandas' ``describe`` table from its parts; ``rows`` are its labels (count, mean, std, min, the
+    percentiles, max), ``name`` the name of a Series' result and ``dtypes`` pandas' (Float64 for nullable)."""
     if isinstance(count, pd.Series):
-        rows = [count.astype("float64"), mean, std, minimum.astype("float64")]
-        rows += [quartiles.loc[q] for q in (0.25, 0.5, 0.75)] + [maximum.astype("float64")]
-        frame = pd.DataFrame([r.to_numpy(dtype="float64") for r in rows], index=DESCRIBE_ROWS, columns=count.index)
-        return frame
+        values = [count.astype("float64"), mean, std, minimum.astype("float64")]
+        values += [quartiles.iloc[i] for i in range(len(quartiles))] + [maximum.astype("float64")]
+        frame = pd.DataFrame([r.to_numpy(dtype="float64", na_value=np.nan) for r in values], index=rows,
+                             columns=count.index)
+        return frame.astype(dtypes)
     values = [float(count), mean, std, float(minimum), *quartiles.to_numpy(), float(maximum)]
-    return pd.Series(values, index=DESCRIBE_ROWS, dtype="float64")
+    return pd.Series(values, index=rows, dtype="float64", name=name).astype(dtypes)

@@ -35,3 +35,21 @@ def test_quantile_error_bound_on_large_partitions():
 def test_quantile_needs_numbers(pdf):
     with pytest.raises(TypeError, match="numeric"):
         dd.from_pandas(pdf, npartitions=2).s.quantile(0.5)
+
+
+def test_describe_leaves_out_booleans_and_keeps_names_dtypes_and_percentiles(frames):
+    # a boolean column made describe fail inside a task; a Series' name and nullable Float64 were lost
+    pdf, df = frames
+    mixed = ["i", "f", "n", "b", "s", "k"]
+    assert_eq(df[mixed].describe(), pdf[mixed].describe())
+    assert_eq(df.f.describe(), pdf.f.describe())
+    assert_eq(df.n.describe(), pdf.n.describe())
+    assert_eq(df[mixed].describe(percentiles=[0.1, 0.9]), pdf[mixed].describe(percentiles=[0.1, 0.9]))
+    assert_eq(df.i.describe(percentiles=[0.5, 0.2]), pdf.i.describe(percentiles=[0.5, 0.2]))
+
+
+def test_describe_of_data_without_numbers_says_what_to_use(pdf):
+    df = dd.from_pandas(pdf, npartitions=2)
+    for lazy in (lambda: df.s.describe(), lambda: df[["s", "b"]].describe(), lambda: df.b.describe()):
+        with pytest.raises(NotImplementedError, match="value_counts"):
+            lazy()
