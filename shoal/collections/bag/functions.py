@@ -63,7 +63,7 @@ def map_partitions(func: Callable, *args: Any, **kwargs: Any) -> Bag:
     return Bag(MapPartitions(NewPartition(func), args, kwargs, flags, npartitions))
 
 
-def _as_tuple(*items: Any) -> tuple:
+def zip_elements(*items: Any) -> tuple:
     return items
 
 
@@ -71,4 +71,4 @@ def zip(*bags: Bag) -> Bag:  # noqa: A001 - mirrors dask.bag.zip
     """Tuples of the elements at the same place in each bag (partitioned alike, equal partition lengths)."""
     if not bags or not all(isinstance(b, Bag) for b in bags):
         raise TypeError("shoal.bag.zip needs one or more Bags")
-    return map(_as_tuple, *bags)
+    return map(zip_elements, *bags)
