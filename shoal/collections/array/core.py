@@ -297,6 +297,12 @@ class Array:
 
         return cumprod(self, axis, dtype, out)
 
+    def nonzero(self) -> tuple:
+        """The positions of the non-zero elements, one Array per axis (see ``shoal.array.where``)."""
+        from .nonzero import nonzero
+
+        return nonzero(self)
+
     def topk(self, k: int, axis: Any = -1, split_every: Any = None) -> "Array":
         """The ``k`` largest elements along ``axis`` (see ``shoal.array.topk``)."""
         from .summaries import topk

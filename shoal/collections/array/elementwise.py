@@ -360,12 +360,13 @@ class _nth_output:
 
 
 def where(condition: Any, x: Any = None, y: Any = None) -> Array:
-    """``numpy.where(condition, x, y)`` elementwise (the one-argument form is not lazy-able)."""
+    """``numpy.where(condition, x, y)`` elementwise; ``where(condition)`` alone is ``nonzero(condition)``."""
     if x is None and y is None:
-        raise NotImplementedError(
-            "where(condition) with one argument returns indices of unknown count; use "
-            "numpy.nonzero(x.compute()) for now"
-        )
+        from .nonzero import nonzero
+
+        return nonzero(condition)
+    if x is None or y is None:
+        raise ValueError("either both or neither of x and y should be given")
     return elemwise(np.where, condition, x, y)
 
 

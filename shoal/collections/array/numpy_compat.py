@@ -15,7 +15,8 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import creation, cumulative, elementwise, linalg, percentile, reductions, shape, stacking, summaries, take
+    from . import (creation, cumulative, elementwise, linalg, nonzero, percentile, reductions, shape, stacking,
+                   summaries, take)
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -41,6 +42,7 @@ def _handled() -> dict[Callable, Callable]:
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
         np.real: _real, np.imag: _imag, np.iscomplexobj: _iscomplexobj, np.ndim: lambda a: a.ndim,
         np.shape: lambda a: a.shape, np.size: _size, np.result_type: _result_type,
+        np.nonzero: nonzero.nonzero, np.argwhere: nonzero.argwhere, np.flatnonzero: nonzero.flatnonzero,
     })
     return table
 
