@@ -146,7 +146,7 @@ class MapPartitions(Expr):
 
     @property
     def _funcname(self) -> str:
-        return funcname(self.func).replace("_", "-")
+        return funcname(self.func).strip("_").replace("_", "-")
 
     def _task(self, index: int):
         flags = iter(self.aligned)
@@ -168,7 +168,7 @@ class MapAligned(Expr):
 
     @property
     def _funcname(self) -> str:
-        return funcname(self.func).replace("_", "-")
+        return funcname(self.func).strip("_").replace("_", "-")
 
     def _task(self, index: int):
         n = len(self.args)
