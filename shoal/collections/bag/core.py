@@ -432,7 +432,8 @@ class Bag(_Lazy):
                 "pass a number from 1 to the partition count, or -1 for all"
             )
         if not compute:
-            return self._head(k, builtins.range(npartitions))
+            # one partition of at most k elements, as Dask gives: the heads joined, then cut to k
+            return self._head(k, builtins.range(npartitions)).repartition(1)._stage(Head(k))
         found: list = []
         start, stop = 0, npartitions
         while True:

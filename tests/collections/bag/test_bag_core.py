@@ -297,6 +297,9 @@ def test_take_searches_further_partitions_and_warns():
     with pytest.warns(UserWarning, match="only 6 elements available"):
         assert b.take(10, npartitions=-1) == (1, 2, 3, 4, 5, 6)
     assert b.take(3, npartitions=3, compute=False).compute(scheduler="sync") == [1, 2, 3]
+    lazy = db.from_sequence(range(6), npartitions=2).take(2, npartitions=2, compute=False)
+    assert lazy.npartitions == 1  # k elements in one partition, not k from each partition
+    assert lazy.compute(scheduler="sync") == list(range(6))[:2]
     with pytest.raises(ValueError, match="npartitions=9"):
         b.take(1, npartitions=9)
     assert b.take(0) == ()
