@@ -55,8 +55,13 @@ class ClientSubmitMixin:
             key = f"{name}-{tokenize(func, args, kwargs)}" if pure else f"{name}-{uuid.uuid4().hex}"
         if self._already_submitted(key):
             return Future(key, self)
-        args, kwargs = replace_futures(self, args), {k: replace_futures(self, v) for k, v in kwargs.items()}
-        task = Task(key, func, *args, **kwargs)
+        # New names, not ``args``/``kwargs`` rebound: those may be the only holders of
+        # futures made inline (``submit(f, [submit(g, 1)])``), which must outlive the
+        # message below, or their release reaches the scheduler first and it forgets
+        # the key this task depends on.
+        wire_args = replace_futures(self, args)
+        wire_kwargs = {k: replace_futures(self, v) for k, v in kwargs.items()}
+        task = Task(key, func, *wire_args, **wire_kwargs)
         future = Future(key, self)
         self._submit_graph({key: task}, [key], workers=workers, resources=resources, retries=retries,
                            priority=priority, allow_other_workers=allow_other_workers)
@@ -83,11 +88,13 @@ class ClientSubmitMixin:
                 keys = [f"{prefix}-{tokenize(base, row)}" for row in rows]
             else:
                 keys = [f"{prefix}-{uuid.uuid4().hex}" for _ in rows]
-        kwargs = {k: replace_futures(self, v) for k, v in kwargs.items()}
+        # A new name, not ``kwargs`` rebound: it may hold the only reference to a future
+        # made inline, which must outlive the message below (see submit).
+        wire_kwargs = {k: replace_futures(self, v) for k, v in kwargs.items()}
         graph = {}
         for k, row in zip(keys, rows):
             if k not in graph and not self._already_submitted(k):
-                graph[k] = Task(k, func, *replace_futures(self, row), **kwargs)
+                graph[k] = Task(k, func, *replace_futures(self, row), **wire_kwargs)
         futures = [Future(k, self) for k in keys]
         if graph:
             self._submit_graph(graph, list(graph), workers=workers, resources=resources, retries=retries,
@@ -192,10 +199,11 @@ class ClientSubmitMixin:
                 "use `await client.compute(x)` instead."
             )
         flat = list(dict.fromkeys(flatten_keys(keys)))
-        graph = graph_with_futures_resolved(self, cull(ensure_graph(graph), flat))
+        # ``graph`` is kept (not rebound): futures in it must outlive the message (see submit).
+        resolved = graph_with_futures_resolved(self, cull(ensure_graph(graph), flat))
         futures = [Future(k, self) for k in flat]
         try:
-            self._submit_graph(graph, flat)
+            self._submit_graph(resolved, flat)
             values = self._sync(self._gather_keys, flat)
             return pack_results(keys, values)
         finally:

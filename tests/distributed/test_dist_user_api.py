@@ -60,6 +60,37 @@ def test_gather_of_an_iterator_yields_values(client):
     assert sorted(client.gather(as_completed(futures))) == [inc(i) for i in range(5)]
 
 
+# ---------------------------------------------------------------- futures made inline
+def first_plus_one(values):
+    return values[0] + 1
+
+
+def total(values, extra=0):
+    return sum(values) + extra
+
+
+def test_futures_made_inline_as_arguments_are_kept_until_submitted(client):
+    """The inner futures here are referenced only by the call's arguments; their release
+    used to reach the scheduler before the outer task, which then failed with an unknown key.
+    (Each call is a plain statement: inside ``assert``, pytest's rewriting keeps the
+    arguments alive and hid the bug.)"""
+    for _ in range(3):  # it failed every time, not by a race: a few rounds to be sure
+        plain = client.submit(abs, client.submit(abs, -6)).result(10)
+        in_list = client.submit(first_plus_one, [client.submit(abs, -6)]).result(10)
+        in_tuple = client.submit(first_plus_one, (client.submit(abs, -7),)).result(10)
+        in_dict = client.submit(lambda d: d["a"] * 2, {"a": client.submit(abs, -9)}).result(10)
+        as_keyword = client.submit(total, [1, 2], extra=client.submit(abs, -10)).result(10)
+        comprehension = client.submit(total, [client.submit(inc, i) for i in range(5)]).result(10)
+        mapped = client.gather(client.map(total, [[1], [2]], extra=client.submit(abs, -11)))
+        assert plain == abs(-6)
+        assert in_list == abs(-6) + 1
+        assert in_tuple == abs(-7) + 1
+        assert in_dict == abs(-9) * 2
+        assert as_keyword == 1 + 2 + abs(-10)
+        assert comprehension == sum(inc(i) for i in range(5))
+        assert mapped == [1 + abs(-11), 2 + abs(-11)]
+
+
 # ---------------------------------------------------------------- closed clients
 def test_submit_on_a_closed_client_raises_instead_of_hanging(cluster):
     client = Client(cluster)
