@@ -286,14 +286,18 @@ class SelectPartitions(Expr):
         return Alias(self._key(index), self.bag._key(self.indices[index]))
 
 
-def _accumulate_partition(binop: Callable, carry: tuple, partition: list) -> tuple:
+def _accumulate_partition(binop: Callable, carry: tuple, partition: list, index: int = 0) -> tuple:
     """``(accumulated partition, carry for the next)``; ``carry`` is ``(has_value, value)``."""
     has, total = carry
     out = []
-    for x in partition:
-        total = binop(total, x) if has else x
-        has = True
-        out.append(total)
+    try:
+        for x in partition:
+            total = binop(total, x) if has else x
+            has = True
+            out.append(total)
+    except Exception as exc:
+        exc.add_note(f"(in partition {index} of the bag, during accumulate({funcname(binop)}))")
+        raise
     return out, (has, total)
 
 
@@ -316,7 +320,7 @@ class Accumulate(Expr):
         carry: Any = self.initial
         for i in range(self.bag.npartitions):
             key = (step, i)
-            layer[key] = Task(key, _accumulate_partition, self.binop, carry, Ref(self.bag._key(i)))
+            layer[key] = Task(key, _accumulate_partition, self.binop, carry, Ref(self.bag._key(i)), i)
             out = self._key(i)
             if i == 0 and self.initial[0]:  # like itertools.accumulate(..., initial=x): x comes first
                 layer[out] = Task(out, _first_after, self.initial[1], Ref(key))

@@ -233,6 +233,13 @@ def test_accumulate(shape, scheduler):
     assert_eq(bag_of([[], [], [3, 4]]).accumulate(operator.mul), [3, 12], scheduler=scheduler)
 
 
+def test_accumulate_error_names_the_partition(scheduler):
+    b = bag_of([[1, 2], [3], ["four", 5]])
+    with pytest.raises(TypeError) as info:
+        b.accumulate(operator.add).compute(scheduler=scheduler)
+    assert "in partition 2 of the bag, during accumulate(add)" in "\n".join(info.value.__notes__)
+
+
 def test_join_with_iterables(shape, scheduler):
     people = shape(RECORDS)
     clubs = [("a", "chess"), ("a", "go"), ("c", "tennis"), ("z", "none")]
