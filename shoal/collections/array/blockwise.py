@@ -28,7 +28,7 @@ import numpy as np
 
 from ...taskgraph.core import Ref, Task
 from ..delayed import funcname
-from .chunks import common_chunks, normalize_chunks
+from .chunks import chunk_boundaries, common_chunks, normalize_chunks
 from .core import Array
 from .expr import ArrayExpr
 
@@ -38,8 +38,9 @@ __all__ = ["Blockwise", "blockwise", "map_blocks"]
 class Blockwise(ArrayExpr):
     """``func`` per output block; ``args`` pairs each argument with its index letters (None for literals)."""
 
-    _parameters = ["func", "out_ind", "args", "kwargs", "dtype", "chunks", "pass_block_id", "concatenate"]
-    _defaults = {"concatenate": True}
+    _parameters = ["func", "out_ind", "args", "kwargs", "dtype", "chunks", "pass_block_id", "concatenate",
+                   "pass_block_info"]
+    _defaults = {"concatenate": True, "pass_block_info": False}
 
     @property
     def _funcname(self) -> str:
@@ -48,22 +49,39 @@ class Blockwise(ArrayExpr):
     def _block(self, index: tuple):
         position = dict(zip(self.out_ind, index))
         values = []
-        for value, ind in self.args:
+        info: dict = {None: _location(self, index)}
+        for number, (value, ind) in enumerate(self.args):
             if ind is None:
                 values.append(value)
                 continue
             if self.concatenate:
                 block = tuple(0 if n == 1 else position.get(letter, 0) for letter, n in zip(ind, value.numblocks))
                 values.append(Ref(value._key(block)))
+                info[number] = _location(value, block)
             else:
                 values.append(_nested_refs(value, ind, position))
         kwargs = dict(self.kwargs)
         if self.pass_block_id:
             kwargs["block_id"] = index
+        if self.pass_block_info:
+            info[None].update({"chunk-shape": tuple(c[i] for c, i in zip(self.chunks, index)), "dtype": self.dtype})
+            kwargs["block_info"] = info
         return Task(self._key(index), self.func, *values, **kwargs)
 
     def _explain_args(self) -> dict:
         return {"index": self.out_ind}
+
+
+def _block_length(value: Any) -> int | float:
+    """An int, or nan for a block whose length is known only once computed."""
+    return value if isinstance(value, float) and np.isnan(value) else int(value)
+
+
+def _location(array: ArrayExpr, block: tuple) -> dict:
+    """Where ``block`` of ``array`` sits, as Dask's ``block_info`` describes it."""
+    bounds = [chunk_boundaries(c) for c in array.chunks]
+    return {"shape": array.shape, "num-chunks": array.numblocks, "chunk-location": tuple(block),
+            "array-location": [(b[i], b[i + 1]) for b, i in zip(bounds, block)]}
 
 
 def _nested_refs(value: ArrayExpr, ind: tuple, position: dict, fixed: dict | None = None):
@@ -152,8 +170,9 @@ def blockwise(func: Callable, out_ind: Any, *pairs: Any, dtype: Any = None, new_
         else:
             raise ValueError(f"blockwise({funcname(func)}) needs dtype= (or meta=) for its output")
     pass_block_id = _accepts(func, "block_id") and "block_id" not in kwargs
+    pass_block_info = _accepts(func, "block_info") and "block_info" not in kwargs
     return Array(Blockwise(func, out_ind, tuple(tuple(p) for p in args), tuple(sorted(kwargs.items())),
-                           np.dtype(dtype), tuple(chunks), pass_block_id, bool(concatenate)))
+                           np.dtype(dtype), tuple(chunks), pass_block_id, bool(concatenate), pass_block_info))
 
 
 def map_blocks(func: Callable, *args: Any, dtype: Any = None, chunks: Any = None, drop_axis: Any = None,
@@ -165,7 +184,10 @@ def map_blocks(func: Callable, *args: Any, dtype: Any = None, chunks: Any = None
     the function removes (they are first made one block) and ``new_axis``
     output positions it adds. Without ``dtype``/``meta`` the dtype is found
     by calling ``func`` on empty blocks. A ``block_id`` parameter of ``func``
-    receives the block's index.
+    receives the block's index; a ``block_info`` parameter receives, as in
+    Dask, ``{n: {"shape", "num-chunks", "chunk-location", "array-location"}}``
+    for the Array passed as argument ``n``, and under ``None`` the same for
+    the output block plus its ``"chunk-shape"`` and ``"dtype"``.
     """
     arrays = [a for a in args if isinstance(a, Array)]
     if not arrays:
@@ -214,8 +236,8 @@ def map_blocks(func: Callable, *args: Any, dtype: Any = None, chunks: Any = None
                     raise ValueError(
                         f"map_blocks: chunks for axis {k} list {len(c)} blocks, but the output has {numblocks[k]} there"
                     )
-                full.append(tuple(int(v) for v in c))
+                full.append(tuple(_block_length(v) for v in c))
             else:
-                full.append((int(c),) * numblocks[k])
+                full.append((_block_length(c),) * numblocks[k])
         result = Array(result.expr.replace(chunks=tuple(full)))
     return result

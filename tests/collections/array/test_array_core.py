@@ -152,6 +152,39 @@ def test_map_blocks(sched):
     assert x.map_blocks(lambda b: b, meta=np.array([], dtype="i2")).dtype == np.dtype("i2")
 
 
+@pytest.mark.parametrize("chunks", [(4, 3), ((1, 5), (2, 2, 6)), 1])
+def test_map_blocks_block_info_like_dask(chunks, sched):
+    """``block_info`` gives each array argument's (keyed by its position) and the output's block location."""
+    x = sa.from_array(A, chunks=chunks)
+    row = sa.from_array(np.arange(10.0), chunks=4)
+    seen = []
+
+    def locate(block, scale, other, block_info=None):
+        mine, out = block_info[0], block_info[None]
+        assert block_info[2]["shape"] == (10,) and 1 not in block_info  # the literal has no entry
+        assert mine["shape"] == A.shape and out["shape"] == A.shape and out["chunk-shape"] == block.shape
+        # x is cut like row along their shared axis first (as in Dask), so its blocks are the output's
+        assert out["dtype"] == np.dtype(float) and mine["num-chunks"] == out["num-chunks"]
+        assert mine["chunk-location"] == out["chunk-location"]
+        (r0, r1), (c0, c1) = mine["array-location"]
+        assert (r1 - r0, c1 - c0) == block.shape
+        seen.append(mine["chunk-location"])
+        return np.full(block.shape, scale * r0 + c0, dtype=float) + other * 0
+
+    located = sa.map_blocks(locate, x, 1000, row, dtype=float)
+    row_starts = np.repeat(np.cumsum((0,) + located.chunks[0][:-1]), located.chunks[0])
+    col_starts = np.repeat(np.cumsum((0,) + located.chunks[1][:-1]), located.chunks[1])
+    assert_eq(located, 1000.0 * row_starts[:, None] + col_starts[None, :], scheduler=sched)
+    assert sorted(seen) == sorted(np.ndindex(*located.numblocks))
+
+
+def test_map_blocks_output_chunks_may_be_unknown(sched):
+    x = sa.from_array(A, chunks=(4, 10))
+    positive = x.map_blocks(lambda b: b[b[:, 0] > 0], chunks=((np.nan, np.nan), (10,)), dtype=float)
+    assert np.isnan(positive.shape[0])
+    assert_eq(positive, A[A[:, 0] > 0], scheduler=sched)
+
+
 def test_blockwise_index_notation():
     x = sa.from_array(A, chunks=(4, 3))
     v = sa.from_array(np.arange(10.0), chunks=5)
