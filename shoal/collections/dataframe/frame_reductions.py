@@ -25,6 +25,9 @@ class ReductionMethods:
         return new_collection(TreeReduce(self._expr, chunk, combine, aggregate, kwargs, split_every, meta, label))
 
     def _reduction(self, name: str, split_every=None, **kwargs):
+        if kwargs.get("axis") in (1, "columns"):
+            return self._row_wise(name, **kwargs)
+        kwargs.pop("axis", None)  # axis=0 / "index": the tree reduction below
         spec = REDUCTIONS[name]
         # pandas on the fake partition says what the result looks like (and rejects, now, what it would reject)
         result = getattr(meta_nonempty(self._meta), name)(**kwargs)
@@ -45,12 +48,22 @@ class ReductionMethods:
         return self._reduce_with("reduction", *funcs, split_every=split_every,
                                  meta=make_meta(meta) if meta is not None else None)
 
+    def _row_wise(self, name: str, **kwargs):
+        """``axis=1``: one value per row, so each partition is reduced on its own (no tree)."""
+        if not isinstance(self._meta, pd.DataFrame):
+            raise ValueError(f"{name}(axis=1): a {type(self).__name__} has no columns to reduce across; use axis=0")
+        return self._method(name, **kwargs)
+
     def sum(self, skipna=True, split_every=None, min_count=0, **kwargs):
+        if kwargs.get("axis") in (1, "columns"):
+            return self._row_wise("sum", skipna=skipna, min_count=min_count, **kwargs)
         if min_count:
             return self._min_count_reduction("sum", min_count, split_every, skipna=skipna, **kwargs)
         return self._reduction("sum", split_every, skipna=skipna, **kwargs)
 
     def prod(self, skipna=True, split_every=None, min_count=0, **kwargs):
+        if kwargs.get("axis") in (1, "columns"):
+            return self._row_wise("prod", skipna=skipna, min_count=min_count, **kwargs)
         if min_count:
             return self._min_count_reduction("prod", min_count, split_every, skipna=skipna, **kwargs)
         return self._reduction("prod", split_every, skipna=skipna, **kwargs)
@@ -59,6 +72,7 @@ class ReductionMethods:
         """``sum``/``prod`` that are NaN unless the whole data holds ``min_count`` values (pandas' ``min_count``)."""
         # the meta is pandas' dtype when enough values are present; a NaN result keeps pandas' float
         plain = self._reduction(name, split_every, **kwargs)
+        kwargs.pop("axis", None)
         spec = min_count_reduction(name)
         return self._reduce_with(name, spec.chunk, spec.combine, spec.aggregate, {**kwargs, "min_count": min_count},
                                  split_every, plain._meta)
@@ -154,20 +168,27 @@ class ReductionMethods:
     def sem(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("sem", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
-    def any(self, skipna=True, split_every=None):
-        return self._reduction("any", split_every, skipna=skipna)
+    def any(self, skipna=True, split_every=None, axis=0):
+        return self._reduction("any", split_every, skipna=skipna, **_row_axis(axis))
 
-    def all(self, skipna=True, split_every=None):
-        return self._reduction("all", split_every, skipna=skipna)
+    def all(self, skipna=True, split_every=None, axis=0):
+        return self._reduction("all", split_every, skipna=skipna, **_row_axis(axis))
 
-    def nunique(self, dropna=True, split_every=None):
-        return self._reduction("nunique", split_every, dropna=dropna)
+    def nunique(self, dropna=True, split_every=None, axis=0):
+        return self._reduction("nunique", split_every, dropna=dropna, **_row_axis(axis))
 
-    def idxmin(self, skipna=True, split_every=None):
-        return self._reduction("idxmin", split_every, skipna=skipna)
+    def idxmin(self, skipna=True, split_every=None, axis=0):
+        return self._reduction("idxmin", split_every, skipna=skipna, **_row_axis(axis))
 
-    def idxmax(self, skipna=True, split_every=None):
-        return self._reduction("idxmax", split_every, skipna=skipna)
+    def idxmax(self, skipna=True, split_every=None, axis=0):
+        return self._reduction("idxmax", split_every, skipna=skipna, **_row_axis(axis))
+
+
+def _row_axis(axis) -> dict:
+    """``{"axis": 1}`` for a row-wise reduction, else nothing (the reductions' own kwargs stay as they were)."""
+    if axis not in (0, 1, "index", "columns", None):
+        raise ValueError(f"axis must be 0/'index' or 1/'columns', got {axis!r}")
+    return {"axis": 1} if axis in (1, "columns") else {}
 
 
 def _memory_usage(part, index=True, deep=False):

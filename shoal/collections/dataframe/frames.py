@@ -212,8 +212,9 @@ class DataFrame(_Frame):
 
         return nlargest(self, n, columns, keep, split_every, method="nsmallest")
 
-    def count(self, split_every=None, numeric_only=False):
-        return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}))
+    def count(self, split_every=None, numeric_only=False, axis=0):
+        return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}),
+                               **({"axis": 1} if axis in (1, "columns") else {}))
 
     def to_csv(self, path, **kwargs):
         from .io.csv import to_csv

@@ -340,7 +340,14 @@ def _idx_chunk_for(kind: str):
         if len(part) == 0:
             return _Empty(part)
         value = getattr(part, kind[3:])(skipna=skipna)  # idxmin -> min
-        label = getattr(part, kind)(skipna=skipna)
+        if skipna and isinstance(part, pd.DataFrame):
+            # pandas refuses a column with no values; in one partition that is no error, it just has no label
+            label = pd.Series({c: getattr(part.iloc[:, i], kind)() if part.iloc[:, i].notna().any() else np.nan
+                               for i, c in enumerate(part.columns)}, index=part.columns, dtype=object)
+        elif skipna and not part.notna().any():
+            return _Empty(part)
+        else:
+            label = getattr(part, kind)(skipna=skipna)
         return (label, value)
 
     return chunk

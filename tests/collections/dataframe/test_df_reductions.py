@@ -152,3 +152,27 @@ def test_min_count_is_judged_on_the_whole_data(frames, name):
                       getattr(pdf[col] % 3 + 1, name)(min_count=min_count))
         assert_eq(getattr(df[["i", "f"]] % 3 + 1, name)(min_count=min_count),
                   getattr(pdf[["i", "f"]] % 3 + 1, name)(min_count=min_count))
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "mean", "min", "max", "count", "std", "var", "sem", "any", "all",
+                                  "nunique", "idxmin", "idxmax"])
+def test_axis_1_reduces_each_row(frames, name):
+    # mean/count(axis=1) failed inside a task; sum(axis=1) went through the column-wise tree
+    pdf, df = frames
+    columns = ["i", "f", "k"]
+    if name == "prod":  # small factors: the column-wise product of 60 integers would overflow
+        pdf, df = pdf[columns] % 3 + 1, df[columns] % 3 + 1
+    assert_eq(getattr(df[columns], name)(axis=1), getattr(pdf[columns], name)(axis=1))
+    assert_eq(getattr(df[columns], name)(axis="columns"), getattr(pdf[columns], name)(axis="columns"))
+    assert_eq(getattr(df[columns], name)(axis=0), getattr(pdf[columns], name)(axis=0))
+    with pytest.raises(ValueError, match="no columns"):
+        getattr(df.f, name)(axis=1)
+
+
+@pytest.mark.parametrize("name", ["idxmin", "idxmax"])
+def test_idxmin_idxmax_with_a_partition_holding_no_values(name):
+    # pandas refuses a column without values, which made a partition of only NaN fail the whole reduction
+    pdf = pd.DataFrame({"x": np.arange(12.0), "y": [np.nan] * 6 + list(np.arange(6.0)[::-1])}, index=np.arange(12) * 2)
+    df = dd.from_pandas(pdf, npartitions=4)
+    assert_eq(getattr(df, name)(), getattr(pdf, name)())
+    assert_eq(getattr(df.y, name)(split_every=2), getattr(pdf.y, name)())
