@@ -101,7 +101,8 @@ class Elementwise(Expr):
         return "elementwise"
 
     def _task(self, index: int):
-        return Task(self._key(index), run_stages, Ref(self.bag._key(index)), self.stages, self.finish, index)
+        return Task(self._key(index), run_stages, Ref(self.bag._key(index)), self.stages, self.finish, index,
+                    self.label)
 
     def _simplify_down(self):
         if not self.stages and self.finish is None:

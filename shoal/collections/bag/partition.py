@@ -179,11 +179,13 @@ class Head:
 # ------------------------------------------------------------------ running
 
 
-def run_stages(partition: Iterable, stages: tuple, finish: Callable | None, index: int) -> Any:
+def run_stages(partition: Iterable, stages: tuple, finish: Callable | None, index: int,
+               label: str | None = None) -> Any:
     """Pass ``partition`` through ``stages`` lazily, then ``finish`` it (default ``list``).
 
-    An exception keeps its type; a note names the partition and the stages,
-    so the user knows where in the bag it came from.
+    An exception keeps its type; a note names the partition and the stages
+    (``finish`` by ``label`` when given, such as ``foldby-partial``), so the
+    user knows where in the bag it came from.
     """
     try:
         items = iter(partition)
@@ -191,14 +193,14 @@ def run_stages(partition: Iterable, stages: tuple, finish: Callable | None, inde
             items = stage(items)
         return list(items) if finish is None else finish(items)
     except Exception as exc:
-        _note(exc, index, stages, finish)
+        _note(exc, index, stages, finish, label)
         raise
 
 
-def _note(exc: BaseException, index: int, stages: tuple, finish: Callable | None) -> None:
+def _note(exc: BaseException, index: int, stages: tuple, finish: Callable | None, label: str | None = None) -> None:
     steps = [s.describe() for s in stages]
     if finish is not None:
-        steps.append(funcname(finish))
+        steps.append(label or funcname(finish))
     where = " -> ".join(steps) if steps else "reading it"
     note = f"(in partition {index} of the bag, during {where})"
     if note not in getattr(exc, "__notes__", ()):

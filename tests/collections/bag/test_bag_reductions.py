@@ -105,6 +105,16 @@ def test_fold(shape, scheduler):
     assert_eq(as_bag, DATA, scheduler=scheduler)
 
 
+def test_a_failing_reduction_names_itself_and_the_partition(scheduler):
+    records = [{"k": i % 3, "v": i} for i in range(12)] + [{"v": 99}]  # the last record lacks "k"
+    b = db.from_sequence(records, npartitions=3)
+    for reduction, name in ((b.foldby("k", lambda acc, r: acc + r["v"], 0), "foldby"),
+                            (b.map(operator.itemgetter("k")).sum(), "map(itemgetter) -> sum")):
+        with pytest.raises(KeyError) as info:
+            reduction.compute(scheduler=scheduler)
+        assert f"in partition 2 of the bag, during {name}-partial" in "\n".join(info.value.__notes__)
+
+
 def test_foldby(shape, scheduler):
     b = shape(DATA)
     expected: dict = {}
