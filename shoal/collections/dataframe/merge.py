@@ -423,17 +423,39 @@ def _key_hash_dtypes(left_meta, right_meta, left_on, right_on, left_index, right
         raise ValueError(f"merge: {len(lt)} left key(s) but {len(rt)} right key(s); give as many on both sides")
     casts = []
     for a, b in zip(lt, rt):
+        # categoricals match by value: decide on their categories' dtype
+        a_values = a.categories.dtype if isinstance(a, pd.CategoricalDtype) else a
+        b_values = b.categories.dtype if isinstance(b, pd.CategoricalDtype) else b
         if a == b:
             casts.append(None)
-        elif a.kind in "iufb" and b.kind in "iufb":
+        elif a_values.kind in "iufb" and b_values.kind in "iufb":
             casts.append("float64")
-        elif a.kind in "mM" or b.kind in "mM":
-            casts.append(None if str(a) == str(b) else "object")
+        elif a_values.kind in "mM" or b_values.kind in "mM":
+            casts.append(None if str(a) == str(b) else _common_time_dtype(a_values, b_values))
         else:
             casts.append("object")
     if all(c is None for c in casts):
         return None, None
     return tuple(casts), tuple(casts)
+
+
+_TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+def _common_time_dtype(a, b) -> str:
+    """The finer of two datetime (or timedelta) dtypes of the same kind and zone, which both cast to exactly, as
+    they hash their integer counts (a microsecond count is not the nanosecond count of the same instant); else
+    ``'object'``."""
+    if a.kind != b.kind or getattr(a, "tz", None) != getattr(b, "tz", None):
+        return "object"
+    units = [np.datetime_data(getattr(d, "base", d))[0] if not hasattr(d, "unit") else d.unit for d in (a, b)]
+    if not all(u in _TIME_UNITS for u in units):
+        return "object"
+    unit = max(units, key=_TIME_UNITS.index)
+    if a.kind == "m":
+        return f"timedelta64[{unit}]"
+    tz = getattr(a, "tz", None)
+    return f"datetime64[{unit}, {tz}]" if tz is not None else f"datetime64[{unit}]"
 
 
 def _check_keys(frame, keys, side: str, left, right):

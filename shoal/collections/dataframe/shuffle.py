@@ -115,8 +115,24 @@ def partition_codes(part: pd.DataFrame, on: tuple, npartitions: int, hash_dtypes
         return ranges.codes(keys.iloc[:, 0])
     if hash_dtypes is not None:
         keys = keys.astype({c: d for c, d in zip(keys.columns, hash_dtypes) if d is not None})
+    mixed = [c for c in keys.columns if keys[c].dtype == object]
+    if mixed:
+        keys = keys.assign(**{c: keys[c].map(_hash_token) for c in mixed})
     hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
     return (hashes % np.uint64(npartitions)).astype(np.int64)
+
+
+def _hash_token(value) -> str:
+    """One text per key of an object column, equal for keys pandas matches (``1``, ``1.0``, ``True``; ``None`` and
+    NaN). pandas hashes an object column by content (floats as floats if all are, else by their text), so the
+    same key could land in different partitions depending on its neighbours; a text for every value cannot."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
+        return "null"
+    if isinstance(value, str):
+        return "s:" + value
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return f"n:{float(value)!r}"
+    return f"{type(value).__qualname__}:{value}"
 
 
 class SpreadSpec:

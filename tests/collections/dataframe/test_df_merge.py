@@ -163,6 +163,38 @@ def test_mixed_key_dtypes_coerce_as_pandas_does():
     _assert_same_rows(result.compute(), left.merge(right, on="k", how="outer"))
 
 
+def _as_units(unit, tz=None):
+    def make(days):
+        times = pd.Series(pd.to_datetime(days, unit="D"))
+        return (times.dt.tz_localize(tz) if tz else times).astype(
+            f"datetime64[{unit}, {tz}]" if tz else f"datetime64[{unit}]")
+    return make
+
+
+@pytest.mark.parametrize("left_keys, right_keys", [
+    (_as_units("ns"), _as_units("us")),  # the same instants, counted in other units
+    (_as_units("s", "Europe/Paris"), _as_units("ns", "Europe/Paris")),
+    (lambda v: pd.Series(pd.to_timedelta(v, unit="h")).astype("timedelta64[ms]"),
+     lambda v: pd.Series(pd.to_timedelta(v, unit="h")).astype("timedelta64[ns]")),
+    (lambda v: pd.Series(pd.Categorical(v)), lambda v: pd.Series(v.astype("float64"))),  # categories of ints
+    (lambda v: pd.Series(list(v), dtype=object), lambda v: pd.Series(list(v.astype(float)), dtype=object)),
+    (lambda v: pd.Series([True if x == 1 else x for x in v], dtype=object),
+     lambda v: pd.Series([None if x == 3 else x for x in v], dtype=object)),
+])
+@pytest.mark.parametrize("how", ["inner", "outer"])
+def test_keys_of_different_dtypes_that_pandas_matches(left_keys, right_keys, how):
+    rng = np.random.default_rng(11)
+    left_values, right_values = rng.integers(0, 8, 50), rng.integers(0, 10, 20)
+    left = pd.DataFrame({"k": left_keys(left_values), "x": np.arange(50)})
+    right = pd.DataFrame({"k": right_keys(right_values), "y": np.arange(20)})
+    result = dd.from_pandas(left, npartitions=4).merge(dd.from_pandas(right, npartitions=3), on="k", how=how,
+                                                       broadcast=False)
+    assert "strategy='hash'" in result.explain_text()
+    got, expected = result.compute(), left.merge(right, on="k", how=how)
+    key = lambda frame: frame.sort_values(["x", "y"], ignore_index=True)[["x", "y"]]
+    pd.testing.assert_frame_equal(key(got), key(expected))  # the same pairs of rows met
+
+
 def test_bad_merges_name_the_problem(pdf):
     right = _right_pandas()
     left_df, right_df = dd.from_pandas(pdf, npartitions=2), dd.from_pandas(right, npartitions=2)

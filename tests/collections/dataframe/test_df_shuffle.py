@@ -75,6 +75,26 @@ def test_codes_depend_on_values_only():
     assert (partition_codes(ints, ("k",), 7, ("float64",)) == partition_codes(floats, ("k",), 7)).all()
 
 
+def test_object_keys_land_by_value_whatever_their_neighbours():
+    # pandas hashes an object column by its content (all floats: as floats; mixed: as text), and matches 1, 1.0
+    # and True, None and NaN: a key must get one partition wherever it is
+    parts = [pd.Series([1.0, 2.0], dtype=object), pd.Series([1, "a", 2], dtype=object),
+             pd.Series([True, None, 2.0, np.nan], dtype=object)]
+    codes = {}
+    for values in parts:
+        for value, code in zip(values, partition_codes(values.to_frame("k"), ("k",), 7)):
+            codes.setdefault("null" if pd.isna(value) else float(value) if not isinstance(value, str) else value,
+                             set()).add(int(code))
+    assert all(len(found) == 1 for found in codes.values()), codes
+    pdf = pd.DataFrame({"k": pd.Series([1, 2.0, True, "a", None, 3, 4.5, np.nan] * 4, dtype=object),
+                        "x": np.arange(32)})
+    out = dd.from_pandas(pdf, npartitions=5).shuffle("k", npartitions=4)
+    group_of_row = pdf.groupby("k", dropna=False).ngroup()  # pandas' groups: 1/1.0/True one, None/NaN one
+    groups_per_part = [set(group_of_row[part.x]) for part in shoal.compute(*out.to_delayed())]
+    assert sum(len(g) for g in groups_per_part) == group_of_row.nunique()  # each group in one partition
+    pd.testing.assert_frame_equal(out.compute().sort_index(), pdf)
+
+
 def test_disk_shuffle_removes_its_directory(pdf, tmp_path, local_scheduler):
     with shoal.config.set({"dataframe.shuffle.tmpdir": str(tmp_path), "dataframe.shuffle.method": "disk"}):
         out = dd.from_pandas(pdf, npartitions=4).shuffle("k", npartitions=6)
