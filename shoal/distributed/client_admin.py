@@ -12,6 +12,8 @@ What it needs from the host class (``Client``): the attribute ``pool`` (a
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from typing import Any, Callable
 
 from .graph_futures import _iter_futures
@@ -88,21 +90,53 @@ class ClientAdminMixin:
         return self._sync(self._request, {"op": "run-on-scheduler", "function": function, "args": args,
                                           "kwargs": kwargs})
 
-    def run(self, function: Callable, *args: Any, workers: list | None = None, wait: bool = True,
-            **kwargs: Any) -> dict:
-        """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``."""
+    def run(self, function: Callable, *args: Any, workers: Any = None, wait: bool = True,
+            on_error: str = "raise", **kwargs: Any) -> dict:
+        """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``.
+
+        ``workers``: an address or name, or a list of them. A function with a
+        ``shoal_worker`` parameter gets the ``Worker`` it runs on there.
+        ``on_error`` (as in Dask): ``"raise"`` the first exception, ``"return"``
+        it as that worker's result, or ``"ignore"`` that worker.
+        """
+        if on_error not in ("raise", "return", "ignore"):
+            raise ValueError(f"on_error must be 'raise', 'return' or 'ignore', got {on_error!r}")
+        if isinstance(workers, str):
+            workers = [workers]
+        if _takes_argument(function, "shoal_worker"):
+            function = functools.partial(_call_with_worker, function)
+
         async def run_all():
-            addresses = workers if workers is not None else list(await self._request({"op": "nthreads"}))
+            addresses = await self._worker_addresses(workers, "run")
             msg = {"op": "run", "function": function, "args": args, "kwargs": kwargs, "wait": wait}
             replies = await asyncio.gather(*(self.pool.request(a, msg) for a in addresses))
             out = {}
             for address, reply in zip(addresses, replies):
-                if "error" in reply:
+                if "error" not in reply:
+                    out[address] = reply["result"]
+                elif on_error == "raise":
                     raise reply["error"]
-                out[address] = reply["result"]
+                elif on_error == "return":
+                    out[address] = reply["error"]
             return out
 
         return self._sync(run_all)
+
+    async def _worker_addresses(self, workers: list | None, caller: str) -> list:
+        """The addresses of ``workers`` (addresses or names; ``None``: every worker)."""
+        info = (await self._request({"op": "scheduler-info"}))["workers"]
+        if workers is None:
+            return list(info)
+        by_name = {str(w.get("name")): address for address, w in info.items()}
+        addresses, unknown = [], []
+        for worker in workers:
+            address = worker if worker in info else by_name.get(str(worker))
+            (addresses if address is not None else unknown).append(address or worker)
+        if unknown:
+            known = sorted(f"{address} (name {w.get('name')!r})" for address, w in info.items())
+            raise ValueError(f"{caller}(workers=...): {unknown} are neither addresses nor names of workers of "
+                             f"this cluster; its workers are {known}.")
+        return addresses
 
     def wait_for_workers(self, n_workers: int, timeout: float = 30.0) -> None:
         """Block until at least ``n_workers`` workers are registered (``TimeoutError`` after ``timeout`` s)."""
@@ -118,3 +152,18 @@ class ClientAdminMixin:
                 await asyncio.sleep(0.05)
 
         return self._sync(poll)
+
+
+def _takes_argument(function: Any, name: str) -> bool:
+    """Whether ``function`` has a parameter called ``name`` (False when it cannot be inspected)."""
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _call_with_worker(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run on a worker by ``Client.run``: ``function`` asked for the worker as ``shoal_worker``."""
+    from .worker import get_worker
+
+    return function(*args, shoal_worker=get_worker(), **kwargs)

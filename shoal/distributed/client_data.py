@@ -46,7 +46,12 @@ class ClientDataMixin:
         if isinstance(futures, Iterator):
             # Not materialized: the iterator may be as_completed, still being fed.
             return (self.gather(future, errors=errors) for future in futures)
-        keys = [f.key for f in _iter_futures(futures)]
+        found = list(_iter_futures(futures))
+        others = [f.key for f in found if f.client is not self]
+        if others:
+            raise ValueError(f"gather(): futures {others[:5]!r} belong to another client; gather them with "
+                             "that client (future.client.gather) or call future.result().")
+        keys = [f.key for f in found]
 
         async def run():
             values = await self._gather_keys(keys, errors)

@@ -162,6 +162,9 @@ class Future:
         asynchronous client this returns an awaitable.
         """
         timeout = check_timeout(timeout, "Future.result")
+        if self._released:  # the scheduler may have forgotten the key: it would never finish
+            raise ValueError(f"Future {self.key!r} was released (future.release()); its result is gone. "
+                             "Keep the future unreleased until you have its result.")
         return self.client._sync(self._result, timeout, timeout=None)
 
     async def _result(self, timeout: float | None = None) -> Any:

@@ -24,8 +24,8 @@ def replace_futures(client: Any, value: Any) -> Any:
         if value.client is not client:
             raise ValueError(f"Future {value.key!r} belongs to another client; gather it and pass its value.")
         return Ref(value.key)
-    if kind in (tuple, list):
-        if not any(type(v) in (Future, tuple, list, dict) for v in value):
+    if kind in (tuple, list, set, frozenset):  # sets too, as Dask searches them
+        if not any(type(v) in (Future, tuple, list, dict, set, frozenset) for v in value):
             return value
         return kind(replace_futures(client, v) for v in value)
     if kind is dict:

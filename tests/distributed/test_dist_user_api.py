@@ -278,3 +278,46 @@ def test_cli_scheduler_bad_dashboard_address_is_one_line_not_a_traceback():
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "dashboard_address='nonsense'" in done.stderr
+
+
+# ---------------------------------------------------------------- run, and futures in sets
+def worker_name(shoal_worker=None):
+    return shoal_worker.name
+
+
+def test_run_takes_names_one_address_on_error_and_shoal_worker(client):
+    info = client.scheduler_info()["workers"]
+    names = {address: w["name"] for address, w in info.items()}
+    address = sorted(info)[0]
+    assert client.run(abs, -1, workers=address) == {address: 1}
+    assert client.run(abs, -1, workers=[names[address]]) == {address: 1}
+    assert client.run(worker_name) == names
+    with pytest.raises(ValueError, match="neither addresses nor names"):
+        client.run(abs, -1, workers=["no-such-worker"])
+    returned = client.run(fail, 3, on_error="return")
+    assert set(returned) == set(info)
+    assert all(isinstance(e, ValueError) and "failed on 3" in str(e) for e in returned.values())
+    assert client.run(fail, 3, on_error="ignore") == {}
+    with pytest.raises(ValueError, match="failed on 3"):
+        client.run(fail, 3)
+    with pytest.raises(ValueError, match="on_error"):
+        client.run(abs, 1, on_error="skip")
+
+
+def test_futures_inside_sets_are_replaced_by_values(client):
+    values = client.submit(sorted, {client.submit(abs, -1), client.submit(abs, -2)}).result(10)
+    assert values == sorted({abs(-1), abs(-2)})
+    frozen = client.submit(sorted, frozenset({client.submit(abs, -3)})).result(10)
+    assert frozen == [abs(-3)]
+
+
+def test_released_or_foreign_futures_say_so(cluster, client):
+    future = client.submit(abs, -1)
+    future.release()
+    with pytest.raises(ValueError, match="was released"):
+        future.result(timeout=5)
+    mine = client.submit(abs, -2)
+    with Client(cluster) as other:
+        with pytest.raises(ValueError, match="belong to another client"):
+            other.gather([mine])
+    assert mine.result(10) == abs(-2)
