@@ -1,10 +1,10 @@
-"""``ewm(...).mean()`` (``adjust=True``) carried across partitions.
+"""``ewm(...).mean()`` and ``.sum()`` (``adjust=True``) carried across partitions.
 
 With decay ``b = 1 - alpha``, pandas' adjusted mean at row ``t`` is
 ``N_t / D_t`` where ``N_t = sum(b**(t-i) * x_i)`` and ``D_t = sum(b**(t-i))``
-over the non-null ``x_i`` with ``i <= t`` (nulls still count as steps). Each
-partition computes its own ``N`` and ``D`` with pandas (``ewm().sum()`` of
-the values and of the non-null indicator); the totals of all earlier
+over the non-null ``x_i`` with ``i <= t`` (nulls still count as steps); the
+adjusted sum is ``N_t``. Each partition computes its own ``N`` and ``D``
+with pandas (``ewm().sum()`` of the values and of the non-null indicator); the totals of all earlier
 partitions reach row ``j`` of partition ``k`` decayed by ``b**(j + 1)``,
 carried along a chain of one-row tasks.
 
@@ -55,7 +55,7 @@ def _carry(previous, local, alpha):
     return (last(weighted) + decay * previous[0], last(weights) + decay * previous[1], last(counts) + previous[2])
 
 
-def _finish(local, previous, alpha, min_periods):
+def _finish(local, previous, alpha, min_periods, method="mean"):
     weighted, weights, counts, n = local
     if previous is not None and n:
         decay = (1 - alpha) ** np.arange(1, n + 1)
@@ -64,12 +64,15 @@ def _finish(local, previous, alpha, min_periods):
         weighted = weighted + decay * previous[0]
         weights = weights + decay * previous[1]
         counts = counts + previous[2]
-    result = weighted / weights.where(weights > 0)
+    result = weighted if method == "sum" else weighted / weights.where(weights > 0)
     return result.where(counts >= max(min_periods, 1))
 
 
 class EWMMean(FrameExpr):
-    _parameters = ["frame", "alpha", "min_periods", "meta"]
+    """``mean`` (``N / D``) or, with ``method="sum"``, pandas' adjusted ``sum`` (``N``) of every row."""
+
+    _parameters = ["frame", "alpha", "min_periods", "meta", "method"]
+    _defaults = {"method": "mean"}
 
     def _compute_meta(self):
         return self.meta
@@ -94,11 +97,12 @@ class EWMMean(FrameExpr):
             carries[i] = key
         for i in range(n):
             layer[self._key(i)] = Task(self._key(i), _finish, Ref((f"{name}-local", i)),
-                                       Ref(carries[i]) if carries[i] else None, self.alpha, self.min_periods)
+                                       Ref(carries[i]) if carries[i] else None, self.alpha, self.min_periods,
+                                       self.method)
         return layer
 
     def _explain_args(self):
-        return {"alpha": self.alpha}
+        return {"alpha": self.alpha, "method": self.method}
 
 
 def _alpha(com, span, halflife, alpha) -> float:
@@ -116,7 +120,7 @@ def _alpha(com, span, halflife, alpha) -> float:
 
 
 class EWM:
-    """``frame.ewm(...)``: ``mean()`` with ``adjust=True`` and ``ignore_na=False`` (pandas' defaults)."""
+    """``frame.ewm(...)``: ``mean()`` and ``sum()`` with ``adjust=True`` and ``ignore_na=False`` (pandas' defaults)."""
 
     def __init__(self, frame, com=None, span=None, halflife=None, alpha=None, min_periods=0, adjust=True,
                  ignore_na=False):
@@ -129,8 +133,14 @@ class EWM:
         self._min_periods = int(min_periods or 0)
 
     def mean(self):
+        return self._aggregate("mean")
+
+    def sum(self):
+        return self._aggregate("sum")
+
+    def _aggregate(self, method):
         from .core import new_collection
         from .meta import make_meta, meta_nonempty
 
-        meta = make_meta(_numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha).mean())
-        return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta))
+        meta = make_meta(getattr(_numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha), method)())
+        return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta, method))

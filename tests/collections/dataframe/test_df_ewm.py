@@ -21,3 +21,11 @@ def test_ewm_refuses_what_it_does_not_do(frames):
         df.f.ewm(alpha=0.5, adjust=False)
     with pytest.raises(ValueError, match="exactly one"):
         df.f.ewm(alpha=0.5, span=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"alpha": 0.3}, {"span": 4, "min_periods": 3}])
+def test_ewm_sum_matches_pandas(frames, kwargs):
+    pdf, df = frames
+    assert_eq(df[["f", "i", "n"]].ewm(**kwargs).sum(), pdf[["f", "i", "n"]].astype("float64").ewm(**kwargs).sum(),
+              check_exact=False, rtol=1e-9)
+    assert_eq(df.f.ewm(**kwargs).sum(), pdf.f.ewm(**kwargs).sum(), check_exact=False, rtol=1e-9)
