@@ -393,11 +393,39 @@ for _cls in (DataFrame, Series, Index):
     _cls.__abs__ = _unary_method(operator.abs)
     _cls.__hash__ = object.__hash__
 
-for _name, _op in {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
-                   "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-                   "pow": operator.pow, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+def _named_binary_method(name: str, op, reverse: bool = False):
+    """``frame.add(other, axis=, level=, fill_value=)``: the plain operator when no option is given (so the
+    optimizer sees arithmetic), else pandas' own method on every partition."""
+
+    def method(self, other, axis=None, level=None, fill_value=None):
+        if axis is None and level is None and fill_value is None:
+            return self._binary(op, other, reverse)
+        if isinstance(other, (pd.Series, pd.DataFrame)) and not (
+                isinstance(self, DataFrame) and isinstance(other, pd.Series) and axis in (None, 1, "columns")):
+            raise TypeError(
+                f"{name}: a pandas {type(other).__name__} would be matched against every partition's rows; "
+                "convert it with shoal.dataframe.from_pandas and give both the same partitioning"
+            )
+        options = {k: v for k, v in {"axis": axis, "level": level, "fill_value": fill_value}.items() if v is not None}
+        return self._method(name, other, **options)
+
+    method.__name__ = name
+    method.__doc__ = f"pandas' ``{name}``, partition by partition (collections must share their partitioning)."
+    return method
+
+
+_NAMED_OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+                    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+                    "pow": operator.pow}
+for _name, _op in {**_NAMED_OPERATORS, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
                    "ge": operator.ge, "eq": operator.eq, "ne": operator.ne}.items():
     for _cls in (DataFrame, Series):
-        setattr(_cls, _name, _binary_method(_op))
+        setattr(_cls, _name, _named_binary_method(_name, _op))
+for _name, _op in _NAMED_OPERATORS.items():
+    for _cls in (DataFrame, Series):
+        setattr(_cls, f"r{_name}", _named_binary_method(f"r{_name}", _op, reverse=True))
+for _alias, _name in {"subtract": "sub", "multiply": "mul", "divide": "div"}.items():
+    for _cls in (DataFrame, Series):
+        setattr(_cls, _alias, _named_binary_method(_name, _NAMED_OPERATORS[_name]))
 
 

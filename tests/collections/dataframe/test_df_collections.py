@@ -282,3 +282,27 @@ def test_map_partitions_returning_a_scalar_gives_one_value_per_partition(schedul
     assert int(lengths.sum().compute(scheduler=scheduler)) == len(pdf)
     means = ddf.map_partitions(_partition_mean).compute(scheduler=scheduler)
     pd.testing.assert_series_equal(means, pd.Series([p.a.mean() for p in parts], index=[0] * 3))
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "radd", "rsub", "rmul",
+                                  "rdiv", "rtruediv", "rfloordiv", "rmod", "rpow", "subtract", "multiply", "divide"])
+def test_named_arithmetic_takes_fill_value_axis_and_reflected_forms(frames, name):
+    # radd/rsub/... were missing and add(other, fill_value=) / df.sub(series, axis=0) were refused
+    pdf, df = frames
+    num, num_pd = df[["f", "k"]], pdf[["f", "k"]]
+    assert_eq(getattr(df.f, name)(df.k), getattr(pdf.f, name)(pdf.k))
+    assert_eq(getattr(df.f, name)(df.k, fill_value=2), getattr(pdf.f, name)(pdf.k, fill_value=2))
+    assert_eq(getattr(df.f, name)(3), getattr(pdf.f, name)(3))
+    assert_eq(getattr(num, name)(df.k, axis=0), getattr(num_pd, name)(pdf.k, axis=0))
+    assert_eq(getattr(num, name)(num, fill_value=1), getattr(num_pd, name)(num_pd, fill_value=1))
+    row = pd.Series({"f": 2.0, "k": 3})
+    assert_eq(getattr(num, name)(row, axis="columns"), getattr(num_pd, name)(row, axis="columns"))
+    with pytest.raises(TypeError, match="from_pandas"):
+        getattr(num, name)(pdf.k, axis=0)
+
+
+def test_named_comparisons_take_fill_value_and_axis(frames):
+    pdf, df = frames
+    for name in ["lt", "le", "gt", "ge", "eq", "ne"]:
+        assert_eq(getattr(df.f, name)(df.k, fill_value=0), getattr(pdf.f, name)(pdf.k, fill_value=0))
+        assert_eq(getattr(df[["f", "k"]], name)(df.i, axis=0), getattr(pdf[["f", "k"]], name)(pdf.i, axis=0))
