@@ -279,7 +279,7 @@ def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtyp
             raise TypeError(f"{label}() got an unexpected keyword argument 'dtype'")
         result_dtype = _result_dtype(numpy_func, a, axes, **kwargs)
         chunk = functools.partial(_apply_keep, numpy_func, **kwargs)
-        combine = functools.partial(_apply_keep, combine_func, **({"dtype": result_dtype} if takes_dtype else {}))
+        combine = functools.partial(_apply_keep, combine_func, **_dtype_keyword(result_dtype if takes_dtype else None))
         return _build(a, chunk, combine, combine, axes, keepdims, result_dtype, split_every, True, label)
 
     reduce.__name__ = label
@@ -328,9 +328,15 @@ def _count(block: np.ndarray, axis: tuple, skipna: bool) -> np.ndarray:
     return np.full(shape, n, dtype=np.int64)
 
 
+def _dtype_keyword(dtype: np.dtype | None) -> dict:
+    """``{"dtype": dtype}`` for a NumPy reduction; none for datetimes and timedeltas, whose unit NumPy refuses
+    to take as a reduction's dtype (it keeps the input's unit anyway)."""
+    return {} if dtype is None or np.dtype(dtype).kind in "mM" else {"dtype": dtype}
+
+
 def _mean_chunk(block: np.ndarray, axis: tuple, keepdims: bool, skipna: bool, work: np.dtype) -> dict:
     summed = np.nansum if skipna else np.sum
-    return {"n": _count(block, axis, skipna), "total": summed(block, axis=axis, keepdims=True, dtype=work)}
+    return {"n": _count(block, axis, skipna), "total": summed(block, axis=axis, keepdims=True, **_dtype_keyword(work))}
 
 
 def _mean_combine(parts: list, axis: tuple, keepdims: bool, **_) -> dict:

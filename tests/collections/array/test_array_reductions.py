@@ -114,6 +114,25 @@ def test_datetime_min_max():
     assert_eq(x.argmax(), days.argmax())
 
 
+DURATIONS = (rng.integers(-10_000, 10_000, (5, 4)) * 37).astype("m8[s]")
+WITH_NAT = DURATIONS.copy()
+WITH_NAT[1, 2] = np.timedelta64("NaT")
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "nansum", "nanmean", "min", "max"])
+@pytest.mark.parametrize("axis", [None, 0, (0, 1), -1])
+@pytest.mark.parametrize("chunks", [(2, 3), 1, -1])
+def test_timedelta_sums_and_means(name, axis, chunks, sched):
+    """Sums and means of timedelta64 keep the unit, as in NumPy (NaT propagates the way NumPy's does)."""
+    for data in (DURATIONS, WITH_NAT):
+        x = sa.from_array(data, chunks=chunks)
+        expected = getattr(np, name)(data, axis=axis, keepdims=True)
+        result = getattr(sa, name)(x, axis=axis, keepdims=True, split_every=2)
+        assert result.dtype == expected.dtype
+        # NaT != NaT, so compare the underlying integers
+        assert_eq(result.compute(scheduler=sched).view("i8"), expected.view("i8"))
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 @pytest.mark.parametrize("chunks", [(4, 3), 1, ((2, 7), (6, 1))])
 def test_arg_reductions(axis, chunks, sched):
