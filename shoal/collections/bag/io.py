@@ -31,6 +31,8 @@ __all__ = ["read_text", "to_textfiles", "to_dataframe", "TextDecodeError", "Read
 
 COMPRESSIONS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 EXTENSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2", ".xz": "xz"}
+UNSUPPORTED_EXTENSIONS = {".zst": "zstd", ".zstd": "zstd", ".zip": "zip", ".lz4": "lz4", ".snappy": "snappy",
+                          ".7z": "7z"}
 
 
 class TextDecodeError(UnicodeDecodeError):
@@ -47,7 +49,14 @@ def infer_compression(path: str, compression: str | None) -> str | None:
     ('gzip', None)
     """
     if compression == "infer":
-        return EXTENSIONS.get(os.path.splitext(str(path))[1].lower())
+        extension = os.path.splitext(str(path))[1].lower()
+        if extension in UNSUPPORTED_EXTENSIONS:
+            # read as text they would fail with a confusing decode error (or be written uncompressed)
+            raise ValueError(
+                f"{path!r} looks {UNSUPPORTED_EXTENSIONS[extension]}-compressed, which shoal.bag does not read or "
+                f"write; use gzip (.gz), bz2 (.bz2) or xz (.xz), or pass compression=None to treat it as plain text"
+            )
+        return EXTENSIONS.get(extension)
     if compression is not None and compression not in COMPRESSIONS:
         raise ValueError(
             f"compression={compression!r} is not supported; use one of {sorted(COMPRESSIONS)}, 'infer' or None"

@@ -177,6 +177,17 @@ def test_glob_matching_nothing_names_the_pattern(tmp_path):
         db.read_text(str(tmp_path / "missing.txt"))
 
 
+def test_unsupported_compression_suffix_is_refused_by_name(tmp_path):
+    path = tmp_path / "logs.jsonl.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd not text")
+    with pytest.raises(ValueError, match="zstd-compressed.*compression=None"):
+        db.read_text(str(path))
+    with pytest.raises(ValueError, match="zip-compressed"):
+        db.from_sequence(["a"]).to_textfiles(str(tmp_path / "out" / "*.zip"))
+    # compression=None reads the bytes as text, as asked
+    assert db.read_text(str(path), compression=None, errors="replace").count().compute(scheduler="sync") == 1
+
+
 def test_directories_are_refused_by_name_and_skipped_by_globs(tmp_path):
     (tmp_path / "sub").mkdir()
     paths = [write(tmp_path / f"{i}.log", f"line {i}\nmore {i}\n") for i in range(2)]
