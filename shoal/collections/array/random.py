@@ -1,5 +1,8 @@
 """Random arrays: ``default_rng(seed).normal(size=..., chunks=...)``.
 
+Parameters may be arrays (NumPy or shoal) that broadcast against ``size``,
+as in NumPy: ``normal(loc=means, size=(n, len(means)))``.
+
 Every block draws from its own generator, seeded by
 ``numpy.random.SeedSequence(seed)`` spawned once per call and once per block,
 so a seed gives the same array on every scheduler and in every run. (The
@@ -37,6 +40,13 @@ def draw_block(shape: tuple, seeds: tuple, block_number: int, method: str, kwarg
     return getattr(generator, method)(size=shape, **dict(kwargs))
 
 
+def _draw_block_with_parameters(template: np.ndarray, *parameters: np.ndarray, names: tuple, seeds: tuple,
+                                method: str, kwargs: tuple, numblocks: tuple, block_id: tuple = ()) -> np.ndarray:
+    """One block drawn with the parameter pieces of its place (``template`` gives only its shape)."""
+    number = int(np.ravel_multi_index(block_id, numblocks)) if block_id else 0
+    return draw_block(template.shape, seeds, number, method, kwargs + tuple(zip(names, parameters)))
+
+
 class RandomBlocks(ArrayExpr):
     """Each block drawn by ``Generator.<method>`` seeded from ``seeds`` and the block's position."""
 
@@ -59,6 +69,9 @@ class Generator:
         self._seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
     def _make(self, method: str, size: Any, chunks: Any, out_dtype: Any, **kwargs: Any) -> Array:
+        arrays = {name: value for name, value in kwargs.items() if isinstance(value, Array) or np.ndim(value) > 0}
+        if arrays:
+            return self._make_with_array_parameters(method, size, chunks, out_dtype, kwargs, arrays)
         size = () if size is None else (size,) if isinstance(size, (int, np.integer)) else tuple(size)
         size = tuple(int(s) for s in size)
         # One child sequence per call: consecutive calls differ, the same calls in the same order repeat.
@@ -69,6 +82,40 @@ class Generator:
         normalized = normalize_chunks(chunks, size, dtype=dtype)
         seeds = (child.entropy, tuple(child.spawn_key))
         return Array(RandomBlocks(method, seeds, tuple(sorted(kwargs.items())), normalized, dtype))
+
+    def _make_with_array_parameters(self, method: str, size: Any, chunks: Any, out_dtype: Any, kwargs: dict,
+                                    arrays: dict) -> Array:
+        """Draws whose parameters (``loc=``, ``high=``, ...) are arrays broadcast against ``size``, as in NumPy:
+        each block is drawn with the pieces of the parameters that line up with it."""
+        from .blockwise import map_blocks
+        from .creation import asarray, empty
+
+        arrays = {name: asarray(value) for name, value in arrays.items()}
+        shapes = [a.shape for a in arrays.values()]
+        try:
+            broadcast = np.broadcast_shapes(*shapes)
+            shape = broadcast if size is None else tuple(
+                int(s) for s in ((size,) if isinstance(size, (int, np.integer)) else size))
+            fits = np.broadcast_shapes(broadcast, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{method}: parameters of shapes {', '.join(map(str, shapes))} do not broadcast to "
+                             f"size {size}")
+        dtype = np.dtype(out_dtype) if out_dtype is not None else np.dtype(np.float64)
+        template = empty(shape, chunks=chunks, dtype=bool)
+        aligned = []
+        for a in arrays.values():
+            # cut each parameter like the output on the axes it does not broadcast along
+            offset = len(shape) - a.ndim
+            wanted = tuple(c if n == 1 else template.chunks[offset + k]
+                           for k, (c, n) in enumerate(zip(a.chunks, a.shape)))
+            aligned.append(a.rechunk(wanted))
+        child = self._seed.spawn(1)[0]
+        scalars = tuple(sorted((k, v) for k, v in kwargs.items() if k not in arrays))
+        return map_blocks(_draw_block_with_parameters, template, *aligned, names=tuple(arrays),
+                          seeds=(child.entropy, tuple(child.spawn_key)), method=method, kwargs=scalars,
+                          numblocks=template.numblocks, dtype=dtype)
 
     def random(self, size: Any = None, dtype: Any = np.float64, chunks: Any = "auto") -> Array:
         """Floats uniform in [0, 1)."""

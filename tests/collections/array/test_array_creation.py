@@ -141,6 +141,31 @@ def test_random_is_reproducible_for_a_seed_and_independent_of_the_scheduler(sche
     assert not np.array_equal(got[:20, :15], got[20:40, :15])
 
 
+@pytest.mark.parametrize("chunks", [2, 1, -1])
+def test_random_parameters_may_be_arrays_broadcast_against_size(chunks, sched):
+    """``normal(loc=array, ...)``, ``integers(0, highs)``: parameters broadcast as in NumPy, blocks stay seeded."""
+    means = np.array([0.0, 100.0, -100.0])
+    spreads = sa.from_array(np.array([[1e-6], [1e-3]]), chunks=1)
+    rng = sa.random.default_rng(5)
+    x = rng.normal(loc=means, scale=spreads, size=(4, 2, 3), chunks=chunks)
+    values = x.compute(scheduler=sched)
+    assert values.shape == (4, 2, 3) and x.dtype == np.float64
+    np.testing.assert_allclose(values, np.broadcast_to(means, (4, 2, 3)), atol=0.01)
+    again = sa.random.default_rng(5).normal(loc=means, scale=spreads, size=(4, 2, 3), chunks=x.chunks)
+    np.testing.assert_array_equal(again.compute(scheduler="sync"), values)
+    # size=None: the parameters' broadcast shape, as numpy.random.Generator gives
+    highs = np.array([[1], [10], [1000]])
+    ints = sa.random.default_rng(6).integers(np.zeros(4, dtype=int), highs, chunks=chunks)
+    drawn = ints.compute(scheduler=sched)
+    assert drawn.shape == np.random.default_rng(6).integers(np.zeros(4, dtype=int), highs).shape
+    assert drawn.dtype == np.int64 and (drawn >= 0).all() and (drawn < highs).all()
+    assert (drawn[0] == 0).all()
+    uniform = sa.random.default_rng(7).uniform(sa.from_array(np.arange(3.0), chunks=2), 10.0, size=(5, 3), chunks=2)
+    assert ((uniform.compute(scheduler=sched) >= np.arange(3.0)) & (uniform.compute(scheduler=sched) < 10)).all()
+    with pytest.raises(ValueError, match=r"do not broadcast to size \(4,\)"):
+        sa.random.default_rng(1).normal(np.zeros(3), size=(4,))
+
+
 def test_random_distributions_look_right():
     rng = sa.random.default_rng(7)
     u = rng.random((20000,), chunks=3000).compute()
