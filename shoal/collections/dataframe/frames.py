@@ -145,10 +145,11 @@ class DataFrame(_Frame):
         keep = list(self._meta.select_dtypes(include=include, exclude=exclude).columns)
         return self[keep]
 
-    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+    def groupby(self, by=None, sort=True, dropna=True, observed=True, level=None, as_index=True, **kwargs):
         from .groupby import DataFrameGroupBy
 
-        return DataFrameGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+        return DataFrameGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, level=level,
+                                as_index=as_index, **kwargs)
 
     def shuffle(self, on=None, npartitions=None, shuffle_method=None, on_index=False):
         """Rows moved to the partition their key (columns ``on``, or the index) hashes to; see ``shuffle.py``."""
@@ -180,11 +181,11 @@ class DataFrame(_Frame):
                      right_index=right_index, suffixes=suffixes, indicator=indicator, npartitions=npartitions,
                      shuffle_method=shuffle_method, broadcast=broadcast, skew=skew)
 
-    def join(self, other, on=None, how="left", lsuffix="", rsuffix="", **kwargs):
+    def join(self, other, on=None, how="left", lsuffix="", rsuffix="", suffixes=None, **kwargs):
         """``other``'s index matched against this frame's column ``on`` (or its index); see ``merge.py``."""
         from .merge import join
 
-        return join(self, other, on=on, how=how, lsuffix=lsuffix, rsuffix=rsuffix, **kwargs)
+        return join(self, other, on=on, how=how, lsuffix=lsuffix, rsuffix=rsuffix, suffixes=suffixes, **kwargs)
 
     def pivot_table(self, index, columns, values, aggfunc="mean"):
         from .reshape import pivot_table
@@ -324,10 +325,10 @@ class Series(_Frame):
         return self._reduce_with("unique", REDUCTIONS["nunique"].chunk, REDUCTIONS["nunique"].combine,
                                  _unique_values, split_every=split_every)
 
-    def groupby(self, by, sort=True, dropna=True, observed=True, **kwargs):
+    def groupby(self, by=None, sort=True, dropna=True, observed=True, level=None, **kwargs):
         from .groupby import SeriesGroupBy
 
-        return SeriesGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, **kwargs)
+        return SeriesGroupBy(self, by, sort=sort, dropna=dropna, observed=observed, level=level, **kwargs)
 
     @property
     def str(self):

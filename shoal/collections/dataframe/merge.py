@@ -637,17 +637,22 @@ def _broadcast_side(left, right, how, broadcast) -> tuple[str, str] | None:
     return None
 
 
-def join(left, right, on=None, how: str = "left", lsuffix: str = "", rsuffix: str = "", **kwargs):
-    """``left.join(right)``: ``left``'s column(s) ``on`` (or its index) against ``right``'s index."""
+def join(left, right, on=None, how: str = "left", lsuffix: str = "", rsuffix: str = "", suffixes=None, **kwargs):
+    """``left.join(right)``: ``left``'s column(s) ``on`` (or its index) against ``right``'s index; the suffixes
+    come as ``lsuffix``/``rsuffix`` or, as pandas 3 prefers, ``suffixes=(left, right)``."""
     from .frames import Series
 
     right = _as_collection(right)
     if isinstance(right, Series):
         right = right.to_frame()
+    if suffixes is not None:
+        if lsuffix or rsuffix:
+            raise ValueError("join: give suffixes= or lsuffix=/rsuffix=, not both")
+        lsuffix, rsuffix = suffixes
     overlap = set(left.columns) & set(right.columns)
     if overlap and not (lsuffix or rsuffix):
         raise ValueError(f"join: columns overlap but no suffix was given: {sorted(overlap, key=str)}; pass "
-                         "lsuffix= and/or rsuffix=")
+                         "suffixes=(left, right) (or lsuffix= and/or rsuffix=)")
     if on is None:
         return merge(left, right, how=how, left_index=True, right_index=True, suffixes=(lsuffix, rsuffix), **kwargs)
     return merge(left, right, how=how, left_on=on, right_index=True, suffixes=(lsuffix, rsuffix), **kwargs)

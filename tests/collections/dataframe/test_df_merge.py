@@ -257,6 +257,21 @@ def test_pandas_anti_joins(pdf, how, strategy):
     _assert_same_rows(result.compute(), pdf.merge(right, on="n", how=how))
 
 
+@pytest.mark.parametrize("how", ["left", "inner", "outer"])
+def test_join_suffixes(pdf, how):
+    right = _right_pandas()[["r", "k"]]
+    left_df, right_df = dd.from_pandas(pdf, npartitions=3), dd.from_pandas(right, npartitions=2)
+    expected = pdf.join(right, how=how, suffixes=("_l", "_r"))  # pandas 3's spelling
+    got = left_df.join(right_df, how=how, suffixes=("_l", "_r")).compute()
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index())
+    by_lsuffix = left_df.join(right_df, how=how, rsuffix="_r").compute()
+    assert list(by_lsuffix.columns) == list(pdf.columns) + ["r", "k_r"]
+    with pytest.raises(ValueError, match=r"columns overlap but no suffix was given: \['k'\]; pass suffixes="):
+        left_df.join(right_df, how=how)
+    with pytest.raises(ValueError, match="not both"):
+        left_df.join(right_df, how=how, lsuffix="_a", suffixes=("_l", "_r"))
+
+
 def test_merge_keys_must_be_names(pdf):
     left_df = dd.from_pandas(pdf, npartitions=2)
     with pytest.raises(TypeError, match="left_on= takes column names, got a Series; assign it as a column"):
