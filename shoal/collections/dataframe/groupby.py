@@ -287,8 +287,30 @@ def _index_labels_mapped(index: pd.Index, func) -> pd.Series:
 _UNNAMED = "__series__"
 
 
+def _index_labels(index: pd.Index) -> pd.Series:
+    return index.to_series()
+
+
+def _keys_from_level(frame, by, level) -> list:
+    """``groupby(level=...)``: the index as a key (shoal collections have one index level)."""
+    if by is not None:
+        raise TypeError("groupby: give by= or level=, not both")
+    levels = level if isinstance(level, (list, tuple)) else [level]
+    name = frame.index.name
+    for lev in levels:
+        if lev not in (0, -1) and (name is None or lev != name):
+            raise KeyError(f"groupby(level={lev!r}): the index has one level, 0" +
+                           (f" (named {name!r})" if name is not None else ""))
+    return [_index_labels] * len(levels)
+
+
 class _GroupBy:
-    def __init__(self, frame, by, sort=True, dropna=True, observed=True, selection=None, ddof=1):
+    def __init__(self, frame, by, sort=True, dropna=True, observed=True, selection=None, ddof=1, level=None,
+                 as_index=True):
+        if level is not None:
+            by = _keys_from_level(frame, by, level)
+        elif by is None:
+            raise TypeError("groupby: give the keys (by=) or level=")
         keys = by if isinstance(by, list) else [by]
         base = frame if isinstance(frame, DataFrame) else frame.to_frame()
         self._unnamed_series = isinstance(frame, Series) and frame.name is None
@@ -300,7 +322,13 @@ class _GroupBy:
         names, index_names = [], []
         temp = {}
         for i, key in enumerate(keys):
-            if callable(key) and not isinstance(key, (Series, str)):
+            if key is _index_labels or (isinstance(key, str) and key not in base.columns and key == base.index.name):
+                # the index itself (level=0, or its name, as pandas allows)
+                name = f"__groupby_key_{i}__"
+                temp[name] = base.index.map_partitions(_index_labels, enforce_metadata=False)
+                names.append(name)
+                index_names.append(base.index.name)
+            elif callable(key) and not isinstance(key, (Series, str)):
                 # pandas applies a function key to the index labels
                 name = f"__groupby_key_{i}__"
                 temp[name] = base.index.map_partitions(_index_labels_mapped, key, enforce_metadata=False)
@@ -328,12 +356,22 @@ class _GroupBy:
         self._sort, self._dropna, self._observed = sort, dropna, observed
         self._selection = selection
         self._ddof = ddof
+        self._as_index = as_index
+        if not as_index and (isinstance(frame, Series) or any(n.startswith("__groupby_key_") for n in names)):
+            raise NotImplementedError("groupby(as_index=False) needs column-name keys of a DataFrame; group with "
+                                      "as_index=True and call reset_index() on the computed (small) result")
 
     def _named(self, result):
         """``result`` with the grouped Series' own name: an unnamed Series gives unnamed results, as in pandas."""
         if self._unnamed_series and isinstance(result, Series) and result.name == _UNNAMED:
             return result.rename(None)
         return result
+
+    def _flat(self, result, name=None):
+        """``as_index=False``: the group keys as columns and a fresh RangeIndex, as pandas gives."""
+        if self._as_index:
+            return result
+        return result.map_partitions(_keys_as_columns, name)
 
     @property
     def _value_columns(self) -> list:
@@ -370,7 +408,11 @@ class _GroupBy:
     def _aggregate(self, arg=None, split_every=None, named=None, method_kwargs=None, split_out=None):
         named = named or {}
         series = self._selection is not None and not isinstance(self._selection, list)
-        pairs = normalize_spec(arg, named, self._selection, self._value_columns, series)
+        value_columns = self._value_columns
+        if (method_kwargs or {}).get("numeric_only"):  # pandas counts booleans as numbers here
+            dtypes = self._frame._meta.dtypes
+            value_columns = [c for c in value_columns if pd.api.types.is_numeric_dtype(dtypes[c])]
+        pairs = normalize_spec(arg, named, self._selection, value_columns, series)
         for col, _ in pairs:
             if col not in self._frame.columns:
                 raise KeyError(f"groupby aggregation: column {col!r} not found; the columns are "
@@ -384,14 +426,14 @@ class _GroupBy:
                 method, args, kwargs = "agg", (), dict(named)
             else:
                 method, args, kwargs = "agg", (arg,), {}
-            return self._by_shuffle(self._used_columns(pairs), method, args, kwargs, meta, split_out,
-                                    gather=split_out is None)
+            return self._flat(self._by_shuffle(self._used_columns(pairs), method, args, kwargs, meta, split_out,
+                                               gather=split_out is None))
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
         label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
         expr = TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta, label)
-        return self._named(new_collection(expr))
+        return self._flat(self._named(new_collection(expr)))
 
     def _used_columns(self, pairs) -> FrameExpr:
         """The frame cut to the keys and aggregated columns, so readers below can skip the rest."""
@@ -496,11 +538,11 @@ class _GroupBy:
     def nunique(self, split_every=None, split_out=None):
         return self._simple("nunique", split_every, split_out)
 
-    def var(self, ddof=1, split_every=None, split_out=None):
-        return self._simple("var", split_every, split_out, ddof=ddof)
+    def var(self, ddof=1, split_every=None, split_out=None, numeric_only=False):
+        return self._simple("var", split_every, split_out, ddof=ddof, **_numeric_only(numeric_only))
 
-    def std(self, ddof=1, split_every=None, split_out=None):
-        return self._simple("std", split_every, split_out, ddof=ddof)
+    def std(self, ddof=1, split_every=None, split_out=None, numeric_only=False):
+        return self._simple("std", split_every, split_out, ddof=ddof, **_numeric_only(numeric_only))
 
     def _cumulative(self, method: str):
         from .groupby_transform import GroupbyCumulative
@@ -518,6 +560,18 @@ class _GroupBy:
         """Running sum within each group, in row order across partitions."""
         return self._cumulative("cumsum")
 
+    def cumprod(self):
+        """Running product within each group, in row order across partitions."""
+        return self._cumulative("cumprod")
+
+    def cummax(self):
+        """Running maximum within each group, in row order across partitions."""
+        return self._cumulative("cummax")
+
+    def cummin(self):
+        """Running minimum within each group, in row order across partitions."""
+        return self._cumulative("cummin")
+
     def cumcount(self):
         """Position of each row within its group (0, 1, ...), across partitions."""
         return self._cumulative("cumcount")
@@ -529,8 +583,18 @@ class _GroupBy:
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
-        return self._named(new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None,
-                                                     split_every, meta, "groupby-size")))
+        return self._flat(self._named(new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate,
+                                                                None, split_every, meta, "groupby-size"))), "size")
+
+
+def _numeric_only(numeric_only: bool) -> dict:
+    return {"numeric_only": True} if numeric_only else {}
+
+
+def _keys_as_columns(part, name=None):
+    if isinstance(part, pd.Series):
+        part = part.rename(name) if name is not None else part
+    return part.reset_index()
 
 
 class DataFrameGroupBy(_GroupBy):

@@ -1,13 +1,16 @@
-"""Per-group cumulative operations carried across partitions: ``groupby(...).cumsum()``, ``cumcount()``.
+"""Per-group cumulative operations carried across partitions: ``groupby(...).cumsum()``, ``cumprod()``,
+``cummax()``, ``cummin()``, ``cumcount()``.
 
 Like ``cumulative.py``, but the carry is per group: partition ``i``'s own
-per-group running values are shifted by ``carry[i]``, the per-group totals
-(sums, or row counts for ``cumcount``) of all earlier partitions, which a
-chain of small tasks accumulates. Rows keep their partitions and order.
+per-group running values are combined with ``carry[i]``, the per-group totals
+(sums, products, maxima, minima, or row counts for ``cumcount``) of all
+earlier partitions, which a chain of small tasks accumulates. Rows keep their
+partitions and order.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
@@ -25,21 +28,39 @@ def _local(part, by, columns, method, dropna):
     grouped = _grouped(part, by, dropna)
     if method == "cumcount":
         return grouped.cumcount()
-    return grouped[columns].cumsum()
+    return getattr(grouped[columns], method)()
+
+
+#: cumulative method -> how a partition's groups are summarised and the summaries merged
+_TOTALS = {"cumcount": "sum", "cumsum": "sum", "cumprod": "prod", "cummax": "max", "cummin": "min"}
 
 
 def _totals(part, by, columns, method, dropna):
     grouped = _grouped(part, by, dropna)
     if method == "cumcount":
         return grouped.size()
-    return grouped[columns].sum()
+    return getattr(grouped[columns], _TOTALS[method])()
 
 
-def _fold(carry, totals):
+def _fold(carry, totals, method="cumsum"):
     if carry is None:
         return totals
     merged = pd.concat([carry, totals])
-    return merged.groupby(level=list(range(merged.index.nlevels)), sort=False, observed=True).sum()
+    grouped = merged.groupby(level=list(range(merged.index.nlevels)), sort=False, observed=True)
+    return getattr(grouped, _TOTALS[method])()
+
+
+def _combine(local: pd.Series, offsets, method: str) -> pd.Series:
+    """A column's running values combined with the earlier partitions' totals of each row's group."""
+    shift = pd.Series(offsets, index=local.index)
+    if method in ("cumsum", "cumcount"):
+        combined = local + shift.fillna(0)
+    elif method == "cumprod":
+        combined = local * shift.fillna(1)
+    else:  # a missing value stays missing; a group not seen before (NaN offset) keeps its own values
+        better = np.fmax if method == "cummax" else np.fmin
+        combined = local.where(local.isna(), better(local, shift))
+    return combined.astype(local.dtype, errors="ignore").rename(local.name)
 
 
 def _row_keys(part, by):
@@ -58,11 +79,9 @@ def _adjust(part, carry, by, columns, method, dropna):
         out = local.copy()
         for i, column in enumerate(local.columns):
             shift = offsets.iloc[:, i].to_numpy() if isinstance(offsets, pd.DataFrame) else offsets.to_numpy()
-            shift = pd.Series(shift, index=local.index).fillna(0)
-            out.isetitem(i, (local.iloc[:, i] + shift).astype(local.iloc[:, i].dtype, errors="ignore"))
+            out.isetitem(i, _combine(local.iloc[:, i], shift, method))
         return out
-    shift = pd.Series(offsets.to_numpy(), index=local.index).fillna(0)
-    return (local + shift).astype(local.dtype, errors="ignore").rename(local.name)
+    return _combine(local, offsets.to_numpy(), method)
 
 
 class GroupbyCumulative(FrameExpr):
@@ -91,7 +110,7 @@ class GroupbyCumulative(FrameExpr):
             totals = (f"{self._name}-totals", i)
             layer[totals] = Task(totals, _totals, part, by, cols, method, dropna)
             new_carry = (f"{self._name}-carry", i)
-            layer[new_carry] = Task(new_carry, _fold, carry_ref, Ref(totals))
+            layer[new_carry] = Task(new_carry, _fold, carry_ref, Ref(totals), method)
             carry = new_carry
         return layer
 

@@ -128,3 +128,44 @@ def test_grouping_an_unnamed_series_gives_unnamed_results(method):
     assert_eq(result, expected)
     named = getattr(ddf.a.groupby(ddf.k), method)()
     assert named.name == getattr(pdf.a.groupby(pdf.k), method)().name == "a"
+
+
+@pytest.mark.parametrize("func", ["sum", "mean", "min", "max", "prod", "std", "var"])
+def test_numeric_only_leaves_out_other_columns(frames, func):
+    # numeric_only=True was ignored: the string and datetime columns made the aggregation fail
+    pdf, df = frames
+    cols = ["k", "i", "f", "n", "b", "s", "t"]
+    if func == "prod":
+        pdf, df = pdf.assign(i=pdf.i % 3 + 1), df.assign(i=df.i % 3 + 1)
+    assert_eq(getattr(df[cols].groupby("k"), func)(numeric_only=True),
+              getattr(pdf[cols].groupby("k"), func)(numeric_only=True))
+
+
+def test_as_index_false_gives_the_keys_as_columns(frames):
+    pdf, df = frames
+    assert_eq(df.groupby("k", as_index=False).f.sum(), pdf.groupby("k", as_index=False).f.sum())
+    assert_eq(df.groupby(["k", "b"], as_index=False).agg({"f": "mean", "i": "max"}),
+              pdf.groupby(["k", "b"], as_index=False).agg({"f": "mean", "i": "max"}))
+    assert_eq(df.groupby("k", as_index=False).agg(total=("i", "sum")),
+              pdf.groupby("k", as_index=False).agg(total=("i", "sum")))
+    assert_eq(df.groupby("k", as_index=False).size(), pdf.groupby("k", as_index=False).size())
+    assert_eq(df.groupby("k", as_index=False).i.agg(["sum", "min"]),
+              pdf.groupby("k", as_index=False).i.agg(["sum", "min"]))
+    with pytest.raises(NotImplementedError, match="as_index=True"):
+        df.groupby(df.k, as_index=False)
+
+
+def test_grouping_by_the_index_level_or_name(pdf):
+    # pandas groups by level=0 or by the index's name; both were refused
+    pdf = pdf.assign(i=pdf.i % 4).set_index("i").sort_index(kind="stable")  # from_pandas sorts the index
+    df = dd.from_pandas(pdf, npartitions=3)
+    assert_eq(df.groupby(level=0).f.sum(), pdf.groupby(level=0).f.sum())
+    assert_eq(df.groupby(level="i")[["f", "k"]].mean(), pdf.groupby(level="i")[["f", "k"]].mean())
+    assert_eq(df.groupby("i").f.max(), pdf.groupby("i").f.max())
+    assert_eq(df.groupby(["i", "k"]).f.count(), pdf.groupby(["i", "k"]).f.count())
+    assert_eq(df.f.groupby(level=0).std(), pdf.f.groupby(level=0).std())
+    assert_eq(df.groupby(level=0).f.cumsum(), pdf.groupby(level=0).f.cumsum())
+    with pytest.raises(KeyError, match="one level"):
+        df.groupby(level=1)
+    with pytest.raises(TypeError, match="by=|level="):
+        df.groupby()
