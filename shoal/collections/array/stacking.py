@@ -23,36 +23,60 @@ def _arrays(seq: Any) -> list[Array]:
     return [asarray(a) for a in seq]
 
 
+def _at_least(a: Array, ndim: int) -> Array:
+    """``a`` with leading length-1 axes up to ``ndim`` dimensions (what ``numpy.atleast_2d`` does past 1-d)."""
+    return a[(None,) * (ndim - a.ndim)] if a.ndim < ndim else a
+
+
 def hstack(tup: Any) -> Array:
-    """``numpy.hstack``: along the second axis (the first for 1-d arrays)."""
+    """``numpy.hstack``: along the second axis (the first for 1-d arrays; scalars count as 1-d)."""
     from .shape import concatenate
 
-    arrays = _arrays(tup)
+    arrays = [_at_least(a, 1) for a in _arrays(tup)]
     return concatenate(arrays, axis=0 if arrays and arrays[0].ndim == 1 else 1)
 
 
 def vstack(tup: Any) -> Array:
-    """``numpy.vstack``: along the first axis, 1-d arrays becoming rows."""
+    """``numpy.vstack``: along the first axis, 1-d arrays (and scalars) becoming rows."""
     from .shape import concatenate
 
-    return concatenate([a[None] if a.ndim == 1 else a for a in _arrays(tup)], axis=0)
+    return concatenate([a[None] if a.ndim == 1 else _at_least(a, 2) for a in _arrays(tup)], axis=0)
 
 
 def block(arrays: Any) -> Array:
-    """``numpy.block`` for nested lists of arrays of equal dimension (innermost lists join the last axis)."""
+    """``numpy.block``: innermost lists join along the last axis, the next ones along the one before, and
+    so on; arrays with fewer dimensions than the nesting depth (or than the others) gain leading axes.
+
+    >>> from shoal.collections.array.creation import ones
+    >>> block([[ones((2, 2), chunks=1)], [ones((1, 2), chunks=1)]]).shape
+    (3, 2)
+    >>> block([[[ones(3, chunks=2)]]]).shape
+    (1, 1, 3)
+    """
     from .shape import concatenate
 
-    def depth(item: Any) -> int:
-        return 1 + depth(item[0]) if isinstance(item, list) else 0
+    leaves: list = []
 
-    levels = depth(arrays)
+    def depths(item: Any, level: int) -> set:
+        if isinstance(item, tuple):
+            raise TypeError(f"block: arrays is a tuple at depth {level}; only lists may nest arrays")
+        if not isinstance(item, list):
+            leaves.append(item)
+            return {level}
+        if not item:
+            raise ValueError(f"block: lists cannot be empty (the one at depth {level} is)")
+        return set().union(*(depths(i, level + 1) for i in item))
+
+    found = depths(arrays, 0)
+    if len(found) > 1:
+        raise ValueError(f"block: list depths are mismatched (arrays found at depths {sorted(found)})")
+    levels = found.pop()
+    ndim = max([levels] + [_arrays([leaf])[0].ndim for leaf in leaves])
 
     def join(item: Any, level: int) -> Array:
         if not isinstance(item, list):
-            return _arrays([item])[0]
-        parts = [join(i, level + 1) for i in item]
-        ndim = max(p.ndim for p in parts)
-        return concatenate(parts, axis=ndim - (levels - level))
+            return _at_least(_arrays([item])[0], ndim)
+        return concatenate([join(i, level + 1) for i in item], axis=ndim - (levels - level))
 
     return join(arrays, 0)
 

@@ -23,6 +23,35 @@ def test_stacks_and_block(sched):
     assert_eq(sa.block([v, v]), np.block([V, V]), scheduler=sched)
 
 
+@pytest.mark.parametrize("layout", [
+    lambda a, v, s: [[[a]], [[a * 2]]],  # deeper than the arrays: they gain a leading axis
+    lambda a, v, s: [[a, v[:4, None]], [v[:5], s]],  # a 1-d row and a scalar grow to 2-d
+    lambda a, v, s: [[[v]]],
+    lambda a, v, s: [v, s, v],
+    lambda a, v, s: [[a], [a[:1]]],
+], ids=["deeper-than-arrays", "mixed-dimensions", "one-vector", "vectors-and-scalar", "rows"])
+def test_block_promotes_arrays_to_the_nesting_depth_as_numpy(layout, sched):
+    """``np.block([[[a]], [[b]]])`` stacks 2-d arrays into a 3-d result, as NumPy does (it used to join rows)."""
+    x, v, s = sa.from_array(A, chunks=(3, 2)), sa.from_array(V, chunks=4), sa.from_array(np.float64(9.0))
+    expected = np.block(layout(A, V, np.float64(9.0)))
+    result = sa.block(layout(x, v, s))
+    assert result.shape == expected.shape
+    assert_eq(result, expected, scheduler=sched)
+
+
+def test_stacks_of_scalars_and_block_errors():
+    s, t = sa.from_array(np.float64(1.0)), sa.from_array(np.float64(2.0))
+    assert_eq(sa.vstack([s, t]), np.vstack([1.0, 2.0]))
+    assert_eq(sa.hstack([s, t]), np.hstack([1.0, 2.0]))
+    v = sa.from_array(V, chunks=4)
+    with pytest.raises(ValueError, match="depths are mismatched"):
+        sa.block([[v], v])
+    with pytest.raises(ValueError, match="cannot be empty"):
+        sa.block([])
+    with pytest.raises(TypeError, match="tuple"):
+        sa.block(([v],))
+
+
 @pytest.mark.parametrize("shift, axis", [(2, 0), (-1, 1), (7, None), ((1, 2), (0, 1)), (0, 0), (13, 1)])
 def test_roll(shift, axis, sched):
     x = sa.from_array(A, chunks=(3, 2))
