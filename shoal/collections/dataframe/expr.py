@@ -41,7 +41,16 @@ import pandas as pd
 
 from ...taskgraph.expr import Expr
 
-__all__ = ["FrameExpr", "Partitioning", "HashLayout", "label_with_reason", "is_scalar_expr"]
+__all__ = ["FrameExpr", "Partitioning", "HashLayout", "label_with_reason", "is_scalar_expr", "MetaInferenceError"]
+
+
+class MetaInferenceError(ValueError):
+    """An ``AttributeError`` raised while computing an expression's meta (e.g. by a user's function).
+
+    Raised unchanged inside the ``_meta`` property, Python would take it for a
+    missing attribute and fall back to ``__getattr__``, which then reported a
+    confusing "expression has no attribute '_meta'" instead of the real error.
+    """
 
 
 class HashLayout:
@@ -115,7 +124,10 @@ class FrameExpr(Expr):
     def _meta(self) -> Any:
         cached = self.__dict__.get("_cached_meta", _MISSING)
         if cached is _MISSING:
-            cached = self._compute_meta()
+            try:
+                cached = self._compute_meta()
+            except AttributeError as error:
+                raise MetaInferenceError(f"{type(error).__name__}: {error}") from error
             self.__dict__["_cached_meta"] = cached
         return cached
 

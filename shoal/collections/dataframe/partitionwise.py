@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .blockwise import MapPartitions
-from .expr import FrameExpr, is_scalar_expr
+from .expr import FrameExpr, MetaInferenceError, is_scalar_expr
 from .meta import is_frame_like, make_meta
 
 __all__ = ["map_partitions"]
@@ -47,9 +47,10 @@ def map_partitions(func: Callable, *args, meta: Any = None, enforce_metadata: bo
     except Exception as error:
         if meta is not None:
             raise
+        cause = error.__cause__ if isinstance(error, MetaInferenceError) else error
         raise ValueError(
             f"map_partitions could not infer the output of {getattr(func, '__name__', func)!r} by running it on "
-            f"a small fake partition ({type(error).__name__}: {error}). Pass meta= describing the output: an "
+            f"a small fake partition ({type(cause).__name__}: {cause}). Pass meta= describing the output: an "
             "empty pandas object, a {column: dtype} dict, or a (name, dtype) tuple."
         ) from error
     if not is_frame_like(expr._meta):

@@ -306,3 +306,13 @@ def test_named_comparisons_take_fill_value_and_axis(frames):
     for name in ["lt", "le", "gt", "ge", "eq", "ne"]:
         assert_eq(getattr(df.f, name)(df.k, fill_value=0), getattr(pdf.f, name)(pdf.k, fill_value=0))
         assert_eq(getattr(df[["f", "k"]], name)(df.i, axis=0), getattr(pdf[["f", "k"]], name)(pdf.i, axis=0))
+
+
+def test_an_attribute_error_while_inferring_meta_is_reported_as_itself(pdf):
+    # an AttributeError inside the _meta property fell through to __getattr__, which reported
+    # "MapPartitions expression has no attribute '_meta'" instead of the user's error
+    df = dd.from_pandas(pdf, npartitions=2)
+    with pytest.raises(ValueError, match=r"AttributeError: 'DataFrame' object has no attribute 'not_there'.*meta="):
+        df.map_partitions(lambda part: part.not_there)
+    with pytest.raises(ValueError, match=r"AttributeError: .*has no attribute 'not_there'"):
+        df.i.map(lambda value: value.not_there)
