@@ -151,32 +151,87 @@ def tile(x: Any, reps: Any) -> Array:
     return x
 
 
-def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Array:
-    """``numpy.pad`` with modes ``constant``, ``edge``, ``reflect``, ``symmetric`` and ``wrap``."""
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap", "maximum", "minimum", "mean", "median",
+              "linear_ramp", "empty")
+
+
+def _per_side(value: Any, ndim: int, what: str) -> list:
+    """``value`` as NumPy spreads it over the axes: one ``[before, after]`` pair per axis."""
+    try:
+        return np.broadcast_to(np.asarray(value, dtype=object), (ndim, 2)).tolist()
+    except ValueError:
+        raise ValueError(f"pad: {what}={value!r} does not give one value or a (before, after) pair per axis") from None
+
+
+def _round_if_integer(values: Array, dtype: np.dtype) -> Array:
+    # NumPy rounds statistics and ramps before casting them to an integer array's dtype
+    from .elementwise import round_
+
+    return (round_(values) if dtype.kind in "iu" else values).astype(dtype)
+
+
+def _ramp(edge: np.ndarray, end: Any, width: int, axis: int, at_start: bool) -> np.ndarray:
+    """``width`` values from ``end`` (outside) towards the ``edge`` values, as ``numpy.pad`` computes them."""
+    ramp = np.linspace(end, np.squeeze(edge, axis=axis), width, endpoint=False, dtype=edge.dtype, axis=axis)
+    return ramp if at_start else np.flip(ramp, axis=axis)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, stat_length: Any = None,
+        end_values: Any = 0) -> Array:
+    """``numpy.pad`` with every string mode: ``constant`` (one value, or one per side), ``edge``,
+    ``reflect``, ``symmetric``, ``wrap``, the statistics ``maximum``/``minimum``/``mean``/``median`` (over
+    ``stat_length`` elements next to each side, default the whole axis), ``linear_ramp`` (to
+    ``end_values``) and ``empty``. Axes are padded one after the other, as NumPy does.
+
+    >>> from shoal.collections.array.creation import arange
+    >>> pad(arange(4, chunks=2), (2, 1), mode="mean").compute(scheduler="sync").tolist()
+    [2, 2, 0, 1, 2, 3, 2]
+    """
+    from . import reductions
     from .creation import full
+    from .percentile import median
     from .shape import concatenate
 
     x = _arrays([x])[0]
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (x.ndim, 2)).tolist()
-    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
-        raise NotImplementedError(f"pad(mode={mode!r}) is not implemented yet for shoal Arrays")
-    if mode == "constant" and np.ndim(constant_values) != 0:
-        raise NotImplementedError("pad with different constants per side is not implemented yet; give one value")
+    if any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad: index can't contain negative values (pad_width={pad_width!r})")
+    if callable(mode):
+        raise NotImplementedError("pad with a function as mode is not implemented for shoal Arrays; use a string mode")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"mode {mode!r} is not supported (pad takes one of {', '.join(_PAD_MODES)})")
+    constants = _per_side(constant_values, x.ndim, "constant_values")
+    ends = _per_side(end_values, x.ndim, "end_values")
+    stat_lengths = _per_side(stat_length, x.ndim, "stat_length")
+    statistic = {"maximum": reductions.max, "minimum": reductions.min, "mean": reductions.mean, "median": median}
     for a, (before, after) in enumerate(widths):
         if before == 0 and after == 0:
             continue
         n = x.shape[a]
         lead = (slice(None),) * a
-        if mode in ("reflect", "symmetric", "wrap", "edge") and n == 0:
-            raise ValueError(f"can't extend an empty axis {a} using modes other than 'constant'")
+        if mode not in ("constant", "empty") and n == 0:
+            raise ValueError(f"can't extend an empty axis {a} using modes other than 'constant' or 'empty'")
 
         def side(width: int, at_start: bool) -> list:
             if width == 0:
                 return []
-            if mode == "constant":
-                shape = tuple(width if k == a else m for k, m in enumerate(x.shape))
-                return [full(shape, constant_values, dtype=x.dtype, chunks=tuple(
-                    (width,) if k == a else c for k, c in enumerate(x.chunks)))]
+            shape = tuple(width if k == a else m for k, m in enumerate(x.shape))
+            chunks = tuple((width,) if k == a else c for k, c in enumerate(x.chunks))
+            if mode in ("constant", "empty"):
+                value = constants[a][0 if at_start else 1] if mode == "constant" else 0
+                return [full(shape, value, dtype=x.dtype, chunks=chunks)]
+            if mode in statistic:
+                length = stat_lengths[a][0 if at_start else 1]
+                length = n if length is None else min(int(length), n)
+                if length < 1:
+                    raise ValueError(f"pad: stat_length must be at least 1 for mode={mode!r}, got {length}")
+                near = x[lead + (slice(0, length) if at_start else slice(n - length, n),)]
+                value = _round_if_integer(statistic[mode](near, axis=a, keepdims=True), x.dtype)
+                return [repeat(value, width, axis=a)]
+            if mode == "linear_ramp":
+                edge = x[lead + (slice(0, 1) if at_start else slice(n - 1, n),)]
+                return [edge.map_blocks(_ramp, end=ends[a][0 if at_start else 1], width=width, axis=a,
+                                        at_start=at_start, chunks=chunks, dtype=x.dtype)]
             source = np.arange(-width, 0) if at_start else np.arange(n, n + width)
             from .overlap import source_positions
 

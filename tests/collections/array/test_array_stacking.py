@@ -77,3 +77,41 @@ def test_pad(mode, width, sched):
     assert_eq(np.pad(x, width, mode=mode), np.pad(A, width, mode=mode), scheduler=sched)
     if mode == "constant":
         assert_eq(sa.pad(x, width, constant_values=-1.5), np.pad(A, width, constant_values=-1.5), scheduler=sched)
+
+
+PAD_DATA = {
+    "float": np.random.default_rng(12).standard_normal((5, 7)),
+    "int": np.random.default_rng(13).integers(-20, 20, (5, 7)),
+    "uint8": np.random.default_rng(14).integers(0, 200, (5, 7)).astype("u1"),
+}
+
+
+@pytest.mark.parametrize("mode, keywords", [
+    ("maximum", {}), ("minimum", {}), ("mean", {}), ("median", {}), ("mean", {"stat_length": 2}),
+    ("maximum", {"stat_length": ((1, 3), (2, 100))}), ("median", {"stat_length": (3, 1)}),
+    ("linear_ramp", {}), ("linear_ramp", {"end_values": (5, -3)}), ("linear_ramp", {"end_values": ((1, 2), (3, 4))}),
+    ("constant", {"constant_values": ((7, 8), (9, 10))}), ("constant", {"constant_values": (1, 2)}),
+], ids=repr)
+@pytest.mark.parametrize("width", [1, (2, 3), ((0, 4), (3, 1))])
+@pytest.mark.parametrize("kind", sorted(PAD_DATA))
+def test_pad_statistics_ramps_and_constants_per_side(mode, keywords, width, kind, sched):
+    """The other ``numpy.pad`` modes and per-side values, on floats and ints (NumPy rounds ints its way)."""
+    data = PAD_DATA[kind]
+    expected = np.pad(data, width, mode=mode, **keywords)
+    result = np.pad(sa.from_array(data, chunks=2), width, mode=mode, **keywords)
+    assert result.dtype == expected.dtype
+    assert_eq(result, expected, scheduler=sched)
+
+
+def test_pad_empty_mode_and_errors():
+    x = sa.from_array(A, chunks=2)
+    assert np.pad(x, ((1, 2), (0, 3)), mode="empty").shape == np.pad(A, ((1, 2), (0, 3)), mode="empty").shape
+    assert_eq(np.pad(sa.zeros((0, 2), chunks=1), 1, mode="empty").shape, (2, 4))
+    with pytest.raises(ValueError, match="not supported"):
+        sa.pad(x, 1, mode="bogus")
+    with pytest.raises(ValueError, match="negative"):
+        sa.pad(x, -1)
+    with pytest.raises(ValueError, match="empty axis"):
+        sa.pad(sa.zeros((0, 2), chunks=1), 1, mode="mean")
+    with pytest.raises(ValueError, match="constant_values"):
+        sa.pad(x, 1, constant_values=(1, 2, 3))
