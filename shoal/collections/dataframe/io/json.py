@@ -34,6 +34,8 @@ def _read_json_block(block, lines, kwargs, meta):
         if not data.strip():
             return meta
         frame = pd.read_json(io.BytesIO(data), lines=True, **kwargs)
+    if meta is not None and len(frame) == 0 and len(frame.columns) == 0:
+        return meta  # an empty file (pandas writes one for an empty partition) has no columns to check
     if meta is not None and list(frame.columns) == list(meta.columns):
         wrong = {c: meta[c].dtype for c in meta.columns if frame[c].dtype != meta[c].dtype}
         if wrong:
@@ -60,8 +62,18 @@ def read_json(urlpath, lines: bool = True, blocksize: int | None = None, meta=No
             size = os.path.getsize(path)
             blocks.extend((path, offset, blocksize) for offset in range(0, max(size, 1), blocksize))
     if meta is None:
-        meta = _read_json_block(blocks[0], lines, kwargs, None).iloc[:0]
+        meta = _infer_meta(blocks, lines, kwargs)
     return from_map(_ReadJSON(lines, kwargs, meta), blocks, meta=meta)
+
+
+def _infer_meta(blocks: list, lines: bool, kwargs: dict) -> pd.DataFrame:
+    """The columns and dtypes of the first block holding any records (empty files, e.g. written for
+    empty partitions, have none to learn from)."""
+    for block in blocks:
+        frame = _read_json_block(block, lines, kwargs, None)  # None: the block holds no lines
+        if frame is not None and len(frame.columns):
+            return frame.iloc[:0]
+    return pd.DataFrame()
 
 
 class _ReadJSON:
