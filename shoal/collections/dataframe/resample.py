@@ -5,7 +5,10 @@ division rounded down to the frequency; only neighbouring partitions are
 read), so every bin lies in one partition. Each partition is then resampled
 by pandas and given every bin of its range, including bins no row falls in
 (pandas' full-frame result has them: 0 for ``sum``/``count``/``size``, null
-otherwise), so the concatenation equals pandas' result.
+otherwise), so the concatenation equals pandas' result. ``closed="right"``
+bins ``(start, end]`` put the partition bounds one tick past a bin edge
+instead (a row on an edge belongs to the bin before it); ``label="right"``
+names every bin by its end.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> pdf = pd.DataFrame({"x": range(6)}, index=pd.date_range("2024-01-01", periods=6, freq="25min"))
@@ -38,18 +41,33 @@ def _floor(value, rule, origin):
     return origin + ((value - origin) // step) * step
 
 
-def _resample_partition(part, rule, method, args, kwargs, low, high, last, origin):
+_TICK = pd.Timedelta(1, "ns")
+
+
+def _bin_start(value, rule, origin, closed="left"):
+    """The start of the bin ``value`` falls in: ``[start, start + step)``, or ``(start, start + step]`` when
+    ``closed="right"`` (a value on a bin edge then belongs to the bin before it)."""
+    if closed == "right":
+        return _floor(pd.Timestamp(value) - _TICK, rule, origin)
+    return _floor(value, rule, origin)
+
+
+def _resample_partition(part, rule, method, args, kwargs, low, high, last, origin, closed="left", label="left"):
     calendar_days = origin.tz is not None and isinstance(pd.tseries.frequencies.to_offset(rule), pd.offsets.Day)
     # pandas bins tz-aware calendar days by local midnight and ignores origin= for them
-    resampler = part.resample(rule) if calendar_days else part.resample(rule, origin=origin)
+    resampler = part.resample(rule, closed=closed) if calendar_days else part.resample(rule, origin=origin,
+                                                                                      closed=closed)
     result = getattr(resampler, method)(*args, **kwargs)
-    end = high if last else high - pd.Timedelta(1, "ns")
-    bins = pd.date_range(_floor(low, rule, origin), _floor(end, rule, origin), freq=rule, name=result.index.name)
+    end = high if last else high - _TICK
+    bins = pd.date_range(_bin_start(low, rule, origin, closed), _bin_start(end, rule, origin, closed), freq=rule,
+                         name=result.index.name, unit=part.index.unit)  # pandas keeps the index's unit
     if len(part) == 0 and not last and pd.Timestamp(low) == pd.Timestamp(high):
         bins = bins[:0]
     filled = result.reindex(bins, fill_value=0 if method in _ZERO_WHEN_EMPTY else None)
     if method in _ZERO_WHEN_EMPTY and len(result) == 0 and len(filled):
         filled = filled.astype("int64") if method in ("count", "size", "nunique") else filled
+    if label == "right":  # every bin named by its end rather than its start
+        filled.index = filled.index.shift(1, freq=rule)
     return filled
 
 
@@ -57,7 +75,10 @@ class Resampler:
     """``frame.resample(rule)``: aggregate with ``sum``, ``mean``, ``count``, ``min``, ``max``, ``first``, ``last``,
     ``size``, ``median``, ``std``, ``var``, ``nunique``, ``ohlc`` or ``agg``."""
 
-    def __init__(self, frame, rule):
+    def __init__(self, frame, rule, closed=None, label=None):
+        for name, value in (("closed", closed), ("label", label)):
+            if value not in (None, "left", "right"):
+                raise ValueError(f"resample: {name} must be 'left' or 'right', got {value!r}")
         if not frame.known_divisions:
             raise ValueError("resample needs known divisions; call set_index on the datetime column (or "
                              "set_index(..., sorted=True) when it is already sorted) first")
@@ -75,14 +96,22 @@ class Resampler:
         if tz is not None and isinstance(offset, pd.offsets.Day) and offset.n != 1:
             raise NotImplementedError(f"resample({rule!r}) on a timezone-aware index: only '1D' calendar days are "
                                       "supported (or convert the index to UTC first)")
+        if closed == "right" and tz is not None and isinstance(offset, pd.offsets.Day):
+            raise NotImplementedError(f"resample({rule!r}, closed='right') on a timezone-aware index is not "
+                                      "supported; convert the index to UTC first")
         self._frame, self._rule = frame, rule
+        # pandas' defaults for fixed-length rules: bins closed on the left, named by their start
+        self._closed, self._label = closed or "left", label or "left"
         # pandas counts bins from midnight of the first day ('start_day'); so does every partition here
         self._origin = pd.Timestamp(frame.divisions[0]).normalize()
 
     def _aligned(self):
+        """Divisions on bin edges (only neighbouring rows move), so every bin lies in one partition; with
+        ``closed="right"`` one tick past the edge, as a row on the edge belongs to the bin before it."""
         divisions = self._frame.divisions
-        inner = [_floor(d, self._rule, self._origin) for d in divisions[1:-1]]
-        bounds = [_floor(divisions[0], self._rule, self._origin), *inner, pd.Timestamp(divisions[-1])]
+        past = _TICK if self._closed == "right" else pd.Timedelta(0)
+        edge = lambda d: _bin_start(d, self._rule, self._origin, self._closed) + past
+        bounds = [edge(divisions[0]), *[edge(d) for d in divisions[1:-1]], pd.Timestamp(divisions[-1])]
         unique = [bounds[0]]
         for b in bounds[1:-1]:
             if b > unique[-1]:
@@ -101,26 +130,33 @@ class Resampler:
         if tuple(expr.divisions) != divisions:
             expr = RepartitionToDivisions(expr, divisions)
         meta = make_meta(getattr(meta_nonempty(self._frame._meta).resample(self._rule), method)(*args, **kwargs))
+        # the output's divisions: the first bin of every partition (the last bound stays past the last bin)
+        labels = [_bin_start(d, self._rule, self._origin, self._closed) for d in divisions[:-1]]
+        labels = pd.DatetimeIndex(labels + [pd.Timestamp(divisions[-1])])
+        if self._label == "right":
+            labels = labels.shift(1, freq=self._rule)
         return new_collection(Resampled(expr, self._rule, method, tuple(args), dict(kwargs), divisions, meta,
-                                        self._origin))
+                                        self._origin, self._closed, self._label, tuple(labels)))
 
 
 class Resampled(FrameExpr):
     """Every partition (whose bounds are bin starts) resampled, with all the bins of its range."""
 
-    _parameters = ["frame", "rule", "method", "args", "kwargs", "divisions_", "meta", "origin"]
+    _parameters = ["frame", "rule", "method", "args", "kwargs", "divisions_", "meta", "origin", "closed", "label",
+                   "labels"]
 
     def _compute_meta(self):
         return self.meta
 
     def _compute_divisions(self):
-        return self.divisions_
+        return self.labels
 
     def _task(self, index):
         divisions = self.divisions_
         last = index == len(divisions) - 2
         return Task(self._key(index), _resample_partition, Ref(self.frame._key(index)), self.rule, self.method,
-                    self.args, self.kwargs, divisions[index], divisions[index + 1], last, self.origin)
+                    self.args, self.kwargs, divisions[index], divisions[index + 1], last, self.origin, self.closed,
+                    self.label)
 
     def _explain_args(self):
         return {"rule": self.rule, "method": self.method}

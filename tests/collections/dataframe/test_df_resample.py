@@ -71,3 +71,42 @@ def test_resample_ohlc(rule):
 def test_resample_refuses_calendar_rules_clearly():
     with pytest.raises(NotImplementedError, match="fixed-length"):
         dd.from_pandas(_timed(), npartitions=2).resample("W")
+
+
+def _on_edges(unit="ns"):
+    """Rows at random minutes and on every hour, so bins closed on the right see rows on their edges."""
+    pdf = _timed(4)
+    hours = pd.to_datetime("2024-03-01") + pd.to_timedelta(np.arange(0, 72), unit="h")
+    edges = pd.DataFrame({"x": np.arange(72.0), "y": np.arange(72)}, index=hours)
+    both = pd.concat([pdf, edges[~edges.index.isin(pdf.index)]]).sort_index()
+    both.index = both.index.as_unit(unit)
+    return both
+
+
+@pytest.mark.parametrize("closed", ["left", "right"])
+@pytest.mark.parametrize("label", ["left", "right"])
+@pytest.mark.parametrize("rule", ["1h", "6h", "D", "7min"])
+@pytest.mark.parametrize("npartitions", [1, 5])
+def test_resample_closed_and_label(closed, label, rule, npartitions):
+    pdf = _on_edges()
+    df = dd.from_pandas(pdf, npartitions=npartitions)
+    for method in ["sum", "count", "first"]:
+        result = getattr(df.resample(rule, closed=closed, label=label), method)()
+        assert result.known_divisions
+        assert_eq(result, getattr(pdf.resample(rule, closed=closed, label=label), method)())  # divisions checked too
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+def test_resample_keeps_the_index_unit(unit):
+    pdf = _on_edges(unit)
+    assert_eq(dd.from_pandas(pdf, npartitions=4).resample("1h").mean(), pdf.resample("1h").mean())
+    assert_eq(dd.from_pandas(pdf, npartitions=4).resample("1h", closed="right").mean(),
+              pdf.resample("1h", closed="right").mean())
+
+
+def test_resample_closed_label_bad_values(pdf):
+    df = dd.from_pandas(_timed(), npartitions=2)
+    with pytest.raises(ValueError, match="closed must be 'left' or 'right', got 'both'"):
+        df.resample("1h", closed="both")
+    with pytest.raises(NotImplementedError, match="timezone-aware"):
+        dd.from_pandas(pdf.set_index("t")[["f"]], npartitions=2).resample("1D", closed="right")
