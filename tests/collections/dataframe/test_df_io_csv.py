@@ -150,3 +150,16 @@ def test_pushdown_keeps_parse_dates_of_unused_columns_valid(csv_dir):
     df = dd.read_csv(str(path / "*.csv"), parse_dates=["d"], blocksize=1500)
     assert_eq(df.a.sum(), pdf.a.sum())
     assert_eq(df.d.max(), pd.to_datetime(pdf.d).max())
+
+
+@pytest.mark.parametrize("blocksize", [None, 400])
+def test_dtypes_come_from_the_first_file_with_rows(tmp_path, blocksize):
+    # to_csv writes a header-only file for an empty partition; learnt from it, every column was object
+    pdf = _table(80)
+    df = dd.from_pandas(pdf, npartitions=4)
+    kept = df[(df.a < 700) & (df.index >= 20)]  # the first partition (rows 0-19) is left empty
+    kept.to_csv(str(tmp_path / "out-*.csv"), index=False)
+    back = dd.read_csv(str(tmp_path / "out-*.csv"), blocksize=blocksize)
+    expected = pdf[(pdf.a < 700) & (pdf.index >= 20)].reset_index(drop=True)
+    assert back.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), expected)

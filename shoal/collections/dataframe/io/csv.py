@@ -264,7 +264,7 @@ def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAM
         step = max(int(blocksize), 1)
         for offset in range(0, max(size, 1), step):
             blocks.append((path, offset, step, None))
-    meta = _infer_meta(paths[0], _compression_of(paths[0], compression), sample, kwargs)
+    meta = _infer_meta(paths, compression, sample, kwargs)
     dtypes = None
     if "converters" not in kwargs:
         dtypes = {c: str(dt) for c, dt in meta.dtypes.items()
@@ -275,16 +275,29 @@ def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAM
     return new_collection(ReadCSV(tuple(blocks), headers, kwargs, meta, None, dtypes))
 
 
-def _infer_meta(path: str, compression: str | None, sample: int, kwargs: dict) -> pd.DataFrame:
+def _infer_meta(paths: list, compression: str | None, sample: int, kwargs: dict) -> pd.DataFrame:
+    """Columns and dtypes from the start of the first file that holds rows.
+
+    A file with only a header (``to_csv`` writes one for an empty partition)
+    would make every column ``object``; later files are sampled instead.
+    """
+    head = None
+    for path in paths:
+        head = _sample_head(path, _compression_of(path, compression), sample, kwargs)
+        if len(head):
+            break
+    return make_meta(head)
+
+
+def _sample_head(path: str, compression: str | None, sample: int, kwargs: dict) -> pd.DataFrame:
     if compression is not None:
-        head = pd.read_csv(path, compression=compression, nrows=1000, **kwargs)
-        return make_meta(head)
+        return pd.read_csv(path, compression=compression, nrows=1000, **kwargs)
     with open(path, "rb") as f:
         data = f.read(sample)
         if len(data) == sample:
             data = data[: data.rfind(b"\n") + 1] or data
     try:
-        return make_meta(pd.read_csv(io.BytesIO(data), **kwargs))
+        return pd.read_csv(io.BytesIO(data), **kwargs)
     except Exception as error:
         raise type(error)(f"read_csv: could not read the start of {path!r} to learn the columns: {error}") \
             if _can_rebuild(error) else error
