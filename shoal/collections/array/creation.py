@@ -403,8 +403,12 @@ def fromfunction(function: Callable, shape: Any, *, dtype: Any = float, chunks: 
 # --------------------------------------------------------------------- into storage
 
 
-def _store_block(target: Any, block: np.ndarray, region: tuple) -> None:
-    target[region] = block
+def _store_block(target: Any, block: np.ndarray, region: tuple, lock: Any = None) -> None:
+    if lock is None:
+        target[region] = block
+        return
+    with lock:
+        target[region] = block
 
 
 def _done(*_: Any) -> None:
@@ -430,12 +434,16 @@ def _region_origin(region: Any, source: Array, target_shape: Any, n: int) -> lis
     return [r.start or 0 for r in region]
 
 
-def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True, **kwargs) -> Any:
+def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True, lock: Any = True,
+          **kwargs) -> Any:
     """Write each source Array into its target (anything with ``__setitem__``), block by block.
 
     ``regions`` (a tuple of slices per target) places the source inside a
     larger target. Returns None after writing, or a ``Delayed`` that writes
-    when computed (``compute=False``). Other keywords go to the scheduler.
+    when computed (``compute=False``). As in Dask, ``lock=True`` serializes
+    the writes (zarr and h5py targets are not safe to write concurrently,
+    see ``store_lock``); pass ``lock=False`` for targets that are, or a lock
+    of your own. Other keywords go to the scheduler.
 
     >>> out = np.zeros(5)
     >>> store(arange(5, chunks=2), out, scheduler="sync")
@@ -459,6 +467,11 @@ def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True,
     graph: dict = {}
     writes: list = []
     token = tokenize([s.name for s in sources], uuid.uuid4().hex)
+    if lock is True:
+        from .store_lock import StoreLock
+
+        lock = StoreLock(token)
+    lock = lock or None
     for n, (source, target, region) in enumerate(zip(sources, targets, regions)):
         if not isinstance(source, Array):
             raise TypeError(f"store: source {n} is a {type(source).__name__}, not a shoal Array")
@@ -475,7 +488,7 @@ def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True,
             slices = slices_from_chunks(source.chunks, idx)
             placed = tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, slices))
             key = (f"store-{token}", n, *idx)
-            graph[key] = Task(key, _store_block, target, Ref(plan._key(idx)), placed)
+            graph[key] = Task(key, _store_block, target, Ref(plan._key(idx)), placed, lock)
             writes.append(Ref(key))
     final = f"store-done-{token}"
     graph[final] = Task(final, _done, *writes)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -222,6 +226,53 @@ def test_store_region_of_the_wrong_size_fails_before_writing():
     with pytest.raises(ValueError, match=r"region .* has shape \(3, 6\)"):
         sa.store(sa.from_array(np.ones((5, 6)), chunks=2), target, regions=(slice(0, 3),))
     assert (target == 0).all()
+
+
+class WholeCopyTarget:
+    """A target that, like a zarr array writing into part of a compressed chunk, reads its whole data,
+    changes the copy and writes the copy back: two unserialized writes lose one of them."""
+
+    def __init__(self, shape):
+        self.data = np.zeros(shape)
+        self.shape = shape
+
+    def __setitem__(self, region, block):
+        copy = self.data.copy()
+        copy[region] = block
+        time.sleep(0.005)  # widen the window another writer could slip into
+        self.data = copy
+
+
+def test_store_serializes_writes_by_default(sched):
+    data = np.arange(1.0, 97.0).reshape(8, 12)
+    x = sa.from_array(data, chunks=(2, 3))  # 16 blocks written by up to 16 tasks
+    target = WholeCopyTarget(data.shape)
+    sa.store(x, target, scheduler=sched)
+    np.testing.assert_array_equal(target.data, data)
+    # a lock of your own is used as given; lock=False leaves thread-safe targets unserialized
+    mine = threading.Lock()
+    target = WholeCopyTarget(data.shape)
+    sa.store(x, target, lock=mine, scheduler=sched)
+    np.testing.assert_array_equal(target.data, data)
+    plain = np.zeros(data.shape)
+    sa.store(x, plain, lock=False, scheduler=sched)
+    np.testing.assert_array_equal(plain, data)
+
+
+def test_store_into_a_zarr_array_with_other_chunks(tmp_path, sched):
+    zarr = pytest.importorskip("zarr")
+    data = np.arange(60.0).reshape(5, 12)
+    target = zarr.open_array(str(tmp_path / "t.zarr"), mode="w", shape=data.shape, chunks=(3, 3), dtype="f8")
+    sa.store(sa.from_array(data, chunks=(2, 5)), target, scheduler=sched)  # blocks straddle zarr chunks
+    np.testing.assert_array_equal(target[:], data)
+
+
+def test_store_lock_pickles_to_the_same_lock():
+    from shoal.collections.array.store_lock import StoreLock
+
+    lock = StoreLock()
+    copy = pickle.loads(pickle.dumps(lock))
+    assert copy.lock is lock.lock and StoreLock().lock is not lock.lock
 
 
 def test_negative_shape_is_rejected():
