@@ -494,8 +494,9 @@ def _reset_index(part):
 
 
 def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None, left_index: bool = False,
-          right_index: bool = False, suffixes=("_x", "_y"), indicator: bool = False, npartitions: int | None = None,
-          shuffle_method: str | None = None, broadcast: bool | None = None, skew: bool | None = None):
+          right_index: bool = False, suffixes=("_x", "_y"), indicator: bool | str = False,
+          npartitions: int | None = None, shuffle_method: str | None = None, broadcast: bool | None = None,
+          skew: bool | None = None):
     """Database-style join of two frames; see the module docstring for how the rows are brought together."""
     from .core import _Frame, new_collection
     from .frames import DataFrame, Series
@@ -548,7 +549,7 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
         raise ValueError(f"merge: indicator=True means nothing for how={how!r} (every row kept is from the left)")
     l_cast, r_cast = _key_hash_dtypes(left._meta, right._meta, left_on, right_on, left_index, right_index)
     common = (how, tuple(left_on), tuple(right_on), bool(left_index), bool(right_index), tuple(suffixes),
-              bool(indicator))
+              indicator if isinstance(indicator, str) else bool(indicator))  # a str names the column
     lexpr, rexpr = left._expr, right._expr
     try:
         _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))

@@ -272,6 +272,16 @@ def test_join_suffixes(pdf, how):
         left_df.join(right_df, how=how, lsuffix="_a", suffixes=("_l", "_r"))
 
 
+@pytest.mark.parametrize("strategy", ["hash", "broadcast"])
+def test_indicator_named_by_a_string(pdf, strategy):
+    right = _right_pandas()
+    result = dd.from_pandas(pdf, npartitions=3).merge(dd.from_pandas(right, npartitions=2), on="i", how="left",
+                                                      indicator="source", broadcast=strategy == "broadcast")
+    expected = pdf.merge(right, on="i", how="left", indicator="source")
+    assert list(result.columns) == list(expected.columns)
+    _assert_same_rows(result.compute(), expected)
+
+
 def test_merge_keys_must_be_names(pdf):
     left_df = dd.from_pandas(pdf, npartitions=2)
     with pytest.raises(TypeError, match="left_on= takes column names, got a Series; assign it as a column"):
