@@ -7,6 +7,8 @@ operation pandas would reject (the mean of strings) fails when it is built.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -89,7 +91,20 @@ class ReductionMethods:
         return self._reduction("count", split_every, **kwargs)
 
     def mean(self, skipna=True, split_every=None, **kwargs):
+        meta = self._meta
+        if isinstance(meta, pd.Series) and pd.api.types.is_datetime64_any_dtype(meta.dtype) and not kwargs:
+            return self._datetime_mean(skipna, split_every)
         return self._reduction("mean", split_every, skipna=skipna, **kwargs)
+
+    def _datetime_mean(self, skipna, split_every):
+        """Timestamps cannot be summed: average their offsets from the earliest one, as floats in the data's
+        unit (summed as timedeltas they would overflow int64 on long spans, as pandas' float sum does not)."""
+        from .core import elemwise
+
+        unit = meta_nonempty(self._meta).dt.unit
+        start = self.min(split_every=split_every)
+        offsets = self.map_partitions(_units_after, start, meta=(self._meta.name, "float64"))
+        return elemwise(_timestamp_at_offset, start, offsets.mean(skipna=skipna, split_every=split_every), unit)
 
     def var(self, ddof=1, skipna=True, split_every=None, **kwargs):
         return self._reduction("var", split_every, skipna=skipna, ddof=ddof, **kwargs)
@@ -189,6 +204,29 @@ def _row_axis(axis) -> dict:
     if axis not in (0, 1, "index", "columns", None):
         raise ValueError(f"axis must be 0/'index' or 1/'columns', got {axis!r}")
     return {"axis": 1} if axis in (1, "columns") else {}
+
+
+def _units_after(part: pd.Series, start) -> pd.Series:
+    """How many of the data's units each timestamp lies after ``start``, as floats (NaN for NaT)."""
+    values = part.array.asi8
+    missing = part.isna().to_numpy()
+    first = pd.Series([start], dtype=part.dtype).array.asi8[0] if not pd.isna(start) else 0
+    span = int(values[~missing].max()) - int(first) if (~missing).any() else 0
+    # exact in int64 when the span fits; past ~292 years in ns it cannot, and floats are what pandas uses
+    offsets = (values - first).astype("float64") if span < 2**62 else values.astype("float64") - float(first)
+    offsets[missing] = np.nan
+    return pd.Series(offsets, index=part.index, name=part.name)
+
+
+def _timestamp_at_offset(start, offset, unit):
+    if pd.isna(start) or pd.isna(offset):
+        return pd.NaT
+    whole = math.floor(offset)
+    result = start + pd.Timedelta(whole, unit)
+    # pandas truncates its float mean toward zero: before the epoch, a fractional unit rounds up
+    if offset > whole and result.value < 0:
+        result += pd.Timedelta(1, unit)
+    return result
 
 
 def _memory_usage(part, index=True, deep=False):

@@ -176,3 +176,25 @@ def test_idxmin_idxmax_with_a_partition_holding_no_values(name):
     df = dd.from_pandas(pdf, npartitions=4)
     assert_eq(getattr(df, name)(), getattr(pdf, name)())
     assert_eq(getattr(df.y, name)(split_every=2), getattr(pdf.y, name)())
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+@pytest.mark.parametrize("unit", ["s", "us", "ns"])
+def test_mean_of_timestamps(tz, unit):
+    # failed inside a task: timestamps cannot be summed
+    values = pd.Series(pd.date_range("1950-01-01", periods=700, freq="13h7s", tz=tz, unit=unit), name="t")[::-1]
+    values.iloc[2] = pd.NaT
+    ds = dd.from_pandas(values, npartitions=3, sort=False)
+    result, expected = ds.mean(split_every=2).compute(), values.mean()
+    assert isinstance(result, pd.Timestamp) and str(result.tz) == str(expected.tz)
+    # pandas sums the int64 timestamps as float64, so in ns it is itself off by up to a few hundred ns
+    assert abs(result - expected) <= pd.Timedelta(1, "us")
+    assert ds.mean(skipna=False).compute() is pd.NaT
+    assert ds[ds > values.max()].mean().compute() is pd.NaT
+
+
+def test_mean_of_timestamps_far_apart_does_not_overflow():
+    # a sum of ns offsets from the epoch would overflow int64; offsets from the earliest value in floats do not
+    values = pd.Series(pd.to_datetime(["1700-01-01", "2200-01-01"] * 50).as_unit("ns"))
+    result = dd.from_pandas(values, npartitions=4).mean().compute()
+    assert abs(result - values.mean()) <= pd.Timedelta(1, "ms")
