@@ -4,8 +4,9 @@ shoal plans are immutable, so assignment builds ``where(selected, value, x)``
 (cast to ``x``'s dtype, as NumPy casts assigned values) and points ``x`` at
 it, the way Dask does; Arrays made from ``x`` before keep the old values.
 ``index`` is a boolean mask of ``x``'s shape (an Array or a NumPy array) or a
-basic index (ints and slices). With a mask, ``value`` is a scalar or an array
-that broadcasts to ``x``'s whole shape (Dask's rule). With a basic index,
+basic index (ints and slices, and at most one integer array or 1-d boolean
+mask along an axis). With a mask, ``value`` is a scalar or an array
+that broadcasts to ``x``'s whole shape (Dask's rule). Otherwise
 ``value`` broadcasts to the *selection's* shape, as in NumPy: ``x[:, 0] =
 column`` fills the first column. Such a value is cut so that each block of
 ``x`` receives just the piece that lands in it (``AssignRegion``).
@@ -74,12 +75,16 @@ def assign(x: Array, index: Any, value: Any) -> ArrayExpr:
     if _is_boolean_mask(index, x):
         mask = index
     else:
+        from .take import is_index_array
+
         entries = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(e, (list, np.ndarray, Array)) for e in entries):
+        if any(isinstance(e, Array) for e in entries):
             raise NotImplementedError(
-                "x[index] = value with integer arrays, or masks over some axes only, is not implemented yet; "
-                "use a boolean mask of x's shape or ints and slices"
+                "x[index] = value with a lazy index is implemented for a boolean mask of x's whole shape only; "
+                "compute() the index first (x[idx.compute()] = value)"
             )
+        if any(is_index_array(e) for e in entries):
+            return _assign_region(x, index, value)
         mask = Array(_region_mask(x, index))
     if isinstance(value, Array) or np.ndim(value) > 0:
         if mask is not index:
@@ -135,8 +140,42 @@ class AssignRegion(ArrayExpr):
 
 def _put_region(block: np.ndarray, value: np.ndarray, local: tuple) -> np.ndarray:
     out = block.copy()
+    if any(isinstance(entry, tuple) for entry in local):  # positions along an axis: an open mesh of them
+        local = np.ix_(*(np.asarray(entry, dtype=np.intp) if isinstance(entry, tuple)
+                         else np.arange(*entry.indices(n)) for entry, n in zip(local, block.shape)))
     out[local] = value  # NumPy's setitem broadcasts the length-1 axes and casts to block's dtype
     return out
+
+
+def _positions_plan(blocks: tuple, positions: np.ndarray) -> tuple[tuple, tuple]:
+    """For one axis indexed by sorted, distinct ``positions``: (the positions inside each block, as a
+    tuple, or None; how many each block holds).
+
+    >>> _positions_plan((4, 4, 2), np.array([1, 2, 9]))
+    (((1, 2), None, (1,)), (2, 0, 1))
+    """
+    bounds = chunk_boundaries(blocks)
+    local, counts = [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        inside = positions[(positions >= lo) & (positions < hi)]
+        counts.append(len(inside))
+        local.append(tuple(int(p) - lo for p in inside) if len(inside) else None)
+    return tuple(local), tuple(counts)
+
+
+def _index_positions(entry: Any, axis: int, n: int) -> np.ndarray:
+    """A list/array of ints (or a 1-d boolean mask) along ``axis``, as non-negative positions in given order."""
+    positions = np.asarray(entry)
+    if positions.dtype == np.bool_:
+        if positions.shape != (n,):
+            raise IndexError(f"boolean index did not match indexed array along axis {axis}; size of axis is {n} "
+                             f"but size of corresponding boolean axis is {positions.shape[0]}")
+        return np.nonzero(positions)[0]
+    positions = positions.astype(np.intp)
+    bad = positions[(positions < -n) | (positions >= n)]
+    if bad.size:
+        raise IndexError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {n}")
+    return np.where(positions < 0, positions + n, positions)
 
 
 def _axis_plan(blocks: tuple, entry: Any, length: int) -> tuple[tuple, tuple]:
@@ -160,14 +199,34 @@ def _axis_plan(blocks: tuple, entry: Any, length: int) -> tuple[tuple, tuple]:
 
 
 def _assign_region(x: Array, index: Any, value: Any) -> ArrayExpr:
-    """The plan of ``x`` after ``x[index] = value`` for a basic ``index`` and an array ``value``."""
+    """The plan of ``x`` after ``x[index] = value`` for an ``index`` of ints and slices (and at most one
+    integer array or 1-d boolean mask) and an array ``value``.
+
+    An index array writes its positions in its order: sorted and kept once
+    (the last occurrence wins, as NumPy's assignment does), with the value
+    reordered to match; then every axis is a sorted selection like a slice's.
+    """
     from .creation import asarray
     from .slicing import normalize_index
+    from .take import is_index_array
 
-    normalized = normalize_index(index, x.shape)
-    if any(entry is None for entry in normalized):
+    entries = index if isinstance(index, tuple) else (index,)
+    arrays = [k for k, e in enumerate(entries) if is_index_array(e)]
+    if len(arrays) > 1 or (arrays and any(e is Ellipsis for e in entries)):
+        raise NotImplementedError(
+            "x[index] = value with more than one integer array (or one together with ...) is not implemented; "
+            "assign one axis at a time"
+        )
+    if any(e is None for e in entries):
         raise IndexError("x[...] = value does not take None (new axes) in the index")
-    selection_shape = tuple(len(range(*e.indices(n))) for e, n in zip(normalized, x.shape) if isinstance(e, slice))
+    normalized = normalize_index(tuple(slice(None) if k in arrays else e for k, e in enumerate(entries)), x.shape)
+    if arrays:
+        at = arrays[0]
+        normalized = list(normalized)
+        normalized[at] = _index_positions(entries[at], at, x.shape[at])
+        normalized = tuple(normalized)
+    selection_shape = tuple(len(range(*e.indices(n))) if isinstance(e, slice) else len(e)
+                            for e, n in zip(normalized, x.shape) if not isinstance(e, (int, np.integer)))
     value = asarray(value)
     try:
         fits = np.broadcast_shapes(value.shape, selection_shape) == selection_shape
@@ -180,9 +239,19 @@ def _assign_region(x: Array, index: Any, value: Any) -> ArrayExpr:
         )
     # one value axis per axis of x: leading axes it broadcasts along, and a length-1 axis where the index is an int
     value = value[(None,) * (len(selection_shape) - value.ndim)]
-    value = value[tuple(slice(None) if isinstance(e, slice) else None for e in normalized)]
+    value = value[tuple(None if isinstance(e, (int, np.integer)) else slice(None) for e in normalized)]
     flips, plans, pieces = [], [], []
     for axis, (entry, n) in enumerate(zip(normalized, x.shape)):
+        if isinstance(entry, np.ndarray):
+            order = np.argsort(entry, kind="stable")
+            ordered = entry[order]
+            last = np.ones(len(ordered), dtype=bool)  # the last write to each position wins, as in NumPy
+            last[:-1] = ordered[1:] != ordered[:-1]
+            flips.append(order[last] if value.shape[axis] != 1 else slice(None))
+            local, counts = _positions_plan(x.chunks[axis], ordered[last])
+            plans.append(local)
+            pieces.append(counts if value.shape[axis] != 1 else (1,))
+            continue
         if isinstance(entry, slice) and (entry.step or 1) < 0:
             # write in ascending order: the same positions, with the value reversed along this axis
             selected = range(*entry.indices(n))

@@ -76,6 +76,31 @@ def test_array_value_fills_the_selection_as_in_numpy(index, chunks, sched):
             assert_eq(before, A, scheduler=sched)
 
 
+ARRAY_INDICES = [
+    ([0, 3],), ([5, 0, 5, 2],), (slice(None), [6, -1, 0]), (2, [1, 1, 4]), (slice(4, 0, -2), np.array([3, 0])),
+    (np.array([True, False, True, False, False, True]),), (slice(1, None), np.zeros(7, dtype=bool)), ([],),
+]
+
+
+@pytest.mark.parametrize("chunks", [(4, 3), 1, -1])
+@pytest.mark.parametrize("index", ARRAY_INDICES, ids=repr)
+def test_integer_array_and_one_axis_mask_assignment(index, chunks, sched):
+    """``x[[0, 3]] = v``, ``x[:, idx] = v``, ``x[row_mask] = v``: NumPy's result, repeated positions included
+    (the last write wins)."""
+    selection_shape = A[index].shape
+    rng = np.random.default_rng(len(repr(index)))
+    values = [7.5, rng.standard_normal(selection_shape)]
+    if selection_shape:
+        values.append(rng.standard_normal(selection_shape[-1:]))
+    for value in values:
+        for lazy in (False, True):
+            x = sa.from_array(A, chunks=chunks)
+            x[index] = sa.from_array(value, chunks=2) if lazy and np.ndim(value) else value
+            expected = A.copy()
+            expected[index] = value
+            assert_eq(x, expected, scheduler=sched)
+
+
 def test_array_value_is_cast_and_checked_against_the_selection():
     ints = sa.from_array(np.arange(12).reshape(3, 4), chunks=2)
     ints[:, 1] = [0.5, 10.7, -3.2]  # a list, cast like NumPy casts (truncating)
@@ -95,7 +120,13 @@ def test_assignment_errors():
     x = sa.from_array(A, chunks=(4, 3))
     with pytest.raises(IndexError, match="out of bounds"):
         x[9] = 1
-    with pytest.raises(NotImplementedError, match="integer arrays"):
-        x[[0, 1]] = 1
+    with pytest.raises(NotImplementedError, match="more than one integer array"):
+        x[[0, 1], [2, 3]] = 1
+    with pytest.raises(NotImplementedError, match="lazy index"):
+        x[sa.arange(2, chunks=1)] = 1
+    with pytest.raises(IndexError, match="index 9 is out of bounds for axis 1 with size 7"):
+        x[:, [0, 9]] = 1
+    with pytest.raises(IndexError, match="boolean index did not match"):
+        x[np.array([True, False])] = 1
     with pytest.raises(AttributeError, match="cannot set"):
         x.shape = (7, 6)
