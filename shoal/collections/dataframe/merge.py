@@ -27,7 +27,8 @@
    no output partition holds a whole heavy key (Spark's adaptive skew join).
    Off by default, as the sample reads the left side once more.
 
-``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
+``how="cross"`` (every row with every row) always broadcasts the smaller
+side. ``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
 the rows of the left side whose key appears on the right (left columns only,
 each row once); ``leftanti`` those whose key does not. Null keys match each
 other, as in pandas.
@@ -57,8 +58,9 @@ __all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
 
 config.update_defaults({"dataframe": {"broadcast-bytes": 32 * 2**20, "merge": {"skew": False}}})
 
-#: ``left_anti``/``right_anti`` are pandas' (3.0) anti joins, which keep the other side's columns (all null)
-HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti", "left_anti", "right_anti")
+#: ``left_anti``/``right_anti`` are pandas' (3.0) anti joins, which keep the other side's columns (all null);
+#: ``cross`` pairs every row with every row (always by broadcasting one side)
+HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti", "left_anti", "right_anti", "cross")
 
 
 # ------------------------------------------------------------------ the per-partition merge
@@ -79,6 +81,8 @@ def merge_partitions(left, right, how, left_on, right_on, left_index, right_inde
         wanted = _keys_of(right, right_on, right_index)
         mask = np.asarray(found.isin(wanted))
         return left[mask if how == "leftsemi" else ~mask]
+    if how == "cross":
+        return pd.merge(left, right, how="cross", suffixes=suffixes, indicator=indicator)
     return pd.merge(
         left, right, how=how, left_on=None if left_index else list(left_on), right_on=None if right_index else list(right_on),
         left_index=left_index, right_index=right_index, suffixes=suffixes, indicator=indicator,
@@ -511,6 +515,11 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
                         f"{type(right).__name__} (convert pandas objects with from_pandas)")
     if how not in HOWS:
         raise ValueError(f"merge: how={how!r} is not supported; choose one of {list(HOWS)}")
+    if how == "cross":
+        if on is not None or left_on is not None or right_on is not None or left_index or right_index:
+            raise ValueError("merge: how='cross' pairs every row with every row; give no on=, left_on=, right_on=, "
+                             "left_index= or right_index=")
+        return _cross_merge(left, right, suffixes, indicator, broadcast)
     if on is not None:
         if left_on is not None or right_on is not None:
             raise ValueError("merge: give on= or left_on=/right_on=, not both")
@@ -610,6 +619,22 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
     rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
     return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
                                          False))
+
+
+def _cross_merge(left, right, suffixes, indicator, broadcast):
+    """Every row of the larger side (by partitions, then estimated bytes) with the whole smaller side."""
+    from .core import new_collection
+
+    if broadcast is False:
+        raise ValueError("merge: how='cross' needs one side broadcast to every partition of the other; drop "
+                         "broadcast=False")
+    sizes = {side: (frame.npartitions, estimate_bytes(frame._expr) or 2**62)
+             for side, frame in (("left", left), ("right", right))}
+    small = "left" if sizes["left"] < sizes["right"] else "right"
+    common = ("cross", (), (), False, False, tuple(suffixes), indicator if isinstance(indicator, str) else
+              bool(indicator))
+    return new_collection(BroadcastMerge(left._expr, right._expr, *common, small == "left",
+                                         f"cross join: the {small} side is the smaller"))
 
 
 def _broadcast_side(left, right, how, broadcast) -> tuple[str, str] | None:

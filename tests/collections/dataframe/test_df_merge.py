@@ -282,6 +282,22 @@ def test_indicator_named_by_a_string(pdf, strategy):
     _assert_same_rows(result.compute(), expected)
 
 
+def test_cross_join(pdf):
+    grid = pd.DataFrame({"scale": [0.5, 1.0, 2.0], "k": [7, 8, 9]})
+    left_df = partitioned(pdf[["i", "k", "s"]], "empty-parts")
+    for right in (dd.from_pandas(grid, npartitions=1), grid):
+        result = left_df.merge(right, how="cross")
+        assert "strategy='broadcast'" in result.explain_text()
+        _assert_same_rows(result.compute(), pdf[["i", "k", "s"]].merge(grid, how="cross"))
+    small_left = dd.from_pandas(grid, npartitions=1).merge(left_df, how="cross", suffixes=("_l", "_r"))
+    assert "small='left'" in small_left.explain_text()
+    _assert_same_rows(small_left.compute(), grid.merge(pdf[["i", "k", "s"]], how="cross", suffixes=("_l", "_r")))
+    with pytest.raises(ValueError, match="how='cross' pairs every row with every row; give no on="):
+        left_df.merge(grid, how="cross", on="k")
+    with pytest.raises(ValueError, match="drop broadcast=False"):
+        left_df.merge(grid, how="cross", broadcast=False)
+
+
 def test_merge_keys_must_be_names(pdf):
     left_df = dd.from_pandas(pdf, npartitions=2)
     with pytest.raises(TypeError, match="left_on= takes column names, got a Series; assign it as a column"):
