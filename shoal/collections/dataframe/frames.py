@@ -394,6 +394,28 @@ for _cls in (DataFrame, Series, Index):
     _cls.__abs__ = _unary_method(operator.abs)
     _cls.__hash__ = object.__hash__
 
+def _fill_method(method: str):
+    def fill(self, axis=None, limit=None, limit_area=None):
+        """Missing values filled from the nearest earlier (ffill) or later (bfill) row, across partitions."""
+        from .fill import Fill
+
+        if axis in (1, "columns"):
+            return self._method(method, axis=1, limit=limit, limit_area=limit_area)
+        if limit is not None or limit_area is not None:
+            raise NotImplementedError(f"{method}: limit= and limit_area= are not supported across partitions; "
+                                      f"use map_partitions(lambda part: part.{method}(limit=...)) to fill "
+                                      "within each partition")
+        return new_collection(Fill(self._expr, method))
+
+    fill.__name__ = method
+    return fill
+
+
+for _cls in (DataFrame, Series):
+    _cls.ffill = _fill_method("ffill")
+    _cls.bfill = _fill_method("bfill")
+
+
 def _named_binary_method(name: str, op, reverse: bool = False):
     """``frame.add(other, axis=, level=, fill_value=)``: the plain operator when no option is given (so the
     optimizer sees arithmetic), else pandas' own method on every partition."""
