@@ -36,6 +36,7 @@ import pandas as pd
 from .blockwise import Projection
 from .core import DataFrame, Series, new_collection
 from .expr import FrameExpr
+from .groupby_keys import index_labels, keys_as_columns, keys_from_level, numeric_only_kwargs
 from .meta import make_meta, meta_nonempty
 from .reductions import TreeReduce, cast_like
 
@@ -287,28 +288,11 @@ def _index_labels_mapped(index: pd.Index, func) -> pd.Series:
 _UNNAMED = "__series__"
 
 
-def _index_labels(index: pd.Index) -> pd.Series:
-    return index.to_series()
-
-
-def _keys_from_level(frame, by, level) -> list:
-    """``groupby(level=...)``: the index as a key (shoal collections have one index level)."""
-    if by is not None:
-        raise TypeError("groupby: give by= or level=, not both")
-    levels = level if isinstance(level, (list, tuple)) else [level]
-    name = frame.index.name
-    for lev in levels:
-        if lev not in (0, -1) and (name is None or lev != name):
-            raise KeyError(f"groupby(level={lev!r}): the index has one level, 0" +
-                           (f" (named {name!r})" if name is not None else ""))
-    return [_index_labels] * len(levels)
-
-
 class _GroupBy:
     def __init__(self, frame, by, sort=True, dropna=True, observed=True, selection=None, ddof=1, level=None,
                  as_index=True):
         if level is not None:
-            by = _keys_from_level(frame, by, level)
+            by = keys_from_level(frame, by, level)
         elif by is None:
             raise TypeError("groupby: give the keys (by=) or level=")
         keys = by if isinstance(by, list) else [by]
@@ -322,10 +306,10 @@ class _GroupBy:
         names, index_names = [], []
         temp = {}
         for i, key in enumerate(keys):
-            if key is _index_labels or (isinstance(key, str) and key not in base.columns and key == base.index.name):
+            if key is index_labels or (isinstance(key, str) and key not in base.columns and key == base.index.name):
                 # the index itself (level=0, or its name, as pandas allows)
                 name = f"__groupby_key_{i}__"
-                temp[name] = base.index.map_partitions(_index_labels, enforce_metadata=False)
+                temp[name] = base.index.map_partitions(index_labels, enforce_metadata=False)
                 names.append(name)
                 index_names.append(base.index.name)
             elif callable(key) and not isinstance(key, (Series, str)):
@@ -371,7 +355,7 @@ class _GroupBy:
         """``as_index=False``: the group keys as columns and a fresh RangeIndex, as pandas gives."""
         if self._as_index:
             return result
-        return result.map_partitions(_keys_as_columns, name)
+        return result.map_partitions(keys_as_columns, name)
 
     @property
     def _value_columns(self) -> list:
@@ -539,10 +523,10 @@ class _GroupBy:
         return self._simple("nunique", split_every, split_out)
 
     def var(self, ddof=1, split_every=None, split_out=None, numeric_only=False):
-        return self._simple("var", split_every, split_out, ddof=ddof, **_numeric_only(numeric_only))
+        return self._simple("var", split_every, split_out, ddof=ddof, **numeric_only_kwargs(numeric_only))
 
     def std(self, ddof=1, split_every=None, split_out=None, numeric_only=False):
-        return self._simple("std", split_every, split_out, ddof=ddof, **_numeric_only(numeric_only))
+        return self._simple("std", split_every, split_out, ddof=ddof, **numeric_only_kwargs(numeric_only))
 
     def _cumulative(self, method: str):
         from .groupby_transform import GroupbyCumulative
@@ -585,16 +569,6 @@ class _GroupBy:
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
         return self._flat(self._named(new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate,
                                                                 None, split_every, meta, "groupby-size"))), "size")
-
-
-def _numeric_only(numeric_only: bool) -> dict:
-    return {"numeric_only": True} if numeric_only else {}
-
-
-def _keys_as_columns(part, name=None):
-    if isinstance(part, pd.Series):
-        part = part.rename(name) if name is not None else part
-    return part.reset_index()
 
 
 class DataFrameGroupBy(_GroupBy):
