@@ -102,6 +102,7 @@ class Client(ClientSubmitMixin, ClientDataMixin, ClientAdminMixin, ClientDataset
         self._reader: asyncio.Task | None = None
         self._stream_error: str | None = None
         self._config_undo = None
+        self._dashboard_link: str | None = None  # asked of the scheduler in _start
         self._own_cluster = False
         self.cluster = None
         if address is None:
@@ -160,12 +161,21 @@ class Client(ClientSubmitMixin, ClientDataMixin, ClientAdminMixin, ClientDataset
 
     def _send(self, msg: dict) -> None:
         """Queue ``msg`` for the scheduler, in order, from any thread."""
-        # Close the batch of releases: its flush is queued before ``msg``; a release
-        # made after ``msg`` must not ride in it, or the scheduler could forget a key
-        # that ``msg``'s graph still depends on.
+        # Close the batch of releases: it goes before ``msg``; a release made after
+        # ``msg`` must not ride in it, or the scheduler could forget a key that
+        # ``msg``'s graph still depends on.
         with self._ref_lock:
-            self._pending_releases = []
-        self._call_on_loop(self._send_on_loop, msg)
+            batch, self._pending_releases = self._pending_releases, []
+        self._call_on_loop(self._send_after_releases, batch, msg)
+
+    def _send_after_releases(self, batch: list, msg: dict) -> None:
+        # Its flush is queued already, but on an asynchronous client _call_on_loop
+        # runs at once, ahead of it: then the scheduler heard "want key k" before
+        # "release k" for a key released and submitted again (two awaits of the same
+        # submit), dropped k, and the new future never finished. Flushed here first,
+        # the queued flush finds the batch empty.
+        self._flush_releases(batch)
+        self._send_on_loop(msg)
 
     def _send_on_loop(self, msg: dict) -> None:
         if self.stream is None or self.stream.closed:
@@ -205,6 +215,8 @@ class Client(ClientSubmitMixin, ClientDataMixin, ClientAdminMixin, ClientDataset
             raise ConnectError(f"The scheduler at {address} refused client {self.id}: {reply.get('message')}", address)
         self.stream = BatchedStream(comm, on_unserializable=self._on_unserializable)
         self._reader = self.loop.create_task(self._read_scheduler(comm))
+        info = await asyncio.wait_for(self._request({"op": "scheduler-info"}), self.timeout)
+        self._dashboard_link = info.get("dashboard_link")  # for the property, which cannot await
         self.status = "running"
         _current_clients.append(self)
         from .shuffle import register_with_dataframes

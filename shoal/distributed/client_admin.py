@@ -5,8 +5,9 @@ workers, run functions on them or on the scheduler, and ask who holds what.
 worker for ``run``) and returns their answers: none of it touches this
 client's futures. ``Client`` (``client.py``) inherits it.
 
-What it needs from the host class (``Client``): the attribute ``pool`` (a
-``ConnectionPool``); and the methods ``_sync`` and ``_request``.
+What it needs from the host class (``Client``): the attributes ``pool`` (a
+``ConnectionPool``) and ``_dashboard_link``; and the methods ``_sync`` and
+``_request``.
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ class ClientAdminMixin:
 
     @property
     def dashboard_link(self) -> str | None:
-        """The URL of the scheduler's ``/status`` dashboard page (None when it serves none)."""
-        return self.scheduler_info().get("dashboard_link")
+        """The URL of the scheduler's ``/status`` dashboard page (None when it serves none).
+
+        Asked of the scheduler once, when the client connects, so that an
+        asynchronous client has it too (a property cannot be awaited).
+        """
+        return self._dashboard_link
 
     def performance_report(self, filename: str = "shoal-report.html", title: str = "shoal performance report"):
         """A context manager writing one standalone HTML file (task stream, time per

@@ -165,6 +165,12 @@ class ClientSubmitMixin:
         for i, future in zip(positions, futures):
             out[i] = future
         if sync:
+            if self.asynchronous:  # gather gives an awaitable: unpack once it is done
+                async def values():
+                    gathered = await self.gather(out)
+                    return gathered[0] if single else gathered
+
+                return values()
             out = self.gather(out)
         return out[0] if single else out
 

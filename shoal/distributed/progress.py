@@ -29,14 +29,16 @@ __all__ = ["progress"]
 
 
 def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO | None = None,
-             timeout: float | None = None) -> None:
+             timeout: float | None = None) -> Any:
     """Draw ``[####    ] | 50% Completed | 3 of 6 | 1.2s`` until every future is done.
 
     ``futures``: futures, lists/dicts of them, or collections persisted on
     the cluster (``client.persist(x)``), whose every block's future counts.
     Returns when all are done (finished, erred or cancelled);
     ``TimeoutError`` after ``timeout`` seconds. In a Jupyter kernel, unless
-    ``file`` is given, the bar is an HTML ``<progress>`` element.
+    ``file`` is given, the bar is an HTML ``<progress>`` element. With an
+    asynchronous client it returns an awaitable: ``await progress(futures)``
+    (waiting in a loop there would block the very loop the futures finish on).
     """
     timeout = check_timeout(timeout, "progress")
     found = futures_of(list(futures))
@@ -45,18 +47,34 @@ def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO
     else:
         display = _TextBar(file if file is not None else sys.stdout, width)
     start = time.monotonic()
-    while True:
-        n_done = sum(f.done() for f in found)
-        display.show(n_done, len(found), time.monotonic() - start)
-        if n_done == len(found):
-            break
-        if timeout is not None and time.monotonic() - start > timeout:
-            raise TimeoutError(f"{len(found) - n_done} of {len(found)} futures were not done within {timeout} s.")
+    if found and found[0].client.asynchronous:
+        return _progress_async(found, display, start, interval, timeout)
+    while not _redraw(found, display, start, timeout):
         try:
             wait(found, timeout=interval)
         except TimeoutError:
             pass
     display.close(sum(f.status == "error" for f in found))
+
+
+async def _progress_async(found: list, display: Any, start: float, interval: float, timeout: float | None) -> None:
+    while not _redraw(found, display, start, timeout):
+        try:
+            await wait(found, timeout=interval)
+        except TimeoutError:
+            pass
+    display.close(sum(f.status == "error" for f in found))
+
+
+def _redraw(found: list, display: Any, start: float, timeout: float | None) -> bool:
+    """Show how many are done; whether all are (``TimeoutError`` once ``timeout`` has passed)."""
+    n_done = sum(f.done() for f in found)
+    display.show(n_done, len(found), time.monotonic() - start)
+    if n_done == len(found):
+        return True
+    if timeout is not None and time.monotonic() - start > timeout:
+        raise TimeoutError(f"{len(found) - n_done} of {len(found)} futures were not done within {timeout} s.")
+    return False
 
 
 def _fraction(n_done: int, total: int) -> float:

@@ -321,3 +321,63 @@ def test_released_or_foreign_futures_say_so(cluster, client):
         with pytest.raises(ValueError, match="belong to another client"):
             other.gather([mine])
     assert mine.result(10) == abs(-2)
+
+
+# ---------------------------------------------------------------- asynchronous client
+def sleep_then(x, delay):
+    time.sleep(delay)
+    return x
+
+
+def test_async_client_submits_a_released_key_again(cluster):
+    """Releasing a key and submitting it again at once (awaiting the same pure call twice)
+    hung: on the loop, the new graph overtook the release, and the scheduler dropped it."""
+    import numpy as np
+
+    import shoal.array as da
+
+    async def main():
+        async with Client(cluster.scheduler_address, asynchronous=True) as client:
+            # Plain statements awaiting the future itself, so it is dropped at once
+            # (inside ``assert`` or ``wait_for`` it lives on a while and hid the bug).
+            first = await client.submit(abs, -1)
+            again = await asyncio.wait_for(client.submit(abs, -1), 10)
+            assert first == again == abs(-1)
+            x = da.arange(10, chunks=3)
+            first = await client.compute(x.sum())
+            again = await asyncio.wait_for(client.compute(x.sum()), 10)
+            assert first == again == np.arange(10).sum()
+
+    asyncio.run(main())
+
+
+def test_async_client_compute_sync_dashboard_link_and_progress(cluster):
+    import io
+
+    import numpy as np
+
+    import shoal.array as da
+    from shoal.distributed import progress
+
+    async def main():
+        async with Client(cluster.scheduler_address, asynchronous=True) as client:
+            x = da.arange(10, chunks=3)
+            assert await client.compute(x.sum(), sync=True) == np.arange(10).sum()
+            both = await client.compute([x.sum(), 5], sync=True)
+            assert both == [np.arange(10).sum(), 5]
+            assert client.dashboard_link == cluster.dashboard_link  # None: this cluster serves none
+            futures = client.map(sleep_then, range(4), delay=0.1)
+            out = io.StringIO()
+            await asyncio.wait_for(progress(futures, file=out, interval=0.02), 20)
+            assert all(f.done() for f in futures)
+            assert "4 of 4" in out.getvalue()
+
+    asyncio.run(main())
+
+
+def test_client_dashboard_link_names_the_served_dashboard():
+    pytest.importorskip("bokeh")
+    with LocalCluster(n_workers=1, processes=False, dashboard_address="127.0.0.1:0") as cluster:
+        with Client(cluster) as client:
+            assert client.dashboard_link == cluster.dashboard_link
+            assert client.dashboard_link.startswith("http://127.0.0.1:")
