@@ -25,7 +25,9 @@
    *heavy*. Their left rows are spread over all partitions and the right
    rows with those keys are gathered once and added to every partition, so
    no output partition holds a whole heavy key (Spark's adaptive skew join).
-   Off by default, as the sample reads the left side once more.
+   Heavy keys on the right of an ``inner``/``right`` join are handled the
+   same way with the sides swapped (the columns are put back in order).
+   Off by default, as the sample reads the side once more.
 
 ``how="cross"`` (every row with every row) always broadcasts the smaller
 side. ``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
@@ -615,10 +617,40 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
             why = f"skew: {len(heavy)} heavy left key(s) ({shown}) spread over all partitions, their right rows copied"
             return new_collection(SkewMerge(spread_left, hashed_right, *common, rexpr, heavy, why))
+    if skew and how in ("inner", "right") and len(r_keys) == 1 and INDEX_KEY not in l_keys + r_keys and not indicator:
+        mirrored = _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions,
+                                        shuffle_method)
+        if mirrored is not None:
+            return mirrored
     lexpr = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
     rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
     return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
                                          False))
+
+
+def _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions, shuffle_method):
+    """An ``inner``/``right`` join whose heavy keys are on the right: computed as the mirrored ``inner``/``left``
+    skew join (right side spread, left rows copied) and its columns put back in order; None when no key is heavy
+    or the mirrored join would not name and type the columns alike."""
+    from .core import new_collection
+
+    how, left_on, right_on, _, _, suffixes, _ = common
+    heavy = heavy_keys(rexpr, r_keys[0], npartitions)
+    if not heavy:
+        return None
+    mirrored = ("inner" if how == "inner" else "left", right_on, left_on, False, False, suffixes[::-1], False)
+    wanted = _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))
+    found = _merged_meta(BlockwiseMerge(rexpr, lexpr, *mirrored, "meta", "", False))
+    if (not wanted.columns.is_unique or set(wanted.columns) != set(found.columns)
+            or not found[list(wanted.columns)].dtypes.equals(wanted.dtypes)):
+        return None
+    spread = SpreadSpec(heavy, npartitions, r_cast[0] if r_cast else None)
+    spread_right = Shuffle(rexpr, r_keys, npartitions, shuffle_method, None, spread)
+    hashed_left = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
+    shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
+    why = f"skew: {len(heavy)} heavy right key(s) ({shown}) spread over all partitions, their left rows copied"
+    joined = new_collection(SkewMerge(spread_right, hashed_left, *mirrored, lexpr, heavy, why))
+    return joined[list(wanted.columns)]
 
 
 def _cross_merge(left, right, suffixes, indicator, broadcast):

@@ -329,6 +329,26 @@ def test_skewed_join_spreads_heavy_keys(how, local_scheduler):
         assert "skew" not in uniform.explain_text()  # no heavy key: a plain hash join
 
 
+@pytest.mark.parametrize("how", ["inner", "right"])
+def test_skewed_join_spreads_heavy_right_keys(how):
+    # the heavy key is on the right: the join runs mirrored (right spread, left rows copied), columns put back
+    rng = np.random.default_rng(1)
+    n = 20_000
+    keys = np.where(rng.random(n) < 0.5, 7, rng.integers(0, 5000, n)).astype(float)
+    keys[::89] = np.nan
+    right = pd.DataFrame({"key": keys, "y": np.arange(n), "v": np.arange(n) % 5})
+    left = pd.DataFrame({"k": np.arange(0, 6000), "x": np.arange(6000) % 13, "v": 0.5})  # int keys vs float keys
+    left_df, right_df = dd.from_pandas(left, npartitions=4), dd.from_pandas(right, npartitions=8)
+    spread = left_df.merge(right_df, left_on="k", right_on="key", how=how, broadcast=False, skew=True)
+    assert "skew: 1 heavy right key(s) (7.0)" in spread.explain_text()
+    expected = left.merge(right, left_on="k", right_on="key", how=how)
+    assert list(spread.columns) == list(expected.columns)
+    parts = shoal.compute(*spread.to_delayed())
+    sizes = [len(p) for p in parts]
+    assert max(sizes) <= 3 * np.median(sizes)
+    _assert_same_rows(pd.concat(parts), expected)
+
+
 @pytest.mark.parametrize("broadcast", [True, False])
 def test_projection_is_pushed_below_the_merge(pdf, broadcast):
     right = _right_pandas()[["i", "r"]]
