@@ -78,6 +78,11 @@ def assign(x: Array, index: Any, value: Any) -> ArrayExpr:
         from .take import is_index_array
 
         entries = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(n, float) and np.isnan(n) for n in x.shape):
+            raise ValueError(
+                "x[index] = value needs x's block lengths, which are unknown (nan chunks); call "
+                "compute_chunk_sizes() first, or assign through a boolean mask of x's shape (x[x > 0] = v)"
+            )
         if any(isinstance(e, Array) for e in entries):
             raise NotImplementedError(
                 "x[index] = value with a lazy index is implemented for a boolean mask of x's whole shape only; "

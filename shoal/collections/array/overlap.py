@@ -19,6 +19,7 @@ a number (that constant).
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from typing import Any, Callable
 
@@ -143,6 +144,10 @@ def map_overlap(func: Callable, x: Any, depth: Any = 1, boundary: Any = "none", 
     boundary = tuple("none" if rule is None else rule for rule in boundary)
     if any(d < 0 for d in depth):
         raise ValueError(f"map_overlap: depth must be non-negative, got {depth}")
+    unknown = [axis for axis in range(x.ndim) if any(math.isnan(c) for c in x.chunks[axis])]
+    if unknown:  # every axis's block boundaries place the pieces of the extended blocks
+        raise ValueError(f"map_overlap: axis {unknown[0]} has unknown block lengths (nan chunks), so the extended "
+                         "blocks cannot be laid out; call compute_chunk_sizes() first")
     if dtype is None:
         dtype = np.asarray(meta).dtype if meta is not None else x.dtype
     return Array(MapOverlap(x.expr, func, depth, boundary, bool(trim), tuple(sorted(kwargs.items())), np.dtype(dtype)))

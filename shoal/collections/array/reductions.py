@@ -537,6 +537,10 @@ def _arg(a: Any, axis: Any, out: Any, keepdims: bool, split_every: Any, maximize
     if a.size == 0:
         raise ValueError(f"attempt to get {label} of an empty sequence")
     axes = _normalize_axes(axis, a.ndim)
+    if _builtin_any(math.isnan(n) for ax in (axes if axis is not None else range(a.ndim)) for n in a.chunks[ax]):
+        # positions count from each block's offset along the axis (and, for axis=None, from the whole shape)
+        raise ValueError(f"{label} along an axis of unknown length (nan chunks) cannot give positions; "
+                         "call compute_chunk_sizes() first")
     options = {"maximize": maximize, "skipna": skipna}
     chunk = functools.partial(_arg_chunk, **options)
     combine = functools.partial(_arg_combine, **options)

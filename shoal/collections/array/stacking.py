@@ -208,6 +208,8 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
         if before == 0 and after == 0:
             continue
         n = x.shape[a]
+        if isinstance(n, float) and np.isnan(n):
+            raise ValueError(f"pad: axis {a} has unknown length (nan chunks); call compute_chunk_sizes() first")
         lead = (slice(None),) * a
         if mode not in ("constant", "empty") and n == 0:
             raise ValueError(f"can't extend an empty axis {a} using modes other than 'constant' or 'empty'")

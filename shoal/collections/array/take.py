@@ -183,6 +183,8 @@ class VIndex:
         from .shape import reshape
 
         x = self._array
+        if any(isinstance(n, float) and np.isnan(n) for n in x.shape):
+            raise ValueError("vindex needs the array's block lengths (nan chunks); call compute_chunk_sizes() first")
         index = index if isinstance(index, tuple) else (index,)
         if len(index) != x.ndim:
             raise IndexError(

@@ -85,3 +85,29 @@ def test_lazy_mask_errors_are_raised_when_built():
         x[sa.arange(3, chunks=2)]  # an integer Array
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         x[x[:, 0] > 0][x[:, 0] > 0]  # the masked axis's length is no longer known
+
+
+def test_more_operations_that_need_sizes_fail_when_built_not_when_computed():
+    """Positions, neighbours and assignments along an axis of unknown length used to compute garbage
+    (argmax gave -2**63) or fail deep inside a task; they now say to call compute_chunk_sizes()."""
+    x = sa.from_array(A, chunks=(2, 4))
+    rows = x[x[:, 0] > -0.5]  # (nan, 6)
+    flat = x[x > 0]  # (nan,)
+
+    def assign_column():
+        rows[:, 0] = 5
+
+    for needs_sizes in (lambda: rows.argmax(axis=0), lambda: flat.argmin(), lambda: sa.nanargmax(rows),
+                        lambda: flat.map_overlap(lambda b: b, depth=1, boundary="none"),
+                        lambda: rows.map_overlap(lambda b: b, depth={1: 1}, boundary="reflect"),
+                        lambda: rows.vindex[[0, 1], [0, 1]], lambda: np.pad(rows, 1), assign_column):
+        with pytest.raises(ValueError, match="compute_chunk_sizes"):
+            needs_sizes()
+    # along known axes these still work, and match NumPy
+    eager = A[A[:, 0] > -0.5]
+    assert_eq(rows.argmax(axis=1), eager.argmax(axis=1))
+    assert_eq(np.pad(rows, ((0, 0), (1, 2)), mode="edge"), np.pad(eager, ((0, 0), (1, 2)), mode="edge"))
+    rows[rows > 1] = 0  # a mask of the array's own shape needs no sizes
+    eager = eager.copy()
+    eager[eager > 1] = 0
+    assert_eq(rows, eager)
