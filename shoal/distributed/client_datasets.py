@@ -15,6 +15,9 @@ from typing import Any
 from .graph_futures import _futures_to_placeholders, _iter_futures, _placeholders_to_futures
 
 
+_NO_DEFAULT = object()  # get_dataset without a default raises
+
+
 class ClientDatasetsMixin:
     """``publish_dataset``, ``get_dataset``, ``unpublish_dataset`` and ``list_datasets`` of ``Client``."""
 
@@ -38,10 +41,19 @@ class ClientDatasetsMixin:
 
         return self._sync(publish_all)
 
-    def get_dataset(self, name: Any) -> Any:
-        """The published dataset ``name``, with fresh futures of this client."""
+    def get_dataset(self, name: Any, default: Any = _NO_DEFAULT) -> Any:
+        """The published dataset ``name``, with fresh futures of this client.
+
+        ``KeyError`` naming the published ones when there is none of that name,
+        unless a ``default`` is given (as in Dask): then that.
+        """
         async def get():
-            dataset = await self._request({"op": "get-dataset", "name": name})
+            try:
+                dataset = await self._request({"op": "get-dataset", "name": name})
+            except KeyError:
+                if default is _NO_DEFAULT:
+                    raise
+                return default
             value = _placeholders_to_futures(dataset["value"], self)  # before the scheduler answers
             # Say we want the keys too, so they survive an unpublish while we hold them.
             self.stream.send({"op": "update-graph", "graph": {}, "keys": dataset["keys"]})

@@ -14,7 +14,9 @@ What it needs from the host class (``Client``): the attributes
 
 from __future__ import annotations
 
+import numbers
 import uuid
+from collections.abc import Mapping
 from typing import Any, Callable, Iterable
 
 from shoal.taskgraph import Task, cull, ensure_graph, is_collection
@@ -27,6 +29,26 @@ from .future import Future
 from .graph_futures import _iter_futures, _refs, graph_with_futures_resolved, replace_futures
 
 _WIRE_MIN_TASKS = 64  # graphs this large are sent in graph_wire's compact form
+
+
+_GRAPH_OPTIONS = ("workers", "resources", "retries", "priority", "allow_other_workers")
+
+
+def _check_options(caller: str, options: dict) -> None:
+    """Refuse what the scheduler would ignore or fail on later: unknown keywords of
+    ``compute``/``persist`` (they were dropped silently), a priority that is not a
+    number and negative retries."""
+    unknown = sorted(set(options) - set(_GRAPH_OPTIONS))
+    if unknown:
+        raise TypeError(f"{caller}() got unexpected keyword arguments {unknown}; "
+                        f"its scheduling options are {list(_GRAPH_OPTIONS)}.")
+    priority = options.get("priority", 0)
+    if not isinstance(priority, Mapping) and (isinstance(priority, bool) or not isinstance(priority, numbers.Real)):
+        raise TypeError(f"{caller}(priority=...) must be a number (larger runs first), got {priority!r}")
+    retries = options.get("retries")
+    if retries is not None and not isinstance(retries, Mapping):
+        if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
+            raise ValueError(f"{caller}(retries=...) must be a whole number >= 0, got {retries!r}")
 
 
 def _func_name(func: Callable) -> str:
@@ -50,6 +72,7 @@ class ClientSubmitMixin:
         """
         if not callable(func):
             raise TypeError(f"submit() needs a callable first argument, got {type(func).__name__}")
+        _check_options("submit", {"priority": priority, "retries": retries})
         if key is None:
             name = _func_name(func)
             key = f"{name}-{tokenize(func, args, kwargs)}" if pure else f"{name}-{uuid.uuid4().hex}"
@@ -69,13 +92,16 @@ class ClientSubmitMixin:
 
     def map(self, func: Callable, *iterables: Iterable, key: Any = None, pure: bool = True, workers: Any = None,
             resources: dict | None = None, retries: int | None = None, priority: int = 0,
-            allow_other_workers: bool = False, **kwargs: Any) -> list:
+            allow_other_workers: bool = False, batch_size: int | None = None, **kwargs: Any) -> list:
         """``submit(func, *items)`` for each tuple of items of ``iterables``, as one graph; a list of futures.
 
-        ``key``: a list of keys, or a name prefix for them.
+        ``key``: a list of keys, or a name prefix for them. ``batch_size`` is
+        accepted for Dask's signature (not passed to ``func``): every call
+        goes to the scheduler in one graph anyway.
         """
         if not callable(func):
             raise TypeError(f"map() needs a callable first argument, got {type(func).__name__}")
+        _check_options("map", {"priority": priority, "retries": retries})
         rows = list(zip(*iterables))
         if isinstance(key, (list, tuple)):
             if len(key) != len(rows):
@@ -143,6 +169,7 @@ class ClientSubmitMixin:
         ``sync=True`` returns the values instead (``gather`` of the futures).
         Items that are not collections are returned as they are.
         """
+        _check_options("compute", options)
         single = not isinstance(collections, (list, tuple))
         items = [collections] if single else list(collections)
         positions = [i for i, item in enumerate(items) if is_collection(item)]
@@ -176,6 +203,7 @@ class ClientSubmitMixin:
 
     def persist(self, collections: Any, optimize_graph: bool = True, **options: Any) -> Any:
         """Start computing collections; equivalent collections backed by futures of their parts."""
+        _check_options("persist", options)
         single = not isinstance(collections, (list, tuple))
         items = [collections] if single else list(collections)
         colls = [c for c in items if is_collection(c)]

@@ -381,3 +381,32 @@ def test_client_dashboard_link_names_the_served_dashboard():
         with Client(cluster) as client:
             assert client.dashboard_link == cluster.dashboard_link
             assert client.dashboard_link.startswith("http://127.0.0.1:")
+
+
+# ---------------------------------------------------------------- scheduling options
+def test_scheduling_options_are_checked_where_they_are_given(client):
+    import numpy as np
+
+    import shoal.array as da
+
+    x = da.arange(6, chunks=2)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['bogus'\]"):
+        client.compute(x.sum(), bogus=1)  # was dropped silently
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        client.persist(x, prority=1)
+    with pytest.raises(TypeError, match="priority=.*must be a number"):
+        client.submit(inc, 1, priority="high")
+    with pytest.raises(ValueError, match="retries=.*whole number >= 0"):
+        client.map(inc, [1], retries=-1)
+    # The accepted ones still work, and map's batch_size (Dask's) is not passed to the function.
+    assert client.compute(x.sum(), retries=1, priority=2).result(10) == np.arange(6).sum()
+    assert client.gather(client.map(inc, range(5), batch_size=2)) == [inc(i) for i in range(5)]
+
+
+def test_get_dataset_default(client):
+    assert client.get_dataset("never-published", default=None) is None
+    with pytest.raises(KeyError, match="never-published"):
+        client.get_dataset("never-published")
+    client.publish_dataset(client.submit(inc, 41), name="answer")
+    assert client.get_dataset("answer", default=None).result(10) == inc(41)
+    client.unpublish_dataset("answer")
