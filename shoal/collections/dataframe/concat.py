@@ -10,6 +10,9 @@ output partition reads only the input partitions overlapping its range), so
 the result keeps known, sorted divisions. Otherwise the divisions become
 unknown.
 
+``ignore_index=True`` numbers the rows ``0, 1, ...`` across partitions, as
+pandas does (a chain of row counts gives each partition its first number).
+
 Axis 1: frames partitioned alike (same origin or equal known divisions) are
 concatenated partition by partition; frames with different known divisions
 are moved to their union first. Unknown, different partitionings are refused.
@@ -124,10 +127,66 @@ def _union(divisions_list) -> tuple:
     return tuple(sorted(set().union(*[set(d) for d in divisions_list])))
 
 
-def concat(dfs, axis=0, join: str = "outer", interleave_partitions: bool = False, ignore_order: bool = False):
-    """Stack ``dfs`` (axis 0) or put them side by side (axis 1); see the module docstring."""
-    from .core import _Frame, new_collection
+def _row_count(part) -> int:
+    return len(part)
 
+
+def _next_offset(offset: int, count: int) -> int:
+    return offset + count
+
+
+def _renumbered(part, offset: int):
+    return part.set_axis(pd.RangeIndex(offset, offset + len(part)))
+
+
+class RenumberRows(FrameExpr):
+    """The rows numbered ``0, 1, ...`` across the partitions in order (``ignore_index=True``): a chain of small
+    tasks carries each partition's first number, the count of the rows before it."""
+
+    _parameters = ["frame"]
+
+    def _compute_meta(self):
+        return self.frame._meta.set_axis(pd.RangeIndex(0))
+
+    def _compute_divisions(self):
+        return (None,) * (self.frame.npartitions + 1)
+
+    @property
+    def _origin(self):
+        return self._name
+
+    def _layer(self):
+        name, layer, offset = self._name, {}, 0
+        for i in range(self.frame.npartitions):
+            layer[self._key(i)] = Task(self._key(i), _renumbered, Ref(self.frame._key(i)),
+                                       Ref(offset) if i else offset)
+            count, following = (f"{name}-count", i), (f"{name}-offset", i + 1)
+            layer[count] = Task(count, _row_count, Ref(self.frame._key(i)))
+            layer[following] = Task(following, _next_offset, Ref(offset) if i else offset, Ref(count))
+            offset = following
+        return layer
+
+
+def _numbered_columns(part):
+    return part.set_axis(pd.RangeIndex(part.shape[1]), axis=1)
+
+
+def concat(dfs, axis=0, join: str = "outer", interleave_partitions: bool = False, ignore_order: bool = False,
+           ignore_index: bool = False):
+    """Stack ``dfs`` (axis 0) or put them side by side (axis 1); see the module docstring. ``ignore_index=True``
+    numbers the rows ``0, 1, ...`` (axis 0; the divisions become unknown) or the columns (axis 1), as pandas."""
+    from .core import new_collection
+
+    result = _stack_or_align(dfs, axis, join, interleave_partitions)
+    if not ignore_index:
+        return result
+    if axis in (1, "columns"):
+        return result.map_partitions(_numbered_columns)
+    return new_collection(RenumberRows(result._expr))
+
+
+def _stack_or_align(dfs, axis, join: str, interleave_partitions: bool):
+    from .core import _Frame, new_collection
     from .merge import _as_collection
 
     dfs = [_as_collection(d) for d in dfs]  # pandas objects join in as one-partition frames

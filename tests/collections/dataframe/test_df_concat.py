@@ -104,3 +104,24 @@ def test_concat_with_pandas_objects():
     pd.testing.assert_frame_equal(result.compute(), pd.concat([first, second]))
     with pytest.raises(TypeError, match="shoal DataFrame or Series"):
         dd.concat([dd.from_pandas(first, npartitions=2), [1, 2]])
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_concat_ignore_index(interleave, local_scheduler):
+    a = pd.DataFrame({"x": np.arange(30), "y": np.arange(30) * 0.5}, index=np.arange(30))
+    b = pd.DataFrame({"x": np.arange(20) + 100, "z": np.arange(20).astype(str)}, index=np.arange(15, 35))
+    with_empty = dd.from_map(lambda part: part, [a.iloc[:0], a.iloc[:10], a.iloc[10:10], a.iloc[10:]], meta=a.iloc[:0])
+    for parts, frames in [([dd.from_pandas(a, npartitions=3), dd.from_pandas(b, npartitions=2)], [a, b]),
+                          ([with_empty, dd.from_pandas(b, npartitions=2), with_empty], [a, b, a])]:
+        result = dd.concat(parts, ignore_index=True, interleave_partitions=interleave)
+        assert not result.known_divisions
+        got = result.compute(scheduler=local_scheduler)
+        expected = pd.concat(frames, ignore_index=True)
+        assert got.index.equals(expected.index)
+        if not interleave:  # interleaving orders the rows by their old index first
+            pd.testing.assert_frame_equal(got, expected)
+    series = dd.concat([dd.from_pandas(a.x, npartitions=2), dd.from_pandas(b.x, npartitions=3)], ignore_index=True)
+    pd.testing.assert_series_equal(series.compute(), pd.concat([a.x, b.x], ignore_index=True))
+    columns = dd.concat([dd.from_pandas(a, npartitions=3), dd.from_pandas(a.y * 2, npartitions=3)], axis=1,
+                        ignore_index=True)
+    pd.testing.assert_frame_equal(columns.compute(), pd.concat([a, a.y * 2], axis=1, ignore_index=True))
