@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blockwise import Method, Projection
+from .concat import RenumberRows
 from .parts import _concat
 from .reductions import TreeReduce
 from .shuffle import INDEX_KEY, shuffle_expr
@@ -45,8 +46,10 @@ def drop_duplicates(frame, subset=None, keep="first", split_out=None, shuffle_me
                                                           list(subset))
     frame._check_columns(columns, "drop_duplicates subset column")
     shuffled = shuffle_expr(frame._expr, tuple(columns) if columns else (INDEX_KEY,), split_out, shuffle_method)
-    kwargs = {"subset": None if subset is None else columns, "keep": keep, "ignore_index": ignore_index}
-    return new_collection(Method(shuffled, "drop_duplicates", (), kwargs))
+    kwargs = {"subset": None if subset is None else columns, "keep": keep}
+    kept = Method(shuffled, "drop_duplicates", (), kwargs)
+    # numbered across partitions (in the shuffled order), not from 0 in each
+    return new_collection(RenumberRows(kept) if ignore_index else kept)
 
 
 def _top(part, method, n, columns, keep):

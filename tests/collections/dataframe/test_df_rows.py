@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from shoal.testing import assert_eq
@@ -44,3 +45,14 @@ def test_nlargest_nsmallest_keep_all_ties(frames, method, n):
     assert_eq(getattr(df.k, method)(n, keep="all"), getattr(pdf.k, method)(n, keep="all"))
     with pytest.raises(ValueError, match="keep must be 'first', 'last' or 'all'"):
         getattr(df, method)(n, "k", keep="middle")
+
+
+def test_drop_duplicates_ignore_index_numbers_rows_across_partitions(frames):
+    pdf, df = frames
+    result = df.drop_duplicates(subset=["k", "c"], ignore_index=True).compute()
+    expected = pdf.drop_duplicates(subset=["k", "c"], ignore_index=True)
+    assert result.index.equals(pd.RangeIndex(len(expected)))  # rows come in shuffled order, numbered from 0
+    key = lambda frame: frame.sort_values(["i", "k"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(key(result), key(expected))
+    series = df.k.drop_duplicates(ignore_index=True).compute()
+    assert series.index.equals(pd.RangeIndex(pdf.k.nunique()))
