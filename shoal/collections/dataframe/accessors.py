@@ -9,6 +9,8 @@ become the same node with no call.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from .core import new_collection
 from .blockwise import Blockwise
 
@@ -71,6 +73,17 @@ class StringAccessor(_Accessor):
 
     _name = "str"
 
+    def __getitem__(self, key):
+        """``series.str[i]`` / ``series.str[i:j]``: a character or a slice of every string."""
+        return self._series._method("__getitem__", key, accessor="str")
+
+    def cat(self, others=None, sep=None, na_rep=None, join="left"):
+        """Without ``others``: every string joined into one (a lazy scalar); with it, row by row."""
+        if others is not None:
+            return self._series._method("cat", others, sep=sep, na_rep=na_rep, join=join, accessor="str")
+        return self._series._reduce_with("str-cat", _cat_chunk, _cat_join, _cat_join, {"sep": sep, "na_rep": na_rep},
+                                         meta="")
+
 
 class DatetimeAccessor(_Accessor):
     """``series.dt``: every pandas datetime property and method, per partition."""
@@ -82,3 +95,54 @@ class CategoricalAccessor(_Accessor):
     """``series.cat``: codes and category operations that do not need the data's categories."""
 
     _name = "cat"
+
+    @property
+    def known(self) -> bool:
+        """Whether the categories are known without computing (unknown after a per-partition ``astype``)."""
+        return len(self._series._meta.cat.categories) > 0
+
+    @property
+    def categories(self):
+        """The categories (a pandas Index), from the metadata; unknown ones need ``as_known()`` first."""
+        if not self.known:
+            raise ValueError("The categories are not known until the data is read (each partition made its own); "
+                             "use series.cat.as_known() to compute them")
+        return self._series._meta.cat.categories
+
+    @property
+    def ordered(self) -> bool:
+        return self._series._meta.cat.ordered
+
+    @property
+    def codes(self):
+        """The integer code of every value; needs known categories (each partition would number its own)."""
+        if not self.known:
+            raise ValueError("cat.codes needs known categories: with unknown ones each partition numbers its own; "
+                             "use series.cat.as_known().cat.codes")
+        return new_collection(AccessorProperty(self._series._expr, "cat", "codes"))
+
+    def as_known(self):
+        """The series with its categories computed (all distinct values, sorted as ``astype('category')`` sorts)."""
+        if self.known:
+            return self._series
+        found = self._series.map_partitions(_categories_of, meta=pd.Series([], dtype=object)).compute()
+        kind = self._series._meta.cat.categories.dtype
+        dtype = pd.CategoricalDtype(pd.Index(found.drop_duplicates(), dtype=kind).sort_values(), ordered=self.ordered)
+        # meta given: the fake partition's values are not among the real categories
+        return self._series.map_partitions(_as_dtype, dtype, meta=self._series._meta.astype(dtype))
+
+
+def _as_dtype(part, dtype):
+    return part.astype(dtype)
+
+
+def _categories_of(part):
+    return pd.Series(part.cat.categories, dtype=object)
+
+
+def _cat_chunk(part, sep=None, na_rep=None):
+    return part.str.cat(sep=sep, na_rep=na_rep) if len(part) else None
+
+
+def _cat_join(partials, sep=None, na_rep=None):
+    return (sep or "").join(p for p in partials if p is not None)

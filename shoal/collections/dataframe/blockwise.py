@@ -118,6 +118,31 @@ def _call_method(obj, method, *args, **kwargs):
 COLUMNWISE_METHODS = frozenset({"fillna", "isna", "notna", "isnull", "notnull", "abs", "astype", "round"})
 
 
+def _forget_fake_categories(meta, before, target):
+    """``astype('category')`` run on the fake partition learns the fake values as categories; the real ones
+    are unknown until the data is read, which a meta shows as no categories (see ``meta._fake_series``)."""
+
+    def becomes_unknown(dtype, old) -> bool:
+        if isinstance(old, pd.CategoricalDtype):
+            return False  # already categorical: astype('category') keeps its categories
+        return (isinstance(dtype, str) and dtype == "category") or (
+            isinstance(dtype, pd.CategoricalDtype) and dtype.categories is None)
+
+    def unknown(column: pd.Series) -> pd.Series:
+        dtype = pd.CategoricalDtype(column.cat.categories[:0], ordered=column.cat.ordered)
+        return column.astype(dtype)
+
+    if isinstance(meta, pd.Series) and isinstance(meta.dtype, pd.CategoricalDtype):
+        return unknown(meta) if becomes_unknown(target, before.dtype) else meta
+    if isinstance(meta, pd.DataFrame) and isinstance(before, pd.DataFrame):
+        targets = target if isinstance(target, dict) else {c: target for c in meta.columns}
+        for i, column in enumerate(meta.columns):
+            if column in targets and column in before.columns and isinstance(meta.dtypes.iloc[i], pd.CategoricalDtype) \
+                    and becomes_unknown(targets[column], before.dtypes[column]):
+                meta.isetitem(i, unknown(meta.iloc[:, i]))
+    return meta
+
+
 class Method(Blockwise):
     """``partition.<method>(*args, **kwargs)``; ``args`` may hold other frames."""
 
@@ -132,6 +157,13 @@ class Method(Blockwise):
 
     def _blockwise_args(self):
         return [self.frame, self.method, self.accessor, *self.args]
+
+    def _compute_meta(self):
+        meta = super()._compute_meta()
+        if self.method == "astype" and self.accessor is None:
+            target = self.args[0] if self.args else (self.kwargs or {}).get("dtype")
+            meta = _forget_fake_categories(meta, self.frame._meta, target)
+        return meta
 
     def _blockwise_kwargs(self):
         return self.kwargs or {}

@@ -83,3 +83,33 @@ def test_meta_override_and_compute_time_mismatch():
     lying = df.a.map_partitions(lambda s: s * 1.5, meta=("a", "int64"))
     with pytest.raises(ValueError, match=r"dtype float64, but the meta says int64.*meta=\('a', 'float64'\)"):
         lying.compute(scheduler="sync")
+
+
+def test_str_indexing_and_joining_every_string(frames):
+    # series.str[i] / str[i:j] were "not subscriptable"; str.cat(sep=) failed building its meta
+    pdf, df = frames
+    assert_eq(df.s.str[0], pdf.s.str[0])
+    assert_eq(df.s.str[1:3], pdf.s.str[1:3])
+    assert df.s.str.cat(sep="|").compute() == pdf.s.str.cat(sep="|")
+    assert df.s.str.cat(sep=",", na_rep="?").compute() == pdf.s.str.cat(sep=",", na_rep="?")
+    assert_eq(df.s.str.cat(df.s, sep="-"), pdf.s.str.cat(pdf.s, sep="-"))
+
+
+def test_categories_known_from_metadata_or_computed_with_as_known(frames):
+    # astype('category') learnt the fake partition's values as categories, so cat.categories gave the
+    # categories of every partition concatenated and cat.codes numbered each partition on its own
+    pdf, df = frames
+    pd.testing.assert_index_equal(df.c.cat.categories, pdf.c.cat.categories)
+    assert df.c.cat.known and df.c.cat.ordered == pdf.c.cat.ordered
+    assert_eq(df.c.cat.codes, pdf.c.cat.codes)
+    made = df.s.astype("category")
+    assert not made.cat.known
+    with pytest.raises(ValueError, match="as_known"):
+        made.cat.categories  # noqa: B018
+    with pytest.raises(ValueError, match="as_known"):
+        made.cat.codes  # noqa: B018
+    known = made.cat.as_known()
+    pd.testing.assert_index_equal(known.cat.categories, pdf.s.astype("category").cat.categories)
+    assert_eq(known, pdf.s.astype("category"))
+    assert_eq(known.cat.codes, pdf.s.astype("category").cat.codes)
+    assert_eq(df.astype({"k": "category"}).k.cat.as_known(), pdf.k.astype("category"))
