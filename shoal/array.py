@@ -19,6 +19,10 @@ from .collections.array.npy_stack import from_npy_stack, to_npy_stack
 from .collections.array.overlap import map_overlap
 from .collections.array.percentile import median, nanmedian, nanpercentile, nanquantile, percentile, quantile
 from .collections.array.rechunk import rechunk
+from .collections.array.nonzero import argwhere, flatnonzero, nonzero
+from .collections.array.routines import (allclose, angle, array_equal, atleast_1d, atleast_2d, atleast_3d, average,
+                                         broadcast_to, count_nonzero, diff, fliplr, flipud, imag, inner, nan_to_num,
+                                         outer, ptp, real, vdot)
 from .collections.array.stacking import block, hstack, pad, repeat, roll, tile, vstack
 from .collections.array.summaries import bincount, histogram, topk, unique
 from .collections.array.take import take
@@ -42,5 +46,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "to_zarr", "from_zarr", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", *sorted(_UFUNCS),
+    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "to_zarr", "from_zarr", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", "argwhere", "flatnonzero", "nonzero", "allclose", "angle", "array_equal", "atleast_1d", "atleast_2d", "atleast_3d", "average", "broadcast_to", "count_nonzero", "diff", "fliplr", "flipud", "imag", "inner", "nan_to_num", "outer", "ptp", "real", "vdot", *sorted(_UFUNCS),
 ]

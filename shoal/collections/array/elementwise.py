@@ -332,10 +332,29 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
 
         (x,) = inputs
         return getattr(reductions, _UFUNC_REDUCTIONS[ufunc])(x, **kwargs)
+    if method == "accumulate" and ufunc in (np.add, np.multiply):
+        from .cumulative import cumprod, cumsum
+
+        (x,) = inputs
+        return (cumsum if ufunc is np.add else cumprod)(x, axis=kwargs.pop("axis", 0), **kwargs)
+    if method == "outer" and ufunc.nin == 2 and not kwargs:
+        return _ufunc_outer(ufunc, *inputs)
     raise TypeError(
         f"numpy.{ufunc.__name__}.{method} is not implemented for shoal Arrays; "
         f"call .compute() first, or apply it per block with map_blocks"
     )
+
+
+def _ufunc_outer(ufunc: np.ufunc, a: Any, b: Any) -> Array:
+    """``ufunc.outer(a, b)``: ``ufunc`` of every element of ``a`` with every element of ``b``, block by block."""
+    from .blockwise import blockwise
+    from .creation import asarray
+
+    a, b = asarray(a), asarray(b)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    a_ind, b_ind = letters[:a.ndim], letters[a.ndim:a.ndim + b.ndim]
+    dtype = ufunc.outer(np.ones(1, a.dtype), np.ones(1, b.dtype)).dtype
+    return blockwise(ufunc.outer, a_ind + b_ind, a, a_ind, b, b_ind, dtype=dtype)
 
 
 _UFUNC_REDUCTIONS = {np.add: "sum", np.multiply: "prod", np.minimum: "min", np.maximum: "max",

@@ -15,8 +15,8 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 
 def _handled() -> dict[Callable, Callable]:
-    from . import (creation, cumulative, elementwise, linalg, nonzero, percentile, reductions, shape, stacking,
-                   summaries, take)
+    from . import (creation, cumulative, elementwise, linalg, nonzero, percentile, reductions, routines, shape,
+                   stacking, summaries, take)
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:
@@ -44,6 +44,8 @@ def _handled() -> dict[Callable, Callable]:
         np.shape: lambda a: a.shape, np.size: _size, np.result_type: _result_type,
         np.nonzero: nonzero.nonzero, np.argwhere: nonzero.argwhere, np.flatnonzero: nonzero.flatnonzero,
     })
+    table.update({getattr(np, name): getattr(routines, name) for name in routines.__all__
+                  if name not in ("real", "imag")})
     return table
 
 

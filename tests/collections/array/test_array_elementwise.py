@@ -100,6 +100,17 @@ def test_ufunc_dtype_keyword_runs_the_loop_numpy_runs(call, sched):
     assert_eq(result, expected, scheduler=sched)
 
 
+@pytest.mark.parametrize("chunks", [(3, 2), 1, -1])
+def test_ufunc_outer_and_accumulate(chunks, sched):
+    x, v = sa.from_array(A, chunks=chunks), sa.from_array(INTS[0], chunks=2)
+    assert_eq(np.multiply.outer(x, v), np.multiply.outer(A, INTS[0]), scheduler=sched)
+    assert_eq(np.subtract.outer(v, x), np.subtract.outer(INTS[0], A), scheduler=sched)
+    assert_eq(np.greater.outer(v, v), np.greater.outer(INTS[0], INTS[0]), scheduler=sched)
+    assert_eq(np.add.accumulate(x), np.add.accumulate(A), scheduler=sched)
+    assert_eq(np.multiply.accumulate(x, axis=1), np.multiply.accumulate(A, axis=1), scheduler=sched)
+    assert_eq(np.add.accumulate(v, dtype=float), np.add.accumulate(INTS[0], dtype=float), scheduler=sched)
+
+
 def test_ufunc_where_without_out_is_refused_with_a_hint():
     x = sa.from_array(A, chunks=3)
     with pytest.raises(TypeError, match="where=.*shoal.array.where"):
