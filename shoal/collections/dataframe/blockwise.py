@@ -73,6 +73,8 @@ def _apply_user_function(func, args, kwargs, meta, check):
             if is_frame_like(result) and len(result) == 0:
                 return meta  # pandas types empty results loosely (e.g. apply on no rows gives float)
             raise
+        if isinstance(result, pd.Series) and isinstance(meta, pd.Series) and result.name != meta.name:
+            result = result.rename(meta.name)  # the name meta=(name, dtype) promised, as Dask gives it
     return result
 
 

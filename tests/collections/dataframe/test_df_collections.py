@@ -316,3 +316,13 @@ def test_an_attribute_error_while_inferring_meta_is_reported_as_itself(pdf):
         df.map_partitions(lambda part: part.not_there)
     with pytest.raises(ValueError, match=r"AttributeError: .*has no attribute 'not_there'"):
         df.i.map(lambda value: value.not_there)
+
+
+def test_a_series_result_takes_the_name_its_meta_gives(frames):
+    # apply(axis=1, meta=("z", ...)) computed an unnamed Series while its meta said "z"
+    pdf, df = frames
+    result = df.apply(lambda row: row.i + row.k, axis=1, meta=("z", "int64"))
+    assert result.name == "z"
+    assert_eq(result, pdf.apply(lambda row: row.i + row.k, axis=1).rename("z"))
+    assert_eq(df.i.apply(lambda v: v * 2, meta=("doubled", "int64")), (pdf.i * 2).rename("doubled"))
+    assert_eq(df.map_partitions(lambda part: part.i + 1, meta=("j", "int64")), (pdf.i + 1).rename("j"))
