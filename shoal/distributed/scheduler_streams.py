@@ -34,6 +34,7 @@ What it needs from the host class (``Scheduler``): the attributes ``state``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -188,6 +189,7 @@ class SchedulerStreamsMixin:
         self.state.add_client(client)
         await comm.write({"op": "registered", "scheduler": self.address})
         stream = self.streams[client] = BatchedStream(comm)
+        stream.on_unserializable = functools.partial(_reply_unsendable, stream)
         state = self.state
         out: list = []
         try:
@@ -251,3 +253,10 @@ class SchedulerStreamsMixin:
             stream.send(reply)
         except CommClosedError:
             pass
+
+
+def _reply_unsendable(stream: BatchedStream, msg: dict, error: Exception) -> None:
+    """A reply that cannot be serialized (e.g. ``run_on_scheduler``'s result) goes back as
+    its error: dropped, it left the client's request waiting forever."""
+    if msg.get("op") == "reply" and "error" not in msg:
+        stream.send({"op": "reply", "id": msg.get("id"), "error": portable_exception(error)})

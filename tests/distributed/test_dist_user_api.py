@@ -410,3 +410,26 @@ def test_get_dataset_default(client):
     client.publish_dataset(client.submit(inc, 41), name="answer")
     assert client.get_dataset("answer", default=None).result(10) == inc(41)
     client.unpublish_dataset("answer")
+
+
+# ---------------------------------------------------------------- results that cannot travel
+def make_lock():
+    return threading.Lock()
+
+
+def test_run_on_scheduler_result_that_cannot_be_sent_is_an_error_not_a_hang():
+    from shoal.distributed import Scheduler
+    from shoal.distributed.comm import SerializationError
+
+    async def main():
+        scheduler = Scheduler("tcp://127.0.0.1:0")  # TCP: inproc:// would not serialize at all
+        await scheduler.start()
+        try:
+            async with Client(scheduler.address, asynchronous=True) as client:
+                with pytest.raises(SerializationError, match="_thread.lock"):
+                    await asyncio.wait_for(client.run_on_scheduler(make_lock), 10)
+                assert await asyncio.wait_for(client.run_on_scheduler(abs, -3), 10) == abs(-3)
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
