@@ -213,6 +213,15 @@ class DataFrame(_Frame):
 
         return nlargest(self, n, columns, keep, split_every, method="nsmallest")
 
+    def value_counts(self, subset=None, normalize=False, sort=True, ascending=False, dropna=True, split_every=None):
+        """How often each distinct row (of the ``subset`` columns) occurs, as pandas' ``DataFrame.value_counts``."""
+        if isinstance(subset, str):  # one label: pandas counts it as a Series would (a flat index)
+            return self[subset].value_counts(dropna=dropna, normalize=normalize, sort=sort, ascending=ascending,
+                                             split_every=split_every)
+        frame = self if subset is None else self[list(subset)]
+        return frame._reduction("value_counts", split_every, dropna=dropna, normalize=normalize, sort=sort,
+                                ascending=ascending)
+
     def count(self, split_every=None, numeric_only=False, axis=0):
         return self._reduction("count", split_every, **({"numeric_only": True} if numeric_only else {}),
                                **({"axis": 1} if axis in (1, "columns") else {}))

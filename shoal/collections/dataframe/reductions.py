@@ -323,7 +323,13 @@ def _value_counts_chunk(part, dropna=True, normalize=False, sort=True, ascending
 
 def _value_counts_combine(partials, dropna=True, **kwargs):
     stacked = pd.concat(partials)
-    return stacked.groupby(level=0, dropna=False, observed=False, sort=False).sum()
+    # every level: a DataFrame's value_counts is indexed by one level per column
+    multi = isinstance(stacked.index, pd.MultiIndex)
+    counts = stacked.groupby(level=list(range(stacked.index.nlevels)) if multi else 0, dropna=False, observed=False,
+                             sort=False).sum()
+    if multi and not isinstance(counts.index, pd.MultiIndex):  # grouping one level flattened it
+        counts.index = pd.MultiIndex.from_arrays([counts.index])
+    return counts
 
 
 def _value_counts_aggregate(partials, dropna=True, normalize=False, sort=True, ascending=False):

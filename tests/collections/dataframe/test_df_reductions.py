@@ -198,3 +198,16 @@ def test_mean_of_timestamps_far_apart_does_not_overflow():
     values = pd.Series(pd.to_datetime(["1700-01-01", "2200-01-01"] * 50).as_unit("ns"))
     result = dd.from_pandas(values, npartitions=4).mean().compute()
     assert abs(result - values.mean()) <= pd.Timedelta(1, "ms")
+
+
+def test_dataframe_value_counts(frames):
+    # DataFrame.value_counts was missing; counts of distinct rows, one index level per column
+    pdf, df = frames
+    for kwargs in [{}, {"dropna": False}, {"normalize": True}, {"subset": ["k"]}, {"subset": "s", "dropna": False}]:
+        result = df[["k", "s", "b"]].value_counts(split_every=2, **kwargs).compute()
+        expected = pdf[["k", "s", "b"]].value_counts(**kwargs)
+        # pandas orders ties by first appearance; compare as sorted, and check the counts descend
+        pd.testing.assert_series_equal(result.sort_index(), expected.sort_index())
+        assert list(result.values) == sorted(result.values, reverse=True)
+    ascending = df[["k", "b"]].value_counts(ascending=True).compute()
+    assert list(ascending.values) == sorted(ascending.values)
