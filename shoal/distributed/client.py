@@ -115,6 +115,8 @@ class Client(ClientSubmitMixin, ClientDataMixin, ClientAdminMixin, ClientDataset
         elif not isinstance(address, str):
             if not hasattr(address, "scheduler_address"):
                 raise TypeError(f"Client(address): expected an address string or a cluster, got {type(address).__name__}")
+            if getattr(address, "status", None) in ("closing", "closed"):  # else: a connect timeout later
+                raise RuntimeError(f"Client(cluster): {address!r} is closed; start a new cluster.")
             self.cluster = address
         elif cluster_options:
             raise TypeError(f"Unexpected keywords {sorted(cluster_options)} with a scheduler address.")

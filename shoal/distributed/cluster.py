@@ -172,6 +172,9 @@ class LocalCluster:
                 raise
 
     def _sync(self, coroutine_function, *args):
+        if self.status in ("closing", "closed"):
+            raise RuntimeError(f"LocalCluster at {self.scheduler_address if self.scheduler else 'nowhere'} is "
+                               f"{self.status}; start a new LocalCluster.")
         if self.asynchronous:
             return coroutine_function(*args)
         return self._loop_thread.run(coroutine_function, *args, timeout=self.worker_start_timeout + 30)

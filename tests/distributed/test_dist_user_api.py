@@ -433,3 +433,15 @@ def test_run_on_scheduler_result_that_cannot_be_sent_is_an_error_not_a_hang():
             await scheduler.close()
 
     asyncio.run(main())
+
+
+def test_closed_local_cluster_says_so():
+    cluster = LocalCluster(n_workers=1, processes=False)
+    cluster.close()
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="is closed"):
+        Client(cluster, timeout=20)  # was a ConnectError after the whole timeout
+    assert time.monotonic() - start < 5
+    with pytest.raises(RuntimeError, match="is closed"):
+        cluster.scale(2)  # was an AttributeError
+    cluster.close()  # closing twice is fine
