@@ -212,8 +212,9 @@ def _assign_region(x: Array, index: Any, value: Any) -> ArrayExpr:
     reordered to match; then every axis is a sorted selection like a slice's.
     """
     from .creation import asarray
+    from .shape import moveaxis
     from .slicing import normalize_index
-    from .take import is_index_array
+    from .take import _advanced_apart, is_index_array
 
     entries = index if isinstance(index, tuple) else (index,)
     arrays = [k for k, e in enumerate(entries) if is_index_array(e)]
@@ -232,6 +233,11 @@ def _assign_region(x: Array, index: Any, value: Any) -> ArrayExpr:
         normalized = tuple(normalized)
     selection_shape = tuple(len(range(*e.indices(n))) if isinstance(e, slice) else len(e)
                             for e, n in zip(normalized, x.shape) if not isinstance(e, (int, np.integer)))
+    # NumPy puts the array's axis first when ints stand apart from it (x[0, :, idx]): the value comes that way
+    array_first = bool(arrays) and _advanced_apart(entries, arrays[0])
+    array_at = sum(1 for e in normalized[:arrays[0]] if not isinstance(e, (int, np.integer))) if arrays else 0
+    if array_first:
+        selection_shape = (selection_shape[array_at],) + selection_shape[:array_at] + selection_shape[array_at + 1:]
     value = asarray(value)
     try:
         fits = np.broadcast_shapes(value.shape, selection_shape) == selection_shape
@@ -244,6 +250,8 @@ def _assign_region(x: Array, index: Any, value: Any) -> ArrayExpr:
         )
     # one value axis per axis of x: leading axes it broadcasts along, and a length-1 axis where the index is an int
     value = value[(None,) * (len(selection_shape) - value.ndim)]
+    if array_first:
+        value = moveaxis(value, 0, array_at)
     value = value[tuple(None if isinstance(e, (int, np.integer)) else slice(None) for e in normalized)]
     flips, plans, pieces = [], [], []
     for axis, (entry, n) in enumerate(zip(normalized, x.shape)):

@@ -128,7 +128,20 @@ def getitem_with_array(x: Array, index: tuple) -> Array:
             f"boolean index did not match indexed array along axis {source_axis}; size of axis is "
             f"{x.shape[source_axis]} but size of corresponding boolean axis is {entry.shape[0]}"
         )
-    return take(x[basic], entry, axis=out_axis)
+    result = take(x[basic], entry, axis=out_axis)
+    if _advanced_apart(index, at):
+        from .shape import moveaxis
+
+        result = moveaxis(result, out_axis, 0)
+    return result
+
+
+def _advanced_apart(index: tuple, at: int) -> bool:
+    """Whether NumPy puts the index array's axis first: when the ints (advanced indices too, next to an
+    array) and the array are not all next to each other, as in ``x[0, :, [1, 2]]``."""
+    advanced = [k for k, e in enumerate(index)
+                if k == at or (isinstance(e, (int, np.integer)) and not isinstance(e, (bool, np.bool_)))]
+    return advanced[-1] - advanced[0] + 1 != len(advanced)
 
 
 

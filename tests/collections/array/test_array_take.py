@@ -26,6 +26,33 @@ def test_integer_array_indexing(index, chunks, sched):
     assert_eq(result, A[index], scheduler=sched)
 
 
+CUBE = np.arange(120.0).reshape(4, 5, 6)
+APART = [
+    (0, slice(None), [1, 2]), (0, slice(1, 4), [5, 0, 1]), (1, None, [2, 0]), (slice(None), 0, [1, 3]),
+    ([3, 1], slice(None), 0), (2, slice(None), np.array([True, False, True, False, True, True])),
+    (0, [4, 4], slice(None)),
+]
+
+
+@pytest.mark.parametrize("chunks", [(2, 3, 4), 1, -1])
+@pytest.mark.parametrize("index", APART, ids=repr)
+def test_array_axis_goes_first_when_ints_stand_apart_from_it(index, chunks, sched):
+    """NumPy's rule: an int and an index array separated by a slice (or None) put the array's axis first,
+    so ``x[0, :, [1, 2]]`` has shape (2, 5), not (5, 2)."""
+    x = sa.from_array(CUBE, chunks=chunks)
+    expected = CUBE[index]
+    assert x[index].shape == expected.shape
+    assert_eq(x[index], expected, scheduler=sched)
+    if any(entry is None for entry in index):
+        return  # assignment does not take None in its index
+    # assignment follows the same layout for its value
+    value = np.arange(float(np.prod(expected.shape))).reshape(expected.shape)
+    x[index] = value
+    written = CUBE.copy()
+    written[index] = value
+    assert_eq(x, written, scheduler=sched)
+
+
 def test_take():
     x = sa.from_array(A, chunks=(4, 3))
     assert_eq(np.take(x, [1, 3], axis=1), np.take(A, [1, 3], axis=1))
