@@ -1,8 +1,8 @@
 """Published datasets: futures kept on the scheduler under a name, for any client.
 
 ``ClientDatasetsMixin`` publishes futures (or lists/dicts of them) and
-hands them back, to this or another client, as fresh futures. ``Client``
-(``client.py``) inherits it.
+hands them back, to this or another client, as fresh futures; ``datasets``
+is the same as a mapping. ``Client`` (``client.py``) inherits it.
 
 What it needs from the host class (``Client``): the attribute ``stream``;
 and the methods ``_sync`` and ``_request``.
@@ -10,18 +10,56 @@ and the methods ``_sync`` and ``_request``.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from .graph_futures import _futures_to_placeholders, _iter_futures, _placeholders_to_futures
 
-
 _NO_DEFAULT = object()  # get_dataset without a default raises
+
+
+class Datasets(MutableMapping):
+    """``client.datasets``: the published datasets as a mapping, as in Dask.
+
+    ``client.datasets["x"] = futures`` publishes, ``client.datasets["x"]``
+    gets, ``del client.datasets["x"]`` unpublishes, ``list(client.datasets)``
+    lists. Synchronous clients only: a mapping cannot be awaited.
+    """
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def _sync_client(self) -> Any:
+        if self._client.asynchronous:
+            raise TypeError("client.datasets cannot be used with an asynchronous client: await "
+                            "client.get_dataset / publish_dataset / unpublish_dataset / list_datasets instead.")
+        return self._client
+
+    def __getitem__(self, name: Any) -> Any:
+        return self._sync_client().get_dataset(name)
+
+    def __setitem__(self, name: Any, value: Any) -> None:
+        self._sync_client().publish_dataset(value, name=name)
+
+    def __delitem__(self, name: Any) -> None:
+        self._sync_client().unpublish_dataset(name)
+
+    def __iter__(self):
+        return iter(self._sync_client().list_datasets())
+
+    def __len__(self) -> int:
+        return len(self._sync_client().list_datasets())
 
 
 class ClientDatasetsMixin:
     """``publish_dataset``, ``get_dataset``, ``unpublish_dataset`` and ``list_datasets`` of ``Client``."""
 
     # ------------------------------------------------------------------ published datasets
+    @property
+    def datasets(self) -> Datasets:
+        """The published datasets as a mapping (``client.datasets["x"] = futures``)."""
+        return Datasets(self)
+
     def publish_dataset(self, *args: Any, name: Any = None, override: bool = False, **datasets: Any) -> Any:
         """Keep futures (or lists/dicts of them) on the scheduler under a name, for any client.
 

@@ -445,3 +445,14 @@ def test_closed_local_cluster_says_so():
     with pytest.raises(RuntimeError, match="is closed"):
         cluster.scale(2)  # was an AttributeError
     cluster.close()  # closing twice is fine
+
+
+def test_datasets_mapping(cluster, client):
+    client.datasets["total"] = client.submit(sum, [1, 2, 3])
+    assert "total" in client.datasets and list(client.datasets) == ["total"] and len(client.datasets) == 1
+    with Client(cluster) as other:
+        assert other.datasets["total"].result(10) == sum([1, 2, 3])
+    del client.datasets["total"]
+    assert "total" not in client.datasets and len(client.datasets) == 0
+    with pytest.raises(KeyError):
+        client.datasets["total"]
