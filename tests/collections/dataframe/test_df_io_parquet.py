@@ -280,3 +280,32 @@ def test_roundtrip_keeps_the_index_labels_of_every_partition(tmp_path, index_nam
     assert_eq(back, pdf)
     pd.testing.assert_frame_equal(pd.read_parquet(str(tmp_path / "ds")), pdf)
     assert_eq(dd.read_parquet(str(tmp_path / "ds"), columns=["f"], filters=[("f", ">", 0)]), pdf[pdf.f > 0][["f"]])
+
+
+def test_index_argument_sets_the_index_with_divisions_from_statistics(tmp_path):
+    # index= was a NotImplementedError
+    pdf = _table(200)
+    dd.from_pandas(pdf, npartitions=4).to_parquet(str(tmp_path / "ds"), write_index=False)
+    df = dd.read_parquet(str(tmp_path / "ds"), index="a")
+    assert df.known_divisions and df.divisions == dd.from_pandas(pdf.set_index("a"), npartitions=4).divisions
+    assert_eq(df, pdf.set_index("a"))
+    assert_eq(dd.read_parquet(str(tmp_path / "ds"), index="a", columns=["f", "s"]), pdf.set_index("a")[["f", "s"]])
+    assert_eq(dd.read_parquet(str(tmp_path / "ds"), index="a", columns="f"), pdf.set_index("a")["f"])
+    assert_eq(dd.read_parquet(str(tmp_path / "ds"), index="a", filters=[("a", ">", 120)]),
+              pdf[pdf.a > 120].set_index("a"))
+    assert_eq(df.loc[40:45], pdf.set_index("a").loc[40:45])
+    unsorted = dd.read_parquet(str(tmp_path / "ds"), index="s")  # ranges overlap: divisions unknown
+    assert not unsorted.known_divisions
+    assert_eq(unsorted, pdf.set_index("s"))
+    with pytest.raises(KeyError, match="available columns"):
+        dd.read_parquet(str(tmp_path / "ds"), index="nope")
+    assert dd.read_parquet(str(tmp_path / "ds"), calculate_divisions=True).npartitions == 4
+
+
+def test_index_argument_sorts_rows_within_each_piece(tmp_path):
+    pdf = _table(100)
+    shuffled = pd.concat([pdf.iloc[:50].sample(frac=1, random_state=3), pdf.iloc[50:]], ignore_index=True)
+    dd.from_pandas(shuffled, npartitions=2, sort=False).to_parquet(str(tmp_path / "ds"), write_index=False)
+    df = dd.read_parquet(str(tmp_path / "ds"), index="a")
+    assert df.divisions == (0, 50, 99)
+    assert_eq(df, pdf.set_index("a"))

@@ -167,16 +167,24 @@ class ReadParquet(FrameExpr):
         index_columns = _index_columns(schema)
         if len(index_columns) != 1 or not pieces:
             return unknown
-        bounds = [_piece_bounds(piece, index_columns[0]) for piece in pieces]
+        return self.divisions_of(index_columns[0], meta.index.dtype) or unknown
+
+    def divisions_of(self, column: str, dtype) -> tuple | None:
+        """Divisions for ``column`` as an index, from the pieces' statistics; None unless the pieces hold
+        sorted, non-overlapping ranges of it."""
+        pieces = self.pieces
+        if not pieces:
+            return None
+        bounds = [_piece_bounds(piece, column) for piece in pieces]
         if any(b is None for b in bounds):
-            return unknown
-        bounds = [(_as_index_value(lo, meta.index.dtype), _as_index_value(hi, meta.index.dtype)) for lo, hi in bounds]
+            return None
+        bounds = [(_as_index_value(lo, dtype), _as_index_value(hi, dtype)) for lo, hi in bounds]
         if any(lo is None or hi is None for lo, hi in bounds):
-            return unknown
+            return None
         # known only when the pieces are sorted and no label spans two of them (partitions are left-closed)
         if any(not lo <= hi for lo, hi in bounds) or any(
                 not bounds[i][1] < bounds[i + 1][0] for i in range(len(bounds) - 1)):
-            return unknown
+            return None
         return tuple(lo for lo, _ in bounds) + (bounds[-1][1],)
 
     def _with_filters(self, terms: list) -> "ReadParquet | None":
@@ -255,15 +263,20 @@ class ReadParquet(FrameExpr):
 
 
 def read_parquet(path, columns: list | str | None = None, filters: list | None = None,
-                 split_row_groups: bool = False, index: Any = None):
+                 split_row_groups: bool = False, index: Any = None, calculate_divisions: bool | None = None):
     """Read parquet files (a file, a directory, a glob or a list) into a DataFrame.
 
     ``columns=`` reads only those columns (a single name gives a Series);
     ``filters=`` keeps rows matching pandas' DNF filters and skips files,
     hive directories and row groups whose statistics rule them out.
+    ``index=`` names a column to index by; its divisions come from the
+    statistics when the files hold sorted, non-overlapping ranges of it (as
+    they do for an index written by ``to_parquet``), else they are unknown.
+    ``calculate_divisions`` is accepted for Dask's signature: divisions are
+    always read from the statistics, which costs only the footers.
     """
     if index not in (None, False):
-        raise NotImplementedError("read_parquet: index= is not supported yet; call set_index after reading")
+        return _read_parquet_indexed(path, columns, filters, split_row_groups, index)
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(os.fspath(path)):
         paths = [os.fspath(path)]  # a dataset directory: pyarrow finds the files and hive partitions
     else:
@@ -289,6 +302,32 @@ def read_parquet(path, columns: list | str | None = None, filters: list | None =
         frame = new_collection(ReadParquet(tuple(paths), wanted, expr.filters, split_row_groups))
         return frame[columns] if isinstance(columns, str) else frame
     return new_collection(expr)
+
+
+def _read_parquet_indexed(path, columns, filters, split_row_groups, index):
+    """``read_parquet(..., index=column)``: the column made the index, sorted in every partition."""
+    from ..sort import SetIndexPartitions
+
+    if isinstance(index, (list, tuple)):
+        if len(index) != 1:
+            raise NotImplementedError("read_parquet: index= takes one column (a MultiIndex is not supported)")
+        index = index[0]
+    wanted = None if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    frame = read_parquet(path, None if wanted is None else wanted + [index], filters, split_row_groups)
+    if index not in frame.columns:
+        raise KeyError(f"read_parquet: index={index!r} is not a column; the available columns are "
+                       f"{list(read_parquet(path, None, filters, split_row_groups).columns)}")
+    reader = frame._expr if isinstance(frame._expr, ReadParquet) else None
+    divisions = reader.divisions_of(index, frame._meta[index].dtype) if reader is not None else None
+    if divisions is None:  # ranges overlap or statistics are missing: indexed per partition, divisions unknown
+        indexed = frame.map_partitions(_index_by, index, clear_divisions=True)
+    else:
+        indexed = new_collection(SetIndexPartitions(frame._expr, index, True, divisions, False))
+    return indexed[columns] if isinstance(columns, str) else indexed
+
+
+def _index_by(part, column):
+    return part.set_index(column)
 
 
 def _normalize_filters(filters):
