@@ -32,7 +32,7 @@ import socket
 import subprocess
 import sys
 
-from .comm import ConnectError
+from .comm import ConnectError, get_backend, parse_host_port
 
 __all__ = ["scheduler_main", "worker_main"]
 
@@ -279,7 +279,13 @@ def worker_main(argv: list | None = None) -> int:
     security = _security_from_args(parser, args)
     # A bare host:port means tls:// when TLS credentials are given.
     address = args.address if "://" in args.address else f"{'tls' if security.tls_enabled else 'tcp'}://{args.address}"
-    scheme = address.split("://", 1)[0]
+    scheme, location = address.split("://", 1)
+    try:  # a usage error now, not a traceback from inside the worker (or its nanny's worker)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as error:
+        parser.error(f"scheduler address {args.address!r}: {error}")
     if security.require_encryption and scheme != "tls":
         parser.error(f"--require-encryption refuses the unencrypted scheduler address {address!r}; use tls://")
     if args.nworkers > 1:

@@ -456,3 +456,17 @@ def test_datasets_mapping(cluster, client):
     assert "total" not in client.datasets and len(client.datasets) == 0
     with pytest.raises(KeyError):
         client.datasets["total"]
+
+
+@pytest.mark.parametrize("address, message", [
+    ("127.0.0.1", "has no port"),
+    ("tcp://127.0.0.1:99999", "outside 0..65535"),
+    ("foo://127.0.0.1:8786", "Unknown comm scheme 'foo'"),
+])
+def test_cli_worker_bad_scheduler_address_is_a_usage_error(address, message, capsys):
+    from shoal.distributed.cli import worker_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        worker_main([address, "--nthreads", "1"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
