@@ -155,6 +155,15 @@ class Future:
         """Whether the result is ready, the task failed or it was cancelled."""
         return self._state.done()
 
+    def cancelled(self) -> bool:
+        """Whether this future was cancelled (as ``concurrent.futures`` and Dask have it)."""
+        return self._state.status == "cancelled"
+
+    @property
+    def type(self) -> str | None:
+        """The name of the result's type once it is known (e.g. ``'ndarray'``), else None."""
+        return self._state.type
+
     def result(self, timeout: float | None = None) -> Any:
         """The value (fetched from the worker); re-raises the task's exception.
 

@@ -470,3 +470,21 @@ def test_cli_worker_bad_scheduler_address_is_a_usage_error(address, message, cap
         worker_main([address, "--nthreads", "1"])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_future_cancelled_and_type(client):
+    import numpy as np
+
+    future = client.submit(np.ones, 3)
+    assert future.result(10).tolist() == np.ones(3).tolist()
+    assert future.type == type(np.ones(3)).__name__ and not future.cancelled()
+    event = threading.Event()
+    try:
+        stuck = client.submit(wait_for_event, event, 2, pure=False)
+        stuck.cancel()
+        wait_until = time.monotonic() + 10
+        while not stuck.cancelled() and time.monotonic() < wait_until:
+            time.sleep(0.01)
+        assert stuck.cancelled() and stuck.done()
+    finally:
+        event.set()
