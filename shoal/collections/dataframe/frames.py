@@ -141,6 +141,11 @@ class DataFrame(_Frame):
     def map(self, func, na_action=None):
         return self._method("map", func, na_action=na_action)
 
+    def reset_index(self, drop=False):
+        """The index moved into a column (or dropped), numbered from 0 again in *every* partition, as in Dask;
+        divisions become unknown."""
+        return self.map_partitions(_reset_index, drop, clear_divisions=True)
+
     def select_dtypes(self, include=None, exclude=None):
         keep = list(self._meta.select_dtypes(include=include, exclude=exclude).columns)
         return self[keep]
@@ -241,6 +246,10 @@ class DataFrame(_Frame):
 
         return to_json(self, path, **kwargs)
 
+def _reset_index(part, drop, **kwargs):
+    return part.reset_index(drop=drop, **kwargs)
+
+
 def _apply_rows(part, func, args, kwargs):
     return part.apply(func, axis=1, args=args, **kwargs)
 
@@ -291,6 +300,12 @@ class Series(_Frame):
 
     def rename(self, index=None):
         return self._method("rename", index)
+
+    def reset_index(self, drop=False, name=None):
+        """The index moved into a column (a DataFrame; ``drop=True`` keeps a Series), numbered from 0 again in
+        every partition, as in Dask; divisions become unknown."""
+        kwargs = {} if name is None else {"name": name}
+        return self.map_partitions(_reset_index, drop, clear_divisions=True, **kwargs)
 
     def to_frame(self, name=None):
         return self._method("to_frame") if name is None else self._method("to_frame", name)

@@ -326,3 +326,17 @@ def test_a_series_result_takes_the_name_its_meta_gives(frames):
     assert_eq(result, pdf.apply(lambda row: row.i + row.k, axis=1).rename("z"))
     assert_eq(df.i.apply(lambda v: v * 2, meta=("doubled", "int64")), (pdf.i * 2).rename("doubled"))
     assert_eq(df.map_partitions(lambda part: part.i + 1, meta=("j", "int64")), (pdf.i + 1).rename("j"))
+
+
+def test_reset_index_numbers_every_partition_from_zero(frames):
+    # was missing; as in Dask, the new index restarts in every partition and divisions become unknown
+    pdf, df = frames
+    reset = df.reset_index()
+    assert not reset.known_divisions and list(reset.columns) == list(pdf.reset_index().columns)
+    pd.testing.assert_frame_equal(reset.compute().reset_index(drop=True), pdf.reset_index())
+    parts = [df.partitions[i].compute() for i in range(df.npartitions)]
+    expected_index = [i for part in parts for i in range(len(part))]
+    assert df.reset_index(drop=True).compute().index.tolist() == expected_index
+    assert_eq(df.partitions[1].reset_index(), df.partitions[1].compute().reset_index())
+    assert_eq(df.f.partitions[1].reset_index(name="value"), df.f.partitions[1].compute().reset_index(name="value"))
+    assert_eq(df.f.partitions[1].reset_index(drop=True), df.f.partitions[1].compute().reset_index(drop=True))
