@@ -100,7 +100,8 @@ def normalize_chunks(chunks: Any, shape: Sequence[int] | None = None, limit: Any
     an explicit tuple of lengths), a dict ``{axis: spec}`` (missing axes are
     one block), ``'auto'`` for every axis, or a tuple of tuples. ``'auto'``
     picks blocks of about ``limit`` bytes (default: config
-    ``array.chunk-size``), which needs ``dtype``.
+    ``array.chunk-size``), which needs ``dtype``; a byte size such as
+    ``'64MiB'`` is ``'auto'`` with that limit.
 
     >>> normalize_chunks(2, (5, 3))
     ((2, 2, 1), (2, 1))
@@ -112,6 +113,8 @@ def normalize_chunks(chunks: Any, shape: Sequence[int] | None = None, limit: Any
     ((2, 3), (3,))
     >>> normalize_chunks("auto", (1000,), limit=800, dtype="f8")
     ((100, 100, 100, 100, 100, 100, 100, 100, 100, 100),)
+    >>> normalize_chunks("4kB", (1000,), dtype="f8")
+    ((500, 500),)
     """
     if shape is None:
         if isinstance(chunks, (tuple, list)) and all(isinstance(c, (tuple, list)) for c in chunks):
@@ -122,6 +125,14 @@ def normalize_chunks(chunks: Any, shape: Sequence[int] | None = None, limit: Any
         )
     shape = tuple(_as_length(n) for n in shape)
     ndim = len(shape)
+    if isinstance(chunks, str) and chunks != "auto":
+        # a byte size, as in Dask: 'auto' blocks of about that many bytes
+        try:
+            limit = parse_bytes(chunks)
+        except ValueError:
+            raise ValueError(f"Unknown chunk spec {chunks!r}; use an int, a tuple, a dict, 'auto' or a byte size "
+                             "such as '64MiB'") from None
+        chunks = "auto"
     spec = _per_axis_spec(chunks, ndim, previous_chunks)
     # Per-axis specs: 'auto' entries are resolved together, since they share one byte budget.
     resolved: list[Any] = []
@@ -136,6 +147,8 @@ def normalize_chunks(chunks: Any, shape: Sequence[int] | None = None, limit: Any
             if _isnan(entry):
                 resolved.append((math.nan,))
                 continue
+            if isinstance(entry, float) and not entry.is_integer():
+                raise ValueError(f"Chunk length {entry} for axis {axis} is not a whole number")
             if entry <= 0:
                 raise ValueError(
                     f"Chunk length {entry} for axis {axis} must be positive (or -1 for the whole axis)"

@@ -9,12 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import shoal.array as sa
 from shoal import config
 from shoal.collections.array.chunks import (
     blockdims_from_blockshape, chunk_boundaries, common_chunks, normalize_chunks, parse_bytes, slices_from_chunks,
 )
 from shoal.collections.array.rechunk import overlapping_pieces
 from shoal.collections.array.slicing import slice_axis_plan
+from shoal.testing import assert_eq
 
 
 def test_int_tuple_dict_and_whole_axis():
@@ -60,6 +62,24 @@ def test_auto_chunks_respect_the_configured_byte_limit():
     chunks = normalize_chunks(("auto", "auto"), (10, 10**6), limit="800kB", dtype="f8")
     assert chunks[0] == (10,) and max(chunks[1]) * 10 * 8 <= 800_000
     assert config.get("array.chunk-size") == "128MiB"
+
+
+@pytest.mark.parametrize("size", ["8kB", "64 KiB", "1MB"])
+def test_a_byte_size_is_auto_with_that_limit(size):
+    """``chunks='64MiB'`` as in Dask: the blocks 'auto' picks under that many bytes."""
+    assert normalize_chunks(size, (1000, 1000), dtype="f8") == normalize_chunks(
+        "auto", (1000, 1000), limit=size, dtype="f8")
+    x = sa.ones((300, 200), chunks=size)
+    assert max(x.chunks[0]) * max(x.chunks[1]) * 8 <= parse_bytes(size)
+    assert_eq(x, np.ones((300, 200)))
+    assert sa.ones((300, 200), chunks=5).rechunk(size).chunks == x.chunks
+
+
+def test_fractional_chunk_lengths_are_refused():
+    with pytest.raises(ValueError, match="2.5 for axis 0 is not a whole number"):
+        normalize_chunks((2.5, 3), (5, 6))
+    with pytest.raises(ValueError, match="byte size"):
+        normalize_chunks("12 parsecs", (5,), dtype="f8")
 
 
 def test_auto_needs_a_dtype():
