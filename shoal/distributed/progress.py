@@ -29,20 +29,23 @@ __all__ = ["progress"]
 
 
 def progress(*futures: Any, interval: float = 0.1, width: int = 40, file: TextIO | None = None,
-             timeout: float | None = None) -> Any:
+             timeout: float | None = None, notebook: bool | None = None) -> Any:
     """Draw ``[####    ] | 50% Completed | 3 of 6 | 1.2s`` until every future is done.
 
     ``futures``: futures, lists/dicts of them, or collections persisted on
     the cluster (``client.persist(x)``), whose every block's future counts.
     Returns when all are done (finished, erred or cancelled);
     ``TimeoutError`` after ``timeout`` seconds. In a Jupyter kernel, unless
-    ``file`` is given, the bar is an HTML ``<progress>`` element. With an
+    ``file`` is given, the bar is an HTML ``<progress>`` element;
+    ``notebook=True`` or ``False`` chooses (as in Dask). With an
     asynchronous client it returns an awaitable: ``await progress(futures)``
     (waiting in a loop there would block the very loop the futures finish on).
     """
     timeout = check_timeout(timeout, "progress")
     found = futures_of(list(futures))
-    if file is None and local_progress._in_jupyter_kernel():
+    if notebook is None:
+        notebook = file is None and local_progress._in_jupyter_kernel()
+    if notebook:
         display: Any = _NotebookBar(width)
     else:
         display = _TextBar(file if file is not None else sys.stdout, width)

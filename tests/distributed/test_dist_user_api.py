@@ -488,3 +488,28 @@ def test_future_cancelled_and_type(client):
         assert stuck.cancelled() and stuck.done()
     finally:
         event.set()
+
+
+def test_progress_notebook_keyword_chooses_the_display(client, monkeypatch):
+    import io
+
+    ipython_display = pytest.importorskip("IPython.display")
+    from shoal.distributed import progress
+    from shoal.schedulers.diagnostics import progress as local_progress
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, **kwargs):
+            shown.append(obj)
+
+    monkeypatch.setattr(ipython_display, "display", lambda obj, **kwargs: shown.append(obj) or Handle())
+    monkeypatch.setattr(local_progress, "_in_jupyter_kernel", lambda: True)
+    futures = client.map(inc, range(3))
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    progress(futures, notebook=False)  # in a kernel, yet text as asked
+    assert shown == [] and "3 of 3" in out.getvalue()
+    monkeypatch.setattr(local_progress, "_in_jupyter_kernel", lambda: False)
+    progress(futures, notebook=True)  # outside one, yet HTML as asked
+    assert shown and "100% Completed" in shown[-1]["text/html"]
