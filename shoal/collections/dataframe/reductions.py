@@ -307,6 +307,8 @@ def _unique_chunk(part, dropna=True):
 def _unique_combine(partials, dropna=True):
     if isinstance(partials[0], dict):
         return {c: pd.concat([p[c] for p in partials]).drop_duplicates() for c in partials[0]}
+    if isinstance(partials[0], pd.Index):  # an Index collection's partials: pd.concat takes no Index
+        return partials[0].append(list(partials[1:])).drop_duplicates()
     return pd.concat(partials).drop_duplicates()
 
 

@@ -211,3 +211,13 @@ def test_dataframe_value_counts(frames):
         assert list(result.values) == sorted(result.values, reverse=True)
     ascending = df[["k", "b"]].value_counts(ascending=True).compute()
     assert list(ascending.values) == sorted(ascending.values)
+
+
+def test_nunique_of_an_index(frames):
+    # the Index partials could not be concatenated with pd.concat
+    pdf, df = frames
+    assert_eq(df.index.nunique(split_every=2), pdf.index.nunique())
+    repeated = pdf.set_index("k")
+    for dropna in (True, False):
+        assert_eq(dd.from_pandas(repeated, npartitions=3, sort=False).index.nunique(dropna=dropna),
+                  repeated.index.nunique(dropna=dropna))
