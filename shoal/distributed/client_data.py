@@ -8,8 +8,8 @@ local data straight to the workers, never through the scheduler. ``Client``
 
 What it needs from the host class (``Client``): the attributes ``futures``,
 ``pool`` (a ``ConnectionPool``) and ``scheduler_address``; and the methods
-``_sync``, ``_request``, ``_send_on_loop`` and ``_already_submitted``
-(``client_submit.py``).
+``_sync``, ``_request``, ``_send_on_loop``, ``_already_submitted``
+(``client_submit.py``) and ``_worker_addresses`` (``client_admin.py``).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class ClientDataMixin:
 
         The values go straight from this client to the workers, never
         through the scheduler: each to the least-loaded worker in turn (of
-        ``workers``, an address or list of addresses, when given), or with
+        ``workers``, an address or name or a list of them, when given), or with
         ``broadcast=True`` to every one of them. The scheduler then learns
         where the keys are. ``hash=True`` names values by their content, so
         scattering equal data twice reuses the first copy.
@@ -167,6 +167,9 @@ class ClientDataMixin:
             return futures[0]
 
         async def run():
+            nonlocal workers
+            if workers is not None:  # names too, as submit(workers=...) takes them
+                workers = await self._worker_addresses(workers, "scatter")
             if to_send:
                 await asyncio.wait_for(self._scatter_to_workers(to_send, workers, broadcast), timeout)
             held = list(dict.fromkeys(k for k in keys if k not in to_send))

@@ -513,3 +513,13 @@ def test_progress_notebook_keyword_chooses_the_display(client, monkeypatch):
     monkeypatch.setattr(local_progress, "_in_jupyter_kernel", lambda: False)
     progress(futures, notebook=True)  # outside one, yet HTML as asked
     assert shown and "100% Completed" in shown[-1]["text/html"]
+
+
+def test_scatter_to_workers_by_name(client):
+    info = client.scheduler_info()["workers"]
+    address = sorted(info)[1]
+    futures = client.scatter([10, 20], workers=info[address]["name"])
+    assert client.gather(futures) == [10, 20]
+    assert all(holders == [address] for holders in client.who_has(futures).values())
+    with pytest.raises(ValueError, match="neither addresses nor names"):
+        client.scatter([30], workers=["no-such-worker"])
