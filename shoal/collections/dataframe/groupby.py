@@ -59,8 +59,8 @@ def _check_func(func: Any) -> str:
     if name not in PARTIALS:
         raise NotImplementedError(
             f"groupby aggregation {func!r} is not supported as a tree reduction; the supported ones are "
-            f"{SUPPORTED}. Use map_partitions after grouping on a known partitioning, or wait for "
-            "groupby().apply (shoal.dataframe part 2)."
+            f"{SUPPORTED}; agg() runs other functions on whole groups after a shuffle, and groupby().apply "
+            "takes any function."
         )
     return name
 
@@ -95,14 +95,15 @@ def normalize_spec(arg, named: dict, selection, value_columns: list, series: boo
 class _GroupbyChunk:
     """Partials of one partition: ``{(column, partial): Series or DataFrame}``."""
 
-    def __init__(self, by: list, pairs: list, dropna: bool, observed: bool):
-        self.by, self.pairs, self.dropna, self.observed = by, pairs, dropna, observed
+    def __init__(self, by: list, pairs: list, dropna: bool, observed: bool, sort: bool = True):
+        self.by, self.pairs, self.dropna, self.observed, self.sort = by, pairs, dropna, observed, sort
 
     def __reduce__(self):
-        return (_GroupbyChunk, (self.by, self.pairs, self.dropna, self.observed))
+        return (_GroupbyChunk, (self.by, self.pairs, self.dropna, self.observed, self.sort))
 
     def __call__(self, part: pd.DataFrame) -> dict:
-        fast = _small_int_key_partials(part, self.by, self.pairs)
+        # the bincount shortcut lists keys sorted; sort=False must keep them in order of appearance
+        fast = _small_int_key_partials(part, self.by, self.pairs) if self.sort else None
         if fast is not None:
             return fast
         grouped = part.groupby(self.by, sort=False, dropna=self.dropna, observed=self.observed)
@@ -396,13 +397,22 @@ class _GroupBy:
         if (method_kwargs or {}).get("numeric_only"):  # pandas counts booleans as numbers here
             dtypes = self._frame._meta.dtypes
             value_columns = [c for c in value_columns if pd.api.types.is_numeric_dtype(dtypes[c])]
-        pairs = normalize_spec(arg, named, self._selection, value_columns, series)
-        for col, _ in pairs:
+        try:
+            pairs = normalize_spec(arg, named, self._selection, value_columns, series)
+        except NotImplementedError:
+            if method_kwargs is not None:
+                raise
+            pairs = None  # a function the tree cannot split (a lambda): each group gathered into one partition
+        for col, _ in pairs or []:
             if col not in self._frame.columns:
                 raise KeyError(f"groupby aggregation: column {col!r} not found; the columns are "
                                f"{list(self._frame.columns)}")
         ddof = (method_kwargs or {}).get("ddof", self._ddof)
         meta = self._meta_for(arg, named, method_kwargs)
+        if pairs is None:
+            method, args, kwargs = ("agg", (), dict(named)) if named else ("agg", (arg,), {})
+            return self._flat(self._by_shuffle(self._frame._expr, method, args, kwargs, meta, split_out,
+                                               gather=split_out is None))
         if (split_out is not None and split_out > 1) or self._placed():
             if method_kwargs is not None:
                 method, args, kwargs = arg, (), dict(method_kwargs)
@@ -412,7 +422,7 @@ class _GroupBy:
                 method, args, kwargs = "agg", (arg,), {}
             return self._flat(self._by_shuffle(self._used_columns(pairs), method, args, kwargs, meta, split_out,
                                                gather=split_out is None))
-        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
+        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed, self._sort)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
         label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
@@ -564,7 +574,7 @@ class _GroupBy:
         meta = make_meta(self._pandas_groupby(meta_nonempty(self._frame._meta)).size())
         meta.index = meta.index.set_names(self._index_names)
         pairs = [(self._by[0], "size")]
-        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed)
+        chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed, self._sort)
         combine = _GroupbyCombine(self._by, self._dropna)
         aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, 1, meta, self._index_names)
         return self._flat(self._named(new_collection(TreeReduce(self._used_columns(pairs), chunk, combine, aggregate,

@@ -84,8 +84,10 @@ def test_split_every_tree_and_one_partition(pdf):
 
 def test_unsupported_aggregation_and_missing_key(pdf):
     df = dd.from_pandas(pdf, npartitions=2)
-    with pytest.raises(NotImplementedError, match="supported ones"):
-        df.groupby("k").agg("median")
+    # functions the tree cannot split run on whole groups after a shuffle, failing where pandas fails
+    assert_eq(df.groupby("k")[["i", "f"]].agg("median"), pdf.groupby("k")[["i", "f"]].agg("median"))
+    with pytest.raises(TypeError, match="median"):
+        df.groupby("k").agg("median")  # the string column
     with pytest.raises(KeyError, match="available columns"):
         df.groupby("nope")
     with pytest.raises(KeyError, match="available columns"):
@@ -169,3 +171,23 @@ def test_grouping_by_the_index_level_or_name(pdf):
         df.groupby(level=1)
     with pytest.raises(TypeError, match="by=|level="):
         df.groupby()
+
+
+def test_agg_with_functions_the_tree_cannot_split(frames):
+    # a lambda (or median) in agg was a NotImplementedError; it now runs on whole groups after a shuffle
+    pdf, df = frames
+    spread = lambda values: values.max() - values.min()  # noqa: E731
+    assert_eq(df.groupby("k").f.agg(spread), pdf.groupby("k").f.agg(spread))
+    assert_eq(df.groupby("k").f.agg(["sum", "median"]), pdf.groupby("k").f.agg(["sum", "median"]))
+    assert_eq(df.groupby("k").agg(r=("f", spread), total=("i", "sum")),
+              pdf.groupby("k").agg(r=("f", spread), total=("i", "sum")))
+    assert_eq(df.groupby("k", as_index=False).f.agg(spread), pdf.groupby("k", as_index=False).f.agg(spread))
+
+
+def test_sort_false_keeps_groups_in_order_of_appearance(frames):
+    # the integer-key shortcut listed keys sorted even with sort=False
+    pdf, df = frames
+    assert_eq(df.groupby("k", sort=False).f.sum(), pdf.groupby("k", sort=False).f.sum())
+    assert_eq(df.groupby("k", sort=False).size(), pdf.groupby("k", sort=False).size())
+    assert_eq(df.groupby(["k", "b"], sort=False).i.agg(["sum", "count"]),
+              pdf.groupby(["k", "b"], sort=False).i.agg(["sum", "count"]))
