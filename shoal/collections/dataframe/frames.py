@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -127,10 +129,10 @@ class DataFrame(_Frame):
 
     def query(self, expr: str, **kwargs):
         # Evaluated on the fake partition now, so a wrong column name fails here, not at compute time.
-        return self._method("query", expr, **kwargs)
+        return self._method("query", expr, **_caller_variables(expr, kwargs))
 
     def eval(self, expr: str, **kwargs):
-        return self._method("eval", expr, **kwargs)
+        return self._method("eval", expr, **_caller_variables(expr, kwargs))
 
     def apply(self, func, axis=0, meta=None, args=(), **kwargs):
         """``func`` on every row (``axis=1`` only); pass ``meta=`` to skip guessing the output."""
@@ -245,6 +247,25 @@ class DataFrame(_Frame):
         from .io.json import to_json
 
         return to_json(self, path, **kwargs)
+
+def _caller_variables(expr: str, kwargs: dict) -> dict:
+    """``kwargs`` with ``local_dict`` holding the ``@name`` variables of ``expr`` from the caller's scope.
+
+    pandas looks them up in the frame that called ``query``; run later in a task it would find none.
+    Only the names used are captured, so tasks do not carry the caller's other variables.
+    """
+    names = set(re.findall(r"@([A-Za-z_]\w*)", expr))
+    if not names or "local_dict" in kwargs or "level" in kwargs:
+        return kwargs
+    caller = sys._getframe(2)  # _caller_variables <- query/eval <- the user's code
+    found = {}
+    for name in names:
+        if name in caller.f_locals:
+            found[name] = caller.f_locals[name]
+        elif name in caller.f_globals:
+            found[name] = caller.f_globals[name]
+    return dict(kwargs, local_dict=found)
+
 
 def _reset_index(part, drop, **kwargs):
     return part.reset_index(drop=drop, **kwargs)

@@ -340,3 +340,18 @@ def test_reset_index_numbers_every_partition_from_zero(frames):
     assert_eq(df.partitions[1].reset_index(), df.partitions[1].compute().reset_index())
     assert_eq(df.f.partitions[1].reset_index(name="value"), df.f.partitions[1].compute().reset_index(name="value"))
     assert_eq(df.f.partitions[1].reset_index(drop=True), df.f.partitions[1].compute().reset_index(drop=True))
+
+
+LIMIT = 40  # read by the query below through @LIMIT, from this module's globals
+
+
+def test_query_and_eval_see_the_callers_variables(frames):
+    # @name was looked up when a task ran, far from the caller, and was never found
+    pdf, df = frames
+    low = 10
+    assert_eq(df.query("i > @low and i < @LIMIT"), pdf.query("i > @low and i < @LIMIT"))
+    assert_eq(df.eval("i + @low"), pdf.eval("i + @low"))
+    assert_eq(df.eval("z = k * @low"), pdf.eval("z = k * @low"))
+    assert_eq(df.query("i > @x", local_dict={"x": 50}), pdf.query("i > @x", local_dict={"x": 50}))
+    with pytest.raises(Exception, match="not_defined_anywhere"):
+        df.query("i > @not_defined_anywhere")
