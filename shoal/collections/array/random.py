@@ -102,7 +102,14 @@ class Generator:
         if not fits:
             raise ValueError(f"{method}: parameters of shapes {', '.join(map(str, shapes))} do not broadcast to "
                              f"size {size}")
-        dtype = np.dtype(out_dtype) if out_dtype is not None else np.dtype(np.float64)
+        if out_dtype is not None:
+            dtype = np.dtype(out_dtype)
+        else:  # NumPy's dtype for this method, found with the scalar parameters and a 1 for each array one
+            probe = {k: (1 if k in arrays else v) for k, v in kwargs.items()}
+            try:
+                dtype = getattr(np.random.default_rng(0), method)(size=(1,), **probe).dtype
+            except ValueError:
+                dtype = np.dtype(np.int64 if method in _COUNTING else np.float64)
         template = empty(shape, chunks=chunks, dtype=bool)
         aligned = []
         for a in arrays.values():
@@ -132,6 +139,68 @@ class Generator:
                  endpoint: bool = False, chunks: Any = "auto") -> Array:
         dtype = np.dtype(dtype)
         return self._make("integers", size, chunks, dtype, low=low, high=high, dtype=dtype, endpoint=endpoint)
+
+
+#: the other distributions of ``numpy.random.Generator``: method -> its parameters before ``size`` (defaults
+#: as NumPy's; ``_REQUIRED`` marks the ones without). Each becomes a method ``name(*params, size=None,
+#: chunks='auto')`` of ``Generator`` (see ``_distribution``).
+_REQUIRED = object()
+_DISTRIBUTIONS = {
+    "standard_normal": (), "standard_exponential": (), "standard_cauchy": (),
+    "standard_gamma": (("shape", _REQUIRED),), "standard_t": (("df", _REQUIRED),),
+    "exponential": (("scale", 1.0),), "poisson": (("lam", 1.0),), "rayleigh": (("scale", 1.0),),
+    "chisquare": (("df", _REQUIRED),), "geometric": (("p", _REQUIRED),), "pareto": (("a", _REQUIRED),),
+    "power": (("a", _REQUIRED),), "weibull": (("a", _REQUIRED),), "zipf": (("a", _REQUIRED),),
+    "logseries": (("p", _REQUIRED),),
+    "gamma": (("shape", _REQUIRED), ("scale", 1.0)), "beta": (("a", _REQUIRED), ("b", _REQUIRED)),
+    "binomial": (("n", _REQUIRED), ("p", _REQUIRED)), "negative_binomial": (("n", _REQUIRED), ("p", _REQUIRED)),
+    "lognormal": (("mean", 0.0), ("sigma", 1.0)), "laplace": (("loc", 0.0), ("scale", 1.0)),
+    "logistic": (("loc", 0.0), ("scale", 1.0)), "gumbel": (("loc", 0.0), ("scale", 1.0)),
+    "wald": (("mean", _REQUIRED), ("scale", _REQUIRED)), "vonmises": (("mu", _REQUIRED), ("kappa", _REQUIRED)),
+    "f": (("dfnum", _REQUIRED), ("dfden", _REQUIRED)),
+    "noncentral_chisquare": (("df", _REQUIRED), ("nonc", _REQUIRED)),
+    "noncentral_f": (("dfnum", _REQUIRED), ("dfden", _REQUIRED), ("nonc", _REQUIRED)),
+    "triangular": (("left", _REQUIRED), ("mode", _REQUIRED), ("right", _REQUIRED)),
+    "hypergeometric": (("ngood", _REQUIRED), ("nbad", _REQUIRED), ("nsample", _REQUIRED)),
+}
+#: the ones NumPy draws as int64
+_COUNTING = {"poisson", "geometric", "zipf", "logseries", "binomial", "negative_binomial", "hypergeometric"}
+#: the ones with a dtype= keyword (float32 or float64)
+_WITH_DTYPE = {"standard_normal", "standard_exponential", "standard_gamma"}
+
+
+def _distribution(method: str, params: tuple):
+    def draw(self, *args: Any, size: Any = None, chunks: Any = "auto", **kwargs: Any) -> Array:
+        if len(args) == len(params) + 1 and size is None:  # size given positionally, as NumPy allows
+            args, size = args[:-1], args[-1]
+        if len(args) > len(params):
+            raise TypeError(f"{method}() takes at most {len(params) + 1} positional arguments, got {len(args)}")
+        values = dict(zip((name for name, _ in params), args))
+        for name, default in params:
+            if name in kwargs:
+                if name in values:
+                    raise TypeError(f"{method}() got multiple values for argument {name!r}")
+                values[name] = kwargs.pop(name)
+            elif name not in values:
+                if default is _REQUIRED:
+                    raise TypeError(f"{method}() missing required argument {name!r}")
+                values[name] = default
+        out_dtype = None
+        if method in _WITH_DTYPE:
+            out_dtype = values["dtype"] = np.dtype(kwargs.pop("dtype", np.float64))
+        if kwargs:
+            raise TypeError(f"{method}() got unexpected keyword arguments {sorted(kwargs)}")
+        return self._make(method, size, chunks, out_dtype, **values)
+
+    signature = ", ".join(name if default is _REQUIRED else f"{name}={default}" for name, default in params)
+    draw.__name__ = method
+    draw.__doc__ = (f"``numpy.random.Generator.{method}({signature + ', ' if signature else ''}size=None)``, lazily "
+                    "and block by block (parameters may be arrays broadcast against size).")
+    return draw
+
+
+for _method, _params in _DISTRIBUTIONS.items():
+    setattr(Generator, _method, _distribution(_method, _params))
 
 
 def default_rng(seed: Any = None) -> Generator:
