@@ -163,3 +163,11 @@ def test_dtypes_come_from_the_first_file_with_rows(tmp_path, blocksize):
     expected = pdf[(pdf.a < 700) & (pdf.index >= 20)].reset_index(drop=True)
     assert back.dtypes.to_dict() == expected.dtypes.to_dict()
     pd.testing.assert_frame_equal(back.compute().reset_index(drop=True), expected)
+
+
+def test_a_block_cut_inside_a_quoted_newline_says_to_read_whole_files(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('a,b\n1,"x\ny"\n2,z\n' * 30)
+    with pytest.raises(pd.errors.ParserError, match="blocksize=None"):
+        dd.read_csv(str(path), blocksize=40).compute(scheduler="sync")
+    pd.testing.assert_frame_equal(dd.read_csv(str(path), blocksize=None).compute(), pd.read_csv(path))

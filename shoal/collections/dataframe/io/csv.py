@@ -159,7 +159,10 @@ def _read_csv_block(path, offset, length, header, kwargs, columns, dtypes, compr
     except _CSVDtypeError:
         raise
     except Exception as error:
-        raise type(error)(f"read_csv: failed to parse {where}: {error}") if _can_rebuild(error) else error
+        # a byte range cut inside a quoted field that holds a newline parses as garbage: say how to avoid it
+        hint = (" If a quoted field holds a newline, a block may begin inside it: read whole files with "
+                "blocksize=None." if length is not None and isinstance(error, pd.errors.ParserError) else "")
+        raise type(error)(f"read_csv: failed to parse {where}: {error}.{hint}") if _can_rebuild(error) else error
     if order is not None:
         frame = frame[list(order)]
     return frame
