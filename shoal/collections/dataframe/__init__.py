@@ -26,7 +26,8 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   ``sort_values``); ``merge`` (aligned, broadcast, hash and skew joins),
   ``merge_asof``, ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``,
   ``transform``, ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
-  ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm``, ``resample``;
+  ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm`` (``ewm_unadjusted``:
+  ``adjust=False``), ``resample``;
   ``reshape`` (``melt``, ``get_dummies``);
 - ``io/``: pandas objects and delayed values, CSV, Parquet, JSON lines, arrays.
 """

@@ -119,15 +119,29 @@ def _alpha(com, span, halflife, alpha) -> float:
     return float(alpha)
 
 
+def _center_of_mass(com, span, halflife, alpha) -> float:
+    """The center of mass as pandas computes it from the parameter given (its unadjusted mean treats com == 1
+    specially, so it must be the same number)."""
+    if com is not None:
+        return float(com)
+    if span is not None:
+        return (span - 1) / 2.0
+    if halflife is not None:
+        return 1 / (1 - math.exp(math.log(0.5) / halflife)) - 1
+    return (1 - alpha) / alpha
+
+
 class EWM:
-    """``frame.ewm(...)``: ``mean()`` and ``sum()`` with ``adjust=True`` and ``ignore_na=False`` (pandas' defaults)."""
+    """``frame.ewm(...)``: ``mean()`` and ``sum()`` (``ignore_na=False``, pandas' default); with ``adjust=False``
+    ``mean()`` only (``ewm_unadjusted.py``)."""
 
     def __init__(self, frame, com=None, span=None, halflife=None, alpha=None, min_periods=0, adjust=True,
                  ignore_na=False):
-        if not adjust or ignore_na:
-            raise NotImplementedError("ewm: only adjust=True and ignore_na=False (pandas' defaults) are supported")
-        self._frame = frame
+        if ignore_na:
+            raise NotImplementedError("ewm: only ignore_na=False (pandas' default) is supported")
+        self._frame, self._adjust = frame, bool(adjust)
         self._alpha = _alpha(com, span, halflife, alpha)
+        self._com_is_one = _center_of_mass(com, span, halflife, alpha) == 1
         if not 0 < self._alpha <= 1:
             raise ValueError(f"ewm: alpha must be in (0, 1], got {self._alpha}")
         self._min_periods = int(min_periods or 0)
@@ -136,11 +150,17 @@ class EWM:
         return self._aggregate("mean")
 
     def sum(self):
+        if not self._adjust:
+            raise NotImplementedError("ewm(adjust=False): only mean() is supported")
         return self._aggregate("sum")
 
     def _aggregate(self, method):
         from .core import new_collection
+        from .ewm_unadjusted import UnadjustedEWMMean
         from .meta import make_meta, meta_nonempty
 
         meta = make_meta(getattr(_numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha), method)())
+        if not self._adjust:
+            return new_collection(UnadjustedEWMMean(self._frame._expr, self._alpha, self._com_is_one,
+                                                    self._min_periods, meta))
         return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta, method))
