@@ -85,7 +85,7 @@ def _carry(previous, local, alpha, com_is_one):
     return w_end, gap_end, count + local["seen"].iloc[-1].to_numpy()
 
 
-def _finish(local, previous, alpha, com_is_one, min_periods, series_name):
+def _finish(local, previous, alpha, com_is_one, min_periods, series):
     w_in, _, count, shift = _start(previous, local, alpha, com_is_one)
     standalone = local["standalone"]
     adjusted = standalone + local["sensitivity"] * shift
@@ -93,12 +93,9 @@ def _finish(local, previous, alpha, com_is_one, min_periods, series_name):
     result = adjusted.mask(before_first, pd.DataFrame(np.broadcast_to(w_in, standalone.shape),
                                                       index=standalone.index, columns=standalone.columns))
     result = result.where(local["seen"] + count >= max(min_periods, 1))
-    if series_name is not _NO_SERIES:
-        return result.iloc[:, 0].rename(series_name)
+    if series is not None:  # (name,) of a Series, which was computed as a one-column frame
+        return result.iloc[:, 0].rename(series[0])
     return result
-
-
-_NO_SERIES = "__shoal_frame__"
 
 
 class UnadjustedEWMMean(FrameExpr):
@@ -118,7 +115,7 @@ class UnadjustedEWMMean(FrameExpr):
 
     def _layer(self):
         name, n = self._name, self.frame.npartitions
-        series_name = self.meta.name if isinstance(self.meta, pd.Series) else _NO_SERIES
+        series = (self.meta.name,) if isinstance(self.meta, pd.Series) else None
         layer, carries = {}, [None] * n
         for i in range(n):
             key = (f"{name}-local", i)
@@ -131,7 +128,7 @@ class UnadjustedEWMMean(FrameExpr):
         for i in range(n):
             layer[self._key(i)] = Task(self._key(i), _finish, Ref((f"{name}-local", i)),
                                        Ref(carries[i]) if carries[i] else None, self.alpha, self.com_is_one,
-                                       self.min_periods, series_name)
+                                       self.min_periods, series)
         return layer
 
     def _explain_args(self):

@@ -48,7 +48,7 @@ def test_ewm_unadjusted_mean_matches_pandas(frames, kwargs, local_scheduler):
               rtol=1e-9)
 
 
-def test_ewm_unadjusted_mean_across_long_gaps():
+def test_ewm_unadjusted_mean_across_long_gaps(scheduler):
     # values far apart, partitions holding no value at all: the carried mean decays over every null row
     values = np.full(60, np.nan)
     values[[0, 1, 25, 26, 59]] = [1.0, 3.0, -2.0, 5.0, 4.0]
@@ -56,4 +56,6 @@ def test_ewm_unadjusted_mean_across_long_gaps():
     for npartitions in (1, 4, 12):
         df = dd.from_pandas(pdf, npartitions=npartitions)
         assert_eq(df.ewm(alpha=0.2, adjust=False).mean(), pdf.ewm(alpha=0.2, adjust=False).mean(),
-                  check_exact=False, rtol=1e-9)
+                  scheduler=scheduler, check_exact=False, rtol=1e-9)
+        assert_eq(df.y.ewm(alpha=0.2, adjust=False).mean(), pdf.y.ewm(alpha=0.2, adjust=False).mean(),
+                  scheduler=scheduler, check_exact=False, rtol=1e-9)
