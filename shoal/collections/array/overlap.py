@@ -122,18 +122,23 @@ def _per_axis(value: Any, ndim: int, name: str, default: Any) -> tuple:
     return (value,) * ndim
 
 
-def map_overlap(func: Callable, x: Any, depth: Any = 1, boundary: Any = "none", trim: bool = True,
+def map_overlap(func: Callable, *args: Any, depth: Any = 1, boundary: Any = "none", trim: bool = True,
                 dtype: Any = None, meta: Any = None, **kwargs: Any) -> Array:
     """``func`` on every block with ``depth`` neighbouring elements per axis (see the module docstring).
 
     ``depth``/``boundary`` are one value, a tuple per axis or a dict ``{axis: value}``.
     ``func`` must keep the shape of the extended block. Keywords go to ``func``.
+    Several arrays of one shape (``map_overlap(f, x, y, depth=1)``) are cut
+    alike and each extended the same way; ``func`` gets their blocks in order.
     """
     from .creation import asarray
 
-    if isinstance(x, Callable) and not isinstance(func, Callable):  # Dask's older argument order
-        func, x = x, func
-    x = asarray(x)
+    if len(args) == 1 and not callable(func) and callable(args[0]):  # Dask's older argument order
+        func, args = args[0], (func,)
+    if not args:
+        raise TypeError("map_overlap needs at least one array after the function")
+    arrays = [asarray(a) for a in args]
+    x = arrays[0]
     depth = tuple(int(d) for d in _per_axis(depth, x.ndim, "depth", 0))
     boundary = _per_axis(boundary, x.ndim, "boundary", "none")
     for rule in boundary:
@@ -144,10 +149,44 @@ def map_overlap(func: Callable, x: Any, depth: Any = 1, boundary: Any = "none", 
     boundary = tuple("none" if rule is None else rule for rule in boundary)
     if any(d < 0 for d in depth):
         raise ValueError(f"map_overlap: depth must be non-negative, got {depth}")
-    unknown = [axis for axis in range(x.ndim) if any(math.isnan(c) for c in x.chunks[axis])]
-    if unknown:  # every axis's block boundaries place the pieces of the extended blocks
-        raise ValueError(f"map_overlap: axis {unknown[0]} has unknown block lengths (nan chunks), so the extended "
-                         "blocks cannot be laid out; call compute_chunk_sizes() first")
+    for a in arrays:
+        unknown = [axis for axis in range(a.ndim) if any(math.isnan(c) for c in a.chunks[axis])]
+        if unknown:  # every axis's block boundaries place the pieces of the extended blocks
+            raise ValueError(f"map_overlap: axis {unknown[0]} has unknown block lengths (nan chunks), so the "
+                             "extended blocks cannot be laid out; call compute_chunk_sizes() first")
+    if len(arrays) > 1:
+        return _map_overlap_several(func, arrays, depth, boundary, trim, dtype, meta, kwargs)
     if dtype is None:
         dtype = np.asarray(meta).dtype if meta is not None else x.dtype
     return Array(MapOverlap(x.expr, func, depth, boundary, bool(trim), tuple(sorted(kwargs.items())), np.dtype(dtype)))
+
+
+def _identity(block: np.ndarray) -> np.ndarray:
+    return block
+
+
+def _trim_margins(block: np.ndarray, margins: tuple, block_id: tuple = ()) -> np.ndarray:
+    """``block`` without the margins its place along each axis was extended by."""
+    return block[tuple(slice(low, block.shape[k] - high)
+                       for k, (low, high) in enumerate(axis[b] for axis, b in zip(margins, block_id)))]
+
+
+def _map_overlap_several(func: Callable, arrays: list, depth: tuple, boundary: tuple, trim: bool, dtype: Any,
+                         meta: Any, kwargs: dict) -> Array:
+    """Each array extended alike (untrimmed), ``func`` on their blocks side by side, then the margins trimmed."""
+    from .blockwise import map_blocks
+    from .elementwise import unify_chunks
+
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"map_overlap: the arrays must have one shape, got {' and '.join(map(str, sorted(shapes)))}")
+    unified = unify_chunks([a.expr for a in arrays])
+    extended = [MapOverlap(e, _identity, depth, boundary, False, (), e.dtype) for e in unified]
+    if dtype is None and meta is not None:
+        dtype = np.asarray(meta).dtype
+    result = map_blocks(func, *(Array(e) for e in extended), dtype=dtype, **kwargs)
+    if not trim:
+        return result
+    margins = tuple(tuple(extended[0]._margins(axis, b) for b in range(len(blocks)))
+                    for axis, blocks in enumerate(unified[0].chunks))
+    return map_blocks(_trim_margins, result, margins=margins, chunks=unified[0].chunks, dtype=result.dtype)

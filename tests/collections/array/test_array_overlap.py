@@ -57,3 +57,35 @@ def test_map_overlap_on_processes(scheduler):
     x = sa.from_array(A, chunks=(4, 3))
     expected = stencil(np.pad(A, 1, mode="edge"))[1:-1, 1:-1]
     assert_eq(x.map_overlap(stencil, depth=1, boundary="nearest"), expected, scheduler=scheduler)
+
+
+def mixed_stencil(p: np.ndarray, q: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """Reads one neighbour of ``q`` on each side along the last axis, and ``p`` in place."""
+    return p * weight + np.roll(q, 1, -1) - np.roll(q, -1, -1)
+
+
+@pytest.mark.parametrize("chunks", [((4, 3), (2, 5)), (3, -1), ((2, 7), 4)])
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "nearest", 0])
+def test_several_arrays_cut_and_extended_alike(boundary, chunks, sched):
+    """``map_overlap(f, x, y, depth=...)``: both arrays extended the same way, as Dask's map_overlap does."""
+    B = np.cos(A)
+    x, y = sa.from_array(A, chunks=chunks[0]), sa.from_array(B, chunks=chunks[1])
+    widths = ((0, 0), (1, 1))
+    if isinstance(boundary, str):
+        padded = [np.pad(v, widths, mode=PAD_MODE[boundary]) for v in (A, B)]
+    else:
+        padded = [np.pad(v, widths, constant_values=boundary) for v in (A, B)]
+    expected = mixed_stencil(*padded, weight=2.0)[:, 1:-1]
+    result = sa.map_overlap(mixed_stencil, x, y, depth={1: 1}, boundary=boundary, weight=2.0)
+    assert result.shape == A.shape
+    assert_eq(result, expected, scheduler=sched)
+
+
+def test_several_arrays_errors():
+    x = sa.from_array(A, chunks=3)
+    with pytest.raises(ValueError, match="one shape"):
+        sa.map_overlap(mixed_stencil, x, x[:4], depth=1)
+    with pytest.raises(TypeError, match="at least one array"):
+        sa.map_overlap(mixed_stencil, depth=1)
+    untrimmed = sa.map_overlap(mixed_stencil, x, x, depth=1, boundary="none", trim=False)
+    assert untrimmed.shape[0] > A.shape[0]
