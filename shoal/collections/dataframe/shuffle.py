@@ -507,10 +507,16 @@ class Shuffle(FrameExpr):
         return None
 
 
+_SERIES_KEY = "__shoal_shuffle_key__"
+
+
 def _key_list(frame, on, what: str) -> tuple:
     if on is None:
         return (INDEX_KEY,)
     keys = [on] if not isinstance(on, (list, tuple)) else list(on)
+    if any(hasattr(k, "_expr") or isinstance(k, (pd.Series, pd.Index, np.ndarray)) for k in keys):
+        raise TypeError(f"{what}: a list may hold column names only; pass one shoal Series alone, or assign the "
+                        "keys as columns first")
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise KeyError(f"{what}: {missing} not among the columns {list(frame.columns)}")
@@ -530,11 +536,16 @@ def shuffle_expr(expr: FrameExpr, on: tuple, npartitions: int | None = None, met
 
 
 def shuffle(frame, on=None, npartitions: int | None = None, shuffle_method: str | None = None, on_index: bool = False):
-    """``frame`` with every row moved to the partition its key hashes to (``on``: a column or a list; the
-    index when ``on`` is None or ``on_index=True``); see the module docstring."""
+    """``frame`` with every row moved to the partition its key hashes to (``on``: a column, a list of them or a
+    Series partitioned like ``frame``; the index when ``on`` is None or ``on_index=True``); see the module
+    docstring."""
     from .core import new_collection
+    from .frames import Series
 
     if npartitions is not None and npartitions < 1:
         raise ValueError(f"shuffle: npartitions must be positive, got {npartitions}")
+    if isinstance(on, Series):  # its values travel with the rows as a column, dropped afterwards
+        keyed = frame.assign(**{_SERIES_KEY: on})
+        return shuffle(keyed, _SERIES_KEY, npartitions, shuffle_method)[list(frame.columns)]
     keys = (INDEX_KEY,) if on_index else _key_list(frame, on, "shuffle(on=...)")
     return new_collection(shuffle_expr(frame._expr, keys, npartitions, shuffle_method))

@@ -95,6 +95,17 @@ def test_object_keys_land_by_value_whatever_their_neighbours():
     pd.testing.assert_frame_equal(out.compute().sort_index(), pdf)
 
 
+def test_shuffle_on_a_series(pdf):
+    df = dd.from_pandas(pdf, npartitions=4)
+    out = df.shuffle(on=df.i % 3, npartitions=3)
+    assert list(out.columns) == list(pdf.columns)
+    parts = shoal.compute(*out.to_delayed())
+    assert sum(len(set(part.i % 3)) for part in parts) == (pdf.i % 3).nunique()  # each key in one partition
+    pd.testing.assert_frame_equal(pd.concat(parts).sort_index(), pdf)
+    with pytest.raises(TypeError, match="column names only"):
+        df.shuffle(on=["k", df.i])
+
+
 def test_disk_shuffle_removes_its_directory(pdf, tmp_path, local_scheduler):
     with shoal.config.set({"dataframe.shuffle.tmpdir": str(tmp_path), "dataframe.shuffle.method": "disk"}):
         out = dd.from_pandas(pdf, npartitions=4).shuffle("k", npartitions=6)
