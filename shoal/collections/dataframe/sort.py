@@ -246,8 +246,11 @@ def set_index(frame, column, drop: bool = True, sorted: bool = False, divisions=
               shuffle_method: str | None = None):
     """``frame`` indexed by ``column``, globally sorted, with known divisions (see the module docstring)."""
     from .core import new_collection
-    from .frames import Series
+    from .frames import Index, Series
 
+    if isinstance(column, Index):
+        raise TypeError("set_index: give a column name or a shoal Series, not an Index; to sort by the index as it "
+                        "is, use set_index on a column holding it (frame.assign(key=frame.index))")
     if isinstance(column, Series):
         # as in pandas, a Series key keeps every column (even one of its name) and names the index after it
         keyed = frame.assign(**{_SERIES_KEY: column})

@@ -93,6 +93,8 @@ def test_set_index_on_a_series_keeps_every_column(big):
         got, expected = result.compute(), big.set_index(expected_series).sort_index(kind="stable")
         assert got.index.equals(expected.index)
         pd.testing.assert_frame_equal(key(got), key(expected))
+    with pytest.raises(TypeError, match="not an Index"):
+        df.set_index(df.index)
 
 
 def test_set_index_sorted_fast_path(big):
