@@ -100,7 +100,9 @@ class ClientAdminMixin:
         """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``.
 
         ``workers``: an address or name, or a list of them. A function with a
-        ``shoal_worker`` parameter gets the ``Worker`` it runs on there.
+        ``shoal_worker`` parameter gets the ``Worker`` it runs on there. An
+        ``async def`` function is run to completion (in an event loop of its
+        own, on the worker thread that runs it).
         ``on_error`` (as in Dask): ``"raise"`` the first exception, ``"return"``
         it as that worker's result, or ``"ignore"`` that worker.
         """
@@ -110,6 +112,9 @@ class ClientAdminMixin:
             workers = [workers]
         if _takes_argument(function, "shoal_worker"):
             function = functools.partial(_call_with_worker, function)
+        if inspect.iscoroutinefunction(function) or (
+                isinstance(function, functools.partial) and inspect.iscoroutinefunction(function.args[0])):
+            function = functools.partial(_run_coroutine_function, function)
 
         async def run_all():
             addresses = await self._worker_addresses(workers, "run")
@@ -165,6 +170,13 @@ def _takes_argument(function: Any, name: str) -> bool:
         return name in inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _run_coroutine_function(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run on a worker by ``Client.run``: ``function`` is ``async``; its result, not a coroutine
+    (which could not even be sent back)."""
+    result = function(*args, **kwargs)
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 def _call_with_worker(function: Callable, *args: Any, **kwargs: Any) -> Any:

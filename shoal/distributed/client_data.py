@@ -32,14 +32,16 @@ class ClientDataMixin:
     """``gather``, ``scatter`` and ``replicate`` of ``Client``."""
 
     # ------------------------------------------------------------------ results
-    def gather(self, futures: Any, errors: str = "raise") -> Any:
+    def gather(self, futures: Any, errors: str = "raise", direct: bool | None = None) -> Any:
         """The values of ``futures`` (a future, or lists/tuples/dicts of them), same structure.
 
         ``errors="raise"`` re-raises the first task exception; ``"skip"`` leaves
         failed futures out of lists (as Dask does, a failed future that is a
         dict's value, or the one future asked for, gives ``None``). An
         iterator of futures gives an iterator of their values, each gathered
-        as the iterator reaches it (e.g. over ``as_completed``).
+        as the iterator reaches it (e.g. over ``as_completed``). ``direct`` is
+        accepted for Dask's signature: results always come straight from the
+        workers.
         """
         if errors not in ("raise", "skip"):
             raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")

@@ -32,12 +32,16 @@ _WIRE_MIN_TASKS = 64  # graphs this large are sent in graph_wire's compact form
 
 
 _GRAPH_OPTIONS = ("workers", "resources", "retries", "priority", "allow_other_workers")
+# Dask's compute/persist take these too; they change nothing here, so code written for
+# Dask runs unchanged (traverse: lists are always searched for collections).
+_IGNORED_DASK_OPTIONS = ("fifo_timeout", "actors", "traverse")
 
 
-def _check_options(caller: str, options: dict) -> None:
-    """Refuse what the scheduler would ignore or fail on later: unknown keywords of
-    ``compute``/``persist`` (they were dropped silently), a priority that is not a
-    number and negative retries."""
+def _check_options(caller: str, options: dict) -> dict:
+    """``options`` without Dask's ignored ones; refuses what the scheduler would ignore or
+    fail on later: unknown keywords of ``compute``/``persist`` (they were dropped
+    silently), a priority that is not a number and negative retries."""
+    options = {k: v for k, v in options.items() if k not in _IGNORED_DASK_OPTIONS}
     unknown = sorted(set(options) - set(_GRAPH_OPTIONS))
     if unknown:
         raise TypeError(f"{caller}() got unexpected keyword arguments {unknown}; "
@@ -49,6 +53,7 @@ def _check_options(caller: str, options: dict) -> None:
     if retries is not None and not isinstance(retries, Mapping):
         if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
             raise ValueError(f"{caller}(retries=...) must be a whole number >= 0, got {retries!r}")
+    return options
 
 
 def _func_name(func: Callable) -> str:
@@ -169,7 +174,7 @@ class ClientSubmitMixin:
         ``sync=True`` returns the values instead (``gather`` of the futures).
         Items that are not collections are returned as they are.
         """
-        _check_options("compute", options)
+        options = _check_options("compute", options)
         single = not isinstance(collections, (list, tuple))
         items = [collections] if single else list(collections)
         positions = [i for i, item in enumerate(items) if is_collection(item)]
@@ -203,7 +208,7 @@ class ClientSubmitMixin:
 
     def persist(self, collections: Any, optimize_graph: bool = True, **options: Any) -> Any:
         """Start computing collections; equivalent collections backed by futures of their parts."""
-        _check_options("persist", options)
+        options = _check_options("persist", options)
         single = not isinstance(collections, (list, tuple))
         items = [collections] if single else list(collections)
         colls = [c for c in items if is_collection(c)]

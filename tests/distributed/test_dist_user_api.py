@@ -523,3 +523,28 @@ def test_scatter_to_workers_by_name(client):
     assert all(holders == [address] for holders in client.who_has(futures).values())
     with pytest.raises(ValueError, match="neither addresses nor names"):
         client.scatter([30], workers=["no-such-worker"])
+
+
+async def double_later(x, delay=0.01):
+    await asyncio.sleep(delay)
+    return 2 * x
+
+
+async def worker_name_later(shoal_worker=None):
+    await asyncio.sleep(0)
+    return shoal_worker.name
+
+
+def test_run_async_functions_and_dask_keywords_that_change_nothing(client):
+    import numpy as np
+
+    import shoal.array as da
+
+    names = {address: w["name"] for address, w in client.scheduler_info()["workers"].items()}
+    assert client.run(double_later, 21, delay=0.02) == {address: 2 * 21 for address in names}
+    assert client.run(worker_name_later) == names
+    x = da.arange(8, chunks=3)
+    # Dask's compute/persist/gather keywords that mean nothing here are accepted, not sent to tasks.
+    assert client.compute(x.sum(), traverse=False, fifo_timeout="60s").result(10) == np.arange(8).sum()
+    assert client.persist(x, fifo_timeout="0ms").compute().tolist() == np.arange(8).tolist()
+    assert client.gather(client.map(inc, [1, 2]), direct=True) == [inc(1), inc(2)]
