@@ -70,12 +70,13 @@ class DataFrame(_Frame):
         return new_collection(Projection(self._expr, key))
 
     def _filter(self, mask: "Series"):
-        if not self._expr.partitioning.aligns_with(mask._expr.partitioning):
+        aligned = _moved_to(self._expr, mask._expr)
+        if aligned is None:
             raise ValueError(
-                "Boolean filter: the mask is partitioned differently from the frame; build the mask from the "
-                "same frame (df[df.x > 0]) or repartition one to the other's divisions."
+                "Boolean filter: the mask is partitioned differently from the frame and the divisions of one are "
+                "unknown; build the mask from the same frame (df[df.x > 0]) or give both known divisions."
             )
-        return new_collection(Filter(self._expr, mask._expr))
+        return new_collection(Filter(self._expr, aligned))
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -100,11 +101,13 @@ class DataFrame(_Frame):
                 value = value(self)
             value = _unwrap(value)
             if isinstance(value, FrameExpr) and not is_scalar_expr(value):
-                if not self._expr.partitioning.aligns_with(value.partitioning):
+                aligned = _moved_to(self._expr, value)
+                if aligned is None:
                     raise ValueError(
-                        f"assign({name}=...): the value is partitioned differently from the frame; "
-                        "derive it from the same frame or repartition it to the frame's divisions."
+                        f"assign({name}=...): the value is partitioned differently from the frame and the divisions "
+                        "of one are unknown; derive it from the same frame or give both known divisions."
                     )
+                value = aligned
             if isinstance(value, (pd.Series, pd.DataFrame)):
                 raise TypeError(f"assign({name}=...): convert the pandas object with from_pandas first")
             names.append(name)
@@ -248,6 +251,23 @@ class DataFrame(_Frame):
 
         return to_json(self, path, **kwargs)
 
+def _moved_to(frame: FrameExpr, other: FrameExpr) -> FrameExpr | None:
+    """``other`` on ``frame``'s partitions (its rows outside them dropped, as pandas aligns an assigned
+    value or a mask to the frame's index); None when a side's divisions are unknown."""
+    from .repartition import RepartitionToDivisions
+
+    if frame.partitioning.aligns_with(other.partitioning):
+        return other
+    known = [e.divisions[0] is not None and len(e.divisions) > 1 for e in (frame, other)]
+    if not all(known):
+        return None
+    try:
+        sorted(set(frame.divisions) | set(other.divisions))
+    except TypeError:  # labels of types that do not compare
+        return None
+    return RepartitionToDivisions(other, tuple(frame.divisions))
+
+
 def _caller_variables(expr: str, kwargs: dict) -> dict:
     """``kwargs`` with ``local_dict`` holding the ``@name`` variables of ``expr`` from the caller's scope.
 
@@ -303,9 +323,11 @@ class Series(_Frame):
 
     def __getitem__(self, key):
         if isinstance(key, Series):
-            if not self._expr.partitioning.aligns_with(key._expr.partitioning):
-                raise ValueError("Boolean filter: the mask is partitioned differently from the series")
-            return new_collection(Filter(self._expr, key._expr))
+            aligned = _moved_to(self._expr, key._expr)
+            if aligned is None:
+                raise ValueError("Boolean filter: the mask is partitioned differently from the series and the "
+                                 "divisions of one are unknown; build the mask from the same series")
+            return new_collection(Filter(self._expr, aligned))
         raise NotImplementedError("Series[...] supports boolean masks only; use loc for labels (not yet available)")
 
     def map(self, arg, na_action=None, meta=None):

@@ -19,7 +19,7 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 
-__all__ = ["RepartitionToCount", "RepartitionToDivisions", "check_divisions"]
+__all__ = ["RepartitionToCount", "RepartitionToDivisions", "check_divisions", "aligned_on_divisions"]
 
 
 def _concat_parts(parts: list):
@@ -78,6 +78,19 @@ class RepartitionToCount(FrameExpr):
             i, piece, pieces = inputs[0]
             return Task(self._key(index), _piece, Ref(self.frame._key(i)), piece, pieces)
         return Task(self._key(index), _concat_parts, [Ref(self.frame._key(i)) for i, _, _ in inputs])
+
+
+def aligned_on_divisions(frames: list) -> list | None:
+    """``frames`` moved to the union of their divisions, so partition ``i`` of each holds the same index
+    range (as Dask aligns before element-wise operations); None when some divisions are unknown or the
+    labels cannot be ordered together."""
+    if not all(len(f.divisions) > 1 and f.divisions[0] is not None for f in frames):
+        return None
+    try:
+        union = tuple(sorted(set().union(*[set(f.divisions) for f in frames])))
+    except TypeError:  # labels of types that do not compare (numbers and strings)
+        return None
+    return [f if tuple(f.divisions) == union else RepartitionToDivisions(f, union) for f in frames]
 
 
 def check_divisions(divisions) -> tuple:

@@ -125,10 +125,13 @@ def test_scalar_broadcasts_to_partitions(frames):
 def test_mismatched_partitioning_errors():
     a = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=2)
     b = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=3)
-    with pytest.raises(ValueError, match="repartition"):
-        a.x + b.x
-    with pytest.raises(ValueError, match="repartition"):
-        a[b.x > 2]
+    unknown = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=3, sort=False)
+    with pytest.raises(ValueError, match="set_index"):
+        a.x + unknown.x
+    with pytest.raises(ValueError, match="known divisions"):
+        a[unknown.x > 2]
+    # known divisions that differ are aligned on their union (see test_known_divisions_are_aligned)
+    assert_eq(a.x + b.x, pd.Series(range(0, 20, 2), name="x"))
     # equal known divisions from different sources align
     c = dd.from_pandas(pd.DataFrame({"y": range(10)}), npartitions=2)
     assert_eq(a.x + c.y, pd.Series(range(0, 20, 2)))
@@ -355,3 +358,22 @@ def test_query_and_eval_see_the_callers_variables(frames):
     assert_eq(df.query("i > @x", local_dict={"x": 50}), pdf.query("i > @x", local_dict={"x": 50}))
     with pytest.raises(Exception, match="not_defined_anywhere"):
         df.query("i > @not_defined_anywhere")
+
+
+def test_known_divisions_are_aligned(pdf):
+    # frames with different known divisions were refused; as in Dask they are moved to the union of
+    # their divisions for element-wise work, and an assigned value or a mask to the frame's divisions
+    df = dd.from_pandas(pdf, npartitions=4)
+    other = pdf.f.iloc[5:50] * 10
+    other_df = dd.from_pandas(other, npartitions=3)
+    assert tuple(other_df.divisions) != tuple(df.divisions)
+    assert_eq(df.f + other_df, pdf.f + other)
+    assert_eq(df.i.add(other_df, fill_value=0), pdf.i.add(other, fill_value=0))
+    assert_eq(df.f.fillna(other_df), pdf.f.fillna(other))
+    assert_eq(df.f.where(other_df > 0, -1.0), pdf.f.where(other > 0, -1.0))
+    assigned = df.assign(g=other_df)
+    assert assigned.divisions == df.divisions
+    assert_eq(assigned, pdf.assign(g=other))
+    mask = dd.from_pandas(pdf.i > 40, npartitions=5)
+    assert_eq(df[mask], pdf[pdf.i > 40])
+    assert_eq(df.f[mask], pdf.f[pdf.i > 40])
