@@ -1,6 +1,7 @@
 """NumPy routines built from other lazy operations: ``diff``, ``broadcast_to``, ``count_nonzero``, ``ptp``,
 ``average``, ``nan_to_num``, ``allclose``, ``array_equal``, ``outer``, ``inner``, ``vdot``, ``fliplr``,
-``flipud``, ``atleast_1d/2d/3d``, ``angle``, ``real``, ``imag``.
+``flipud``, ``atleast_1d/2d/3d``, ``angle``, ``real``, ``imag``, ``isin``, ``digitize``, ``tril``, ``triu``,
+``diagonal``, ``diag``, ``trace``.
 
 Each follows its NumPy namesake (arguments, result dtype and errors) and is
 reached both as ``shoal.array.<name>`` and, on shoal Arrays, as
@@ -22,7 +23,7 @@ from .core import Array
 
 __all__ = ["diff", "broadcast_to", "count_nonzero", "ptp", "average", "nan_to_num", "allclose", "array_equal",
            "outer", "inner", "vdot", "fliplr", "flipud", "atleast_1d", "atleast_2d", "atleast_3d", "angle", "real",
-           "imag"]
+           "imag", "isin", "digitize", "tril", "triu", "diagonal", "diag", "trace"]
 
 
 def _asarray(a: Any) -> Array:
@@ -253,3 +254,115 @@ def real(val: Any) -> Array:
 def imag(val: Any) -> Array:
     """``numpy.imag``."""
     return np.imag(_asarray(val))
+
+
+def _isin_block(element: np.ndarray, test_elements: np.ndarray, invert: bool) -> np.ndarray:
+    return np.isin(element, test_elements, invert=invert)
+
+
+def isin(element: Any, test_elements: Any, assume_unique: bool = False, invert: bool = False, *,
+         kind: Any = None) -> Array:
+    """``numpy.isin`` elementwise over ``element``; ``test_elements`` (NumPy or shoal, any shape) is given
+    whole to every block."""
+    from .blockwise import blockwise
+
+    element, tests = _asarray(element), _asarray(test_elements)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    own, theirs = letters[:element.ndim], letters[element.ndim:element.ndim + tests.ndim]
+    return blockwise(_isin_block, own, element, own, tests, theirs, dtype=bool, invert=invert)
+
+
+def digitize(x: Any, bins: Any, right: bool = False) -> Array:
+    """``numpy.digitize`` elementwise, with known ``bins``."""
+    from .elementwise import elemwise
+
+    if isinstance(bins, Array):
+        raise NotImplementedError("digitize with lazy bins: compute() the bins first (they are small)")
+    bins = np.asarray(bins)
+    if bins.ndim != 1:
+        raise ValueError("object too deep for desired array: bins must be 1-dimensional")
+    return elemwise(np.digitize, _asarray(x), bins=bins, right=right, dtype=np.intp)
+
+
+def _triangle_block(block: np.ndarray, k: int, lower: bool, block_info: Any = None) -> np.ndarray:
+    (row, _), (col, _) = block_info[None]["array-location"][-2:]
+    return np.tril(block, k - (col - row)) if lower else np.triu(block, k - (col - row))
+
+
+def _triangle(m: Any, k: int, lower: bool) -> Array:
+    from .blockwise import map_blocks
+
+    m = _asarray(m)
+    if m.ndim < 2:
+        raise ValueError(f"{'tril' if lower else 'triu'} needs an array of at least 2 dimensions, got {m.ndim}")
+    return map_blocks(_triangle_block, m, k=int(k), lower=lower, dtype=m.dtype)
+
+
+def tril(m: Any, k: int = 0) -> Array:
+    """``numpy.tril``: zeros above the ``k``-th diagonal (of the last two axes)."""
+    return _triangle(m, k, True)
+
+
+def triu(m: Any, k: int = 0) -> Array:
+    """``numpy.triu``: zeros below the ``k``-th diagonal (of the last two axes)."""
+    return _triangle(m, k, False)
+
+
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
+    """``numpy.diagonal``: the diagonal of the ``axis1``/``axis2`` planes, as the last axis."""
+    from .shape import moveaxis
+
+    a = _asarray(a)
+    if a.ndim < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    axis1, axis2 = _axis(axis1, a.ndim), _axis(axis2, a.ndim)
+    if axis1 == axis2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    a = moveaxis(a, (axis1, axis2), (-2, -1))
+    rows, cols = a.shape[-2], a.shape[-1]
+    start_row, start_col = max(-offset, 0), max(offset, 0)
+    length = max(0, min(rows - start_row, cols - start_col))
+    positions = np.arange(length)
+    if a.ndim == 2:
+        return a.vindex[positions + start_row, positions + start_col]
+    # a stack of matrices: the rows of the diagonal, then the matching column of each
+    lead = (slice(None),) * (a.ndim - 2)
+    picked = a[lead + (positions + start_row,)]  # (..., length, cols)
+    return _take_diagonal_columns(picked, positions + start_col)
+
+
+def _take_diagonal_columns(picked: Array, columns: np.ndarray) -> Array:
+    """``picked[..., i, columns[i]]`` for every i: the diagonal of the last two axes of row-selected matrices."""
+    from .blockwise import map_blocks
+
+    picked = picked.rechunk({-1: -1, -2: -1})
+    return map_blocks(_diagonal_of_block, picked, columns=columns, drop_axis=picked.ndim - 1, dtype=picked.dtype)
+
+
+def _diagonal_of_block(block: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    return np.take_along_axis(block, columns.reshape((1,) * (block.ndim - 2) + (-1, 1)), axis=-1)[..., 0]
+
+
+def diag(v: Any, k: int = 0) -> Array:
+    """``numpy.diag``: a 2-d array with ``v`` on its ``k``-th diagonal, or the ``k``-th diagonal of a 2-d ``v``."""
+    from .creation import arange
+    from .elementwise import where
+    from .stacking import pad
+
+    v = _asarray(v)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError("Input must be 1- or 2-d.")
+    # row r of the result holds padded[r] on the diagonal: v shifted down by -k rows when k < 0
+    padded = pad(v, (max(-k, 0), max(k, 0)))
+    index = arange(padded.shape[0], chunks=(padded.chunks[0],))
+    on_diagonal = (index[None, :] - index[:, None]) == k
+    return where(on_diagonal, padded[:, None], np.zeros((), dtype=v.dtype))
+
+
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Array:
+    """``numpy.trace``: the sum along the diagonal."""
+    from .reductions import sum
+
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)

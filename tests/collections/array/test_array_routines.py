@@ -144,3 +144,44 @@ def test_routines_on_processes(scheduler):
     assert_eq(np.diff(x, axis=0).sum(), np.diff(A, axis=0).sum(), scheduler=scheduler)
     assert_eq(np.average(x, axis=1, weights=np.arange(6)), np.average(A, axis=1, weights=np.arange(6)),
               scheduler=scheduler)
+
+
+CUBE = rng.standard_normal((3, 5, 6))
+
+
+@pytest.mark.parametrize("k", [0, 1, -2, 10, -10])
+def test_triangles_diagonals_and_trace(k, sched):
+    x, c = sa.from_array(A, chunks=(3, 4)), sa.from_array(CUBE, chunks=2)
+    assert_eq(np.tril(x, k), np.tril(A, k), scheduler=sched)
+    assert_eq(np.triu(x, k), np.triu(A, k), scheduler=sched)
+    assert_eq(np.tril(c, k), np.tril(CUBE, k), scheduler=sched)
+    assert_eq(np.diagonal(x, k), np.diagonal(A, k), scheduler=sched)
+    assert_eq(np.diagonal(c, k, 1, 2), np.diagonal(CUBE, k, 1, 2), scheduler=sched)
+    assert_eq(np.diagonal(c, k, 2, 0), np.diagonal(CUBE, k, 2, 0), scheduler=sched)
+    assert_eq(np.trace(x, k), np.trace(A, k), scheduler=sched)
+    assert_eq(np.trace(c, k, 0, 2), np.trace(CUBE, k, 0, 2), scheduler=sched)
+    assert_eq(np.diag(x, k), np.diag(A, k), scheduler=sched)
+    assert_eq(np.diag(x[0], k), np.diag(A[0], k), scheduler=sched)
+    assert_eq(sa.diag(sa.from_array(INTS[0] > 0, chunks=4), k), np.diag(INTS[0] > 0, k), scheduler=sched)
+    assert_eq(np.trace(sa.from_array(INTS, chunks=4), k, dtype=float), np.trace(INTS, k, dtype=float), scheduler=sched)
+
+
+def test_triangle_and_diagonal_errors():
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        sa.tril(sa.ones(3, chunks=1))
+    with pytest.raises(ValueError, match="cannot be the same"):
+        sa.diagonal(sa.ones((3, 3), chunks=1), 0, 1, 1)
+    with pytest.raises(ValueError, match="1- or 2-d"):
+        sa.diag(sa.ones((2, 2, 2), chunks=1))
+
+
+def test_isin_and_digitize(sched):
+    x = sa.from_array(INTS, chunks=(3, 4))
+    assert_eq(np.isin(x, [0, 2, -3]), np.isin(INTS, [0, 2, -3]), scheduler=sched)
+    tests = np.array([[1, -1]])
+    assert_eq(sa.isin(x, sa.from_array(tests, chunks=1), invert=True), np.isin(INTS, tests, invert=True),
+              scheduler=sched)
+    y = sa.from_array(A, chunks=(3, 4))
+    for right in (False, True):
+        assert_eq(np.digitize(y, [-1.0, 0.0, 0.5]), np.digitize(A, [-1.0, 0.0, 0.5]), scheduler=sched)
+        assert_eq(np.digitize(x, [-1, 0, 2], right=right), np.digitize(INTS, [-1, 0, 2], right=right), scheduler=sched)
