@@ -19,7 +19,8 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 
-__all__ = ["RepartitionToCount", "RepartitionToDivisions", "check_divisions", "aligned_on_divisions"]
+__all__ = ["RepartitionToCount", "RepartitionToDivisions", "check_divisions", "aligned_on_divisions", "aligned_exprs",
+           "short_divisions"]
 
 
 def _concat_parts(parts: list):
@@ -91,6 +92,33 @@ def aligned_on_divisions(frames: list) -> list | None:
     except TypeError:  # labels of types that do not compare (numbers and strings)
         return None
     return [f if tuple(f.divisions) == union else RepartitionToDivisions(f, union) for f in frames]
+
+
+def aligned_exprs(exprs: list, frames: list, what: str) -> list:
+    """``exprs`` with their frames on one partitioning: as they are, or moved to the union of their known
+    divisions; a clear error when divisions are unknown."""
+    first = frames[0].partitioning
+    unaligned = [f for f in frames[1:] if not first.aligns_with(f.partitioning)]
+    if not unaligned:
+        return exprs
+    moved = aligned_on_divisions(frames)
+    if moved is None:
+        other = unaligned[0]
+        raise ValueError(
+            f"{what}: they are partitioned differently ({frames[0].npartitions} partitions with divisions "
+            f"{short_divisions(first.divisions)} vs {other.npartitions} with "
+            f"{short_divisions(other.partitioning.divisions)}) and the divisions of at least one are unknown, so their rows cannot be matched by index. Give both known "
+            "divisions first (set_index, or from_pandas(..., sort=True)), or b = b.repartition(divisions="
+            "a.divisions), or compute one side."
+        )
+    replaced = {id(f): m for f, m in zip(frames, moved)}
+    return [replaced.get(id(e), e) for e in exprs]
+
+
+def short_divisions(divisions) -> str:
+    """Divisions as text for an error message, cut short when long."""
+    text = repr(tuple(divisions))
+    return text if len(text) < 80 else text[:76] + "...)"
 
 
 def check_divisions(divisions) -> tuple:
