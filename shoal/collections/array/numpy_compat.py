@@ -55,6 +55,11 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
 
     if out is not None or mode != "raise":
         raise NotImplementedError("take(out=..., mode=...) is not implemented for shoal Arrays")
+    from .core import Array
+    from .take import take_lazy
+
+    if isinstance(indices, Array):  # values known only when computed: never pulled in here
+        return take_lazy(ravel(a), indices, 0) if axis is None else take_lazy(a, indices, axis % a.ndim)
     if np.ndim(indices) == 0:
         return (ravel(a) if axis is None else a)[(slice(None),) * (axis or 0) + (int(indices),)]
     return take(ravel(a), indices, 0) if axis is None else take(a, indices, axis)

@@ -387,7 +387,8 @@ class AxisMask(ArrayExpr):
 
 def getitem_with_lazy_mask(x: Array, entries: tuple) -> Array:
     """``x[..., mask, ...]`` for a lazy 1-d boolean ``mask`` (e.g. ``x[x[:, 0] > 0]``): basic indexing first,
-    then the mask along its axis, whose block lengths become unknown (nan).
+    then the mask along its axis, whose block lengths become unknown (nan). A lazy 1-d integer Array
+    indexes its axis the same way (see ``take.LazyTake``).
 
     >>> from shoal.collections.array.creation import from_array
     >>> x = from_array(np.arange(12).reshape(4, 3), chunks=2)
@@ -399,11 +400,13 @@ def getitem_with_lazy_mask(x: Array, entries: tuple) -> Array:
 
     lazy = [k for k, e in enumerate(entries) if isinstance(e, Array)]
     mask = entries[lazy[0]]
-    if len(lazy) != 1 or mask.ndim != 1 or mask.dtype != np.bool_ or any(e is Ellipsis for e in entries):
+    integers = np.issubdtype(mask.dtype, np.integer)
+    if len(lazy) != 1 or mask.ndim != 1 or not (mask.dtype == np.bool_ or integers) or any(
+            e is Ellipsis for e in entries):
         raise NotImplementedError(
-            "Indexing a shoal Array with a lazy Array is implemented for one 1-d boolean mask along an axis "
-            "(x[m], x[:, m]) and for a boolean mask of x's whole shape; integer Arrays, several lazy indices "
-            "or one with ...: compute() the index first (x[idx.compute()])"
+            "Indexing a shoal Array with a lazy Array is implemented for one 1-d boolean mask or integer Array "
+            "along an axis (x[m], x[:, idx]) and for a boolean mask of x's whole shape; several lazy indices, "
+            "other dimensions or one with ...: compute() the index first (x[idx.compute()])"
         )
     at = lazy[0]
     basic = entries[:at] + (slice(None),) + entries[at + 1:]
@@ -411,6 +414,12 @@ def getitem_with_lazy_mask(x: Array, entries: tuple) -> Array:
     source_axis = sum(1 for e in entries[:at] if e is not None)
     if source_axis >= x.ndim:
         raise IndexError(f"too many indices for array: array is {x.ndim}-dimensional")
+    if integers:
+        from .take import _advanced_apart, take_lazy
+        from .shape import moveaxis
+
+        result = take_lazy(x[basic], mask, axis)
+        return moveaxis(result, axis, 0) if _advanced_apart(entries, at) else result
     length = x.shape[source_axis]
     if any(isinstance(n, float) and math.isnan(n) for n in (length, mask.shape[0])):
         raise ValueError(

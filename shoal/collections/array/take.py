@@ -24,7 +24,7 @@ from .chunks import blockdims_from_blockshape, chunk_boundaries
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Take", "take", "is_index_array", "PointIndex", "VIndex"]
+__all__ = ["Take", "take", "is_index_array", "LazyTake", "take_lazy", "PointIndex", "VIndex"]
 
 
 class Take(ArrayExpr):
@@ -144,6 +144,65 @@ def _advanced_apart(index: tuple, at: int) -> bool:
     return advanced[-1] - advanced[0] + 1 != len(advanced)
 
 
+
+
+# --------------------------------------------------------------------- indices known only when computed
+
+
+class LazyTake(ArrayExpr):
+    """``array`` indexed along ``axis`` by the 1-d integer Array ``indices`` (values unknown when built).
+
+    Output block ``j`` along the axis gathers index block ``j`` from every
+    block of that line of ``array`` (whichever holds each position), so a task
+    holds one line of blocks along the axis.
+    """
+
+    _parameters = ["array", "indices", "axis"]
+
+    def _compute_dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def _compute_chunks(self) -> tuple:
+        chunks = list(self.array.chunks)
+        chunks[self.axis] = self.indices.chunks[0]
+        return tuple(chunks)
+
+    def _block(self, index: tuple):
+        axis = self.axis
+        line = [Ref(self.array._key(index[:axis] + (b,) + index[axis + 1:]))
+                for b in range(self.array.numblocks[axis])]
+        return Task(self._key(index), _gather_line, line, Ref(self.indices._key((index[axis],))),
+                    chunk_boundaries(self.array.chunks[axis]), axis)
+
+
+def _gather_line(line: list, positions: np.ndarray, bounds: tuple, axis: int) -> np.ndarray:
+    n = bounds[-1]
+    positions = np.asarray(positions)
+    bad = positions[(positions < -n) | (positions >= n)]
+    if bad.size:
+        raise IndexError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {n}")
+    positions = np.where(positions < 0, positions + n, positions)
+    sources = np.searchsorted(bounds, positions, side="right") - 1
+    shape = list(line[0].shape)
+    shape[axis] = len(positions)
+    out = np.empty(shape, dtype=line[0].dtype)
+    for b in np.unique(sources):
+        at = np.nonzero(sources == b)[0]
+        out[(slice(None),) * axis + (at,)] = np.take(line[b], positions[at] - bounds[b], axis=axis)
+    return out
+
+
+def take_lazy(x: Array, indices: Array, axis: int) -> Array:
+    """``x`` indexed along ``axis`` by an integer Array whose values are known only once computed."""
+    if not np.issubdtype(indices.dtype, np.integer) or indices.ndim != 1:
+        raise NotImplementedError(
+            f"Indexing with a lazy {indices.ndim}-d {indices.dtype} Array is not implemented; use a 1-d integer "
+            "or boolean Array, or compute() the index first"
+        )
+    if any(np.isnan(c) for c in x.chunks[axis]):
+        raise ValueError(f"Cannot index axis {axis} with a lazy index: its length is unknown (nan chunks); "
+                         "call compute_chunk_sizes() first")
+    return Array(LazyTake(x.expr, indices.expr, axis))
 
 
 # --------------------------------------------------------------------- vindex: pointwise indexing

@@ -82,7 +82,7 @@ def test_lazy_mask_errors_are_raised_when_built():
     with pytest.raises(IndexError, match="size of axis is 7 but size of corresponding boolean axis is 6"):
         x[x[0] > 0]
     with pytest.raises(NotImplementedError, match="compute\\(\\) the index first"):
-        x[sa.arange(3, chunks=2)]  # an integer Array
+        x[sa.ones((2, 2), dtype=int, chunks=1)]  # a 2-d integer Array
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         x[x[:, 0] > 0][x[:, 0] > 0]  # the masked axis's length is no longer known
 

@@ -53,6 +53,36 @@ def test_array_axis_goes_first_when_ints_stand_apart_from_it(index, chunks, sche
     assert_eq(x, written, scheduler=sched)
 
 
+LAZY_INDEX = np.array([9, 0, -1, 3, 3, 7])
+
+
+@pytest.mark.parametrize("index_chunks", [2, 6, 1])
+@pytest.mark.parametrize("select", [
+    lambda m, i: m[:, i], lambda m, i: m[i % 6], lambda m, i: m[2, i], lambda m, i: m[i % 6, 1:],
+    lambda m, i: m[None, i % 6], lambda m, i: m[1:5, i[::-2]],
+], ids=["columns", "rows", "int-and-array", "rows-then-slice", "new-axis", "after-slice"])
+def test_lazy_integer_array_indexing(select, index_chunks, sched):
+    """``x[:, idx]`` with a lazy integer Array: its values are read only when computed."""
+    x = sa.from_array(A, chunks=(4, 3))
+    index = sa.from_array(LAZY_INDEX, chunks=index_chunks)
+    result, expected = select(x, index), select(A, LAZY_INDEX)
+    assert result.shape == expected.shape
+    assert_eq(result, expected, scheduler=sched)
+    assert_eq(np.take(x, index % 6, axis=0), np.take(A, LAZY_INDEX % 6, axis=0), scheduler=sched)
+    assert_eq(np.take(x, index), np.take(A, LAZY_INDEX), scheduler=sched)
+
+
+def test_lazy_integer_index_of_unknown_length_and_out_of_bounds():
+    x = sa.from_array(A, chunks=(4, 3))
+    picked = sa.from_array(LAZY_INDEX, chunks=2)
+    picked = picked[picked > 2]  # unknown length
+    assert np.isnan(x[:, picked].shape[1])
+    assert_eq(x[:, picked], A[:, LAZY_INDEX[LAZY_INDEX > 2]])
+    assert_eq(CUBE[0, :, [1, 5]], sa.from_array(CUBE, chunks=2)[0, :, sa.from_array(np.array([1, 5]), chunks=1)])
+    with pytest.raises(IndexError, match="index 10 is out of bounds for axis 1 with size 10"):
+        x[:, sa.from_array(np.array([10]))].compute()
+
+
 def test_take():
     x = sa.from_array(A, chunks=(4, 3))
     assert_eq(np.take(x, [1, 3], axis=1), np.take(A, [1, 3], axis=1))
