@@ -54,6 +54,8 @@ class Rechunk(ArrayExpr):
         return None
 
     def _layer(self) -> dict:
+        if any(_unknown(c) for c in self.chunks):  # axes of unknown length keep their blocks: one stage
+            return direct_rechunk_layer(self.array, self.chunks, self.dtype, self._name)
         middle = plan_intermediate_chunks(self.array.chunks, self.chunks)
         if middle is None:
             return direct_rechunk_layer(self.array, self.chunks, self.dtype, self._name)
@@ -76,7 +78,9 @@ def direct_rechunk_layer(source: ArrayExpr, chunks: tuple, dtype: np.dtype, name
     layer: dict = {}
     cut_name = f"rechunk-cut-{name.rsplit('-', 1)[-1]}"
     per_axis_all = [
-        [overlapping_pieces(in_blocks, out_blocks, i) for i in range(len(out_blocks))]
+        # an axis of unknown length is never recut (see ``rechunk``): block i is block i, whole
+        [[(i, slice(None), slice(None))] if _unknown(out_blocks) else overlapping_pieces(in_blocks, out_blocks, i)
+         for i in range(len(out_blocks))]
         for in_blocks, out_blocks in zip(source.chunks, chunks)
     ]
     for index in np.ndindex(*(len(c) for c in chunks)):
@@ -86,7 +90,7 @@ def direct_rechunk_layer(source: ArrayExpr, chunks: tuple, dtype: np.dtype, name
         combos = list(np.ndindex(*(len(p) for p in per_axis)))
         if len(combos) == 1:
             parts = [p[0] for p in per_axis]
-            if all(part[2] == slice(0, n) for part, n in zip(parts, shape)):
+            if all(part[2] == slice(0, n) or part[2] == slice(None) for part, n in zip(parts, shape)):
                 layer[key] = Task(key, _take, Ref(source._key(tuple(p[0] for p in parts))),
                                   tuple(p[1] for p in parts))
                 continue
@@ -224,7 +228,13 @@ def _take(block: np.ndarray, slices: tuple) -> np.ndarray:
     return block[slices]
 
 
+def _unknown(blocks: tuple) -> bool:
+    return any(isinstance(b, float) and math.isnan(b) for b in blocks)
+
+
 def _place(pieces: list, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    # an axis of unknown length (nan) is whole in every piece: its length is the first piece's
+    shape = tuple(pieces[0][0].shape[k] if isinstance(n, float) and math.isnan(n) else n for k, n in enumerate(shape))
     out = np.empty(shape, dtype=dtype)
     for piece, out_slices in pieces:
         out[out_slices] = piece
@@ -238,11 +248,28 @@ def rechunk(x: Array, chunks: Any = "auto") -> Array:
     >>> ones((4, 4), chunks=2).rechunk({0: 4}).chunks
     ((4,), (2, 2))
     """
-    if any(math.isnan(n) for n in x.shape if isinstance(n, float)):
-        raise ValueError(
-            "Cannot rechunk an array with unknown chunk sizes (nan); call compute_chunk_sizes() first"
-        )
-    new = normalize_chunks(chunks, x.shape, dtype=x.dtype, previous_chunks=x.chunks)
+    unknown = [axis for axis, blocks in enumerate(x.chunks) if _unknown(blocks)]
+    if unknown:
+        new = _rechunk_known_axes(x, chunks, unknown)
+    else:
+        new = normalize_chunks(chunks, x.shape, dtype=x.dtype, previous_chunks=x.chunks)
     if new == x.chunks:
         return x
     return Array(Rechunk(x.expr, new))
+
+
+def _rechunk_known_axes(x: Array, chunks: Any, unknown: list) -> tuple:
+    """New chunks for the axes of known length, from a dict that leaves the unknown ones as they are."""
+    ndim = x.ndim
+    touched = [] if not isinstance(chunks, dict) else [axis % ndim for axis in chunks
+                                                       if isinstance(axis, (int, np.integer))]
+    if not isinstance(chunks, dict) or any(axis in unknown for axis in touched):
+        raise ValueError(
+            f"Cannot rechunk axis {unknown[0]}: its block lengths are unknown (nan); call compute_chunk_sizes() "
+            "first, or rechunk only the other axes with a dict ({axis: chunks})"
+        )
+    known = [axis for axis in range(ndim) if axis not in unknown]
+    spec = {known.index(axis % ndim): value for axis, value in chunks.items()}
+    new_known = normalize_chunks(spec, tuple(x.shape[a] for a in known), dtype=x.dtype,
+                                 previous_chunks=tuple(x.chunks[a] for a in known))
+    return tuple(x.chunks[axis] if axis in unknown else new_known[known.index(axis)] for axis in range(ndim))

@@ -111,3 +111,20 @@ def test_more_operations_that_need_sizes_fail_when_built_not_when_computed():
     eager = eager.copy()
     eager[eager > 1] = 0
     assert_eq(rows, eager)
+
+
+def test_rechunk_the_known_axes_of_an_array_with_unknown_ones(sched):
+    """``y.rechunk({1: 4})`` keeps the unknown axis's blocks and recuts the known one, as in Dask; operations
+    that recut along a known axis (topk, median over it) then work too."""
+    x = sa.from_array(A, chunks=(2, 4))
+    rows = x[x[:, 0] > -0.5]
+    eager = A[A[:, 0] > -0.5]
+    for spec in ({1: 4}, {1: -1}, {-1: (1, 5)}, {1: 1}):
+        recut = rows.rechunk(spec)
+        assert recut.chunks[0] == rows.chunks[0]
+        assert_eq(recut, eager, scheduler=sched)
+    assert_eq(sa.topk(rows, 2, axis=1), -np.sort(-eager, axis=1)[:, :2], scheduler=sched)
+    assert_eq(np.median(rows, axis=1), np.median(eager, axis=1), scheduler=sched)
+    for recuts_unknown in ({0: 2}, 3, (2, 3)):
+        with pytest.raises(ValueError, match="compute_chunk_sizes"):
+            rows.rechunk(recuts_unknown)
