@@ -356,6 +356,26 @@ for _name in ("sum", "prod", "mean", "std", "var", "min", "max", "argmin", "argm
     setattr(Array, _name, _reduction_method(_name))
 
 
+def _delegate(name: str, module: str, function: str):
+    """Method ``name`` calling ``shoal.collections.array.<module>.<function>(self, ...)`` (NumPy's/Dask's names)."""
+    def method(self, *args, **kwargs):
+        from importlib import import_module
+
+        return getattr(import_module(f"{__package__}.{module}"), function)(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"``numpy.ndarray.{name}`` / ``dask.array.Array.{name}`` of this array, lazily."
+    return method
+
+
+for _name, (_module, _function) in {
+    "conjugate": ("routines", "_conjugate"), "repeat": ("stacking", "repeat"), "trace": ("routines", "trace"),
+    "diagonal": ("routines", "diagonal"), "store": ("creation", "store"), "to_zarr": ("zarr_io", "to_zarr"),
+}.items():
+    setattr(Array, _name, _delegate(_name, _module, _function))
+Array.partitions = Array.blocks  # Dask's other name for the block view
+
+
 def _binary(op, reflected: bool = False):
     def method(self, other):
         from .elementwise import elemwise, is_operand

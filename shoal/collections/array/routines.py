@@ -366,3 +366,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     from .reductions import sum
 
     return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+def _conjugate(x: Array) -> Array:
+    return np.conjugate(x)

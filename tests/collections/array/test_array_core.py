@@ -257,3 +257,20 @@ def test_rechunk_rows_to_columns_never_hands_a_task_whole_rows():
             assert len(node.dependencies) == 1
     assert_eq(y, data)
     assert_eq(y.sum(axis=0), data.sum(axis=0), scheduler="threads")
+
+
+def test_more_numpy_and_dask_methods(tmp_path, sched):
+    """conjugate, repeat, trace, diagonal (NumPy's ndarray methods) and store, to_zarr, partitions (Dask's)."""
+    data = A + 1j * A[::-1]
+    x = sa.from_array(data, chunks=(4, 3))
+    assert_eq(x.conjugate(), data.conjugate(), scheduler=sched)
+    assert_eq(x.repeat(2, axis=1), data.repeat(2, axis=1), scheduler=sched)
+    assert_eq(x.real.trace(1), data.real.trace(1), scheduler=sched)
+    assert_eq(x.diagonal(-1), data.diagonal(-1), scheduler=sched)
+    target = np.zeros_like(data)
+    x.store(target, scheduler=sched)
+    np.testing.assert_array_equal(target, data)
+    assert_eq(x.partitions[1, 2], data[4:, 6:9], scheduler=sched)
+    pytest.importorskip("zarr")
+    x.real.to_zarr(str(tmp_path / "x.zarr"), scheduler=sched)
+    assert_eq(sa.from_zarr(str(tmp_path / "x.zarr")), data.real, scheduler=sched)
