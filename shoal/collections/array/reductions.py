@@ -263,6 +263,41 @@ def _float_sum_terms(a: Array, dtype: Any) -> tuple | None:
     return Array(left), Array(right)
 
 
+#: what a masked-out element counts as under ``where=``, per reduction (None: NumPy needs ``initial=``)
+_IDENTITY = {"sum": 0, "nansum": 0, "prod": 1, "nanprod": 1, "any": False, "all": True}
+#: how ``initial=`` joins the result
+_WITH_INITIAL = {"sum": np.add, "nansum": np.add, "prod": np.multiply, "nanprod": np.multiply,
+                 "min": np.minimum, "nanmin": np.fmin, "max": np.maximum, "nanmax": np.fmax}
+
+
+def _where_and_initial(reduce: Callable, label: str) -> Callable:
+    """``reduce`` taking NumPy's ``where=`` (a mask broadcast against the array) and ``initial=`` keywords."""
+    def reduce_with(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+                    split_every: Any = None, initial: Any = None, where: Any = True) -> Array:
+        from .creation import asarray
+        from .elementwise import where as choose
+
+        if where is True and initial is None:
+            return reduce(a, axis, dtype, out, keepdims, split_every)
+        if initial is not None and label not in _WITH_INITIAL:
+            raise TypeError(f"{label}() got an unexpected keyword argument 'initial'")
+        a = asarray(a)
+        if where is not True:
+            fill = _IDENTITY.get(label, initial)
+            if fill is None:
+                raise ValueError(f"reduction operation '{label}' does not have an identity, so to use a where mask "
+                                 "one has to specify 'initial'")
+            a = choose(where, a, np.asarray(fill, dtype=a.dtype))
+        result = reduce(a, axis, dtype, out, keepdims, split_every)
+        if initial is None:
+            return result
+        # NumPy casts initial to the result's dtype first (2.5 counts as 2 in an integer product)
+        return _WITH_INITIAL[label](result, np.asarray(initial).astype(result.dtype)).astype(result.dtype)
+
+    reduce_with.__name__, reduce_with.__doc__ = reduce.__name__, reduce.__doc__
+    return reduce_with
+
+
 def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtype: bool = True):
     def reduce(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
                split_every: Any = None) -> Array:
@@ -283,8 +318,9 @@ def _simple(numpy_func: Callable, combine_func: Callable, label: str, takes_dtyp
         return _build(a, chunk, combine, combine, axes, keepdims, result_dtype, split_every, True, label)
 
     reduce.__name__ = label
-    reduce.__doc__ = f"``numpy.{label}`` over ``axis`` (int, tuple or None), lazily, as a tree reduction."
-    return reduce
+    reduce.__doc__ = (f"``numpy.{label}`` over ``axis`` (int, tuple or None), lazily, as a tree reduction "
+                      "(with NumPy's ``where=`` and ``initial=``).")
+    return _where_and_initial(reduce, label)
 
 
 def _nanmin_ufunc(x, axis=None, keepdims=False, **kw):

@@ -230,3 +230,29 @@ def test_integer_sums_are_not_distributed_since_the_addition_may_wrap(sched):
     assert_eq((x + x).sum(dtype=np.int64), (small + small).sum(dtype=np.int64), scheduler=sched)
     row = sa.from_array(np.arange(4.0), chunks=2)
     assert_eq((sa.from_array(A, chunks=3)[:4, :4] + row).mean(), (A[:4, :4] + np.arange(4.0)).mean(), scheduler=sched)
+
+
+MASK = A > 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", ["sum", "prod", "min", "max", "any", "all", "nansum", "nanprod", "nanmin", "nanmax"])
+@pytest.mark.parametrize("axis", [None, 0, 1])
+@pytest.mark.parametrize("keywords", [
+    {"initial": 3}, {"initial": 2.5}, {"where": MASK, "initial": 4}, {"where": MASK[0]}, {"where": MASK},
+], ids=["initial", "fractional-initial", "where-and-initial", "row-where", "where"])
+def test_where_and_initial_keywords(name, axis, keywords, sched):
+    """NumPy's ``where=`` (a mask, NumPy or lazy, broadcast against the array) and ``initial=``."""
+    ints = np.round(A * 3).astype(int)
+    for data in (A, WITH_NAN, ints):
+        try:
+            expected = getattr(np, name)(data, axis=axis, **keywords)
+        except (ValueError, TypeError) as numpy_error:  # e.g. min with where= but no initial=
+            with pytest.raises(type(numpy_error)):
+                getattr(np, name)(sa.from_array(data, chunks=(4, 3)), axis=axis, **keywords)
+            continue
+        lazy_keywords = dict(keywords)
+        if np.ndim(keywords.get("where", True)) == 2:
+            lazy_keywords["where"] = sa.from_array(keywords["where"], chunks=2)
+        result = getattr(np, name)(sa.from_array(data, chunks=(4, 3)), axis=axis, **lazy_keywords)
+        assert_eq(result, expected, scheduler=sched)
