@@ -16,8 +16,8 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   ``head``'s collapse, ``sample``), ``partitionwise`` (``map_partitions``);
 - ``reductions``, ``groupby``, ``groupby_transform``, ``cumulative``,
   ``quantiles``: tree reductions, groupby aggregations, carried cumulative
-  operations, approximate quantiles (``groupby_keys``: ``level=``, index names
-  and ``as_index=False`` for groupby); ``fill``: ``ffill``/``bfill`` carried
+  operations, approximate quantiles (``groupby_spec``: which aggregations split into
+  partials; ``groupby_keys``: ``level=``, index names and ``as_index=False``); ``fill``: ``ffill``/``bfill`` carried
   across partitions;
 - ``repartition``, ``indexing`` (``loc``/``iloc``), ``accessors`` (``.str``,
   ``.dt``, ``.cat``);

@@ -37,57 +37,11 @@ from .blockwise import Projection
 from .core import DataFrame, Series, new_collection
 from .expr import FrameExpr
 from .groupby_keys import index_labels, keys_as_columns, keys_from_level, numeric_only_kwargs
+from .groupby_spec import _MERGE, PARTIALS, normalize_spec
 from .meta import make_meta, meta_nonempty
 from .reductions import TreeReduce, cast_like
 
 __all__ = ["DataFrameGroupBy", "SeriesGroupBy"]
-
-#: partials each aggregation needs
-PARTIALS = {
-    "sum": ("sum",), "count": ("count",), "size": ("size",), "min": ("min",), "max": ("max",),
-    "prod": ("prod",), "first": ("first",), "last": ("last",), "mean": ("sum", "count"),
-    "var": ("count", "mean", "m2"), "std": ("count", "mean", "m2"), "nunique": ("distinct",),
-}
-_MERGE = {"sum": "sum", "count": "sum", "size": "sum", "min": "min", "max": "max", "prod": "prod",
-          "first": "first", "last": "last"}
-SUPPORTED = sorted(PARTIALS)
-
-
-def _check_func(func: Any) -> str:
-    name = getattr(func, "__name__", func) if not isinstance(func, str) else func
-    name = {"amin": "min", "amax": "max", "nanmean": "mean", "nansum": "sum"}.get(name, name)
-    if name not in PARTIALS:
-        raise NotImplementedError(
-            f"groupby aggregation {func!r} is not supported as a tree reduction; the supported ones are "
-            f"{SUPPORTED}; agg() runs other functions on whole groups after a shuffle, and groupby().apply "
-            "takes any function."
-        )
-    return name
-
-
-def normalize_spec(arg, named: dict, selection, value_columns: list, series: bool) -> list[tuple[str, str]]:
-    """The ``(column, func)`` pairs to compute, in pandas' output order."""
-    if named:
-        out = []
-        for label, pair in named.items():
-            if series:
-                out.append((selection, _check_func(pair)))
-            else:
-                if not (isinstance(pair, tuple) and len(pair) == 2):
-                    raise TypeError(f"named aggregation {label}=... must be a (column, func) pair, got {pair!r}")
-                out.append((pair[0], _check_func(pair[1])))
-        return out
-    if isinstance(arg, dict):
-        out = []
-        for col, funcs in arg.items():
-            for f in funcs if isinstance(funcs, (list, tuple)) else [funcs]:
-                out.append((col, _check_func(f)))
-        return out
-    funcs = arg if isinstance(arg, (list, tuple)) else [arg]
-    if series:
-        return [(selection, _check_func(f)) for f in funcs]
-    return [(col, _check_func(f)) for col in value_columns for f in funcs]
-
 
 # ------------------------------------------------------------------ the three steps
 
@@ -531,6 +485,22 @@ class _GroupBy:
 
     def nunique(self, split_every=None, split_out=None):
         return self._simple("nunique", split_every, split_out)
+
+    # not split into partials: each runs on whole groups after a shuffle (see _aggregate)
+    def sem(self, split_out=None):
+        return self._aggregate("sem", split_out=split_out)
+
+    def any(self, split_out=None):
+        return self._aggregate("any", split_out=split_out)
+
+    def all(self, split_out=None):
+        return self._aggregate("all", split_out=split_out)
+
+    def idxmin(self, split_out=None):
+        return self._aggregate("idxmin", split_out=split_out)
+
+    def idxmax(self, split_out=None):
+        return self._aggregate("idxmax", split_out=split_out)
 
     def var(self, ddof=1, split_every=None, split_out=None, numeric_only=False):
         return self._simple("var", split_every, split_out, ddof=ddof, **numeric_only_kwargs(numeric_only))

@@ -191,3 +191,11 @@ def test_sort_false_keeps_groups_in_order_of_appearance(frames):
     assert_eq(df.groupby("k", sort=False).size(), pdf.groupby("k", sort=False).size())
     assert_eq(df.groupby(["k", "b"], sort=False).i.agg(["sum", "count"]),
               pdf.groupby(["k", "b"], sort=False).i.agg(["sum", "count"]))
+
+
+@pytest.mark.parametrize("func", ["sem", "any", "all", "idxmin", "idxmax"])
+def test_methods_run_on_whole_groups(frames, func):
+    # were missing; they run on whole groups after a shuffle
+    pdf, df = frames
+    assert_eq(getattr(df.groupby("k").f, func)(), getattr(pdf.groupby("k").f, func)())
+    assert_eq(getattr(df.groupby(["k", "b"])[["i", "f"]], func)(), getattr(pdf.groupby(["k", "b"])[["i", "f"]], func)())
