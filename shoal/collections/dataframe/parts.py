@@ -17,9 +17,20 @@ def _concat(parts: list):
     if len(parts) == 1:
         return parts[0]
     if isinstance(parts[0], pd.Index):
-        return parts[0].append(list(parts[1:]))
+        return _keep_object_labels(parts[0].append(list(parts[1:])), parts)
     nonempty = [p for p in parts if len(p)] or parts[:1]
-    return pd.concat(_unify_categories(nonempty))
+    out = pd.concat(_unify_categories(nonempty))
+    index = _keep_object_labels(out.index, [p.index for p in nonempty])
+    return out if index is out.index else out.set_axis(index)
+
+
+def _keep_object_labels(joined: pd.Index, parts: list) -> pd.Index:
+    """``joined`` as object labels when every part's were: pandas infers ``str`` when it appends object indexes
+    of strings, so a frame indexed by an object column would change its index dtype when put back together."""
+    if joined.dtype != object and not isinstance(joined, pd.MultiIndex) and all(
+            getattr(p, "dtype", None) == object for p in parts):
+        return joined.astype(object)
+    return joined
 
 
 def _unify_categories(parts: list) -> list:

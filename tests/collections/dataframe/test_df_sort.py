@@ -154,3 +154,12 @@ def test_series_sort_values(big, ascending):
     expected = big.f.sort_values(ascending=ascending, na_position="first")
     pd.testing.assert_series_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
     assert sorted(got.index) == sorted(expected.index)
+
+
+def test_set_index_on_an_object_column_keeps_object_labels():
+    # pandas infers str when it appends object indexes of strings; the partitions put back together must not
+    pdf = pd.DataFrame({"o": pd.Series(list("qwertyuiopasdfgh"), dtype=object), "u": np.arange(16)})
+    result = dd.from_pandas(pdf, npartitions=4).set_index("o")
+    expected = pdf.set_index("o").sort_index()
+    pd.testing.assert_frame_equal(result.compute(), expected)
+    pd.testing.assert_index_equal(result.index.compute(), expected.index)
