@@ -49,6 +49,9 @@ def to_npy_stack(dirname: str, x: Array, axis: int = 0, **kwargs: Any) -> None:
     if not -x.ndim <= axis < x.ndim:
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
     axis %= x.ndim
+    if any(np.isnan(c) for blocks in x.chunks for c in blocks):
+        raise ValueError("to_npy_stack records every block's length, and some are unknown (nan chunks); "
+                         "call compute_chunk_sizes() first")
     whole = x.rechunk({a: -1 for a in range(x.ndim) if a != axis})
     os.makedirs(dirname, exist_ok=True)
     info = {"chunks": [list(c) for c in whole.chunks], "dtype": whole.dtype.str, "axis": axis}

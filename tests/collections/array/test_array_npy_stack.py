@@ -28,3 +28,10 @@ def test_round_trip(tmp_path, axis, sched):
 def test_missing_directory_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="to_npy_stack"):
         sa.from_npy_stack(str(tmp_path))
+
+
+def test_unknown_block_lengths_are_refused_before_writing(tmp_path):
+    x = sa.from_array(np.arange(12.0).reshape(3, 4), chunks=2)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        sa.to_npy_stack(str(tmp_path / "stack"), x[x > 3])
+    assert not (tmp_path / "stack").exists()
