@@ -110,6 +110,17 @@ class ReductionMethods:
         return self._reduction("var", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
     def std(self, ddof=1, skipna=True, split_every=None, **kwargs):
+        meta = self._meta
+        if isinstance(meta, pd.Series) and not kwargs and (
+                pd.api.types.is_datetime64_any_dtype(meta.dtype) or pd.api.types.is_timedelta64_dtype(meta.dtype)):
+            # a spread of times is a timedelta: the std of the offsets from the earliest value, in the data's unit
+            from .core import elemwise
+
+            unit = meta_nonempty(meta).dt.unit
+            offsets = self.map_partitions(_units_after, self.min(split_every=split_every),
+                                          meta=(meta.name, "float64"))
+            spread = offsets.std(ddof=ddof, skipna=skipna, split_every=split_every)
+            return elemwise(_timedelta_of, spread, unit)
         return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
     def quantile(self, q=0.5, split_every=None):
@@ -216,6 +227,10 @@ def _units_after(part: pd.Series, start) -> pd.Series:
     offsets = (values - first).astype("float64") if span < 2**62 else values.astype("float64") - float(first)
     offsets[missing] = np.nan
     return pd.Series(offsets, index=part.index, name=part.name)
+
+
+def _timedelta_of(value, unit):
+    return pd.NaT if pd.isna(value) else pd.Timedelta(int(value), unit)  # truncated, as pandas casts
 
 
 def _timestamp_at_offset(start, offset, unit):

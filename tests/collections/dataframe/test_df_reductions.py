@@ -221,3 +221,18 @@ def test_nunique_of_an_index(frames):
     for dropna in (True, False):
         assert_eq(dd.from_pandas(repeated, npartitions=3, sort=False).index.nunique(dropna=dropna),
                   repeated.index.nunique(dropna=dropna))
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_std_of_timestamps_and_timedeltas_is_a_timedelta(tz):
+    # failed inside a task (a timedelta cannot be squared)
+    values = pd.Series(pd.date_range("1999-01-01", periods=300, freq="13h7s", tz=tz), name="t")
+    values = values.sample(frac=1, random_state=0)
+    values.iloc[4] = pd.NaT
+    ds = dd.from_pandas(values, npartitions=4, sort=False)
+    for ddof in (0, 1):
+        assert ds.std(ddof=ddof, split_every=2).compute() == values.std(ddof=ddof)
+    assert ds.std(skipna=False).compute() is pd.NaT
+    spans = values - values.min()
+    assert (ds - ds.min()).std().compute() == spans.std()
+    assert ds[ds > values.max()].std().compute() is pd.NaT
