@@ -391,6 +391,9 @@ def _tall_and_skinny(a: Any, name: str) -> Array:
     a = asarray(a)
     if a.ndim != 2:
         raise ValueError(f"{name} needs a 2-d array, got {a.ndim} dimensions")
+    if any(np.isnan(c) for blocks in a.chunks for c in blocks):
+        raise ValueError(f"{name} needs every row block's length (to check it is tall enough), and some are "
+                         "unknown (nan chunks); call compute_chunk_sizes() first")
     if a.numblocks[1] != 1:
         a = a.rechunk({1: -1})
     if any(c < a.shape[1] for c in a.chunks[0][:-1]) and a.numblocks[0] > 1:

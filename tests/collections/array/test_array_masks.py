@@ -100,7 +100,8 @@ def test_more_operations_that_need_sizes_fail_when_built_not_when_computed():
     for needs_sizes in (lambda: rows.argmax(axis=0), lambda: flat.argmin(), lambda: sa.nanargmax(rows),
                         lambda: flat.map_overlap(lambda b: b, depth=1, boundary="none"),
                         lambda: rows.map_overlap(lambda b: b, depth={1: 1}, boundary="reflect"),
-                        lambda: rows.vindex[[0, 1], [0, 1]], lambda: np.pad(rows, 1), assign_column):
+                        lambda: rows.vindex[[0, 1], [0, 1]], lambda: np.pad(rows, 1), assign_column,
+                        lambda: sa.linalg.qr(rows), lambda: sa.linalg.norm(rows, ord=2)):
         with pytest.raises(ValueError, match="compute_chunk_sizes"):
             needs_sizes()
     # along known axes these still work, and match NumPy
