@@ -10,7 +10,8 @@ the window of the last carried label; they need a sorted (known-divisions)
 datetime index.
 
 Rows never move, so the result is partitioned like its input (and can be
-combined with it, e.g. ``df.x - df.x.shift()``).
+combined with it, e.g. ``df.x - df.x.shift()``). ``shift(freq=...)`` borrows
+nothing: it moves every label (and the divisions) by ``periods * freq``.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> s = dd.from_pandas(pd.Series(range(6), dtype="float64"), npartitions=3)
