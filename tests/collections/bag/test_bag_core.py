@@ -6,6 +6,7 @@ import itertools
 import json
 import operator
 import random
+import re
 import warnings
 
 import pytest
@@ -197,7 +198,8 @@ def test_map_partitions_must_return_a_partition(scheduler):
     for made in (b.map_partitions(sum), db.map_partitions(len, b)):
         with pytest.raises(TypeError, match="must return the new partition") as info:
             made.compute(scheduler=scheduler)
-        assert "in partition 0 of the bag" in "\n".join(info.value.__notes__)
+        # every partition fails; which one is reported first depends on the scheduler's timing
+        assert re.search(r"in partition [0-2] of the bag", "\n".join(info.value.__notes__))
 
 
 def test_json_round_trip_in_memory(scheduler):
