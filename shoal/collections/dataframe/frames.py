@@ -114,16 +114,18 @@ class DataFrame(_Frame):
             values.append(value)
         return new_collection(Assign(self._expr, tuple(names), tuple(values)))
 
-    def rename(self, columns=None, **kwargs):
-        if columns is not None:
-            kwargs["columns"] = columns
-        return self._method("rename", **kwargs)
+    def rename(self, mapper=None, index=None, columns=None, axis=None, **kwargs):
+        """pandas' ``rename``: ``columns=`` / ``index=``, or ``mapper`` with ``axis`` (the index by default)."""
+        given = {"mapper": mapper, "index": index, "columns": columns, "axis": axis}
+        return self._method("rename", **{k: v for k, v in given.items() if v is not None}, **kwargs)
 
-    def drop(self, labels=None, axis=0, columns=None, errors="raise"):
+    def drop(self, labels=None, axis=0, columns=None, errors="raise", index=None):
         if columns is None and (axis in (1, "columns")):
             columns = labels
-        if columns is None:
-            raise NotImplementedError("drop: only columns can be dropped (pass columns= or axis=1)")
+        if columns is None or index is not None:
+            raise NotImplementedError("drop: only columns can be dropped (pass columns= or axis=1); for rows, "
+                                      "filter them out, e.g. df[df.map_partitions(lambda part: "
+                                      "~part.index.to_series().isin(labels))]")
         cols = [columns] if not isinstance(columns, (list, tuple, pd.Index)) else list(columns)
         if errors == "raise":
             self._check_columns(cols)

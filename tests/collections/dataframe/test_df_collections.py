@@ -377,3 +377,28 @@ def test_known_divisions_are_aligned(pdf):
     mask = dd.from_pandas(pdf.i > 40, npartitions=5)
     assert_eq(df[mask], pdf[pdf.i > 40])
     assert_eq(df.f[mask], pdf.f[pdf.i > 40])
+
+
+def test_rename_takes_a_mapper_with_axis(frames):
+    # rename(str.upper, axis=1) passed the mapper as columns= together with axis and pandas refused it
+    pdf, df = frames
+    assert_eq(df.rename(str.upper, axis=1), pdf.rename(str.upper, axis=1))
+    assert_eq(df.rename({"i": "I"}, axis="columns"), pdf.rename({"i": "I"}, axis="columns"))
+    assert_eq(df.rename(columns={"i": "I"}), pdf.rename(columns={"i": "I"}))
+    assert_eq(df.rename(lambda label: label + 1), pdf.rename(lambda label: label + 1))  # the index, by default
+
+
+def test_operations_that_would_be_wrong_per_partition_say_so(frames):
+    # dropna(axis=1) and fillna(limit=) gave silently different answers partition by partition
+    pdf, df = frames
+    with pytest.raises(NotImplementedError, match="isna"):
+        df.dropna(axis=1)
+    with pytest.raises(NotImplementedError, match="map_partitions"):
+        df.fillna(0, limit=1)
+    with pytest.raises(NotImplementedError, match="filter them out"):
+        df.drop(index=[0, 2])
+    labels = [0, 2, 40]
+    hint = df[df.map_partitions(lambda part: ~part.index.to_series().isin(labels))]
+    assert_eq(hint, pdf.drop(index=labels))
+    keep = [c for c, missing in df.isna().any().compute().items() if not missing]
+    assert_eq(df[keep], pdf.dropna(axis=1))
