@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from shoal.schedulers.diagnostics import progress as local_progress
 
-from .future import Future, check_timeout, wait
+from .future import check_timeout, wait
 from .graph_futures import futures_of
 
 __all__ = ["progress"]

@@ -38,14 +38,18 @@ class PublishedDatasetsMixin:
     def unpublish_dataset(self, msg: dict) -> None:
         name = msg["name"]
         if self.datasets.pop(name, None) is None:
-            raise KeyError(f"No dataset named {name!r} is published (known: {sorted(map(repr, self.datasets))}).")
+            raise self._unknown_dataset(name)
         self.send(self.state.remove_client(self._dataset_holder(name)))
 
     def get_dataset(self, msg: dict) -> dict:
         name = msg["name"]
         if name not in self.datasets:
-            raise KeyError(f"No dataset named {name!r} is published (known: {sorted(map(repr, self.datasets))}).")
+            raise self._unknown_dataset(name)
         return self.datasets[name]
+
+    def _unknown_dataset(self, name) -> KeyError:
+        known = ", ".join(sorted(map(repr, self.datasets))) or "none"
+        return KeyError(f"No dataset named {name!r} is published (published: {known}).")
 
     def list_datasets(self, msg: dict) -> list:
         return list(self.datasets)

@@ -43,10 +43,14 @@ def get_worker() -> "Worker":
     ...
     ValueError: get_worker() was called outside a task running on a shoal worker; ...
     """
+    return _current_worker("get_worker()")
+
+
+def _current_worker(caller: str) -> "Worker":
     worker = getattr(_running, "worker", None)
     if worker is None:
         raise ValueError(
-            "get_worker() was called outside a task running on a shoal worker; "
+            f"{caller} was called outside a task running on a shoal worker; "
             "call it from inside a function submitted to a distributed Client."
         )
     return worker
@@ -55,7 +59,7 @@ def get_worker() -> "Worker":
 def secede() -> None:
     """Leave the worker's thread pool: the calling task stops counting against its
     worker's threads, so tasks it waits for can run (call it before blocking on them)."""
-    worker = get_worker()
+    worker = _current_worker("secede()")
     if getattr(_running, "seceded", False):
         return
     _running.seceded = True
@@ -77,7 +81,7 @@ def worker_client(timeout: float = 30.0):
     """
     from .client import Client
 
-    worker = get_worker()
+    worker = _current_worker("worker_client()")
     secede()
     client = Client(worker.scheduler_address, timeout=timeout, set_as_default=False)
     try:

@@ -409,7 +409,21 @@ def test_get_dataset_default(client):
         client.get_dataset("never-published")
     client.publish_dataset(client.submit(inc, 41), name="answer")
     assert client.get_dataset("answer", default=None).result(10) == inc(41)
+    with pytest.raises(KeyError, match=r"'missing' is published \(published: 'answer'\)"):
+        client.get_dataset("missing")
     client.unpublish_dataset("answer")
+    with pytest.raises(KeyError, match=r"\(published: none\)"):
+        client.unpublish_dataset("answer")
+
+
+def test_secede_and_worker_client_outside_a_task_name_themselves():
+    from shoal.distributed import secede, worker_client
+
+    with pytest.raises(ValueError, match=r"^secede\(\) was called outside a task"):
+        secede()
+    with pytest.raises(ValueError, match=r"^worker_client\(\) was called outside a task"):
+        with worker_client():
+            pass
 
 
 # ---------------------------------------------------------------- results that cannot travel
