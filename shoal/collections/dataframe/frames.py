@@ -15,7 +15,7 @@ from .core import (
     is_scalar_expr, new_collection,
 )
 from .expr import FrameExpr
-from .meta import make_meta
+from .meta import make_meta, meta_nonempty
 from .reductions import REDUCTIONS
 
 __all__ = ["DataFrame", "Series", "Index"]
@@ -225,6 +225,17 @@ class DataFrame(_Frame):
 
         return nlargest(self, n, columns, keep, split_every, method="nsmallest")
 
+    def mode(self, dropna=True, split_every=None):
+        """The most frequent value(s) of every column, sorted, padded with missing values (``DataFrame.mode``)."""
+        import functools
+
+        from .quantiles import Gather
+
+        modes = [self.iloc[:, i].mode(dropna=dropna, split_every=split_every) for i in range(len(self.columns))]
+        meta = make_meta(meta_nonempty(self._meta).mode(dropna=dropna))
+        assemble = functools.partial(_frame_of_modes, columns=list(self.columns))
+        return new_collection(Gather(tuple(m._expr for m in modes), assemble, meta))
+
     def value_counts(self, subset=None, normalize=False, sort=True, ascending=False, dropna=True, split_every=None):
         """How often each distinct row (of the ``subset`` columns) occurs, as pandas' ``DataFrame.value_counts``."""
         if isinstance(subset, str):  # one label: pandas counts it as a Series would (a flat index)
@@ -287,6 +298,13 @@ def _caller_variables(expr: str, kwargs: dict) -> dict:
         elif name in caller.f_globals:
             found[name] = caller.f_globals[name]
     return dict(kwargs, local_dict=found)
+
+
+def _frame_of_modes(*modes, columns):
+    """Each column's modes side by side from row 0; shorter columns padded with missing values, as pandas does."""
+    frame = pd.concat([m.reset_index(drop=True) for m in modes], axis=1, keys=range(len(modes)))
+    frame.columns = columns
+    return frame
 
 
 def _reset_index(part, drop, **kwargs):

@@ -236,3 +236,11 @@ def test_std_of_timestamps_and_timedeltas_is_a_timedelta(tz):
     spans = values - values.min()
     assert (ds - ds.min()).std().compute() == spans.std()
     assert ds[ds > values.max()].std().compute() is pd.NaT
+
+
+def test_dataframe_mode(frames):
+    # was missing: every column's modes side by side, padded with missing values as pandas pads them
+    pdf, df = frames
+    for columns in (["i", "k", "s"], ["k", "b", "c"], ["f", "n", "t"]):
+        for dropna in (True, False):
+            assert_eq(df[columns].mode(dropna=dropna, split_every=2), pdf[columns].mode(dropna=dropna))
