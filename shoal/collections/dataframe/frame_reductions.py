@@ -127,6 +127,9 @@ class ReductionMethods:
         """Approximate quantile(s) of numeric data; see ``quantiles.py`` for the error bound (0.1% of the rows)."""
         from .quantiles import quantile_aggregate, quantile_chunk, quantile_combine
 
+        meta = self._meta
+        if isinstance(meta, pd.Series) and pd.api.types.is_datetime64_any_dtype(meta.dtype):
+            return self._datetime_quantile(q, split_every)
         frame = self._numeric_only("quantile")
         fake = meta_nonempty(frame._meta)
         result = fake.quantile(list(q) if isinstance(q, (list, tuple)) else q)
@@ -134,6 +137,15 @@ class ReductionMethods:
         kwargs = {"q": list(q) if isinstance(q, (list, tuple)) else q}
         return frame._reduce_with("quantile", quantile_chunk, quantile_combine, quantile_aggregate, kwargs,
                                   split_every, meta)
+
+    def _datetime_quantile(self, q, split_every):
+        """Quantiles of timestamps: those of their offsets from the earliest one (floats in the data's unit)."""
+        from .core import elemwise
+
+        unit = meta_nonempty(self._meta).dt.unit
+        start = self.min(split_every=split_every)
+        offsets = self.map_partitions(_units_after, start, meta=(self._meta.name, "float64"))
+        return elemwise(_timestamps_at_offsets, start, offsets.quantile(q, split_every=split_every), unit)
 
     def _numeric_only(self, what: str):
         meta = self._meta
@@ -227,6 +239,13 @@ def _units_after(part: pd.Series, start) -> pd.Series:
     offsets = (values - first).astype("float64") if span < 2**62 else values.astype("float64") - float(first)
     offsets[missing] = np.nan
     return pd.Series(offsets, index=part.index, name=part.name)
+
+
+def _timestamps_at_offsets(start, offsets, unit):
+    if isinstance(offsets, pd.Series):  # several quantiles: a Series of timestamps indexed by q
+        return pd.Series([_timestamp_at_offset(start, o, unit) for o in offsets], index=offsets.index,
+                         name=offsets.name, dtype=pd.Series([start]).dtype)
+    return _timestamp_at_offset(start, offsets, unit)
 
 
 def _timedelta_of(value, unit):

@@ -53,3 +53,15 @@ def test_describe_of_data_without_numbers_says_what_to_use(pdf):
     for lazy in (lambda: df.s.describe(), lambda: df[["s", "b"]].describe(), lambda: df.b.describe()):
         with pytest.raises(NotImplementedError, match="value_counts"):
             lazy()
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+def test_quantiles_of_timestamps(tz):
+    # refused as non-numeric; the offsets from the earliest timestamp are numbers
+    values = pd.Series(pd.date_range("1999-01-01", periods=301, freq="13h7s", tz=tz), name="t")
+    values = values.sample(frac=1, random_state=0)
+    values.iloc[4] = pd.NaT
+    ds = dd.from_pandas(values, npartitions=4, sort=False)
+    for q in (0.5, 0.1, 0.99):
+        assert ds.quantile(q, split_every=2).compute() == values.quantile(q)
+    assert_eq(ds.quantile([0.25, 0.5, 0.75]), values.quantile([0.25, 0.5, 0.75]))
