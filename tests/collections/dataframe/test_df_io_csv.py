@@ -171,3 +171,11 @@ def test_a_block_cut_inside_a_quoted_newline_says_to_read_whole_files(tmp_path):
     with pytest.raises(pd.errors.ParserError, match="blocksize=None"):
         dd.read_csv(str(path), blocksize=40).compute(scheduler="sync")
     pd.testing.assert_frame_equal(dd.read_csv(str(path), blocksize=None).compute(), pd.read_csv(path))
+
+
+def test_usecols_naming_a_missing_column_lists_the_available_ones(tmp_path):
+    path = tmp_path / "x.csv"
+    _table(20).to_csv(path, index=False)
+    with pytest.raises(KeyError, match=r"\['nope'\].*available columns are \['a', 'f', 's', 'd'\]"):
+        dd.read_csv(str(path), usecols=["a", "nope"])
+    assert_eq(dd.read_csv(str(path), usecols=["f", "a"]), pd.read_csv(path, usecols=["f", "a"]))

@@ -267,6 +267,7 @@ def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAM
         step = max(int(blocksize), 1)
         for offset in range(0, max(size, 1), step):
             blocks.append((path, offset, step, None))
+    _check_usecols(paths[0], _compression_of(paths[0], compression), kwargs)
     meta = _infer_meta(paths, compression, sample, kwargs)
     dtypes = None
     if "converters" not in kwargs:
@@ -276,6 +277,21 @@ def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAM
                                                              and not isinstance(kwargs.get("dtype"), dict)):
             dtypes = None
     return new_collection(ReadCSV(tuple(blocks), headers, kwargs, meta, None, dtypes))
+
+
+def _check_usecols(path: str, compression: str | None, kwargs: dict) -> None:
+    """A ``usecols`` name the file does not have fails here, listing the columns it does have."""
+    wanted = kwargs.get("usecols")
+    if not isinstance(wanted, (list, tuple)) or not all(isinstance(c, str) for c in wanted):
+        return
+    header_kwargs = {k: v for k, v in kwargs.items() if k not in ("usecols", "dtype", "parse_dates", "converters")}
+    try:
+        available = list(pd.read_csv(path, compression=compression, nrows=0, **header_kwargs).columns)
+    except Exception:  # noqa: BLE001 - the sampling below reports whatever is wrong with the file
+        return
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise KeyError(f"read_csv: usecols {missing} not found in {path!r}; the available columns are {available}")
 
 
 def _infer_meta(paths: list, compression: str | None, sample: int, kwargs: dict) -> pd.DataFrame:
