@@ -309,3 +309,11 @@ def test_index_argument_sorts_rows_within_each_piece(tmp_path):
     df = dd.read_parquet(str(tmp_path / "ds"), index="a")
     assert df.divisions == (0, 50, 99)
     assert_eq(df, pdf.set_index("a"))
+
+
+def test_a_missing_filter_column_lists_the_data_columns_only(tmp_path):
+    # the index is now written as a column; its internal name is no column a user can filter on by name
+    dd.from_pandas(_table(40), npartitions=2).to_parquet(str(tmp_path / "ds"))
+    with pytest.raises(KeyError, match="available columns") as raised:
+        dd.read_parquet(str(tmp_path / "ds"), filters=[("nope", "==", 1)])
+    assert "__index_level_" not in str(raised.value) and "'a'" in str(raised.value)

@@ -290,7 +290,8 @@ def read_parquet(path, columns: list | str | None = None, filters: list | None =
             if term[0] not in schema_names:
                 raise KeyError(
                     f"read_parquet: the filter {term!r} names column {term[0]!r}, which the dataset does not "
-                    f"have; the available columns are {schema_names}"
+                    f"have; the available columns are "
+                    f"{[n for n in schema_names if not n.startswith('__index_level_')]}"
                 )
     expr = ReadParquet(tuple(paths), None, filters, split_row_groups)
     available = list(expr._meta.columns)
