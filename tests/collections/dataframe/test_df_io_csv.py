@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 
 import numpy as np
@@ -179,3 +180,14 @@ def test_usecols_naming_a_missing_column_lists_the_available_ones(tmp_path):
     with pytest.raises(KeyError, match=r"\['nope'\].*available columns are \['a', 'f', 's', 'd'\]"):
         dd.read_csv(str(path), usecols=["a", "nope"])
     assert_eq(dd.read_csv(str(path), usecols=["f", "a"]), pd.read_csv(path, usecols=["f", "a"]))
+
+
+def test_header_first_partition_only(tmp_path):
+    # Dask's option was passed on to pandas, which refused it inside a task
+    pdf = _table(30)
+    files = dd.from_pandas(pdf, npartitions=3).to_csv(str(tmp_path / "out-*.csv"), index=False,
+                                                     header_first_partition_only=True)
+    first, *rest = [open(f).readline() for f in files]
+    assert first.strip() == ",".join(pdf.columns) and all(line.split(",")[0] != "a" for line in rest)
+    joined = "".join(open(f).read() for f in files)
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(joined)), pd.read_csv(io.StringIO(pdf.to_csv(index=False))))

@@ -335,14 +335,16 @@ def _gather(*names):
 
 
 def to_csv(df, filename, single_file: bool = False, name_function=None, compute: bool = True,
-           scheduler=None, **kwargs):
+           scheduler=None, header_first_partition_only: bool = False, **kwargs):
     """Write one CSV file per partition, or one file with ``single_file=True``.
 
     ``filename`` holds a ``*`` replaced by the partition number (or by
     ``name_function(i)``); without a ``*`` it is a directory that receives
     ``0.part``, ``1.part``, ... With ``single_file=True`` the partitions are
-    appended in order to ``filename`` with the header written once. Returns
-    the list of files written (or a Delayed of it with ``compute=False``).
+    appended in order to ``filename`` with the header written once
+    (``header_first_partition_only=True`` does the same across separate
+    files). Returns the list of files written (or a Delayed of it with
+    ``compute=False``).
     """
     from ...delayed import Delayed
     from ..fusion import fused_graph
@@ -381,7 +383,8 @@ def to_csv(df, filename, single_file: bool = False, name_function=None, compute:
         os.makedirs(parent, exist_ok=True)
     for i in range(n):
         key = (name, i)
-        graph[key] = Task(key, _write_csv_partition, Ref(plan._key(i)), names[i], kwargs)
+        kw = dict(kwargs, header=False) if header_first_partition_only and i > 0 else kwargs
+        graph[key] = Task(key, _write_csv_partition, Ref(plan._key(i)), names[i], kw)
         keys.append(key)
     final_key = (name + "-done", 0)
     graph[final_key] = Task(final_key, _gather, *[Ref(k) for k in keys])
