@@ -38,6 +38,18 @@ def _get_dummies(part, kwargs, expected=None):
     return pd.get_dummies(part, **kwargs)
 
 
+def _refuse_unknown_categories(data, columns, what: str):
+    """Categoricals whose categories the plan does not know (no categories in the meta: ``astype('category')``
+    learns them per partition) cannot give every partition the same output columns."""
+    meta = data._meta
+    found = [c for c in columns if not len((meta[c] if isinstance(meta, pd.DataFrame) else meta).cat.categories)]
+    if found:
+        raise ValueError(
+            f"{what}: the categories of {found} are unknown until the data is read (astype('category') learns them "
+            "per partition); use series.cat.as_known() or astype(pd.CategoricalDtype([...])) listing every category"
+        )
+
+
 def get_dummies(data, prefix=None, prefix_sep="_", dummy_na=False, columns=None, drop_first=False, dtype=bool):
     """pandas' ``get_dummies`` on every partition; the encoded columns must be categoricals."""
     from .frames import DataFrame
@@ -56,6 +68,7 @@ def get_dummies(data, prefix=None, prefix_sep="_", dummy_na=False, columns=None,
             "indicator columns; convert them first, e.g. df.astype({col: pd.CategoricalDtype([...])}) with the "
             "full list of categories"
         )
+    _refuse_unknown_categories(data, encoded, "get_dummies")
     kwargs = {"prefix": prefix, "prefix_sep": prefix_sep, "dummy_na": dummy_na, "columns": columns,
               "drop_first": drop_first, "dtype": dtype}
     if not isinstance(data, DataFrame):
@@ -95,6 +108,7 @@ def pivot_table(frame, index, columns, values, aggfunc="mean"):
             f"pivot_table: columns={columns!r} must be a categorical column (its categories become the output "
             "columns, which must be known before computing); convert it with astype(pd.CategoricalDtype([...]))"
         )
+    _refuse_unknown_categories(frame, [columns], "pivot_table")
     if aggfunc not in ("mean", "sum", "count", "min", "max", "first", "last", "size"):
         raise NotImplementedError(f"pivot_table: aggfunc={aggfunc!r} is not supported; use mean, sum, count, min, "
                                   "max, first, last or size")

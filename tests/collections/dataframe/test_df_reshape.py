@@ -76,3 +76,15 @@ def test_pivot_table_takes_one_column_per_argument(frames):
     _, df = frames
     with pytest.raises(TypeError, match=r"values= must be one column name, got \['f', 'i'\]"):
         df.pivot_table(index="k", columns="c", values=["f", "i"])
+
+
+def test_unknown_categories_are_refused_when_the_plan_is_built():
+    pdf = pd.DataFrame({"k": [1, 2, 1, 2, 3, 3], "g": list("ababcc"), "x": [1.0, 2, 3, 4, 5, 6]})
+    df = dd.from_pandas(pdf, npartitions=2).astype({"g": "category"})  # categories unknown in the plan
+    assert not df.g.cat.known
+    with pytest.raises(ValueError, match=r"categories of \['g'\] are unknown.*cat.as_known"):
+        dd.get_dummies(df)
+    with pytest.raises(ValueError, match=r"categories of \['g'\] are unknown"):
+        df.pivot_table(index="k", columns="g", values="x")
+    known = df.assign(g=df.g.cat.as_known())
+    assert_eq(dd.get_dummies(known), pd.get_dummies(pdf.astype({"g": "category"})))
