@@ -77,6 +77,14 @@ class StringAccessor(_Accessor):
         """``series.str[i]`` / ``series.str[i:j]``: a character or a slice of every string."""
         return self._series._method("__getitem__", key, accessor="str")
 
+    def get_dummies(self, sep="|", dtype=None):
+        # per partition, each would get columns for only the tokens it holds: refuse rather than misalign
+        raise NotImplementedError(
+            "str.get_dummies: its columns are the tokens found in all the values, unknown until computed. With the "
+            "tokens known, use series.map_partitions(lambda part: part.str.get_dummies(sep).reindex("
+            "columns=tokens, fill_value=0))"
+        )
+
     def cat(self, others=None, sep=None, na_rep=None, join="left"):
         """Without ``others``: every string joined into one (a lazy scalar); with it, row by row."""
         if others is not None:

@@ -113,3 +113,13 @@ def test_categories_known_from_metadata_or_computed_with_as_known(frames):
     assert_eq(known, pdf.s.astype("category"))
     assert_eq(known.cat.codes, pdf.s.astype("category").cat.codes)
     assert_eq(df.astype({"k": "category"}).k.cat.as_known(), pdf.k.astype("category"))
+
+
+def test_str_get_dummies_refuses_with_a_way_forward(frames):
+    # each partition got columns for only its own tokens, which misaligned silently
+    pdf, df = frames
+    with pytest.raises(NotImplementedError, match="reindex"):
+        df.s.str.get_dummies()
+    tokens = sorted(pdf.s.dropna().unique())
+    hint = df.s.map_partitions(lambda part: part.str.get_dummies().reindex(columns=tokens, fill_value=0))
+    assert_eq(hint, pdf.s.str.get_dummies().reindex(columns=tokens, fill_value=0))
