@@ -183,6 +183,8 @@ def asarray(a: Any, dtype: Any = None, chunks: Any = "auto") -> Array:
     """
     if isinstance(a, Array):
         return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
+    if _holds_arrays(a):
+        return asarray(_stack_nested(a), dtype=dtype)
     if not (hasattr(a, "shape") and hasattr(a, "dtype") and hasattr(a, "__getitem__")):
         a = np.asarray(a, dtype=dtype)
     elif dtype is not None and np.dtype(dtype) != a.dtype:
@@ -190,10 +192,27 @@ def asarray(a: Any, dtype: Any = None, chunks: Any = "auto") -> Array:
     return from_array(a, chunks=chunks)
 
 
+def _holds_arrays(obj: Any) -> bool:
+    """Whether ``obj`` is a (nested) list or tuple with a shoal Array in it."""
+    return isinstance(obj, (list, tuple)) and any(isinstance(o, Array) or _holds_arrays(o) for o in obj)
+
+
+def _stack_nested(obj: Any) -> Array:
+    """A nested list of Arrays (and array-likes) stacked lazily, as ``numpy.array`` stacks nested lists,
+    instead of computing each Array to build a NumPy array."""
+    from .shape import stack
+
+    if isinstance(obj, (list, tuple)):
+        return stack([_stack_nested(o) for o in obj])
+    return asarray(obj)
+
+
 def array(obj: Any, dtype: Any = None, chunks: Any = "auto", copy: bool = True) -> Array:
     """Like ``numpy.array``: a copy of ``obj`` (taken now) as a shoal Array."""
     if isinstance(obj, Array):
         return obj if dtype is None else obj.astype(dtype)
+    if _holds_arrays(obj):
+        return asarray(_stack_nested(obj), dtype=dtype)
     data = np.array(obj, dtype=dtype, copy=copy)
     return from_array(data, chunks=chunks)
 

@@ -307,6 +307,19 @@ def test_store_lock_pickles_to_the_same_lock():
     assert copy.lock is lock.lock and StoreLock().lock is not lock.lock
 
 
+def test_asarray_of_a_list_of_arrays_stacks_them_lazily(sched):
+    """``sa.asarray([x, y])`` stacks the Arrays as ``numpy.array`` would, without computing them first."""
+    x = sa.arange(5, chunks=2)
+    stacked = sa.asarray([x, x * 2, np.ones(5)])
+    assert stacked.chunks == ((1, 1, 1), (2, 2, 1))  # x's blocks kept: nothing was computed to build it
+    assert_eq(stacked, np.array([np.arange(5), np.arange(5) * 2, np.ones(5)]), scheduler=sched)
+    nested = sa.array([[x], [x + 1]], dtype="f4")
+    assert nested.dtype == np.float32
+    assert_eq(nested, np.array([[np.arange(5)], [np.arange(5) + 1]], dtype="f4"), scheduler=sched)
+    with pytest.raises(ValueError, match="same shape"):
+        sa.asarray([x, sa.arange(4, chunks=2)])
+
+
 def test_negative_shape_is_rejected():
     with pytest.raises(ValueError, match="negative"):
         sa.ones((-1, 2))
