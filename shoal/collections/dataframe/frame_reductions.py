@@ -96,14 +96,20 @@ class ReductionMethods:
             return self._datetime_mean(skipna, split_every)
         return self._reduction("mean", split_every, skipna=skipna, **kwargs)
 
-    def _datetime_mean(self, skipna, split_every):
-        """Timestamps cannot be summed: average their offsets from the earliest one, as floats in the data's
-        unit (summed as timedeltas they would overflow int64 on long spans, as pandas' float sum does not)."""
-        from .core import elemwise
+    def _offsets_from_earliest(self, split_every):
+        """``(earliest value, offsets of every value from it as floats, their unit)`` of timestamps or timedeltas.
 
-        unit = meta_nonempty(self._meta).dt.unit
+        Times cannot be summed, and as int64 timedeltas long spans would overflow; floats in the data's unit
+        are what pandas reduces too.
+        """
         start = self.min(split_every=split_every)
         offsets = self.map_partitions(_units_after, start, meta=(self._meta.name, "float64"))
+        return start, offsets, meta_nonempty(self._meta).dt.unit
+
+    def _datetime_mean(self, skipna, split_every):
+        from .core import elemwise
+
+        start, offsets, unit = self._offsets_from_earliest(split_every)
         return elemwise(_timestamp_at_offset, start, offsets.mean(skipna=skipna, split_every=split_every), unit)
 
     def var(self, ddof=1, skipna=True, split_every=None, **kwargs):
@@ -113,14 +119,11 @@ class ReductionMethods:
         meta = self._meta
         if isinstance(meta, pd.Series) and not kwargs and (
                 pd.api.types.is_datetime64_any_dtype(meta.dtype) or pd.api.types.is_timedelta64_dtype(meta.dtype)):
-            # a spread of times is a timedelta: the std of the offsets from the earliest value, in the data's unit
+            # a spread of times is a timedelta: the std of the offsets from the earliest value
             from .core import elemwise
 
-            unit = meta_nonempty(meta).dt.unit
-            offsets = self.map_partitions(_units_after, self.min(split_every=split_every),
-                                          meta=(meta.name, "float64"))
-            spread = offsets.std(ddof=ddof, skipna=skipna, split_every=split_every)
-            return elemwise(_timedelta_of, spread, unit)
+            _, offsets, unit = self._offsets_from_earliest(split_every)
+            return elemwise(_timedelta_of, offsets.std(ddof=ddof, skipna=skipna, split_every=split_every), unit)
         return self._reduction("std", split_every, skipna=skipna, ddof=ddof, **kwargs)
 
     def quantile(self, q=0.5, split_every=None):
@@ -139,12 +142,10 @@ class ReductionMethods:
                                   split_every, meta)
 
     def _datetime_quantile(self, q, split_every):
-        """Quantiles of timestamps: those of their offsets from the earliest one (floats in the data's unit)."""
+        """Quantiles of timestamps: those of their offsets from the earliest one, added back to it."""
         from .core import elemwise
 
-        unit = meta_nonempty(self._meta).dt.unit
-        start = self.min(split_every=split_every)
-        offsets = self.map_partitions(_units_after, start, meta=(self._meta.name, "float64"))
+        start, offsets, unit = self._offsets_from_earliest(split_every)
         return elemwise(_timestamps_at_offsets, start, offsets.quantile(q, split_every=split_every), unit)
 
     def _numeric_only(self, what: str):
