@@ -191,3 +191,24 @@ def test_header_first_partition_only(tmp_path):
     assert first.strip() == ",".join(pdf.columns) and all(line.split(",")[0] != "a" for line in rest)
     joined = "".join(open(f).read() for f in files)
     pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(joined)), pd.read_csv(io.StringIO(pdf.to_csv(index=False))))
+
+
+@pytest.mark.parametrize("blocksize", [None, 300])
+def test_include_path_column(tmp_path, blocksize):
+    # Dask's read_csv option was handed to pandas, which refused it
+    pdf = _table(60)
+    files = [str(tmp_path / f"part{i}.csv") for i in range(3)]
+    for i, name in enumerate(files):
+        pdf.iloc[i * 20:(i + 1) * 20].to_csv(name, index=False)
+    expected = pd.concat([pd.read_csv(f).assign(path=f) for f in files], ignore_index=True)
+    expected["path"] = pd.Categorical(expected["path"], categories=files)
+    df = dd.read_csv(str(tmp_path / "part*.csv"), include_path_column=True, blocksize=blocksize)
+    pd.testing.assert_frame_equal(df.compute().reset_index(drop=True), expected)
+    # projection pushdown: the path column is added, never asked of pandas
+    pd.testing.assert_frame_equal(df[["a", "path"]].compute().reset_index(drop=True), expected[["a", "path"]])
+    pd.testing.assert_series_equal(df.path.compute().reset_index(drop=True), expected.path)
+    assert_eq(df.groupby("path").a.sum(), expected.groupby("path", observed=True).a.sum())
+    named = dd.read_csv(str(tmp_path / "part*.csv"), include_path_column="source", blocksize=blocksize)
+    assert list(named.columns) == [*pdf.columns, "source"]
+    with pytest.raises(ValueError, match="already a column"):
+        dd.read_csv(str(tmp_path / "part*.csv"), include_path_column="a")

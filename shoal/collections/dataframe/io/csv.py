@@ -130,7 +130,8 @@ def _block_kwargs(kwargs: dict, columns: list | None, dtypes: dict | None) -> di
     return kw
 
 
-def _read_csv_block(path, offset, length, header, kwargs, columns, dtypes, compression, order):
+def _read_csv_block(path, offset, length, header, kwargs, columns, dtypes, compression, order, path_column=None,
+                    paths=None):
     where = f"{path!r}" + (f" (bytes {offset}-{offset + length})" if length is not None else "")
     try:
         if length is None:
@@ -163,6 +164,8 @@ def _read_csv_block(path, offset, length, header, kwargs, columns, dtypes, compr
         hint = (" If a quoted field holds a newline, a block may begin inside it: read whole files with "
                 "blocksize=None." if length is not None and isinstance(error, pd.errors.ParserError) else "")
         raise type(error)(f"read_csv: failed to parse {where}: {error}.{hint}") if _can_rebuild(error) else error
+    if path_column is not None and (order is None or path_column in order):
+        frame[path_column] = pd.Categorical([path] * len(frame), categories=paths)
     if order is not None:
         frame = frame[list(order)]
     return frame
@@ -202,8 +205,8 @@ def _suggest(got, expected) -> str:
 class ReadCSV(FrameExpr):
     """Blocks of CSV files, parsed with pandas; ``columns_`` narrows what is parsed."""
 
-    _parameters = ["blocks", "headers", "kwargs", "meta_", "columns_", "dtypes_"]
-    _defaults = {"columns_": None}
+    _parameters = ["blocks", "headers", "kwargs", "meta_", "columns_", "dtypes_", "path_column"]
+    _defaults = {"columns_": None, "path_column": None}
     _is_blockwise = True
 
     def _compute_meta(self):
@@ -217,8 +220,12 @@ class ReadCSV(FrameExpr):
     def _task(self, index):
         path, offset, length, compression = self.blocks[index]
         columns = self.columns_
+        parsed = columns
+        if self.path_column is not None and columns is not None:
+            # the path column is not in the file; with nothing else asked for, parse one column for the row count
+            parsed = [c for c in columns if c != self.path_column] or [self.meta_.columns[0]]
         return Task(self._key(index), _read_csv_block, path, offset, length, self.headers[path], self.kwargs,
-                    columns, self.dtypes_, compression, columns)
+                    parsed, self.dtypes_, compression, columns, self.path_column, list(self.headers))
 
     def _explain_args(self):
         shown = {"files": len(self.headers), "blocks": len(self.blocks)}
@@ -233,12 +240,14 @@ class ReadCSV(FrameExpr):
 
 
 def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAMPLE_BYTES,
-             compression: str | None = "infer", **kwargs):
+             compression: str | None = "infer", include_path_column: bool | str = False, **kwargs):
     """Read CSV files (a path, a glob, a directory or a list) into a DataFrame.
 
     ``blocksize`` bytes per partition (default ``config dataframe.blocksize``,
-    64 MiB; ``None``: one partition per file). Other keyword arguments go to
-    ``pandas.read_csv``. Each partition's index starts at 0, as in Dask.
+    64 MiB; ``None``: one partition per file). ``include_path_column=True``
+    (or a name) adds a categorical column ``path`` naming each row's file, as
+    in Dask. Other keyword arguments go to ``pandas.read_csv``. Each
+    partition's index starts at 0, as in Dask.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -276,7 +285,15 @@ def read_csv(urlpath, blocksize: int | None | str = "default", sample: int = SAM
         if isinstance(kwargs.get("dtype"), (str, type)) or (kwargs.get("dtype") is not None
                                                              and not isinstance(kwargs.get("dtype"), dict)):
             dtypes = None
-    return new_collection(ReadCSV(tuple(blocks), headers, kwargs, meta, None, dtypes))
+    path_column = None
+    if include_path_column:
+        # as in Dask: a categorical column naming the file each row came from
+        path_column = "path" if include_path_column is True else str(include_path_column)
+        if path_column in meta.columns:
+            raise ValueError(f"read_csv: include_path_column={path_column!r} is already a column of the files; "
+                             "pass another name, e.g. include_path_column='source_file'")
+        meta = meta.assign(**{path_column: pd.Categorical([], categories=list(headers))})
+    return new_collection(ReadCSV(tuple(blocks), headers, kwargs, meta, None, dtypes, path_column))
 
 
 def _check_usecols(path: str, compression: str | None, kwargs: dict) -> None:
