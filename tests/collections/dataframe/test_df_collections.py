@@ -402,3 +402,15 @@ def test_operations_that_would_be_wrong_per_partition_say_so(frames):
     assert_eq(hint, pdf.drop(index=labels))
     keep = [c for c, missing in df.isna().any().compute().items() if not missing]
     assert_eq(df[keep], pdf.dropna(axis=1))
+
+
+def test_head_and_tail_of_a_negative_count_and_sample_by_count(frames):
+    # head(-n)/tail(-n) gave no rows (pandas: all but the last/first n); sample(n=) was an unexpected keyword
+    pdf, df = frames
+    pd.testing.assert_frame_equal(df.head(-7), pdf.head(-7))
+    pd.testing.assert_frame_equal(df.tail(-7), pdf.tail(-7))
+    pd.testing.assert_series_equal(df.f.head(-100), pdf.f.head(-100))
+    with pytest.raises(ValueError, match="compute=True"):
+        df.head(-2, compute=False)
+    with pytest.raises(ValueError, match="frac="):
+        df.sample(n=3)
