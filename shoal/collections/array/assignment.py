@@ -83,14 +83,13 @@ def assign(x: Array, index: Any, value: Any) -> ArrayExpr:
                 "x[index] = value needs x's block lengths, which are unknown (nan chunks); call "
                 "compute_chunk_sizes() first, or assign through a boolean mask of x's shape (x[x > 0] = v)"
             )
-        if any(isinstance(e, Array) for e in entries):
-            raise NotImplementedError(
-                "x[index] = value with a lazy index is implemented for a boolean mask of x's whole shape only; "
-                "compute() the index first (x[idx.compute()] = value)"
-            )
-        if any(is_index_array(e) for e in entries):
+        lazy = [k for k, e in enumerate(entries) if isinstance(e, Array)]
+        if lazy:
+            mask = index = _whole_mask_from_lazy_rows(x, entries, lazy)
+        elif any(is_index_array(e) for e in entries):
             return _assign_region(x, index, value)
-        mask = Array(_region_mask(x, index))
+        else:
+            mask = Array(_region_mask(x, index))
     if isinstance(value, Array) or np.ndim(value) > 0:
         if mask is not index:
             return _assign_region(x, index, value)
@@ -105,6 +104,26 @@ def assign(x: Array, index: Any, value: Any) -> ArrayExpr:
         if np.broadcast_shapes(value_shape, x.shape) != x.shape:
             raise ValueError(f"x[index] = value: the value's shape {value_shape} would change x's shape {x.shape}")
     return elemwise(_put, mask, value, x, dtype=x.dtype).expr
+
+
+def _whole_mask_from_lazy_rows(x: Array, entries: tuple, lazy: list) -> Array:
+    """``x[m] = v`` / ``x[:, m] = v`` for a lazy 1-d boolean ``m``: the mask of ``x``'s shape it stands for."""
+    from .routines import broadcast_to
+
+    at = lazy[0]
+    mask = entries[at]
+    others_whole = all(isinstance(e, slice) and e == slice(None) for k, e in enumerate(entries) if k != at)
+    if len(lazy) > 1 or mask.ndim != 1 or mask.dtype != np.bool_ or not others_whole or at >= x.ndim:
+        raise NotImplementedError(
+            "x[index] = value with a lazy index is implemented for a boolean mask of x's whole shape and for a "
+            "1-d boolean mask along one axis with ':' elsewhere (x[m] = v, x[:, m] = v); compute() the index "
+            "first (x[idx.compute()] = value)"
+        )
+    if mask.shape[0] != x.shape[at]:
+        raise IndexError(f"boolean index did not match indexed array along axis {at}; size of axis is "
+                         f"{x.shape[at]} but size of corresponding boolean axis is {mask.shape[0]}")
+    along = mask.reshape((mask.shape[0],) + (1,) * (x.ndim - at - 1))
+    return broadcast_to(along, x.shape).rechunk(x.chunks)
 
 
 def _put(mask: np.ndarray, value: Any, block: np.ndarray) -> np.ndarray:

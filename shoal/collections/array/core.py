@@ -587,6 +587,10 @@ def run_sharing_readers_together(graph: dict, is_cheap, keep: set, token: str) -
         if any(graph[m].dependencies & taken for m in members):
             continue  # a member reading another's result: keep it simple, leave this group alone
         blocks = sorted(set(blocks_of[root]), key=sort_key)
+        inside = set(blocks).union(*chains)
+        outside = set().union(*(graph[k].dependencies for k in inside)) - inside
+        if _reaches(result, outside, inside):
+            continue  # a member reads (through other tasks) what another member makes: one task would wait on itself
         group_key = (f"together-{token.rsplit('-', 1)[-1]}", number)
         ends = [chain[-1] for chain in chains]
         nodes = [graph[b] for b in blocks] + [graph[k] for chain in chains for k in chain]
@@ -600,6 +604,30 @@ def run_sharing_readers_together(graph: dict, is_cheap, keep: set, token: str) -
         for position, end in enumerate(ends):
             result[end] = Task(end, operator.getitem, Ref(group_key), position)
     return result
+
+
+#: how many tasks ``_reaches`` looks through before it gives up (and the group is left alone, to be safe)
+REACH_SEARCH_LIMIT = 20_000
+
+
+def _reaches(graph: dict, starts: set, targets: set) -> bool:
+    """Whether any of ``starts`` depends, directly or through other tasks of ``graph``, on one of ``targets``;
+    True also when the search grows past ``REACH_SEARCH_LIMIT`` tasks."""
+    seen: set = set()
+    stack = [k for k in starts if k in graph]
+    while stack:
+        key = stack.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > REACH_SEARCH_LIMIT:
+            return True
+        for dep in graph[key].dependencies:
+            if dep in targets:
+                return True
+            if dep in graph and dep not in seen:
+                stack.append(dep)
+    return False
 
 
 def _sole_dependent_chain(start, graph: dict, dependents: dict, keep: set, taken: set) -> list:

@@ -101,6 +101,25 @@ def test_integer_array_and_one_axis_mask_assignment(index, chunks, sched):
             assert_eq(x, expected, scheduler=sched)
 
 
+@pytest.mark.parametrize("chunks", [(4, 3), 1, -1])
+def test_lazy_one_dimensional_mask_assignment(chunks, sched):
+    """``x[x[:, 0] > 10] = v`` and ``x[:, m] = v`` with a lazy 1-d mask, as in NumPy (values broadcast to the
+    selected rows or columns)."""
+    x = sa.from_array(A, chunks=chunks)
+    expected = A.copy()
+    x[x[:, 0] > 10] = -1
+    expected[expected[:, 0] > 10] = -1
+    x[:, x[0] > 3] = np.arange(6.0)[:, None]
+    expected[:, expected[0] > 3] = np.arange(6.0)[:, None]
+    x[x[:, 1] < 5] = sa.from_array(np.arange(7.0) * 100, chunks=2)
+    expected[expected[:, 1] < 5] = np.arange(7.0) * 100
+    assert_eq(x, expected, scheduler=sched)
+    with pytest.raises(NotImplementedError, match="1-d boolean mask along one axis"):
+        x[1:, x[0] > 3] = 0
+    with pytest.raises(IndexError, match="size of axis is 6 but size of corresponding boolean axis is 7"):
+        x[x[0] > 3] = 0
+
+
 def test_array_value_is_cast_and_checked_against_the_selection():
     ints = sa.from_array(np.arange(12).reshape(3, 4), chunks=2)
     ints[:, 1] = [0.5, 10.7, -3.2]  # a list, cast like NumPy casts (truncating)
@@ -123,7 +142,7 @@ def test_assignment_errors():
     with pytest.raises(NotImplementedError, match="more than one integer array"):
         x[[0, 1], [2, 3]] = 1
     with pytest.raises(NotImplementedError, match="lazy index"):
-        x[sa.arange(2, chunks=1)] = 1
+        x[sa.arange(2, chunks=1)] = 1  # an integer Array
     with pytest.raises(IndexError, match="index 9 is out of bounds for axis 1 with size 7"):
         x[:, [0, 9]] = 1
     with pytest.raises(IndexError, match="boolean index did not match"):

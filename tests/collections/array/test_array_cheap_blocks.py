@@ -74,3 +74,22 @@ def test_a_reader_of_another_readers_result_is_not_grouped(sched):
     from shoal.schedulers.registry import get_scheduler
 
     assert get_scheduler(sched)(new, [("c", 0)])[0] == 0.0
+
+
+def test_grouping_readers_of_a_shared_cheap_block_never_makes_a_cycle(sched):
+    """Two readers of one cheap block, where one reads (through other tasks) what the other makes, must
+    not be run as one task: that task would wait on itself (this raised CycleError)."""
+    data = np.arange(42.0).reshape(6, 7)
+    x = sa.from_array(data, chunks=(4, 3))
+    template = sa.empty(x.shape, chunks=x.chunks, dtype=bool)
+
+    def spread(mask, like):
+        return np.broadcast_to(mask, like.shape)
+
+    rows = sa.map_blocks(spread, (x[:, 0] > 10)[:, None], template, dtype=bool)
+    first = sa.where(rows, -1.0, x)
+    columns = sa.map_blocks(spread, (first[0] > 3)[None, :], template, dtype=bool)
+    second = sa.where(columns, np.arange(6.0)[:, None], first)
+    expected = np.where(data[:, :1] > 10, -1.0, data)
+    expected = np.where(expected[:1] > 3, np.arange(6.0)[:, None], expected)
+    assert_eq(second, expected, scheduler=sched)
