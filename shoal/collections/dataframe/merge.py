@@ -27,7 +27,7 @@
    no output partition holds a whole heavy key (Spark's adaptive skew join).
    Heavy keys on the right of an ``inner``/``right`` join are handled the
    same way with the sides swapped (the columns are put back in order).
-   Off by default, as the sample reads the side once more.
+   Off by default, as the sample reads the side once more (``merge_skew.py``).
 
 ``how="cross"`` (every row with every row) always broadcasts the smaller
 side. ``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
@@ -53,7 +53,7 @@ from .expr import FrameExpr, HashLayout, label_with_reason
 from .meta import make_meta, meta_nonempty
 from .parts import _concat
 from .repartition import RepartitionToDivisions
-from .shuffle import INDEX_KEY, Shuffle, SpreadSpec, hashed_dtypes, shuffle_expr
+from .shuffle import INDEX_KEY, hashed_dtypes, shuffle_expr
 from .sources import FromPandas, FromValues
 
 __all__ = ["merge", "join", "HOWS", "BlockwiseMerge", "BroadcastMerge"]
@@ -202,6 +202,8 @@ def _narrowed_sides(merge_node, parent, dependents):
         changes["left"] = Projection(left, keep_left)
     if len(keep_right) < len(right.columns) and not (merge_node.how in ("leftsemi", "leftanti") and not keep_right):
         changes["right"] = Projection(right, keep_right)
+    from .merge_skew import SkewMerge
+
     extra = {}
     if isinstance(merge_node, SkewMerge) and "right" in changes:
         extra["right_source"] = Projection(merge_node.right_source, keep_right)
@@ -213,6 +215,7 @@ def _filter_below(merge_node, parent, dependents):
     (not renamed by suffixes) and filtering that side first keeps the same rows: the left side of inner, left,
     leftsemi and leftanti joins, the right side of inner and right joins."""
     from .blockwise import Filter, Projection
+    from .merge_skew import SkewMerge
 
     if not (isinstance(parent, Filter) and parent.frame is merge_node) or merge_node.indicator:
         return None
@@ -323,81 +326,6 @@ class BroadcastMerge(FrameExpr):
 
     def _simplify_up(self, parent, dependents):
         return _merge_simplify_up(self, parent, dependents)
-
-
-# ------------------------------------------------------------------ skew
-
-
-def _heavy_rows(right, key, heavy):
-    return right[right[key].isin(list(heavy))]
-
-
-def _skew_merge(left, right, heavy_right, key, heavy, args):
-    light = right[~right[key].isin(list(heavy))]
-    pieces = [p for p in (light, heavy_right) if len(p)]
-    rows = pd.concat(pieces) if len(pieces) > 1 else (pieces[0] if pieces else right)
-    return merge_partitions(left, rows, *args)
-
-
-class SkewMerge(FrameExpr):
-    """A hash join whose heavy left keys were spread over every partition; their right rows go to all of them."""
-
-    _parameters = _MERGE_PARAMETERS + ["right_source", "heavy", "why"]
-    strategy = "hash+skew"
-
-    def _compute_meta(self):
-        return _merged_meta(self)
-
-    def _compute_divisions(self):
-        return (None,) * (self.left.npartitions + 1)
-
-    def _layer(self):
-        key = self.right_on[0]
-        gathered = (f"{self._name}-heavy", 0)
-        source = self.right_source
-        pieces = []
-        layer = {}
-        for i in range(source.npartitions):
-            piece = (f"{self._name}-heavy-piece", i)
-            layer[piece] = Task(piece, _heavy_rows, Ref(source._key(i)), key, self.heavy)
-            pieces.append(Ref(piece))
-        layer[gathered] = Task(gathered, _concat_small, source._meta, *pieces)
-        args = _merge_args(self)
-        for i in range(self.left.npartitions):
-            layer[self._key(i)] = Task(self._key(i), _skew_merge, Ref(self.left._key(i)), Ref(self.right._key(i)),
-                                       Ref(gathered), key, self.heavy, args)
-        return layer
-
-    def _explain_args(self):
-        shown = _explain(self)
-        shown["strategy"] = "hash+skew"
-        return shown
-
-    def _explain_reason(self):
-        return self.why
-
-    _label = label_with_reason
-
-    def _simplify_up(self, parent, dependents):
-        return _merge_simplify_up(self, parent, dependents)
-
-
-def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:
-    """Keys of ``column`` whose share of the rows (estimated from a sample of every partition) exceeds one
-    partition's worth, ``1 / npartitions``; computes the sample now."""
-    from .core import new_collection
-    from .blockwise import Projection
-    from .reductions import TreeReduce
-    from .sort import _key_summary, _merge_summaries
-
-    reduce = TreeReduce(Projection(expr, column), _key_summary, _merge_summaries, _merge_summaries, None, None,
-                        (pd.Series([]), np.ones(0)), "key-sample")
-    values, weights = new_collection(reduce).compute()
-    if len(values) == 0:
-        return ()
-    shares = pd.Series(weights, index=pd.Index(values)).groupby(level=0).sum() / weights.sum()
-    heavy = shares[shares > 1 / npartitions].sort_values(ascending=False)
-    return tuple(v.item() if isinstance(v, np.generic) else v for v in heavy.index)
 
 
 # ------------------------------------------------------------------ choosing a strategy
@@ -608,49 +536,16 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             npartitions = max(left.npartitions, right.npartitions)
     if skew is None:
         skew = bool(config.get("dataframe.merge.skew", False))
-    if skew and how in ("inner", "left") and len(l_keys) == 1 and l_keys != (INDEX_KEY,) and r_keys != (INDEX_KEY,):
-        heavy = heavy_keys(lexpr, l_keys[0], npartitions)
-        if heavy:
-            spread = SpreadSpec(heavy, npartitions, l_cast[0] if l_cast else None)
-            spread_left = Shuffle(lexpr, l_keys, npartitions, shuffle_method, None, spread)
-            hashed_right = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
-            shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
-            why = f"skew: {len(heavy)} heavy left key(s) ({shown}) spread over all partitions, their right rows copied"
-            return new_collection(SkewMerge(spread_left, hashed_right, *common, rexpr, heavy, why))
-    if skew and how in ("inner", "right") and len(r_keys) == 1 and INDEX_KEY not in l_keys + r_keys and not indicator:
-        mirrored = _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions,
-                                        shuffle_method)
-        if mirrored is not None:
-            return mirrored
+    if skew:
+        from .merge_skew import skew_merge  # builds on this module's merge nodes
+
+        joined = skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions, shuffle_method)
+        if joined is not None:
+            return joined
     lexpr = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
     rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
     return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
                                          False))
-
-
-def _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions, shuffle_method):
-    """An ``inner``/``right`` join whose heavy keys are on the right: computed as the mirrored ``inner``/``left``
-    skew join (right side spread, left rows copied) and its columns put back in order; None when no key is heavy
-    or the mirrored join would not name and type the columns alike."""
-    from .core import new_collection
-
-    how, left_on, right_on, _, _, suffixes, _ = common
-    heavy = heavy_keys(rexpr, r_keys[0], npartitions)
-    if not heavy:
-        return None
-    mirrored = ("inner" if how == "inner" else "left", right_on, left_on, False, False, suffixes[::-1], False)
-    wanted = _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))
-    found = _merged_meta(BlockwiseMerge(rexpr, lexpr, *mirrored, "meta", "", False))
-    if (not wanted.columns.is_unique or set(wanted.columns) != set(found.columns)
-            or not found[list(wanted.columns)].dtypes.equals(wanted.dtypes)):
-        return None
-    spread = SpreadSpec(heavy, npartitions, r_cast[0] if r_cast else None)
-    spread_right = Shuffle(rexpr, r_keys, npartitions, shuffle_method, None, spread)
-    hashed_left = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
-    shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
-    why = f"skew: {len(heavy)} heavy right key(s) ({shown}) spread over all partitions, their left rows copied"
-    joined = new_collection(SkewMerge(spread_right, hashed_left, *mirrored, lexpr, heavy, why))
-    return joined[list(wanted.columns)]
 
 
 def _cross_merge(left, right, suffixes, indicator, broadcast):
