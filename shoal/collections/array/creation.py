@@ -454,7 +454,7 @@ def _region_origin(region: Any, source: Array, target_shape: Any, n: int) -> lis
 
 
 def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True, lock: Any = True,
-          **kwargs) -> Any:
+          return_stored: bool = False, **kwargs) -> Any:
     """Write each source Array into its target (anything with ``__setitem__``), block by block.
 
     ``regions`` (a tuple of slices per target) places the source inside a
@@ -462,7 +462,9 @@ def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True,
     when computed (``compute=False``). As in Dask, ``lock=True`` serializes
     the writes (zarr and h5py targets are not safe to write concurrently,
     see ``store_lock``); pass ``lock=False`` for targets that are, or a lock
-    of your own. Other keywords go to the scheduler.
+    of your own. ``return_stored=True`` returns, after writing, Arrays that
+    read the written data back from the targets (one per source, or the one
+    Array for a single source). Other keywords go to the scheduler.
 
     >>> out = np.zeros(5)
     >>> store(arange(5, chunks=2), out, scheduler="sync")
@@ -512,8 +514,23 @@ def store(sources: Any, targets: Any, regions: Any = None, compute: bool = True,
     final = f"store-done-{token}"
     graph[final] = Task(final, _done, *writes)
     result = Delayed(final, None, (), graph=graph)
+    if return_stored and not compute:
+        raise NotImplementedError("store(return_stored=True, compute=False) is not implemented; store first "
+                                  "(compute=True), then read the targets back")
     if compute:
         kwargs.setdefault("scheduler", "threads")
         result.compute(**kwargs)
+        if return_stored:
+            stored = tuple(_read_back(t, s, r) for s, t, r in zip(sources, targets, regions))
+            return stored[0] if single else stored
         return None
     return result
+
+
+def _read_back(target: Any, source: Array, region: Any) -> Array:
+    """The part of ``target`` that ``source`` was written into, lazily and cut like ``source``."""
+    if not (hasattr(target, "shape") and hasattr(target, "dtype") and hasattr(target, "__getitem__")):
+        raise TypeError(f"store(return_stored=True): a {type(target).__name__} target cannot be read back "
+                        "(it needs shape, dtype and slicing)")
+    whole = from_array(target, chunks=source.chunks if region is None else "auto")
+    return whole if region is None else whole[region].rechunk(source.chunks)

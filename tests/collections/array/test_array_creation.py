@@ -320,6 +320,22 @@ def test_asarray_of_a_list_of_arrays_stacks_them_lazily(sched):
         sa.asarray([x, sa.arange(4, chunks=2)])
 
 
+def test_store_return_stored_reads_the_targets_back(sched):
+    data = np.arange(30.0).reshape(5, 6)
+    x = sa.from_array(data, chunks=(2, 4))
+    target = np.zeros((5, 6))
+    stored = sa.store(x * 2, target, return_stored=True, scheduler=sched)
+    assert isinstance(stored, sa.Array) and stored.chunks == x.chunks
+    target *= 10  # the Array reads the target when computed
+    assert_eq(stored, data * 20, scheduler=sched)
+    bigger, row = np.zeros((7, 6)), np.zeros(6)
+    both = sa.store([x, x[0]], [bigger, row], regions=[(slice(1, 6),), None], return_stored=True, scheduler=sched)
+    assert_eq(both[0], data, scheduler=sched)
+    assert_eq(both[1], data[0], scheduler=sched)
+    with pytest.raises(NotImplementedError, match="compute=False"):
+        sa.store(x, target, return_stored=True, compute=False)
+
+
 def test_negative_shape_is_rejected():
     with pytest.raises(ValueError, match="negative"):
         sa.ones((-1, 2))
