@@ -151,12 +151,14 @@ def check_block_shape(block: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
 
 
 def from_array(x: Any, chunks: Any = "auto", name: str | None = None, asarray: bool = True,
-               meta: Any = None) -> Array:
+               meta: Any = None, lock: Any = False) -> Array:
     """A lazy Array reading ``x`` (anything with ``shape``, ``dtype`` and slicing) block by block.
 
     ``name`` fixes the token (useful for array-likes that do not tokenize
     by content, e.g. on-disk datasets); by default NumPy arrays are tokenized
-    by content and other objects get a unique name.
+    by content and other objects get a unique name. ``lock=True`` (or a lock
+    of your own) serializes the reads, for sources that are not safe to read
+    from several threads at once.
 
     >>> from_array(np.ones((4, 4)), chunks=2).numblocks
     (2, 2)
@@ -172,6 +174,10 @@ def from_array(x: Any, chunks: Any = "auto", name: str | None = None, asarray: b
         token = tokenize(x) if isinstance(x, np.ndarray) else uuid.uuid4().hex
     else:
         token = tokenize(name)
+    if lock:
+        from .store_lock import LockedReads, StoreLock
+
+        x = LockedReads(x, StoreLock(token) if lock is True else lock)
     return Array(FromArray(Source(x, token), normalized, dtype.str if not dtype.fields else dtype, asarray))
 
 

@@ -1,4 +1,5 @@
-"""``StoreLock``: the lock ``store`` holds around each write into its target.
+"""``StoreLock``: the lock ``store`` holds around each write into its target (and ``LockedReads``, the
+same lock around reads for ``from_array(..., lock=True)``).
 
 Many targets are not safe to write from several threads at once: a zarr
 array read-modify-writes a whole compressed chunk for a partial write, so two
@@ -20,7 +21,7 @@ import threading
 import uuid
 import weakref
 
-__all__ = ["StoreLock"]
+__all__ = ["StoreLock", "LockedReads"]
 
 
 class StoreLock:
@@ -52,3 +53,23 @@ class StoreLock:
 
     def __repr__(self) -> str:
         return f"StoreLock({self.token[:8]})"
+
+
+class LockedReads:
+    """An array-like whose every read (``data[index]``) holds ``lock``: sources that are not safe to read
+    from several threads at once (``from_array(h5py_dataset, lock=True)``)."""
+
+    def __init__(self, data, lock):
+        self.data, self.lock = data, lock
+
+    def __getitem__(self, index):
+        with self.lock:
+            return self.data[index]
+
+    def __getattr__(self, name: str):
+        if name in ("data", "lock"):  # not set yet (while unpickling)
+            raise AttributeError(name)
+        return getattr(self.data, name)  # shape, dtype, chunks, ... of the source
+
+    def __reduce__(self):
+        return (LockedReads, (self.data, self.lock))

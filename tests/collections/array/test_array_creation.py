@@ -336,6 +336,36 @@ def test_store_return_stored_reads_the_targets_back(sched):
         sa.store(x, target, return_stored=True, compute=False)
 
 
+class OneReaderAtATime:
+    """A source that counts reads overlapping in time (as an h5py dataset must not see them)."""
+
+    def __init__(self, data):
+        self.data, self.shape, self.dtype = data, data.shape, data.dtype
+        self.reading, self.overlaps = 0, 0
+        self._count = threading.Lock()
+
+    def __getitem__(self, index):
+        with self._count:
+            self.reading += 1
+            self.overlaps += self.reading > 1
+        time.sleep(0.003)  # a slow read: another thread has time to come in
+        with self._count:
+            self.reading -= 1
+        return self.data[index]
+
+
+def test_from_array_lock_serializes_reads(sched):
+    data = np.arange(400.0).reshape(20, 20)
+    source = OneReaderAtATime(data)
+    x = sa.from_array(source, chunks=5, lock=True)
+    assert_eq(x, data, scheduler=sched)
+    assert_eq(x.rechunk(10).sum(axis=0), data.sum(axis=0), scheduler=sched)
+    assert source.overlaps == 0
+    mine = threading.Lock()
+    assert_eq(sa.from_array(OneReaderAtATime(data), chunks=5, lock=mine), data, scheduler=sched)
+    assert_eq(sa.from_array(data, chunks=5, lock=True).sum(), data.sum(), scheduler="processes")
+
+
 def test_negative_shape_is_rejected():
     with pytest.raises(ValueError, match="negative"):
         sa.ones((-1, 2))
