@@ -26,7 +26,7 @@ from .blas_threads import one_blas_thread_in_workers
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR", "solve", "inv"]
+__all__ = ["matmul", "dot", "norm", "tensordot", "einsum", "qr", "svd", "TSQR", "solve", "inv", "lstsq"]
 
 
 def _block_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -453,3 +453,42 @@ def inv(a: Any) -> Array:
 
     a = _square(a, "inv")
     return map_blocks(np.linalg.inv, a, dtype=np.linalg.inv(np.eye(1, dtype=a.dtype)).dtype)
+
+
+# --------------------------------------------------------------------- least squares (tall-and-skinny)
+
+
+def _singular_values(r: np.ndarray) -> np.ndarray:
+    return np.linalg.svd(r, compute_uv=False)
+
+
+def _rank(singular: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    # numpy.linalg.matrix_rank's default tolerance, from the singular values of R (those of a)
+    tolerance = singular.max(initial=0) * max(rows, cols) * np.finfo(singular.dtype).eps
+    return np.asarray(int((singular > tolerance).sum()))
+
+
+def lstsq(a: Any, b: Any) -> tuple:
+    """``numpy.linalg.lstsq`` of a tall-and-skinny ``a``, through its QR as Dask's: ``(x, residuals, rank, s)``.
+
+    ``x`` solves ``R x = Q^T b``; the residuals are the squared norms of
+    ``b - a @ x`` per column (shape (1,) for a 1-d ``b``, as Dask gives them,
+    also where NumPy returns an empty array for a rank-deficient ``a``).
+    """
+    from .blockwise import map_blocks
+    from .creation import asarray
+
+    a, b = asarray(a), asarray(b)
+    if a.ndim != 2 or b.ndim not in (1, 2):
+        raise ValueError(f"lstsq: a must be 2-d and b 1-d or 2-d, got shapes {a.shape} and {b.shape}")
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"lstsq: b has {b.shape[0]} rows but a has {a.shape[0]}")
+    q, r = qr(a)
+    x = solve(r, q.T @ b)
+    residuals = (abs(b - a @ x) ** 2).sum(axis=0)
+    if b.ndim == 1:
+        residuals = residuals[None]
+    singular = map_blocks(_singular_values, r.rechunk(-1), drop_axis=1, chunks=((r.shape[1],),),
+                          dtype=np.finfo(np.result_type(r.dtype, np.float32)).dtype)
+    rank = map_blocks(_rank, singular, rows=a.shape[0], cols=a.shape[1], drop_axis=0, chunks=(), dtype=int)
+    return x, residuals, rank, singular

@@ -36,7 +36,7 @@ def _handled() -> dict[Callable, Callable]:
         np.repeat: stacking.repeat, np.tile: stacking.tile, np.pad: stacking.pad,
         np.flip: shape.flip, np.take: _take, np.reshape: _reshape, np.ravel: shape.ravel, np.matmul: linalg.matmul, np.dot: linalg.dot, np.linalg.norm: linalg.norm,
         np.tensordot: linalg.tensordot, np.einsum: linalg.einsum, np.linalg.qr: _qr, np.linalg.svd: _svd,
-        np.linalg.solve: linalg.solve, np.linalg.inv: linalg.inv, np.cumsum: cumulative.cumsum,
+        np.linalg.solve: linalg.solve, np.linalg.inv: linalg.inv, np.linalg.lstsq: _lstsq, np.cumsum: cumulative.cumsum,
         np.cumprod: cumulative.cumprod, np.nancumsum: cumulative.nancumsum, np.nancumprod: cumulative.nancumprod,
         np.ones_like: creation.ones_like, np.zeros_like: creation.zeros_like,
         np.empty_like: creation.empty_like, np.full_like: creation.full_like,
@@ -63,6 +63,15 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
     if np.ndim(indices) == 0:
         return (ravel(a) if axis is None else a)[(slice(None),) * (axis or 0) + (int(indices),)]
     return take(ravel(a), indices, 0) if axis is None else take(a, indices, axis)
+
+
+def _lstsq(a, b, rcond=None):
+    from .linalg import lstsq
+
+    if rcond is not None:
+        raise NotImplementedError("lstsq(rcond=...) is not implemented for shoal Arrays (solved through QR); "
+                                  "leave rcond=None")
+    return lstsq(a, b)
 
 
 def _qr(a, mode="reduced"):

@@ -203,3 +203,18 @@ def test_solve_and_inv(sched):
     assert_eq(np.linalg.inv(x), np.linalg.inv(a), scheduler=sched)
     with pytest.raises(np.linalg.LinAlgError, match="square"):
         sa.linalg.inv(sa.ones((3, 4)))
+
+
+@pytest.mark.parametrize("b_shape", [(40,), (40, 3)], ids=["vector", "matrix"])
+@pytest.mark.parametrize("chunks", [(10, 4), (40, 4), (8, 2)])
+def test_lstsq_of_a_tall_and_skinny_matrix(b_shape, chunks, sched):
+    """``(x, residuals, rank, s)`` as numpy.linalg.lstsq gives them, through the TSQR."""
+    tall = rng.standard_normal((40, 4))
+    b = rng.standard_normal(b_shape)
+    expected = np.linalg.lstsq(tall, b, rcond=None)
+    result = np.linalg.lstsq(sa.from_array(tall, chunks=chunks), sa.from_array(b, chunks=7))
+    for lazy, eager in zip(result, expected):
+        assert lazy.shape == np.shape(eager)
+        assert_eq(lazy, eager, scheduler=sched, check_dtype=False)
+    with pytest.raises(ValueError, match="b has 5 rows but a has 40"):
+        sa.linalg.lstsq(sa.from_array(tall, chunks=chunks), sa.ones(5))
