@@ -24,7 +24,7 @@ from .collections.array.routines import (allclose, angle, array_equal, atleast_1
                                          broadcast_to, count_nonzero, diag, diagonal, diff, digitize, fliplr, flipud,
                                          imag, inner, isin, nan_to_num, outer, ptp, real, trace, tril, triu, vdot)
 from .collections.array.stacking import block, hstack, pad, repeat, roll, tile, vstack
-from .collections.array.summaries import bincount, histogram, topk, unique
+from .collections.array.summaries import argtopk, bincount, histogram, topk, unique
 from .collections.array.take import take
 from .collections.array.zarr_io import from_zarr, to_zarr
 from .collections.array.reductions import (all, any, argmax, argmin, max, mean, min, nanargmax, nanargmin, nanmax,
@@ -46,5 +46,5 @@ __all__ = [
     "where", "rechunk", "all", "any", "argmax", "argmin", "max", "mean", "min", "nanargmax", "nanargmin", "nanmax",
     "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "prod", "reduction", "std", "sum", "var",
     "transpose", "concatenate", "stack", "swapaxes", "moveaxis", "squeeze", "expand_dims", "flip", "dot",
-    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "to_zarr", "from_zarr", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", "argwhere", "flatnonzero", "nonzero", "allclose", "angle", "array_equal", "atleast_1d", "atleast_2d", "atleast_3d", "average", "broadcast_to", "count_nonzero", "diff", "fliplr", "flipud", "imag", "inner", "nan_to_num", "outer", "ptp", "real", "vdot", "diag", "diagonal", "digitize", "isin", "trace", "tril", "triu", *sorted(_UFUNCS),
+    "matmul", "percentile", "quantile", "median", "nanpercentile", "nanquantile", "nanmedian", "tensordot", "einsum", "hstack", "vstack", "block", "roll", "repeat", "tile", "pad", "map_overlap", "unique", "bincount", "histogram", "topk", "to_npy_stack", "from_npy_stack", "to_zarr", "from_zarr", "take", "reshape", "ravel", "cumsum", "cumprod", "nancumsum", "nancumprod", "argwhere", "flatnonzero", "nonzero", "allclose", "angle", "array_equal", "atleast_1d", "atleast_2d", "atleast_3d", "average", "broadcast_to", "count_nonzero", "diff", "fliplr", "flipud", "imag", "inner", "nan_to_num", "outer", "ptp", "real", "vdot", "diag", "diagonal", "digitize", "isin", "trace", "tril", "triu", "argtopk", *sorted(_UFUNCS),
 ]

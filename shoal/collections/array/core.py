@@ -371,6 +371,7 @@ def _delegate(name: str, module: str, function: str):
 for _name, (_module, _function) in {
     "conjugate": ("routines", "_conjugate"), "repeat": ("stacking", "repeat"), "trace": ("routines", "trace"),
     "diagonal": ("routines", "diagonal"), "store": ("creation", "store"), "to_zarr": ("zarr_io", "to_zarr"),
+    "argtopk": ("summaries", "argtopk"),
 }.items():
     setattr(Array, _name, _delegate(_name, _module, _function))
 Array.partitions = Array.blocks  # Dask's other name for the block view

@@ -25,7 +25,7 @@ from ...taskgraph.core import Ref, Task
 from .core import Array
 from .expr import ArrayExpr
 
-__all__ = ["Summary", "unique", "bincount", "histogram", "topk"]
+__all__ = ["Summary", "unique", "bincount", "histogram", "topk", "argtopk"]
 
 
 class Summary(ArrayExpr):
@@ -310,30 +310,83 @@ def topk(x: Any, k: int, axis: int | None = -1, split_every: int | None = None) 
     >>> topk(from_array(np.array([[3, 9, 1, 7], [5, 2, 8, 0]]), chunks=2), 2).compute(scheduler="sync").tolist()
     [[9, 7], [8, 5]]
     """
+    x, axis, split_every = _top_arguments(x, k, axis, split_every, "topk")
+    best = _keep_best(x, k, axis, split_every, _topk_along)
+    return best.map_blocks(_sorted_topk, k=k, axis=axis, chunks=best.chunks, dtype=x.dtype)
+
+
+def argtopk(x: Any, k: int, axis: int | None = -1, split_every: int | None = None) -> Array:
+    """The positions along ``axis`` of the ``k`` largest elements, largest first (``k < 0``: of the ``-k``
+    smallest, smallest first), as ``dask.array.argtopk``; ``axis=None``: positions in the flattened array.
+
+    >>> from shoal.collections.array.creation import from_array
+    >>> argtopk(from_array(np.array([3, 9, 1, 7]), chunks=3), 2).compute(scheduler="sync").tolist()
+    [1, 3]
+    """
+    from .blockwise import map_blocks
+
+    x, axis, split_every = _top_arguments(x, k, axis, split_every, "argtopk")
+    records = np.dtype([("value", x.dtype), ("position", np.intp)])
+    tagged = map_blocks(_with_positions, x, axis=axis, dtype=records)
+    best = _keep_best(tagged, k, axis, split_every, _top_records_along)
+    return best.map_blocks(_sorted_positions, k=k, axis=axis, chunks=best.chunks, dtype=np.intp)
+
+
+def _top_arguments(x: Any, k: int, axis: Any, split_every: Any, name: str) -> tuple:
     from .creation import asarray
 
     x = asarray(x)
     if k == 0:
-        raise ValueError("topk needs k != 0")
+        raise ValueError(f"{name} needs k != 0")
     if axis is None:
         x, axis = x.ravel(), 0
     if not -x.ndim <= axis < x.ndim:
         raise np.exceptions.AxisError(f"axis {axis} is out of bounds for array of dimension {x.ndim}")
     axis %= x.ndim
     if any(math.isnan(c) for c in x.chunks[axis]):
-        raise ValueError(f"topk: axis {axis} has unknown length (nan chunks); call compute_chunk_sizes() first")
+        raise ValueError(f"{name}: axis {axis} has unknown length (nan chunks); call compute_chunk_sizes() first")
     split_every = int(split_every or config.get("array.split-every"))
     if split_every < 2:
         raise ValueError(f"split_every must be at least 2, got {split_every}")
+    return x, axis, split_every
 
+
+def _keep_best(x: Array, k: int, axis: int, split_every: int, cut: Callable) -> Array:
+    """``x`` cut down to its best ``|k|`` along ``axis`` in one block there, by a tree of merges."""
     def cut_back(part: Array) -> Array:
         chunks = list(part.chunks)
         chunks[axis] = tuple(min(abs(k), c) for c in chunks[axis])
-        return part.map_blocks(_topk_along, k=k, axis=axis, chunks=tuple(chunks), dtype=x.dtype)
+        return part.map_blocks(cut, k=k, axis=axis, chunks=tuple(chunks), dtype=part.dtype)
 
     best = cut_back(x)
     while best.numblocks[axis] > 1:  # each round divides the blocks along the axis by split_every >= 2
         lengths = best.chunks[axis]
         groups = tuple(sum(lengths[g:g + split_every]) for g in range(0, len(lengths), split_every))
         best = cut_back(best.rechunk({axis: groups}))
-    return best.map_blocks(_sorted_topk, k=k, axis=axis, chunks=best.chunks, dtype=x.dtype)
+    return best
+
+
+def _with_positions(block: np.ndarray, axis: int, block_info: Any = None) -> np.ndarray:
+    start = block_info[0]["array-location"][axis][0] if block_info else 0
+    records = np.empty(block.shape, dtype=[("value", block.dtype), ("position", np.intp)])
+    records["value"] = block
+    shape = [1] * block.ndim
+    shape[axis] = block.shape[axis]
+    records["position"] = (np.arange(block.shape[axis]) + start).reshape(shape)
+    return records
+
+
+def _top_records_along(records: np.ndarray, k: int, axis: int) -> np.ndarray:
+    n = records.shape[axis]
+    if abs(k) >= n:
+        return records
+    kept = np.argpartition(records["value"], n - k if k > 0 else -k - 1, axis=axis)
+    kept = np.take(kept, np.arange(n - k, n) if k > 0 else np.arange(-k), axis=axis)
+    return np.take_along_axis(records, kept, axis=axis)
+
+
+def _sorted_positions(records: np.ndarray, k: int, axis: int) -> np.ndarray:
+    order = np.argsort(records["value"], axis=axis, kind="stable")
+    if k > 0:
+        order = np.flip(order, axis=axis)
+    return np.take_along_axis(records["position"], order, axis=axis)

@@ -137,3 +137,19 @@ def test_topk_of_other_dtypes_and_errors():
 
 def test_summaries_on_processes(scheduler):
     assert_eq(sa.bincount(sa.from_array(V, chunks=60)), np.bincount(V), scheduler=scheduler)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, None])
+@pytest.mark.parametrize("k", [1, 3, -2, 40])
+@pytest.mark.parametrize("chunks", [(7, 11), 1, ((1, 19), (30,))])
+def test_argtopk_like_dask(k, axis, chunks, sched):
+    """Positions of the k largest (k < 0: smallest) along the axis, best first; F has no ties."""
+    x = sa.from_array(F, chunks=chunks)
+    data, along = (F.ravel(), 0) if axis is None else (F, axis)
+    order = np.argsort(data, axis=along, kind="stable")
+    if k > 0:
+        order = np.flip(order, axis=along)
+    expected = np.take(order, np.arange(min(abs(k), data.shape[along])), axis=along)
+    for result in (sa.argtopk(x, k, axis=axis, split_every=2), x.argtopk(k, axis=axis)):
+        assert result.dtype == np.intp and result.shape == expected.shape
+        assert_eq(result, expected, scheduler=sched)
