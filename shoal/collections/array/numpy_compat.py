@@ -16,7 +16,7 @@ __all__ = ["array_function", "HANDLED_FUNCTIONS"]
 
 def _handled() -> dict[Callable, Callable]:
     from . import (creation, cumulative, elementwise, linalg, nonzero, percentile, reductions, routines, shape,
-                   stacking, summaries, take)
+                   stacking, summaries)
 
     table: dict[Callable, Callable] = {}
     for name in reductions.__all__:

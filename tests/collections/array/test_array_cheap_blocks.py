@@ -56,7 +56,7 @@ def test_outputs_that_share_cheap_blocks_are_still_each_returned(sched):
 
 
 def test_a_reader_of_another_readers_result_is_not_grouped(sched):
-    from shoal.collections.array.core import inline_cheap_blocks
+    from shoal.collections.array.cheap_blocks import inline_cheap_blocks
     from shoal.taskgraph.core import Ref, Task
 
     # hand-made graph: b reads the cheap block and a, which reads the cheap block too
