@@ -7,7 +7,6 @@ end on an in-process cluster and give the plain-Python answer.
 
 from __future__ import annotations
 
-import operator
 import threading
 
 import numpy as np
@@ -152,7 +151,7 @@ def test_fused_chains_and_lists_of_references_share_shaped_templates():
 
 
 def test_big_integers_and_odd_keys_fall_back_to_pickles():
-    graph = {(f"k", i, "s"): Task(("k", i, "s"), inc, 2**70 + i) for i in range(10)}
+    graph = {("k", i, "s"): Task(("k", i, "s"), inc, 2**70 + i) for i in range(10)}
     back = through_wire(graph)
     assert_same_graph(back, graph)
 
