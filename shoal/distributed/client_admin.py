@@ -17,6 +17,7 @@ import functools
 import inspect
 from typing import Any, Callable
 
+from .future import check_timeout
 from .graph_futures import _iter_futures
 
 
@@ -33,23 +34,38 @@ class ClientAdminMixin:
         memory, imported modules and threads are gone. A worker without one
         drops all its data and registers again in the same process.
         """
+        timeout = check_timeout(timeout, "restart")
         return self._sync(self._request, {"op": "restart", "timeout": timeout})
 
     def retire_workers(self, workers: Any = None, n: int | None = None, close: bool = True,
-                       timeout: float = 60.0) -> Any:
+                       timeout: float = 60.0, *, close_workers: bool | None = None,
+                       names: Any = None) -> Any:
         """Retire workers gracefully and return their addresses.
 
-        ``workers``: addresses or names; else ``n`` of them (idle ones holding
-        the least data first); else every idle worker but one. They get no
-        new tasks, their queued tasks move, and the results only they hold
-        are copied to the remaining workers before they leave, so every
-        future stays valid. ``close=False`` leaves them registered (as
-        ``closing``) for whoever started them to stop.
+        ``workers``: addresses or names (one, or a list); else ``names`` (as
+        Dask's keyword); else ``n`` of them (idle ones holding the least data
+        first); else every idle worker but one. They get no new tasks, their
+        queued tasks move, and the results only they hold are copied to the
+        remaining workers before they leave, so every future stays valid.
+        ``close=False`` (Dask spells it ``close_workers=False``) leaves them
+        registered (as ``closing``) for whoever started them to stop.
         """
-        if isinstance(workers, str):
-            workers = [workers]
-        msg = {"op": "retire-workers", "workers": None if workers is None else list(workers), "n": n,
-               "close": close, "timeout": timeout}
+        if close_workers is not None:
+            close = close_workers
+        if workers is None and names is not None:
+            workers = names
+        if workers is not None:
+            # One address or name (a str, or an int name) is a list of one; a string
+            # iterated would have been its characters.
+            workers = [workers] if isinstance(workers, (str, int)) else list(workers)
+        if n is not None:
+            if isinstance(n, float) and n.is_integer():
+                n = int(n)
+            if isinstance(n, bool) or not isinstance(n, int):
+                raise TypeError(f"retire_workers(n=...) must be a whole number of workers, "
+                                f"got {type(n).__name__} {n!r}")
+        timeout = check_timeout(timeout, "retire_workers")
+        msg = {"op": "retire-workers", "workers": workers, "n": n, "close": close, "timeout": timeout}
         return self._sync(self._request, msg)
 
     # ------------------------------------------------------------------ cluster queries

@@ -13,6 +13,7 @@ What it needs from the host class (``Scheduler``): the attributes ``state``,
 from __future__ import annotations
 
 import asyncio
+import math
 
 
 class SchedulerAdminMixin:
@@ -40,7 +41,7 @@ class SchedulerAdminMixin:
             if stream is not None and address not in nannies:
                 stream.send({"op": "restart"})
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (math.inf if timeout is None else timeout)  # None: no limit
         replies = await asyncio.gather(
             *(self.pool.request(n, {"op": "restart", "timeout": timeout}, timeout=timeout) for n in nannies.values()),
             return_exceptions=True,
@@ -92,7 +93,7 @@ class SchedulerAdminMixin:
             if who_has and stream is not None:
                 stream.send({"op": "acquire-replicas", "who_has": who_has, "nbytes": nbytes})
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (math.inf if timeout is None else timeout)  # None: no limit
         while True:
             who_has = state.who_has(keys)
             if all(set(targets) <= set(holders) or not set(targets) & set(state.workers)

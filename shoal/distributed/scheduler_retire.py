@@ -14,6 +14,7 @@ and ``streams``; the method ``send``.
 from __future__ import annotations
 
 import asyncio
+import math
 import logging
 
 from .comm import CommClosedError
@@ -68,7 +69,7 @@ class WorkerRetirementMixin:
             return []
         self.send(state.begin_retirement(addresses))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (math.inf if timeout is None else timeout)  # None: no limit
         pending = list(addresses)
         while True:
             for address in [a for a in pending if state.retirement_done(a)]:

@@ -224,3 +224,33 @@ def test_futures_passed_to_submit_are_released_as_soon_as_dropped():
         finally:
             gc.enable()
         _wait_for(lambda: cluster.scheduler.state.task_counts().get("memory") == 1, what="the scheduler freeing them")
+
+
+def test_retire_takes_one_name_dasks_keywords_and_refuses_bad_counts_clearly():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name=0) as a, \
+                Worker(s.address, nthreads=1, name="b") as b, Worker(s.address, nthreads=1, name="c") as w, \
+                Client(s.address, asynchronous=True) as c:
+            expected = [i * i for i in range(6)]
+            futures = c.map(slow_square, range(6), delay=0.0)
+            assert await c.gather(futures) == expected
+            for bad in ("1", 1.5, True):
+                with pytest.raises(TypeError, match=r"retire_workers\(n=...\) must be a whole number"):
+                    await c.retire_workers(n=bad)
+            with pytest.raises(TypeError, match=r"retire_workers\(timeout=...\) must be a number"):
+                await c.retire_workers(workers=["b"], timeout="10s")
+            with pytest.raises(TypeError, match=r"restart\(timeout=...\) must be a number"):
+                await c.restart(timeout="30")
+            assert len(s.state.workers) == 3  # the refused calls retired nobody
+
+            # A single name that is not a string (LocalCluster names workers 0, 1, ...).
+            assert await c.retire_workers(workers=0) == [a.address]
+            # Dask's spelling: names= and close_workers=.
+            assert await c.retire_workers(names=["b"], close_workers=False) == [b.address]
+            assert s.state.workers[b.address].status == "closing"
+            assert [x for x, ws in s.state.workers.items() if ws.status == "running"] == [w.address]
+            # No time limit at all (None) is accepted, as a number of seconds is.
+            assert await c.retire_workers(n=0, timeout=None) == []
+            assert await c.gather(futures) == expected
+
+    run(main)
