@@ -10,6 +10,7 @@ when it is computed.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import uuid
 from typing import Any, Callable, Hashable, Iterable, Mapping
@@ -255,7 +256,33 @@ def _unpack(value: Any, deps: list) -> Any:
         wrapped = _from_collection(value, None)
         deps.append(wrapped)
         return Ref(wrapped._key)
-    return value
+    rebuilt = _unpack_record(value, deps)
+    return value if rebuilt is None else rebuilt
+
+
+def _unpack_record(value: Any, deps: list) -> Task | None:
+    """An inline task rebuilding a slice, namedtuple or dataclass instance
+    that holds Delayed objects; None when ``value`` is none of these or holds
+    none (then it is passed as it is).
+
+    The graph model searches only plain containers, so without this a
+    ``Point(delayed(x), 2)`` argument would reach the function still holding
+    the Delayed object.
+    """
+    kind = type(value)
+    if kind is slice:
+        fields = (value.start, value.stop, value.step)
+        parts = _unpack(fields, deps)
+        return None if parts is fields else Task(None, slice, *parts)
+    if isinstance(value, tuple) and hasattr(kind, "_fields"):  # a namedtuple
+        parts = _unpack(tuple(value), deps)
+        return None if all(new is old for new, old in zip(parts, value)) else Task(None, kind, *parts)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Fields set in __init__ only: the class computes the others itself.
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+        parts = _unpack(fields, deps)
+        return None if parts is fields else Task(None, kind, **parts)
+    return None
 
 
 def _from_collection(coll: Any, name: str | None) -> Delayed:

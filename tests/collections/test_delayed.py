@@ -6,6 +6,8 @@ plain Python.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import operator
 import pickle
 
@@ -123,6 +125,37 @@ def test_delayed_nested_in_lists_and_dicts_as_arguments():
     assert_eq(result, (2 + 1) + 11 * 100 + 2 + 2)
     deep = delayed(lambda x: x)({"outer": [{"inner": (a, [b])}]})
     assert_eq(deep, {"outer": [{"inner": (2, [11])}]})
+
+
+Pair = collections.namedtuple("Pair", "left right")
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    start: int
+    stop: int
+    length: int = dataclasses.field(init=False, default=0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "length", self.stop - self.start)
+
+
+def test_delayed_inside_namedtuples_dataclasses_and_slices_is_computed(scheduler):
+    # These are not plain containers; their Delayed fields must still be
+    # computed before the function sees them (they reached it as Delayed).
+    a, b = delayed(inc)(1), delayed(inc)(10)
+    assert_eq(delayed(lambda p: p.left + p.right)(Pair(a, 5)), Pair(2, 5).left + 5, scheduler=scheduler)
+    assert_eq(delayed(lambda p: p)(Pair([a], {"k": b})), Pair([2], {"k": 11}), scheduler=scheduler)
+    assert_eq(delayed(Pair(a, b)), Pair(2, 11), scheduler=scheduler)
+    # fields not taken by __init__ are recomputed by the class itself
+    assert_eq(delayed(lambda s: s)(Span(a, b)), Span(2, 11), scheduler=scheduler)
+    assert_eq(delayed(Span(a, 7)).length, Span(2, 7).length, scheduler=scheduler)
+    values = np.arange(20)
+    assert_eq(delayed(values)[a:b], values[2:11], scheduler=scheduler)
+    assert_eq(delayed(values)[slice(None, None, a)], values[::2], scheduler=scheduler)
+    # ones holding no Delayed pass through as they are
+    plain = Pair(1, 2)
+    assert delayed(lambda p: p is plain)(plain).compute(scheduler="sync")
 
 
 def test_delayed_of_containers_of_delayed():
