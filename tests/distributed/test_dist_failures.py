@@ -85,6 +85,9 @@ def test_task_that_kills_workers_fails_with_killed_worker():
             with pytest.raises(KilledWorker) as info:
                 future.result(timeout=30)
             assert info.value.key == future.key and len(info.value.workers) == 1
+            # Dask's attribute names, on the error as the client receives it.
+            assert info.value.task == future.key and info.value.last_worker == info.value.workers[-1]
+            assert info.value.allowed_failures == 1
             assert client.submit(inc, 1).result(timeout=10) == 2  # the other worker still serves
 
 

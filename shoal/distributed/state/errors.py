@@ -11,6 +11,11 @@ class KilledWorker(Exception):
     >>> err = KilledWorker("f-1", ["tcp://a:1", "tcp://b:2"], 2)
     >>> err.key, err.workers
     ('f-1', ['tcp://a:1', 'tcp://b:2'])
+
+    Dask's names for the same facts, for code written against Dask:
+
+    >>> err.task, err.last_worker, err.allowed_failures
+    ('f-1', 'tcp://b:2', 2)
     """
 
     def __init__(self, key: Hashable, workers: Sequence[str], allowed_failures: int):
@@ -18,6 +23,16 @@ class KilledWorker(Exception):
         self.workers = list(workers)
         self.allowed_failures = allowed_failures
         super().__init__(key, self.workers, allowed_failures)
+
+    @property
+    def task(self) -> Hashable:
+        """The key of the task (Dask's ``KilledWorker.task``)."""
+        return self.key
+
+    @property
+    def last_worker(self) -> str | None:
+        """The address of the last worker that died running it (Dask's ``KilledWorker.last_worker``)."""
+        return self.workers[-1] if self.workers else None
 
     def __str__(self) -> str:
         return (
