@@ -28,6 +28,7 @@ MemoryActions(spill_bytes=0, status='running')
 from __future__ import annotations
 
 import ctypes
+import math
 from typing import Any, Callable, NamedTuple
 
 import psutil
@@ -107,10 +108,13 @@ def memory_fraction(name: str) -> float | None:
     value = config.get(f"distributed.worker.memory.{name}")
     if value is None or value is False:
         return None
-    value = float(value)
-    if not 0 < value <= 1:
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = math.nan  # refused below, naming the setting (float() named only the value)
+    if not 0 < fraction <= 1:
         raise ValueError(f"distributed.worker.memory.{name} must be a fraction in (0, 1] or None, got {value!r}.")
-    return value
+    return fraction
 
 
 def process_rss() -> Callable[[], int]:

@@ -203,6 +203,9 @@ def test_config_fractions_and_defaults():
     with config.set({"distributed.worker.memory.spill": 1.5}):
         with pytest.raises(ValueError, match="distributed.worker.memory.spill"):
             memory_fraction("spill")
+    with config.set({"distributed.worker.memory.pause": "lots"}):  # not a number: the setting is named
+        with pytest.raises(ValueError, match=r"distributed.worker.memory.pause must be a fraction .* 'lots'"):
+            memory_fraction("pause")
 
 
 # ---------------------------------------------------------------------- state machines
