@@ -221,9 +221,20 @@ def get(
     keys: Any,
     num_workers: int | None = None,
     callbacks: Iterable[Callback] | None = None,
+    pool: Any = None,
     **kwargs,
 ) -> Any:
-    """Compute ``keys`` of ``graph`` on a pool of worker processes."""
+    """Compute ``keys`` of ``graph`` on a pool of worker processes.
+
+    ``pool`` may be a ``concurrent.futures.Executor`` (a
+    ``ProcessPoolExecutor`` of your own) to run the tasks instead.
+    """
+    if pool is not None:
+        from . import futures
+
+        return futures.get(graph, keys, pool=pool, callbacks=callbacks)
+    if num_workers is not None and num_workers < 1:
+        raise ValueError(f"num_workers must be at least 1, got {num_workers!r}")
     if process_worker.in_worker_process:
         return execute(graph, keys, SyncExecutor(), callbacks=callbacks)
     me = threading.get_ident()

@@ -8,7 +8,9 @@ to know it exists.
 
 from __future__ import annotations
 
+import functools
 import threading
+from concurrent.futures import Executor as FuturesPool
 from typing import Any, Callable, Iterable
 
 from .. import config
@@ -48,8 +50,9 @@ def scheduler_names() -> list[str]:
 def get_scheduler(scheduler: Any = None, collections: Iterable[Any] = (), default: str | None = None) -> GetFunction:
     """The ``get`` function to use.
 
-    In order of precedence: ``scheduler`` (a name, a ``get`` function, or an
-    object with a ``get`` method such as a distributed Client), the
+    In order of precedence: ``scheduler`` (a name, a ``get`` function, a
+    ``concurrent.futures.Executor`` to run the tasks, or an object with a
+    ``get`` method such as a distributed Client), the
     ``scheduler`` config setting, ``default`` (what the collections prefer),
     and finally ``threads``.
     """
@@ -61,11 +64,15 @@ def get_scheduler(scheduler: Any = None, collections: Iterable[Any] = (), defaul
         return _lookup(scheduler)
     if callable(getattr(scheduler, "get", None)):
         return scheduler.get
+    if isinstance(scheduler, FuturesPool):
+        from . import futures
+
+        return functools.partial(futures.get, pool=scheduler)
     if callable(scheduler):
         return scheduler
     raise TypeError(
         f"scheduler= must be a scheduler name ({', '.join(repr(n) for n in scheduler_names())}), "
-        f"a get function, or a distributed Client; got {type(scheduler).__name__}"
+        f"a get function, a concurrent.futures.Executor, or a distributed Client; got {type(scheduler).__name__}"
     )
 
 

@@ -104,7 +104,19 @@ def get(
     callbacks: Iterable[Callback] | None = None,
     **kwargs,
 ) -> Any:
-    """Compute ``keys`` of ``graph`` on a pool of threads."""
+    """Compute ``keys`` of ``graph`` on a pool of threads.
+
+    ``pool`` (or the ``pool`` config setting) may also be any
+    ``concurrent.futures.Executor``, which then runs the tasks.
+    """
+    if pool is None:
+        pool = config.get("pool", None)
+    if pool is not None and not isinstance(pool, ThreadPool):
+        from . import futures
+
+        return futures.get(graph, keys, pool=pool, callbacks=callbacks)
+    if num_workers is not None and num_workers < 1:
+        raise ValueError(f"num_workers must be at least 1, got {num_workers!r}")
     if getattr(_in_pool, "active", False) and pool is None:
         return execute(graph, keys, SyncExecutor(), callbacks=callbacks)
     if pool is None:
