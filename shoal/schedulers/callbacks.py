@@ -1,11 +1,13 @@
-"""Hooks into the local engine: ``start``, ``pretask``, ``posttask``, ``finish``.
+"""Hooks into the local engine: ``start``, ``start_state``, ``pretask``, ``posttask``, ``finish``.
 
 Subclass ``Callback`` and override the hooks you need, or pass functions to
 its constructor. Activate a callback for a block with ``with cb:``, for the
 whole session with ``cb.register()``, or for one call with
 ``compute(..., callbacks=[cb])``. The engine calls hooks in its own thread,
-in this order: ``start`` once, ``pretask``/``posttask`` around every task,
-``finish`` once (also when a task failed, with ``errored=True``).
+in this order: ``start`` once, ``start_state`` once, ``pretask``/``posttask``
+around every task, ``finish`` once (also when a task failed, with
+``errored=True``). Subclasses written for Dask, which override ``_start``,
+``_start_state``, ``_pretask``, ``_posttask`` and ``_finish``, work as they are.
 
 Globally active callbacks see only outermost computations: a ``compute()``
 called from inside a task does not report to them (it would look like a
@@ -28,17 +30,24 @@ class Callback:
     def __init__(
         self,
         start: Callable | None = None,
+        start_state: Callable | None = None,
         pretask: Callable | None = None,
         posttask: Callable | None = None,
         finish: Callable | None = None,
     ):
         # A function given here shadows the method of the same name.
-        for name, func in (("start", start), ("pretask", pretask), ("posttask", posttask), ("finish", finish)):
+        hooks = (("start", start), ("start_state", start_state), ("pretask", pretask),
+                 ("posttask", posttask), ("finish", finish))
+        for name, func in hooks:
             if func is not None:
                 setattr(self, name, func)
 
     def start(self, graph: Mapping) -> None:
         """Before anything runs; ``graph`` is the graph about to run."""
+
+    def start_state(self, graph: Mapping, state: Any) -> None:
+        """After ``start``, with the engine's state (counts of finished,
+        running and waiting tasks) before the first task runs."""
 
     def pretask(self, key: Hashable, graph: Mapping, state: Any) -> None:
         """Just before the task ``key`` is handed to a worker."""
@@ -68,11 +77,12 @@ class Callback:
 class Hooks:
     """The bound hooks of a set of callbacks, leaving out the no-ops."""
 
-    __slots__ = ("start", "pretask", "posttask", "finish")
+    __slots__ = ("start", "start_state", "pretask", "posttask", "finish")
 
     def __init__(self, callbacks: Iterable[Callback]):
         callbacks = list(callbacks)
         self.start = _overridden(callbacks, "start")
+        self.start_state = _overridden(callbacks, "start_state")
         self.pretask = _overridden(callbacks, "pretask")
         self.posttask = _overridden(callbacks, "posttask")
         self.finish = _overridden(callbacks, "finish")
@@ -83,8 +93,12 @@ def _overridden(callbacks: list, name: str) -> list:
     hooks = []
     for cb in callbacks:
         hook = getattr(cb, name)
-        if getattr(hook, "__func__", None) is not base:
-            hooks.append(hook)
+        if getattr(hook, "__func__", None) is base:
+            # Dask's Callback subclasses override the underscored names.
+            hook = getattr(cb, f"_{name}", None)
+            if not callable(hook):
+                continue
+        hooks.append(hook)
     return hooks
 
 

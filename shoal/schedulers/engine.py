@@ -115,6 +115,8 @@ def _run(graph: Mapping, keys: Any, flat: list, executor: Executor, hooks: Hooks
         # Inside the try: if one start hook fails, the others still get finish.
         for hook in hooks.start:
             hook(graph)
+        for hook in hooks.start_state:
+            hook(graph, state)
         while finished < total:
             while ready and can_submit(in_flight):
                 size = min(batch_size(len(ready)), len(ready))

@@ -307,6 +307,42 @@ def test_callbacks_fire_in_order(scheduler):
             assert position[("posttask", dep)] < position[("pretask", k)]
 
 
+class DaskStyleRecorder(Callback):
+    """Written for Dask: it overrides the underscored hook names."""
+
+    def __init__(self):
+        super().__init__()
+        self.events = []
+
+    def _start(self, graph):
+        self.events.append("start")
+
+    def _start_state(self, graph, state):
+        self.events.append(("start_state", state.finished, state.total))
+
+    def _pretask(self, key, graph, state):
+        self.events.append("pretask")
+
+    def _posttask(self, key, result, graph, state, worker_id):
+        self.events.append("posttask")
+
+    def _finish(self, graph, state, errored):
+        self.events.append(("finish", errored))
+
+
+def test_start_state_hook_and_dask_style_underscored_hooks(scheduler):
+    graph, key, expected = fan_out_fan_in(width=10)
+    states = []
+    from_functions = Callback(start_state=lambda graph, state: states.append((state.finished, state.total)))
+    dask_style = DaskStyleRecorder()
+    assert run(scheduler, graph, key, callbacks=[from_functions, dask_style]) == expected
+    assert states == [(0, len(graph))]
+    events = dask_style.events
+    assert events[:2] == ["start", ("start_state", 0, len(graph))]
+    assert events[-1] == ("finish", False)
+    assert events.count("pretask") == events.count("posttask") == len(graph)
+
+
 def explode(x):
     raise ValueError("boom")
 
