@@ -111,6 +111,22 @@ def test_arguments_are_checked():
         Adaptive(StubCluster(), wait_count=0)
 
 
+def test_interval_takes_durations_and_bad_types_are_named():
+    # Dask's adapt takes its interval as a duration string too.
+    assert Adaptive(StubCluster(), interval="500ms").interval == 0.5
+    assert Adaptive(StubCluster(), interval="2s").interval == 2.0
+    assert Adaptive(StubCluster(), interval="1 min").interval == 60.0
+    assert Adaptive(StubCluster(), minimum=1.0, maximum=float("inf")).minimum == 1
+    with pytest.raises(TypeError, match=r"adapt\(interval=...\) must be a number of seconds .* 'soon'"):
+        Adaptive(StubCluster(), interval="soon")
+    with pytest.raises(TypeError, match=r"adapt\(minimum=...\) must be a whole number of workers, got str '2'"):
+        Adaptive(StubCluster(), minimum="2")
+    with pytest.raises(TypeError, match=r"adapt\(maximum=...\) must be a whole number of workers, got float 2.5"):
+        Adaptive(StubCluster(), maximum=2.5)
+    with pytest.raises(TypeError, match=r"adapt\(wait_count=...\)"):
+        Adaptive(StubCluster(), wait_count=None)
+
+
 @settings(max_examples=200, deadline=None)
 @given(runnable=st.integers(0, 500), waiting=st.integers(0, 50), current=st.integers(0, 50),
        threads=st.integers(1, 16), holding=st.integers(0, 50), minimum=st.integers(0, 10),

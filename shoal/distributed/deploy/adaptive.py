@@ -79,16 +79,52 @@ def scheduler_load(scheduler: Any) -> dict:
     }
 
 
+_SECONDS_PER_UNIT = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "m": 60.0, "min": 60.0,
+                     "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hour": 3600.0, "hours": 3600.0}
+
+
+def _seconds(value: Any, name: str) -> float:
+    """``value`` (a number of seconds, or a string such as ``"500ms"`` or ``"2s"`` as Dask's
+    ``adapt(interval=...)`` takes) as seconds; a TypeError naming ``name`` for anything else.
+
+    >>> _seconds("500ms", "interval"), _seconds(2, "interval"), _seconds("1.5 min", "interval")
+    (0.5, 2.0, 90.0)
+    """
+    if isinstance(value, str):
+        number = value.strip().rstrip("abcdefghijklmnopqrstuvwxyz ")
+        unit = value.strip()[len(number):].strip() or "s"
+        try:
+            return float(number) * _SECONDS_PER_UNIT[unit]
+        except (ValueError, KeyError):
+            pass
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"adapt({name}=...) must be a number of seconds or a duration such as '500ms' or '2s', "
+                    f"got {type(value).__name__} {value!r}")
+
+
+def _count(value: Any, name: str, *, infinite_ok: bool = False) -> Any:
+    """``value`` as a whole number of workers (``math.inf`` too where ``infinite_ok``); a
+    TypeError naming ``name`` for anything else (a string failed in a comparison)."""
+    if isinstance(value, float) and (value.is_integer() or (infinite_ok and value == math.inf)):
+        return value if value == math.inf else int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"adapt({name}=...) must be a whole number of workers, got {type(value).__name__} {value!r}")
+    return value
+
+
 class Adaptive:
     """Scale ``cluster`` between ``minimum`` and ``maximum`` workers as load changes.
 
-    ``interval``: seconds between decisions; ``wait_count``: how many
+    ``interval``: seconds between decisions (or a duration such as ``"500ms"``); ``wait_count``: how many
     decisions in a row must ask for fewer workers before the cluster shrinks.
     ``log`` keeps the last scaling decisions as ``(time, from, to)``.
     """
 
     def __init__(self, cluster: Any, minimum: int = 0, maximum: float = math.inf, *, interval: float = 1.0,
                  wait_count: int = 3):
+        minimum, maximum = _count(minimum, "minimum"), _count(maximum, "maximum", infinite_ok=True)
+        interval, wait_count = _seconds(interval, "interval"), _count(wait_count, "wait_count")
         if minimum < 0 or maximum < minimum:
             raise ValueError(f"adapt(minimum={minimum}, maximum={maximum}): need 0 <= minimum <= maximum.")
         if interval <= 0 or wait_count < 1:
