@@ -207,6 +207,9 @@ def delayed(obj: Any = None, *, name: str | None = None, pure: bool | None = Non
     >>> delayed([inc(1), inc(2)]).compute(scheduler="sync")
     [2, 3]
     """
+    if nout is not None and (type(nout) is not int or nout < 0):
+        raise ValueError(f"delayed(nout={nout!r}): nout must be None or a non-negative int, the number of "
+                         "values the call returns (e.g. nout=2 for a function returning a pair)")
     if obj is None:
         return lambda func: delayed(func, name=name, pure=pure, nout=nout, traverse=traverse)
     if isinstance(obj, Delayed):
@@ -224,7 +227,15 @@ def delayed(obj: Any = None, *, name: str | None = None, pure: bool | None = Non
 
 def call(func: Callable, args: tuple, kwargs: dict, *, pure: bool | None = None, key: Hashable | None = None,
          nout: int | None = None, prefix: str | None = None) -> Delayed:
-    """The Delayed for ``func(*args, **kwargs)``, arguments unpacked."""
+    """The Delayed for ``func(*args, **kwargs)``, arguments unpacked.
+
+    ``dask_key_name=`` is accepted as ``shoal_key_name=`` is, so code written
+    for Dask keeps naming its keys (it would otherwise reach ``func``).
+    """
+    if "dask_key_name" in kwargs:
+        kwargs = dict(kwargs)
+        dask_key = kwargs.pop("dask_key_name")
+        key = dask_key if key is None else key
     deps: list = []
     task_args = [_unpack(a, deps) for a in args]
     task_kwargs = {k: _unpack(v, deps) for k, v in kwargs.items()}

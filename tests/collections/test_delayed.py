@@ -72,6 +72,10 @@ def test_key_names():
     assert delayed(inc)(1, shoal_key_name=("part", 3)).key == ("part", 3)
     assert delayed([1, 2], name="the-list").key == "the-list"
     assert_eq(delayed(inc)(1, shoal_key_name="my-key"), 2)
+    # Dask's spelling names the key too, and is not passed on to the function
+    assert delayed(inc)(1, dask_key_name="dask-key").key == "dask-key"
+    assert_eq(delayed(add)(1, y=2, dask_key_name=("piece", 0)), add(1, y=2))
+    assert delayed(np.arange(4)).sum(dask_key_name="total").key == "total"
 
 
 def test_nout_unpacking():
@@ -83,6 +87,14 @@ def test_nout_unpacking():
     assert_eq(only, 5)
     assert list(delayed(lambda: (), nout=0)()) == []
     assert len(delayed(split_even_odd, nout=2)([1])) == 2
+
+
+@pytest.mark.parametrize("nout", [-1, "2", 2.0, True])
+def test_nout_must_be_a_non_negative_int(nout):
+    with pytest.raises(ValueError, match="nout must be None or a non-negative int"):
+        delayed(split_even_odd, nout=nout)
+    with pytest.raises(ValueError, match="nout must be None or a non-negative int"):
+        delayed(nout=nout)
 
 
 def test_iterating_or_len_without_nout_raises():
