@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import socket
 import warnings
 
 from bokeh.application import Application
@@ -38,15 +39,40 @@ def parse_address(address: str) -> tuple[str, int]:
     ('127.0.0.1', 8787)
     >>> parse_address(":0")
     ('127.0.0.1', 0)
+    >>> parse_address("[::1]:8787")  # an IPv6 address in brackets, as in a URL
+    ('::1', 8787)
     """
     text = str(address)
     host, sep, port = text.rpartition(":")
     if not sep:
         host, port = "", text
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     try:
         return host or "127.0.0.1", int(port)
     except ValueError:
         raise ValueError(f"dashboard_address={address!r} is not 'host:port' (e.g. '127.0.0.1:8787')") from None
+
+
+#: Hosts that mean "every interface": no browser can open a page there.
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+
+
+def url_host(host: str) -> str:
+    """``host`` as a browser can reach it in a URL: a concrete name for a wildcard
+    bind (as the scheduler's own contact address does), IPv6 in brackets.
+
+    >>> url_host("127.0.0.1"), url_host("::1")
+    ('127.0.0.1', '[::1]')
+    """
+    if host == "::":
+        host = "::1"  # an IPv6 wildcard socket takes no IPv4 connections
+    elif host in WILDCARD_HOSTS:
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 class DashboardPortBusy(OSError):
@@ -59,7 +85,15 @@ def _bind(host: str, port: int, fallback: bool = True) -> tuple[list, int]:
     the scheduler from starting: the caller serves no dashboard then)."""
     try:
         return bind_sockets(host, port)
+    except socket.gaierror as error:
+        raise OSError(f"Cannot serve the dashboard on dashboard_address='{host}:{port}': the host {host!r} "
+                      f"is not known ({error}); use a name or address of this machine, e.g. '127.0.0.1:{port}' "
+                      f"(this machine only) or '0.0.0.0:{port}' (every interface).") from None
     except OSError as error:
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise OSError(f"Cannot serve the dashboard on dashboard_address='{host}:{port}': {host!r} is not an "
+                          f"address of this machine ({error}); use one of its addresses, e.g. '127.0.0.1:{port}' "
+                          f"or '0.0.0.0:{port}' (every interface).") from None
         if port == 0 or error.errno != errno.EADDRINUSE:
             raise
         if not fallback:
@@ -83,7 +117,7 @@ class Dashboard:
         interval_ms = max(int(seconds * 1000), 10)
         self.plugin = DashboardPlugin(scheduler.state)
         sockets, self.port = _bind(self.host, port, bool(config.get("dashboard.port-fallback", True)))
-        origin = f"{self.host}:{self.port}"
+        origin = f"{url_host(self.host)}:{self.port}"
         applications = {
             "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),
             "/workers": Application(FunctionHandler(workers_document(self.plugin, interval_ms))),
@@ -112,7 +146,7 @@ class Dashboard:
 
     @property
     def link(self) -> str:
-        return f"http://{self.host}:{self.port}/status"
+        return f"http://{url_host(self.host)}:{self.port}/status"
 
     def stop(self) -> None:
         self.scheduler.remove_plugin(self.plugin)

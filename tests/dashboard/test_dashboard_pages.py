@@ -133,3 +133,61 @@ def test_busy_port_without_fallback_serves_no_dashboard_but_the_scheduler_runs()
                 await scheduler.close()
 
     asyncio.run(main())
+
+
+def _health_through(link: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(link.replace("/status", "/health"), timeout=20) as response:
+        return response.read()
+
+
+def test_every_interface_gives_a_link_a_browser_can_open():
+    async def main():
+        scheduler = Scheduler("inproc://", dashboard_address="0.0.0.0:0")
+        await scheduler.start()
+        try:
+            link = scheduler.dashboard.link
+            assert "0.0.0.0" not in link and link.endswith(f":{scheduler.dashboard.port}/status")
+            assert await asyncio.to_thread(_health_through, link) == b"ok"
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
+
+
+def _has_ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_an_ipv6_address_in_brackets_is_served_and_linked_in_brackets():
+    async def main():
+        scheduler = Scheduler("inproc://", dashboard_address="[::1]:0")
+        await scheduler.start()
+        try:
+            assert scheduler.dashboard.link == f"http://[::1]:{scheduler.dashboard.port}/status"
+            assert await asyncio.to_thread(_health_through, scheduler.dashboard.link) == b"ok"
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
+
+
+def test_an_unknown_host_names_the_dashboard_address():
+    async def main():
+        scheduler = Scheduler("inproc://", dashboard_address="no-such-host.invalid:0")
+        try:
+            with pytest.raises(OSError, match="dashboard_address='no-such-host.invalid:0'.*not known"):
+                await scheduler.start()
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
