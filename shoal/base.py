@@ -88,13 +88,15 @@ def get(graph: Mapping, keys: Any, scheduler: Any = None, **kwargs) -> Any:
 
 
 def visualize(*collections: Any, filename: str | None = "mygraph.svg", optimize_graph: bool = False,
-              rankdir: str = "BT", **kwargs) -> str:
+              rankdir: str = "BT", format: str | None = None, **kwargs) -> str:
     """Draw the task graph of ``collections`` with Graphviz.
 
     ``filename`` ending in ``.dot`` writes the DOT source (no Graphviz
     needed); any other extension (``.svg``, ``.png``, ``.pdf``) is rendered by
-    Graphviz's ``dot`` program. ``filename=None`` just returns the DOT source.
-    Returns the path written, or the source.
+    Graphviz's ``dot`` program. ``format=`` chooses the output format
+    instead of the extension, and a ``filename`` without an extension gets
+    ``.<format>`` appended, as in Dask. ``filename=None`` just returns the
+    DOT source. Returns the path written, or the source.
     """
     found, _ = unpack_collections(collections, traverse=True)
     if not found:
@@ -103,7 +105,10 @@ def visualize(*collections: Any, filename: str | None = "mygraph.svg", optimize_
     source = to_dot(graph, rankdir=rankdir)
     if filename is None:
         return source
-    fmt = os.path.splitext(filename)[1].lstrip(".").lower() or "svg"
+    extension = os.path.splitext(filename)[1].lstrip(".")
+    fmt = (format or extension or "svg").lower()
+    if not extension:
+        filename = f"{filename}.{fmt}"
     if fmt == "dot":
         with open(filename, "w") as f:
             f.write(source)
@@ -115,7 +120,13 @@ def visualize(*collections: Any, filename: str | None = "mygraph.svg", optimize_
             "Install Graphviz (apt-get install graphviz, brew install graphviz, or conda install graphviz), "
             "or pass filename='graph.dot' to write the DOT source without it."
         )
-    subprocess.run([dot, f"-T{fmt}", "-o", filename], input=source.encode(), check=True)
+    done = subprocess.run([dot, f"-T{fmt}", "-o", filename], input=source.encode(), capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Graphviz could not render the graph to {filename!r} as {fmt!r}: "
+            f"{done.stderr.decode(errors='replace').strip()} Use a format Graphviz knows "
+            "(svg, png, pdf, ...), or filename='graph.dot' for the DOT source."
+        )
     return filename
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -215,6 +216,45 @@ def test_visualize_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch
     assert "Graphviz" in message and "install" in message.lower()
     assert ".dot" in message  # and the way around it
     assert not target.exists()
+
+
+@pytest.fixture
+def fake_graphviz(tmp_path, monkeypatch):
+    """A stand-in ``dot`` on PATH: copies the DOT source to the -o file and
+    records the -T format beside it; fails, as Graphviz does, on format 'nope'."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "dot"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-Tnope" ]; then echo \'Format: "nope" not recognized.\' >&2; exit 1; fi\n'
+        'cat > "$3"; echo "$1" > "$3.format"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return tmp_path
+
+
+def test_visualize_format_keyword_and_extension(fake_graphviz):
+    value = delayed(inc)(1)
+    source = shoal.visualize(value, filename=None)
+    # an extension chooses the format
+    out = fake_graphviz / "by-extension.png"
+    assert shoal.visualize(value, filename=str(out)) == str(out)
+    assert out.read_text() == source and (fake_graphviz / "by-extension.png.format").read_text().strip() == "-Tpng"
+    # format= without an extension: appended, as in Dask
+    stem = fake_graphviz / "by-keyword"
+    written = value.visualize(filename=str(stem), format="pdf")
+    assert written == f"{stem}.pdf"
+    assert (fake_graphviz / "by-keyword.pdf.format").read_text().strip() == "-Tpdf"
+    # format="dot" writes the source itself, no Graphviz needed
+    assert shoal.visualize(value, filename=str(fake_graphviz / "src"), format="dot") == str(fake_graphviz / "src.dot")
+    assert (fake_graphviz / "src.dot").read_text() == source
+
+
+def test_visualize_reports_what_graphviz_refused(fake_graphviz):
+    with pytest.raises(RuntimeError, match="not recognized"):
+        shoal.visualize(delayed(inc)(1), filename=str(fake_graphviz / "g"), format="nope")
 
 
 def test_visualize_needs_a_collection():
