@@ -1,4 +1,10 @@
-"""Plain HTTP endpoints beside the Bokeh pages: ``/health``, ``/metrics``, ``/json/counts``."""
+"""Plain HTTP endpoints beside the Bokeh pages: ``/health``, ``/metrics``, ``/json/counts``.
+
+``/json/`` lists the JSON endpoints; ``/json/counts.json`` is the name Dask's
+dashboard gives the counts, kept so scripts written for it work unchanged.
+Each endpoint also answers ``HEAD`` (what load balancers and ``curl -I``
+send) and a trailing slash.
+"""
 
 from __future__ import annotations
 
@@ -85,17 +91,38 @@ class HealthHandler(RequestHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.write("ok")
 
+    head = get  # tornado sends the headers of get() without its body
+
 
 class MetricsHandler(_PluginHandler):
     def get(self):
         self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
         self.write(prometheus_text(self.plugin.counts()))
 
+    head = get
+
 
 class CountsHandler(_PluginHandler):
     def get(self):
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps(self.plugin.counts()))
+
+    head = get
+
+
+#: The JSON endpoints and what each holds (``/json/`` lists them).
+JSON_ENDPOINTS = {
+    "/json/counts": "tasks by state and by prefix, workers, memory, transfers, task durations",
+    "/json/counts.json": "the same counts, at the path Dask's dashboard uses",
+}
+
+
+class JsonIndexHandler(RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps({"endpoints": JSON_ENDPOINTS}))
+
+    head = get
 
 
 class NotFoundHandler(RequestHandler):

@@ -20,12 +20,14 @@ from bokeh.server.tornado import BokehTornado
 from bokeh.server.util import bind_sockets
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
+from tornado.web import RedirectHandler
 
 from shoal import config
 
 from .aggregates import DashboardPlugin
 from .graph_page import graph_document
-from .http_handlers import CountsHandler, HealthHandler, MetricsHandler, NotFoundHandler
+from .http_handlers import (JSON_ENDPOINTS, CountsHandler, HealthHandler, JsonIndexHandler, MetricsHandler,
+                            NotFoundHandler)
 from .pages import status_document, workers_document
 from .stages_page import stages_document
 
@@ -125,12 +127,15 @@ class Dashboard:
             "/stages": Application(FunctionHandler(stages_document(self.plugin, max(interval_ms, 500)))),
         }
         extra = [
-            (r"/health", HealthHandler),
-            (r"/metrics", MetricsHandler, {"plugin": self.plugin}),
-            (r"/json/counts", CountsHandler, {"plugin": self.plugin}),
+            # "/" opens the main page, as Dask's dashboard does (Bokeh's own index lists apps).
+            (r"/", RedirectHandler, {"url": "/status"}),
+            (r"/health/?", HealthHandler),
+            (r"/metrics/?", MetricsHandler, {"plugin": self.plugin}),
+            (r"/json/?", JsonIndexHandler),
+            (r"/json/counts(?:\.json)?/?", CountsHandler, {"plugin": self.plugin}),
         ]
         try:
-            known = sorted(applications) + ["/health", "/metrics", "/json/counts"]
+            known = sorted(applications) + ["/health", "/metrics", "/json/"] + sorted(JSON_ENDPOINTS)
             app = BokehTornado(applications, extra_patterns=extra, extra_websocket_origins=[origin],
                                absolute_url=f"http://{origin}", index=None,
                                default_handler_class=NotFoundHandler, default_handler_args={"known": known})

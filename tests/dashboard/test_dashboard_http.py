@@ -118,3 +118,43 @@ def test_no_dashboard_by_default_or_when_disabled():
         with LocalCluster(n_workers=1, processes=False, dashboard_address=address) as cluster:
             assert cluster.dashboard_link is None
             assert cluster.scheduler.dashboard is None
+
+
+def test_json_index_and_dask_path_give_the_same_counts(cluster_and_client):
+    cluster, client = cluster_and_client
+    inputs = list(range(5))
+    futures = client.map(square, inputs)  # held, so the results stay in memory
+    assert client.gather(futures) == [x * x for x in inputs]
+    base = cluster.dashboard_link.rsplit("/", 1)[0]
+    for index in ("/json/", "/json"):
+        status, content_type, body = fetch(base + index)
+        assert status == 200 and content_type.startswith("application/json")
+        assert {"/json/counts", "/json/counts.json"} <= set(json.loads(body)["endpoints"])
+    state = cluster.scheduler.state
+    for path in ("/json/counts", "/json/counts.json", "/json/counts/"):
+        counts = json.loads(fetch(base + path)[2])
+        assert counts["tasks"]["memory"] == sum(1 for ts in state.tasks.values() if ts.state == "memory") == len(inputs)
+        assert counts["prefixes"]["square"]["memory"] == len(inputs)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        fetch(base + "/json/no-such-endpoint")
+    assert info.value.code == 404
+
+
+def test_plain_endpoints_answer_head_and_a_trailing_slash(cluster_and_client):
+    cluster, _ = cluster_and_client
+    base = cluster.dashboard_link.rsplit("/", 1)[0]
+    for path in ("/health", "/metrics", "/json/counts"):
+        request = urllib.request.Request(base + path, method="HEAD")
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.status == 200 and response.read() == b""
+        assert fetch(base + path + "/")[0] == 200
+    assert fetch(base + "/health/")[2] == "ok"
+    assert fetch(base + "/metrics/")[2].startswith("# HELP shoal_tasks ")
+
+
+def test_the_root_opens_the_status_page(cluster_and_client):
+    cluster, _ = cluster_and_client
+    base = cluster.dashboard_link.rsplit("/", 1)[0]
+    with urllib.request.urlopen(base + "/", timeout=20) as response:
+        assert response.url == base + "/status" and response.status == 200
+        assert "<title>shoal: status</title>" in response.read().decode()
