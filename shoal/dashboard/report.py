@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import os
 import time
 import uuid
 from collections import deque
@@ -185,15 +186,27 @@ class performance_report:
 
     def __init__(self, client, filename: str = "shoal-report.html", title: str = "shoal performance report"):
         self.client = client
-        self.filename = filename
+        self.filename = os.fspath(filename)
         self.title = title
         self.token = None
+
+    def _check_destination(self) -> None:
+        """Refuse a file that cannot be written before the block runs, not after
+        (a report lost at the end of a long computation is lost for good)."""
+        directory = os.path.dirname(os.path.abspath(self.filename))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"performance_report cannot write {self.filename!r}: the directory "
+                                    f"{directory!r} does not exist; create it first or choose another filename.")
+        if os.path.isdir(self.filename):
+            raise IsADirectoryError(f"performance_report cannot write {self.filename!r}: it is a directory; "
+                                    "give the name of an .html file.")
 
     def _write(self, data: dict) -> None:
         with open(self.filename, "w", encoding="utf-8") as file:
             file.write(report_html(data, self.title))
 
     def __enter__(self) -> "performance_report":
+        self._check_destination()
         self.token = self.client.run_on_scheduler(start_recording)
         return self
 
@@ -201,6 +214,7 @@ class performance_report:
         self._write(self.client.run_on_scheduler(stop_recording, self.token))
 
     async def __aenter__(self) -> "performance_report":
+        self._check_destination()
         self.token = await self.client.run_on_scheduler(start_recording)
         return self
 

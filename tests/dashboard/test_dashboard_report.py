@@ -122,3 +122,21 @@ def test_performance_report_with_an_asynchronous_client(tmp_path):
 
     asyncio.run(asyncio.wait_for(main(), 30))
     assert "1 tasks computed" in path.read_text(encoding="utf-8")
+
+
+def test_a_report_path_that_cannot_be_written_fails_before_the_block_runs(client, tmp_path):
+    ran = []
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with client.performance_report(str(tmp_path / "missing" / "report.html")):
+            ran.append(client.submit(slow_inc, 1).result())
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        with client.performance_report(str(tmp_path)):
+            ran.append(client.submit(slow_inc, 2).result())
+    assert ran == []  # nothing computed for a report that could not have been written
+
+
+def test_a_pathlib_filename_is_accepted(client, tmp_path):
+    path = tmp_path / "pathlib.html"
+    with client.performance_report(path):
+        assert client.submit(slow_inc, 5).result() == 6
+    assert "1 tasks computed" in path.read_text(encoding="utf-8")
