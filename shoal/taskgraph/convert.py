@@ -1,8 +1,9 @@
 """Accept Dask-style dict-of-tuples graphs and turn them into nodes, once.
 
 In such a graph (``{"x": 1, "y": (inc, "x")}``) a tuple whose first element
-is callable is a task, a hashable value equal to a key is a reference, and a
-list is searched for both. Everything else is literal data.
+is callable is a task, a hashable value equal to a key is a reference, and
+lists, other tuples, sets and frozensets are searched for both, as Dask does.
+Dicts and everything else are literal data.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 from typing import Any, Hashable, Mapping
 
 from .core import Alias, DataNode, GraphNode, Ref, Task
+
+
+# Containers searched for keys and tasks (a dict is passed as it is, as in Dask).
+_SEARCHED = (list, tuple, set, frozenset)
 
 
 def is_legacy_task(value: Any) -> bool:
@@ -49,7 +54,7 @@ def convert_legacy_node(key: Hashable, value: Any, keys) -> GraphNode:
         return _convert_task(key, value, keys)
     if _is_key(value, keys) and value != key:
         return Alias(key, value)
-    if type(value) is list:
+    if type(value) in _SEARCHED:
         converted = _convert_argument(value, keys)
         if converted is not value:
             return Task(key, _identity, converted)
@@ -68,11 +73,14 @@ def _convert_argument(arg: Any, keys) -> Any:
     """
     if is_legacy_task(arg):
         return _convert_task(None, arg, keys)
-    if type(arg) is list:
+    kind = type(arg)
+    if kind in _SEARCHED:
+        if kind is not list and _is_key(arg, keys):  # a tuple key such as ("x", 0)
+            return Ref(arg)
         items = [_convert_argument(a, keys) for a in arg]
         if all(new is old for new, old in zip(items, arg)):
             return arg
-        return items
+        return kind(items)
     if _is_key(arg, keys):
         return Ref(arg)
     return arg

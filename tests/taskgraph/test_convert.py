@@ -85,6 +85,37 @@ def test_tuple_keys():
     assert run(graph, ["alias", "literal-tuple"]) == [1 + 2 + (1 + 1), ("x", 99)]
 
 
+def echo(*args):
+    return args
+
+
+def test_tuples_and_sets_are_searched_for_keys_and_tasks_but_dicts_are_not():
+    # As current Dask does: a tuple that is neither a task nor a key, a set and
+    # a frozenset have their keys replaced and their tasks run; a dict is literal.
+    x, y = 3, 4
+    graph = convert_legacy_graph({
+        "x": x,
+        "y": y,
+        ("p", 0): ("x", 2),
+        ("p", 1): ["x", ("y", "x")],
+        ("p", 2): {"x", 10},
+        ("p", 3): (echo, ("x", (add, "x", "y")), frozenset(["y"])),
+        ("p", 4): (echo, (("x",),), {"x": "y"}),
+        ("p", 5): (echo, ()),
+    })
+    assert graph[("p", 0)].dependencies == {"x"}
+    assert graph[("p", 3)].dependencies == {"x", "y"}
+    assert graph[("p", 4)].dependencies == {"x"}
+    assert run(graph, [("p", i) for i in range(6)]) == [
+        (x, 2),
+        [x, (y, x)],
+        {x, 10},
+        echo((x, add(x, y)), frozenset([y])),
+        echo(((x,),), {"x": "y"}),
+        echo(()),
+    ]
+
+
 def test_unhashable_arguments_are_literals():
     arr = np.arange(3)
     graph = convert_legacy_graph({"a": (add, arr, 1), "d": (len, {"k": "v"})})
