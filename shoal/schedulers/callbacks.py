@@ -110,12 +110,20 @@ nesting = _Nesting()
 
 
 def active_callbacks(extra: Iterable[Callback] | None = None) -> list[Callback]:
-    """The globally active callbacks (outermost computations only) plus ``extra``."""
+    """The globally active callbacks (outermost computations only) plus ``extra``
+    (one ``Callback`` or several)."""
     found = []
     if nesting.depth == 0:
         with Callback._lock:
             found = list(Callback.active)
+    if isinstance(extra, Callback):
+        extra = [extra]
     for cb in extra or ():
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"callbacks= takes Callback objects (ProgressBar(), Profiler(), Callback(posttask=f), ...); "
+                f"got {type(cb).__name__} {cb!r:.60}. Wrap a function as Callback(start=..., posttask=...)."
+            )
         if cb not in found:
             found.append(cb)
     return found

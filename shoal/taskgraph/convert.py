@@ -41,6 +41,11 @@ def convert_legacy_graph(graph: Mapping[Hashable, Any]) -> dict:
 
 def ensure_graph(graph: Mapping[Hashable, Any]) -> Mapping[Hashable, GraphNode]:
     """``graph`` itself when every value is a node, else its conversion."""
+    if not isinstance(graph, Mapping):
+        raise TypeError(
+            f"A task graph is a mapping of keys to tasks (a dict such as {{'x': 1, 'y': (inc, 'x')}}); "
+            f"got {type(graph).__name__}. To compute a collection, call .compute() or shoal.compute() on it."
+        )
     for value in graph.values():
         if not isinstance(value, GraphNode):
             return convert_legacy_graph(graph)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import GraphNode
-from .errors import MissingDependencyError, MissingKeyError
+from .errors import MissingDependencyError, MissingKeyError, unhashable_key_error
 
 
 def cull(graph: Mapping[Hashable, GraphNode], keys: Iterable) -> dict:
@@ -17,7 +17,10 @@ def cull(graph: Mapping[Hashable, GraphNode], keys: Iterable) -> dict:
     ['a', 'b']
     """
     keys = list(keys)
-    missing = [k for k in keys if k not in graph]
+    try:
+        missing = [k for k in keys if k not in graph]
+    except TypeError:  # a dict or set given as a key
+        raise unhashable_key_error(keys) from None
     if missing:
         raise MissingKeyError(missing, graph)
     culled: dict = {}

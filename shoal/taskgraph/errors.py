@@ -44,13 +44,39 @@ class MissingKeyError(GraphError, KeyError):
         self.missing = list(missing)
         shown = ", ".join(repr(k) for k in self.missing[:5])
         more = f" and {len(self.missing) - 5} more" if len(self.missing) > 5 else ""
-        hint = _close_matches(self.missing[0], known)
+        hint = _tuple_of_keys_hint(self.missing[0], known) or _close_matches(self.missing[0], known)
         super().__init__(
             f"Requested key(s) {shown}{more} are not in the graph, which has "
             f"{_count(known)} keys.{hint}"
         )
 
     __str__ = ValueError.__str__
+
+
+def unhashable_key_error(keys: list) -> TypeError:
+    """The error for requested keys of which one cannot be a key (a dict, a set, ...)."""
+    key = next(k for k in keys if not _hashable(k))
+    return TypeError(
+        f"Requested key {key!r:.80} ({type(key).__name__}) cannot be a key of a graph: keys are strings "
+        "or tuples like ('name', 0). Pass one key or a (nested) list of keys."
+    )
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _tuple_of_keys_hint(key: Hashable, known) -> str:
+    """A tuple is one key; a tuple made of keys was probably meant as several."""
+    try:
+        several = type(key) is tuple and len(key) > 1 and all(k in known for k in key)
+    except TypeError:
+        several = False
+    return f" To request several keys, pass a list: {list(key)!r:.200}." if several else ""
 
 
 def _count(known) -> str:

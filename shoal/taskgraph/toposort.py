@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import GraphNode
-from .errors import CycleError, MissingDependencyError, MissingKeyError
+from .errors import CycleError, MissingDependencyError, MissingKeyError, unhashable_key_error
 
 _VISITING, _DONE = 1, 2
 
@@ -36,7 +36,10 @@ def toposort(graph: Mapping[Hashable, GraphNode], keys: Iterable | None = None) 
     ['a', 'b']
     """
     roots = list(graph) if keys is None else list(keys)
-    missing = [k for k in roots if k not in graph]
+    try:
+        missing = [k for k in roots if k not in graph]
+    except TypeError:  # a dict or set given as a key
+        raise unhashable_key_error(roots) from None
     if missing:
         raise MissingKeyError(missing, graph)
     result: list = []

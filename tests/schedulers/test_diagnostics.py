@@ -372,6 +372,18 @@ def test_diagnostics_reject_bad_intervals():
         ResourceProfiler(dt=0)
     with pytest.raises(ValueError, match="dt"):
         ProgressBar(dt=-1)
+    with pytest.raises(TypeError, match="writable file-like"):
+        ProgressBar(out=3)
+
+
+def test_callbacks_argument_takes_one_callback_or_several_and_refuses_functions():
+    graph, key, expected = make_graph(3)
+    seen = []
+    one = Callback(posttask=lambda k, result, graph, state, worker_id: seen.append(k))
+    assert run("sync", graph, key, callbacks=one) == expected
+    assert sorted(map(repr, seen)) == sorted(map(repr, graph))
+    with pytest.raises(TypeError, match="callbacks= takes Callback objects"):
+        run("sync", graph, key, callbacks=[print])
 
 
 # -- visualize -------------------------------------------------------------------------

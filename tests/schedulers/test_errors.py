@@ -240,6 +240,25 @@ def test_missing_requested_keys_are_named(scheduler):
     assert "('y', 1)" in str(info.value) and "'z'" in str(info.value)
 
 
+def test_a_tuple_of_keys_is_one_key_and_the_error_says_to_use_a_list(scheduler):
+    graph = {"x": DataNode("x", 1), "y": DataNode("y", 2)}
+    with pytest.raises(MissingKeyError, match=r"pass a list: \['x', 'y'\]"):
+        run(scheduler, graph, ("x", "y"))
+    assert run(scheduler, graph, ["x", "y"]) == [1, 2]
+
+
+@pytest.mark.parametrize("keys", [{"x": 1}, {"x"}, ["x", {"y"}]])
+def test_unhashable_requested_keys_are_refused_clearly(keys):
+    with pytest.raises(TypeError, match="cannot be a key of a graph.*list of keys"):
+        shoal.get({"x": 1, "y": 2}, keys, scheduler="sync")
+
+
+@pytest.mark.parametrize("graph", [None, [("x", 1)], "x"])
+def test_a_graph_that_is_not_a_mapping_is_refused_clearly(graph):
+    with pytest.raises(TypeError, match="A task graph is a mapping of keys to tasks.*got"):
+        shoal.get(graph, "x", scheduler="sync")
+
+
 # --- scheduler names --------------------------------------------------------------------
 
 

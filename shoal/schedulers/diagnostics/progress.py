@@ -52,6 +52,10 @@ class ProgressBar(Callback):
             raise ValueError(f"ProgressBar(dt={dt!r}): dt is the redraw interval in seconds and must be positive")
         if width < 1:
             raise ValueError(f"ProgressBar(width={width!r}): width must be at least 1")
+        if out is not None and not callable(getattr(out, "write", None)):
+            # Found now rather than by the drawing thread, after the work is done.
+            raise TypeError(f"ProgressBar(out=...) must be a writable file-like object such as sys.stderr; "
+                            f"got {type(out).__name__}")
         self.minimum = minimum
         self.width = width
         self.dt = dt
