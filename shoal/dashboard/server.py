@@ -155,7 +155,20 @@ class Dashboard:
 
     def stop(self) -> None:
         self.scheduler.remove_plugin(self.plugin)
+        app = self._server._tornado
+        # Bokeh's own stop() leaves the open pages' sessions alive: their periodic
+        # updates would go on reading a detached plugin for as long as the loop
+        # runs, and browsers would keep showing a stale page on an open websocket.
+        for connection in list(getattr(app, "_clients", ())):
+            connection._socket.close()
         self._server.stop(wait=False)
+        for path in app.app_paths:
+            for session in app.get_sessions(path):
+                # Not session.destroy(): the websockets closing above still read the
+                # session's document when their close completes.
+                if not session.destroyed:
+                    for callback in list(session.document.session_callbacks):
+                        session.document.remove_periodic_callback(callback)
         self._server.io_loop.add_callback(self._server._http.close_all_connections)
 
 

@@ -191,3 +191,45 @@ def test_an_unknown_host_names_the_dashboard_address():
             await scheduler.close()
 
     asyncio.run(main())
+
+
+def test_closing_the_scheduler_stops_open_pages_and_closes_their_websockets():
+    import re
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.websocket import websocket_connect
+
+    from shoal import config
+
+    async def main():
+        with config.set({"dashboard.interval": 0.05}):
+            scheduler = Scheduler("inproc://", dashboard_address="127.0.0.1:0")
+            await scheduler.start()
+        try:
+            plugin, port = scheduler.dashboard.plugin, scheduler.dashboard.port
+            reads = [0]
+            read_stream = plugin.new_task_stream
+
+            def counted(*args, **kwargs):
+                reads[0] += 1
+                return read_stream(*args, **kwargs)
+
+            plugin.new_task_stream = counted  # every /status update reads the task stream once
+            page = (await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/status")).body.decode()
+            token = re.search(r'"token":"([^"]+)"', page).group(1)
+            websocket = await websocket_connect(f"ws://127.0.0.1:{port}/status/ws", subprotocols=["bokeh", token])
+            assert await asyncio.wait_for(websocket.read_message(), 10) is not None  # Bokeh's ACK
+            await asyncio.sleep(0.3)
+            assert reads[0] > 1  # the page updates while the scheduler runs
+        finally:
+            await scheduler.close()
+        for _ in range(100):  # bounded: the server closes the socket, so None comes soon
+            if await asyncio.wait_for(websocket.read_message(), 10) is None:
+                break
+        else:
+            raise AssertionError("the page's websocket stayed open after the scheduler closed")
+        after_close = reads[0]
+        await asyncio.sleep(0.3)
+        assert reads[0] == after_close  # no update runs once the scheduler is closed
+
+    asyncio.run(main())
