@@ -49,13 +49,16 @@ def compute(*args: Any, scheduler: Any = None, optimize_graph: bool = True, trav
     return repack([finalize(c, r) for c, r in zip(collections, results)])
 
 
-def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, **kwargs) -> tuple:
+def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, traverse: bool = True,
+            **kwargs) -> tuple:
     """Compute collections and return equivalent ones backed by the results.
 
     Returns a tuple with one item per argument; arguments that are not
-    collections come back unchanged.
+    collections come back unchanged, and (with ``traverse``, as in
+    ``compute``) collections inside lists, tuples, sets and dicts are
+    persisted in place.
     """
-    collections, repack = unpack_collections(args, traverse=False)
+    collections, repack = unpack_collections(args, traverse)
     if not collections:
         return args
     for coll in collections:

@@ -130,6 +130,23 @@ def test_persist_many_and_non_collections():
     assert counter.calls == 1
 
 
+def test_persist_traverses_lists_and_dicts_like_compute():
+    counter = CallCounter()
+    a = delayed(counter)(5)
+    b = a + 1
+    pair, mapping, other = shoal.persist([a, b], {"k": b}, "other", scheduler="sync")
+    assert other == "other"
+    assert counter.calls == 1
+    for persisted, expected in ((pair[0], 10), (pair[1], 11), (mapping["k"], 11)):
+        graph = persisted.__shoal_graph__()
+        assert type(graph[persisted.key]) is DataNode and graph[persisted.key].value == expected
+    assert pair[1] is mapping["k"]  # one object in, one persisted object out
+    # traverse=False hands containers back as they were, unpersisted
+    (kept,) = shoal.persist([b], traverse=False)
+    assert kept[0] is b
+    assert counter.calls == 1
+
+
 def test_persist_rejects_collections_without_postpersist():
     class NoPersist:
         def __shoal_graph__(self):
