@@ -77,6 +77,31 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _flag(value) -> bool:
+    """A yes/no setting; the words an environment variable carries count too
+    (``SHOAL_DASHBOARD__PORT_FALLBACK=false`` reaches the config as the string 'false').
+
+    >>> _flag("false"), _flag("Off"), _flag("0"), _flag("yes"), _flag(False)
+    (False, False, False, True, False)
+    """
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("false", "no", "off", "0", ""):
+            return False
+        if word in ("true", "yes", "on", "1"):
+            return True
+        raise ValueError(f"dashboard.port-fallback={value!r} is not a yes/no setting; use true or false.")
+    return bool(value)
+
+
+def _seconds(value) -> float:
+    """The ``dashboard.interval`` setting as seconds, or an error that names it."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"dashboard.interval={value!r} is not a number of seconds (e.g. 0.5).") from None
+
+
 class DashboardPortBusy(OSError):
     """The dashboard's port is taken and ``dashboard.port-fallback`` is off: no dashboard."""
 
@@ -116,9 +141,9 @@ class Dashboard:
         self.scheduler = scheduler
         self.host, port = parse_address(address)
         seconds = config.get("dashboard.interval", 0.5) if interval is None else interval
-        interval_ms = max(int(seconds * 1000), 10)
+        interval_ms = max(int(_seconds(seconds) * 1000), 10)
         self.plugin = DashboardPlugin(scheduler.state)
-        sockets, self.port = _bind(self.host, port, bool(config.get("dashboard.port-fallback", True)))
+        sockets, self.port = _bind(self.host, port, _flag(config.get("dashboard.port-fallback", True)))
         origin = f"{url_host(self.host)}:{self.port}"
         applications = {
             "/status": Application(FunctionHandler(status_document(self.plugin, interval_ms))),

@@ -233,3 +233,38 @@ def test_closing_the_scheduler_stops_open_pages_and_closes_their_websockets():
         assert reads[0] == after_close  # no update runs once the scheduler is closed
 
     asyncio.run(main())
+
+
+def test_settings_from_environment_words_are_understood():
+    from shoal import config
+    from shoal.dashboard.server import Dashboard
+
+    async def main(fallback_word):
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            # As an environment variable gives it: SHOAL_DASHBOARD__PORT_FALLBACK=false
+            with config.set({"dashboard.port-fallback": fallback_word}), \
+                    pytest.warns(RuntimeWarning, match="serving no dashboard"):
+                scheduler = Scheduler("inproc://", dashboard_address=f"127.0.0.1:{port}")
+                await scheduler.start()
+            try:
+                assert scheduler.status == "running" and scheduler.dashboard is None
+            finally:
+                await scheduler.close()
+
+    for word in ("false", "False", "off", "no"):
+        asyncio.run(main(word))
+
+    async def bad_interval():
+        scheduler = Scheduler("inproc://")
+        await scheduler.start()
+        try:
+            with config.set({"dashboard.interval": "fast"}), \
+                    pytest.raises(ValueError, match="dashboard.interval='fast' is not a number of seconds"):
+                Dashboard(scheduler, "127.0.0.1:0")
+        finally:
+            await scheduler.close()
+
+    asyncio.run(bad_interval())
