@@ -108,16 +108,24 @@ def _paths(tree: Mapping, prefix: str = "") -> Iterator[str]:
             yield from _paths(value, path + ".")
 
 
-def get(key: str, default: Any = _NO_DEFAULT, config: Mapping | None = None) -> Any:
+def get(key: str, default: Any = _NO_DEFAULT, config: Mapping | None = None, override_with: Any = None) -> Any:
     """The value at dotted ``key``; ``default`` if it is missing.
 
     Without a default a missing key raises ``KeyError`` listing close matches.
+    ``override_with``, when not None, is returned as it is (as in Dask: a
+    function's keyword argument wins over the setting).
 
     >>> get("tokenize.ensure_deterministic")
     False
     >>> get("no.such.key", 42)
     42
+    >>> get("scheduler", override_with="sync")
+    'sync'
     """
+    if override_with is not None:
+        return override_with
+    if not isinstance(key, str):
+        raise TypeError(f"Config keys are dotted strings such as 'array.chunk-size'; got {type(key).__name__} {key!r}")
     tree = _live_config() if config is None else config
     node: Any = tree
     for part in _split(key):
@@ -167,6 +175,11 @@ class set:
     """
 
     def __init__(self, arg: Mapping | None = None, /, **kwargs: Any) -> None:
+        if arg is not None and not isinstance(arg, Mapping):
+            raise TypeError(
+                f"shoal.config.set takes a mapping or keywords, e.g. shoal.config.set({{'scheduler': 'sync'}}) "
+                f"or shoal.config.set(scheduler='sync'); got {type(arg).__name__} {arg!r:.60}"
+            )
         updates: dict[str, Any] = dict(arg or {})
         updates.update({k.replace("__", "."): v for k, v in kwargs.items()})
         # (path, previous value or _MISSING), in the order they were applied.

@@ -57,6 +57,26 @@ def test_missing_key_without_matches_says_what_to_do():
         config.get("zzzzzz")
 
 
+def test_override_with_wins_when_given():
+    config.set(scheduler="threads")
+    assert config.get("scheduler", override_with="sync") == "sync"
+    assert config.get("scheduler", override_with=None) == "threads"
+    assert config.get("no.such.key", override_with=4) == 4  # no KeyError: the override is the answer
+
+
+@pytest.mark.parametrize("key", [5, None, ("scheduler",)])
+def test_get_refuses_keys_that_are_not_strings(key):
+    with pytest.raises(TypeError, match="dotted strings"):
+        config.get(key)
+
+
+@pytest.mark.parametrize("arg", ["scheduler", [("scheduler", "sync")]])
+def test_set_with_a_string_or_pairs_says_how_to_call_it(arg):
+    with pytest.raises(TypeError, match=r"mapping or keywords.*scheduler='sync'"):
+        config.set(arg)
+    assert config.get("scheduler") is None
+
+
 def test_set_as_statement_is_global():
     config.set(scheduler="threads")
     assert config.get("scheduler") == "threads"
