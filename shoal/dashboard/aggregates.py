@@ -177,7 +177,26 @@ class DashboardPlugin(SchedulerPlugin):
         )
 
     def remove_worker(self, address: str, **info: Any) -> None:
-        self.workers.pop(address, None)
+        if self.workers.pop(address, None) is not None:
+            self._move_results_of(address)
+
+    def _move_results_of(self, address: str) -> None:
+        """Count the results held on ``address`` (which left) on a worker that still
+        holds a copy (``retire_workers`` copies them first): they would otherwise
+        vanish from memory per worker while still in memory. O(results in memory),
+        once per departing worker; results left with no copy are counted on no worker
+        until the scheduler releases or recomputes them."""
+        for key, (holder, nbytes) in list(self._in_memory.items()):
+            if holder != address:
+                continue
+            ts = self.state.tasks.get(key)
+            copies = ts.who_has if ts is not None else ()
+            new_holder = next((ws.address for ws in copies if ws.address in self.workers), None)
+            self._in_memory[key] = (new_holder, nbytes)
+            wc = self.workers.get(new_holder)
+            if wc is not None:
+                wc.in_memory += 1
+                wc.nbytes += nbytes
 
     def update_graph(self, client: str, keys: list, tasks: list, **info: Any) -> None:
         # The scheduler reports the graph after its first transitions, so "idle"

@@ -47,8 +47,10 @@ def check(plugin: DashboardPlugin, state: SchedulerState) -> None:
     assert counts["workers"] == expected["workers"]
     assert {w["address"]: w["processing"] for w in counts["worker_details"]} == expected["processing"]
     assert counts["bytes_in_memory"] == expected["nbytes"]
+    # Each result is counted once, on one worker holding it (also after its first holder left).
     in_memory = sum(w["in_memory"] for w in counts["worker_details"])
-    assert in_memory <= expected["tasks"]["memory"]
+    assert in_memory == expected["tasks"]["memory"]
+    assert sum(w["nbytes"] for w in counts["worker_details"]) == expected["nbytes"]
 
 
 def random_graph(rng: random.Random, batch: int, n: int) -> dict:
@@ -94,6 +96,11 @@ def test_aggregates_equal_the_state_through_a_random_workload(seed):
         elif action < 0.85 and wanted:
             released = [wanted.pop(rng.randrange(len(wanted))) for _ in range(min(len(wanted), 3))]
             state.client_releases_keys(CLIENT, released)
+        elif action < 0.87 and len(state.workers) > 1:
+            # A peer fetched some results: replicas, which a worker's departure must not lose.
+            in_memory = [ts.key for ts in state.tasks.values() if ts.state == "memory"]
+            if in_memory:
+                state.handle_add_keys(rng.choice(list(state.workers)), rng.sample(in_memory, min(3, len(in_memory))))
         elif action < 0.90 and len(state.workers) > 1:
             state.remove_worker(rng.choice(list(state.workers)), reason="test")
         elif action < 0.95:
@@ -172,3 +179,24 @@ def test_prefixes_without_live_tasks_are_dropped_when_a_new_computation_starts()
         state.client_releases_keys("c", [key])
     assert len(plugin.prefix_counts) <= 2  # the last round's, and at most the one before
     assert plugin.counts()["prefixes"] == {}
+
+
+def test_results_of_a_departed_worker_are_counted_on_the_worker_holding_their_copies():
+    state = SchedulerState()
+    plugin = DashboardPlugin(state)
+    state.add_plugin(plugin)
+    state.add_worker("sim://a", 1)
+    state.add_worker("sim://b", 1)
+    graph = {("load-x", i): Task(("load-x", i), add_all, i) for i in range(6)}
+    state.update_graph(CLIENT, graph, list(graph))
+    for _ in range(len(graph)):  # bounded: one task finishes per turn
+        ts = processing_tasks(state)[0]
+        state.handle_task_finished(ts.processing_on.address, ts.key, nbytes=100)
+    on_a = [ts.key for ts in state.tasks.values() if {ws.address for ws in ts.who_has} == {"sim://a"}]
+    assert on_a  # some results live only on a
+    state.handle_add_keys("sim://b", on_a)  # what retire_workers does before a leaves
+    state.remove_worker("sim://a", reason="retired")
+    (b,) = plugin.counts()["worker_details"]
+    held_by_b = state.has_what(["sim://b"])["sim://b"]
+    assert b["in_memory"] == len(held_by_b) == len(graph)
+    assert b["nbytes"] == sum(state.tasks[key].nbytes for key in held_by_b)
