@@ -40,13 +40,13 @@ def worker_main(conn: Connection) -> None:
         for key, node in batch:
             try:
                 outcomes.append((key, True, node(data), None))
-            except Exception as exc:
+            except BaseException as exc:  # sys.exit() in a task is the task's error, as on threads
                 outcomes.append((key, False, portable_exception(exc), format_remote_traceback(exc)))
         del batch, data, payload
         conn.send_bytes(dumps_outcomes(run_id, outcomes))
 
 
-def portable_exception(exc: Exception) -> Any:
+def portable_exception(exc: BaseException) -> Any:
     """``exc``, or a stand-in that unpickles as the same exception, for the trip home.
 
     Plain pickling rebuilds an exception by calling ``cls(*exc.args)``, which

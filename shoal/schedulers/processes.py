@@ -124,8 +124,10 @@ class ProcessExecutor(Executor):
                 try:
                     payload = conn.recv_bytes()
                 except (EOFError, OSError):
+                    # Read how the worker ended before the pool is killed.
+                    error = _worker_died(pool.processes[worker], keys)
                     _discard_pool(pool)
-                    raise _worker_died(pool.processes[worker], keys) from None
+                    raise error from None
                 reply_run, outcomes = pickle.loads(payload)
                 if reply_run != self.run_id:
                     continue  # a batch of an earlier, failed computation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -325,3 +326,23 @@ def test_dead_worker_is_reported_and_the_pool_replaced():
     # The next computation gets a working pool.
     follow_up = {("sq", i): Task(("sq", i), pow, i, 2) for i in range(20)}
     assert run("processes", follow_up, list(follow_up)) == [i**2 for i in range(20)]
+
+
+def exit_politely(x):
+    sys.exit(x)
+
+
+def test_sys_exit_in_a_task_raises_system_exit_on_every_scheduler(scheduler):
+    # On processes it killed the worker and was reported as a crash ("killed by SIGKILL").
+    graph = {"x": DataNode("x", 3), "leave": Task("leave", exit_politely, Ref("x"))}
+    with pytest.raises(SystemExit) as info:
+        run(scheduler, graph, "leave")
+    assert info.value.code == 3
+    follow_up = {("sq", i): Task(("sq", i), pow, i, 2) for i in range(5)}
+    assert run(scheduler, follow_up, list(follow_up)) == [i**2 for i in range(5)]
+
+
+def test_dead_worker_report_gives_its_real_exit_code():
+    graph = {"x": DataNode("x", 1), "crash": Task("crash", exit_abruptly, Ref("x"))}
+    with pytest.raises(WorkerDiedError, match="exited with code 1"):
+        run("processes", graph, "crash")
