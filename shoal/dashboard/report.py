@@ -95,6 +95,10 @@ def start_recording(shoal_scheduler=None) -> str:
 
 def stop_recording(token: str, shoal_scheduler=None) -> dict:
     """Run on the scheduler: stop the recording ``token``; what it recorded."""
+    if token not in _RECORDERS:
+        raise RuntimeError(f"No performance report is recording on this scheduler under token {token!r}: "
+                           "it already ended, or the scheduler was restarted since it began. "
+                           "Start a new one with client.performance_report(filename).")
     scheduler, plugin = _RECORDERS.pop(token)
     scheduler.remove_plugin(plugin)
     return plugin.result()

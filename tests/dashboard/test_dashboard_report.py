@@ -140,3 +140,10 @@ def test_a_pathlib_filename_is_accepted(client, tmp_path):
     with client.performance_report(path):
         assert client.submit(slow_inc, 5).result() == 6
     assert "1 tasks computed" in path.read_text(encoding="utf-8")
+
+
+def test_stopping_an_unknown_recording_says_what_happened(client):
+    token = client.run_on_scheduler(start_recording)
+    client.run_on_scheduler(stop_recording, token)
+    with pytest.raises(RuntimeError, match="No performance report is recording"):
+        client.run_on_scheduler(stop_recording, token)  # the same recording, stopped twice
