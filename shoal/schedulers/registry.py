@@ -82,6 +82,14 @@ def _lookup(name: str) -> GetFunction:
     with _lock:
         get = _registry.get(canonical)
     if get is None:
+        if canonical in ("distributed", "dask.distributed"):
+            # The name exists only while a Client is open: say so, not "unknown".
+            raise ValueError(
+                f"scheduler={name!r} needs a running distributed Client, and none is open. Start one "
+                "first: `from shoal.distributed import Client; client = Client()` (a local cluster) or "
+                "`Client('tcp://scheduler:8786')`; or choose a local scheduler: "
+                f"{', '.join(repr(n) for n in scheduler_names())}."
+            )
         names = ", ".join(repr(n) for n in scheduler_names())
         aliases = ", ".join(f"{a!r} for {n!r}" for a, n in ALIASES.items())
         raise ValueError(

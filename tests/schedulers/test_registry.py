@@ -91,3 +91,12 @@ def test_precedence_argument_config_collection_default_threads():
     with config.set(scheduler="sync"):
         assert get_scheduler(default="processes") is sync.get
         assert get_scheduler("threads") is threads.get
+
+
+def test_distributed_without_a_client_says_to_start_one():
+    if "distributed" in scheduler_names():
+        pytest.skip("a Client of another test is still registered")
+    for name in ("distributed", "dask.distributed"):
+        with pytest.raises(ValueError, match=r"needs a running distributed Client.*Client\(\)") as info:
+            get_scheduler(name)
+        assert "'threads'" in str(info.value)  # and the local choices
