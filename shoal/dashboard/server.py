@@ -34,6 +34,10 @@ from .stages_page import stages_document
 logger = logging.getLogger("shoal.dashboard")
 
 
+#: Where the dashboard is served when asked for with ``dashboard_address=True``.
+DEFAULT_ADDRESS = "127.0.0.1:8787"
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """``"host:port"`` (or ``":port"``, or a bare port) as ``(host, port)``.
 
@@ -43,7 +47,11 @@ def parse_address(address: str) -> tuple[str, int]:
     ('127.0.0.1', 0)
     >>> parse_address("[::1]:8787")  # an IPv6 address in brackets, as in a URL
     ('::1', 8787)
+    >>> parse_address(True)  # "a dashboard, where it usually is"
+    ('127.0.0.1', 8787)
     """
+    if address is True:
+        address = DEFAULT_ADDRESS
     text = str(address)
     host, sep, port = text.rpartition(":")
     if not sep:

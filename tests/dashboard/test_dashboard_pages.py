@@ -268,3 +268,24 @@ def test_settings_from_environment_words_are_understood():
             await scheduler.close()
 
     asyncio.run(bad_interval())
+
+
+def test_dashboard_address_true_serves_on_the_default_port_or_a_free_one():
+    import warnings
+
+    from shoal.dashboard.server import DEFAULT_ADDRESS, parse_address
+
+    async def main():
+        with warnings.catch_warnings():
+            # 8787 may be taken on this machine: then the fallback warns and serves elsewhere.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scheduler = Scheduler("inproc://", dashboard_address=True)
+            await scheduler.start()
+        try:
+            host, port = parse_address(DEFAULT_ADDRESS)
+            assert scheduler.dashboard.host == host and scheduler.dashboard.port > 0
+            assert await asyncio.to_thread(_health_through, scheduler.dashboard.link) == b"ok"
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
