@@ -28,7 +28,8 @@ class MissingDependencyError(GraphError, KeyError):
     def __init__(self, missing: Hashable, needed_by: Hashable, known: Iterable = ()):
         self.missing = missing
         self.needed_by = needed_by
-        hint = _close_matches(missing, known)
+        # The task itself is never the key it meant: that would be a cycle.
+        hint = _close_matches(missing, known, exclude=needed_by)
         super().__init__(
             f"Task {needed_by!r} depends on {missing!r}, which is not in the graph. "
             f"Add a task that produces {missing!r} or remove the reference.{hint}"
@@ -86,11 +87,11 @@ def _count(known) -> str:
         return "several"
 
 
-def _close_matches(key: Hashable, known: Iterable) -> str:
+def _close_matches(key: Hashable, known: Iterable, exclude: Hashable = None) -> str:
     """A "Did you mean ...?" hint; skipped for huge graphs, where it would be slow."""
     try:
         candidates = list(known) if len(known) <= 10_000 else []
     except TypeError:
         candidates = []
-    matches = difflib.get_close_matches(repr(key), [repr(k) for k in candidates], n=3)
+    matches = difflib.get_close_matches(repr(key), [repr(k) for k in candidates if k != exclude], n=3)
     return f" Did you mean {' or '.join(matches)}?" if matches else ""

@@ -233,6 +233,16 @@ def test_missing_dependency_is_named(scheduler):
     assert isinstance(info.value, KeyError)  # what code catching KeyError expects
 
 
+def test_missing_dependency_hint_suggests_near_keys_but_never_the_task_itself():
+    alone = {"y": Task("y", inc, Ref("x"))}
+    with pytest.raises(MissingDependencyError) as info:
+        run("sync", alone, "y")
+    assert "Did you mean" not in str(info.value)
+    typo = {"load-data": DataNode("load-data", 1), "total": Task("total", inc, Ref("load_data"))}
+    with pytest.raises(MissingDependencyError, match="Did you mean 'load-data'"):
+        run("sync", typo, "total")
+
+
 def test_missing_requested_keys_are_named(scheduler):
     graph = {"x": DataNode("x", 1), ("y", 0): Task(("y", 0), inc, Ref("x"))}
     with pytest.raises(MissingKeyError) as info:
