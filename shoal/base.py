@@ -66,8 +66,14 @@ def persist(*args: Any, scheduler: Any = None, optimize_graph: bool = True, trav
             raise TypeError(
                 f"{type(coll).__name__} cannot be persisted: it does not implement __shoal_postpersist__"
             )
-    graph, keys = collections_to_graph(collections, optimize_graph)
     run = get_scheduler(scheduler, default=default_scheduler(collections))
+    client = getattr(run, "__self__", None)
+    if callable(getattr(client, "persist", None)):
+        # A distributed Client keeps the results on its workers (collections backed by
+        # futures, as Dask's persist does): gathering them here pulled every byte into
+        # this process and left nothing for the workers' memory management to spill.
+        return repack(client.persist(list(collections), optimize_graph=optimize_graph, **kwargs))
+    graph, keys = collections_to_graph(collections, optimize_graph)
     flat = flatten_keys(keys)
     values = run(graph, flat, **kwargs)
     results = dict(zip(flat, values))
