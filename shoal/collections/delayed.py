@@ -247,6 +247,9 @@ def call(func: Callable, args: tuple, kwargs: dict, *, pure: bool | None = None,
     return Delayed(key, Task(key, func, *task_args, **task_kwargs), tuple(deps), length=nout)
 
 
+_CONTAINER_ITERATORS = (type(iter([])), type(iter(())), type(iter(set())))
+
+
 def _unpack(value: Any, deps: list) -> Any:
     """``value`` for use as a task argument: Delayed -> Ref, containers searched."""
     if isinstance(value, Delayed):
@@ -263,6 +266,9 @@ def _unpack(value: Any, deps: list) -> Any:
         if all(items[k] is v for k, v in value.items()):
             return value
         return items
+    if kind in _CONTAINER_ITERATORS:
+        # iter(list_of_delayed): read it now, as Dask does; the task gets a list.
+        return _unpack(list(value), deps)
     if is_collection(value):
         wrapped = _from_collection(value, None)
         deps.append(wrapped)

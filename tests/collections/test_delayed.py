@@ -152,7 +152,7 @@ class Span:
         object.__setattr__(self, "length", self.stop - self.start)
 
 
-def test_delayed_inside_namedtuples_dataclasses_and_slices_is_computed(scheduler):
+def test_delayed_inside_namedtuples_dataclasses_slices_and_iterators_is_computed(scheduler):
     # These are not plain containers; their Delayed fields must still be
     # computed before the function sees them (they reached it as Delayed).
     a, b = delayed(inc)(1), delayed(inc)(10)
@@ -165,6 +165,9 @@ def test_delayed_inside_namedtuples_dataclasses_and_slices_is_computed(scheduler
     values = np.arange(20)
     assert_eq(delayed(values)[a:b], values[2:11], scheduler=scheduler)
     assert_eq(delayed(values)[slice(None, None, a)], values[::2], scheduler=scheduler)
+    # iterators over lists, tuples and sets are read into a list, as in Dask
+    assert_eq(delayed(sum)(iter([a, b, 3])), sum([2, 11, 3]), scheduler=scheduler)
+    assert_eq(delayed(sorted)(iter({a, 0})), sorted({2, 0}), scheduler=scheduler)
     # ones holding no Delayed pass through as they are
     plain = Pair(1, 2)
     assert delayed(lambda p: p is plain)(plain).compute(scheduler="sync")
