@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import warnings
 
@@ -114,11 +115,40 @@ class DashboardPortBusy(OSError):
     """The dashboard's port is taken and ``dashboard.port-fallback`` is off: no dashboard."""
 
 
+def _port_taken(host: str, port: int) -> bool:
+    """Whether another socket listens on ``host:port``, probed with sockets closed at
+    once: tornado's ``bind_sockets`` leaves the socket of a failed bind to the garbage
+    collector (a ResourceWarning). A port taken between the probe and the bind still
+    fails there and is handled the same way."""
+    try:
+        addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror:
+        return False  # the bind itself names the unknown host
+    for family, kind, proto, _, sockaddr in addresses:
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # e.g. no IPv6 here: the bind skips it as well
+        with probe:
+            if os.name != "nt":  # as tornado binds: a port left in TIME_WAIT is free
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
 def _bind(host: str, port: int, fallback: bool = True) -> tuple[list, int]:
     """Bind ``host:port``; if that port is taken, warn and take a free one, or with
     ``fallback=False`` raise ``DashboardPortBusy`` (a busy port must never stop
     the scheduler from starting: the caller serves no dashboard then)."""
     try:
+        if port and _port_taken(host, port):
+            raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
         return bind_sockets(host, port)
     except socket.gaierror as error:
         raise OSError(f"Cannot serve the dashboard on dashboard_address='{host}:{port}': the host {host!r} "

@@ -289,3 +289,24 @@ def test_dashboard_address_true_serves_on_the_default_port_or_a_free_one():
             await scheduler.close()
 
     asyncio.run(main())
+
+
+def test_a_busy_port_leaves_no_socket_open():
+    import gc
+    import warnings
+
+    async def main():
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            scheduler = Scheduler("inproc://", dashboard_address=f"127.0.0.1:{port}")
+            await scheduler.start()
+            await scheduler.close()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(main())
+        gc.collect()  # an abandoned socket warns when it is collected
+    assert any("already in use" in str(w.message) for w in caught)
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning) and "socket" in str(w.message)]
