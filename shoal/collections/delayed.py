@@ -218,6 +218,8 @@ def delayed(obj: Any = None, *, name: str | None = None, pure: bool | None = Non
         return _from_collection(obj, name)
     if callable(obj):
         return DelayedFunction(obj, name, pure, nout)
+    if traverse and type(obj) in _CONTAINER_ITERATORS:
+        obj = list(obj)  # read once, here: the key and the task must see the same items
     deps: list = []
     value = _unpack(obj, deps) if traverse else obj
     key = name or f"{type(obj).__name__}-{tokenize(obj)}"
@@ -236,6 +238,9 @@ def call(func: Callable, args: tuple, kwargs: dict, *, pure: bool | None = None,
         kwargs = dict(kwargs)
         dask_key = kwargs.pop("dask_key_name")
         key = dask_key if key is None else key
+    # Iterators are read once, here, so that a pure call's key reflects their items.
+    args = tuple(list(a) if type(a) in _CONTAINER_ITERATORS else a for a in args)
+    kwargs = {k: list(v) if type(v) in _CONTAINER_ITERATORS else v for k, v in kwargs.items()}
     deps: list = []
     task_args = [_unpack(a, deps) for a in args]
     task_kwargs = {k: _unpack(v, deps) for k, v in kwargs.items()}

@@ -168,6 +168,11 @@ def test_delayed_inside_namedtuples_dataclasses_slices_and_iterators_is_computed
     # iterators over lists, tuples and sets are read into a list, as in Dask
     assert_eq(delayed(sum)(iter([a, b, 3])), sum([2, 11, 3]), scheduler=scheduler)
     assert_eq(delayed(sorted)(iter({a, 0})), sorted({2, 0}), scheduler=scheduler)
+    assert_eq(delayed(iter([a, 4])), [2, 4], scheduler=scheduler)
+    assert_eq(delayed(iter((5, 6))), [5, 6], scheduler=scheduler)
+    pure_sum = delayed(sum, pure=True)
+    assert pure_sum(iter([1, 2])).key != pure_sum(iter([3, 4])).key
+    assert pure_sum(iter([1, 2])).key == pure_sum([1, 2]).key
     # ones holding no Delayed pass through as they are
     plain = Pair(1, 2)
     assert delayed(lambda p: p is plain)(plain).compute(scheduler="sync")
