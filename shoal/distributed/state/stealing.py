@@ -153,9 +153,21 @@ def plan_steals(state, in_flight: dict) -> list:
     return plan
 
 
+def thief_candidates(state, ts):
+    """``None`` if any running worker may steal ``ts``, else the set that may.
+
+    Tasks submitted with ``workers=...`` and ``allow_other_workers=True``
+    prefer those workers but may move, as Dask steals them (only resource
+    restrictions, which a worker must meet, still bind them).
+    """
+    if ts.loose_restrictions and not ts.resource_restrictions:
+        return None
+    return state._valid_workers(ts)
+
+
 def _best_thief(state, ts, free: dict, wait: float):
     """The free worker that could start ``ts`` soonest, if that beats waiting ``wait`` s."""
-    valid = state._valid_workers(ts)
+    valid = thief_candidates(state, ts)
     best, best_cost = None, None
     for thief in _least_loaded(free, MAX_THIEVES_SCORED):
         if valid is not None and thief not in valid:
@@ -222,7 +234,7 @@ class WorkStealingMixin:
             return []
         self.n_steals += 1
         self.log_event("steal", key=key, victim=victim.address, thief=thief.address)
-        valid = self._valid_workers(ts)
+        valid = thief_candidates(self, ts)
         if thief.status != "running" or self.workers.get(thief.address) is not thief or \
                 (valid is not None and thief not in valid):
             return self.transitions({key: "waiting"})  # placed again from scratch

@@ -114,6 +114,25 @@ def test_restricted_task_is_not_stolen_by_a_worker_it_may_not_run_on():
     assert steal_requests(sim.s.balance()) == []
 
 
+def test_task_allowed_on_other_workers_is_stolen_and_runs_once():
+    # workers=[w0] with allow_other_workers=True: w0 is a preference, as in Dask an idle
+    # worker may take the queue (it stayed on w0 while w1 idled).
+    sim = SimCluster(seed=0)
+    sim.add_worker("sim://w0", 1)
+    graph = {("t", i): Task(("t", i), plus, 1, i) for i in range(4)}
+    sim.submit(graph, list(graph), workers=["sim://w0"], allow_other_workers=True)
+    assert len(sim.s.workers["sim://w0"].processing) == 4
+    sim.add_worker("sim://w1", 1)
+    requests = steal_requests(sim.call(sim.s.balance))
+    assert len(requests) == 1 and {to for to, _ in requests} == {"sim://w0"}
+    sim.flush()
+    assert sim.s.n_steals == 1 and len(sim.s.workers["sim://w1"].processing) == 1
+    sim.run()
+    for key in graph:
+        assert sim.result(key) == plus(1, key[1]) and len(sim.ran_on[key]) == 1
+    assert sum(ran == ["sim://w1"] for ran in sim.ran_on.values()) >= 1
+
+
 def test_paused_worker_gives_away_all_it_has_not_started():
     sim = loaded_cluster(n_tasks=4, thief_threads=4)
     sim.call(sim.s.set_worker_status, "sim://w0", "paused")
