@@ -60,9 +60,13 @@ def parse_address(address: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
-        return host or "127.0.0.1", int(port)
+        number = int(port)
     except ValueError:
         raise ValueError(f"dashboard_address={address!r} is not 'host:port' (e.g. '127.0.0.1:8787')") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"dashboard_address={address!r}: port {number} is outside 0-65535 "
+                         "(0 picks a free port).")
+    return host or "127.0.0.1", number
 
 
 #: Hosts that mean "every interface": no browser can open a page there.

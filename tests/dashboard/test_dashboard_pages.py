@@ -114,6 +114,19 @@ def test_bad_address_names_the_argument():
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:70000", "127.0.0.1:-1", "65536"])
+def test_a_port_out_of_range_names_the_argument(address):
+    async def main():
+        scheduler = Scheduler("inproc://", dashboard_address=address)
+        try:
+            with pytest.raises(ValueError, match=f"dashboard_address={address!r}: port .* outside 0-65535"):
+                await scheduler.start()
+        finally:
+            await scheduler.close()
+
+    asyncio.run(main())
+
+
 def test_busy_port_without_fallback_serves_no_dashboard_but_the_scheduler_runs():
     from shoal import config
 
