@@ -416,6 +416,18 @@ def test_profiler_visualize_method(tmp_path):
     assert len(layout.children) == 1
 
 
+def test_visualize_save_false_writes_nothing_as_in_dask(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    graph, key, expected = make_graph(2)
+    with Profiler() as prof:
+        assert run("sync", graph, key) == expected
+    layout = prof.visualize(save=False)  # Dask's keyword: it raised TypeError
+    assert len(layout.children) == 1
+    assert list(tmp_path.iterdir()) == []
+    visualize([prof], filename=str(tmp_path / "kept.html"), save=True)
+    assert (tmp_path / "kept.html").exists()
+
+
 def test_visualize_rejects_other_objects():
     with pytest.raises(TypeError, match="Profiler"):
         visualize([[1, 2]], filename=None)

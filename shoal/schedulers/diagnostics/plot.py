@@ -19,6 +19,7 @@ def visualize(
     show: bool = False,
     title: str = "shoal profile",
     width: int = 900,
+    save: bool = True,
 ):
     """Plot one or several profilers as a column sharing one time axis.
 
@@ -26,7 +27,8 @@ def visualize(
     coloured by the task's key prefix (hover for key and duration); a
     ``ResourceProfiler`` gives memory (left axis) and CPU (right axis) over
     time. The page is written to ``filename`` with Bokeh's JavaScript inlined,
-    so it opens offline; ``filename=None`` writes nothing. ``show=True`` also
+    so it opens offline; ``filename=None`` (or ``save=False``, Dask's
+    spelling) writes nothing. ``show=True`` also
     opens it (inline in a notebook, else in a browser). Returns the Bokeh
     layout.
 
@@ -59,11 +61,13 @@ def visualize(
         figures.append(fig)
     figures[0].title.text = f"{title}: {figures[0].title.text}"
     layout = column(*figures)
+    if not save:
+        filename = None
     if filename is not None:
-        from bokeh.io import save
+        from bokeh.io import save as save_html
         from bokeh.resources import INLINE
 
-        save(layout, filename=filename, resources=INLINE, title=title)
+        save_html(layout, filename=filename, resources=INLINE, title=title)
     if show:
         _show(layout, filename)
     return layout
