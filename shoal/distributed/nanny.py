@@ -38,7 +38,7 @@ import psutil
 
 from .comm import CommClosedError, listen, parse_address
 from .comm.sizes import format_bytes
-from .memory import memory_fraction
+from .memory import memory_fraction, parse_memory_limit
 from .rpc import portable_exception
 from .security import as_security
 
@@ -90,7 +90,8 @@ class Nanny:
 
     ``worker_args``: further ``shoal-worker`` arguments for the worker
     (``--nthreads``, ``--name``, ``--memory-limit``, TLS flags, ...), passed
-    unchanged. ``memory_limit`` (bytes, or None) is what the nanny enforces.
+    unchanged. ``memory_limit`` (bytes, a size such as ``"2GB"``, or None) is what
+    the nanny enforces.
     ``host``: the interface the nanny listens on. ``security``: TLS
     credentials for the nanny's listener when the cluster uses ``tls://``.
     ``start_timeout``: seconds for a worker to start and register.
@@ -113,7 +114,9 @@ class Nanny:
                  env: dict | None = None):
         self.scheduler_address = scheduler_address
         self.worker_args = list(worker_args)
-        self.memory_limit = memory_limit
+        # A size such as "2GB" as the Worker takes it (a string left here failed only in _watch's
+        # background task, and the limit was silently never enforced).
+        self.memory_limit = parse_memory_limit(memory_limit)
         self.terminate_fraction = memory_fraction("terminate") if terminate_fraction is True else terminate_fraction
         self.poll_interval = poll_interval
         self.max_quick_deaths = max_quick_deaths

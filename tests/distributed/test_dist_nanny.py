@@ -257,6 +257,16 @@ def test_nanny_answers_identity_kill_and_restart_requests():
     asyncio.run(asyncio.wait_for(main(), 50))
 
 
+def test_nanny_memory_limit_takes_sizes_as_the_worker_does():
+    # A string limit used to be kept as given, and the watcher failed on it in the background:
+    # the limit was never enforced.
+    assert Nanny("tcp://127.0.0.1:8786", memory_limit="200MB").memory_limit == 200 * 10**6
+    assert Nanny("tcp://127.0.0.1:8786", memory_limit="1 MiB").memory_limit == 2**20
+    assert Nanny("tcp://127.0.0.1:8786", memory_limit=None).memory_limit is None
+    with pytest.raises(ValueError, match="memory_limit='lots' is not understood"):
+        Nanny("tcp://127.0.0.1:8786", memory_limit="lots")
+
+
 def test_cli_worker_runs_under_a_nanny_and_stops_with_it():
     with LocalCluster(n_workers=0, threads_per_worker=1) as cluster, Client(cluster) as client:
         proc = subprocess.Popen([sys.executable, "-m", "shoal.distributed.cli", "worker", cluster.scheduler_address,
