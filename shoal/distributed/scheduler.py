@@ -63,13 +63,16 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
     ``work_stealing``: every ``work_stealing_interval`` seconds move queued
     tasks from saturated workers to idle ones (default: config
     ``distributed.scheduler.work-stealing`` and ``.work-stealing-interval``).
-    Other keywords go to ``SchedulerState`` (``allowed_failures=``, ...).
+    Other keywords go to ``SchedulerState`` (``allowed_failures=``, default:
+    config ``distributed.scheduler.allowed-failures``, 3, as in Dask; ...).
     """
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
                  check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
                  work_stealing: bool | None = None, work_stealing_interval: float | None = None,
                  **state_options: Any):
+        if state_options.get("allowed_failures") is None:
+            state_options["allowed_failures"] = config.get("distributed.scheduler.allowed-failures", 3)
         self.state = SchedulerState(**state_options)
         self.work_stealing = bool(config.get("distributed.scheduler.work-stealing")
                                   if work_stealing is None else work_stealing)

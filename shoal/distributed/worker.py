@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import numbers
 import os
 import time
 from typing import Any
@@ -102,6 +103,8 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
                  reconnect_timeout: float | None = None, security: Any = None,
                  local_directory: str | None = None, rss_reader: Any = None,
                  memory_monitor_interval: float | None = None, nanny: str | None = None):
+        if isinstance(nthreads, bool) or not isinstance(nthreads, numbers.Integral):
+            raise TypeError(f"nthreads must be a whole number of threads, got {type(nthreads).__name__} {nthreads!r}")
         if nthreads < 1:
             raise ValueError(f"nthreads must be at least 1, got {nthreads}")
         self.scheduler_address = scheduler_address

@@ -91,6 +91,29 @@ def test_task_that_kills_workers_fails_with_killed_worker():
             assert client.submit(inc, 1).result(timeout=10) == 2  # the other worker still serves
 
 
+def test_allowed_failures_comes_from_the_config_as_in_dask():
+    from shoal import config
+
+    async def main():
+        async with Scheduler("inproc://") as s:
+            assert s.state.allowed_failures == 3  # Dask's default
+        with config.set({"distributed.scheduler.allowed-failures": 0}):
+            async with Scheduler("inproc://") as s:
+                assert s.state.allowed_failures == 0
+            async with Scheduler("inproc://", allowed_failures=5) as s:  # the keyword wins
+                assert s.state.allowed_failures == 5
+
+    run(main)
+
+
+def test_worker_nthreads_must_be_a_whole_number():
+    for bad in ("2", 2.0, None):
+        with pytest.raises(TypeError, match="nthreads must be a whole number of threads"):
+            Worker("inproc://nowhere", nthreads=bad)
+    with pytest.raises(ValueError, match="nthreads must be at least 1"):
+        Worker("inproc://nowhere", nthreads=0)
+
+
 def test_client_without_address_starts_and_stops_its_cluster():
     with Client(n_workers=1, threads_per_worker=1, processes=False) as client:
         cluster = client.cluster

@@ -87,6 +87,7 @@ from one mixin per idea, each saying what it needs from the class:
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections import deque
 from typing import Any, Callable, Iterable
@@ -139,6 +140,10 @@ class SchedulerState(
         transition_log_size: int = 100_000,
         clock: Callable[[], float] = time.time,
     ):
+        if isinstance(allowed_failures, bool) or not isinstance(allowed_failures, numbers.Integral) or allowed_failures < 0:
+            # Checked here: a bad value only failed when a worker died, inside remove_worker.
+            raise ValueError(f"allowed_failures must be a whole number of worker deaths >= 0, "
+                             f"got {allowed_failures!r}")
         self.allowed_failures = allowed_failures
         self.worker_saturation = worker_saturation
         self.default_task_duration = default_task_duration

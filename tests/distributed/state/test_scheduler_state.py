@@ -520,6 +520,13 @@ def test_killed_worker_after_allowed_failures_names_task_and_workers():
     s.validate_state()
 
 
+@pytest.mark.parametrize("bad", [-1, "3", 2.5, None, True])
+def test_allowed_failures_must_be_a_whole_number_of_deaths(bad):
+    # Checked at once: a bad value used to fail only when a worker died, inside remove_worker.
+    with pytest.raises(ValueError, match=r"allowed_failures must be a whole number of worker deaths >= 0"):
+        SchedulerState(allowed_failures=bad)
+
+
 def test_paused_worker_gets_no_new_tasks_until_resumed():
     s = SchedulerState()
     s.add_worker("A", 1)
