@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -224,6 +225,35 @@ def test_a_client_without_tls_credentials_gets_a_clear_error(security):
             with pytest.raises(ValueError, match=r"tls:// addresses need TLS credentials.*Security.temporary\(\)"):
                 await Client(s.address, asynchronous=True)
             assert not s.state.clients
+
+    run(main())
+
+
+def test_a_plain_tcp_client_at_a_tls_port_is_told_to_use_tls(security, caplog):
+    async def main():
+        async with Scheduler("tls://127.0.0.1:0", security=security) as s:
+            plain = s.address.replace("tls://", "tcp://")
+            with caplog.at_level(logging.WARNING, logger="shoal.distributed"):
+                with pytest.raises(ConnectError, match=r"closed the connection: if the cluster uses TLS, connect "
+                                                       r"to its tls:// address with security="):
+                    await Client(plain, asynchronous=True, timeout=1)
+            assert not s.state.clients
+            assert "Refused TLS connection" in caplog.text  # and the scheduler says so
+            async with Worker(s.address, nthreads=1, security=security), \
+                    Client(s.address, asynchronous=True, security=security) as c:
+                assert await c.submit(inc, 1) == inc(1)  # it goes on serving
+
+    run(main())
+
+
+def test_nothing_listening_keeps_the_check_the_address_hint():
+    async def main():
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()  # a port nobody listens on
+        with pytest.raises(ConnectError, match="Is a shoal scheduler or worker listening at that address"):
+            await connect(f"tcp://127.0.0.1:{port}", timeout=0.3)
 
     run(main())
 

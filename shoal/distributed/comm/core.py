@@ -268,6 +268,7 @@ async def connect(address: str, timeout: float | None = None, **connection_args:
     deadline = loop.time() + timeout
     delay = 0.01
     last_error: BaseException | None = None
+    opened_then_closed = False  # the last attempt reached a listener that then dropped us
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -302,18 +303,23 @@ async def connect(address: str, timeout: float | None = None, **connection_args:
                     address,
                 ) from error
             last_error = error
+            opened_then_closed = comm is not None
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 1.0)
     reason = f"{type(last_error).__name__}: {last_error}" if str(last_error) else type(last_error).__name__
-    raise ConnectError(
-        f"Could not connect to {address} within {timeout:g} s ({reason}). "
-        "Is a shoal scheduler or worker listening at that address? Check the host and port, "
-        "or allow more time with timeout= or distributed.comm.timeouts.connect.",
-        address,
-    ) from last_error
+    if opened_then_closed and scheme == "tcp":
+        # Something listens there but hangs up at once: most often a TLS listener that
+        # refuses plain TCP, whose error says nothing of TLS.
+        hint = ("Something listens there but closed the connection: if the cluster uses TLS, connect to "
+                "its tls:// address with security=Security(...) (or Security.temporary()'s credentials).")
+    else:
+        hint = ("Is a shoal scheduler or worker listening at that address? Check the host and port, "
+                "or allow more time with timeout= or distributed.comm.timeouts.connect.")
+    raise ConnectError(f"Could not connect to {address} within {timeout:g} s ({reason}). {hint}",
+                       address) from last_error
 
 
 def listen(address: str, handler: Handler, **connection_args: Any) -> Listener:
