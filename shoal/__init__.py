@@ -9,9 +9,9 @@ Collections build lazy task graphs; any scheduler runs them unchanged.
 """
 
 from . import config
-from .base import compute, get, persist, visualize
+from .base import compute, get, is_collection, persist, tokenize, visualize
 from .collections.delayed import Delayed, delayed
 
 __version__ = "0.1.0"
 
-__all__ = ["compute", "config", "delayed", "Delayed", "get", "persist", "visualize"]
+__all__ = ["compute", "config", "delayed", "Delayed", "get", "is_collection", "persist", "tokenize", "visualize"]

@@ -20,8 +20,9 @@ from .taskgraph.protocol import (
     flatten_keys,
     is_collection,
 )
+from .taskgraph.tokenize import tokenize  # noqa: F401  (where Dask users find it: dask.base.tokenize)
 
-__all__ = ["compute", "persist", "get", "visualize"]
+__all__ = ["compute", "persist", "get", "visualize", "tokenize", "is_collection"]
 
 
 def compute(*args: Any, scheduler: Any = None, optimize_graph: bool = True, traverse: bool = True, **kwargs) -> tuple:

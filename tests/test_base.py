@@ -327,3 +327,13 @@ def test_assert_eq_computes_collections(scheduler):
     assert_eq(np.arange(4), value, scheduler=scheduler)
     with pytest.raises(AssertionError):
         assert_eq(delayed(inc)(1), 3, scheduler=scheduler)
+
+
+def test_tokenize_and_is_collection_at_the_top_level_and_in_base():
+    # Where Dask users look for them (dask.base.tokenize, dask.is_dask_collection).
+    from shoal.taskgraph.tokenize import tokenize
+
+    assert shoal.tokenize is tokenize and shoal.base.tokenize is tokenize
+    assert shoal.tokenize([1, "a"], k=np.arange(3)) == tokenize([1, "a"], k=np.arange(3))
+    assert shoal.is_collection(delayed(inc)(1)) and not shoal.is_collection([delayed(inc)(1)])
+    assert {"tokenize", "is_collection"} <= set(shoal.__all__)
