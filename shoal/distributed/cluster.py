@@ -230,6 +230,7 @@ class LocalCluster:
         return self._sync(scale)
 
     async def _scale(self, n: int) -> None:
+        self._forget_stopped_workers()
         new = []
         while len(self.workers) < n:
             name = f"{'proc' if self.processes else 'thread'}-worker-{next(self._names)}"
@@ -240,6 +241,19 @@ class LocalCluster:
         self.n_workers = n
         if new:
             await self._wait_registered(new)
+
+    def _forget_stopped_workers(self) -> None:
+        """Drop workers that stopped on their own: retired through ``Client.retire_workers``
+        (its nanny exits with it), or a process that exited. Counted, they made ``scale(n)``
+        believe the cluster still had them and start no replacement."""
+        for name, worker in list(self.workers.items()):
+            if isinstance(worker, Worker):
+                stopped = worker.status in ("closing", "closed")
+            else:
+                stopped = worker.poll() is not None
+            if stopped:
+                del self.workers[name]
+                self._processes.pop(name, None)
 
     async def _retire(self, count: int, keep: int) -> None:
         """Stop ``count`` workers: not yet registered ones first, then gracefully retired ones."""

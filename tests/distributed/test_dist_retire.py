@@ -199,6 +199,22 @@ def test_retired_worker_process_and_its_nanny_exit_and_data_stays():
         assert nanny.returncode == 0  # a clean exit, not restarted
         assert leaving not in client.nthreads() and len(client.nthreads()) == 1
         assert client.gather(futures) == [i * i for i in range(8)]
+        # The cluster no longer counts it: scale(2) starts a replacement (it believed it had two).
+        cluster.scale(2)
+        assert name not in cluster.workers and name not in cluster.worker_processes
+        assert len(cluster.workers) == 2 and len(client.nthreads()) == 2
+        assert client.gather(futures) == [i * i for i in range(8)]
+
+
+def test_scale_after_client_retire_workers_replaces_the_retired_in_process_worker():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        futures = client.map(slow_square, range(6), delay=0.0)
+        assert client.gather(futures) == [i * i for i in range(6)]
+        (retired,) = client.retire_workers(n=1)
+        assert len(client.nthreads()) == 1
+        cluster.scale(2)
+        assert len(cluster.workers) == 2 and len(client.nthreads()) == 2 and retired not in client.nthreads()
+        assert client.gather(futures) == [i * i for i in range(6)]
 
 
 def test_futures_passed_to_submit_are_released_as_soon_as_dropped():
