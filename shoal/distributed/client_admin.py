@@ -25,9 +25,11 @@ class ClientAdminMixin:
     """Worker administration and cluster queries of ``Client``."""
 
     # ------------------------------------------------------------------ workers
-    def restart(self, timeout: float = 30.0) -> int:
+    def restart(self, timeout: float = 30.0, wait_for_workers: bool = True) -> int:
         """Cancel every future of every client and restart every worker; returns once all
         have registered again (within ``timeout`` s), with the number of workers.
+        ``wait_for_workers=False`` (as in Dask) returns once they were told to restart,
+        with the number registered then, and raises no TimeoutError for late ones.
 
         A worker under a nanny (the default for ``shoal-worker`` and
         ``LocalCluster(processes=True)``) is a fresh process afterwards: its
@@ -35,7 +37,8 @@ class ClientAdminMixin:
         drops all its data and registers again in the same process.
         """
         timeout = check_timeout(timeout, "restart")
-        return self._sync(self._request, {"op": "restart", "timeout": timeout})
+        return self._sync(self._request, {"op": "restart", "timeout": timeout,
+                                          "wait_for_workers": bool(wait_for_workers)})
 
     def retire_workers(self, workers: Any = None, n: int | None = None, close: bool = True,
                        timeout: float = 60.0, *, close_workers: bool | None = None,

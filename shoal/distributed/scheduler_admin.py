@@ -20,9 +20,10 @@ class SchedulerAdminMixin:
     """``restart`` and ``replicate`` of ``Scheduler``."""
 
     # ------------------------------------------------------------------ restart and replicate
-    async def restart(self, timeout: float = 30.0) -> int:
+    async def restart(self, timeout: float = 30.0, wait_for_workers: bool = True) -> int:
         """Cancel every task of every client, then restart every worker and wait until all
-        have registered again. Returns the number of workers.
+        have registered again (not with ``wait_for_workers=False``: then the workers
+        registered so far). Returns the number of workers.
 
         A worker with a nanny is killed and started afresh by its nanny (a new
         process); one without drops all its data and registers again (same
@@ -63,7 +64,7 @@ class SchedulerAdminMixin:
                 return not any(w.nanny == nannies[address] for w in state.workers.values())
             return address not in state.workers
 
-        while any(pending(a, ws) for a, ws in before.items()):
+        while wait_for_workers and any(pending(a, ws) for a, ws in before.items()):
             if loop.time() > deadline:
                 back = sum(not pending(a, ws) for a, ws in before.items())
                 raise TimeoutError(f"Only {back} of {len(before)} workers came back within {timeout} s of a restart.")

@@ -55,7 +55,7 @@ class SchedulerQueriesMixin:
         if op == "gather":
             return await self.gather(msg["keys"])
         if op == "restart":
-            return await self.restart(msg.get("timeout", 30.0))
+            return await self.restart(msg.get("timeout", 30.0), wait_for_workers=msg.get("wait_for_workers", True))
         if op == "replicate":
             return await self.replicate(msg["keys"], msg.get("workers"), msg.get("timeout", 30.0))
         if op == "retire-workers":

@@ -150,6 +150,16 @@ def test_restart_without_nanny_clears_the_same_workers():
         assert client.gather(client.map(inc, range(5))) == [1, 2, 3, 4, 5]
 
 
+def test_restart_without_waiting_for_workers_returns_and_they_come_back():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
+        futures = client.map(inc, range(5))
+        wait(futures, timeout=20)
+        assert 0 <= client.restart(timeout=20, wait_for_workers=False) <= 2  # Dask's keyword
+        assert all(f.cancelled() for f in futures)
+        wait_until(lambda: len(client.nthreads()) == 2, what="both workers registered again")
+        assert client.gather(client.map(inc, range(5))) == [x + 1 for x in range(5)]
+
+
 def test_close_leaves_no_processes_and_a_killed_nanny_takes_its_worker_along():
     me = psutil.Process()
     already = {p.pid for p in me.children(recursive=True)}
