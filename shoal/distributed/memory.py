@@ -70,8 +70,8 @@ def parse_memory_limit(limit: Any, n_workers: int = 1, *, total: int | None = No
     2000000000
     >>> parse_memory_limit("auto", 4, total=8 * 10**9)
     2000000000
-    >>> parse_memory_limit(0.5, total=8 * 10**9)
-    4000000000
+    >>> parse_memory_limit(0.5, total=8 * 10**9), parse_memory_limit("0.5", total=8 * 10**9)
+    (4000000000, 4000000000)
     >>> parse_memory_limit(None) is None and parse_memory_limit(0) is None
     True
     >>> parse_memory_limit("lots")
@@ -86,6 +86,16 @@ def parse_memory_limit(limit: Any, n_workers: int = 1, *, total: int | None = No
         return max(1, total // max(1, n_workers))
     if isinstance(limit, str) and limit.strip().lower() in ("none", "null"):
         return None
+    if isinstance(limit, str):
+        # "0.5" from a command line or an environment variable is a fraction, as 0.5 is
+        # (parse_bytes read it as 0 bytes: no limit at all).
+        try:
+            number = float(limit)
+        except ValueError:
+            pass
+        else:
+            if 0 < number <= 1 and not limit.strip().isdigit():
+                limit = number
     try:
         if isinstance(limit, float) and 0 < limit <= 1:
             nbytes = int(limit * total)

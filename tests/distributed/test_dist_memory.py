@@ -176,6 +176,11 @@ def test_parse_memory_limit():
     assert parse_memory_limit(3 * 10**9, total=total) == 3 * 10**9
     assert parse_memory_limit("auto", 4, total=total) == total // 4
     assert parse_memory_limit(0.25, total=total) == total // 4
+    # A fraction written as text (shoal-worker --memory-limit 0.25, an environment variable)
+    # is the same fraction, not 0 bytes (= no limit); whole numbers as text stay bytes.
+    assert parse_memory_limit("0.25", total=total) == parse_memory_limit(0.25, total=total)
+    assert parse_memory_limit(" 1.0 ", total=total) == parse_memory_limit(1.0, total=total) == total
+    assert parse_memory_limit("4000", total=total) == 4000
     assert parse_memory_limit("64GB", total=total) == total  # never more than the machine has
     for none in (None, 0, "0", False):
         assert parse_memory_limit(none, total=total) is None
