@@ -64,6 +64,14 @@ class EngineState:
         self.waiting = waiting  # key -> count of dependencies not yet done
         self.ready = ready  # heap of priorities of runnable tasks
 
+    def __getitem__(self, name):
+        # Callbacks written for Dask index its state dict; say what to use here.
+        raise TypeError(
+            f"state[{name!r}]: shoal's engine state is an object, not Dask's dict. Use its attributes: "
+            "state.results (live values, Dask's 'cache'), state.finished, state.running and state.total "
+            "(counts), state.waiting (key -> dependencies not yet done), state.graph."
+        )
+
 
 def execute(
     graph: Mapping,

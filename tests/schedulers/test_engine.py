@@ -343,6 +343,19 @@ def test_start_state_hook_and_dask_style_underscored_hooks(scheduler):
     assert events.count("pretask") == events.count("posttask") == len(graph)
 
 
+def test_dask_style_state_indexing_says_which_attributes_to_use():
+    graph, key, expected = diamond()
+    seen = []
+
+    def pretask(key, graph, state):
+        seen.append(state.finished)
+        state["cache"]
+
+    with pytest.raises(TypeError, match=r"state\['cache'\].*state.results"):
+        run("sync", graph, key, callbacks=[Callback(pretask=pretask)])
+    assert seen == [0]
+
+
 def explode(x):
     raise ValueError("boom")
 
