@@ -192,7 +192,9 @@ def scheduler_parser() -> argparse.ArgumentParser:
     parser.add_argument("--heartbeat-timeout", type=float, default=60.0,
                         help="seconds of silence after which a worker is removed")
     parser.add_argument("--dashboard-address", default=None,
-                        help="host:port of the dashboard, e.g. 127.0.0.1:8787 (default: no dashboard)")
+                        help="host:port of the dashboard (default: config distributed.scheduler.dashboard-address, "
+                             "127.0.0.1:8787; a busy port falls back to a free one)")
+    parser.add_argument("--no-dashboard", action="store_true", help="serve no dashboard")
     parser.add_argument("--log-level", default="warning")
     _add_tls_arguments(parser)
     return parser
@@ -203,15 +205,16 @@ def scheduler_main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
     security = _security_from_args(parser, args)
-    from .scheduler import Scheduler
+    from .scheduler import Scheduler, default_dashboard_address
 
+    dashboard_address = None if args.no_dashboard else (args.dashboard_address or default_dashboard_address())
     scheme = "tls" if security.tls_enabled else "tcp"
     warn_if_exposed(args.host, security.tls_enabled)
 
     async def run() -> None:
         stop = _stop_event_on_signals()
         scheduler = Scheduler(f"{scheme}://{args.host}:{args.port}", heartbeat_timeout=args.heartbeat_timeout,
-                              dashboard_address=args.dashboard_address, security=security)
+                              dashboard_address=dashboard_address, security=security)
         await scheduler.start()
         print(f"shoal-scheduler: Scheduler at: {scheduler.address}", flush=True)
         if scheduler.dashboard is not None:

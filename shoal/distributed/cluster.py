@@ -29,7 +29,7 @@ from typing import Any
 from .deploy.adaptive import Adaptive
 from .loop_thread import LoopThread
 from .memory import parse_memory_limit
-from .scheduler import Scheduler
+from .scheduler import Scheduler, default_dashboard_address
 from .security import as_security
 from .worker import Worker
 
@@ -129,6 +129,9 @@ class LocalCluster:
     nanny process that restarts it when it dies, kills it past
     ``distributed.worker.memory.terminate`` (0.95) of ``memory_limit``, and
     lets ``Client.restart`` start it afresh.
+    ``dashboard_address``: where the scheduler serves the dashboard (default:
+    config ``distributed.scheduler.dashboard-address``, ``127.0.0.1:8787``,
+    or a free port when that one is taken); None or False: no dashboard.
     ``security``: a ``Security`` (or True for ``Security.temporary()``): the
     scheduler and every worker then speak ``tls://``, worker processes get
     the certificate files through ``--tls-*`` flags, and ``Client(cluster)``
@@ -145,6 +148,8 @@ class LocalCluster:
         n_workers = _check_count(n_workers, "n_workers", 0)
         threads_per_worker = _check_count(threads_per_worker, "threads_per_worker", 1)
         _check_scheduler_options(scheduler_options)
+        if "dashboard_address" not in scheduler_options:  # None or False given: no dashboard
+            scheduler_options["dashboard_address"] = default_dashboard_address()
         self.security = as_security(security)
         self.nanny = nanny
         self.n_workers, self.threads_per_worker = _default_layout(n_workers, threads_per_worker, processes)

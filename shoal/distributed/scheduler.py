@@ -49,7 +49,19 @@ from .state import SchedulerPlugin, SchedulerState
 
 logger = logging.getLogger("shoal.distributed.scheduler")
 
-__all__ = ["Scheduler", "SchedulerPlugin"]
+__all__ = ["Scheduler", "SchedulerPlugin", "default_dashboard_address"]
+
+# Where LocalCluster, Client() and shoal-scheduler serve the dashboard unless told otherwise (a busy
+# port falls back to a free one); None: no dashboard. A bare Scheduler(...) serves one only when asked.
+config.update_defaults({"distributed": {"scheduler": {"dashboard-address": "127.0.0.1:8787"}}})
+
+
+def default_dashboard_address() -> str | None:
+    """``distributed.scheduler.dashboard-address``, or None when it is off (None, False, "", "none")."""
+    value = config.get("distributed.scheduler.dashboard-address", None)
+    if value in (None, False, "") or str(value).strip().lower() in ("none", "false", "off", "no"):
+        return None
+    return str(value)
 
 
 class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixin, WorkerRetirementMixin,

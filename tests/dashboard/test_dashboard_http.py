@@ -113,11 +113,25 @@ def test_websocket_origin_is_the_bound_address(cluster_and_client):
     assert origins == {f"127.0.0.1:{dashboard.port}"}
 
 
-def test_no_dashboard_by_default_or_when_disabled():
-    for address in (None, False):
-        with LocalCluster(n_workers=1, processes=False, dashboard_address=address) as cluster:
+def test_dashboard_by_default_and_none_when_disabled():
+    import warnings
+
+    from shoal import config
+
+    with config.set({"distributed.scheduler.dashboard-address": "127.0.0.1:8787"}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 8787 may be taken here: then it says so and uses a free port
+            with LocalCluster(n_workers=1, processes=False) as cluster:
+                link = cluster.dashboard_link
+                assert link is not None and link.startswith("http://127.0.0.1:") and link.endswith("/status")
+                assert fetch(link)[0] == 200
+        for address in (None, False):
+            with LocalCluster(n_workers=1, processes=False, dashboard_address=address) as cluster:
+                assert cluster.dashboard_link is None
+                assert cluster.scheduler.dashboard is None
+    with config.set({"distributed.scheduler.dashboard-address": None}):
+        with LocalCluster(n_workers=1, processes=False) as cluster:
             assert cluster.dashboard_link is None
-            assert cluster.scheduler.dashboard is None
 
 
 def test_json_index_and_dask_path_give_the_same_counts(cluster_and_client):

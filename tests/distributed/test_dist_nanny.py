@@ -185,7 +185,7 @@ def test_processes_exit_when_the_cluster_owner_is_killed(tmp_path):
         import os, sys, time
         import psutil
         from shoal.distributed import LocalCluster
-        cluster = LocalCluster(n_workers=1, threads_per_worker=1)
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None)
         print(*[p.pid for p in psutil.Process().children(recursive=True)], flush=True)
         time.sleep(60)
     """))
