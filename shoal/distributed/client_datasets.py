@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from .graph_futures import _futures_to_placeholders, _iter_futures, _placeholders_to_futures
+from .graph_futures import _futures_to_placeholders, _placeholders_to_futures, futures_of
 
 _NO_DEFAULT = object()  # get_dataset without a default raises
 
@@ -61,7 +61,8 @@ class ClientDatasetsMixin:
         return Datasets(self)
 
     def publish_dataset(self, *args: Any, name: Any = None, override: bool = False, **datasets: Any) -> Any:
-        """Keep futures (or lists/dicts of them) on the scheduler under a name, for any client.
+        """Keep futures (or lists/dicts of them, or persisted collections) on the scheduler under a
+        name, for any client.
 
         ``publish_dataset(futures, name="x")`` or ``publish_dataset(x=futures)``.
         The data stays until ``unpublish_dataset``, also after this client closes.
@@ -73,7 +74,7 @@ class ClientDatasetsMixin:
 
         async def publish_all():
             for dataset_name, value in datasets.items():
-                keys = [f.key for f in _iter_futures(value)]
+                keys = [f.key for f in futures_of(value)]  # also those a persisted collection holds
                 await self._request({"op": "publish-dataset", "name": dataset_name, "keys": keys,
                                      "value": _futures_to_placeholders(value), "override": override})
 

@@ -10,6 +10,8 @@ published dataset a ``_FutureKey`` placeholder.
 
 from __future__ import annotations
 
+import io
+import pickle
 from typing import Any, Iterator
 
 from shoal.taskgraph import Alias, DataNode, Fused, Ref, Task, ensure_graph, is_collection
@@ -108,9 +110,44 @@ class _FutureKey:
         return (_FutureKey, (self.key,))
 
 
+class _PersistedCollection:
+    """Stands for a collection persisted on the cluster inside a published dataset: the
+    collection pickled with each future it holds written as its key, and read back with a
+    fresh future of this client for each key."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def __reduce__(self):
+        return (_PersistedCollection, (self.payload,))
+
+    @classmethod
+    def of(cls, collection: Any) -> "_PersistedCollection":
+        import cloudpickle
+
+        class Pickler(cloudpickle.Pickler):
+            def persistent_id(self, obj):
+                return ("shoal-future", obj.key) if type(obj) is Future else None
+
+        buffer = io.BytesIO()
+        Pickler(buffer).dump(collection)
+        return cls(buffer.getvalue())
+
+    def load(self, client: Any) -> Any:
+        class Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid):
+                return Future(pid[1], client)
+
+        return Unpickler(io.BytesIO(self.payload)).load()
+
+
 def _futures_to_placeholders(value: Any) -> Any:
     if type(value) is Future:
         return _FutureKey(value.key)
+    if is_collection(value) and next(_futures_in(value), None) is not None:
+        return _PersistedCollection.of(value)
     if isinstance(value, (list, tuple, set)):
         return type(value)(_futures_to_placeholders(v) for v in value)
     if isinstance(value, dict):
@@ -121,6 +158,8 @@ def _futures_to_placeholders(value: Any) -> Any:
 def _placeholders_to_futures(value: Any, client: Any) -> Any:
     if type(value) is _FutureKey:
         return Future(value.key, client)
+    if type(value) is _PersistedCollection:
+        return value.load(client)
     if isinstance(value, (list, tuple, set)):
         return type(value)(_placeholders_to_futures(v, client) for v in value)
     if isinstance(value, dict):

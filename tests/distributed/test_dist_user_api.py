@@ -461,6 +461,26 @@ def test_closed_local_cluster_says_so():
     cluster.close()  # closing twice is fine
 
 
+def test_published_persisted_collections_come_back_to_another_client(cluster, client):
+    import numpy as np
+    import pandas as pd
+
+    import shoal.array as sa
+    import shoal.dataframe as dd
+
+    x = np.arange(60.0).reshape(6, 10)
+    frame = pd.DataFrame({"k": np.arange(40) % 4, "v": np.arange(40.0)})
+    array = client.persist(sa.from_array(x, chunks=(3, 5)) * 2)
+    means = dd.from_pandas(frame, npartitions=3).groupby("k").v.mean().persist()  # on the cluster too
+    client.publish_dataset(array=array, means=means)
+    del array, means
+    with Client(cluster) as other:
+        np.testing.assert_array_equal(other.get_dataset("array").compute(), x * 2)
+        pd.testing.assert_series_equal(other.get_dataset("means").compute(), frame.groupby("k").v.mean())
+    client.unpublish_dataset("array")
+    client.unpublish_dataset("means")
+
+
 def test_datasets_mapping(cluster, client):
     client.datasets["total"] = client.submit(sum, [1, 2, 3])
     assert "total" in client.datasets and list(client.datasets) == ["total"] and len(client.datasets) == 1

@@ -46,6 +46,9 @@ class Array:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot set {name!r} on a shoal Array (only x[index] = value assigns)")
 
+    def __reduce__(self):
+        return (Array, (self.expr,))  # pickle would restore the slot through __setattr__, which refuses
+
     # ------------------------------------------------------------ metadata
     @property
     def name(self) -> str:
