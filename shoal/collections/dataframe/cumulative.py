@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import SameRowsExpr
 from .meta import make_meta, meta_nonempty
 
 __all__ = ["Cumulative", "CUMULATIVE_TOTALS"]
@@ -70,7 +70,7 @@ def _adjust(part, carry, method, skipna=True):
     return _adjust_one(accumulated, carry, method, skipna)
 
 
-class Cumulative(FrameExpr):
+class Cumulative(SameRowsExpr):
     """``frame.<method>(skipna=...)`` over the whole collection, in partition order."""
 
     _parameters = ["frame", "method", "skipna"]
@@ -78,13 +78,6 @@ class Cumulative(FrameExpr):
 
     def _compute_meta(self):
         return make_meta(getattr(meta_nonempty(self.frame._meta), self.method)(skipna=self.skipna))
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin  # same rows in the same partitions
 
     def _layer(self):
         name, method = self._name, self.method

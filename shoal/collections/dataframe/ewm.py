@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import SameRowsExpr
 
 __all__ = ["EWM"]
 
@@ -68,7 +68,7 @@ def _finish(local, previous, alpha, min_periods, method="mean"):
     return result.where(counts >= max(min_periods, 1))
 
 
-class EWMMean(FrameExpr):
+class EWMMean(SameRowsExpr):
     """``mean`` (``N / D``) or, with ``method="sum"``, pandas' adjusted ``sum`` (``N``) of every row."""
 
     _parameters = ["frame", "alpha", "min_periods", "meta", "method"]
@@ -76,13 +76,6 @@ class EWMMean(FrameExpr):
 
     def _compute_meta(self):
         return self.meta
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin
 
     def _layer(self):
         name, n = self._name, self.frame.npartitions

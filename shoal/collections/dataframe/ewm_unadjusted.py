@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import SameRowsExpr
 
 __all__ = ["UnadjustedEWMMean"]
 
@@ -98,20 +98,13 @@ def _finish(local, previous, alpha, com_is_one, min_periods, series):
     return result
 
 
-class UnadjustedEWMMean(FrameExpr):
+class UnadjustedEWMMean(SameRowsExpr):
     """``ewm(alpha, adjust=False).mean()`` of every row (see the module docstring)."""
 
     _parameters = ["frame", "alpha", "com_is_one", "min_periods", "meta"]
 
     def _compute_meta(self):
         return self.meta
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin
 
     def _layer(self):
         name, n = self._name, self.frame.npartitions

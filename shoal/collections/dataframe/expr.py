@@ -205,6 +205,18 @@ class FrameExpr(Expr):
 _MISSING = object()
 
 
+class SameRowsExpr(FrameExpr):
+    """A node whose partition ``i`` holds the rows of partition ``i`` of its ``frame`` operand, in
+    place (cumulative operations, fills, windows, ewm, group transforms): same divisions, same origin."""
+
+    def _compute_divisions(self):
+        return self.frame.divisions
+
+    @property
+    def _origin(self):
+        return self.frame._origin
+
+
 def label_with_reason(node: Expr, partitions: bool = True) -> str:
     """``node``'s one-line label with its ``why`` operand written out in full (``explain`` shortens operands)."""
     from ...taskgraph.expr.display import node_label

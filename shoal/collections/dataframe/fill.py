@@ -19,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import SameRowsExpr
 from .meta import make_meta, meta_nonempty
 
 __all__ = ["Fill"]
@@ -64,20 +64,13 @@ def _fill(part, carry, method: str):
     return filled if _missing(carry) else filled.fillna(carry)
 
 
-class Fill(FrameExpr):
+class Fill(SameRowsExpr):
     """``frame.ffill()`` or ``frame.bfill()`` over the whole collection."""
 
     _parameters = ["frame", "method"]
 
     def _compute_meta(self):
         return make_meta(getattr(meta_nonempty(self.frame._meta), self.method)())
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin  # same rows in the same partitions
 
     def _layer(self):
         n = self.frame.npartitions

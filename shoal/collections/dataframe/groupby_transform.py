@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import SameRowsExpr
 from .meta import make_meta, meta_nonempty
 
 __all__ = ["GroupbyCumulative"]
@@ -84,7 +84,7 @@ def _adjust(part, carry, by, columns, method, dropna):
     return _combine(local, offsets.to_numpy(), method)
 
 
-class GroupbyCumulative(FrameExpr):
+class GroupbyCumulative(SameRowsExpr):
     """``frame.groupby(by)[columns].<method>()`` over the whole collection, in partition order."""
 
     _parameters = ["frame", "by", "columns_", "method", "dropna"]
@@ -92,13 +92,6 @@ class GroupbyCumulative(FrameExpr):
     def _compute_meta(self):
         return make_meta(_local(meta_nonempty(self.frame._meta), list(self.by), self.columns_, self.method,
                                 self.dropna))
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin
 
     def _layer(self):
         by, cols, method, dropna = list(self.by), self.columns_, self.method, self.dropna

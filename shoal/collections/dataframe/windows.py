@@ -24,7 +24,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr
+from .expr import FrameExpr, SameRowsExpr
 
 __all__ = ["MapOverlap", "Rolling", "ShiftIndex", "shift", "diff"]
 
@@ -59,20 +59,13 @@ def _apply_overlap(previous, part, following, func, args, kwargs):
     return result.iloc[before: before + len(part)]
 
 
-class MapOverlap(FrameExpr):
+class MapOverlap(SameRowsExpr):
     """``func(previous rows + partition + following rows)`` cut back to the partition's rows."""
 
     _parameters = ["frame", "func", "before", "after", "args", "kwargs", "meta"]
 
     def _compute_meta(self):
         return self.meta
-
-    def _compute_divisions(self):
-        return self.frame.divisions
-
-    @property
-    def _origin(self):
-        return self.frame._origin
 
     def _layer(self):
         name, n = self._name, self.frame.npartitions
