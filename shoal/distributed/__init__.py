@@ -1,7 +1,7 @@
 """Distributed computing: a scheduler, workers, and a Client with futures.
 
 >>> from shoal.distributed import Client, LocalCluster
->>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+>>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
 ...     with Client(cluster) as client:
 ...         futures = client.map(lambda x: x * 10, range(4))
 ...         client.gather(futures)

@@ -1,7 +1,7 @@
 """``Client``: the user's connection to a shoal cluster.
 
 >>> from shoal.distributed import Client, LocalCluster
->>> with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
+>>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
 ...     future = client.submit(sum, [1, 2, 3])
 ...     future.result(timeout=10)
 6

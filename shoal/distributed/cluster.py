@@ -6,8 +6,9 @@ separate processes (``python -m shoal.distributed.cli worker ADDRESS``) with
 run in this process on the same loop, talking ``inproc://`` (no
 serialization at all: fast, but tasks share one GIL).
 
->>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
+>>> with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:  # doctest: +ELLIPSIS
 ...     sorted(w["nthreads"] for w in cluster.scheduler_info()["workers"].values())
+shoal LocalCluster: dashboard at http://127.0.0.1:.../status
 [1, 1]
 """
 

@@ -7,7 +7,7 @@ the local ``ProgressBar``, reused).
 >>> import io
 >>> from shoal.distributed import Client, LocalCluster
 >>> out = io.StringIO()
->>> with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
+>>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster, Client(cluster) as client:
 ...     futures = client.map(abs, range(-3, 3))
 ...     progress(futures, file=out, width=10)
 >>> out.getvalue().rstrip().rsplit("\\r", 1)[-1][:34]
