@@ -103,6 +103,7 @@ def test_unknown_path_is_404(cluster_and_client):
     base = cluster.dashboard_link.rsplit("/", 1)[0]
     with pytest.raises(urllib.error.HTTPError) as info:
         fetch(base + "/no-such-page")
+    info.value.close()  # the error holds the response and its socket
     assert info.value.code == 404
 
 
@@ -151,6 +152,7 @@ def test_json_index_and_dask_path_give_the_same_counts(cluster_and_client):
         assert counts["prefixes"]["square"]["memory"] == len(inputs)
     with pytest.raises(urllib.error.HTTPError) as info:
         fetch(base + "/json/no-such-endpoint")
+    info.value.close()
     assert info.value.code == 404
 
 
