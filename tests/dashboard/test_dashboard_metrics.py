@@ -233,6 +233,7 @@ def test_unknown_paths_give_404(cluster):
             urllib.request.urlopen(base + path, timeout=20)
         assert info.value.code == 404
         assert "/status" in info.value.read().decode()  # says which pages exist
+        info.value.close()  # the error holds the response's socket
     with urllib.request.urlopen(base + "/health", timeout=20) as response:
         assert response.read() == b"ok"
     for page in ("/status", "/workers", "/graph", "/stages"):
