@@ -43,7 +43,11 @@ class ClientAdminMixin:
     def retire_workers(self, workers: Any = None, n: int | None = None, close: bool = True,
                        timeout: float = 60.0, *, close_workers: bool | None = None,
                        names: Any = None) -> Any:
-        """Retire workers gracefully and return their addresses.
+        """Retire workers gracefully; ``{address: info}`` of those retired, as in Dask.
+
+        Each ``info`` is what ``scheduler_info()["workers"]`` showed of that
+        worker as it left (``name``, ``nthreads``, ``memory_limit``, ``nanny``,
+        ...); ``list(client.retire_workers(...))`` gives the addresses.
 
         ``workers``: addresses or names (one, or a list); else ``names`` (as
         Dask's keyword); else ``n`` of them (idle ones holding the least data

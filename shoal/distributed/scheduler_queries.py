@@ -81,16 +81,19 @@ class SchedulerQueriesMixin:
             "address": self.address,
             "started": self.start_time,
             "dashboard_link": self.dashboard.link if self.dashboard is not None else None,
-            "workers": {
-                a: {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
-                    "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),
-                    "nbytes": ws.nbytes, "nanny": ws.nanny, "metrics": dict(ws.metrics)}
-                for a, ws in state.workers.items()
-            },
+            "workers": {a: self.worker_info(ws) for a, ws in state.workers.items()},
             "clients": sorted(state.clients),
             "n_tasks": len(state.tasks),
             "task_counts": state.task_counts(),
         }
+
+    @staticmethod
+    def worker_info(ws) -> dict:
+        """What the scheduler knows of one worker (its ``WorkerInfo``), as a plain dict: an
+        entry of ``scheduler_info()["workers"]`` and of what ``retire_workers`` returns."""
+        return {"name": ws.name, "nthreads": ws.nthreads, "memory_limit": ws.memory_limit,
+                "status": ws.status, "processing": len(ws.processing), "keys": len(ws.has_what),
+                "nbytes": ws.nbytes, "nanny": ws.nanny, "metrics": dict(ws.metrics)}
 
     async def gather(self, keys: list) -> dict:
         """``{key: value}`` fetched from the workers holding ``keys`` (raises KeyError naming missing keys)."""

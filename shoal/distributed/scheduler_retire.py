@@ -8,7 +8,7 @@ close, telling clients where the results it held have other copies
 ``Scheduler`` (``scheduler.py``) inherits it.
 
 What it needs from the host class (``Scheduler``): the attributes ``state``
-and ``streams``; the method ``send``.
+and ``streams``; the methods ``send`` and ``worker_info``.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ class WorkerRetirementMixin:
         return [ws.address for ws in candidates[:n]]
 
     async def retire_workers(self, workers: list | None = None, *, n: int | None = None, close: bool = True,
-                             timeout: float = 60.0, interval: float = 0.02) -> list:
-        """Retire workers gracefully; returns their addresses.
+                             timeout: float = 60.0, interval: float = 0.02) -> dict:
+        """Retire workers gracefully; returns ``{address: worker info}`` of those retired (as
+        Dask does; the info is a ``scheduler_info()["workers"]`` entry, taken as each leaves).
 
         They get no new tasks, hand their queued tasks on, and the results
         only they hold are copied to the other workers. Then, with
@@ -66,17 +67,21 @@ class WorkerRetirementMixin:
         state = self.state
         addresses = self.workers_to_retire(workers, n)
         if not addresses:
-            return []
+            return {}
         self.send(state.begin_retirement(addresses))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (math.inf if timeout is None else timeout)  # None: no limit
         pending = list(addresses)
+        # Taken now too, for a worker that dies while it retires (its record goes with it).
+        retired = {address: self.worker_info(state.workers[address]) for address in addresses}
         while True:
             for address in [a for a in pending if state.retirement_done(a)]:
                 pending.remove(address)
+                if address in state.workers:  # as it leaves, before removal forgets it
+                    retired[address] = self.worker_info(state.workers[address])
                 self._remove_retired(address, close)
             if not pending:
-                return addresses
+                return retired
             if loop.time() > deadline:
                 for address in pending:
                     self.send(state.cancel_retirement(address))

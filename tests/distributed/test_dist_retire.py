@@ -48,7 +48,10 @@ def test_retired_worker_hands_over_its_results_and_closes():
             assert set(s.state.has_what([a.address])[a.address]) == {f.key for f in futures}
 
             retired = await c.retire_workers(workers=["a"])
-            assert retired == [a.address]
+            # As in Dask: {address: what the scheduler knew of the worker as it left}.
+            assert list(retired) == [a.address]
+            assert retired[a.address]["name"] == "a" and retired[a.address]["nthreads"] == 1
+            assert retired[a.address]["memory_limit"] == a.memory_limit
             assert list(s.state.workers) == [b.address]
             await _wait_until(lambda: a.status == "closed")
             # Every result now lives on b, was copied rather than recomputed, and is unchanged.
@@ -70,7 +73,7 @@ def test_persisted_array_survives_retiring_the_worker_that_holds_it():
         holders = client.has_what()
         busiest = max(holders, key=lambda a: len(holders[a]))
         assert holders[busiest], "something must be held to test the move"
-        assert client.retire_workers(workers=[busiest]) == [busiest]
+        assert list(client.retire_workers(workers=[busiest])) == [busiest]
         assert busiest not in client.nthreads()
         (rest,) = client.nthreads()
         assert len(client.has_what()[rest]) >= len(holders[busiest])
@@ -84,7 +87,7 @@ def test_retire_waits_for_a_running_task_and_keeps_its_result():
             slow = c.submit(slow_square, 7, workers=["a"])
             await _wait_until(lambda: s.state.tasks.get(slow.key) is not None
                               and s.state.tasks[slow.key].state == "processing")
-            assert await c.retire_workers(workers=["a"]) == [a.address]
+            assert list(await c.retire_workers(workers=["a"])) == [a.address]
             assert s.state.who_has([slow.key])[slow.key] == [b.address]
             assert await slow == 49
 
@@ -97,7 +100,7 @@ def test_retire_without_close_keeps_the_worker_registered_but_idle():
                 Worker(s.address, nthreads=1, name="b") as b, Client(s.address, asynchronous=True) as c:
             kept = c.submit(square_where, 3, workers=["a"])
             await kept
-            assert await c.retire_workers(workers=["a"], close=False) == [a.address]
+            assert list(await c.retire_workers(workers=["a"], close=False)) == [a.address]
             assert s.state.workers[a.address].status == "closing" and a.status == "running"
             assert s.state.who_has([kept.key])[kept.key] == [b.address] or \
                 b.address in s.state.who_has([kept.key])[kept.key]
@@ -119,7 +122,7 @@ def test_retire_n_picks_idle_workers_and_keeps_the_last_one():
             assert len(retired) == 2 and len(s.state.workers) == 1
             assert await c.gather(futures) == [0, 1, 4]
             # Without arguments: every idle worker but one, so nothing when one is left.
-            assert await c.retire_workers() == []
+            assert await c.retire_workers() == {}
 
     run(main)
 
@@ -194,7 +197,7 @@ def test_retired_worker_process_and_its_nanny_exit_and_data_stays():
         leaving = max(holders, key=lambda a: len(holders[a]))
         name = client.scheduler_info()["workers"][leaving]["name"]
         nanny = cluster.worker_processes[name]  # with nanny=True, the nanny is the process we started
-        assert client.retire_workers(workers=[leaving]) == [leaving]
+        assert list(client.retire_workers(workers=[leaving])) == [leaving]
         _wait_for(lambda: nanny.poll() is not None, what="the retired worker's nanny exiting")
         assert nanny.returncode == 0  # a clean exit, not restarted
         assert leaving not in client.nthreads() and len(client.nthreads()) == 1
@@ -260,13 +263,13 @@ def test_retire_takes_one_name_dasks_keywords_and_refuses_bad_counts_clearly():
             assert len(s.state.workers) == 3  # the refused calls retired nobody
 
             # A single name that is not a string (LocalCluster names workers 0, 1, ...).
-            assert await c.retire_workers(workers=0) == [a.address]
+            assert list(await c.retire_workers(workers=0)) == [a.address]
             # Dask's spelling: names= and close_workers=.
-            assert await c.retire_workers(names=["b"], close_workers=False) == [b.address]
+            assert list(await c.retire_workers(names=["b"], close_workers=False)) == [b.address]
             assert s.state.workers[b.address].status == "closing"
             assert [x for x, ws in s.state.workers.items() if ws.status == "running"] == [w.address]
             # No time limit at all (None) is accepted, as a number of seconds is.
-            assert await c.retire_workers(n=0, timeout=None) == []
+            assert await c.retire_workers(n=0, timeout=None) == {}
             assert await c.gather(futures) == expected
 
     run(main)
