@@ -10,6 +10,7 @@ times are printed (``pytest -s``) as the measurement.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -23,9 +24,15 @@ pytestmark = pytest.mark.timeout(60)
 N_TASKS = 8
 TASK_SECONDS = 0.15
 
+#: set once the helper worker has registered. The holder's first task waits for it: on a
+#: loaded machine the holder could otherwise run through its whole queue (in wall time,
+#: sleeping) before the helper's start (CPU time on the event loop) lets it steal anything.
+helper_joined = threading.Event()
+
 
 def slow_total(x, i):
     """A long task (sleeping, so threads really overlap) that says where it ran."""
+    helper_joined.wait(30)  # bounded; set at once in every test but the one that gates on it
     time.sleep(TASK_SECONDS)
     return int(x.sum()) + i, get_worker().name
 
@@ -41,6 +48,7 @@ async def _wait_until(condition, timeout=10.0):
 async def _run_workload(stealing: bool) -> tuple:
     """``(results, wall seconds, scheduler)``: everything first on 'holder', then 'helper' joins."""
     x = np.arange(1000)
+    helper_joined.clear()
     async with Scheduler("inproc://", work_stealing=stealing, work_stealing_interval=0.02) as s, \
             Worker(s.address, nthreads=1, name="holder") as holder, \
             Client(s.address, asynchronous=True) as client:
@@ -48,8 +56,12 @@ async def _run_workload(stealing: bool) -> tuple:
         start = time.perf_counter()
         futures = [client.submit(slow_total, fx, i) for i in range(N_TASKS)]
         await _wait_until(lambda: len(s.state.workers[holder.address].processing) == N_TASKS)
-        async with Worker(s.address, nthreads=1, name="helper"):
-            results = await client.gather(futures)
+        try:
+            async with Worker(s.address, nthreads=1, name="helper"):
+                helper_joined.set()  # registered: the holder may go on, the helper may steal
+                results = await client.gather(futures)
+        finally:
+            helper_joined.set()  # never leave a worker thread waiting
         return results, time.perf_counter() - start, s
 
 
@@ -75,6 +87,8 @@ def test_stealing_spreads_queued_tasks_to_a_worker_that_joined_later():
 
 
 def test_stealing_keeps_restricted_tasks_where_they_must_run():
+    helper_joined.set()  # no gate here: the restriction alone must keep the tasks on the holder
+
     async def main():
         async with Scheduler("inproc://", work_stealing=True, work_stealing_interval=0.02) as s, \
                 Worker(s.address, nthreads=1, name="holder") as holder, \
