@@ -31,6 +31,15 @@ def slow_inc(x, delay=0.05):
     return x + 1
 
 
+def inc_once_open(x, gate: str):
+    """``x + 1`` once the file ``gate`` exists (bounded wait): work that cannot finish before
+    the test opens the gate, whatever the machine's load (worker processes share no memory)."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return x + 1
+
+
 class CustomError(Exception):
     pass
 
@@ -159,14 +168,19 @@ def test_closing_client_mid_computation_leaves_nothing(cluster):
         wait_until(lambda: sum(other.run(n_held).values()) == 0)
 
 
-def test_worker_killed_mid_computation_result_still_correct():
+def test_worker_killed_mid_computation_result_still_correct(tmp_path):
+    gate = str(tmp_path / "gate")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
-        futures = client.map(slow_inc, range(60), delay=0.02)
+        done = client.map(slow_inc, range(10), delay=0.02)
+        wait(done, timeout=30)
+        # The other fifty wait for the gate, opened only after the kill: however slowly this
+        # process gets the CPU, the computation cannot be over before the worker dies.
+        futures = done + client.map(inc_once_open, range(10, 60), gate=gate)
         total = client.submit(sum, futures)
-        wait(futures[:10], timeout=30)
         assert not total.done()  # killed in the middle of the computation
         victim_address, victim_pid = next(iter(client.run(os.getpid).items()))
         os.kill(victim_pid, signal.SIGKILL)  # the worker itself; its nanny starts a new one
+        open(gate, "w").close()
         assert total.result(timeout=60) == sum(range(1, 61))
         assert client.gather(futures) == list(range(1, 61))
         deadline = time.monotonic() + 30
