@@ -33,6 +33,15 @@ def slow_inc(x, delay=0.05):
     return x + 1
 
 
+def inc_once_open(x, gate: str):
+    """``x + 1`` once the file ``gate`` exists (bounded wait): work that cannot finish before
+    the test opens the gate, whatever the machine's load (worker processes share no memory)."""
+    deadline = time.monotonic() + 60
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return x + 1
+
+
 def hog(nbytes, hold):
     """Allocate (and touch) ``nbytes``, keep them resident for ``hold`` s, return their sum."""
     block = np.ones(nbytes // 8)
@@ -59,20 +68,25 @@ def worker_pids(client) -> dict:
     return client.run(os.getpid)
 
 
-def test_killed_worker_is_replaced_by_its_nanny_and_the_computation_completes():
+def test_killed_worker_is_replaced_by_its_nanny_and_the_computation_completes(tmp_path):
+    gate = str(tmp_path / "gate")
     with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
         before = worker_pids(client)
         nannies = {w["nanny"] for w in cluster.scheduler_info()["workers"].values()}
         assert len(nannies) == 2 and None not in nannies
-        futures = client.map(slow_inc, range(40))
+        done = client.map(slow_inc, range(5))
+        wait(done, timeout=30)
+        # The rest waits for a gate opened after the kill: the computation cannot be over
+        # before the worker dies, however slowly this process gets the CPU.
+        futures = done + client.map(inc_once_open, range(5, 40), gate=gate)
         total = client.submit(sum, futures)
-        wait(futures[:5], timeout=30)
         assert not total.done()  # killed in the middle of the computation
 
         victim_address, victim_pid = next(iter(before.items()))
         nanny_pid = psutil.Process(victim_pid).ppid()
         assert nanny_pid in {p.pid for p in cluster.worker_processes.values()}
         os.kill(victim_pid, signal.SIGKILL)
+        open(gate, "w").close()
 
         assert total.result(timeout=60) == sum(x + 1 for x in range(40))
         wait_until(lambda: len(client.nthreads()) == 2 and victim_address not in client.nthreads(),
