@@ -13,8 +13,6 @@ What it needs from the host class (``Client``): the attributes ``pool`` (a
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 from typing import Any, Callable
 
 from .future import check_timeout
@@ -123,21 +121,22 @@ class ClientAdminMixin:
         """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``.
 
         ``workers``: an address or name, or a list of them. A function with a
-        ``shoal_worker`` parameter gets the ``Worker`` it runs on there. An
-        ``async def`` function is run to completion (in an event loop of its
-        own, on the worker thread that runs it).
+        ``shoal_worker`` parameter (or Dask's ``dask_worker``) gets the
+        ``Worker`` it runs on there. A plain function runs on a thread of its
+        own (it may block); an ``async def`` function is awaited on the
+        worker's event loop, as in Dask (it must not block; ``get_worker()``
+        works in both). ``wait=False`` does not wait for it: every result is None
+        (and an error is only logged on the worker).
         ``on_error`` (as in Dask): ``"raise"`` the first exception, ``"return"``
         it as that worker's result, or ``"ignore"`` that worker.
         """
         if on_error not in ("raise", "return", "ignore"):
             raise ValueError(f"on_error must be 'raise', 'return' or 'ignore', got {on_error!r}")
+        if not callable(function):
+            raise TypeError(f"run(function, ...): function must be callable, got {type(function).__name__} "
+                            f"{function!r:.60}")
         if isinstance(workers, str):
             workers = [workers]
-        if _takes_argument(function, "shoal_worker"):
-            function = functools.partial(_call_with_worker, function)
-        if inspect.iscoroutinefunction(function) or (
-                isinstance(function, functools.partial) and inspect.iscoroutinefunction(function.args[0])):
-            function = functools.partial(_run_coroutine_function, function)
 
         async def run_all():
             addresses = await self._worker_addresses(workers, "run")
@@ -185,25 +184,3 @@ class ClientAdminMixin:
                 await asyncio.sleep(0.05)
 
         return self._sync(poll)
-
-
-def _takes_argument(function: Any, name: str) -> bool:
-    """Whether ``function`` has a parameter called ``name`` (False when it cannot be inspected)."""
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _run_coroutine_function(function: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Run on a worker by ``Client.run``: ``function`` is ``async``; its result, not a coroutine
-    (which could not even be sent back)."""
-    result = function(*args, **kwargs)
-    return asyncio.run(result) if inspect.iscoroutine(result) else result
-
-
-def _call_with_worker(function: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Run on a worker by ``Client.run``: ``function`` asked for the worker as ``shoal_worker``."""
-    from .worker import get_worker
-
-    return function(*args, shoal_worker=get_worker(), **kwargs)

@@ -19,16 +19,7 @@ import asyncio
 from typing import Any
 
 from .comm import UnknownOperationError
-
-
-def _takes_argument(function: Any, name: str) -> bool:
-    """Whether ``function`` has a parameter called ``name`` (False when it cannot be inspected)."""
-    import inspect
-
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+from .run_arguments import SCHEDULER_PARAMETERS, with_server_argument
 
 
 class SchedulerQueriesMixin:
@@ -64,9 +55,9 @@ class SchedulerQueriesMixin:
         if op in self._DATASET_OPS:
             return getattr(self, self._DATASET_OPS[op])(msg)
         if op == "run-on-scheduler":
-            function, kwargs = msg["function"], dict(msg.get("kwargs", {}))
-            if _takes_argument(function, "shoal_scheduler"):  # a function may ask for the scheduler itself
-                kwargs["shoal_scheduler"] = self
+            function = msg["function"]
+            # A function may ask for the scheduler itself (as shoal_scheduler, or Dask's dask_scheduler).
+            kwargs = with_server_argument(function, dict(msg.get("kwargs") or {}), self, SCHEDULER_PARAMETERS)
             result = function(*msg.get("args", ()), **kwargs)
             if asyncio.iscoroutine(result):
                 result = await result

