@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -197,14 +198,17 @@ def test_outputs_unpacked_away_from_their_owner_are_fetched_from_it(monkeypatch)
 # ------------------------------------------------------------------ a worker lost mid-shuffle
 
 
-def test_a_worker_killed_during_a_shuffle_restarts_it_with_the_same_result():
+def test_a_worker_killed_during_a_shuffle_restarts_it_with_the_same_result(tmp_path):
     pdf = frame(20_000, seed=6)
     ddf = dd.from_pandas(pdf, npartitions=12)
     expected = ddf.shuffle(on="k", npartitions=6, shuffle_method="tasks").compute(scheduler="sync")
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    held_back = ddf.map_partitions(_three_then_held_back, str(gate), meta=ddf._meta)
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
-        client.run(_slow_transfers, 0.25)  # 12 transfers over 3 threads: about a second of sending
+        client.run(_slow_transfers, 0.25)
         pids = client.run(os.getpid)
-        future = client.compute(ddf.shuffle(on="k", npartitions=6))
+        future = client.compute(held_back.shuffle(on="k", npartitions=6))
         state = cluster.scheduler.state
         # a few transfers are done: the run has started and data has moved
         wait_until(lambda: sum(1 for k, ts in list(state.tasks.items())
@@ -212,6 +216,7 @@ def test_a_worker_killed_during_a_shuffle_restarts_it_with_the_same_result():
                    timeout=30, what="three transfers done")
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
+        (gate / "open").touch()  # only now may the other nine inputs go on: the kill is mid-shuffle
         result = future.result(timeout=45)
         extension = extension_of(cluster.scheduler)
         assert extension.restarts >= 1
@@ -223,43 +228,93 @@ def _slow_transfers(seconds: float) -> None:
     get_worker().extensions["shuffle"].send_delay = seconds
 
 
+# A worker must leave while the shuffle still needs it. Sleeps alone leave a window the test
+# may miss on a loaded machine (the shuffle finished before the worker left, nothing to
+# restart), so the inputs past the first few, or the outputs, wait at a gate the test opens
+# once the worker is gone. Every wait is bounded.
+def _three_then_held_back(part: pd.DataFrame, gate: str) -> pd.DataFrame:
+    """``part``; past the first three calls (counted across processes by the files they
+    create in the directory ``gate``), only once ``gate/open`` exists."""
+    for slot in range(3):
+        try:
+            os.close(os.open(os.path.join(gate, f"slot-{slot}"), os.O_CREAT | os.O_EXCL))
+            return part
+        except FileExistsError:
+            continue
+    deadline = time.monotonic() + 40
+    while not os.path.exists(os.path.join(gate, "open")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return part
+
+
+class InProcessGate:
+    """For in-process workers: the first ``free`` calls of ``pass_`` go through, the others
+    wait (bounded) until ``open()``."""
+
+    def __init__(self, free: int):
+        self.free, self.lock, self.opened = free, threading.Lock(), threading.Event()
+
+    def pass_(self, part):
+        with self.lock:
+            self.free -= 1
+            free = self.free >= 0
+        if not free:
+            self.opened.wait(40)
+        return part
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+GATE = InProcessGate(0)
+
+
+def _held_back(part: pd.DataFrame) -> pd.DataFrame:
+    return GATE.pass_(part)
+
+
 def test_a_worker_leaving_during_a_shuffle_in_process():
     pdf = frame(6000, seed=7)
     ddf = dd.from_pandas(pdf, npartitions=8)
     expected = ddf.shuffle(on="k", npartitions=4, shuffle_method="tasks").compute(scheduler="sync")
+    global GATE
+    GATE = InProcessGate(2)  # two inputs go through; the other six wait until the worker has left
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
-        client.run(_slow_transfers, 0.15)
-        future = client.compute(ddf.shuffle(on="k", npartitions=4))
-        state = cluster.scheduler.state
-        wait_until(lambda: sum(1 for k, ts in list(state.tasks.items())
-                               if str(k[0]).endswith("-transfer") and ts.state == "memory") >= 2,
-                   timeout=30, what="two transfers done")
-        name = sorted(cluster.workers)[-1]
-        worker = cluster.workers[name]
-        asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        try:
+            client.run(_slow_transfers, 0.15)
+            future = client.compute(ddf.map_partitions(_held_back, meta=ddf._meta).shuffle(on="k", npartitions=4))
+            state = cluster.scheduler.state
+            wait_until(lambda: sum(1 for k, ts in list(state.tasks.items())
+                                   if str(k[0]).endswith("-transfer") and ts.state == "memory") >= 2,
+                       timeout=30, what="two transfers done")
+            name = sorted(cluster.workers)[-1]
+            worker = cluster.workers[name]
+            asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        finally:
+            GATE.open()
         result = future.result(timeout=45)
         assert extension_of(cluster.scheduler).restarts >= 1
     pd.testing.assert_frame_equal(result, expected)
 
 
-def _slowly(part):
-    time.sleep(0.2)
-    return part
-
-
 def test_a_worker_leaving_after_the_barrier_restarts_the_outputs_still_needed():
+    global GATE
     pdf = frame(6000, seed=12)
     ddf = dd.from_pandas(pdf, npartitions=6)
     expected = ddf.shuffle(on="k", npartitions=9, shuffle_method="tasks").compute(scheduler="sync")
+    GATE = InProcessGate(0)  # no output is done until the worker has left
     with LocalCluster(n_workers=3, threads_per_worker=1, processes=False) as cluster, Client(cluster) as client:
-        out = ddf.shuffle(on="k", npartitions=9).map_partitions(_slowly, meta=ddf._meta)  # fused onto unpacks
-        future = client.compute(out)
-        state = cluster.scheduler.state
-        wait_until(lambda: any(str(k[0]).endswith("-barrier") and ts.state == "memory"
-                               for k, ts in list(state.tasks.items())), timeout=30, what="the barrier passed")
-        name = sorted(cluster.workers)[-1]
-        worker = cluster.workers[name]
-        asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        try:
+            out = ddf.shuffle(on="k", npartitions=9).map_partitions(_held_back, meta=ddf._meta)  # fused onto unpacks
+            future = client.compute(out)
+            state = cluster.scheduler.state
+            wait_until(lambda: any(str(k[0]).endswith("-barrier") and ts.state == "memory"
+                                   for k, ts in list(state.tasks.items())), timeout=30, what="the barrier passed")
+            name = sorted(cluster.workers)[-1]
+            worker = cluster.workers[name]
+            asyncio.run_coroutine_threadsafe(worker.close(), worker.loop).result(10)
+        finally:
+            GATE.open()
         result = future.result(timeout=45)
         assert extension_of(cluster.scheduler).restarts >= 1
     pd.testing.assert_frame_equal(result, expected)
