@@ -18,6 +18,7 @@ from .deploy import SlurmCluster, SSHCluster
 from .future import Future, FutureCancelledError, as_completed, wait
 from .graph_futures import futures_of
 from .progress import progress
+from .report import performance_report
 from .scheduler import Scheduler, SchedulerPlugin
 from .state import KilledWorker
 from .worker import Worker, get_worker, secede, worker_client
@@ -26,5 +27,5 @@ from . import shuffle  # the p2p shuffle: its worker extension, and shuffle_meth
 __all__ = [
     "Client", "LocalCluster", "Scheduler", "SchedulerPlugin", "Worker", "Future", "FutureCancelledError",
     "SlurmCluster", "SSHCluster",
-    "wait", "futures_of", "as_completed", "progress", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
+    "wait", "futures_of", "as_completed", "progress", "performance_report", "get_worker", "secede", "worker_client", "default_client", "KilledWorker",
 ]

@@ -136,3 +136,46 @@ def test_retire_workers_returns_each_workers_info_keyed_by_address():
             assert info["nthreads"] == 2 and info["memory_limit"] == 10**9
         assert len(client.nthreads()) == 1
         assert client.gather(futures) == expected  # their results were moved, not lost
+
+
+# ---------------------------------------------------------------- performance_report
+def test_performance_report_without_any_client_says_to_create_one(tmp_path, monkeypatch):
+    from shoal.distributed import client as client_module
+    from shoal.distributed import performance_report
+
+    monkeypatch.setattr(client_module, "_current_clients", [])  # as in a fresh process: no client open
+    target = tmp_path / "report.html"
+    report = performance_report(filename=target)  # made before any client: fine
+    with pytest.raises(ValueError, match=r"no Client is open: create one first"):
+        with report:
+            pass
+    assert not target.exists()
+
+
+def test_performance_report_made_before_the_client_records_the_default_client(cluster, tmp_path):
+    from shoal.distributed import performance_report
+
+    target = tmp_path / "report.html"
+    report = performance_report(filename=str(target))
+    with Client(cluster) as client:
+        inputs = [f"report-{i}" for i in range(5)]  # fresh keys: exactly these five run in the block
+        with report:
+            assert client.gather(client.map(len, inputs)) == [len(s) for s in inputs]
+    page = target.read_text()
+    assert f"{len(inputs)} tasks computed" in page and "report-task-stream" in page
+
+
+def test_performance_report_asks_for_async_with_on_an_asynchronous_client(cluster, tmp_path):
+    from shoal.distributed import performance_report
+
+    async def main():
+        async with Client(cluster.scheduler.address, asynchronous=True) as client:
+            with pytest.raises(TypeError, match="async with"):
+                with performance_report(filename=str(tmp_path / "sync.html"), client=client):
+                    pass
+            async with performance_report(filename=str(tmp_path / "async.html"), client=client):
+                assert await client.submit(len, "abc") == len("abc")
+        return (tmp_path / "async.html").read_text()
+
+    page = asyncio.run(asyncio.wait_for(main(), 40))
+    assert "1 tasks computed" in page
