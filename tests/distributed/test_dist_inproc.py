@@ -36,6 +36,12 @@ def slow_inc(x, delay=0.05):
     return x + 1
 
 
+def inc_once_set(x, event):
+    """``x + 1`` once ``event`` is set (bounded wait)."""
+    event.wait(20)
+    return x + 1
+
+
 class CustomError(Exception):
     pass
 
@@ -483,10 +489,14 @@ def test_progress_in_a_notebook_updates_one_html_display(client, monkeypatch):
     from shoal.schedulers.diagnostics import progress as local_progress
 
     shown = []
+    # The tasks wait until the bar was drawn twice: however the machine's load delays this
+    # thread, there are updates while tasks run (asserted below), not only the final one.
+    drawn_twice = threading.Event()
 
     class Handle:
         def update(self, obj, **kwargs):
             shown.append(("update", obj, kwargs))
+            drawn_twice.set()
 
     def display(obj, **kwargs):
         shown.append(("display", obj, kwargs))
@@ -494,8 +504,11 @@ def test_progress_in_a_notebook_updates_one_html_display(client, monkeypatch):
 
     monkeypatch.setattr(ipython_display, "display", display)
     monkeypatch.setattr(local_progress, "_in_jupyter_kernel", lambda: True)
-    futures = client.map(slow_inc, range(6), delay=0.05)
-    progress(futures, interval=0.01)
+    futures = client.map(inc_once_set, range(6), event=drawn_twice, pure=False)
+    try:
+        progress(futures, interval=0.01)
+    finally:
+        drawn_twice.set()
     assert all(f.done() for f in futures)
     assert [s[0] for s in shown].count("display") == 1 and shown[0][2]["display_id"] is True
     assert len(shown) > 2  # updated while tasks ran
