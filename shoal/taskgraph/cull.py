@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import GraphNode
-from .errors import MissingDependencyError, MissingKeyError, unhashable_key_error
+from .errors import MissingDependencyError, check_requested_keys
 
 
 def cull(graph: Mapping[Hashable, GraphNode], keys: Iterable) -> dict:
@@ -16,13 +16,7 @@ def cull(graph: Mapping[Hashable, GraphNode], keys: Iterable) -> dict:
     >>> sorted(cull(g, ["b"]))
     ['a', 'b']
     """
-    keys = list(keys)
-    try:
-        missing = [k for k in keys if k not in graph]
-    except TypeError:  # a dict or set given as a key
-        raise unhashable_key_error(keys) from None
-    if missing:
-        raise MissingKeyError(missing, graph)
+    keys = check_requested_keys(keys, graph)
     culled: dict = {}
     stack = list(keys)
     while stack:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, Mapping
 
 
 class GraphError(ValueError):
@@ -52,6 +52,25 @@ class MissingKeyError(GraphError, KeyError):
         )
 
     __str__ = ValueError.__str__
+
+
+def check_requested_keys(keys: Iterable, graph: Mapping) -> list:
+    """``keys`` as a list, once every one of them is known to be a key of ``graph``.
+
+    Raises ``MissingKeyError`` naming the keys the graph lacks, or a
+    ``TypeError`` naming a requested value that cannot be a key at all.
+
+    >>> check_requested_keys(("a",), {"a": 1})
+    ['a']
+    """
+    keys = list(keys)
+    try:
+        missing = [k for k in keys if k not in graph]
+    except TypeError:  # a dict or set given as a key
+        raise unhashable_key_error(keys) from None
+    if missing:
+        raise MissingKeyError(missing, graph)
+    return keys
 
 
 def unhashable_key_error(keys: list) -> TypeError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import GraphNode
-from .errors import CycleError, MissingDependencyError, MissingKeyError
+from .errors import CycleError, MissingDependencyError, check_requested_keys
 from .toposort import sort_key
 
 
@@ -34,10 +34,7 @@ def order(graph: Mapping[Hashable, GraphNode], keys: Iterable | None = None) -> 
     if keys is None:
         roots = _default_roots(graph)
     else:
-        roots = list(keys)
-        missing = [k for k in roots if k not in graph]
-        if missing:
-            raise MissingKeyError(missing, graph)
+        roots = check_requested_keys(keys, graph)
     priority: dict = {}
     _walk(graph, roots, priority)
     if len(priority) < len(graph):

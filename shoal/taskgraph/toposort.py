@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Iterable, Mapping
 
 from .core import GraphNode
-from .errors import CycleError, MissingDependencyError, MissingKeyError, unhashable_key_error
+from .errors import CycleError, MissingDependencyError, check_requested_keys
 
 _VISITING, _DONE = 1, 2
 
@@ -35,13 +35,7 @@ def toposort(graph: Mapping[Hashable, GraphNode], keys: Iterable | None = None) 
     >>> toposort(g)
     ['a', 'b']
     """
-    roots = list(graph) if keys is None else list(keys)
-    try:
-        missing = [k for k in roots if k not in graph]
-    except TypeError:  # a dict or set given as a key
-        raise unhashable_key_error(roots) from None
-    if missing:
-        raise MissingKeyError(missing, graph)
+    roots = list(graph) if keys is None else check_requested_keys(keys, graph)
     result: list = []
     state: dict = {}
     for root in roots:

@@ -322,6 +322,15 @@ def test_missing_requested_key_is_named(algorithm):
     assert info.value.missing == ["nope"]
 
 
+@pytest.mark.parametrize("algorithm", [toposort, order, cull])
+def test_unhashable_requested_key_is_named(algorithm):
+    # A dict cannot be a key: the error says which value and what keys look like,
+    # rather than Python's bare "unhashable type".
+    graph = {"x": DataNode("x", 1)}
+    with pytest.raises(TypeError, match=r"Requested key \{'k': 1\} \(dict\) cannot be a key"):
+        algorithm(graph, ["x", {"k": 1}])
+
+
 @pytest.mark.parametrize("requested", [["x"], ["a"], ["x", "y"]])
 def test_fuse_reports_a_cycle_instead_of_hiding_it(requested):
     # "a" <-> "b" is a chain that closes on itself; fusing it into one node would
