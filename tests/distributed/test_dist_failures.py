@@ -33,7 +33,8 @@ def test_malformed_worker_message_closes_only_that_connection():
             await bad.write({"op": "register-worker", "address": "inproc://fake", "nthreads": 1})
             assert (await bad.read())["op"] == "registered"
             await bad.write([{"op": "no-such-op"}])
-            for _ in range(200):  # bounded: the scheduler drops the fake worker
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # bounded: the scheduler drops the fake worker
                 if "inproc://fake" not in s.state.workers:
                     break
                 await asyncio.sleep(0.01)
@@ -61,13 +62,14 @@ def test_bad_registration_is_refused():
 
 def test_silent_worker_is_removed_and_its_work_redone():
     async def main():
-        # A timeout 20 heartbeats long, so that a loaded machine's pauses never make `alive` look dead.
-        async with Scheduler("inproc://", heartbeat_timeout=1.0, check_interval=0.05) as s:
+        # A timeout 60 heartbeats long, so that a loaded machine's pauses (a whole second of
+        # this process off the CPU) never make `alive` look dead.
+        async with Scheduler("inproc://", heartbeat_timeout=3.0, check_interval=0.05) as s:
             # heartbeat_interval far above the timeout: this worker looks dead.
             async with Worker(s.address, nthreads=1, heartbeat_interval=60) as silent:
                 async with Worker(s.address, nthreads=1, heartbeat_interval=0.05) as alive:
                     started = time.monotonic()
-                    while silent.address in s.state.workers and time.monotonic() - started < 10:
+                    while silent.address in s.state.workers and time.monotonic() - started < 20:
                         await asyncio.sleep(0.02)
                     assert silent.address not in s.state.workers
                     assert alive.address in s.state.workers
@@ -88,7 +90,7 @@ def test_task_that_kills_workers_fails_with_killed_worker():
             # Dask's attribute names, on the error as the client receives it.
             assert info.value.task == future.key and info.value.last_worker == info.value.workers[-1]
             assert info.value.allowed_failures == 1
-            assert client.submit(inc, 1).result(timeout=10) == 2  # the other worker still serves
+            assert client.submit(inc, 1).result(timeout=30) == 2  # the other worker still serves
 
 
 def test_allowed_failures_comes_from_the_config_as_in_dask():
@@ -153,7 +155,8 @@ def test_worker_reconnects_when_the_scheduler_restarts():
                 assert await c.submit(inc, 1) == 2
             await first.close()
             async with Scheduler(address) as second:  # same port
-                for _ in range(400):  # bounded wait for the worker to come back
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:  # bounded wait for the worker to come back
                     if worker.address in second.state.workers:
                         break
                     await asyncio.sleep(0.025)
