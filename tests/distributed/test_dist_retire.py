@@ -30,7 +30,7 @@ def run(coroutine_function, timeout=40):
     return asyncio.run(asyncio.wait_for(coroutine_function(), timeout))
 
 
-async def _wait_until(condition, timeout=10.0):
+async def _wait_until(condition, timeout=20.0):
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -239,7 +239,7 @@ def test_futures_passed_to_submit_are_released_as_soon_as_dropped():
         gc.disable()
         try:
             del futures
-            _wait_for(lambda: len(client.refcount) == 1, timeout=5, what="the dropped futures' release")
+            _wait_for(lambda: len(client.refcount) == 1, what="the dropped futures' release")
         finally:
             gc.enable()
         _wait_for(lambda: cluster.scheduler.state.task_counts().get("memory") == 1, what="the scheduler freeing them")
