@@ -9,6 +9,8 @@ import asyncio
 import threading
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from shoal.distributed import Client, LocalCluster
@@ -179,3 +181,68 @@ def test_performance_report_asks_for_async_with_on_an_asynchronous_client(cluste
 
     page = asyncio.run(asyncio.wait_for(main(), 40))
     assert "1 tasks computed" in page
+
+
+# ---------------------------------------------------------------- from_delayed(list of futures)
+MADE: list = []  # which partitions ran: workers are in this process (processes=False)
+
+
+def make_part(i):
+    MADE.append(i)
+    return pd.DataFrame({"x": np.arange(i, i + 4), "y": [float(i)] * 4}, index=np.arange(4 * i, 4 * i + 4))
+
+
+def test_dataframe_from_delayed_futures_builds_on_their_keys(client):
+    import shoal.dataframe as dd
+
+    parts = [make_part(i) for i in range(5)]
+    expected = pd.concat(parts)
+    MADE.clear()
+    futures = client.map(make_part, range(5))
+    client.gather(futures)
+    frame = dd.from_delayed(futures)  # meta from the first future's result
+    assert frame.npartitions == len(futures)
+    pd.testing.assert_frame_equal(frame.compute(), expected)
+    pd.testing.assert_series_equal(frame.groupby("y").x.sum().compute(), expected.groupby("y").x.sum())
+    with_meta = dd.from_delayed(futures, meta=parts[0].iloc[:0], divisions=[0, 4, 8, 12, 16, 19])
+    assert with_meta.known_divisions
+    pd.testing.assert_frame_equal(with_meta.loc[5:13].compute(), expected.loc[5:13])
+    assert sorted(MADE) == list(range(5))  # each partition computed once, by client.map only
+    # Scattered pandas objects too, mixed with a Delayed.
+    from shoal import delayed
+
+    scattered = client.scatter(parts[:2])
+    mixed = dd.from_delayed([*scattered, delayed(make_part)(2)])
+    pd.testing.assert_frame_equal(mixed.compute(), pd.concat(parts[:3]))
+
+
+def test_dataframe_from_delayed_future_of_the_wrong_shape_names_the_partition(client):
+    import shoal.dataframe as dd
+    from shoal.collections.dataframe.meta import MetaMismatchError
+
+    good = client.scatter(make_part(0))
+    other = client.scatter(make_part(1).rename(columns={"y": "z"}))
+    with pytest.raises(MetaMismatchError, match=r"partition 1.* returned columns \['x', 'z'\]"):
+        dd.from_delayed([good, other]).compute()
+    with pytest.raises(TypeError, match=r"from_delayed: item 1 is a DataFrame, not a Delayed or a distributed Future"):
+        dd.from_delayed([good, make_part(1)])
+
+
+def test_bag_and_array_from_delayed_futures(client):
+    import shoal.array as sa
+    import shoal.bag as db
+
+    pieces = [[1, 2], [3], [4, 5, 6]]
+    futures = client.scatter(pieces)
+    bag = db.from_delayed(futures)
+    flat = [x for piece in pieces for x in piece]
+    assert bag.npartitions == len(pieces)
+    assert bag.compute() == flat
+    assert bag.map(lambda x: x * x).sum().compute() == sum(x * x for x in flat)
+    assert db.from_delayed(futures[1]).compute() == pieces[1]
+    assert db.Item.from_delayed(client.submit(sum, flat)).compute() == sum(flat)
+
+    block = client.submit(np.arange, 12.0)
+    array = sa.from_delayed(block, shape=(12,), dtype=float)
+    np.testing.assert_array_equal((array.reshape(3, 4) + 1).compute(), np.arange(12.0).reshape(3, 4) + 1)
+    assert array.sum().compute() == np.arange(12.0).sum()

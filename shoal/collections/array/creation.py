@@ -23,6 +23,7 @@ import numpy as np
 
 from ...taskgraph.core import DataNode, Ref, Task
 from ...taskgraph.tokenize import tokenize
+from ..delayed_pieces import is_future, piece_graph
 from .chunks import chunk_offsets, normalize_chunks, slices_from_chunks
 from .core import Array
 from .expr import ArrayExpr
@@ -124,12 +125,12 @@ class BlockMaker(ArrayExpr):
 
 
 class FromDelayed(ArrayExpr):
-    """A single-block array whose block is the value of a ``Delayed``."""
+    """A single-block array whose block is the value of a ``Delayed`` (or of a distributed Future)."""
 
     _parameters = ["value", "chunks", "dtype"]
 
     def _layer(self) -> dict:
-        layer = dict(self.value.__shoal_graph__())
+        layer = piece_graph(self.value)
         layer[self._key((0,) * self.ndim)] = self._block((0,) * self.ndim)
         return layer
 
@@ -224,7 +225,8 @@ def array(obj: Any, dtype: Any = None, chunks: Any = "auto", copy: bool = True) 
 
 
 def from_delayed(value: Any, shape: tuple, dtype: Any = None, meta: Any = None) -> Array:
-    """A one-block Array whose block is the computed ``Delayed`` ``value``.
+    """A one-block Array whose block is the computed ``Delayed`` ``value`` (or a distributed
+    Future's value, as in Dask: the array is built on the future's key).
 
     >>> from shoal import delayed
     >>> d = delayed(np.ones)(3)
@@ -235,8 +237,8 @@ def from_delayed(value: Any, shape: tuple, dtype: Any = None, meta: Any = None) 
         if meta is None:
             raise ValueError("from_delayed needs the dtype (or meta=) of the value: pass dtype=")
         dtype = np.asarray(meta).dtype
-    if not hasattr(value, "key") or not hasattr(value, "__shoal_graph__"):
-        raise TypeError(f"from_delayed expects a shoal Delayed, got {type(value).__name__}")
+    if not is_future(value) and (not hasattr(value, "key") or not hasattr(value, "__shoal_graph__")):
+        raise TypeError(f"from_delayed expects a shoal Delayed or a distributed Future, got {type(value).__name__}")
     shape = tuple(int(s) for s in shape)
     return Array(FromDelayed(value, tuple((s,) for s in shape), np.dtype(dtype)))
 

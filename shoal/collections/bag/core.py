@@ -149,17 +149,21 @@ class Item(_Lazy):
 
     @staticmethod
     def from_delayed(value: Delayed) -> "Item":
-        """An ``Item`` computed by a ``Delayed``."""
+        """An ``Item`` computed by a ``Delayed`` (or held by a distributed Future)."""
         return Item(_delayed_expr([value]))
 
 
 def _delayed_expr(values: list) -> FromGraph:
+    """Partitions that are the values of ``Delayed`` objects or distributed Futures (``delayed_pieces``)."""
     from ..delayed import merge_graphs
+    from ..delayed_pieces import check_piece, is_future, piece_graph
 
+    for i, v in enumerate(values):
+        check_piece(v, i, "from_delayed")
+    graph = merge_graphs([v for v in values if not is_future(v)])
     for v in values:
-        if not isinstance(v, Delayed):
-            raise TypeError(f"from_delayed() needs Delayed values, got {type(v).__name__}: {v!r:.60}")
-    graph = merge_graphs(values)
+        if is_future(v):
+            graph.update(piece_graph(v))
     name = "from-delayed-" + uuid.uuid5(uuid.NAMESPACE_OID, repr([v.key for v in values])).hex
     return FromGraph(GraphHolder(name, graph), tuple(v.key for v in values))
 

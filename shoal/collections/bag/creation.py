@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from ... import config
 from ..delayed import Delayed
+from ..delayed_pieces import is_future
 from .core import Bag, _delayed_expr
 from .expr import Concat, FromSequence
 
@@ -48,12 +49,13 @@ def from_sequence(seq: Iterable, partition_size: int | None = None, npartitions:
 
 
 def from_delayed(values: Any) -> Bag:
-    """A bag whose partitions are the values of ``Delayed`` objects: lists, or any iterables.
+    """A bag whose partitions are the values of ``Delayed`` objects (or of distributed
+    Futures, as in Dask): lists, or any iterables.
 
     A generator or other iterable is made a list once (as Dask does), so a
     partition read by several operations gives each all its elements.
     """
-    if isinstance(values, Delayed):
+    if isinstance(values, Delayed) or is_future(values):
         values = [values]
     values = list(values)
     if not values:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ...taskgraph.core import Alias, DataNode, Ref, Task
 from ...taskgraph.expr import Expr
+from ..delayed_pieces import piece_graph
 from .blockwise import Projection, _funcname
 from .expr import FrameExpr
 from .meta import check_meta, make_meta
@@ -74,7 +75,7 @@ class FromValues(FrameExpr):
 
 
 class FromDelayed(FrameExpr):
-    """Partitions computed by ``Delayed`` objects; each is checked against the meta."""
+    """Partitions computed by ``Delayed`` objects (or held by Futures); each is checked against the meta."""
 
     _parameters = ["delayeds", "meta", "divisions_", "verify_meta"]
     _defaults = {"verify_meta": True}
@@ -88,7 +89,7 @@ class FromDelayed(FrameExpr):
     def _layer(self):
         layer = {}
         for i, d in enumerate(self.delayeds):
-            layer.update(d.__shoal_graph__())
+            layer.update(piece_graph(d))
             if self.verify_meta:
                 layer[self._key(i)] = Task(self._key(i), check_meta, Ref(d.key), self.meta, "from_delayed", f"partition {i}")
             else:

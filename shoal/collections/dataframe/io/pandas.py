@@ -75,21 +75,21 @@ def from_dict(data: dict, npartitions: int, orient: str = "columns", dtype=None,
 
 
 def from_delayed(dfs: Iterable, meta: Any = None, divisions: Iterable | None = None, verify_meta: bool = True):
-    """A collection whose partitions are the values of ``Delayed`` objects.
+    """A collection whose partitions are the values of ``Delayed`` objects, or of distributed
+    ``Future``s of pandas objects (as in Dask: built on the futures' keys, nothing recomputed).
 
-    Without ``meta=`` the first partition is computed to learn it. Every
-    partition is checked against the meta when computed.
+    Without ``meta=`` the first partition is computed (or a future's result
+    fetched) to learn it. Every partition is checked against the meta when computed.
     """
-    from ...delayed import Delayed
+    from ...delayed_pieces import check_piece, piece_value
 
     dfs = list(dfs)
     if not dfs:
-        raise ValueError("from_delayed needs at least one Delayed object")
+        raise ValueError("from_delayed needs at least one Delayed object or Future")
     for i, d in enumerate(dfs):
-        if not isinstance(d, Delayed):
-            raise TypeError(f"from_delayed: item {i} is a {type(d).__name__}, not a Delayed")
+        check_piece(d, i, "from_delayed")
     if meta is None:
-        meta = make_meta(dfs[0].compute(scheduler="sync"))
+        meta = make_meta(piece_value(dfs[0]))
     else:
         meta = make_meta(meta)
     divisions = tuple(divisions) if divisions is not None else (None,) * (len(dfs) + 1)
