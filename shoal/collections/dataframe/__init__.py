@@ -23,9 +23,10 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   ``.dt``, ``.cat``);
 - ``shuffle``: hash (and range) shuffles, staged in memory or spilled to disk,
   and the ``HashLayout`` they leave behind; ``sort`` (``set_index``,
-  ``sort_values``); ``merge`` (aligned, broadcast, hash and skew joins),
-  ``merge_asof``, ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``,
-  ``transform``, ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
+  ``sort_values``), ``sort_index``; ``merge`` (aligned, broadcast, hash and skew
+  joins; ``validate=``), ``merge_sorted`` (``merge(sort=True)``), ``merge_asof``,
+  ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``, ``transform``,
+  ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
   ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm`` (``ewm_unadjusted``:
   ``adjust=False``), ``resample``;
   ``reshape`` (``melt``, ``get_dummies``);

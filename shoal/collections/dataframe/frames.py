@@ -185,13 +185,13 @@ class DataFrame(_Frame):
 
     def merge(self, right, how="inner", on=None, left_on=None, right_on=None, left_index=False, right_index=False,
               suffixes=("_x", "_y"), indicator=False, npartitions=None, shuffle_method=None, broadcast=None,
-              skew=None):
+              skew=None, validate=None, sort=False):
         """Database-style join with ``right``: aligned, broadcast or hash-shuffled; see ``merge.py``."""
         from .merge import merge
 
         return merge(self, right, how=how, on=on, left_on=left_on, right_on=right_on, left_index=left_index,
                      right_index=right_index, suffixes=suffixes, indicator=indicator, npartitions=npartitions,
-                     shuffle_method=shuffle_method, broadcast=broadcast, skew=skew)
+                     shuffle_method=shuffle_method, broadcast=broadcast, skew=skew, validate=validate, sort=sort)
 
     def join(self, other, on=None, how="left", lsuffix="", rsuffix="", suffixes=None, **kwargs):
         """``other``'s index matched against this frame's column ``on`` (or its index); see ``merge.py``."""
@@ -501,6 +501,20 @@ def _fill_method(method: str):
 for _cls in (DataFrame, Series):
     _cls.ffill = _fill_method("ffill")
     _cls.bfill = _fill_method("bfill")
+
+
+def _sort_index(self, axis=0, level=None, ascending=True, inplace=False, kind=None, na_position="last",
+                sort_remaining=True, ignore_index=False, key=None, npartitions=None, shuffle_method=None):
+    """Rows ordered by their index label across partitions: partition by partition when the divisions are
+    known, after range-partitioning the index otherwise (see ``sort_index.py``)."""
+    from .sort_index import sort_index
+
+    return sort_index(self, ascending=ascending, na_position=na_position, axis=axis, level=level, inplace=inplace,
+                      kind=kind, sort_remaining=sort_remaining, ignore_index=ignore_index, key=key,
+                      npartitions=npartitions, shuffle_method=shuffle_method)
+
+
+DataFrame.sort_index = Series.sort_index = _sort_index
 
 
 def _named_binary_method(name: str, op, reverse: bool = False):

@@ -76,8 +76,56 @@ def _keys_of(frame: pd.DataFrame, on, use_index: bool):
     return pd.MultiIndex.from_frame(frame[list(on)])
 
 
-def merge_partitions(left, right, how, left_on, right_on, left_index, right_index, suffixes, indicator):
+#: ``validate=`` spellings pandas accepts, each to its long form
+VALIDATE_FORMS = {"1:1": "one_to_one", "1:m": "one_to_many", "m:1": "many_to_one", "m:m": "many_to_many",
+                  "one_to_one": "one_to_one", "one_to_many": "one_to_many", "many_to_one": "many_to_one",
+                  "many_to_many": "many_to_many"}
+
+
+def _normalised_validate(validate) -> str | None:
+    """The long form of ``validate`` (None when nothing is checked); pandas' error for an unknown one."""
+    if validate is None:
+        return None
+    if validate not in VALIDATE_FORMS:
+        choices = "\n".join(f'- "{v}"' for v in VALIDATE_FORMS)
+        raise ValueError(f'"{validate}" is not a valid argument. Valid arguments are:\n{choices}')
+    return None if VALIDATE_FORMS[validate] == "many_to_many" else VALIDATE_FORMS[validate]
+
+
+def unique_sides(validate: str | None) -> tuple[str, ...]:
+    """The sides whose keys ``validate`` (a long form) requires to be unique."""
+    return {"one_to_one": ("left", "right"), "one_to_many": ("left",), "many_to_one": ("right",)}.get(validate, ())
+
+
+def check_unique_keys(left, right, validate, left_on, right_on, left_index, right_index):
+    """pandas' ``MergeError`` when a side ``validate`` needs unique has a repeated key (a null repeated too).
+
+    Called on the two partitions a task merges: the merge strategies make sure every row of such a side
+    with a given key is in that task (hash-placed, index-aligned or the whole broadcast side).
+    """
+    repeated = {}
+    for side in unique_sides(validate):
+        frame, on, use_index = (left, left_on, left_index) if side == "left" else (right, right_on, right_index)
+        keys = _keys_of(frame, on, use_index)
+        found = np.asarray(keys.duplicated())
+        if found.any():
+            repeated[side] = list(pd.unique(np.asarray(keys[found] if use_index else keys[found].tolist(),
+                                                       dtype=object)))[:5]
+    if not repeated:
+        return
+    where = "either left or right" if len(repeated) == 2 else next(iter(repeated))
+    shown = "; ".join(f"repeated in {side}: {keys}" for side, keys in repeated.items())
+    raise pd.errors.MergeError(
+        f"Merge keys are not unique in {where} dataset; not a {validate.replace('_', '-')} merge ({shown}). "
+        "Drop the repeated keys first (drop_duplicates(subset=...)) or pass validate='many_to_many'"
+    )
+
+
+def merge_partitions(left, right, how, left_on, right_on, left_index, right_index, suffixes, indicator,
+                     validate=None):
     """One partition of the result: pandas' merge, or a semi/anti filter of ``left``."""
+    if validate is not None:
+        check_unique_keys(left, right, validate, left_on, right_on, left_index, right_index)
     if how in ("leftsemi", "leftanti"):
         found = _keys_of(left, left_on, left_index)
         wanted = _keys_of(right, right_on, right_index)
@@ -94,8 +142,9 @@ def merge_partitions(left, right, how, left_on, right_on, left_index, right_inde
 class _MergeSpec:
     """What is merged and how, shared by the strategies (pickles by value into tasks)."""
 
-    def __init__(self, how, left_on, right_on, left_index, right_index, suffixes, indicator):
-        self.args = (how, tuple(left_on), tuple(right_on), left_index, right_index, tuple(suffixes), indicator)
+    def __init__(self, how, left_on, right_on, left_index, right_index, suffixes, indicator, validate=None):
+        self.args = (how, tuple(left_on), tuple(right_on), left_index, right_index, tuple(suffixes), indicator,
+                     validate)
 
     def __call__(self, left, right):
         return merge_partitions(left, right, *self.args)
@@ -103,15 +152,17 @@ class _MergeSpec:
 
 def _merge_args(expr) -> tuple:
     return (expr.how, tuple(expr.left_on), tuple(expr.right_on), expr.left_index, expr.right_index,
-            tuple(expr.suffixes), expr.indicator)
+            tuple(expr.suffixes), expr.indicator, expr.validate)
 
 
 def _merged_meta(expr) -> pd.DataFrame:
     left, right = meta_nonempty(expr.left._meta), meta_nonempty(expr.right._meta)
-    return make_meta(merge_partitions(left, right, *_merge_args(expr)))
+    # the fake rows may repeat a key: nothing is validated on them
+    return make_meta(merge_partitions(left, right, *_merge_args(expr)[:-1], None))
 
 
-_MERGE_PARAMETERS = ["left", "right", "how", "left_on", "right_on", "left_index", "right_index", "suffixes", "indicator"]
+_MERGE_PARAMETERS = ["left", "right", "how", "left_on", "right_on", "left_index", "right_index", "suffixes",
+                     "indicator", "validate"]
 
 
 class BlockwiseMerge(FrameExpr):
@@ -430,8 +481,29 @@ def _reset_index(part):
 def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None, left_index: bool = False,
           right_index: bool = False, suffixes=("_x", "_y"), indicator: bool | str = False,
           npartitions: int | None = None, shuffle_method: str | None = None, broadcast: bool | None = None,
-          skew: bool | None = None):
-    """Database-style join of two frames; see the module docstring for how the rows are brought together."""
+          skew: bool | None = None, validate: str | None = None, sort: bool = False):
+    """Database-style join of two frames; see the module docstring for how the rows are brought together.
+
+    ``validate=`` ("one_to_one"/"1:1", "one_to_many"/"1:m", "many_to_one"/"m:1", "many_to_many"/"m:m") checks,
+    when the result is computed, that the keys of the side(s) it names are unique, raising pandas'
+    ``MergeError`` naming the side otherwise; a side that must be unique is never the partitioned side of a
+    broadcast join, nor split by the skew join. ``sort=True`` sorts the result on the join keys (nulls last), as
+    pandas does, through ``sort_values`` (``sort_index`` for an index join), which samples the keys when the
+    plan is built.
+    """
+    keys, result = _merge(left, right, how, on, left_on, right_on, left_index, right_index, suffixes, indicator,
+                          npartitions, shuffle_method, broadcast, skew, _normalised_validate(validate))
+    if not sort or keys is None:
+        return result
+    from .merge_sorted import sorted_on_join_keys
+
+    return sorted_on_join_keys(result, how, *keys)
+
+
+def _merge(left, right, how, on, left_on, right_on, left_index, right_index, suffixes, indicator, npartitions,
+           shuffle_method, broadcast, skew, validate):
+    """``(keys, joined)``: the join keys as resolved (``(left_on, right_on, left_index, right_index)``, None for a
+    cross join) and the joined collection."""
     from .core import _Frame, new_collection
     from .frames import DataFrame, Series
 
@@ -449,7 +521,8 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
         if on is not None or left_on is not None or right_on is not None or left_index or right_index:
             raise ValueError("merge: how='cross' pairs every row with every row; give no on=, left_on=, right_on=, "
                              "left_index= or right_index=")
-        return _cross_merge(left, right, suffixes, indicator, broadcast)
+        # pandas ignores validate= and sort= here
+        return None, _cross_merge(left, right, suffixes, indicator, broadcast)
     if on is not None:
         if left_on is not None or right_on is not None:
             raise ValueError("merge: give on= or left_on=/right_on=, not both")
@@ -486,9 +559,11 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
     _check_keys(right, right_on, "right", left, right)
     if indicator and how in ("leftsemi", "leftanti"):
         raise ValueError(f"merge: indicator=True means nothing for how={how!r} (every row kept is from the left)")
+    keys = (tuple(left_on), tuple(right_on), bool(left_index), bool(right_index))  # for sort=True
     l_cast, r_cast = _key_hash_dtypes(left._meta, right._meta, left_on, right_on, left_index, right_index)
     common = (how, tuple(left_on), tuple(right_on), bool(left_index), bool(right_index), tuple(suffixes),
-              indicator if isinstance(indicator, str) else bool(indicator))  # a str names the column
+              indicator if isinstance(indicator, str) else bool(indicator),  # a str names the column
+              validate)
     lexpr, rexpr = left._expr, right._expr
     try:
         _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))
@@ -508,20 +583,23 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             lexpr = RepartitionToDivisions(lexpr, union) if tuple(left.divisions) != union else lexpr
             rexpr = RepartitionToDivisions(rexpr, union) if tuple(right.divisions) != union else rexpr
             why = "divisions moved to their union"
-        return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned", why, True))
+        return keys, new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned", why, True))
     l_keys = (INDEX_KEY,) if left_index else tuple(left_on)
     r_keys = (INDEX_KEY,) if right_index else tuple(right_on)
     l_layout = HashLayout(l_keys, hashed_dtypes(left._meta, l_keys, l_cast), left.npartitions)
     r_layout = HashLayout(r_keys, hashed_dtypes(right._meta, r_keys, r_cast), right.npartitions)
     if lexpr._hashed_on == l_layout and rexpr._hashed_on == r_layout and l_layout.same_placement(r_layout):
-        return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned",
+        return keys, new_collection(BlockwiseMerge(lexpr, rexpr, *common, "aligned",
                                              "already hash-partitioned alike", False))
 
     # 2. broadcast
-    small = _broadcast_side(left, right, how, broadcast)
+    small = _broadcast_side(left, right, how, broadcast, unique_sides(validate))
     if small is not None:
         side, why = small
-        return new_collection(BroadcastMerge(lexpr, rexpr, *common, side == "left", why))
+        return keys, new_collection(BroadcastMerge(lexpr, rexpr, *common, side == "left", why))
+    if broadcast and _broadcast_side(left, right, how, broadcast, ()) is not None:
+        raise ValueError(f"merge: broadcast=True cannot be combined with validate={validate!r}: the side that would "
+                         "stay partitioned must have unique keys, which only a hash join can check; drop one of them")
     if broadcast:
         raise ValueError(f"merge: broadcast=True is not possible for how={how!r}: the broadcast side's unmatched "
                          "rows would be repeated; drop broadcast=True")
@@ -536,15 +614,15 @@ def merge(left, right, how: str = "inner", on=None, left_on=None, right_on=None,
             npartitions = max(left.npartitions, right.npartitions)
     if skew is None:
         skew = bool(config.get("dataframe.merge.skew", False))
-    if skew:
+    if skew and not unique_sides(validate):  # a side that must be unique is checked where its keys are hashed
         from .merge_skew import skew_merge  # builds on this module's merge nodes
 
         joined = skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions, shuffle_method)
         if joined is not None:
-            return joined
+            return keys, joined
     lexpr = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
     rexpr = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
-    return new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
+    return keys, new_collection(BlockwiseMerge(lexpr, rexpr, *common, "hash", "both sides hash-shuffled",
                                          False))
 
 
@@ -559,15 +637,17 @@ def _cross_merge(left, right, suffixes, indicator, broadcast):
              for side, frame in (("left", left), ("right", right))}
     small = "left" if sizes["left"] < sizes["right"] else "right"
     common = ("cross", (), (), False, False, tuple(suffixes), indicator if isinstance(indicator, str) else
-              bool(indicator))
+              bool(indicator), None)
     return new_collection(BroadcastMerge(left._expr, right._expr, *common, small == "left",
                                          f"cross join: the {small} side is the smaller"))
 
 
-def _broadcast_side(left, right, how, broadcast) -> tuple[str, str] | None:
-    """``(side, why)`` when one side should be broadcast, else None."""
+def _broadcast_side(left, right, how, broadcast, unique=()) -> tuple[str, str] | None:
+    """``(side, why)`` when one side should be broadcast, else None; a side in ``unique`` (whose keys must be
+    checked unique) is never the partitioned one, as its repeated keys could sit in different partitions."""
     candidates = {"inner": ["right", "left"], "left": ["right"], "leftsemi": ["right"], "leftanti": ["right"],
                   "left_anti": ["right"], "right": ["left"], "right_anti": ["left"], "outer": []}[how]
+    candidates = [side for side in candidates if ("left" if side == "right" else "right") not in unique]
     if broadcast is False or not candidates:
         return None
     frames = {"left": left, "right": right}

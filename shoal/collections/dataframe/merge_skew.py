@@ -125,11 +125,12 @@ def _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, n
     or the mirrored join would not name and type the columns alike."""
     from .core import new_collection
 
-    how, left_on, right_on, _, _, suffixes, _ = common
+    how, left_on, right_on, _, _, suffixes, _, validate = common  # validate: None (merge skips skew otherwise)
     heavy = heavy_keys(rexpr, r_keys[0], npartitions)
     if not heavy:
         return None
-    mirrored = ("inner" if how == "inner" else "left", right_on, left_on, False, False, suffixes[::-1], False)
+    mirrored = ("inner" if how == "inner" else "left", right_on, left_on, False, False, suffixes[::-1], False,
+                validate)
     wanted = _merged_meta(BlockwiseMerge(lexpr, rexpr, *common, "meta", "", False))
     found = _merged_meta(BlockwiseMerge(rexpr, lexpr, *mirrored, "meta", "", False))
     if (not wanted.columns.is_unique or set(wanted.columns) != set(found.columns)
