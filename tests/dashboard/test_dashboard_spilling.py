@@ -4,6 +4,7 @@ workers report it, and spill bars on the task stream."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -36,17 +37,22 @@ def test_spilling_workers_show_spilled_memory_and_spill_bars(tmp_path):
                     persisted = c.persist(x + 1)
                     assert np.isclose(await c.compute(persisted.sum()), (values + 1).sum())
                     plugin = s.dashboard.plugin
-                    for _ in range(250):  # bounded: heartbeats every 0.05 s
+                    # Heartbeats every 0.05 s carry the figures and the spill bars. The memory monitor
+                    # may still spill after the computation (RSS past the spill line, on a thread):
+                    # wait until it has nothing left to do, so the figures compared below stay put.
+                    deadline = time.monotonic() + 20
+                    while time.monotonic() < deadline:
                         counts = [plugin.workers[w.address] for w in workers]
+                        spills = {e[1] for e in plugin.task_stream if e[5] == "spill"}
                         if all((wc.spilled_bytes, wc.managed) == (w.data.spilled, w.data.memory)
-                               for wc, w in zip(counts, workers)):
+                               and w.rss_reader() <= 0.7 * 8 * MB for wc, w in zip(counts, workers)) \
+                                and spills == {w.address for w in workers}:
                             break
                         await asyncio.sleep(0.02)
                     for wc, w in zip(counts, workers):
                         assert wc.spilled_bytes == w.data.spilled > 0
                         assert wc.managed == w.data.memory
                         assert wc.unmanaged_bytes == MB
-                    spills = {e[1] for e in plugin.task_stream if e[5] == "spill"}
                     assert spills == {w.address for w in workers}, "each worker spilled: a bar on each row"
 
                     doc = Document()
