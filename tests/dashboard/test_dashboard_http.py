@@ -78,7 +78,7 @@ def test_counts_and_metrics_match_the_computation(cluster_and_client):
     half = len(futures) // 2
     del futures[:half]
     # Releasing futures is asynchronous: wait (bounded) until the scheduler forgets them.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(state.tasks) != len(inputs) - half:
         time.sleep(0.02)
     counts = json.loads(fetch(base + "/json/counts")[2])

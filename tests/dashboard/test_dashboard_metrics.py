@@ -214,7 +214,8 @@ def test_metrics_over_http_equal_the_scheduler_after_a_known_computation(cluster
         assert value(families, hist, hist + "_sum") >= 7 * 0.06
         assert value(families, "shoal_tasks_finished_total") == 7
         # b fetched a's blocks: its heartbeats carry the transfers, drawn on b's row.
-        for _ in range(100):  # bounded: heartbeats come every second
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # bounded: heartbeats come every second
             transfers = client.run_on_scheduler(stream_entries, "transfer")
             if transfers:
                 break

@@ -232,7 +232,9 @@ def test_closing_the_scheduler_stops_open_pages_and_closes_their_websockets():
             token = re.search(r'"token":"([^"]+)"', page).group(1)
             websocket = await websocket_connect(f"ws://127.0.0.1:{port}/status/ws", subprotocols=["bokeh", token])
             assert await asyncio.wait_for(websocket.read_message(), 10) is not None  # Bokeh's ACK
-            await asyncio.sleep(0.3)
+            deadline = asyncio.get_running_loop().time() + 20
+            while reads[0] <= 1 and asyncio.get_running_loop().time() < deadline:  # updates every 0.05 s
+                await asyncio.sleep(0.05)
             assert reads[0] > 1  # the page updates while the scheduler runs
         finally:
             await scheduler.close()
