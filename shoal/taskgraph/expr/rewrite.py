@@ -112,6 +112,20 @@ def _checked(result: object, who: str, node: Expr) -> Expr | None:
     )
 
 
+def _replacement(result: object, rule: str, node: Expr, log: _ChangeLog, who: str | None = None) -> Expr | None:
+    """What ``rule`` returned for ``node`` if it changes the plan, else None.
+
+    The result must be an Expr or None (else a TypeError names ``who``, by
+    default the rule); an expression equal to ``node`` (the same name) is no
+    change. A real change is recorded in ``log`` for the non-convergence error.
+    """
+    out = _checked(result, who or rule, node)
+    if out is None or out._name == node._name:
+        return None
+    log.record(rule, node, out)
+    return out
+
+
 def _rule_name(rule: Callable) -> str:
     return getattr(rule, "__qualname__", None) or getattr(rule, "__name__", None) or repr(rule)
 
@@ -135,10 +149,7 @@ def rewrite(expr: Expr, rule: Rule, max_passes: int = DEFAULT_MAX_PASSES, fixed_
 
     def make_visit(current: Expr, log: _ChangeLog):
         def visit(node: Expr) -> Expr | None:
-            out = _checked(rule(node), f"Rewrite rule {name}", node)
-            if out is not None and out._name != node._name:
-                log.record(name, node, out)
-            return out
+            return _replacement(rule(node), name, node, log, who=f"Rewrite rule {name}")
 
         return visit, None
 
@@ -170,16 +181,13 @@ def simplify(expr: Expr, max_passes: int = DEFAULT_MAX_PASSES) -> Expr:
         dependents = collect_dependents(current)
 
         def visit(node: Expr) -> Expr | None:
-            who = f"{type(node).__name__}._simplify_down"
-            out = _checked(node._simplify_down(), who, node)
-            if out is not None and out._name != node._name:
-                log.record(who, node, out)
+            out = _replacement(node._simplify_down(), f"{type(node).__name__}._simplify_down", node, log)
+            if out is not None:
                 return out
             for child in node.dependencies():
                 who = f"{type(child).__name__}._simplify_up"
-                out = _checked(child._simplify_up(node, dependents), who, node)
-                if out is not None and out._name != node._name:
-                    log.record(who, node, out)
+                out = _replacement(child._simplify_up(node, dependents), who, node, log)
+                if out is not None:
                     return out
             return None
 
@@ -194,11 +202,7 @@ def simplify(expr: Expr, max_passes: int = DEFAULT_MAX_PASSES) -> Expr:
 
 def _make_lower_visit(current: Expr, log: _ChangeLog):
     def visit(node: Expr) -> Expr | None:
-        who = f"{type(node).__name__}._lower"
-        out = _checked(node._lower(), who, node)
-        if out is not None and out._name != node._name:
-            log.record(who, node, out)
-        return out
+        return _replacement(node._lower(), f"{type(node).__name__}._lower", node, log)
 
     return visit, None
 
