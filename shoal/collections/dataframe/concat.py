@@ -10,6 +10,11 @@ output partition reads only the input partitions overlapping its range), so
 the result keeps known, sorted divisions. Otherwise the divisions become
 unknown.
 
+``keys=`` (or a mapping of frames, as in pandas) labels the rows of each frame
+with its key, as a new outermost index level (axis 0; the divisions become
+unknown, as they do not describe a MultiIndex) or column level (axis 1),
+``names=`` naming the levels: every partition gets its frame's key first.
+
 ``ignore_index=True`` numbers the rows ``0, 1, ...`` across partitions, as
 pandas does (a chain of row counts gives each partition its first number).
 
@@ -26,6 +31,8 @@ are moved to their union first. Unknown, different partitionings are refused.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -171,13 +178,55 @@ def _numbered_columns(part):
     return part.set_axis(pd.RangeIndex(part.shape[1]), axis=1)
 
 
+def _with_key(part, key, names, axis):
+    """``part`` with ``key`` as its outermost index (axis 0) or column (axis 1) level, as ``pd.concat(keys=)``."""
+    return pd.concat([part], keys=[key], names=names, axis=axis)
+
+
+def _keyed(dfs, keys, names, axis, ignore_index):
+    """Every frame of ``dfs`` (a list, or a mapping whose keys are the default ``keys``) labelled with its key."""
+    from .merge import _as_collection
+
+    if isinstance(dfs, Mapping):
+        if keys is None:
+            keys = list(dfs)
+        missing = [k for k in keys if k not in dfs]
+        if missing:
+            raise KeyError(f"concat: keys {missing} are not in the mapping of frames; its keys are {list(dfs)}")
+        dfs = [dfs[k] for k in keys]
+    if keys is None:
+        if names is not None:
+            raise ValueError("concat: names= names the levels that keys= adds; give keys= too")
+        return list(dfs)
+    keys, dfs = list(keys), list(dfs)
+    if ignore_index:
+        raise ValueError("Cannot set ignore_index=True and specify keys. Either should be used.")
+    if len(keys) != len(dfs):
+        raise ValueError(f"The length of the keys ({len(keys)}) must match the length of the objects to "
+                         f"concatenate ({len(dfs)})")
+    if axis not in (0, "index", 1, "columns"):
+        raise ValueError(f"concat: axis must be 0 or 1, got {axis!r}")
+    along_rows = axis in (0, "index")
+    labelled = []
+    for key, frame in zip(keys, dfs):
+        frame = _as_collection(frame)
+        if not hasattr(frame, "map_partitions"):
+            raise TypeError(f"concat: every item must be a shoal DataFrame or Series, got {type(frame).__name__} "
+                            "(use from_pandas first)")
+        # the old divisions bound the old index, not the new MultiIndex: unknown along the rows
+        labelled.append(frame.map_partitions(_with_key, key, names, 0 if along_rows else 1,
+                                             clear_divisions=along_rows))
+    return labelled
+
+
 def concat(dfs, axis=0, join: str = "outer", interleave_partitions: bool = False, ignore_order: bool = False,
-           ignore_index: bool = False):
+           ignore_index: bool = False, keys=None, names=None):
     """Stack ``dfs`` (axis 0) or put them side by side (axis 1); see the module docstring. ``ignore_index=True``
-    numbers the rows ``0, 1, ...`` (axis 0; the divisions become unknown) or the columns (axis 1), as pandas."""
+    numbers the rows ``0, 1, ...`` (axis 0; the divisions become unknown) or the columns (axis 1), as pandas;
+    ``keys=`` adds an outermost level labelling each frame's rows (axis 0) or columns (axis 1)."""
     from .core import new_collection
 
-    result = _stack_or_align(dfs, axis, join, interleave_partitions)
+    result = _stack_or_align(_keyed(dfs, keys, names, axis, ignore_index), axis, join, interleave_partitions)
     if not ignore_index:
         return result
     if axis in (1, "columns"):
