@@ -161,7 +161,7 @@ def test_connect_where_nothing_listens_fails_within_timeout_naming_address(run):
         return time.monotonic() - start, info.value
 
     elapsed, error = run(scenario)
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # ten times the timeout: a loaded machine adds delays, a hang would take 30 s
     assert isinstance(error, OSError)
     assert address in str(error) and error.address == address
     assert "ConnectionRefusedError" in str(error)
@@ -190,7 +190,7 @@ def test_connect_to_server_that_never_handshakes_fails_within_timeout(run):
         return time.monotonic() - start, len(connections)
 
     elapsed, attempts = run(scenario)
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # ten times the timeout: a loaded machine adds delays, a hang would take 30 s
     assert attempts >= 1
 
 
