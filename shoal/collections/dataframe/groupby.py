@@ -193,13 +193,16 @@ class _GroupbyCombine:
 class _GroupbyAggregate:
     """Finish every aggregation and lay the result out like pandas' (``meta``)."""
 
-    def __init__(self, by: list, pairs: list, dropna: bool, sort: bool, ddof: int, meta: Any, index_names: list):
+    def __init__(self, by: list, pairs: list, dropna: bool, sort: bool, ddof: int, meta: Any, index_names: list,
+                 nunique_dropna: bool = True):
         self.by, self.pairs, self.dropna, self.sort, self.ddof = by, pairs, dropna, sort, ddof
         self.meta, self.index_names = meta, index_names
+        #: ``nunique(dropna=False)`` counts a missing value as one more distinct value (``dropna`` is the keys')
+        self.nunique_dropna = nunique_dropna
 
     def __reduce__(self):
         return (_GroupbyAggregate, (self.by, self.pairs, self.dropna, self.sort, self.ddof, self.meta,
-                                    self.index_names))
+                                    self.index_names, self.nunique_dropna))
 
     def _finish(self, merged: dict, col, func):
         if func in ("sum", "count", "size", "min", "max", "prod", "first", "last"):
@@ -213,7 +216,8 @@ class _GroupbyAggregate:
             return np.sqrt(var) if func == "std" else var
         if func == "nunique":
             rows = merged[(col, "distinct")]
-            return rows.groupby(self.by, sort=False, dropna=self.dropna, observed=True)[col].nunique()
+            return rows.groupby(self.by, sort=False, dropna=self.dropna, observed=True)[col].nunique(
+                dropna=self.nunique_dropna)
         raise AssertionError(func)
 
     def __call__(self, partials: list[dict]) -> Any:
@@ -378,7 +382,8 @@ class _GroupBy:
                                                gather=split_out is None))
         chunk = _GroupbyChunk(self._by, pairs, self._dropna, self._observed, self._sort)
         combine = _GroupbyCombine(self._by, self._dropna)
-        aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names)
+        aggregate = _GroupbyAggregate(self._by, pairs, self._dropna, self._sort, ddof, meta, self._index_names,
+                                      (method_kwargs or {}).get("dropna", True))
         label = "groupby-" + ("-".join(sorted({f for _, f in pairs})))
         expr = TreeReduce(self._used_columns(pairs), chunk, combine, aggregate, None, split_every, meta, label)
         return self._flat(self._named(new_collection(expr)))
@@ -483,8 +488,9 @@ class _GroupBy:
     def last(self, split_every=None, split_out=None):
         return self._simple("last", split_every, split_out)
 
-    def nunique(self, split_every=None, split_out=None):
-        return self._simple("nunique", split_every, split_out)
+    def nunique(self, dropna: bool = True, split_every=None, split_out=None):
+        """Distinct values per group; ``dropna=False`` counts a missing value as one more, as pandas does."""
+        return self._simple("nunique", split_every, split_out, **({} if dropna else {"dropna": False}))
 
     # not split into partials: each runs on whole groups after a shuffle (see _aggregate)
     def sem(self, split_out=None):
