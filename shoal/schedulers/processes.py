@@ -29,6 +29,7 @@ import cloudpickle
 from . import process_worker
 from .callbacks import Callback
 from .engine import Executor, execute
+from .pools import PoolsBySize
 from .sync import SyncExecutor
 from .threads import default_num_workers
 
@@ -189,32 +190,22 @@ def _worker_died(proc: subprocess.Popen, keys: list) -> WorkerDiedError:
     )
 
 
-_pools: dict[int, ProcessPool] = {}
-_pools_lock = threading.Lock()
+_pools: PoolsBySize[ProcessPool] = PoolsBySize(ProcessPool)
 
 
 def shared_pool(num_workers: int) -> ProcessPool:
-    with _pools_lock:
-        pool = _pools.get(num_workers)
-        if pool is None:
-            pool = _pools[num_workers] = ProcessPool(num_workers)
-        return pool
+    """The process pool of ``num_workers`` workers every computation of that size shares."""
+    return _pools.get(num_workers)
 
 
 def _discard_pool(pool: ProcessPool) -> None:
-    with _pools_lock:
-        for size, known in list(_pools.items()):
-            if known is pool:
-                del _pools[size]
+    _pools.discard(pool)
     pool.shutdown(kill=True)
 
 
 @atexit.register
 def shutdown_pools() -> None:
-    with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for pool in pools:
+    for pool in _pools.take_all():
         pool.shutdown()
 
 

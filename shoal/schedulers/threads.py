@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from .. import config
 from .callbacks import Callback, nesting
 from .engine import Executor, execute
+from .pools import PoolsBySize
 from .sync import SyncExecutor
 
 _in_pool = threading.local()
@@ -80,8 +81,7 @@ class ThreadExecutor(Executor):
         return done
 
 
-_pools: dict[int, ThreadPool] = {}
-_pools_lock = threading.Lock()
+_pools: PoolsBySize[ThreadPool] = PoolsBySize(ThreadPool)
 
 
 def default_num_workers() -> int:
@@ -89,11 +89,8 @@ def default_num_workers() -> int:
 
 
 def shared_pool(num_workers: int) -> ThreadPool:
-    with _pools_lock:
-        pool = _pools.get(num_workers)
-        if pool is None:
-            pool = _pools[num_workers] = ThreadPool(num_workers)
-        return pool
+    """The thread pool of ``num_workers`` threads every computation of that size shares."""
+    return _pools.get(num_workers)
 
 
 def get(
