@@ -113,7 +113,7 @@ class WorkerRetirementMixin:
             return
         logger.info("Worker %s retired; closing it", address)
         moved = self._replicas_elsewhere(address)
-        self.send(self.state.remove_worker(address, reason="retired"))
+        self.send(self.state.remove_worker(address, reason="retired", expected=True))
         self.send([(c, {"op": "worker-removed", "address": address, "moved": keys}) for c, keys in moved.items()])
         stream = self.streams.get(address)
         if stream is not None:

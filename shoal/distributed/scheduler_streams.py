@@ -173,7 +173,8 @@ class SchedulerStreamsMixin:
             moved = self._replicas_elsewhere(address)  # read before the state forgets the worker
             if address in state.workers:
                 logger.info("Removing worker %s: %s", address, reason)
-                self.send(state.remove_worker(address, reason=reason))
+                # A worker that said it is closing did not die of its tasks: they are not suspected.
+                self.send(state.remove_worker(address, reason=reason, expected=reason == "worker closed"))
             self.send([(c, {"op": "worker-removed", "address": address, "moved": keys})
                        for c, keys in moved.items()])
             # Clients and workers stop fetching from it at once instead of timing out

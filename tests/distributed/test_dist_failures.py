@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 
 import pytest
@@ -91,6 +92,76 @@ def test_task_that_kills_workers_fails_with_killed_worker():
             assert info.value.task == future.key and info.value.last_worker == info.value.workers[-1]
             assert info.value.allowed_failures == 1
             assert client.submit(inc, 1).result(timeout=30) == 2  # the other worker still serves
+
+
+def exit_worker_process(x):
+    """End this worker's process in the middle of the task, as a crash would (no goodbye sent)."""
+    os._exit(1)
+
+
+def task_record(key, dask_scheduler):
+    """Run on the scheduler (on its loop, so nothing changes while read): what it counts
+    against ``key``, and the workers it saw leave."""
+    ts = dask_scheduler.state.tasks[key]
+    removed = [e["worker"] for _, topic, e in dask_scheduler.events if topic == "remove-worker"]
+    return {"state": ts.state, "suspicious": ts.suspicious, "retries": ts.retries,
+            "killed_on": list(ts.killed_on)}, removed
+
+
+@pytest.mark.timeout(240)
+def test_a_task_that_exits_its_worker_fails_after_exactly_allowed_failures_deaths_every_time():
+    allowed = 2
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, allowed_failures=allowed,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        for attempt in range(2):  # bounded: the same count again once the nannies restarted the workers
+            client.wait_for_workers(2, timeout=120)
+            bomb = client.submit(exit_worker_process, attempt, retries=3)
+            with pytest.raises(KilledWorker) as info:
+                bomb.result(timeout=120)
+            # Each death counted once, on a different worker process; retries (for exceptions) untouched.
+            assert info.value.key == bomb.key and len(set(info.value.workers)) == allowed
+            record, removed = client.run_on_scheduler(task_record, bomb.key)
+            assert record == {"state": "erred", "suspicious": allowed, "retries": 3, "killed_on": info.value.workers}
+            assert [w for w in removed if w in info.value.workers] == info.value.workers  # once each
+            client.wait_for_workers(2, timeout=120)
+            assert client.submit(inc, attempt).result(timeout=60) == inc(attempt)
+
+
+GATE = threading.Event()  # holds gated_inc until the test opens it (workers are in this process)
+
+
+def gated_inc(x):
+    GATE.wait(20)
+    return x + 1
+
+
+def test_a_worker_closing_on_purpose_mid_task_is_not_counted_against_the_task():
+    async def main():
+        GATE.clear()
+        async with Scheduler("inproc://", allowed_failures=1) as s, Worker(s.address, nthreads=1) as a, \
+                Worker(s.address, nthreads=1) as b, Client(s.address, asynchronous=True) as c:
+            future = c.submit(gated_inc, 1)
+            for _ in range(1000):  # bounded: until the task is processing on a worker
+                ts = s.state.tasks.get(future.key)
+                if ts is not None and ts.processing_on is not None:
+                    break
+                await asyncio.sleep(0.01)
+            closing = a if ts.processing_on.address == a.address else b
+            await closing.close()  # says goodbye first: not a death
+            for _ in range(1000):  # bounded: until the scheduler has rescheduled it on the other
+                if closing.address not in s.state.workers and ts.processing_on is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert ts.processing_on is not None, f"the task went {ts.state!r} instead of being rescheduled"
+            assert ts.processing_on.address != closing.address
+            GATE.set()
+            assert await future == inc(1)  # with allowed_failures=1 a death would have failed it
+            assert ts.suspicious == 0
+
+    try:
+        run(main)
+    finally:
+        GATE.set()  # never leave a task thread waiting
 
 
 def test_allowed_failures_comes_from_the_config_as_in_dask():

@@ -110,11 +110,15 @@ class SchedulerWorkersMixin:
             return []
         return self.set_worker_status(worker, status)
 
-    def remove_worker(self, address: str, *, reason: str = "") -> Messages:
+    def remove_worker(self, address: str, *, reason: str = "", expected: bool = False) -> Messages:
         """A worker left or died: reschedule its tasks and recompute lost results.
 
-        A task that was processing there counts one more death; at
-        ``allowed_failures`` it errs with ``KilledWorker``.
+        A task that was processing there counts one more death (once per
+        worker, whatever else is reported about it); at ``allowed_failures``
+        it errs with ``KilledWorker``. ``expected``: the worker left on
+        purpose (it said it was closing), so its tasks are rescheduled without
+        counting it against them, as in Dask: a task is suspected only of
+        deaths it may have caused.
         """
         ws = self.workers.pop(address, None)
         if ws is None:
@@ -134,6 +138,9 @@ class SchedulerWorkersMixin:
 
         recs: dict = {}
         for ts in [*ws.processing, *ws.long_running]:
+            if expected:
+                recs[ts.key] = "waiting"
+                continue
             ts.suspicious += 1
             if ts.killed_on is NO_WORKERS:  # shared until a worker dies under it
                 ts.killed_on = []

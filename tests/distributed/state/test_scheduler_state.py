@@ -520,6 +520,41 @@ def test_killed_worker_after_allowed_failures_names_task_and_workers():
     s.validate_state()
 
 
+def test_a_death_counts_once_against_the_task_and_leaves_retries_alone():
+    s = SchedulerState(allowed_failures=2)
+    for w in ("A", "B", "C"):
+        s.add_worker(w, 1)
+    s.update_graph(C, {"bomb": Task("bomb", inc, 1)}, ["bomb"], retries=5)
+    first = s.tasks["bomb"].processing_on.address
+    s.remove_worker(first, reason="connection closed")
+    assert s.remove_worker(first, reason="missed heartbeats") == []  # the same death, reported again
+    assert s.tasks["bomb"].suspicious == 1 and s.tasks["bomb"].killed_on == [first]
+    assert s.tasks["bomb"].state == "processing" and s.tasks["bomb"].retries == 5
+    second = s.tasks["bomb"].processing_on.address
+    msgs = s.remove_worker(second)
+    (_, report), = ops(msgs, "task-erred")
+    assert report["exception"].workers == [first, second]
+    # Retries are for exceptions the task raised (as in Dask): deaths never spend them.
+    assert s.tasks["bomb"].state == "erred" and s.tasks["bomb"].retries == 5
+    s.validate_state()
+
+
+def test_a_worker_that_closes_on_purpose_is_not_held_against_its_tasks():
+    s = SchedulerState(allowed_failures=1)
+    for w in ("A", "B"):
+        s.add_worker(w, 1)
+    s.update_graph(C, {"slow": Task("slow", inc, 1)}, ["slow"])
+    closing = s.tasks["slow"].processing_on.address
+    msgs = s.remove_worker(closing, reason="worker closed", expected=True)
+    other = ({"A", "B"} - {closing}).pop()
+    assert computes(msgs) == [(other, "slow")]  # rescheduled, not failed
+    assert s.tasks["slow"].suspicious == 0 and not s.tasks["slow"].killed_on
+    msgs = s.remove_worker(other)  # a death, with allowed_failures=1: fails now
+    (_, report), = ops(msgs, "task-erred")
+    assert isinstance(report["exception"], KilledWorker) and report["exception"].workers == [other]
+    s.validate_state()
+
+
 @pytest.mark.parametrize("bad", [-1, "3", 2.5, None, True])
 def test_allowed_failures_must_be_a_whole_number_of_deaths(bad):
     # Checked at once: a bad value used to fail only when a worker died, inside remove_worker.
