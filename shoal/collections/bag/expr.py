@@ -135,12 +135,13 @@ def _task_argument(value: Any, index: int, aligned: bool) -> Any:
     return value
 
 
-class MapPartitions(Expr):
-    """``func(partition_i of each aligned bag, broadcast values..., **kwargs)`` per partition.
+class _CallPerPartition(Expr):
+    """Base of the nodes that call ``func`` once per output partition.
 
     ``args`` and the values of ``kwargs`` (a tuple of pairs) may hold bag
-    expressions (read partition by partition when ``aligned`` says so) or
-    item expressions (the same value for every partition).
+    expressions or item expressions; ``aligned`` flags ``args`` then the
+    values of ``kwargs``: an aligned bag is read partition by partition, any
+    other expression gives the same value to every partition.
     """
 
     _parameters = ["func", "args", "kwargs", "aligned", "npartitions"]
@@ -149,38 +150,38 @@ class MapPartitions(Expr):
     def _funcname(self) -> str:
         return funcname(self.func).strip("_").replace("_", "-")
 
-    def _task(self, index: int):
-        flags = iter(self.aligned)
-        args = [_task_argument(a, index, next(flags)) for a in self.args]
-        kwargs = {k: _task_argument(v, index, next(flags)) for k, v in self.kwargs}
-        return Task(self._key(index), call_partition, self.func, index, *args, **kwargs)
-
-    def _explain_args(self) -> dict:
-        return {"func": funcname(self.func)}
-
-
-class MapAligned(Expr):
-    """Element-wise ``func`` over several bags zipped partition by partition (``map(f, a, b)``).
-
-    ``aligned`` flags ``args`` then the values of ``kwargs`` (a tuple of pairs).
-    """
-
-    _parameters = ["func", "args", "kwargs", "aligned", "npartitions"]
-
-    @property
-    def _funcname(self) -> str:
-        return funcname(self.func).strip("_").replace("_", "-")
-
-    def _task(self, index: int):
+    def _flags(self) -> tuple[tuple, tuple]:
+        """The ``aligned`` flags of ``args`` and of the values of ``kwargs``."""
         n = len(self.args)
-        arg_flags, kw_flags = self.aligned[:n], self.aligned[n:]
+        return self.aligned[:n], self.aligned[n:]
+
+    def _task_arguments(self, index: int) -> tuple[list, dict]:
+        """``args`` and ``kwargs`` as they go into partition ``index``'s task."""
+        arg_flags, kw_flags = self._flags()
         args = [_task_argument(a, index, al) for a, al in zip(self.args, arg_flags)]
         kwargs = {k: _task_argument(v, index, al) for (k, v), al in zip(self.kwargs, kw_flags)}
-        return Task(self._key(index), call_partition, AlignedMap(self.func), index, args, arg_flags, kwargs,
-                    kw_flags)
+        return args, kwargs
 
     def _explain_args(self) -> dict:
         return {"func": funcname(self.func)}
+
+
+class MapPartitions(_CallPerPartition):
+    """``func(partition_i of each aligned bag, broadcast values..., **kwargs)`` per partition."""
+
+    def _task(self, index: int):
+        args, kwargs = self._task_arguments(index)
+        return Task(self._key(index), call_partition, self.func, index, *args, **kwargs)
+
+
+class MapAligned(_CallPerPartition):
+    """Element-wise ``func`` over several bags zipped partition by partition (``map(f, a, b)``)."""
+
+    def _task(self, index: int):
+        args, kwargs = self._task_arguments(index)
+        arg_flags, kw_flags = self._flags()
+        return Task(self._key(index), call_partition, AlignedMap(self.func), index, args, arg_flags, kwargs,
+                    kw_flags)
 
 
 class Reduction(Expr):
