@@ -6,7 +6,6 @@ parameters, collections ``from_delayed`` a list of Futures, and the top-level
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import numpy as np
