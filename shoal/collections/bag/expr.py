@@ -184,15 +184,9 @@ class MapAligned(_CallPerPartition):
                     kw_flags)
 
 
-class Reduction(Expr):
-    """``aggregate(combine(...(perpartition(stages(p)) for every p)))``: one value.
-
-    Logical: lowers to ``Elementwise(bag, stages, perpartition)`` partials and
-    a ``TreeReduce`` over them.
-    """
-
-    _parameters = ["bag", "stages", "perpartition", "combine", "aggregate", "split_every", "label"]
-    _defaults = {"stages": (), "split_every": 8, "label": None}
+class _ToOneValue(Expr):
+    """Base of the reductions to one value (one partition), named by ``label``
+    or else by their ``aggregate`` function."""
 
     @property
     def npartitions(self) -> int:
@@ -201,6 +195,17 @@ class Reduction(Expr):
     @property
     def _funcname(self) -> str:
         return self.label or funcname(self.aggregate).replace("_", "-")
+
+
+class Reduction(_ToOneValue):
+    """``aggregate(combine(...(perpartition(stages(p)) for every p)))``: one value.
+
+    Logical: lowers to ``Elementwise(bag, stages, perpartition)`` partials and
+    a ``TreeReduce`` over them.
+    """
+
+    _parameters = ["bag", "stages", "perpartition", "combine", "aggregate", "split_every", "label"]
+    _defaults = {"stages": (), "split_every": 8, "label": None}
 
     def _lower(self):
         label = self._funcname
@@ -215,20 +220,12 @@ def _combine_group(func: Callable, *partials: Any) -> Any:
     return func(list(partials))
 
 
-class TreeReduce(Expr):
+class TreeReduce(_ToOneValue):
     """Combine the partitions of ``partials`` ``split_every`` at a time, then ``aggregate``."""
 
     _parameters = ["partials", "combine", "aggregate", "split_every", "label"]
     _defaults = {"label": None}
     _is_shuffle = True  # reads every partition of its input
-
-    @property
-    def npartitions(self) -> int:
-        return 1
-
-    @property
-    def _funcname(self) -> str:
-        return self.label or funcname(self.aggregate).replace("_", "-")
 
     def _layer(self) -> dict:
         split_every = self.split_every
