@@ -213,6 +213,30 @@ def test_shoal_tokenize_protocol():
     assert_same(Custom({"a", "b"}), Custom({"b", "a"}))
 
 
+class ListWithProtocol(list):
+    def __shoal_tokenize__(self):
+        return "every one alike"
+
+
+@dataclasses.dataclass(eq=False)
+class DictDataclass(dict):
+    tag: int = 0
+
+
+def test_normalizer_resolution_order():
+    # The __shoal_tokenize__ protocol beats a registered base class (list): the
+    # contents, which differ, do not count.
+    assert_same(ListWithProtocol([1]), ListWithProtocol([2]))
+    assert_differ(ListWithProtocol([1]), [1])
+    # A registered base class (dict) beats the dataclass fallback: the contents
+    # count even though the only field is equal.
+    first, second = DictDataclass(tag=0), DictDataclass(tag=0)
+    first["k"], second["k"] = 1, 2
+    assert_differ(first, second)
+    second["k"] = 1
+    assert_same(first, second)
+
+
 def test_register_custom_normalizer():
     class Registered:
         def __init__(self, v):
