@@ -16,7 +16,8 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   ``head``'s collapse, ``sample``), ``partitionwise`` (``map_partitions``);
 - ``reductions``, ``groupby``, ``groupby_transform``, ``cumulative``,
   ``quantiles``: tree reductions, groupby aggregations, carried cumulative
-  operations, approximate quantiles (``groupby_spec``: which aggregations split into
+  operations, approximate quantiles (``describe``: pandas' summary of every column kind;
+  ``groupby_spec``: which aggregations split into
   partials; ``groupby_keys``: ``level=``, index names and ``as_index=False``); ``fill``: ``ffill``/``bfill`` carried
   across partitions;
 - ``repartition``, ``indexing`` (``loc``/``iloc``), ``accessors`` (``.str``,

@@ -157,9 +157,16 @@ class ReductionMethods:
             raise TypeError(f"{what} needs numeric data; this Series has dtype {meta.dtype}")
         return self
 
-    def describe(self, percentiles=None, split_every=None):
-        """count, mean, std, min, percentiles (approximate, see ``quantile``; quartiles by default) and max
-        of the numeric columns (booleans left out, as pandas does)."""
+    def describe(self, percentiles=None, include=None, exclude=None, split_every=None):
+        """pandas' summary table: count, mean, std, min, percentiles (approximate, see ``quantile``; quartiles by
+        default) and max of numbers; count, unique, top and freq of other columns (``include="all"`` or a
+        ``select_dtypes`` selection picks them, as in pandas); see ``describe.py``."""
+        from .describe import describe
+
+        return describe(self, percentiles=percentiles, include=include, exclude=exclude, split_every=split_every)
+
+    def _numeric_describe(self, percentiles=None, split_every=None):
+        """``describe`` of numeric (not boolean) data only."""
         import functools
 
         from .quantiles import Gather, assemble_describe

@@ -320,6 +320,10 @@ def _nunique_aggregate(partials, dropna=True):
 
 
 def _value_counts_chunk(part, dropna=True, normalize=False, sort=True, ascending=False):
+    if isinstance(part, pd.Series):
+        # in order of first appearance, as pandas counts before its stable sort: partials concatenated in
+        # partition order keep the whole data's order of first appearance, so ties come out as in pandas
+        return part.value_counts(dropna=dropna, sort=False)
     return part.value_counts(dropna=dropna)
 
 
@@ -331,6 +335,8 @@ def _value_counts_combine(partials, dropna=True, **kwargs):
                              sort=False).sum()
     if multi and not isinstance(counts.index, pd.MultiIndex):  # grouping one level flattened it
         counts.index = pd.MultiIndex.from_arrays([counts.index])
+    elif not multi and partials[0].index.dtype == object and counts.index.dtype != object:
+        counts.index = counts.index.astype(object)  # pandas 3's concat infers 'str' for object labels
     return counts
 
 
