@@ -95,8 +95,10 @@ class NodeProcess:
         self.proc.stdin.flush()
 
     def output(self) -> str:
-        """Everything printed so far (drains the queue)."""
-        self._reader.join(0.5)
+        """Everything printed so far (drains the queue); once the process has exited, all it printed."""
+        # Bounded, and at once when the process has exited: the reader thread ends at the end of
+        # its output. 0.5 s could leave the last lines (the ones asserted on) unread under load.
+        self._reader.join(10 if self.proc.poll() is not None else 0.5)
         while True:
             try:
                 self.seen.append(self.lines.get_nowait())
