@@ -67,7 +67,7 @@ def test_guard_stops_its_command_when_stdin_closes():
         returncode = guard.wait(15)
         assert time.monotonic() - started < 10
         assert returncode == 128 + signal.SIGTERM  # the command was terminated, as a shell would report
-        assert wait_until(lambda: not processes_mentioning(marker), timeout=5)
+        assert wait_until(lambda: not processes_mentioning(marker), timeout=15)
     finally:
         guard.kill()
         guard.wait(5)
@@ -94,7 +94,7 @@ def test_guard_kills_a_command_that_ignores_sigterm_after_the_grace_period():
         assert guard.stdout.readline().strip() == b"ready"
         guard.stdin.close()
         assert guard.wait(15) == 128 + signal.SIGKILL
-        assert wait_until(lambda: not processes_mentioning(marker), timeout=5)
+        assert wait_until(lambda: not processes_mentioning(marker), timeout=15)
     finally:
         guard.kill()
         guard.wait(5)
