@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import threading
 from typing import Callable, Iterator
 
@@ -31,7 +32,7 @@ _lock = threading.Lock()
 
 def _find_local_setter() -> Callable[[int], int] | None:
     """``openblas_set_num_threads_local`` from the OpenBLAS that NumPy loaded, or None."""
-    import numpy  # noqa: F401  (loads its BLAS, so it shows in the memory map)
+    importlib.import_module("numpy")  # loads its BLAS, so it shows in the memory map
 
     try:
         with open("/proc/self/maps") as maps:

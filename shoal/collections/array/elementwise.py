@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import operator  # noqa: F401 - used in the FusedFunction doctest
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -111,6 +110,7 @@ class FusedFunction:
     is ``("in", i)`` (the i-th input block), ``("step", j)`` (the result of
     step j) or ``("lit", value)``. The last step's result is returned.
 
+    >>> import operator
     >>> f = FusedFunction(((operator.add, (("in", 0), ("lit", 1)), ()),
     ...                    (operator.mul, (("step", 0), ("in", 0)), ())))
     >>> f(3)  # (3 + 1) * 3
