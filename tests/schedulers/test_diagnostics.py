@@ -179,9 +179,30 @@ def test_progress_bar_completes(scheduler):
     assert no_thread_named("shoal-progress-bar")
 
 
+class Screen(io.StringIO):
+    """A StringIO that notes that something was drawn on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.drawn = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self.drawn.set()
+        return written
+
+
+def wait_then(x, event):
+    event.wait(10)  # bounded
+    return x
+
+
 def test_progress_bar_redraws_while_running_and_is_reusable():
     graph, key, expected = make_graph(4, seconds=0.03)
-    out = io.StringIO()
+    out = Screen()
+    # The first load waits until the bar has drawn a frame: however late a loaded machine runs
+    # the bar's thread, a frame is drawn while the first computation is unfinished.
+    graph[(LOAD, 0)] = Task((LOAD, 0), wait_then, 0, out.drawn)
     bar = ProgressBar(out=out, width=10, dt=0.01)
     with bar:
         assert run("sync", graph, key) == expected
