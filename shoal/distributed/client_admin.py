@@ -117,7 +117,7 @@ class ClientAdminMixin:
                                           "kwargs": kwargs})
 
     def run(self, function: Callable, *args: Any, workers: Any = None, wait: bool = True,
-            on_error: str = "raise", **kwargs: Any) -> dict:
+            nanny: bool = False, on_error: str = "raise", **kwargs: Any) -> dict:
         """Run ``function(*args, **kwargs)`` on every worker (or ``workers``); ``{address: result}``.
 
         ``workers``: an address or name, or a list of them. A function with a
@@ -128,10 +128,14 @@ class ClientAdminMixin:
         works in both). ``wait=False`` does not wait for it: every result is None
         (and an error is only logged on the worker).
         ``on_error`` (as in Dask): ``"raise"`` the first exception, ``"return"``
-        it as that worker's result, or ``"ignore"`` that worker.
+        it as that worker's result, or ``"ignore"`` that worker. ``nanny``:
+        Dask's keyword; only ``False`` (run in the workers) is offered.
         """
         if on_error not in ("raise", "return", "ignore"):
             raise ValueError(f"on_error must be 'raise', 'return' or 'ignore', got {on_error!r}")
+        if nanny:
+            raise NotImplementedError("run(..., nanny=True): shoal's nannies run no user code; run it in the "
+                                      "workers (nanny=False), or use client.restart() to restart them.")
         if not callable(function):
             raise TypeError(f"run(function, ...): function must be callable, got {type(function).__name__} "
                             f"{function!r:.60}")

@@ -87,6 +87,10 @@ def test_run_async_results_errors_and_coroutines_returned_by_plain_functions(cli
     assert all(isinstance(e, ValueError) and str(e) == "async failure 4" for e in returned.values())
     with pytest.raises(TypeError, match="function must be callable"):
         client.run("not a function")
+    # Dask's nanny= keyword is the run's, never passed on to the function.
+    assert client.run(sleep_then_double, 1, delay=0, nanny=False) == {a: 2 for a in addresses}
+    with pytest.raises(NotImplementedError, match=r"nanny=True"):
+        client.run(sleep_then_double, 1, delay=0, nanny=True)
 
 
 async def mark_worker(value, dask_worker):
