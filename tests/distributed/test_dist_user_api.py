@@ -160,6 +160,8 @@ def test_as_completed_timeout_counts_from_the_call(client):
     event = threading.Event()
     try:
         quick, stuck = client.submit(inc, 0), client.submit(wait_for_event, event, 1, pure=False)
+        # Done before the 0.5 s start counting: on a loaded machine even `inc` may take longer.
+        assert wait([quick], timeout=30).not_done == set()
         ac = as_completed([quick, stuck], timeout=0.5)
         assert next(ac) is quick
         start = time.monotonic()
