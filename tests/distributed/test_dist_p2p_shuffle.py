@@ -41,7 +41,7 @@ def by_rows(df: pd.DataFrame, index: bool = True) -> pd.DataFrame:
     return df.sort_values(list(df.columns), kind="stable").reset_index(drop=True)
 
 
-def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> None:
+def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
