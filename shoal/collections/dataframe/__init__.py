@@ -29,7 +29,8 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
   ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``, ``transform``,
   ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
   ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm`` (``ewm_unadjusted``:
-  ``adjust=False``), ``resample``;
+  ``adjust=False``; ``carry_chain``: the chain of tasks both carry state
+  along), ``resample``;
   ``reshape`` (``melt``, ``get_dummies``);
 - ``io/``: pandas objects and delayed values, CSV, Parquet, JSON lines, arrays.
 """

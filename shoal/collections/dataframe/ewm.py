@@ -1,12 +1,20 @@
-"""``ewm(...).mean()`` and ``.sum()`` (``adjust=True``) carried across partitions.
+"""``ewm(...)`` with ``adjust=True``: ``mean``, ``sum``, ``var`` and ``std``, carried across partitions.
 
-With decay ``b = 1 - alpha``, pandas' adjusted mean at row ``t`` is
-``N_t / D_t`` where ``N_t = sum(b**(t-i) * x_i)`` and ``D_t = sum(b**(t-i))``
-over the non-null ``x_i`` with ``i <= t`` (nulls still count as steps); the
-adjusted sum is ``N_t``. Each partition computes its own ``N`` and ``D``
-with pandas (``ewm().sum()`` of the values and of the non-null indicator); the totals of all earlier
-partitions reach row ``j`` of partition ``k`` decayed by ``b**(j + 1)``,
-carried along a chain of one-row tasks.
+With decay ``b = 1 - alpha``, pandas weighs the non-null ``x_i`` seen by row
+``t`` by ``w_i = b**s_i``, ``s_i`` the steps since ``x_i``: rows
+(``ignore_na=False``: nulls still count) or non-null values
+(``ignore_na=True``). Its adjusted sum is ``N_t = sum(w_i * x_i)``, its mean
+``N_t / D_t`` with ``D_t = sum(w_i)``, its variance the weighted one,
+``M2_t / D_t`` with ``M2_t = sum(w_i * (x_i - mean_t)**2)``, times
+``D_t**2 / (D_t**2 - D2_t)`` (``D2_t = sum(w_i**2)``) unless ``bias=True``.
+
+Each partition computes its own ``N``, ``D``, mean, biased variance and
+``D2`` with pandas (``ewm().sum()`` of the values and of the non-null
+indicator, ``ewm().mean()``, ``ewm().var(bias=True)``);
+the totals of all earlier partitions reach row ``j`` of partition ``k``
+decayed by ``b**steps`` (its rows, or its values, up to ``j``), carried
+along a chain of one-row tasks (``carry_chain``). The variances of two sets
+combine as in Chan et al.'s parallel variance, so no sum of squares cancels.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> s = pd.Series([1.0, 2.0, None, 4.0, 5.0, 6.0])
@@ -22,7 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...taskgraph.core import Ref, Task
+from .carry_chain import carried_layer
 from .expr import SameRowsExpr
 
 __all__ = ["EWM"]
@@ -32,70 +40,113 @@ def _numeric(part):
     return part.astype("float64")
 
 
-def _local(part, alpha):
+def _as_table(part) -> pd.DataFrame:
     values = _numeric(part)
-    present = values.notna().astype("float64")
-    weighted = values.ewm(alpha=alpha, adjust=True, ignore_na=False).sum()
-    weights = present.ewm(alpha=alpha, adjust=True, ignore_na=False).sum()
+    return values.to_frame() if isinstance(values, pd.Series) else values
+
+
+def _local(part, alpha, ignore_na, kept):
+    """``((totals, rows), (index, labels, is_series))``: the partition's own totals per row and column (2-d
+    arrays) and what its output is labelled with (the column labels, or a Series' name)."""
+    frame = _as_table(part)
+    labels = (part.index, part.name, True) if isinstance(part, pd.Series) else (part.index, part.columns, False)
+    present = frame.notna()
+    ones = present.astype("float64").where(present)  # null where the value is, so ignore_na applies alike
+    options = {"alpha": alpha, "adjust": True, "ignore_na": ignore_na}
+    n = len(frame)
     # pandas' ewm().sum() leaves NaN before the first value; those sums are 0
-    return weighted.fillna(0.0), weights, present.cumsum(), len(part)
+    totals = {"N": frame.ewm(**options).sum().fillna(0.0).to_numpy(),
+              "D": ones.ewm(**options).sum().fillna(0.0).to_numpy(),
+              "count": present.cumsum().to_numpy(dtype="float64")}
+    totals["steps"] = totals["count"] if ignore_na else np.broadcast_to(
+        np.arange(1, n + 1, dtype="float64")[:, None], totals["N"].shape)
+    if kept in ("mean", "var"):
+        # the mean (and biased variance) as pandas keeps them: unchanged on null rows even when every weight
+        # has decayed to 0 (alpha=1), where N / D and M2 / D are not defined
+        totals["mean"] = frame.ewm(**options).mean().to_numpy()
+    if kept == "var":
+        totals["var"] = frame.ewm(**options).var(bias=True).to_numpy()
+        squared = {**options, "alpha": 1 - (1 - alpha) ** 2}  # the weights squared decay by b**2 per step
+        totals["D2"] = ones.ewm(**squared).sum().fillna(0.0).to_numpy()
+    return (totals, n), labels
+
+
+def _with_earlier(previous: dict | None, local: dict, alpha) -> dict:
+    """``local``'s totals (rows of 2-d arrays) with those of every earlier partition, decayed to each row."""
+    if previous is None:
+        return local
+    decay = (1 - alpha) ** local["steps"]
+    earlier_weight = previous["D"] * decay
+    out = {"D": earlier_weight + local["D"], "N": previous["N"] * decay + local["N"],
+           "count": previous["count"] + local["count"]}
+    if "mean" in local:
+        own_weight, weight = local["D"], out["D"]
+        own_only = (previous["count"] == 0) | ((weight == 0) & (local["count"] > 0))
+        earlier_only = local["count"] == 0
+
+        def chosen(key, both):
+            return np.where(earlier_only, previous[key], np.where(own_only, local[key], both))
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (earlier_weight * previous["mean"] + own_weight * local["mean"]) / weight
+            if "var" in local:  # two weighted sets combined as in Chan et al.'s parallel variance (nothing cancels)
+                var = (earlier_weight * previous["var"] + own_weight * local["var"]
+                       + earlier_weight * own_weight / weight * (previous["mean"] - local["mean"]) ** 2) / weight
+                out["var"] = chosen("var", var)
+                out["D2"] = previous["D2"] * decay ** 2 + local["D2"]
+        out["mean"] = chosen("mean", mean)
+    return out
 
 
 def _carry(previous, local, alpha):
-    """Totals (N, D, count) at the end of everything up to and including this partition."""
-    weighted, weights, counts, n = local
-    decay = (1 - alpha) ** n
-    last = (lambda frame: frame.iloc[-1].to_numpy() if isinstance(frame, pd.DataFrame) else frame.iloc[-1]) if n else None
-    if previous is None:
-        if n == 0:
-            return None
-        return last(weighted), last(weights), last(counts)
+    """The totals at the end of everything up to and including this partition (1-d arrays)."""
+    (totals, n), _ = local
     if n == 0:
         return previous
-    return (last(weighted) + decay * previous[0], last(weights) + decay * previous[1], last(counts) + previous[2])
+    last = {key: value[-1] for key, value in totals.items()}
+    return {key: value[0] for key, value in _with_earlier(previous, {k: v[None] for k, v in last.items()},
+                                                          alpha).items()}
 
 
-def _finish(local, previous, alpha, min_periods, method="mean"):
-    weighted, weights, counts, n = local
-    if previous is not None and n:
-        decay = (1 - alpha) ** np.arange(1, n + 1)
-        if isinstance(weighted, pd.DataFrame):
-            decay = decay[:, None]
-        weighted = weighted + decay * previous[0]
-        weights = weights + decay * previous[1]
-        counts = counts + previous[2]
-    result = weighted if method == "sum" else weighted / weights.where(weights > 0)
-    return result.where(counts >= max(min_periods, 1))
+def _finish(local, previous, alpha, min_periods, method, bias):
+    (totals, _), (index, labels, is_series) = local
+    totals = _with_earlier(previous, totals, alpha)
+    weights, count = totals["D"], totals["count"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "sum":
+            values = totals["N"]
+        elif method == "mean":
+            values = totals["mean"]
+        else:
+            values = totals["var"]
+            if not bias:
+                spare = weights ** 2 - totals["D2"]
+                values = np.where((spare > 0) & (count >= 2), values * weights ** 2 / spare, np.nan)
+            if method == "std":
+                values = np.sqrt(values)
+    values = np.where(count >= max(min_periods, 1), values, np.nan)
+    if is_series:
+        return pd.Series(values[:, 0], index=index, name=labels)
+    return pd.DataFrame(values, index=index, columns=labels)
 
 
 class EWMMean(SameRowsExpr):
-    """``mean`` (``N / D``) or, with ``method="sum"``, pandas' adjusted ``sum`` (``N``) of every row."""
+    """``mean``, ``sum``, ``var`` or ``std`` (``method``) of every row, ``adjust=True`` (see the module
+    docstring)."""
 
-    _parameters = ["frame", "alpha", "min_periods", "meta", "method"]
-    _defaults = {"method": "mean"}
+    _parameters = ["frame", "alpha", "min_periods", "meta", "method", "ignore_na", "bias"]
+    _defaults = {"method": "mean", "ignore_na": False, "bias": False}
 
     def _compute_meta(self):
         return self.meta
 
     def _layer(self):
-        name, n = self._name, self.frame.npartitions
-        layer, carries = {}, [None] * n
-        for i in range(n):
-            key = (f"{name}-local", i)
-            layer[key] = Task(key, _local, Ref(self.frame._key(i)), self.alpha)
-        for i in range(1, n):
-            key = (f"{name}-carry", i)
-            layer[key] = Task(key, _carry, Ref(carries[i - 1]) if carries[i - 1] else None,
-                              Ref((f"{name}-local", i - 1)), self.alpha)
-            carries[i] = key
-        for i in range(n):
-            layer[self._key(i)] = Task(self._key(i), _finish, Ref((f"{name}-local", i)),
-                                       Ref(carries[i]) if carries[i] else None, self.alpha, self.min_periods,
-                                       self.method)
-        return layer
+        kept = {"sum": None, "mean": "mean"}.get(self.method, "var")  # what the partitions keep besides sums
+        return carried_layer(self, _local, (self.alpha, self.ignore_na, kept), _carry, (self.alpha,),
+                             _finish, (self.alpha, self.min_periods, self.method, self.bias))
 
     def _explain_args(self):
-        return {"alpha": self.alpha, "method": self.method}
+        return {"alpha": self.alpha, "method": self.method, "ignore_na": self.ignore_na}
 
 
 def _alpha(com, span, halflife, alpha) -> float:
@@ -125,14 +176,12 @@ def _center_of_mass(com, span, halflife, alpha) -> float:
 
 
 class EWM:
-    """``frame.ewm(...)``: ``mean()`` and ``sum()`` (``ignore_na=False``, pandas' default); with ``adjust=False``
-    ``mean()`` only (``ewm_unadjusted.py``)."""
+    """``frame.ewm(...)``: ``mean()``, ``sum()``, ``var()`` and ``std()``; with ``adjust=False`` ``mean()`` only
+    (``ewm_unadjusted.py``). ``ignore_na=True`` counts only non-null values as steps, as pandas."""
 
     def __init__(self, frame, com=None, span=None, halflife=None, alpha=None, min_periods=0, adjust=True,
                  ignore_na=False):
-        if ignore_na:
-            raise NotImplementedError("ewm: only ignore_na=False (pandas' default) is supported")
-        self._frame, self._adjust = frame, bool(adjust)
+        self._frame, self._adjust, self._ignore_na = frame, bool(adjust), bool(ignore_na)
         self._alpha = _alpha(com, span, halflife, alpha)
         self._com_is_one = _center_of_mass(com, span, halflife, alpha) == 1
         if not 0 < self._alpha <= 1:
@@ -143,17 +192,28 @@ class EWM:
         return self._aggregate("mean")
 
     def sum(self):
-        if not self._adjust:
-            raise NotImplementedError("ewm(adjust=False): only mean() is supported")
         return self._aggregate("sum")
 
-    def _aggregate(self, method):
+    def var(self, bias: bool = False):
+        """Exponentially weighted variance (unbiased unless ``bias=True``), as pandas."""
+        return self._aggregate("var", bias)
+
+    def std(self, bias: bool = False):
+        """Square root of ``var(bias=...)``."""
+        return self._aggregate("std", bias)
+
+    def _aggregate(self, method, bias=False):
         from .core import new_collection
         from .ewm_unadjusted import UnadjustedEWMMean
         from .meta import make_meta, meta_nonempty
 
-        meta = make_meta(getattr(_numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha), method)())
+        if not self._adjust and method != "mean":
+            raise NotImplementedError(f"ewm(adjust=False): only mean() is supported, not {method}(); use "
+                                      f"ewm(adjust=True).{method}() (pandas' default)")
+        fake = _numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha)
+        meta = make_meta(getattr(fake, method)(bias=bias) if method in ("var", "std") else getattr(fake, method)())
         if not self._adjust:
             return new_collection(UnadjustedEWMMean(self._frame._expr, self._alpha, self._com_is_one,
-                                                    self._min_periods, meta))
-        return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta, method))
+                                                    self._min_periods, meta, self._ignore_na))
+        return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta, method,
+                                      self._ignore_na, bool(bias)))

@@ -5,7 +5,8 @@ first non-null value starts it (``w = x``); a later non-null ``x`` that
 comes ``d`` rows after the previous one gives ``w = (C * w + a * x) / (C +
 a)`` with ``C = b**d`` and ``a = alpha`` (``a = 1 - C`` when the center of
 mass is exactly 1, pandas' irregular-interval update); a null row leaves
-``w`` as it is (``ignore_na=False``: it still counts as a step in ``d``).
+``w`` as it is (``ignore_na=False``: it still counts as a step in ``d``;
+``ignore_na=True``: it does not, ``d`` is always 1).
 
 After a partition's first non-null value every step is affine in ``w`` with
 coefficients that depend on the partition alone, so the partition is
@@ -16,8 +17,8 @@ value survives at each row). A value ``w_in`` carried in from earlier
 partitions makes the first value's result ``w_f = (C * w_in + a * x_f) /
 (C + a)`` instead of ``x_f``, and every later row
 ``standalone + P * (w_f - x_f)``; rows before it show ``w_in``. A chain of
-small tasks carries ``(w, rows since the last value, values seen)`` per
-column from partition to partition.
+small tasks (``carry_chain``) carries ``(w, rows since the last value,
+values seen)`` per column from partition to partition.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> s = pd.Series([1.0, None, 2.0, 4.0, None, None, 6.0])
@@ -31,13 +32,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...taskgraph.core import Ref, Task
+from .carry_chain import carried_layer
 from .expr import SameRowsExpr
 
 __all__ = ["UnadjustedEWMMean"]
 
 
-def _local(part, alpha):
+def _local(part, alpha, ignore_na=False):
     """The partition on its own: pandas' result, the sensitivity to a carried value, and per column where its
     first and last values are."""
     values = part.astype("float64")
@@ -46,16 +47,20 @@ def _local(part, alpha):
     seen = present.cumsum()
     first = present & (seen == 1)
     n, columns = len(frame), frame.shape[1]
-    standalone = frame.ewm(alpha=alpha, adjust=False).mean()
-    sensitivity = first.astype("float64").where(present).ewm(alpha=alpha, adjust=False).mean()
+    standalone = frame.ewm(alpha=alpha, adjust=False, ignore_na=ignore_na).mean()
+    sensitivity = first.astype("float64").where(present).ewm(alpha=alpha, adjust=False, ignore_na=ignore_na).mean()
     has = present.any().to_numpy() if n else np.zeros(columns, dtype=bool)
     positions = np.arange(n)[:, None]
     first_at = np.where(first.to_numpy(), positions, n).min(axis=0) if n else np.zeros(columns, dtype=int)
     last_at = np.where(present.to_numpy(), positions, -1).max(axis=0) if n else np.full(columns, -1)
     first_value = frame.to_numpy()[np.minimum(first_at, max(n - 1, 0)), np.arange(columns)] if n else \
         np.full(columns, np.nan)
+    # the steps from the last value carried in to this first one, past those carried rows: null rows count unless
+    # ignore_na, when the first value is always one step on
+    steps_in = np.ones(columns) if ignore_na else first_at + 1.0
     return {"standalone": standalone, "sensitivity": sensitivity, "seen": seen, "n": n, "has": has,
-            "first_at": first_at, "trailing": n - 1 - last_at, "first_value": first_value}
+            "first_at": first_at, "trailing": n - 1 - last_at, "first_value": first_value, "steps_in": steps_in,
+            "ignore_na": ignore_na}
 
 
 def _start(previous, local, alpha, com_is_one):
@@ -63,7 +68,7 @@ def _start(previous, local, alpha, com_is_one):
     columns = len(local["has"])
     w_in, gap, count = previous if previous is not None else (np.full(columns, np.nan), np.zeros(columns),
                                                               np.zeros(columns))
-    decay = (1 - alpha) ** (gap + local["first_at"] + 1)
+    decay = (1 - alpha) ** (local["steps_in"] + (0 if local["ignore_na"] else gap))
     # pandas weighs the new value 1 - decay instead of alpha when com == 1 (its irregular-interval update)
     new = (1 - decay) if com_is_one else alpha
     with np.errstate(invalid="ignore"):
@@ -101,28 +106,16 @@ def _finish(local, previous, alpha, com_is_one, min_periods, series):
 class UnadjustedEWMMean(SameRowsExpr):
     """``ewm(alpha, adjust=False).mean()`` of every row (see the module docstring)."""
 
-    _parameters = ["frame", "alpha", "com_is_one", "min_periods", "meta"]
+    _parameters = ["frame", "alpha", "com_is_one", "min_periods", "meta", "ignore_na"]
+    _defaults = {"ignore_na": False}
 
     def _compute_meta(self):
         return self.meta
 
     def _layer(self):
-        name, n = self._name, self.frame.npartitions
         series = (self.meta.name,) if isinstance(self.meta, pd.Series) else None
-        layer, carries = {}, [None] * n
-        for i in range(n):
-            key = (f"{name}-local", i)
-            layer[key] = Task(key, _local, Ref(self.frame._key(i)), self.alpha)
-        for i in range(1, n):
-            key = (f"{name}-carry", i)
-            layer[key] = Task(key, _carry, Ref(carries[i - 1]) if carries[i - 1] else None,
-                              Ref((f"{name}-local", i - 1)), self.alpha, self.com_is_one)
-            carries[i] = key
-        for i in range(n):
-            layer[self._key(i)] = Task(self._key(i), _finish, Ref((f"{name}-local", i)),
-                                       Ref(carries[i]) if carries[i] else None, self.alpha, self.com_is_one,
-                                       self.min_periods, series)
-        return layer
+        return carried_layer(self, _local, (self.alpha, self.ignore_na), _carry, (self.alpha, self.com_is_one),
+                             _finish, (self.alpha, self.com_is_one, self.min_periods, series))
 
     def _explain_args(self):
-        return {"alpha": self.alpha, "adjust": False}
+        return {"alpha": self.alpha, "adjust": False, "ignore_na": self.ignore_na}
