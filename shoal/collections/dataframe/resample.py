@@ -8,7 +8,13 @@ by pandas and given every bin of its range, including bins no row falls in
 otherwise), so the concatenation equals pandas' result. ``closed="right"``
 bins ``(start, end]`` put the partition bounds one tick past a bin edge
 instead (a row on an edge belongs to the bin before it); ``label="right"``
-names every bin by its end.
+names every bin by its end. Calendar rules ('W', 'ME', 'QS', ...) are laid
+out by ``resample_calendar.py``; both trim their result to the bins of the
+rows the frame really has (``resample_trim.py``).
+
+Bins are counted from midnight of the first division's day, as pandas counts
+them from its first row's: the two differ only for a rule that does not
+divide a day (such as '7min') on a frame whose first rows were filtered away.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> pdf = pd.DataFrame({"x": range(6)}, index=pd.date_range("2024-01-01", periods=6, freq="25min"))
@@ -23,6 +29,8 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .repartition import RepartitionToDivisions
+from .resample_trim import trimmed_layer
+from .resample_calendar import CalendarBins, CalendarResampled, is_calendar_rule
 
 __all__ = ["Resampler"]
 
@@ -50,6 +58,12 @@ def _bin_start(value, rule, origin, closed="left"):
     if closed == "right":
         return _floor(pd.Timestamp(value) - _TICK, rule, origin)
     return _floor(value, rule, origin)
+
+
+def _bin_label(value, rule, origin, closed, label):
+    """The label of the bin ``value`` falls in."""
+    start = _bin_start(value, rule, origin, closed)
+    return pd.DatetimeIndex([start]).shift(1, freq=rule)[0] if label == "right" else start  # as the bins are named
 
 
 def _resample_partition(part, rule, method, args, kwargs, low, high, last, origin, closed="left", label="left"):
@@ -86,10 +100,14 @@ class Resampler:
             raise TypeError(f"resample needs a datetime index, not {frame._meta.index.dtype}")
         try:
             offset = pd.tseries.frequencies.to_offset(rule)
-            pd.Timedelta(offset)
-        except (ValueError, TypeError):
-            raise NotImplementedError(
-                f"resample({rule!r}): only fixed-length frequencies (s, min, h, D, ...) are supported") from None
+        except ValueError:
+            raise ValueError(f"resample: {rule!r} is not a frequency pandas reads; use e.g. '30min', '1h', 'D', "
+                             "'W', 'ME' or 'QS'") from None
+        self._frame, self._calendar = frame, None
+        if is_calendar_rule(offset):  # weeks, months, quarters, years, business days: see resample_calendar.py
+            self._calendar = CalendarBins(offset, closed, label, frame.divisions[0], frame.divisions[-1],
+                                          frame._meta.index.dtype)
+            return
         # one spelling with a count ('D' -> '1D', Hour(3) -> '3h'): pd.Timedelta reads no bare unit such as 'D'
         rule = f"{offset.n}{offset.rule_code}"
         tz = getattr(frame._meta.index.dtype, "tz", None)
@@ -99,7 +117,7 @@ class Resampler:
         if closed == "right" and tz is not None and isinstance(offset, pd.offsets.Day):
             raise NotImplementedError(f"resample({rule!r}, closed='right') on a timezone-aware index is not "
                                       "supported; convert the index to UTC first")
-        self._frame, self._rule = frame, rule
+        self._rule = rule
         # pandas' defaults for fixed-length rules: bins closed on the left, named by their start
         self._closed, self._label = closed or "left", label or "left"
         # pandas counts bins from midnight of the first day ('start_day'); so does every partition here
@@ -125,6 +143,8 @@ class Resampler:
         from .core import new_collection
         from .meta import make_meta, meta_nonempty
 
+        if self._calendar is not None:
+            return new_collection(self._calendar_aggregate(method, args, kwargs))
         divisions = self._aligned()
         expr = self._frame._expr
         if tuple(expr.divisions) != divisions:
@@ -137,6 +157,22 @@ class Resampler:
             labels = labels.shift(1, freq=self._rule)
         return new_collection(Resampled(expr, self._rule, method, tuple(args), dict(kwargs), divisions, meta,
                                         self._origin, self._closed, self._label, tuple(labels)))
+
+    def _calendar_aggregate(self, method, args, kwargs):
+        from .meta import make_meta, meta_nonempty
+
+        bins = self._calendar
+        divisions = bins.aligned(self._frame.divisions)
+        expr = self._frame._expr
+        if tuple(expr.divisions) != divisions:
+            expr = RepartitionToDivisions(expr, divisions)
+        sample = meta_nonempty(self._frame._meta).resample(bins.offset, closed=bins.closed, label=bins.label)
+        meta = make_meta(getattr(sample, method)(*args, **kwargs))
+        labels = bins.labels_per_partition(divisions)
+        # the output's divisions: the first label of every partition, then the frame's last label
+        out_divisions = tuple(part[0] for part in labels) + (bins.labels[-1],)
+        return CalendarResampled(expr, bins.offset, bins.closed, bins.label, method, tuple(args), dict(kwargs),
+                                 meta, tuple(labels), out_divisions)
 
 
 class Resampled(FrameExpr):
@@ -151,12 +187,14 @@ class Resampled(FrameExpr):
     def _compute_divisions(self):
         return self.labels
 
-    def _task(self, index):
+    def _layer(self):
+        return trimmed_layer(self, self._resample_task, _bin_label, self.rule, self.origin, self.closed, self.label)
+
+    def _resample_task(self, key, index):
         divisions = self.divisions_
         last = index == len(divisions) - 2
-        return Task(self._key(index), _resample_partition, Ref(self.frame._key(index)), self.rule, self.method,
-                    self.args, self.kwargs, divisions[index], divisions[index + 1], last, self.origin, self.closed,
-                    self.label)
+        return Task(key, _resample_partition, Ref(self.frame._key(index)), self.rule, self.method, self.args,
+                    self.kwargs, divisions[index], divisions[index + 1], last, self.origin, self.closed, self.label)
 
     def _explain_args(self):
         return {"rule": self.rule, "method": self.method}

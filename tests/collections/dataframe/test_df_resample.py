@@ -68,11 +68,6 @@ def test_resample_ohlc(rule):
     assert_eq(df.x.resample(rule).ohlc(), pdf.x.resample(rule).ohlc())
 
 
-def test_resample_refuses_calendar_rules_clearly():
-    with pytest.raises(NotImplementedError, match="fixed-length"):
-        dd.from_pandas(_timed(), npartitions=2).resample("W")
-
-
 def _on_edges(unit="ns"):
     """Rows at random minutes and on every hour, so bins closed on the right see rows on their edges."""
     pdf = _timed(4)
@@ -110,3 +105,60 @@ def test_resample_closed_label_bad_values(pdf):
         df.resample("1h", closed="both")
     with pytest.raises(NotImplementedError, match="timezone-aware"):
         dd.from_pandas(pdf.set_index("t")[["f"]], npartitions=2).resample("1D", closed="right")
+
+
+def _months(seed=0, n=3000, tz=None):
+    """Rows at random instants over two years and a bit: bins of 28-31 days, weeks across month ends."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2023-12-25", tz=tz)
+    offsets = pd.to_timedelta(np.sort(rng.integers(0, 800 * 86_400, n)), unit="s")
+    index = pd.DatetimeIndex(start + offsets)
+    return pd.DataFrame({"x": rng.normal(size=n), "y": rng.integers(0, 9, n)}, index=index)
+
+
+@pytest.mark.parametrize("rule", ["W", "W-WED", "ME", "MS", "QE", "QS", "YE", "YS", "B", "BME", "BQE", "SMS"])
+@pytest.mark.parametrize("closed,label", [(None, None), ("left", None), ("left", "right"), (None, "left")])
+@pytest.mark.parametrize("npartitions", [1, 7, 40])
+def test_resample_calendar_rules_match_pandas(rule, closed, label, npartitions):
+    pdf = _months()
+    expected = pdf.resample(rule, closed=closed, label=label).sum()
+    result = dd.from_pandas(pdf, npartitions=npartitions).resample(rule, closed=closed, label=label).sum()
+    assert result.known_divisions
+    assert_eq(result, expected)
+
+
+@pytest.mark.parametrize("rule", ["W", "ME", "QE", "YE", "BME"])
+@pytest.mark.parametrize("label", [None, "left"])
+def test_resample_end_anchored_rules_closed_on_the_right(rule, label):
+    pdf = _months(1)
+    assert_eq(dd.from_pandas(pdf, npartitions=9).resample(rule, closed="right", label=label).mean(),
+              pdf.resample(rule, closed="right", label=label).mean())
+
+
+@pytest.mark.parametrize("method", ["mean", "count", "median", "std", "nunique", "ohlc", "first", "last", "size"])
+def test_resample_calendar_rules_every_method_on_a_timezone(method, local_scheduler):
+    pdf = _months(2, n=800, tz="Europe/Paris")  # across two DST changes a year
+    result = getattr(dd.from_pandas(pdf, npartitions=6).resample("ME"), method)()
+    assert_eq(result, getattr(pdf.resample("ME"), method)(), scheduler=local_scheduler)
+
+
+@pytest.mark.parametrize("rule", ["1h", "1D", "W", "ME"])
+def test_resample_of_a_filtered_frame_spans_only_its_rows(rule):
+    # divisions only bound the rows: with the first and last rows filtered away, pandas' result starts and ends
+    # at the bins of the rows left, not of the divisions
+    pdf = _months(3, n=1000)
+    df = dd.from_pandas(pdf, npartitions=8)
+    first, last = pdf.index[100], pdf.index[-100]
+    assert_eq(df[df.x > 1.2].loc[first:last].resample(rule).count(),
+              pdf[pdf.x > 1.2].loc[first:last].resample(rule).count())
+    assert_eq(df[df.x > 100].resample(rule).sum(), pdf[pdf.x > 100].resample(rule).sum())  # no rows at all
+
+
+def test_resample_calendar_rules_refuse_what_they_cannot_do():
+    df = dd.from_pandas(_months(), npartitions=4)
+    with pytest.raises(NotImplementedError, match="one period only"):
+        df.resample("2ME")
+    with pytest.raises(NotImplementedError, match="closed='right'"):
+        df.resample("MS", closed="right")
+    with pytest.raises(ValueError, match="'fortnightly' is not a frequency"):
+        df.resample("fortnightly")
