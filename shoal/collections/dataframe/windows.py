@@ -7,7 +7,8 @@ own rows. The borrowed rows are carried along a chain of small tasks
 than a partition (or empty partitions) still sees every row it needs.
 Time-based windows (``rolling("2h")``) carry the rows whose label is within
 the window of the last carried label; they need a sorted (known-divisions)
-datetime index.
+datetime index, or with ``on="column"`` a datetime column sorted across the
+partitions (which pandas checks on every partition with the rows it borrows).
 
 Rows never move, so the result is partitioned like its input (and can be
 combined with it, e.g. ``df.x - df.x.shift()``). ``shift(freq=...)`` borrows
@@ -37,13 +38,25 @@ def _both(carry, part):
     return pd.concat([carry, part])
 
 
-def _tail_carry(carry, part, before):
+def _tail_carry(carry, part, before, on=None):
     rows = _both(carry, part)
     if isinstance(before, pd.Timedelta):
         if len(rows) == 0:
             return rows
-        return rows[rows.index > rows.index[-1] - before]
+        labels = _increasing_labels(rows, on, before)
+        return rows[labels > labels[-1] - before]
     return rows.iloc[max(len(rows) - before, 0):] if before else rows.iloc[:0]
+
+
+def _increasing_labels(rows, on, window) -> pd.Index:
+    """The labels a time-based window is measured on (the index, or the column ``on``), checked increasing:
+    pandas also accepts decreasing ones, which the rows carried between partitions cannot follow."""
+    labels = rows.index if on is None else pd.Index(rows[on])
+    if not labels.is_monotonic_increasing:
+        where = "the index" if on is None else f"the column {on!r}"
+        raise ValueError(f"rolling({window!r}): {where} must be sorted increasing across the partitions for a "
+                         "time-based window; sort_values (or set_index) on it first")
+    return labels
 
 
 def _head_carry(part, carry, after):
@@ -60,9 +73,11 @@ def _apply_overlap(previous, part, following, func, args, kwargs):
 
 
 class MapOverlap(SameRowsExpr):
-    """``func(previous rows + partition + following rows)`` cut back to the partition's rows."""
+    """``func(previous rows + partition + following rows)`` cut back to the partition's rows; a time span
+    ``before`` is measured on the index, or on the column ``on``."""
 
-    _parameters = ["frame", "func", "before", "after", "args", "kwargs", "meta"]
+    _parameters = ["frame", "func", "before", "after", "args", "kwargs", "meta", "on"]
+    _defaults = {"on": None}
 
     def _compute_meta(self):
         return self.meta
@@ -76,7 +91,7 @@ class MapOverlap(SameRowsExpr):
             for i in range(1, n):
                 key = (f"{name}-before", i)
                 earlier = Ref(previous[i - 1]) if previous[i - 1] is not None else None
-                layer[key] = Task(key, _tail_carry, earlier, Ref(self.frame._key(i - 1)), self.before)
+                layer[key] = Task(key, _tail_carry, earlier, Ref(self.frame._key(i - 1)), self.before, self.on)
                 previous[i] = key
         if self.after:
             for i in range(n - 2, -1, -1):
@@ -165,16 +180,25 @@ def diff(frame, periods: int = 1):
 
 
 def _rolling_call(part, window_kwargs, method, args, kwargs):
+    window = window_kwargs["window"]
+    if not isinstance(window, int):
+        _increasing_labels(part, window_kwargs.get("on"), window)
     return getattr(part.rolling(**window_kwargs), method)(*args, **kwargs)
 
 
 class Rolling:
-    """``frame.rolling(window, ...)``: a fixed number of rows, or a time span over a sorted datetime index."""
+    """``frame.rolling(window, ...)``: a fixed number of rows, or a time span over a sorted datetime index (or
+    the sorted datetime column ``on``)."""
 
-    def __init__(self, frame, window, min_periods=None, center=False, win_type=None, closed=None):
-        self._frame = frame
+    def __init__(self, frame, window, min_periods=None, center=False, win_type=None, closed=None, on=None):
+        self._frame, self._on = frame, on
+        if on is not None:
+            if not isinstance(frame._meta, pd.DataFrame):
+                raise ValueError(f"rolling(on={on!r}): on= names a column, and a Series has none; use the index")
+            if on not in frame._meta.columns:
+                raise KeyError(f"rolling(on={on!r}): no such column; the columns are {list(frame._meta.columns)}")
         self._kwargs = {"window": window, "min_periods": min_periods, "center": center, "win_type": win_type,
-                        "closed": closed}
+                        "closed": closed, "on": on}
         self._kwargs = {k: v for k, v in self._kwargs.items() if v is not None and (k != "center" or v)}
         if isinstance(window, int):
             if window < 0:
@@ -184,6 +208,12 @@ class Rolling:
             span = pd.Timedelta(pd.tseries.frequencies.to_offset(window))
             if center:
                 raise NotImplementedError("rolling: center=True with a time-based window is not supported")
+            if on is not None:
+                dtype = frame._meta[on].dtype
+                if not pd.api.types.is_datetime64_any_dtype(dtype):
+                    raise TypeError(f"rolling({window!r}, on={on!r}): the column must hold datetimes, not {dtype}")
+                self._before, self._after = span, 0
+                return
             if not frame.known_divisions:
                 raise ValueError(
                     f"rolling({window!r}): a time-based window needs a sorted datetime index with known divisions; "
@@ -200,7 +230,7 @@ class Rolling:
         fake = meta_nonempty(self._frame._meta)
         meta = make_meta(_rolling_call(fake, self._kwargs, method, args, kwargs))
         return new_collection(MapOverlap(self._frame._expr, _rolling_call, self._before, self._after,
-                                         (self._kwargs, method, tuple(args), dict(kwargs)), None, meta))
+                                         (self._kwargs, method, tuple(args), dict(kwargs)), None, meta, self._on))
 
 
 for _method in ("sum", "mean", "min", "max", "std", "var", "sem", "skew", "kurt", "count", "median", "apply",
