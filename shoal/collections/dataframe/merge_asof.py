@@ -1,6 +1,14 @@
-"""``merge_asof`` on sorted indexes: each left row takes the nearest right row by index (per ``by`` group).
+"""``merge_asof``: each left row takes the nearest right row by a sorted key (per ``by`` group).
 
-Both sides need known divisions (``set_index`` first). They are moved to
+On the index, both sides need known divisions (``set_index`` first). On
+columns (``on=``, or ``left_on=``/``right_on=``), each side must be sorted on
+its key across its partitions, as pandas requires: the key is copied into a
+sorted index (``set_index(sorted=True)``, which reads every partition's
+first and last key to check that and find the divisions), the sides are
+merged on the index as below, and the rows are numbered ``0, 1, ...`` again
+with pandas' column order.
+
+On the index, the sides They are moved to
 the union of their divisions (no shuffle: each output partition reads only
 the neighbouring inputs), so partition ``i`` of both covers the same index
 range. A left row's match is in the right partition ``i`` or, for
@@ -92,19 +100,84 @@ class MergeAsof(FrameExpr):
         return {"direction": self.kwargs.get("direction", "backward")}
 
 
+_KEY = "__shoal_asof_key__"
+
+
 def merge_asof(left, right, on=None, left_on=None, right_on=None, left_index=False, right_index=False, by=None,
                left_by=None, right_by=None, suffixes=("_x", "_y"), tolerance=None, allow_exact_matches=True,
                direction="backward"):
-    """pandas' ``merge_asof`` on two frames indexed (and sorted) by the ``on`` key with known divisions."""
-    from .core import new_collection
+    """pandas' ``merge_asof`` of two frames sorted by their key: the index (with known divisions) or a column."""
     from .merge import _as_collection
 
     left, right = _as_collection(left), _as_collection(right)
-    if on is not None or left_on is not None or right_on is not None or not (left_index and right_index):
-        raise NotImplementedError(
-            "merge_asof: only left_index=True, right_index=True is supported; set_index on the 'on' column of "
-            "both sides first (it sorts them and gives known divisions)"
-        )
+    options = {"by": by, "left_by": left_by, "right_by": right_by, "suffixes": suffixes, "tolerance": tolerance,
+               "allow_exact_matches": allow_exact_matches, "direction": direction}
+    if on is not None:
+        if left_on is not None or right_on is not None or left_index or right_index:
+            raise ValueError("merge_asof: give on= alone, or left_on=/right_on= (or the indexes), not both")
+        left_on = right_on = on
+    if left_on is not None or right_on is not None:
+        if left_on is None or right_on is None or left_index or right_index:
+            raise NotImplementedError(
+                "merge_asof: a column key on one side needs a column key on the other (left_on= and right_on=); "
+                "for the index of one side, reset_index() it into a column first"
+            )
+        # a key naming a side's index (not a column) is that index as a column, as pandas reads it
+        left, right = (frame.reset_index() if _names_the_index(frame, key) else frame
+                       for frame, key in ((left, left_on), (right, right_on)))
+        return _on_columns(left, right, left_on, right_on, on is not None, options)
+    if not (left_index and right_index):
+        raise ValueError("merge_asof: give the key: on=, left_on=/right_on=, or left_index=True and "
+                         "right_index=True")
+    return _on_indexes(left, right, **options)
+
+
+def _names_the_index(frame, key) -> bool:
+    return key not in frame._meta.columns and frame._meta.index.name == key
+
+
+def _sorted_on(frame, column, side: str):
+    """``frame`` indexed by a copy of its ``column`` (kept as it is), trusted sorted across partitions."""
+    from .frames import DataFrame
+
+    if not isinstance(frame, DataFrame):
+        raise TypeError(f"merge_asof: the {side} side must be a shoal DataFrame, got {type(frame).__name__}")
+    frame._check_columns([column], f"merge_asof {side} key")
+    try:
+        return frame.assign(**{_KEY: frame[column]}).set_index(_KEY, sorted=True)
+    except ValueError as error:
+        raise ValueError(f"merge_asof: the {side} side must be sorted on {column!r} across its partitions, as pandas "
+                         f"requires ({error}); sort_values({column!r}) first") from error
+
+
+def _without_index(part, columns):
+    return part.reset_index(drop=True)[columns]
+
+
+def _on_columns(left, right, left_on, right_on, same_name: bool, options: dict):
+    """``merge_asof`` on key columns: merged on sorted copies of them as the index, then laid out as pandas."""
+    from .concat import RenumberRows
+    from .core import new_collection
+
+    keyed_left = _sorted_on(left, left_on, "left")
+    keyed_right = _sorted_on(right, right_on, "right")
+    kwargs = {k: v for k, v in options.items() if v is not None}
+    fake = pd.merge_asof(meta_nonempty(left._meta).sort_values(left_on), meta_nonempty(right._meta).sort_values(
+        right_on), left_on=left_on, right_on=right_on, **kwargs)
+    if same_name:  # pandas keeps one key column, the left one
+        keyed_right = keyed_right.drop(columns=[right_on])
+    joined = _on_indexes(keyed_left, keyed_right, **options)
+    columns = list(fake.columns)
+    # not checked against the meta: as with pandas, a right column of ints holds floats where a left row found no
+    # match, in the partitions that have such rows only (concatenated, the result is then what pandas gives)
+    laid_out = joined.map_partitions(_without_index, columns, meta=make_meta(fake)[columns].reset_index(drop=True),
+                                     enforce_metadata=False)
+    return new_collection(RenumberRows(laid_out._expr))
+
+
+def _on_indexes(left, right, by, left_by, right_by, suffixes, tolerance, allow_exact_matches, direction):
+    from .core import new_collection
+
     if direction not in ("backward", "forward", "nearest"):
         raise ValueError(f"merge_asof: direction must be 'backward', 'forward' or 'nearest', got {direction!r}")
     for side, frame in (("left", left), ("right", right)):

@@ -43,8 +43,8 @@ def test_merge_asof_tolerance_and_exact_matches():
 def test_merge_asof_refuses_what_it_cannot_do():
     trades, quotes = _sides()
     left, right = dd.from_pandas(trades, npartitions=2), dd.from_pandas(quotes, npartitions=2)
-    with pytest.raises(NotImplementedError, match="set_index"):
-        dd.merge_asof(left, right, on="t")
+    # on= naming both indexes merges on them as columns, as pandas (test_df_merge_asof_on.py has column keys)
+    assert_eq(dd.merge_asof(left, right, on="t"), pd.merge_asof(trades, quotes, on="t"))
     with pytest.raises(ValueError, match="unknown divisions"):
         dd.merge_asof(dd.from_pandas(trades, npartitions=2, sort=False), right, left_index=True, right_index=True)
 
