@@ -284,7 +284,7 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float,
     python = [sys.executable, "-m", "shoal.distributed.cli"]
     scheduler = lab.run("sched", [*python, "scheduler", "--host", scheduler_ip, "--port", str(SCHEDULER_PORT),
                                   "--heartbeat-timeout", str(HEARTBEAT_TIMEOUT)])
-    scheduler.wait_for_line("Scheduler at:", timeout=20)
+    scheduler.wait_for_line("Scheduler at:", timeout=60)
     address = f"tcp://{scheduler_ip}:{SCHEDULER_PORT}"
     # A short dead-peer timeout, so the worker behind the cable notices on its own.
     worker_env = {"SHOAL_DISTRIBUTED__COMM__TIMEOUTS__TCP": str(DEAD_PEER_TIMEOUT)}
@@ -292,7 +292,7 @@ def _run_and_pull_cable(lab, tmp_path, shape: str, n_parts: int, pull_at: float,
                                     "--log-level", "info"], env=worker_env)
                for name, ip in worker_ips.items()}
     for worker in workers.values():
-        worker.wait_for_line("Worker at:", timeout=20)
+        worker.wait_for_line("Worker at:", timeout=60)
 
     script = tmp_path / "netns_client.py"
     script.write_text(CLIENT_SCRIPT)
