@@ -20,7 +20,7 @@ What it needs from the host class (``WorkerState``): the attributes
 from __future__ import annotations
 
 import heapq
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .messages import GatherDep, ToScheduler
 from .worker_records import DEFAULT_NBYTES, WorkerTaskState, sizeof
@@ -112,26 +112,33 @@ class WorkerFetchMixin:
         nbytes = nbytes or {}
         recs: dict = {}
         instructions: list = []
-        for key in self.in_flight_workers.pop(peer, ()):
-            ts = self.tasks.get(key)
-            if ts is None:
-                continue
-            if ts.state == "cancelled":
-                self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
-            elif ts.state == "flight":
-                if key in data:
-                    value = data[key]
-                    self.data[key] = value
-                    ts.nbytes = nbytes[key] if key in nbytes else sizeof(value)
-                    recs[key] = "memory"
-                else:
-                    self._peer_lacks(ts, peer, recs, instructions)
+        for ts in self._still_in_flight_from(peer, recs, instructions):
+            key = ts.key
+            if key in data:
+                value = data[key]
+                self.data[key] = value
+                ts.nbytes = nbytes[key] if key in nbytes else sizeof(value)
+                recs[key] = "memory"
+            else:
+                self._peer_lacks(ts, peer, recs, instructions)
         return self._transitions(recs, instructions)
 
     def handle_gather_dep_failure(self, peer: str, exception: Any = None) -> list:
         """Fetching from ``peer`` failed (connection lost): try other holders, tell the scheduler."""
         recs: dict = {}
         instructions: list = []
+        for ts in self._still_in_flight_from(peer, recs, instructions):
+            self._peer_lacks(ts, peer, recs, instructions)
+        return self._transitions(recs, instructions)
+
+    def _still_in_flight_from(self, peer: str, recs: dict, instructions: list) -> Iterator[WorkerTaskState]:
+        """Close the ``GatherDep`` out to ``peer`` (it answered or failed) and yield, one at a time,
+        the tasks it carried that are still in ``flight``.
+
+        Those cancelled meanwhile are released as they come up (their transfer is over); keys
+        forgotten meanwhile are skipped. A generator, so that the caller handles each task
+        before the next one is looked at.
+        """
         for key in self.in_flight_workers.pop(peer, ()):
             ts = self.tasks.get(key)
             if ts is None:
@@ -139,8 +146,7 @@ class WorkerFetchMixin:
             if ts.state == "cancelled":
                 self._run(self.TRANSITIONS[("cancelled", "released")], ts, "cancelled", recs, instructions)
             elif ts.state == "flight":
-                self._peer_lacks(ts, peer, recs, instructions)
-        return self._transitions(recs, instructions)
+                yield ts
 
     def _peer_lacks(self, ts, peer, recs, instructions) -> None:
         ts.who_has.discard(peer)
