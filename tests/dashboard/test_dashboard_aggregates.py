@@ -151,10 +151,11 @@ def test_two_hundred_workers_stay_bounded_and_cheap():
     assert counts["workers"] == 200 and len(counts["worker_details"]) == 50
     assert counts["tasks"]["memory"] == 2000 and counts["bytes_in_memory"] == 200_000
     # Reading the aggregates never touches the tasks: its cost does not grow with them.
-    start = time.perf_counter()
+    # (This thread's CPU time: wall time would count the moments a loaded machine runs others.)
+    start = time.thread_time()
     for _ in range(20):
         plugin.counts()
-    assert (time.perf_counter() - start) / 20 < 0.05
+    assert (time.thread_time() - start) / 20 < 0.05
     # Every hook is O(1): its memory is bounded by live tasks and workers.
     state.client_releases_keys(CLIENT, list(graph))
     assert not plugin._in_memory and not plugin._processing and plugin.nbytes_in_memory == 0
