@@ -185,7 +185,7 @@ def test_close_leaves_no_processes_and_a_killed_nanny_takes_its_worker_along():
         doomed_nanny = nanny_procs[0]
         [doomed_worker] = [pid for pid in pids.values() if psutil.Process(pid).ppid() == doomed_nanny.pid]
         os.kill(doomed_nanny.pid, signal.SIGKILL)
-        wait_until(lambda: not alive(doomed_worker), timeout=10, what="the orphaned worker exited")
+        wait_until(lambda: not alive(doomed_worker), timeout=30, what="the orphaned worker exited")
         wait_until(lambda: len(client.nthreads()) == 1, what="the scheduler dropped it")
         assert client.submit(inc, 2).result(timeout=20) == 3
     started = [p.pid for p in nanny_procs] + list(pids.values())
@@ -211,7 +211,7 @@ def test_processes_exit_when_the_cluster_owner_is_killed(tmp_path):
         assert len(started) == 2 and all(alive(pid) for pid in started)  # the nanny and its worker
         owner.kill()  # no close(), no atexit: only the watch on the parent can end them
         owner.wait(10)
-        wait_until(lambda: not any(alive(pid) for pid in started), timeout=15, what="nanny and worker exited")
+        wait_until(lambda: not any(alive(pid) for pid in started), timeout=30, what="nanny and worker exited")
     finally:
         if owner.poll() is None:
             owner.kill()
@@ -345,7 +345,7 @@ def test_cli_nworkers_start_one_nanny_each_and_all_stop_on_sigterm():
             assert sorted(worker_pids(client).values()) == sorted(w.pid for w in workers)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
-            wait_until(lambda: not any(alive(p.pid) for p in nannies + workers), timeout=10, what="all exited")
+            wait_until(lambda: not any(alive(p.pid) for p in nannies + workers), timeout=30, what="all exited")
         finally:
             if proc.poll() is None:
                 proc.kill()
