@@ -382,6 +382,12 @@ def test_paused_worker_gets_no_tasks_while_another_does_them(caplog):
                 assert not paused.data
                 assert len(healthy.data) == 20
                 assert paused.paused and s.state.workers[paused.address].status == "paused"
+                # The warning comes after the monitor's attempt to spill (on a thread), which may
+                # end after all of the above: wait for it (bounded) before the workers close.
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and not any(
+                        "holds no results in memory to spill" in r.getMessage() for r in caplog.records):
+                    await asyncio.sleep(0.01)
 
     with caplog.at_level("WARNING", logger="shoal.distributed.worker"):
         run(main)
