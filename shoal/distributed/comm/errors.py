@@ -10,22 +10,15 @@ Two families:
 - ``SerializationError`` / ``DeserializationError``: one *message* could not be
   turned into frames or back.  The connection itself is still in sync and
   stays open, so a server may report the failure and carry on.
+
+The package re-exports every one of them (its ``__all__`` names them):
+
+>>> from shoal.distributed import comm
+>>> [name for name in __all__ if getattr(comm, name, None) is not globals()[name] or name not in comm.__all__]
+[]
 """
 
 from __future__ import annotations
-
-__all__ = [
-    "CommError",
-    "CommClosedError",
-    "ConnectError",
-    "ProtocolError",
-    "HandshakeError",
-    "MessageTooLargeError",
-    "SerializationError",
-    "DeserializationError",
-    "MalformedMessageError",
-    "UnknownOperationError",
-]
 
 
 class CommError(OSError):
@@ -80,3 +73,9 @@ class UnknownOperationError(ValueError):
     Servers answer it, then close that connection: the peer is another
     version, or not a shoal peer at all.
     """
+
+
+# Every exception class above, in the order defined: the package re-exports them by name
+# (``shoal.distributed.comm.__all__``), so the names are not listed a second time here.
+__all__ = [name for name, value in list(globals().items())
+           if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == __name__]
