@@ -7,6 +7,8 @@ With decay ``b = 1 - alpha``, pandas weighs the non-null ``x_i`` seen by row
 ``N_t / D_t`` with ``D_t = sum(w_i)``, its variance the weighted one,
 ``M2_t / D_t`` with ``M2_t = sum(w_i * (x_i - mean_t)**2)``, times
 ``D_t**2 / (D_t**2 - D2_t)`` (``D2_t = sum(w_i**2)``) unless ``bias=True``.
+With ``adjust=False`` and ``ignore_na=True`` (``var``/``std``) the weights
+are ``alpha * b**s_i`` except the column's very first value's, ``b**s_i``.
 
 Each partition computes its own ``N``, ``D``, mean, biased variance and
 ``D2`` with pandas (``ewm().sum()`` of the values and of the non-null
@@ -45,7 +47,7 @@ def _as_table(part) -> pd.DataFrame:
     return values.to_frame() if isinstance(values, pd.Series) else values
 
 
-def _local(part, alpha, ignore_na, kept):
+def _local(part, alpha, ignore_na, kept, adjust=True):
     """``((totals, rows), (index, labels, is_series))``: the partition's own totals per row and column (2-d
     arrays) and what its output is labelled with (the column labels, or a Series' name)."""
     frame = _as_table(part)
@@ -68,11 +70,51 @@ def _local(part, alpha, ignore_na, kept):
         totals["var"] = frame.ewm(**options).var(bias=True).to_numpy()
         squared = {**options, "alpha": 1 - (1 - alpha) ** 2}  # the weights squared decay by b**2 per step
         totals["D2"] = ones.ewm(**squared).sum().fillna(0.0).to_numpy()
+        if not adjust:
+            totals.update(_unadjusted_weights(frame, present, ones, totals, alpha, ignore_na))
     return (totals, n), labels
+
+
+def _unadjusted_weights(frame, present, ones, totals, alpha, ignore_na) -> dict:
+    """The totals with ``adjust=False``'s weights: ``alpha * b**s`` for every value but the very first of the
+    column, which keeps ``b**s``. Two views: for a partition after that first value (every weight scaled by
+    alpha: the same mean and variance), and ``"first"``, for the partition that holds it."""
+    options = {"alpha": alpha, "adjust": True, "ignore_na": ignore_na}
+    squared = {**options, "alpha": 1 - (1 - alpha) ** 2}
+    # 1 at the partition's first value of each column, 0 at its other values (null where the values are, so the
+    # steps are counted as for the values themselves)
+    first = (present & (present.cumsum() == 1)).astype("float64").where(present)
+    own_first = first.ewm(**options).sum().fillna(0.0).to_numpy()  # b**s of that value
+    own_first_2 = first.ewm(**squared).sum().fillna(0.0).to_numpy()
+    first_value = np.nanmax(frame.where(first == 1).to_numpy(), axis=0, initial=-np.inf)
+    weights = alpha * totals["D"] + (1 - alpha) * own_first
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (alpha * totals["N"] + (1 - alpha) * own_first * first_value) / weights
+    kept_mean = frame.ewm(alpha=alpha, adjust=False, ignore_na=ignore_na).mean().to_numpy()
+    return {
+        "first": {"D": weights, "D2": alpha ** 2 * (totals["D2"] - own_first_2) + own_first_2,
+                  "mean": np.where(weights > 0, mean, kept_mean),
+                  "var": frame.ewm(alpha=alpha, adjust=False, ignore_na=ignore_na).var(bias=True).to_numpy()},
+        "D": alpha * totals["D"], "D2": alpha ** 2 * totals["D2"],
+    }
+
+
+def _resolved(local: dict, previous: dict | None) -> dict:
+    """``local``'s totals with ``adjust=False``'s view chosen per column: ``"first"`` where no earlier partition
+    holds a value."""
+    if "first" not in local:
+        return local
+    first = local["first"]
+    starts = np.ones(first["D"].shape[-1], dtype=bool) if previous is None else previous["count"] == 0
+    chosen = {key: value for key, value in local.items() if key != "first"}
+    for key, value in first.items():
+        chosen[key] = np.where(starts, value, local[key])
+    return chosen
 
 
 def _with_earlier(previous: dict | None, local: dict, alpha) -> dict:
     """``local``'s totals (rows of 2-d arrays) with those of every earlier partition, decayed to each row."""
+    local = _resolved(local, previous)
     if previous is None:
         return local
     decay = (1 - alpha) ** local["steps"]
@@ -103,7 +145,7 @@ def _carry(previous, local, alpha):
     (totals, n), _ = local
     if n == 0:
         return previous
-    last = {key: value[-1] for key, value in totals.items()}
+    last = {key: value[-1] for key, value in _resolved(totals, previous).items()}
     return {key: value[0] for key, value in _with_earlier(previous, {k: v[None] for k, v in last.items()},
                                                           alpha).items()}
 
@@ -131,22 +173,21 @@ def _finish(local, previous, alpha, min_periods, method, bias):
 
 
 class EWMMean(SameRowsExpr):
-    """``mean``, ``sum``, ``var`` or ``std`` (``method``) of every row, ``adjust=True`` (see the module
-    docstring)."""
+    """``mean``, ``sum``, ``var`` or ``std`` (``method``) of every row (see the module docstring)."""
 
-    _parameters = ["frame", "alpha", "min_periods", "meta", "method", "ignore_na", "bias"]
-    _defaults = {"method": "mean", "ignore_na": False, "bias": False}
+    _parameters = ["frame", "alpha", "min_periods", "meta", "method", "ignore_na", "bias", "adjust"]
+    _defaults = {"method": "mean", "ignore_na": False, "bias": False, "adjust": True}
 
     def _compute_meta(self):
         return self.meta
 
     def _layer(self):
         kept = {"sum": None, "mean": "mean"}.get(self.method, "var")  # what the partitions keep besides sums
-        return carried_layer(self, _local, (self.alpha, self.ignore_na, kept), _carry, (self.alpha,),
+        return carried_layer(self, _local, (self.alpha, self.ignore_na, kept, self.adjust), _carry, (self.alpha,),
                              _finish, (self.alpha, self.min_periods, self.method, self.bias))
 
     def _explain_args(self):
-        return {"alpha": self.alpha, "method": self.method, "ignore_na": self.ignore_na}
+        return {"alpha": self.alpha, "method": self.method, "ignore_na": self.ignore_na, "adjust": self.adjust}
 
 
 def _alpha(com, span, halflife, alpha) -> float:
@@ -176,8 +217,9 @@ def _center_of_mass(com, span, halflife, alpha) -> float:
 
 
 class EWM:
-    """``frame.ewm(...)``: ``mean()``, ``sum()``, ``var()`` and ``std()``; with ``adjust=False`` ``mean()`` only
-    (``ewm_unadjusted.py``). ``ignore_na=True`` counts only non-null values as steps, as pandas."""
+    """``frame.ewm(...)``: ``mean()``, ``sum()``, ``var()`` and ``std()``; with ``adjust=False`` ``mean()``
+    (``ewm_unadjusted.py``) and, with ``ignore_na=True``, ``var()``/``std()``. ``ignore_na=True`` counts only
+    non-null values as steps, as pandas."""
 
     def __init__(self, frame, com=None, span=None, halflife=None, alpha=None, min_periods=0, adjust=True,
                  ignore_na=False):
@@ -207,13 +249,19 @@ class EWM:
         from .ewm_unadjusted import UnadjustedEWMMean
         from .meta import make_meta, meta_nonempty
 
-        if not self._adjust and method != "mean":
-            raise NotImplementedError(f"ewm(adjust=False): only mean() is supported, not {method}(); use "
-                                      f"ewm(adjust=True).{method}() (pandas' default)")
+        if not self._adjust and method == "sum":
+            raise NotImplementedError("ewm(adjust=False): mean(), var() and std() are supported, not sum(); use "
+                                      "ewm(adjust=True).sum() (pandas' default)")
+        if not self._adjust and method != "mean" and not self._ignore_na:
+            # pandas renormalizes its weights after every null row then: no fixed weights to carry
+            raise NotImplementedError(
+                f"ewm(adjust=False).{method}() is supported with ignore_na=True only; on data without missing values "
+                "pass ignore_na=True (the same result), else use adjust=True"
+            )
         fake = _numeric(meta_nonempty(self._frame._meta)).ewm(alpha=self._alpha)
         meta = make_meta(getattr(fake, method)(bias=bias) if method in ("var", "std") else getattr(fake, method)())
-        if not self._adjust:
+        if not self._adjust and method == "mean":
             return new_collection(UnadjustedEWMMean(self._frame._expr, self._alpha, self._com_is_one,
                                                     self._min_periods, meta, self._ignore_na))
         return new_collection(EWMMean(self._frame._expr, self._alpha, self._min_periods, meta, method,
-                                      self._ignore_na, bool(bias)))
+                                      self._ignore_na, bool(bias), self._adjust))

@@ -20,9 +20,9 @@ def test_ewm_mean_matches_pandas(frames, kwargs, local_scheduler):
 
 def test_ewm_refuses_what_it_does_not_do(frames):
     _, df = frames
-    with pytest.raises(NotImplementedError, match="only mean"):
+    with pytest.raises(NotImplementedError, match="not sum"):
         df.f.ewm(alpha=0.5, adjust=False).sum()
-    with pytest.raises(NotImplementedError, match=r"only mean\(\) is supported, not std\(\); use ewm\(adjust=True\)"):
+    with pytest.raises(NotImplementedError, match=r"ewm\(adjust=False\).std\(\) is supported with ignore_na=True"):
         df.f.ewm(alpha=0.5, adjust=False).std()
     with pytest.raises(ValueError, match="exactly one"):
         df.f.ewm(alpha=0.5, span=3)
@@ -120,3 +120,20 @@ def test_ewm_without_decayed_weight_keeps_the_last_mean():
     lazy = dd.from_pandas(values, npartitions=3)
     assert_eq(lazy.ewm(alpha=1.0).mean(), values.ewm(alpha=1.0).mean())
     assert_eq(lazy.ewm(alpha=1.0).var(bias=True), values.ewm(alpha=1.0).var(bias=True))
+
+
+@pytest.mark.parametrize("kwargs", [{"alpha": 0.3}, {"span": 3, "min_periods": 3}, {"com": 1},
+                                    {"halflife": 3, "min_periods": 4}, {"alpha": 1.0}])
+@pytest.mark.parametrize("method", ["var", "std"])
+def test_ewm_unadjusted_var_and_std_match_pandas(frames, kwargs, method):
+    pdf, df = frames
+    kwargs = dict(kwargs, adjust=False, ignore_na=True)
+    for bias in (False, True):
+        expected = getattr(pdf[["f", "i", "n"]].astype("float64").ewm(**kwargs), method)(bias=bias)
+        assert_eq(getattr(df[["f", "i", "n"]].ewm(**kwargs), method)(bias=bias), expected, check_exact=False,
+                  rtol=1e-9, atol=1e-12)
+    # without missing values ignore_na changes nothing: the same as pandas' default
+    full = pdf[["i", "k"]].astype("float64")
+    lazy = dd.from_pandas(full, npartitions=5)
+    assert_eq(getattr(lazy.ewm(**kwargs), method)(), getattr(full.ewm(**dict(kwargs, ignore_na=False)), method)(),
+              check_exact=False, rtol=1e-9, atol=1e-12)
