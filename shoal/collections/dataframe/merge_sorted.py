@@ -5,7 +5,8 @@ keys of a row are the left ones for the joins that keep every left row
 (``inner``, ``left``, semi and anti joins), the right ones for ``right``
 joins, and for ``outer`` joins whichever side the row has (the left key, or
 the right key of a row only the right side holds). An index join sorts on
-the index (``sort_index``). The joined collection is sorted globally
+the index (``sort_index``); a join of one side's index with the other's
+column(s) on those column(s), which hold every row's key. The joined collection is sorted globally
 (``sort_values``, which samples the keys when the plan is built); rows with
 equal keys may come in another order than pandas', whose order there follows
 its join algorithm.
@@ -32,11 +33,10 @@ def sorted_on_join_keys(joined, how: str, left_on: tuple, right_on: tuple, left_
     """``joined`` (a merge's result) sorted on its join keys; see the module docstring."""
     if left_index and right_index:
         return joined.sort_index()
-    if left_index or right_index:
-        raise NotImplementedError(
-            "merge(sort=True) with the index of one side and a column of the other is not supported by shoal; "
-            "merge without sort= and order the result with sort_values(...) or sort_index()"
-        )
+    if right_index:  # pandas fills the left key column with the key of every row (the right index's where unmatched)
+        return joined.sort_values(list(left_on))
+    if left_index:
+        return joined.sort_values(list(right_on))
     if how in ("right", "right_anti"):
         return joined.sort_values(list(right_on))
     if how != "outer" or tuple(left_on) == tuple(right_on):

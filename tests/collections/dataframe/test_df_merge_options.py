@@ -166,13 +166,28 @@ def test_sort_on_differently_named_and_several_keys(pdf, how):
     pd.testing.assert_frame_equal(_rows(got.astype(expected.dtypes.to_dict())), _rows(expected))
 
 
-def test_sort_of_an_index_join_and_unsupported_mixes(pdf):
+def test_sort_of_an_index_join(pdf):
     right = pd.DataFrame({"r": np.arange(20.0)}, index=pd.Index(np.arange(20)[::-1] * 5, name="idx"))
     lazy = dd.from_pandas(pdf, npartitions=3, sort=False).merge(dd.from_pandas(right, npartitions=2, sort=False),
                                                                 left_index=True, right_index=True, how="outer",
                                                                 sort=True)
     pd.testing.assert_frame_equal(lazy.compute(), pdf.merge(right, left_index=True, right_index=True, how="outer",
                                                             sort=True))
-    with pytest.raises(NotImplementedError, match="merge without sort= and order the result"):
-        dd.from_pandas(pdf, npartitions=2).merge(dd.from_pandas(right, npartitions=2), left_on="i",
-                                                 right_index=True, sort=True)
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "right", "outer"])
+def test_sort_of_a_column_joined_with_an_index(how):
+    left = pd.DataFrame({"k": [3, 1, np.nan, 1, 2, 7, 3], "x": np.arange(7)})
+    right = pd.DataFrame({"y": np.arange(5)}, index=[2.0, 1.0, 3.0, 9.0, 5.0])
+    lazy = _uneven(left).merge(dd.from_pandas(right, npartitions=2, sort=False), left_on="k", right_index=True,
+                               how=how, sort=True)
+    got = lazy.compute().reset_index(drop=True)
+    expected = left.merge(right, left_on="k", right_index=True, how=how, sort=True).reset_index(drop=True)
+    pd.testing.assert_series_equal(got.k, expected.k)
+    pd.testing.assert_frame_equal(_rows(got), _rows(expected))
+    mirrored = dd.from_pandas(right, npartitions=2, sort=False).merge(_uneven(left), left_index=True, right_on="k",
+                                                                      how=how, sort=True)
+    expected = right.merge(left, left_index=True, right_on="k", how=how, sort=True).reset_index(drop=True)
+    got = mirrored.compute().reset_index(drop=True)
+    pd.testing.assert_series_equal(got.k, expected.k)
+    pd.testing.assert_frame_equal(_rows(got), _rows(expected))
