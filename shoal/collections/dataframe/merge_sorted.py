@@ -6,10 +6,10 @@ keys of a row are the left ones for the joins that keep every left row
 joins, and for ``outer`` joins whichever side the row has (the left key, or
 the right key of a row only the right side holds). An index join sorts on
 the index (``sort_index``); a join of one side's index with the other's
-column(s) on those column(s), which hold every row's key. The joined collection is sorted globally
-(``sort_values``, which samples the keys when the plan is built); rows with
-equal keys may come in another order than pandas', whose order there follows
-its join algorithm.
+column(s) on those column(s), which hold every row's key. The joined
+collection is sorted globally (``sort_values``, which samples the keys when
+the plan is built); rows with equal keys may come in another order than
+pandas', whose order there follows its join algorithm.
 """
 
 from __future__ import annotations
