@@ -23,6 +23,7 @@ Transports register a :class:`Backend` under their scheme; ``connect`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import ssl
@@ -46,10 +47,15 @@ class Comm(ABC):
     """One end of a message connection.
 
     After the handshake, ``peer_info`` holds what the peer announced
-    (protocol version, compressions, maximum message size).
+    (protocol version, compressions, maximum message size). A transport
+    passes both ends' addresses to ``__init__`` and wraps the wait in its
+    ``read`` in ``with self._sole_reader():``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, local_address: str, peer_address: str) -> None:
+        self._local_address = local_address
+        self._peer_address = peer_address
+        self._reading = False  # a read is under way (see _sole_reader)
         self.peer_info: dict = {}
         # Limits and codecs agreed in the handshake; conservative until then.
         self.compression: str | None = None
@@ -76,14 +82,26 @@ class Comm(ABC):
         """Whether the comm is closed (by either side, as far as this side knows)."""
 
     @property
-    @abstractmethod
     def local_address(self) -> str:
         """This end's address, e.g. ``tcp://127.0.0.1:50132``."""
+        return self._local_address
 
     @property
-    @abstractmethod
     def peer_address(self) -> str:
         """The other end's address."""
+        return self._peer_address
+
+    @contextlib.contextmanager
+    def _sole_reader(self):
+        """Held by ``read`` while it takes the next message: a second coroutine reading the
+        same comm at once would take messages meant for the first, so it is refused."""
+        if self._reading:
+            raise RuntimeError(f"Another coroutine is already reading from {self!r}; a comm has one reader at a time.")
+        self._reading = True
+        try:
+            yield
+        finally:
+            self._reading = False
 
     def apply_handshake(self, local: dict, peer: dict) -> None:
         """Adopt what the two ends agreed: the codec to write with and the peer's size limit."""

@@ -93,23 +93,12 @@ class InprocComm(Comm):
     """One end of an in-process connection."""
 
     def __init__(self, local_address: str, peer_address: str, inbox: _Mailbox, outbox: _Mailbox, connection: _Connection) -> None:
-        super().__init__()
-        self._local_address = local_address
-        self._peer_address = peer_address
+        super().__init__(local_address, peer_address)
         self._inbox = inbox
         self._outbox = outbox
         self._connection = connection
         self._closed = False  # this end has closed or read the peer's close
         self._serialize = settings.inproc_serializes()
-        self._reading = False
-
-    @property
-    def local_address(self) -> str:
-        return self._local_address
-
-    @property
-    def peer_address(self) -> str:
-        return self._peer_address
 
     def closed(self) -> bool:
         return self._closed or self._connection.closed
@@ -117,13 +106,8 @@ class InprocComm(Comm):
     async def read(self) -> Any:
         if self._closed:
             raise CommClosedError(f"Connection {self._local_address} -> {self._peer_address} is closed (reading).")
-        if self._reading:
-            raise RuntimeError(f"Another coroutine is already reading from {self!r}; a comm has one reader at a time.")
-        self._reading = True
-        try:
+        with self._sole_reader():
             item = await self._inbox.get()
-        finally:
-            self._reading = False
         if item is _CLOSED:
             self._closed = True
             raise CommClosedError(f"Connection {self._local_address} -> {self._peer_address} was closed (reading).")

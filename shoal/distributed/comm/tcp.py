@@ -131,23 +131,12 @@ class TCPComm(Comm):
     """A comm over one TCP connection."""
 
     def __init__(self, stream: IOStream, local_address: str, peer_address: str) -> None:
-        super().__init__()
+        super().__init__(local_address, peer_address)
         self._stream: IOStream | None = stream
-        self._local_address = local_address
-        self._peer_address = peer_address
-        self._reading = False
         self._close_reason: BaseException | None = None  # what tornado saw when the stream closed (e.g. a TLS alert)
         self.max_message_size = HANDSHAKE_MAX_MESSAGE_SIZE
         self._compression_min_size = settings.compression_min_size()
         stream.set_close_callback(self._on_stream_closed)
-
-    @property
-    def local_address(self) -> str:
-        return self._local_address
-
-    @property
-    def peer_address(self) -> str:
-        return self._peer_address
 
     def apply_handshake(self, local: dict, peer: dict) -> None:
         super().apply_handshake(local, peer)
@@ -182,10 +171,7 @@ class TCPComm(Comm):
         stream = self._stream
         if stream is None or stream.closed():
             raise self._closed_error("reading")
-        if self._reading:
-            raise RuntimeError(f"Another coroutine is already reading from {self!r}; a comm has one reader at a time.")
-        self._reading = True
-        try:
+        with self._sole_reader():
             try:
                 frames = await self._read_frames(stream)
             except StreamClosedError as error:
@@ -196,8 +182,6 @@ class TCPComm(Comm):
                 return loads(frames, allow_pickle=bool(self.peer_info))
             except MalformedMessageError as error:
                 raise self._protocol_violation(f"malformed message: {error}") from error
-        finally:
-            self._reading = False
 
     async def _read_frames(self, stream: IOStream) -> list:
         (nframes,) = _U64.unpack(await stream.read_bytes(8))

@@ -159,6 +159,25 @@ def test_abort_wakes_a_pending_read(run, listen_address):
     run(scenario)
 
 
+def test_a_second_concurrent_reader_is_refused_and_reading_resumes_after(run, listen_address):
+    async def scenario():
+        async with listen(listen_address, echo_forever) as listener:
+            comm = await connect(listener.contact_address, timeout=10)
+            first = asyncio.ensure_future(comm.read())
+            await asyncio.sleep(0)  # one loop turn: the first read starts and waits for a message
+            assert not first.done()
+            with pytest.raises(RuntimeError, match="one reader at a time"):
+                await comm.read()
+            await comm.write({"i": 1})
+            got_first = await asyncio.wait_for(first, 10)
+            await comm.write({"i": 2})
+            got_next = await asyncio.wait_for(comm.read(), 10)  # the first read is over: a new one may start
+            await comm.close()
+        return got_first, got_next
+
+    assert run(scenario) == ({"i": 1}, {"i": 2})
+
+
 def test_listener_stop_closes_server_ends(run, listen_address):
     async def scenario():
         listener = await listen(listen_address, echo_forever)
