@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from typing import Any
+from typing import Any, Iterator
 
 from . import graph_wire
 from .batched import BatchedStream, iter_batch
@@ -71,6 +71,28 @@ def _registration_problem(msg: dict) -> str | None:
     elif op == "register-client" and type(msg.get("client")) is not str:
         return f"register-client needs a str client id, got {msg.get('client')!r:.60}"
     return None
+
+
+def _well_formed_requests(batch: Any) -> Iterator[dict]:
+    """The messages of one batch read from a worker's or client's stream, in order, each a
+    dict with a string ``op``; a malformed one raises ``ValueError`` when it is reached, so
+    the messages before it have been handled (and what they caused can still be sent).
+
+    >>> [m["op"] for m in _well_formed_requests([{"op": "heartbeat"}, {"op": "unregister"}])]
+    ['heartbeat', 'unregister']
+    >>> handled = []
+    >>> for m in _well_formed_requests([{"op": "heartbeat"}, ["not", "a", "dict"]]):
+    ...     handled.append(m["op"])
+    Traceback (most recent call last):
+    ValueError: expected a message dict with a string 'op', got a list
+    >>> handled
+    ['heartbeat']
+    """
+    for msg in iter_batch(batch):
+        problem = request_problem(msg)
+        if problem:
+            raise ValueError(problem)
+        yield msg
 
 
 class SchedulerStreamsMixin:
@@ -139,10 +161,7 @@ class SchedulerStreamsMixin:
             while True:
                 batch = await comm.read()
                 out: list = []
-                for m in iter_batch(batch):
-                    problem = request_problem(m)
-                    if problem:
-                        raise ValueError(problem)
+                for m in _well_formed_requests(batch):
                     op = m["op"]
                     if op == "heartbeat":
                         state.heartbeat_worker(address, metrics=m.get("metrics"))
@@ -197,10 +216,7 @@ class SchedulerStreamsMixin:
             while True:
                 batch = await comm.read()
                 out: list = []
-                for m in iter_batch(batch):
-                    problem = request_problem(m)
-                    if problem:
-                        raise ValueError(problem)
+                for m in _well_formed_requests(batch):
                     op = m["op"]
                     if op == "update-graph":
                         out += self._update_graph(client, m, stream)
