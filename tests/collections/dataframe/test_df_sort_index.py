@@ -39,9 +39,14 @@ def test_sort_index_matches_pandas(pdf, how, ascending, local_scheduler):
 @pytest.mark.parametrize("na_position", ["first", "last"])
 @pytest.mark.parametrize("ascending", [True, False])
 @pytest.mark.parametrize("npartitions", [1, 3, 5])
-def test_null_labels_and_repeated_labels(na_position, ascending, npartitions):
+@pytest.mark.parametrize("known", [False, True])
+def test_null_labels_and_repeated_labels(na_position, ascending, npartitions, known):
     pdf = _with_null_labels()
-    lazy = dd.from_pandas(pdf, npartitions=npartitions, sort=False)
+    # known: from_pandas sorts the labels first (nulls last; equal labels in the order its sort leaves them),
+    # so the partitions are sorted already and sort_index keeps the collection's order of equal labels
+    lazy = dd.from_pandas(pdf, npartitions=npartitions, sort=known)
+    if known:
+        pdf = lazy.compute()
     got = lazy.sort_index(ascending=ascending, na_position=na_position).compute()
     # equal labels keep their order, as a stable pandas sort does
     pd.testing.assert_frame_equal(got, pdf.sort_index(ascending=ascending, na_position=na_position, kind="stable"))
