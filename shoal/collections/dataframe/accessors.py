@@ -45,7 +45,8 @@ class _Accessor:
             getattr(meta, self._name)
         except AttributeError as error:
             raise AttributeError(
-                f"Can only use .{self._name} on a Series of a suitable dtype; this one is {meta.dtype} ({error})"
+                f"Can only use .{self._name} on {_with_article(type(series).__name__)} of a suitable dtype; this "
+                f"one is {meta.dtype} ({error})"
             ) from None
         self._series = series
 
@@ -66,6 +67,10 @@ class _Accessor:
 
     def __dir__(self):
         return [a for a in dir(getattr(self._series._meta, self._name)) if not a.startswith("_")]
+
+
+def _with_article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
 
 
 class StringAccessor(_Accessor):

@@ -15,6 +15,7 @@ from .core import (
     is_scalar_expr, new_collection,
 )
 from .expr import FrameExpr
+from .index_ops import UNARY_OPERATORS, IndexMethods, index_unary_method
 from .meta import make_meta, meta_nonempty
 from .reductions import REDUCTIONS
 
@@ -342,7 +343,7 @@ class Series(_Frame):
         return 1
 
     def __getitem__(self, key):
-        if isinstance(key, Series):
+        if isinstance(key, (Series, Index)):  # a boolean Index (e.g. s.index > x) selects by position
             aligned = _moved_to(self._expr, key._expr)
             if aligned is None:
                 raise ValueError("Boolean filter: the mask is partitioned differently from the series and the "
@@ -454,8 +455,9 @@ def _series_apply(part, func, args, kwargs):
 # ---------------------------------------------------------------------- Index
 
 
-class Index(_Frame):
-    """The index of a DataFrame or Series, partition by partition."""
+class Index(IndexMethods, _Frame):
+    """The index of a DataFrame or Series, partition by partition, with pandas' Index methods and attributes
+    (comparisons give a boolean Index that filters the frame by position; see ``index_ops``)."""
 
     @property
     def name(self):
@@ -480,6 +482,8 @@ for _cls in (DataFrame, Series, Index):
     _cls.__invert__ = _unary_method(operator.invert)
     _cls.__abs__ = _unary_method(operator.abs)
     _cls.__hash__ = object.__hash__
+for _op in UNARY_OPERATORS:  # -index, ~mask, abs(index): Index results have unknown divisions (index_ops)
+    setattr(Index, f"__{_op.__name__.strip('_')}__", index_unary_method(_op))
 
 def _fill_method(method: str):
     def fill(self, axis=None, limit=None, limit_area=None):

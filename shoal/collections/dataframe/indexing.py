@@ -60,7 +60,7 @@ class LocIndexer:
         return frame.partitions[indices].map_partitions(func, *args, meta=frame._meta)
 
     def _rows(self, rows):
-        from .core import Series
+        from .core import Index, Series
 
         frame = self._frame
         if isinstance(rows, slice):
@@ -72,7 +72,7 @@ class LocIndexer:
                 indices = self._candidates(rows.start, rows.stop)
                 return self._select(indices, _loc_slice, rows.start, rows.stop)
             return frame.map_partitions(_loc_slice, rows.start, rows.stop, meta=frame._meta)
-        if isinstance(rows, Series):
+        if isinstance(rows, (Series, Index)):  # a boolean mask (an Index one, e.g. df.index > x, by position)
             return frame[rows]
         labels = list(rows) if isinstance(rows, (list, tuple, np.ndarray, pd.Index)) else [rows]
         if frame.known_divisions:
