@@ -25,7 +25,7 @@ The public API lives in ``shoal/dataframe.py``. Modules here, one idea each:
 - ``shuffle``: hash (and range) shuffles, staged in memory or spilled to disk,
   and the ``HashLayout`` they leave behind; ``sort`` (``set_index``,
   ``sort_values``), ``sort_index``; ``merge`` (aligned, broadcast, hash and skew
-  joins; ``validate=``), ``merge_sorted`` (``merge(sort=True)``), ``merge_asof``,
+  joins), ``merge_validate`` (``validate=``), ``merge_sorted`` (``sort=True``), ``merge_asof``,
   ``concat``; ``groupby_shuffle`` (``split_out``, ``apply``, ``transform``,
   ``median``); ``rows`` (``drop_duplicates``, ``nlargest``);
   ``windows`` (``shift``, ``diff``, ``rolling``), ``ewm`` (``ewm_unadjusted``:

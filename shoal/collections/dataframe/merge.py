@@ -50,6 +50,8 @@ import pandas as pd
 from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, HashLayout, label_with_reason
+from .merge_validate import check_unique_keys, join_keys as _keys_of, normalised_validate as _normalised_validate
+from .merge_validate import unique_sides
 from .meta import make_meta, meta_nonempty
 from .parts import _concat
 from .repartition import RepartitionToDivisions
@@ -66,59 +68,6 @@ HOWS = ("inner", "left", "right", "outer", "leftsemi", "leftanti", "left_anti", 
 
 
 # ------------------------------------------------------------------ the per-partition merge
-
-
-def _keys_of(frame: pd.DataFrame, on, use_index: bool):
-    if use_index:
-        return frame.index
-    if len(on) == 1:
-        return frame[on[0]]
-    return pd.MultiIndex.from_frame(frame[list(on)])
-
-
-#: ``validate=`` spellings pandas accepts, each to its long form
-VALIDATE_FORMS = {"1:1": "one_to_one", "1:m": "one_to_many", "m:1": "many_to_one", "m:m": "many_to_many",
-                  "one_to_one": "one_to_one", "one_to_many": "one_to_many", "many_to_one": "many_to_one",
-                  "many_to_many": "many_to_many"}
-
-
-def _normalised_validate(validate) -> str | None:
-    """The long form of ``validate`` (None when nothing is checked); pandas' error for an unknown one."""
-    if validate is None:
-        return None
-    if validate not in VALIDATE_FORMS:
-        choices = "\n".join(f'- "{v}"' for v in VALIDATE_FORMS)
-        raise ValueError(f'"{validate}" is not a valid argument. Valid arguments are:\n{choices}')
-    return None if VALIDATE_FORMS[validate] == "many_to_many" else VALIDATE_FORMS[validate]
-
-
-def unique_sides(validate: str | None) -> tuple[str, ...]:
-    """The sides whose keys ``validate`` (a long form) requires to be unique."""
-    return {"one_to_one": ("left", "right"), "one_to_many": ("left",), "many_to_one": ("right",)}.get(validate, ())
-
-
-def check_unique_keys(left, right, validate, left_on, right_on, left_index, right_index):
-    """pandas' ``MergeError`` when a side ``validate`` needs unique has a repeated key (a null repeated too).
-
-    Called on the two partitions a task merges: the merge strategies make sure every row of such a side
-    with a given key is in that task (hash-placed, index-aligned or the whole broadcast side).
-    """
-    repeated = {}
-    for side in unique_sides(validate):
-        frame, on, use_index = (left, left_on, left_index) if side == "left" else (right, right_on, right_index)
-        keys = _keys_of(frame, on, use_index)
-        found = np.asarray(keys.duplicated())
-        if found.any():
-            repeated[side] = list(pd.unique(np.asarray(keys[found] if use_index else keys[found].tolist(),
-                                                       dtype=object)))[:5]
-    if not repeated:
-        return
-    where = "either left or right" if len(repeated) == 2 else next(iter(repeated))
-    shown = "; ".join(f"repeated in {side}: {keys}" for side, keys in repeated.items())
-    raise pd.errors.MergeError(
-        f"Merge keys are not unique in {where} dataset; not a {validate.replace('_', '-')} merge ({shown}). "
-        "Drop the repeated keys first (drop_duplicates(subset=...)) or pass validate='many_to_many'"
-    )
 
 
 def merge_partitions(left, right, how, left_on, right_on, left_index, right_index, suffixes, indicator,

@@ -117,6 +117,21 @@ def test_validate_index_join_and_semi_join(pdf):
         semi.compute(scheduler="sync")
 
 
+def test_validate_on_several_keys(pdf):
+    # (k, s) pairs repeat on the left; made unique, the merge is one-to-one
+    right = pdf[["k", "s"]].drop_duplicates().assign(r=1.0)
+    lazy = partitioned(pdf, "empty-parts").merge(dd.from_pandas(right, npartitions=2), on=["k", "s"],
+                                                 validate="one_to_one")
+    message = _pandas_error(pdf, right, on=["k", "s"], validate="one_to_one")
+    with pytest.raises(pd.errors.MergeError, match=message):
+        lazy.compute(scheduler="sync")
+    unique_left = pdf.drop_duplicates(["k", "s"])
+    lazy = partitioned(unique_left, "unknown").merge(dd.from_pandas(right, npartitions=2), on=["k", "s"],
+                                                     validate="1:1", how="left")
+    pd.testing.assert_frame_equal(_rows(lazy.compute()),
+                                  _rows(unique_left.merge(right, on=["k", "s"], validate="1:1", how="left")))
+
+
 def test_validate_bad_input():
     left, right = _sides()
     a, b = dd.from_pandas(left, npartitions=2), dd.from_pandas(right, npartitions=2)
