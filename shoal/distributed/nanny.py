@@ -41,6 +41,7 @@ from .comm.sizes import format_bytes
 from .memory import memory_fraction, parse_memory_limit
 from .rpc import portable_exception
 from .security import as_security
+from .server_lifecycle import ServerLifecycle
 
 logger = logging.getLogger("shoal.distributed.nanny")
 
@@ -85,7 +86,7 @@ def _worker_environment() -> dict:
     return env
 
 
-class Nanny:
+class Nanny(ServerLifecycle):
     """Supervise one worker process registered with ``scheduler_address``.
 
     ``worker_args``: further ``shoal-worker`` arguments for the worker
@@ -106,6 +107,8 @@ class Nanny:
     >>> Nanny("tcp://127.0.0.1:8786", worker_args=["--nthreads", "2"])
     <Nanny not started worker=None status=created>
     """
+
+    server_kind = "nanny"
 
     def __init__(self, scheduler_address: str, worker_args: Sequence[str] = (), *,
                  memory_limit: int | None = None, host: str = "127.0.0.1", security: Any = None,
@@ -141,15 +144,10 @@ class Nanny:
         self._registered: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._restart_lock: asyncio.Lock | None = None
-        self._tasks: set = set()
+        self._background_tasks: set = set()
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def address(self) -> str:
-        if self.listener is None:
-            raise RuntimeError("The nanny has not been started; await nanny.start() first.")
-        return self.listener.contact_address
-
+    # (address, await, async with, finished and _spawn: ServerLifecycle)
     @property
     def worker_pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
@@ -169,19 +167,6 @@ class Nanny:
             raise
         return self
 
-    def __await__(self):
-        return self.start().__await__()
-
-    async def __aenter__(self) -> "Nanny":
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def finished(self) -> None:
-        """Wait until the nanny is closed (asked to, or after giving up on its worker)."""
-        await self._closed_event.wait()
-
     async def close(self, timeout: float = 5.0) -> None:
         """Stop the worker (SIGTERM, then SIGKILL after ``timeout`` s) and the listener."""
         if self.status in ("closing", "closed", "created"):
@@ -191,23 +176,14 @@ class Nanny:
         proc, self.process = self.process, None
         if proc is not None:
             await _stop_process(proc, timeout)
-        me = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not me:
-                task.cancel()
+        self._cancel_background_tasks()
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
-        self.status = "closed"
-        self._closed_event.set()
+        self._mark_closed()
 
     def __repr__(self) -> str:
         where = self.listener.contact_address if self.listener else "not started"
         return f"<Nanny {where} worker={self.worker_address} status={self.status}>"
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ the worker process
     def worker_command(self) -> list:

@@ -43,6 +43,7 @@ from .scheduler_queries import SchedulerQueriesMixin
 from .scheduler_retire import WorkerRetirementMixin
 from .scheduler_streams import SchedulerStreamsMixin
 from .security import as_security
+from .server_lifecycle import ServerLifecycle
 from .services import service
 from .rpc import ConnectionPool
 from .state import SchedulerPlugin, SchedulerState
@@ -65,7 +66,7 @@ def default_dashboard_address() -> str | None:
 
 
 class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixin, WorkerRetirementMixin,
-                PublishedDatasetsMixin):
+                PublishedDatasetsMixin, ServerLifecycle):
     """Listen on ``address`` and run ``SchedulerState`` for workers and clients.
 
     ``heartbeat_timeout``: a worker silent for that long is removed (a
@@ -78,6 +79,8 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
     Other keywords go to ``SchedulerState`` (``allowed_failures=``, default:
     config ``distributed.scheduler.allowed-failures``, 3, as in Dask; ...).
     """
+
+    server_kind = "scheduler"
 
     def __init__(self, address: str = "tcp://127.0.0.1:0", *, heartbeat_timeout: float = 60.0,
                  check_interval: float = 1.0, dashboard_address: str | None = None, security: Any = None,
@@ -101,18 +104,13 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
         self.pool = ConnectionPool(connect_timeout=5.0, connection_args=self.security.connection_args("scheduler"))
         self.status = "created"
         self.start_time = time.time()
-        self._background: set = set()
+        self._background_tasks: set = set()
         self._checker: asyncio.Task | None = None
         self._closed_event: asyncio.Event | None = None
         self.datasets: dict = {}  # name -> {"keys": [...], "value": structure with key placeholders}
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def address(self) -> str:
-        if self.listener is None:
-            raise RuntimeError("The scheduler has not been started; await scheduler.start() first.")
-        return self.listener.contact_address
-
+    # (address, await, async with, finished and _spawn: ServerLifecycle)
     async def start(self) -> "Scheduler":
         if self.status == "running":
             return self
@@ -127,9 +125,6 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
         self.status = "running"
         logger.info("Scheduler at %s", self.address)
         return self
-
-    def __await__(self):
-        return self.start().__await__()
 
     async def close(self) -> None:
         """Stop listening and drop every connection (workers notice and stop)."""
@@ -149,22 +144,10 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
             await stream.close(timeout=1.0)
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
-        for task in list(self._background):
+        for task in list(self._background_tasks):  # all of them: no task of its own closes the scheduler
             task.cancel()
         self.pool.close()
-        self.status = "closed"
-        if self._closed_event is not None:
-            self._closed_event.set()
-
-    async def finished(self) -> None:
-        """Wait until the scheduler is closed."""
-        await self._closed_event.wait()
-
-    async def __aenter__(self) -> "Scheduler":
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+        self._mark_closed()
 
     def __repr__(self) -> str:
         where = self.listener.contact_address if self.listener else self._listen_address
@@ -228,11 +211,6 @@ class Scheduler(SchedulerStreamsMixin, SchedulerQueriesMixin, SchedulerAdminMixi
                 stream.send(msg)
             except CommClosedError:
                 pass
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ periodic checks
     async def _steal_periodically(self) -> None:

@@ -57,6 +57,7 @@ from .comm import CommClosedError, ConnectError, connect, listen, parse_address
 from .rpc import ConnectionPool
 from .memory import MemoryPolicy, parse_memory_limit, process_rss
 from .security import as_security
+from .server_lifecycle import ServerLifecycle
 from .spill import SpillStore
 from .state import Execute, GatherDep, ToScheduler, WorkerState
 from .worker_memory import WorkerMemoryMixin
@@ -77,7 +78,7 @@ def register_worker_extension(name: str, factory) -> None:
     _EXTENSIONS[name] = factory
 
 
-class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
+class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin, ServerLifecycle):
     """A worker with ``nthreads`` threads serving the scheduler at ``scheduler_address``.
 
     ``listen_address``: where peers and clients reach it (default: same
@@ -95,6 +96,8 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
     ``.pause`` no new task starts until it is back below.
     ``nanny``: the address of the ``Nanny`` supervising this worker process.
     """
+
+    server_kind = "worker"
 
     def __init__(self, scheduler_address: str, *, nthreads: int = 1, name: str | None = None,
                  listen_address: str | None = None, memory_limit: int | None = None,
@@ -140,18 +143,13 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
         self.pool = ConnectionPool(connect_timeout=5.0, connection_args=self.security.connection_args("worker"))
         self.status = "created"
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set = set()
+        self._background_tasks: set = set()
         self._closed_event: asyncio.Event | None = None
         self.handlers: dict = {}  # request op -> async handler(msg) -> reply, added by extensions
         self.extensions: dict = {name: make(self) for name, make in _EXTENSIONS.items()}
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def address(self) -> str:
-        if self.listener is None:
-            raise RuntimeError("The worker has not been started; await worker.start() first.")
-        return self.listener.contact_address
-
+    # (address, await, async with, finished and _spawn: ServerLifecycle)
     @property
     def data(self) -> dict:
         """The results this worker holds, ``{key: value}``."""
@@ -227,9 +225,6 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
             self.status = "running"  # so close() runs
             await self.close(report=False)
 
-    def __await__(self):
-        return self.start().__await__()
-
     async def close(self, report: bool = True) -> None:
         """Leave the scheduler (``report``: say so first), stop threads and listener."""
         if self.status in ("closing", "closed", "created"):
@@ -247,10 +242,7 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
         await self._teardown()
 
     async def _teardown(self) -> None:
-        me = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not me:
-                task.cancel()
+        self._cancel_background_tasks()
         if self.listener is not None:
             await self.listener.stop(timeout=2.0)
         if self.threads is not None:
@@ -264,28 +256,11 @@ class Worker(TaskExecutionMixin, WorkerPeersMixin, WorkerMemoryMixin):
             if close is not None:
                 close()  # e.g. the shuffle's buffered shards and their files
         self.pool.close()
-        self.status = "closed"
-        if self._closed_event is not None:
-            self._closed_event.set()
-
-    async def finished(self) -> None:
-        """Wait until the worker is closed (e.g. because the scheduler went away)."""
-        await self._closed_event.wait()
-
-    async def __aenter__(self) -> "Worker":
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+        self._mark_closed()
 
     def __repr__(self) -> str:
         where = self.listener.contact_address if self.listener else self._listen_address
         return f"<Worker {where} nthreads={self.nthreads} status={self.status}>"
-
-    def _spawn(self, coro) -> None:
-        task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ the scheduler stream
     async def _read_scheduler(self, comm) -> None:
