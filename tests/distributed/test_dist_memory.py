@@ -299,14 +299,28 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
                         assert w.data.slow, "nothing was spilled"
                         assert w.data.counts["unspilled"] > 0  # read back to compute
                     assert sum(w.data.spilled for w in workers) > 32 * MB - 2 * 8 * MB
+                    def spill_events(w) -> list:
+                        return [e for a, m in heartbeats if a == w.address for e in m.get("events", ())
+                                if e["kind"] == "spill"]
+
+                    def spills_reported(w) -> int:
+                        return sum(e["key"].endswith(" to disk") for e in spill_events(w))
+
+                    def transfer_events() -> list:
+                        return [e for _, m in heartbeats for e in m.get("events", ()) if e["kind"] == "transfer"]
+
                     # The scheduler hears of it through heartbeats. The memory monitor may still
                     # spill after the computation (RSS past the spill line, on a thread): wait until
-                    # it has nothing left to do, so the figures compared below stay put.
+                    # it has nothing left to do, so the figures compared below stay put. A read
+                    # back and the spill it causes leave the byte counts as they were: wait for
+                    # the events too, not only for equal figures (an older heartbeat may show them).
                     deadline = time.monotonic() + 20
                     while time.monotonic() < deadline:
                         metrics = [s.state.workers[w.address].metrics for w in workers]
                         if all((m.get("spilled_bytes"), m.get("managed_bytes")) == (w.data.spilled, w.data.memory)
-                               and w.rss_reader() <= 0.7 * 8 * MB for m, w in zip(metrics, workers)):
+                               and w.rss_reader() <= 0.7 * 8 * MB
+                               and spills_reported(w) == w.data.counts["spilled"]
+                               for m, w in zip(metrics, workers)) and transfer_events():
                             break
                         await asyncio.sleep(0.02)
                     for m, w in zip(metrics, workers):
@@ -317,14 +331,13 @@ def test_intermediates_larger_than_the_limit_spill_and_are_reported(tmp_path):
                     directories = [w.data.directory for w in workers]
                     # Each spill and read reached plugins (the dashboard's task stream) once, by heartbeat.
                     for w in workers:
-                        events = [e for a, m in heartbeats if a == w.address for e in m.get("events", ())
-                                  if e["kind"] == "spill"]
+                        events = spill_events(w)
                         to_disk = [e for e in events if e["key"].endswith(" to disk")]
                         assert len(to_disk) == w.data.counts["spilled"]
                         assert all(e["nbytes"] > 0 for e in events)
                     assert all("cpu" in m for _, m in heartbeats)
                     # The sum fetched inputs across the two workers: transfers are reported too.
-                    transfers = [e for _, m in heartbeats for e in m.get("events", ()) if e["kind"] == "transfer"]
+                    transfers = transfer_events()
                     assert transfers and all(e["nbytes"] > 0 and " from inproc://" in e["key"] for e in transfers)
             finally:
                 for w in workers:
