@@ -324,3 +324,37 @@ def test_pandas_operands_are_refused(timed):
         df.index > pdf.index  # noqa: B015
     with pytest.raises(TypeError, match="from_pandas"):
         df.index == np.zeros(len(pdf))  # noqa: B015
+
+
+# ---------------------------------------------------------------------- in plans with other operations
+
+
+def test_compared_with_a_lazy_scalar(timed):
+    pdf, df = timed
+    last_day = df.index.max() - pd.Timedelta("1D")
+    assert_eq(df[df.index > last_day], pdf[pdf.index > pdf.index.max() - pd.Timedelta("1D")])
+
+
+def test_row_wise_methods_of_frame(timed):
+    pdf, df = timed
+    assert_eq(df.index.where(df.index.hour > 12), pdf.index.where(pdf.index.hour > 12))
+    assert_eq(df.index.astype("int64"), pdf.index.astype("int64"))
+    assert_eq(df.index.rename("t"), pdf.index.rename("t"))
+    assert df.index.rename("t").divisions == df.divisions
+    assert_eq(df.assign(month=df.index.month), pdf.assign(month=pdf.index.month))
+
+
+def test_projection_below_an_index_filter_and_parquet(tmp_path):
+    timed_frame().to_parquet(tmp_path / "timed.parquet")
+    pdf = pd.read_parquet(tmp_path / "timed.parquet")  # as stored (the index's frequency is not)
+    df = dd.read_parquet(tmp_path / "timed.parquet")
+    assert_eq(df[df.index.day == 1].x, pdf[pdf.index.day == 1].x)
+    assert_eq(df[df.index > NOON][["y"]], pdf[pdf.index > NOON][["y"]])
+    assert len(df[df.index.month == 4]) == int((pdf.index.month == 4).sum())
+
+
+def test_index_operations_on_processes():
+    pdf = timed_frame()
+    df = dd.from_pandas(pdf, npartitions=3)
+    assert_eq(df[df.index.hour >= 12], pdf[pdf.index.hour >= 12], scheduler="processes")
+    assert_eq(df.index.floor("D").strftime("%d"), pdf.index.floor("D").strftime("%d"), scheduler="processes")
