@@ -605,7 +605,9 @@ def test_thread_safety():
 
 
 def test_speed_of_small_calls():
+    import time
     import timeit
 
-    best = min(timeit.repeat(lambda: tokenize(inc, 1, 2, "x"), number=2000, repeat=5)) / 2000
+    # This thread's CPU time: wall time would count the moments a loaded machine runs others.
+    best = min(timeit.repeat(lambda: tokenize(inc, 1, 2, "x"), number=2000, repeat=5, timer=time.thread_time)) / 2000
     assert best < 50e-6  # generous for slow CI; measures ~2.5 µs locally
