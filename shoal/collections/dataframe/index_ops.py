@@ -66,16 +66,18 @@ _FROM_META = frozenset({"dtype", "name", "names", "nlevels", "ndim", "tz", "tzin
 
 #: methods whose answer for the whole index is not the partitions' answers put together
 _WHOLE_INDEX = frozenset({
-    "argmax", "argmin", "argsort", "append", "asof", "asof_locs", "delete", "diff", "difference", "drop",
-    "drop_duplicates", "droplevel", "duplicated", "equals", "factorize", "get_indexer", "get_indexer_for",
-    "get_indexer_non_unique", "get_level_values", "get_loc", "get_slice_bound", "groupby", "identical",
-    "indexer_at_time", "indexer_between_time", "insert", "intersection", "item", "join", "memory_usage", "ravel", "reindex", "repeat",
-    "searchsorted", "slice_indexer", "slice_locs", "sort", "sort_values", "sortlevel", "symmetric_difference",
-    "take", "to_list", "tolist", "to_numpy", "union", "view", "freq", "freqstr", "inferred_freq", "median",
+    "append", "argmax", "argmin", "argsort", "asof", "asof_locs", "delete", "diff", "difference", "drop",
+    "drop_duplicates", "duplicated", "equals", "factorize", "freq", "freqstr", "get_indexer", "get_indexer_for",
+    "get_indexer_non_unique", "get_loc", "get_slice_bound", "groupby", "identical", "indexer_at_time",
+    "indexer_between_time", "inferred_freq", "insert", "intersection", "item", "join", "median", "memory_usage",
+    "ravel", "reindex", "repeat", "searchsorted", "slice_indexer", "slice_locs", "sort", "sort_values", "sortlevel",
+    "symmetric_difference", "take", "to_list", "to_numpy", "tolist", "union", "view",
 })
 
 #: methods whose result keeps the input's values as its labels, so the divisions stay true
 _KEEP_DIVISIONS = frozenset({"to_series", "to_frame", "rename", "set_names", "copy"})
+
+_ABSENT = object()
 
 #: reductions computed over the values as a Series (pandas' Index lacks several: count, sum, mean, ...)
 _REDUCTIONS = ("sum", "prod", "product", "mean", "var", "std", "sem", "count", "min", "max", "any", "all",
@@ -259,8 +261,8 @@ class IndexMethods:
         if name.startswith("_") or "_expr" not in self.__dict__:
             raise AttributeError(name)
         meta = self._meta
-        found = getattr(type(meta), name, None)
-        if found is None:
+        found = getattr(type(meta), name, _ABSENT)
+        if found is _ABSENT:
             raise AttributeError(
                 f"shoal Index of dtype {meta.dtype} has no attribute {name!r}: pandas' {type(meta).__name__} has "
                 "none (datetime fields such as .month need a datetime index; .str needs strings)"
