@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .blockwise import Projection
-from .core import DataFrame, Series, new_collection
+from .core import DataFrame, Index, Series, new_collection
 from .expr import FrameExpr
 from .groupby_keys import index_labels, keys_as_columns, keys_from_level, numeric_only_kwargs
 from .groupby_spec import _MERGE, PARTIALS, normalize_spec
@@ -271,13 +271,13 @@ class _GroupBy:
                 temp[name] = base.index.map_partitions(index_labels, enforce_metadata=False)
                 names.append(name)
                 index_names.append(base.index.name)
-            elif callable(key) and not isinstance(key, (Series, str)):
+            elif callable(key) and not isinstance(key, (Series, Index, str)):
                 # pandas applies a function key to the index labels
                 name = f"__groupby_key_{i}__"
                 temp[name] = base.index.map_partitions(_index_labels_mapped, key, enforce_metadata=False)
                 names.append(name)
                 index_names.append(base.index.name)
-            elif isinstance(key, Series):
+            elif isinstance(key, (Series, Index)):  # an Index: df.groupby(df.index.month), aligned by partition
                 name = f"__groupby_key_{i}__"
                 temp[name] = key
                 names.append(name)
@@ -290,7 +290,7 @@ class _GroupBy:
                 names.append(key)
                 index_names.append(key)
             else:
-                raise TypeError(f"groupby: keys must be column names or shoal Series, got {type(key).__name__}")
+                raise TypeError(f"groupby: keys must be column names, shoal Series or Index, got {type(key).__name__}")
         if temp:
             base = base.assign(**temp)
         self._frame = base

@@ -358,3 +358,11 @@ def test_index_operations_on_processes():
     df = dd.from_pandas(pdf, npartitions=3)
     assert_eq(df[df.index.hour >= 12], pdf[pdf.index.hour >= 12], scheduler="processes")
     assert_eq(df.index.floor("D").strftime("%d"), pdf.index.floor("D").strftime("%d"), scheduler="processes")
+
+
+def test_groupby_an_index_field(timed, local_scheduler):
+    pdf, df = timed
+    assert_eq(df.groupby(df.index.month).x.sum(), pdf.groupby(pdf.index.month).x.sum(), scheduler=local_scheduler)
+    assert_eq(df.x.groupby(df.index.hour).count(), pdf.x.groupby(pdf.index.hour).count())
+    assert_eq(df.groupby([df.index.day_of_week, df.x % 3]).y.mean(),
+              pdf.groupby([pdf.index.day_of_week, pdf.x % 3]).y.mean())
