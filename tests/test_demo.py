@@ -125,7 +125,10 @@ def test_keep_up_for_a_number_of_seconds_then_returns_by_itself(capsys):
 def test_ctrl_c_during_the_work_stops_the_cluster_and_its_worker_processes():
     import psutil
 
-    demo = StreamedProcess(demo_command("--scale", "0.5", "--dashboard-address", "127.0.0.1:0"))
+    # Twice the default size: the work goes on long after "dataframe:" is printed (about 18 s
+    # here; at --scale 0.5 only 5 s), so Ctrl-C lands during the work however late this process
+    # gets the CPU. Interrupted early, the bigger size costs nothing.
+    demo = StreamedProcess(demo_command("--scale", "2.0", "--dashboard-address", "127.0.0.1:0"))
     try:
         demo.wait_for("dataframe:", timeout=60)
         workers = psutil.Process(demo.proc.pid).children(recursive=True)
