@@ -145,6 +145,16 @@ def _forget_fake_categories(meta, before, target):
     return meta
 
 
+def explain_method_call(node) -> dict:
+    """What ``.explain()`` shows of a method-call node: the (accessor.)method, its args and keyword arguments."""
+    shown = {"method": (f"{node.accessor}." if node.accessor else "") + node.method}
+    if node.args:
+        shown["args"] = node.args
+    if node.kwargs:
+        shown.update(node.kwargs)
+    return shown
+
+
 class Method(Blockwise):
     """``partition.<method>(*args, **kwargs)``; ``args`` may hold other frames."""
 
@@ -176,12 +186,7 @@ class Method(Blockwise):
         return prefix + self.method.replace("_", "-")
 
     def _explain_args(self):
-        shown = {"method": (f"{self.accessor}." if self.accessor else "") + self.method}
-        if self.args:
-            shown["args"] = self.args
-        if self.kwargs:
-            shown.update(self.kwargs)
-        return shown
+        return explain_method_call(self)
 
     def _projected(self, columns: list) -> "Method | None":
         """This method applied to only ``columns`` of its input, or None if that changes its meaning."""

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
-from .blockwise import Blockwise
+from .blockwise import Blockwise, explain_method_call
 from .core import _unwrap, new_collection
 from .expr import FrameExpr, is_scalar_expr
 from .meta import is_frame_like, make_meta, meta_nonempty
@@ -174,12 +174,7 @@ class IndexMethod(_IndexBlockwise):
         return "index-" + (f"{self.accessor}-" if self.accessor else "") + self.method.replace("_", "-")
 
     def _explain_args(self):
-        shown = {"method": (f"{self.accessor}." if self.accessor else "") + self.method}
-        if self.args:
-            shown["args"] = self.args
-        if self.kwargs:
-            shown.update(self.kwargs)
-        return shown
+        return explain_method_call(self)
 
 
 class IndexAttribute(_IndexBlockwise):
