@@ -66,7 +66,31 @@ def from_array(x, chunksize: int = 50_000, columns=None):
 
 
 def _to_numpy(part, dtype):
+    """One block: the partition's values as ``dtype`` (see ``_values_dtype``), missing values as NaN in floats."""
+    if part.ndim == 1 and isinstance(part.dtype, pd.DatetimeTZDtype):
+        # UTC wall times, as pandas' .values gave (tz_convert(None) is its own advice now .values is deprecated)
+        naive = part.dt.tz_convert(None) if isinstance(part, pd.Series) else part.tz_convert(None)
+        return naive.to_numpy(dtype=dtype)
+    if dtype.kind == "f":
+        return part.to_numpy(dtype=dtype, na_value=np.nan)
     return part.to_numpy(dtype=dtype)
+
+
+def _values_dtype(meta):
+    """The NumPy dtype of every block of ``.values``: a timezone-aware column gives UTC datetime64; a nullable
+    column (Int64, Float64, boolean) may hold missing values in any partition, so it gives float64 (NaN) or
+    object (booleans) whatever one partition holds, as pandas does for data with missing values."""
+    from ..meta import meta_nonempty
+
+    if meta.ndim == 1 and isinstance(meta.dtype, pd.DatetimeTZDtype):
+        return np.dtype(f"datetime64[{meta.dtype.unit}]")
+    dtypes = meta.dtypes if meta.ndim == 2 else [meta.dtype]
+    for dtype in dtypes:
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.na_value is pd.NA and dtype.kind in "iufb":
+            if meta.ndim == 2:
+                return np.dtype(object)  # a frame's values of a nullable column hold pd.NA
+            return np.dtype("float64") if dtype.kind in "iuf" else np.dtype(object)
+    return meta_nonempty(meta).to_numpy().dtype
 
 
 def to_shoal_array(frame, lengths: bool = True):
@@ -81,12 +105,11 @@ def to_shoal_array(frame, lengths: bool = True):
             "the number of rows of every partition first"
         )
     from ....base import compute
-    from ..meta import meta_nonempty
 
     parts = frame.to_delayed()
     counts = [int(c) for c in compute(*[delayed(len, pure=True)(part) for part in parts])]
 
-    dtype = meta_nonempty(frame._meta).to_numpy().dtype
+    dtype = _values_dtype(frame._meta)
     ncols = () if frame._meta.ndim == 1 else (frame._meta.shape[1],)
     blocks = [sa.from_delayed(delayed(_to_numpy, pure=True)(part, dtype), (n, *ncols), dtype=dtype)
               for part, n in zip(parts, counts)]
