@@ -2,6 +2,8 @@
 
 They speak only the collection protocol (see ``shoal.taskgraph.protocol``)
 and the scheduler registry, so any collection works with any scheduler.
+``CollectionMethods`` gives every collection the same verbs as methods
+(``x.compute()``), written once here rather than once per collection.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Self
 
 from .schedulers.registry import get_scheduler
 from .taskgraph.dot import to_dot
@@ -22,7 +24,7 @@ from .taskgraph.protocol import (
 )
 from .taskgraph.tokenize import tokenize  # noqa: F401  (where Dask users find it: dask.base.tokenize)
 
-__all__ = ["compute", "persist", "get", "visualize", "tokenize", "is_collection"]
+__all__ = ["compute", "persist", "get", "visualize", "tokenize", "is_collection", "CollectionMethods"]
 
 
 def compute(*args: Any, scheduler: Any = None, optimize_graph: bool = True, traverse: bool = True, **kwargs) -> tuple:
@@ -164,3 +166,62 @@ def unpack_collections(args: tuple, traverse: bool = True) -> tuple[list, Callab
 
     builders = [visit(arg) for arg in args]
     return collections, lambda results: tuple(build(results) for build in builders)
+
+
+class CollectionMethods:
+    """``compute``, ``persist`` and ``visualize`` as methods of a collection.
+
+    Every collection (``Array``, ``Bag``/``Item``, ``DataFrame``/``Series``/
+    ``Index``/``Scalar``, ``Delayed``) inherits them; each is the top-level
+    verb applied to this one collection, so ``x.compute(**kw)`` is always
+    ``shoal.compute(x, **kw)[0]`` and the two cannot drift apart. A subclass
+    only has to speak the protocol (``__shoal_graph__``, ``__shoal_keys__``,
+    ``__shoal_postcompute__``, and ``__shoal_postpersist__`` for ``persist``).
+    It may override ``visualize`` just to choose its default file name.
+
+    The mixin holds no state, and its empty ``__slots__`` keeps slotted
+    collections (``Array``, ``Delayed``) free of a per-instance ``__dict__``.
+    """
+
+    __slots__ = ()
+
+    # In these methods ``compute``, ``persist`` and ``visualize`` are the module's
+    # functions above (a method body does not see the class's own names).
+    def compute(self, **kwargs) -> Any:
+        """This collection's value, computed.
+
+        A NumPy array (or scalar) for an ``Array``; a pandas object for a
+        ``DataFrame``, ``Series`` or ``Index``; the value for a ``Scalar``,
+        ``Item`` or ``Delayed``; a list for a ``Bag``. The keywords are those of
+        ``shoal.compute``: ``scheduler=`` (``'sync'``, ``'threads'``,
+        ``'processes'``, a ``get`` function or a distributed Client),
+        ``optimize_graph=``, and options for the scheduler (``num_workers=``,
+        ``callbacks=``).
+
+        >>> from shoal import delayed
+        >>> delayed(sum)([1, 2, 3]).compute(scheduler="sync")
+        6
+        """
+        (result,) = compute(self, **kwargs)
+        return result
+
+    def persist(self, **kwargs) -> Self:
+        """An equivalent collection of the same type whose data are already computed.
+
+        Later computations start from the held results instead of the whole
+        graph: an ``Array``'s blocks, a frame's or bag's partitions, a
+        ``Delayed``'s value. With a distributed Client the results stay in the
+        workers' memory. The keywords are those of ``shoal.persist``.
+        """
+        (result,) = persist(self, **kwargs)
+        return result
+
+    def visualize(self, filename: str | None = "mygraph.svg", **kwargs) -> str:
+        """Draw this collection's task graph with Graphviz (see ``shoal.visualize``).
+
+        ``filename`` ending in ``.dot`` writes the DOT source, other extensions
+        are rendered by Graphviz, and ``filename=None`` returns the source;
+        ``format=``, ``optimize_graph=`` and ``rankdir=`` are passed on.
+        Returns the path written, or the source.
+        """
+        return visualize(self, filename=filename, **kwargs)

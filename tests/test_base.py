@@ -13,6 +13,9 @@ import pandas as pd
 import pytest
 
 import shoal
+import shoal.array
+import shoal.bag
+import shoal.dataframe
 from shoal import config, delayed
 from shoal.schedulers import register_scheduler, unregister_scheduler
 from shoal.schedulers.sync import get as sync_get
@@ -277,6 +280,63 @@ def test_visualize_reports_what_graphviz_refused(fake_graphviz):
 def test_visualize_needs_a_collection():
     with pytest.raises(TypeError, match="collection"):
         shoal.visualize(1, 2)
+
+
+# --- the verbs as methods: shoal.base.CollectionMethods ------------------------------------
+
+
+def one_collection_of_each_kind(kind: str):
+    """``(lazy collection, the same value computed eagerly, its visualize() default file)``."""
+    grid = np.arange(12).reshape(3, 4)
+    pdf = pd.DataFrame({"x": [3, 1, 2, 5], "y": [0.5, 1.5, 2.5, 3.5]})
+    df = shoal.dataframe.from_pandas(pdf, npartitions=2)
+    bag = shoal.bag.from_sequence(list(range(7)), npartitions=3)
+    if kind == "Array":
+        return shoal.array.from_array(grid, chunks=2) * 2, grid * 2, "myarray.svg"
+    if kind == "Bag":
+        return bag.map(inc), [inc(v) for v in range(7)], "mybag.svg"
+    if kind == "Item":
+        return bag.sum(), sum(range(7)), "mybag.svg"
+    if kind == "DataFrame":
+        return df[df.x > 1], pdf[pdf.x > 1], "mygraph.svg"
+    if kind == "Series":
+        return df.y + 1, pdf.y + 1, "mygraph.svg"
+    if kind == "Index":
+        return df.index, pdf.index, "mygraph.svg"
+    if kind == "Scalar":
+        return df.x.sum(), pdf.x.sum(), "mygraph.svg"
+    assert kind == "Delayed"
+    return delayed(add)(delayed(inc)(1), 10), add(inc(1), 10), "mydelayed.svg"
+
+
+COLLECTION_KINDS = ["Array", "Bag", "Item", "DataFrame", "Series", "Index", "Scalar", "Delayed"]
+
+
+@pytest.mark.parametrize("kind", COLLECTION_KINDS)
+def test_every_collection_computes_and_persists_through_the_shared_methods(kind):
+    lazy, eager, _ = one_collection_of_each_kind(kind)
+    assert type(lazy).__name__ == kind
+    assert isinstance(lazy, shoal.base.CollectionMethods)
+    assert_eq(lazy.compute(scheduler="sync"), eager)
+    persisted = lazy.persist(scheduler="sync")
+    assert type(persisted) is type(lazy)
+    assert_eq(persisted.compute(scheduler="sync"), eager)
+
+
+@pytest.mark.parametrize("kind", COLLECTION_KINDS)
+def test_every_collection_draws_its_graph_like_the_top_level_visualize(kind, fake_graphviz, monkeypatch):
+    lazy, _, default_file = one_collection_of_each_kind(kind)
+    source = shoal.visualize(lazy, filename=None)
+    assert lazy.visualize(filename=None) == source
+    monkeypatch.chdir(fake_graphviz)
+    assert lazy.visualize() == default_file  # each kind keeps its own default file name
+    assert (fake_graphviz / default_file).read_text() == source
+
+
+def test_the_shared_methods_keep_slotted_collections_without_an_instance_dict():
+    for kind in ("Array", "Bag", "Item", "Delayed"):
+        lazy, _, _ = one_collection_of_each_kind(kind)
+        assert not hasattr(lazy, "__dict__"), kind
 
 
 # --- shoal.testing.assert_eq --------------------------------------------------------------

@@ -16,6 +16,7 @@ import uuid
 from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from .. import config
+from ..base import CollectionMethods
 from ..taskgraph.core import DataNode, GraphNode, Ref, Task
 from ..taskgraph.protocol import flatten_keys, is_collection
 from ..taskgraph.tokenize import tokenize
@@ -23,7 +24,7 @@ from ..taskgraph.tokenize import tokenize
 __all__ = ["Delayed", "delayed"]
 
 
-class Delayed:
+class Delayed(CollectionMethods):
     """A lazy value: the output ``key`` of a task graph.
 
     >>> from operator import add
@@ -76,24 +77,10 @@ class Delayed:
     def __shoal_merge_graphs__(cls, collections: Iterable["Delayed"]) -> dict:
         return merge_graphs(collections)
 
-    def compute(self, **kwargs) -> Any:
-        """The value, computed (see ``shoal.compute`` for the keywords)."""
-        from ..base import compute
-
-        (result,) = compute(self, **kwargs)
-        return result
-
-    def persist(self, **kwargs) -> "Delayed":
-        """A Delayed of the same key whose value is already computed."""
-        from ..base import persist
-
-        (result,) = persist(self, **kwargs)
-        return result
-
-    def visualize(self, filename: str | None = "mydelayed.svg", **kwargs):
-        from ..base import visualize
-
-        return visualize(self, filename=filename, **kwargs)
+    # compute() and persist() come from CollectionMethods; only the file name differs here.
+    def visualize(self, filename: str | None = "mydelayed.svg", **kwargs) -> str:
+        """Draw the task graph behind this value (to ``mydelayed.svg`` by default); see ``shoal.visualize``."""
+        return super().visualize(filename, **kwargs)
 
     # --- proxies -----------------------------------------------------------
     def __getattr__(self, attr: str) -> "Delayed":

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ...base import CollectionMethods
 from ...taskgraph.cull import cull
 from ...taskgraph.protocol import flatten_keys
 from .cheap_blocks import inline_cheap_blocks
@@ -30,7 +31,7 @@ from .expr import ArrayExpr
 __all__ = ["Array", "concatenate_blocks"]
 
 
-class Array:
+class Array(CollectionMethods):
     """A lazy N-dimensional array cut into NumPy blocks."""
 
     __slots__ = ("expr", "__weakref__")
@@ -126,24 +127,10 @@ class Array:
     def __shoal_tokenize__(self) -> str:
         return self.expr._name
 
-    def compute(self, **kwargs) -> Any:
-        """The NumPy array (or scalar) this array stands for; see ``shoal.compute``."""
-        from ...base import compute
-
-        (result,) = compute(self, **kwargs)
-        return result
-
-    def persist(self, **kwargs) -> "Array":
-        """An equal Array whose blocks are already computed and held in memory."""
-        from ...base import persist
-
-        (result,) = persist(self, **kwargs)
-        return result
-
-    def visualize(self, filename: str | None = "myarray.svg", **kwargs):
-        from ...base import visualize
-
-        return visualize(self, filename=filename, **kwargs)
+    # compute() and persist() come from CollectionMethods; only the file name differs here.
+    def visualize(self, filename: str | None = "myarray.svg", **kwargs) -> str:
+        """Draw this array's task graph (to ``myarray.svg`` by default); see ``shoal.visualize``."""
+        return super().visualize(filename, **kwargs)
 
     def explain(self, optimize: bool = True) -> None:
         """Print the plan (optimized by default)."""

@@ -25,6 +25,7 @@ import warnings
 from typing import Any, Callable, Iterable
 
 from ... import config
+from ...base import CollectionMethods
 from ...taskgraph.core import DataNode
 from ...taskgraph.expr import Expr
 from ...taskgraph.protocol import is_collection
@@ -63,7 +64,7 @@ def _rebuild_bag(results: dict, keys: list, cls: type) -> Any:
     return cls(FromGraph(GraphHolder(name, graph), tuple(keys)))
 
 
-class _Lazy:
+class _Lazy(CollectionMethods):
     """What ``Bag`` and ``Item`` share: an expression and the collection protocol."""
 
     __shoal_scheduler__ = "processes"
@@ -92,24 +93,10 @@ class _Lazy:
     def npartitions(self) -> int:
         return self.expr.npartitions
 
-    def compute(self, **kwargs) -> Any:
-        """The value (see ``shoal.compute`` for ``scheduler=`` and other keywords)."""
-        from ...base import compute
-
-        (result,) = compute(self, **kwargs)
-        return result
-
-    def persist(self, **kwargs):
-        """An equivalent collection whose partitions are already computed."""
-        from ...base import persist
-
-        (result,) = persist(self, **kwargs)
-        return result
-
-    def visualize(self, filename: str | None = "mybag.svg", **kwargs):
-        from ...base import visualize
-
-        return visualize(self, filename=filename, **kwargs)
+    # compute() and persist() come from CollectionMethods; only the file name differs here.
+    def visualize(self, filename: str | None = "mybag.svg", **kwargs) -> str:
+        """Draw the task graph (to ``mybag.svg`` by default); see ``shoal.visualize``."""
+        return super().visualize(filename, **kwargs)
 
     def explain(self, optimize: bool = True) -> None:
         """Print the (optimized) plan, split into stages at every shuffle."""
