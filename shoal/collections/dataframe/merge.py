@@ -30,10 +30,11 @@
    Off by default, as the sample reads the side once more (``merge_skew.py``).
 
 ``how="cross"`` (every row with every row) always broadcasts the smaller
-side. ``explain()`` shows the strategy and why it was chosen. ``leftsemi`` keeps
-the rows of the left side whose key appears on the right (left columns only,
-each row once); ``leftanti`` those whose key does not. Null keys match each
-other, as in pandas.
+side. ``explain()`` shows the strategy and why it was chosen. Columns and
+filters taken from the result are pushed into the sides (``merge_pushdown.py``).
+``leftsemi`` keeps the rows of the left side whose key appears on the right
+(left columns only, each row once); ``leftanti`` those whose key does not. Null
+keys match each other, as in pandas.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> a = dd.from_pandas(pd.DataFrame({"k": [1, 2, 3], "x": [10, 20, 30]}), npartitions=2)
@@ -50,6 +51,7 @@ import pandas as pd
 from ... import config
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr, HashLayout, label_with_reason
+from .merge_pushdown import pushed_below_merge
 from .merge_validate import check_unique_keys, join_keys as _keys_of, normalised_validate as _normalised_validate
 from .merge_validate import unique_sides
 from .meta import make_meta, meta_nonempty
@@ -114,14 +116,41 @@ _MERGE_PARAMETERS = ["left", "right", "how", "left_on", "right_on", "left_index"
                      "indicator", "validate"]
 
 
-class BlockwiseMerge(FrameExpr):
+class MergeNode(FrameExpr):
+    """What the node of every merge strategy shares: operands ``_MERGE_PARAMETERS`` and ``why`` (the reason the
+    strategy was chosen) and a ``strategy`` (operand or class attribute); the merged meta, ``explain``'s view of
+    the keys with that reason, and projections and filters pushed into the sides (``merge_pushdown``)."""
+
+    def _compute_meta(self):
+        return _merged_meta(self)
+
+    def _explain_args(self):
+        shown = {"how": self.how}
+        if self.left_index:
+            shown["left"] = "index"
+        else:
+            shown["left_on"] = list(self.left_on)
+        if self.right_index:
+            shown["right"] = "index"
+        else:
+            shown["right_on"] = list(self.right_on)
+        shown["strategy"] = self.strategy
+        return shown
+
+    def _explain_reason(self):
+        return self.why
+
+    _label = label_with_reason
+
+    def _simplify_up(self, parent, dependents):
+        return pushed_below_merge(self, parent, dependents)
+
+
+class BlockwiseMerge(MergeNode):
     """Partition ``i`` of ``left`` merged with partition ``i`` of ``right`` (placed alike beforehand)."""
 
     _parameters = _MERGE_PARAMETERS + ["strategy", "why", "keeps_index"]
     _is_blockwise = True
-
-    def _compute_meta(self):
-        return _merged_meta(self)
 
     def _compute_divisions(self):
         if self.keeps_index:
@@ -150,114 +179,6 @@ class BlockwiseMerge(FrameExpr):
         return Task(self._key(index), merge_partitions, Ref(self.left._key(index)), Ref(self.right._key(index)),
                     *_merge_args(self))
 
-    def _explain_args(self):
-        return _explain(self)
-
-    def _explain_reason(self):
-        return self.why
-
-    _label = label_with_reason
-
-    def _simplify_up(self, parent, dependents):
-        return _merge_simplify_up(self, parent, dependents)
-
-
-def _explain(expr) -> dict:
-    shown = {"how": expr.how}
-    if expr.left_index:
-        shown["left"] = "index"
-    else:
-        shown["left_on"] = list(expr.left_on)
-    if expr.right_index:
-        shown["right"] = "index"
-    else:
-        shown["right_on"] = list(expr.right_on)
-    shown["strategy"] = expr.strategy
-    return shown
-
-
-def _narrowed_sides(merge_node, parent, dependents):
-    """``parent`` (a projection of ``merge_node``) over a merge of narrower sides, or None.
-
-    Pushed only when no column is renamed by the suffixes (the sides share no column but the keys), so each
-    output column names its source; the keys are always kept.
-    """
-    from .blockwise import Projection
-
-    if not (isinstance(parent, Projection) and parent.frame is merge_node) or merge_node.indicator:
-        return None
-    if len(dependents.get(merge_node._name, ())) > 1:
-        return None
-    left, right = merge_node.left, merge_node.right
-    shared = (set(left.columns) & set(right.columns)) - (set(merge_node.left_on) & set(merge_node.right_on))
-    if shared:
-        return None
-    wanted = set(parent.columns_ if isinstance(parent.columns_, list) else [parent.columns_])
-    keep_left = [c for c in left.columns if c in wanted or c in merge_node.left_on]
-    keep_right = [c for c in right.columns if c in wanted or c in merge_node.right_on]
-    if len(keep_left) == len(left.columns) and len(keep_right) == len(right.columns):
-        return None
-    changes = {}
-    if len(keep_left) < len(left.columns):
-        changes["left"] = Projection(left, keep_left)
-    if len(keep_right) < len(right.columns) and not (merge_node.how in ("leftsemi", "leftanti") and not keep_right):
-        changes["right"] = Projection(right, keep_right)
-    from .merge_skew import SkewMerge
-
-    extra = {}
-    if isinstance(merge_node, SkewMerge) and "right" in changes:
-        extra["right_source"] = Projection(merge_node.right_source, keep_right)
-    return Projection(merge_node.replace(**changes, **extra), parent.columns_)
-
-
-def _filter_below(merge_node, parent, dependents):
-    """``merged[predicate]`` as a merge of a filtered side, when the predicate reads only columns of that side
-    (not renamed by suffixes) and filtering that side first keeps the same rows: the left side of inner, left,
-    leftsemi and leftanti joins, the right side of inner and right joins."""
-    from .blockwise import Filter, Projection
-    from .merge_skew import SkewMerge
-
-    if not (isinstance(parent, Filter) and parent.frame is merge_node) or merge_node.indicator:
-        return None
-    read = []
-    for node in parent.predicate.walk():
-        if node._name == merge_node._name:
-            continue
-        if any(dep._name == merge_node._name for dep in node.dependencies()):
-            if not (isinstance(node, Projection) and not isinstance(node.columns_, list)):
-                return None
-            read.append(node)
-    if not read:
-        return None
-    allowed = {parent._name} | {node._name for node in read}
-    if any(reader._name not in allowed for reader in dependents.get(merge_node._name, ())):
-        return None  # something else reads the merge too: filtering below it would change what that sees
-    columns = {node.columns_ for node in read}
-    left, right = merge_node.left, merge_node.right
-    sides = []
-    if merge_node.how in ("inner", "left", "leftsemi", "leftanti"):
-        sides.append(("left", left))
-    if merge_node.how in ("inner", "right"):
-        sides.append(("right", right))
-    for side, frame in sides:
-        other = right if side == "left" else left
-        if not columns <= set(frame.columns):
-            continue
-        if columns & set(other.columns) and not columns <= set(merge_node.left_on) & set(merge_node.right_on):
-            continue  # a shared column is renamed by the suffixes (or ambiguous)
-        predicate = parent.predicate
-        for node in read:
-            predicate = predicate.substitute(node, Projection(frame, node.columns_))
-        changes = {side: Filter(frame, predicate)}
-        if isinstance(merge_node, SkewMerge) and side == "right":
-            return None  # the heavy right rows are read from the unfiltered source
-        return merge_node.replace(**changes)
-    return None
-
-
-def _merge_simplify_up(merge_node, parent, dependents):
-    return _narrowed_sides(merge_node, parent, dependents) or _filter_below(merge_node, parent, dependents)
-
 
 def _concat_small(meta, *parts):
     found = [p for p in parts if len(p)]
@@ -270,15 +191,12 @@ def _broadcast_merge(large, small, small_is_left, args):
     return merge_partitions(large, small, *args)
 
 
-class BroadcastMerge(FrameExpr):
+class BroadcastMerge(MergeNode):
     """Every partition of the large side merged with the whole small side (gathered once)."""
 
     _parameters = _MERGE_PARAMETERS + ["small_is_left", "why"]
 
     strategy = "broadcast"
-
-    def _compute_meta(self):
-        return _merged_meta(self)
 
     @property
     def _large(self):
@@ -315,17 +233,9 @@ class BroadcastMerge(FrameExpr):
         return layer
 
     def _explain_args(self):
-        shown = _explain(self)
+        shown = super()._explain_args()
         shown["small"] = "left" if self.small_is_left else "right"
         return shown
-
-    def _explain_reason(self):
-        return self.why
-
-    _label = label_with_reason
-
-    def _simplify_up(self, parent, dependents):
-        return _merge_simplify_up(self, parent, dependents)
 
 
 # ------------------------------------------------------------------ choosing a strategy

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ...taskgraph.core import Ref, Task
-from .expr import FrameExpr, label_with_reason
+from .expr import FrameExpr
 from .merge import (
-    _MERGE_PARAMETERS, BlockwiseMerge, _concat_small, _explain, _merge_args, _merge_simplify_up, _merged_meta,
-    merge_partitions,
+    _MERGE_PARAMETERS, BlockwiseMerge, MergeNode, _concat_small, _merge_args, _merged_meta, merge_partitions,
 )
 from .shuffle import INDEX_KEY, Shuffle, SpreadSpec, shuffle_expr
 
@@ -38,13 +37,18 @@ def skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions
             spread = SpreadSpec(heavy, npartitions, l_cast[0] if l_cast else None)
             spread_left = Shuffle(lexpr, l_keys, npartitions, shuffle_method, None, spread)
             hashed_right = shuffle_expr(rexpr, r_keys, npartitions, shuffle_method, r_cast)
-            shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
-            why = f"skew: {len(heavy)} heavy left key(s) ({shown}) spread over all partitions, their right rows copied"
+            why = (f"skew: {len(heavy)} heavy left key(s) ({_first_keys(heavy)}) spread over all partitions, "
+                   "their right rows copied")
             return new_collection(SkewMerge(spread_left, hashed_right, *common, rexpr, heavy, why))
     if how in ("inner", "right") and len(r_keys) == 1 and INDEX_KEY not in l_keys + r_keys and not indicator:
         return _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, npartitions,
                                     shuffle_method)
     return None
+
+
+def _first_keys(heavy) -> str:
+    """The first three heavy keys, for ``explain`` (a long list would drown the plan)."""
+    return ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
 
 
 def _heavy_rows(right, key, heavy):
@@ -58,14 +62,11 @@ def _skew_merge(left, right, heavy_right, key, heavy, args):
     return merge_partitions(left, rows, *args)
 
 
-class SkewMerge(FrameExpr):
+class SkewMerge(MergeNode):
     """A hash join whose heavy left keys were spread over every partition; their right rows go to all of them."""
 
     _parameters = _MERGE_PARAMETERS + ["right_source", "heavy", "why"]
     strategy = "hash+skew"
-
-    def _compute_meta(self):
-        return _merged_meta(self)
 
     def _compute_divisions(self):
         return (None,) * (self.left.npartitions + 1)
@@ -86,19 +87,6 @@ class SkewMerge(FrameExpr):
             layer[self._key(i)] = Task(self._key(i), _skew_merge, Ref(self.left._key(i)), Ref(self.right._key(i)),
                                        Ref(gathered), key, self.heavy, args)
         return layer
-
-    def _explain_args(self):
-        shown = _explain(self)
-        shown["strategy"] = "hash+skew"
-        return shown
-
-    def _explain_reason(self):
-        return self.why
-
-    _label = label_with_reason
-
-    def _simplify_up(self, parent, dependents):
-        return _merge_simplify_up(self, parent, dependents)
 
 
 def heavy_keys(expr: FrameExpr, column, npartitions: int) -> tuple:
@@ -139,7 +127,7 @@ def _mirrored_skew_merge(lexpr, rexpr, common, l_keys, r_keys, l_cast, r_cast, n
     spread = SpreadSpec(heavy, npartitions, r_cast[0] if r_cast else None)
     spread_right = Shuffle(rexpr, r_keys, npartitions, shuffle_method, None, spread)
     hashed_left = shuffle_expr(lexpr, l_keys, npartitions, shuffle_method, l_cast)
-    shown = ", ".join(repr(h) for h in heavy[:3]) + (", ..." if len(heavy) > 3 else "")
-    why = f"skew: {len(heavy)} heavy right key(s) ({shown}) spread over all partitions, their left rows copied"
+    why = (f"skew: {len(heavy)} heavy right key(s) ({_first_keys(heavy)}) spread over all partitions, "
+           "their left rows copied")
     joined = new_collection(SkewMerge(spread_right, hashed_left, *mirrored, lexpr, heavy, why))
     return joined[list(wanted.columns)]
