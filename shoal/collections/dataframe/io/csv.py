@@ -102,6 +102,17 @@ def _line_start_at_or_after(f, position: int, size: int) -> int:
         offset += len(chunk)
 
 
+def read_line_block(path: str, offset: int, length: int) -> bytes:
+    """The bytes of the lines of ``path`` that start in ``[offset, offset + length)`` (the block that owns them;
+    see the module docstring), shared by the line-based readers."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        start = _line_start_at_or_after(f, offset, size)
+        end = _line_start_at_or_after(f, offset + length, size)
+        f.seek(start)
+        return f.read(max(end - start, 0))
+
+
 def _parse(buffer, kwargs: dict) -> pd.DataFrame:
     """``pd.read_csv`` on one block (a seam for tests that record what is parsed)."""
     return pd.read_csv(buffer, **kwargs)
@@ -139,12 +150,7 @@ def _read_csv_block(path, offset, length, header, kwargs, columns, dtypes, compr
                 return path
             kw = dict(kwargs, compression=compression)
         else:
-            size = os.path.getsize(path)
-            with open(path, "rb") as f:
-                start = _line_start_at_or_after(f, offset, size)
-                end = _line_start_at_or_after(f, offset + length, size)
-                f.seek(start)
-                data = f.read(max(end - start, 0))
+            data = read_line_block(path, offset, length)
             if offset > 0:
                 data = header + data
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ....taskgraph.core import Ref, Task
 from ..core import DataFrame, _Collection
-from .csv import _line_start_at_or_after, expand_paths
+from .csv import expand_paths, read_line_block
 from .pandas import from_map
 
 __all__ = ["read_json", "to_json"]
@@ -25,12 +25,7 @@ def _read_json_block(block, lines, kwargs, meta):
     if length is None:
         frame = pd.read_json(path, lines=lines, **kwargs)
     else:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            start = _line_start_at_or_after(f, offset, size)
-            end = _line_start_at_or_after(f, offset + length, size)
-            f.seek(start)
-            data = f.read(max(end - start, 0))
+        data = read_line_block(path, offset, length)
         if not data.strip():
             return meta
         frame = pd.read_json(io.BytesIO(data), lines=True, **kwargs)
