@@ -13,8 +13,10 @@ out by ``resample_calendar.py``; both trim their result to the bins of the
 rows the frame really has (``resample_trim.py``).
 
 Bins are counted from midnight of the first division's day, as pandas counts
-them from its first row's: the two differ only for a rule that does not
-divide a day (such as '7min') on a frame whose first rows were filtered away.
+them from its first row's (``origin="start_day"``): the two differ only for a
+rule that does not divide a day (such as '7min') on a frame whose first rows
+were filtered away; ``origin="epoch"`` or a timestamp, and ``offset=``, give
+pandas' bins whatever the divisions.
 
 >>> import pandas as pd, shoal.dataframe as dd
 >>> pdf = pd.DataFrame({"x": range(6)}, index=pd.date_range("2024-01-01", periods=6, freq="25min"))
@@ -23,6 +25,8 @@ divide a day (such as '7min') on a frame whose first rows were filtered away.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import pandas as pd
 
@@ -89,7 +93,7 @@ class Resampler:
     """``frame.resample(rule)``: aggregate with ``sum``, ``mean``, ``count``, ``min``, ``max``, ``first``, ``last``,
     ``size``, ``median``, ``std``, ``var``, ``nunique``, ``ohlc`` or ``agg``."""
 
-    def __init__(self, frame, rule, closed=None, label=None):
+    def __init__(self, frame, rule, closed=None, label=None, origin="start_day", offset=None):
         for name, value in (("closed", closed), ("label", label)):
             if value not in (None, "left", "right"):
                 raise ValueError(f"resample: {name} must be 'left' or 'right', got {value!r}")
@@ -99,29 +103,66 @@ class Resampler:
         if not pd.api.types.is_datetime64_any_dtype(frame._meta.index.dtype):
             raise TypeError(f"resample needs a datetime index, not {frame._meta.index.dtype}")
         try:
-            offset = pd.tseries.frequencies.to_offset(rule)
+            freq = pd.tseries.frequencies.to_offset(rule)
         except ValueError:
             raise ValueError(f"resample: {rule!r} is not a frequency pandas reads; use e.g. '30min', '1h', 'D', "
                              "'W', 'ME' or 'QS'") from None
         self._frame, self._calendar = frame, None
-        if is_calendar_rule(offset):  # weeks, months, quarters, years, business days: see resample_calendar.py
-            self._calendar = CalendarBins(offset, closed, label, frame.divisions[0], frame.divisions[-1],
+        bins_moved = not (isinstance(origin, str) and origin == "start_day") or offset is not None
+        if is_calendar_rule(freq):  # weeks, months, quarters, years, business days: see resample_calendar.py
+            if bins_moved:
+                raise NotImplementedError(f"resample({rule!r}): origin= and offset= apply to fixed-length rules "
+                                          "(s, min, h, D); calendar bins start where the calendar says")
+            self._calendar = CalendarBins(freq, closed, label, frame.divisions[0], frame.divisions[-1],
                                           frame._meta.index.dtype)
             return
         # one spelling with a count ('D' -> '1D', Hour(3) -> '3h'): pd.Timedelta reads no bare unit such as 'D'
-        rule = f"{offset.n}{offset.rule_code}"
+        rule = f"{freq.n}{freq.rule_code}"
         tz = getattr(frame._meta.index.dtype, "tz", None)
-        if tz is not None and isinstance(offset, pd.offsets.Day) and offset.n != 1:
+        if tz is not None and isinstance(freq, pd.offsets.Day) and freq.n != 1:
             raise NotImplementedError(f"resample({rule!r}) on a timezone-aware index: only '1D' calendar days are "
                                       "supported (or convert the index to UTC first)")
-        if closed == "right" and tz is not None and isinstance(offset, pd.offsets.Day):
+        if closed == "right" and tz is not None and isinstance(freq, pd.offsets.Day):
             raise NotImplementedError(f"resample({rule!r}, closed='right') on a timezone-aware index is not "
                                       "supported; convert the index to UTC first")
+        if bins_moved and tz is not None and isinstance(freq, pd.offsets.Day):
+            # as pandas: calendar days of a timezone-aware index start at local midnight, whatever origin says
+            warnings.warn(f"resample({rule!r}): origin= and offset= do not take effect for days on a "
+                          "timezone-aware index (bins start at local midnight, as in pandas)", RuntimeWarning,
+                          stacklevel=3)
+            origin, offset = "start_day", None
         self._rule = rule
         # pandas' defaults for fixed-length rules: bins closed on the left, named by their start
         self._closed, self._label = closed or "left", label or "left"
-        # pandas counts bins from midnight of the first day ('start_day'); so does every partition here
-        self._origin = pd.Timestamp(frame.divisions[0]).normalize()
+        self._origin = self._first_bin_origin(origin, offset, tz)
+
+    def _first_bin_origin(self, origin, offset, tz):
+        """The instant bins are counted from, as pandas' ``origin=`` and ``offset=`` say. pandas' default,
+        'start_day', is midnight of the first row's day; the first division stands in for the first row (the
+        same unless the first rows were filtered away: then ``origin="epoch"`` gives pandas' bins exactly)."""
+        if isinstance(origin, str) and origin in ("start", "end", "end_day"):
+            raise NotImplementedError(f"resample(origin={origin!r}) counts bins from the data's first or last row, "
+                                      "which a lazy frame does not know; use origin='epoch', 'start_day' or a "
+                                      "timestamp")
+        if isinstance(origin, str) and origin == "start_day":
+            first = pd.Timestamp(self._frame.divisions[0]).normalize()
+        elif isinstance(origin, str) and origin == "epoch":
+            first = pd.Timestamp("1970-01-01", tz=tz)
+        else:
+            try:
+                first = pd.Timestamp(origin)
+            except (TypeError, ValueError):
+                raise ValueError(f"resample: origin must be 'epoch', 'start_day' or a timestamp, got {origin!r}") \
+                    from None
+            if (first.tz is None) != (tz is None):
+                raise ValueError(f"resample: origin {origin!r} and the index must both have a timezone or both have "
+                                 f"none (the index's is {tz})")
+        if offset is not None:
+            try:
+                first += pd.Timedelta(offset)
+            except (TypeError, ValueError):
+                raise ValueError(f"resample: offset must be a timedelta such as '15min', got {offset!r}") from None
+        return first
 
     def _aligned(self):
         """Divisions on bin edges (only neighbouring rows move), so every bin lies in one partition; with

@@ -162,3 +162,44 @@ def test_resample_calendar_rules_refuse_what_they_cannot_do():
         df.resample("MS", closed="right")
     with pytest.raises(ValueError, match="'fortnightly' is not a frequency"):
         df.resample("fortnightly")
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+@pytest.mark.parametrize("rule", ["7min", "45min", "5h", "1D"])
+@pytest.mark.parametrize("origin,offset", [("epoch", None), ("start_day", "3min"), ("epoch", "-10min"),
+                                           ("2024-03-27 00:05", None), ("2024-03-27 00:05", "2min")])
+def test_resample_origin_and_offset(tz, rule, origin, offset):
+    # with origin='epoch' or a timestamp, bins do not depend on the first row: a filtered frame whose first rows
+    # are gone gets pandas' bins too
+    rng = np.random.default_rng(5)
+    pdf = pd.DataFrame({"x": rng.normal(size=1500)},
+                       index=pd.date_range("2024-03-28 00:13", periods=1500, freq="17min", tz=tz))
+    df = dd.from_pandas(pdf, npartitions=7)
+    if origin not in ("epoch", "start_day"):
+        origin = pd.Timestamp(origin, tz=tz)
+    kwargs = {"origin": origin, "offset": offset}
+    if tz is not None and rule == "1D":  # pandas: days on a tz-aware index start at local midnight, origin or not
+        with pytest.warns(RuntimeWarning, match="do not take effect"):
+            result = df.resample(rule, **kwargs).count()
+        with pytest.warns(RuntimeWarning):
+            expected = pdf.resample(rule, **kwargs).count()
+        assert_eq(result, expected)
+        return
+    assert_eq(df.resample(rule, **kwargs).count(), pdf.resample(rule, **kwargs).count())
+    if origin != "start_day":
+        assert_eq(df[df.x > 1.0].resample(rule, closed="right", **kwargs).sum(),
+                  pdf[pdf.x > 1.0].resample(rule, closed="right", **kwargs).sum())
+
+
+def test_resample_origin_refusals():
+    df = dd.from_pandas(_timed(), npartitions=3)
+    with pytest.raises(NotImplementedError, match="origin='start'"):
+        df.resample("7min", origin="start")
+    with pytest.raises(ValueError, match="origin must be"):
+        df.resample("7min", origin="soon")
+    with pytest.raises(ValueError, match="both have a timezone or both have none"):
+        df.resample("7min", origin=pd.Timestamp("2024-01-01", tz="UTC"))
+    with pytest.raises(ValueError, match="offset must be a timedelta"):
+        df.resample("7min", offset="later")
+    with pytest.raises(NotImplementedError, match="calendar bins"):
+        df.resample("ME", origin="epoch")
