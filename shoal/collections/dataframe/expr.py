@@ -1,7 +1,8 @@
 """The base of shoal.dataframe's expression nodes: ``FrameExpr`` with its metadata and partitioning.
 
 This module holds what every node shares: ``FrameExpr`` (meta, divisions,
-origin, hash layout), ``Partitioning`` and ``HashLayout``. The nodes
+origin, hash layout), ``Partitioning`` and ``HashLayout``, and the bases of
+two common shapes (``SameRowsExpr``, ``SameSchemaBlockwise``). The nodes
 themselves live next to it, each idea in its module:
 
 - ``sources``: leaves (``FromPandas``, ``FromValues``, ``FromDelayed``,
@@ -41,7 +42,8 @@ import pandas as pd
 
 from ...taskgraph.expr import Expr
 
-__all__ = ["FrameExpr", "Partitioning", "HashLayout", "label_with_reason", "is_scalar_expr", "MetaInferenceError"]
+__all__ = ["FrameExpr", "Partitioning", "HashLayout", "SameSchemaBlockwise", "label_with_reason", "is_scalar_expr",
+           "MetaInferenceError"]
 
 
 class MetaInferenceError(ValueError):
@@ -215,6 +217,20 @@ class SameRowsExpr(FrameExpr):
     @property
     def _origin(self):
         return self.frame._origin
+
+
+class SameSchemaBlockwise(FrameExpr):
+    """A blockwise node whose partition ``i`` is made from partition ``i`` of its ``frame`` operand alone, with
+    its columns and dtypes, its rows reordered or some dropped (sorting every partition, sampling): the same
+    meta, and the same divisions, as no row leaves its partition. Subclasses say how in ``_task``."""
+
+    _is_blockwise = True
+
+    def _compute_meta(self):
+        return self.frame._meta
+
+    def _compute_divisions(self):
+        return self.frame.divisions
 
 
 def label_with_reason(node: Expr, partitions: bool = True) -> str:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ...taskgraph.core import Ref, Task
 from .blockwise import Partitions, Projection
-from .expr import FrameExpr
+from .expr import FrameExpr, SameSchemaBlockwise
 from .reductions import TreeReduce
 from .repartition import check_divisions
 from .shuffle import RangeSpec, Shuffle, resolve_method
@@ -184,17 +184,10 @@ def _sort_partition(part, by, ascending, na_position):
     return part.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")
 
 
-class SortPartitions(FrameExpr):
+class SortPartitions(SameSchemaBlockwise):
     """Every partition sorted by ``by`` (rows were range-partitioned on ``by[0]`` first)."""
 
     _parameters = ["frame", "by", "ascending", "na_position"]
-    _is_blockwise = True
-
-    def _compute_meta(self):
-        return self.frame._meta
-
-    def _compute_divisions(self):
-        return self.frame.divisions
 
     def _task(self, index):
         return Task(self._key(index), _sort_partition, Ref(self.frame._key(index)), list(self.by),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .blockwise import Partitions
-from .expr import FrameExpr
+from .expr import FrameExpr, SameSchemaBlockwise
 from .parts import _concat, _head
 
 if TYPE_CHECKING:
@@ -23,17 +23,10 @@ def _sample_partition(part, frac, replace, seed):
     return part.sample(frac=frac, replace=replace, random_state=seed)
 
 
-class Sample(FrameExpr):
+class Sample(SameSchemaBlockwise):
     """A random fraction of every partition's rows; partition ``i`` draws with ``seeds[i]``."""
 
     _parameters = ["frame", "frac", "with_replacement", "seeds"]
-    _is_blockwise = True
-
-    def _compute_meta(self):
-        return self.frame._meta
-
-    def _compute_divisions(self):
-        return self.frame.divisions
 
     def _task(self, index):
         from ...taskgraph.core import Ref, Task
