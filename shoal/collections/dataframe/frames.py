@@ -319,8 +319,9 @@ def _apply_rows(part, func, args, kwargs):
 # ---------------------------------------------------------------------- Series
 
 
-class Series(_Frame):
-    """A pandas Series split into partitions along the index."""
+class _OneDimensional:
+    """What ``Series`` and ``Index`` share as one-dimensional collections (a mixin placed before ``_Frame``): the
+    ``name`` and ``dtype`` of their values, read from the meta."""
 
     @property
     def name(self):
@@ -329,6 +330,10 @@ class Series(_Frame):
     @property
     def dtype(self):
         return self._meta.dtype
+
+
+class Series(_OneDimensional, _Frame):
+    """A pandas Series split into partitions along the index."""
 
     @property
     def dtypes(self):
@@ -455,17 +460,9 @@ def _series_apply(part, func, args, kwargs):
 # ---------------------------------------------------------------------- Index
 
 
-class Index(IndexMethods, _Frame):
+class Index(IndexMethods, _OneDimensional, _Frame):
     """The index of a DataFrame or Series, partition by partition, with pandas' Index methods and attributes
     (comparisons give a boolean Index that filters the frame by position; see ``index_ops``)."""
-
-    @property
-    def name(self):
-        return self._meta.name
-
-    @property
-    def dtype(self):
-        return self._meta.dtype
 
     @property
     def index(self):
