@@ -168,6 +168,7 @@ class SchedulerStreamsMixin:
                         self._plugins_heartbeat(address, m.get("metrics"))
                     elif op == "unregister":
                         reason = "worker closed"
+                        self.send(out)  # what the batch's reports before it caused (a result, an error)
                         return
                     else:
                         if state.plugins:

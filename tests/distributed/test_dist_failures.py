@@ -289,3 +289,35 @@ def test_oversized_message_fails_its_future_only():
 
     with config.set({"distributed.comm.max-message-size": "1 MiB"}):
         run(main)
+
+
+def test_what_a_worker_reports_in_the_batch_that_unregisters_it_still_reaches_the_client():
+    # A worker whose task just failed and that closes at once sends both in one batch:
+    # [task-erred, unregister]. The scheduler must send what the task-erred caused (the
+    # client's error) before it stops serving that worker, or the future waits forever.
+    async def main():
+        async with Scheduler("inproc://") as s:
+            fake = await connect(s.address, timeout=5)
+            await fake.write({"op": "register-worker", "address": "inproc://closing-fake", "nthreads": 1})
+            assert (await fake.read())["op"] == "registered"
+            async with Client(s.address, asynchronous=True) as c:
+                future = c.submit(inc, 1, key="erring-then-closing")
+                compute = None
+                for _ in range(100):  # bounded: the scheduler sends the task to its only worker
+                    batch = await asyncio.wait_for(fake.read(), 10)
+                    msgs = batch if isinstance(batch, list) else [batch]
+                    compute = next((m for m in msgs if m.get("op") == "compute-task"), None)
+                    if compute is not None:
+                        break
+                assert compute is not None and compute["key"] == future.key
+                await fake.write([
+                    {"op": "task-erred", "key": future.key, "exception": ValueError("boom on the fake worker"),
+                     "traceback": None, "exception_text": "ValueError('boom on the fake worker')"},
+                    {"op": "unregister"},
+                ])
+                with pytest.raises(ValueError, match="boom on the fake worker"):
+                    await asyncio.wait_for(future, 20)
+                assert "inproc://closing-fake" not in s.state.workers
+            fake.abort()
+
+    run(main)
