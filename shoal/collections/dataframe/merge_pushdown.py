@@ -16,6 +16,7 @@ which would then see other rows or columns than it asked for.
 from __future__ import annotations
 
 from .blockwise import Filter, Projection
+from .merge_validate import unique_sides
 
 __all__ = ["pushed_below_merge"]
 
@@ -80,10 +81,13 @@ def _filter_below(merge_node, parent, dependents):
         sides.append(("left", left))
     if merge_node.how in ("inner", "right"):
         sides.append(("right", right))
+    checked = unique_sides(getattr(merge_node, "validate", None))
     for side, frame in sides:
         other = right if side == "left" else left
         if not columns <= set(frame.columns):
             continue
+        if side in checked:
+            continue  # validate= checks this side's keys: filtering it first could hide a repeated key
         if columns & set(other.columns) and not columns <= set(merge_node.left_on) & set(merge_node.right_on):
             continue  # a shared column is renamed by the suffixes (or ambiguous)
         predicate = parent.predicate

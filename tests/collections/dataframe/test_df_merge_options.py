@@ -96,6 +96,20 @@ def test_validate_on_both_sides_names_both():
         lazy.compute(scheduler="sync")
 
 
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_validate_still_raises_when_a_filter_follows_the_merge(how):
+    # a filter on the validated side's columns must not be pushed below the merge: filtering first would drop
+    # the repeated key pandas complains about
+    left = pd.DataFrame({"k": [1, 2, 2, 3], "v": [10, 20, 30, 40]})
+    right = pd.DataFrame({"k": [1, 2, 3], "w": [1, 2, 3]})
+    message = _pandas_error(left, right, on="k", how=how, validate="one_to_one")
+    for npartitions in (1, 2):
+        merged = dd.from_pandas(left, npartitions=npartitions).merge(
+            dd.from_pandas(right, npartitions=1), on="k", how=how, validate="one_to_one")
+        with pytest.raises(pd.errors.MergeError, match=message):
+            merged[merged.v < 25].compute(scheduler="sync")
+
+
 def test_validate_index_join_and_semi_join(pdf):
     left = pdf[["i", "f"]]
     right = pd.DataFrame({"r": np.arange(30.0)}, index=pd.Index(np.arange(30) * 4, name="idx"))
