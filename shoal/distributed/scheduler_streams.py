@@ -230,6 +230,7 @@ class SchedulerStreamsMixin:
                     elif op == "update-data":  # the client scattered data straight to workers
                         out += state.update_data(client, m["who_has"], m.get("nbytes"), m.get("types"))
                     elif op == "close-client":
+                        self.send(out)  # what the batch's requests before it caused (e.g. freeing data)
                         return
                     else:
                         self._spawn(self._answer_on_stream(stream, m))

@@ -321,3 +321,33 @@ def test_what_a_worker_reports_in_the_batch_that_unregisters_it_still_reaches_th
             fake.abort()
 
     run(main)
+
+
+def test_what_a_client_asks_in_the_batch_that_closes_it_is_still_carried_out():
+    # A client that releases its last futures and closes at once sends both in one batch:
+    # [client-releases-keys, close-client]. The workers must still be told to free the data,
+    # or they hold it for as long as they live.
+    from shoal.taskgraph import Task
+
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1) as w:
+            raw = await connect(s.address, timeout=5)
+            await raw.write({"op": "register-client", "client": "raw-closing-client"})
+            assert (await raw.read())["op"] == "registered"
+            await raw.write([{"op": "update-graph", "graph": {"kept-then-released": Task("kept-then-released", inc, 1)},
+                              "keys": ["kept-then-released"]}])
+            for _ in range(2000):  # bounded: until the worker holds the result
+                if "kept-then-released" in w.data:
+                    break
+                await asyncio.sleep(0.01)
+            assert w.data["kept-then-released"] == inc(1)
+            await raw.write([{"op": "client-releases-keys", "keys": ["kept-then-released"]}, {"op": "close-client"}])
+            for _ in range(2000):  # bounded: until the worker has freed it
+                if "kept-then-released" not in w.data:
+                    break
+                await asyncio.sleep(0.01)
+            assert "kept-then-released" not in w.data
+            assert "kept-then-released" not in s.state.tasks
+            raw.abort()
+
+    run(main)
