@@ -184,6 +184,9 @@ class Resampler:
         from .core import new_collection
         from .meta import make_meta, meta_nonempty
 
+        if method == "agg" and len(args) == 1 and not kwargs and isinstance(args[0], str) and args[0] in _AGGREGATIONS:
+            # agg('sum') is sum(): empty bins then get sum's 0 rather than the null agg's reindex fills in
+            method, args = args[0], ()
         if self._calendar is not None:
             return new_collection(self._calendar_aggregate(method, args, kwargs))
         divisions = self._aligned()
@@ -241,8 +244,11 @@ class Resampled(FrameExpr):
         return {"rule": self.rule, "method": self.method}
 
 
-for _method in ("sum", "mean", "count", "min", "max", "first", "last", "size", "median", "std", "var", "nunique",
-                "ohlc", "agg"):
+#: the aggregations a Resampler has a method for (agg('sum') goes to sum())
+_AGGREGATIONS = ("sum", "mean", "count", "min", "max", "first", "last", "size", "median", "std", "var", "nunique",
+                 "ohlc")
+
+for _method in _AGGREGATIONS + ("agg",):
     def _make(method):
         def aggregate(self, *args, **kwargs):
             return self._aggregate(method, *args, **kwargs)

@@ -203,3 +203,13 @@ def test_resample_origin_refusals():
         df.resample("7min", offset="later")
     with pytest.raises(NotImplementedError, match="calendar bins"):
         df.resample("ME", origin="epoch")
+
+
+@pytest.mark.parametrize("rule", ["7D", "ME"])
+@pytest.mark.parametrize("func", ["sum", "count", "size"])
+def test_resample_agg_by_name_fills_empty_bins_as_pandas(rule, func):
+    # bins in a gap between partitions hold no row: agg('sum') must give sum's 0 there, as pandas does
+    index = pd.to_datetime(["2020-01-05", "2020-01-20", "2020-02-03", "2020-07-10", "2020-07-20", "2020-08-02"])
+    pdf = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}, index=index)
+    lazy = dd.from_pandas(pdf, npartitions=2).resample(rule).agg(func).compute(scheduler="sync")
+    assert_eq(lazy, pdf.resample(rule).agg(func), check_freq=False)
