@@ -53,5 +53,11 @@ def piece_graph(value: Any) -> dict:
 def piece_value(value: Any) -> Any:
     """The value now (to learn a collection's meta): a Future's result, or the Delayed computed here."""
     if is_future(value):
+        if getattr(value.client, "asynchronous", False):
+            # Its result() is an awaitable here, and waiting for it would block the event loop
+            # the client runs on: without this the meta silently became a coroutine.
+            raise TypeError(f"from_delayed: Future {value.key!r} belongs to an asynchronous Client, whose "
+                            "results cannot be fetched here to learn the meta; pass meta= (an empty pandas "
+                            "object shaped like the pieces).")
         return value.result()
     return value.compute(scheduler="sync")

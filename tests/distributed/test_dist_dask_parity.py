@@ -250,3 +250,24 @@ def test_bag_and_array_from_delayed_futures(client):
     array = sa.from_delayed(block, shape=(12,), dtype=float)
     np.testing.assert_array_equal((array.reshape(3, 4) + 1).compute(), np.arange(12.0).reshape(3, 4) + 1)
     assert array.sum().compute() == np.arange(12.0).sum()
+
+
+def test_dataframe_from_delayed_futures_of_an_asynchronous_client_asks_for_meta():
+    # Without meta= the first piece's result would be needed now; an asynchronous
+    # client cannot give it without blocking its loop (the meta became a coroutine).
+    import shoal.dataframe as dd
+    from shoal.distributed import Scheduler, Worker
+
+    parts = [make_part(i) for i in range(2)]
+
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1), \
+                Client(s.address, asynchronous=True) as c:
+            futures = c.map(make_part, range(2))
+            await c.gather(futures)
+            with pytest.raises(TypeError, match=r"from_delayed: Future .* asynchronous Client.*pass meta="):
+                dd.from_delayed(futures)
+            frame = dd.from_delayed(futures, meta=parts[0].iloc[:0])
+            pd.testing.assert_frame_equal(await c.compute(frame), pd.concat(parts))
+
+    asyncio.run(asyncio.wait_for(main(), 30))
