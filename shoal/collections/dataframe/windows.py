@@ -44,7 +44,9 @@ def _tail_carry(carry, part, before, on=None):
         if len(rows) == 0:
             return rows
         labels = _increasing_labels(rows, on, before)
-        return rows[labels > labels[-1] - before]
+        # >=: a row exactly one window before the last label is in the window of a next row with that same label
+        # when the window is closed on the left (closed='both'/'left'); otherwise pandas leaves it out itself
+        return rows[labels >= labels[-1] - before]
     return rows.iloc[max(len(rows) - before, 0):] if before else rows.iloc[:0]
 
 

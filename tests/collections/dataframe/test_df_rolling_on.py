@@ -56,3 +56,15 @@ def test_rolling_on_bad_input():
     for unsorted in (_uneven(swapped), dd.from_pandas(pdf.iloc[::-1], npartitions=3, sort=False)):
         with pytest.raises(ValueError, match="the column 't' must be sorted increasing across the partitions"):
             unsorted.rolling("2h", on="t").sum().compute()
+
+
+@pytest.mark.parametrize("closed", ["both", "left", "right", "neither"])
+@pytest.mark.parametrize("npartitions", [2, 3, 4, 8])
+def test_rolling_on_repeated_times_across_partitions_with_closed(closed, npartitions):
+    # equal times split between partitions: a row exactly one window before them is in their window when the
+    # window is closed on the left, so it must be among the rows carried over
+    times = pd.to_datetime(["2020-01-01 00:00", "2020-01-01 00:30", "2020-01-01 00:30", "2020-01-01 00:30",
+                            "2020-01-01 01:00", "2020-01-01 03:00", "2020-01-01 03:10", "2020-01-01 03:10"])
+    pdf = pd.DataFrame({"t": times, "v": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    lazy = dd.from_pandas(pdf, npartitions=npartitions).rolling("30min", on="t", closed=closed).sum()
+    pd.testing.assert_frame_equal(lazy.compute(scheduler="sync"), pdf.rolling("30min", on="t", closed=closed).sum())
