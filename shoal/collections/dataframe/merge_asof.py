@@ -150,6 +150,23 @@ def _sorted_on(frame, column, side: str):
                          f"requires ({error}); sort_values({column!r}) first") from error
 
 
+def _empty_side_bounded(left, right):
+    """``left`` and ``right`` with known divisions when one of them has no rows at all.
+
+    ``set_index(sorted=True)`` has read every partition's key range, so a side it left with unknown divisions
+    holds no row; as pandas, it still joins (no match for any row): it becomes one empty partition spanning the
+    other side's divisions."""
+    from .core import new_collection
+    from .sources import FromValues
+
+    if left.known_divisions == right.known_divisions:
+        return left, right  # both known, or both empty (the join then says what to do)
+    known, empty = (left, right) if left.known_divisions else (right, left)
+    bounds = (known.divisions[0], known.divisions[-1])
+    bounded = new_collection(FromValues((empty._meta,), bounds, empty._meta))
+    return (left, bounded) if empty is right else (bounded, right)
+
+
 def _without_index(part, columns):
     return part.reset_index(drop=True)[columns]
 
@@ -161,6 +178,7 @@ def _on_columns(left, right, left_on, right_on, same_name: bool, options: dict):
 
     keyed_left = _sorted_on(left, left_on, "left")
     keyed_right = _sorted_on(right, right_on, "right")
+    keyed_left, keyed_right = _empty_side_bounded(keyed_left, keyed_right)
     kwargs = {k: v for k, v in options.items() if v is not None}
     fake = pd.merge_asof(meta_nonempty(left._meta).sort_values(left_on), meta_nonempty(right._meta).sort_values(
         right_on), left_on=left_on, right_on=right_on, **kwargs)

@@ -75,3 +75,19 @@ def test_merge_asof_on_columns_bad_input():
         dd.merge_asof(left, right.set_index("t", sorted=True), left_on="t", right_index=True)
     with pytest.raises(ValueError, match="give on= alone"):
         dd.merge_asof(left, right, on="t", left_on="t")
+
+
+@pytest.mark.parametrize("direction", ["backward", "nearest"])
+@pytest.mark.parametrize("empty_side", ["left", "right"])
+def test_merge_asof_on_a_column_with_one_side_without_rows(empty_side, direction):
+    # a side with no rows (filtered away, or built empty) still joins as in pandas: no row finds a match
+    left = pd.DataFrame({"t": [1, 5, 10, 12, 20, 21], "g": list("abaabb"), "v": range(6)})
+    right = pd.DataFrame({"t": [0, 2, 3, 6, 7, 11, 15, 19], "g": list("abababab"), "w": range(8)})
+    lazy_left, lazy_right = dd.from_pandas(left, npartitions=3), dd.from_pandas(right, npartitions=2)
+    if empty_side == "left":
+        lazy_left, left = lazy_left[lazy_left.t > 100], left[left.t > 100]
+    else:
+        lazy_right, right = dd.from_pandas(right.iloc[:0], npartitions=1), right.iloc[:0]
+    lazy = dd.merge_asof(lazy_left, lazy_right, on="t", by="g", direction=direction)
+    pd.testing.assert_frame_equal(lazy.compute(scheduler="sync"),
+                                  pd.merge_asof(left, right, on="t", by="g", direction=direction))
