@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import shoal.dataframe as dd
@@ -44,3 +46,40 @@ def test_iloc_columns(frames):
     assert_eq(df.iloc[:, 1:3], pdf.iloc[:, 1:3])
     with pytest.raises(NotImplementedError, match="column selection only"):
         df.iloc[3]
+
+
+def _hours(tz=None):
+    index = pd.date_range("2024-02-25", periods=300, freq="7h", tz=tz)  # across a month end and, in Paris, DST
+    return pd.DataFrame({"x": np.arange(300.0)}, index=index)
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Paris"])
+@pytest.mark.parametrize("npartitions", [1, 5, 13])
+@pytest.mark.parametrize("key", [slice("2024-03-05", "2024-03-12"), slice("2024-03-05 10:00", None),
+                                 slice(None, "2024-03"), slice("2024-03", "2024-03"), slice("2024-03-31", "2024-04-01"),
+                                 slice("2023", "2023"), "2024-03-05", "2024-03", "2024-03-31"])
+def test_loc_with_date_strings_selects_the_periods_they_name(tz, npartitions, key):
+    # pandas' partial-string indexing: '2024-03' is all of March; the divisions prune partitions by that span
+    pdf = _hours(tz)
+    df = dd.from_pandas(pdf, npartitions=npartitions)
+    assert_eq(df.loc[key], pdf.loc[key])
+    assert_eq(df.x.loc[key], pdf.x.loc[key])
+
+
+def test_loc_with_date_strings_reads_only_the_partitions_needed():
+    pdf = _hours()
+    df = dd.from_pandas(pdf, npartitions=10)
+    assert df.loc["2024-03-05"].npartitions == 1
+    assert df.loc["2024-03"].npartitions < 10
+    with pytest.raises(KeyError, match="'someday' is not a date or time"):
+        df.loc["someday"]
+
+
+def test_loc_with_a_list_of_date_strings_finds_those_instants():
+    pdf = _hours()
+    labels = [pdf.index[5], pdf.index[40], pdf.index[200]]
+    expected = pdf.loc[labels]
+    df = dd.from_pandas(pdf, npartitions=6)
+    # pandas 3 refuses strings in a list; shoal reads each as the instant it names rather than matching nothing
+    assert_eq(df.loc[[str(label) for label in labels]], expected)
+    assert_eq(df.loc[labels], expected)
