@@ -139,7 +139,7 @@ class ClientAdminMixin:
         if not callable(function):
             raise TypeError(f"run(function, ...): function must be callable, got {type(function).__name__} "
                             f"{function!r:.60}")
-        if isinstance(workers, str):
+        if isinstance(workers, (str, int)):  # one address or name (names may be ints)
             workers = [workers]
 
         async def run_all():

@@ -156,7 +156,7 @@ class ClientDataMixin:
                 to_send[key] = value
         # Futures first: they hold the keys before the scheduler hears of them.
         futures = [Future(k, self) for k in keys]
-        if isinstance(workers, str):
+        if isinstance(workers, (str, int)):  # one address or name (names may be ints)
             workers = [workers]
 
         def structured() -> Any:

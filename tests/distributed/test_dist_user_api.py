@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from shoal.distributed import Client, LocalCluster, as_completed, wait
+from shoal.distributed import Client, LocalCluster, Scheduler, Worker, as_completed, wait
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -293,6 +293,7 @@ def test_run_takes_names_one_address_on_error_and_shoal_worker(client):
     address = sorted(info)[0]
     assert client.run(abs, -1, workers=address) == {address: 1}
     assert client.run(abs, -1, workers=[names[address]]) == {address: 1}
+    assert client.run(abs, -1, workers=names[address]) == {address: 1}  # one name
     assert client.run(worker_name) == names
     with pytest.raises(ValueError, match="neither addresses nor names"):
         client.run(abs, -1, workers=["no-such-worker"])
@@ -584,3 +585,14 @@ def test_run_async_functions_and_dask_keywords_that_change_nothing(client):
     assert client.compute(x.sum(), traverse=False, fifo_timeout="60s").result(10) == np.arange(8).sum()
     assert client.persist(x, fifo_timeout="0ms").compute().tolist() == np.arange(8).tolist()
     assert client.gather(client.map(inc, [1, 2]), direct=True) == [inc(1), inc(2)]
+
+
+def test_run_and_scatter_take_one_worker_name_that_is_an_int():
+    async def main():
+        async with Scheduler("inproc://") as s, Worker(s.address, nthreads=1, name=0) as a, \
+                Worker(s.address, nthreads=1, name=1), Client(s.address, asynchronous=True) as c:
+            assert await c.run(abs, -1, workers=0) == {a.address: 1}
+            [future] = await c.scatter([7], workers=0)
+            assert await c.who_has(future) == {future.key: [a.address]} and await future == 7
+
+    asyncio.run(asyncio.wait_for(main(), 60))
