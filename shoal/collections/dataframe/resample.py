@@ -33,12 +33,11 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .repartition import RepartitionToDivisions
-from .resample_trim import trimmed_layer
+from .resample_trim import trimmed_layer, with_every_bin
 from .resample_calendar import CalendarBins, CalendarResampled, is_calendar_rule
 
 __all__ = ["Resampler"]
 
-_ZERO_WHEN_EMPTY = {"sum", "count", "size", "nunique"}
 
 
 def _floor(value, rule, origin):
@@ -81,9 +80,7 @@ def _resample_partition(part, rule, method, args, kwargs, low, high, last, origi
                          name=result.index.name, unit=part.index.unit)  # pandas keeps the index's unit
     if len(part) == 0 and not last and pd.Timestamp(low) == pd.Timestamp(high):
         bins = bins[:0]
-    filled = result.reindex(bins, fill_value=0 if method in _ZERO_WHEN_EMPTY else None)
-    if method in _ZERO_WHEN_EMPTY and len(result) == 0 and len(filled):
-        filled = filled.astype("int64") if method in ("count", "size", "nunique") else filled
+    filled = with_every_bin(result, bins, method, args)
     if label == "right":  # every bin named by its end rather than its start
         filled.index = filled.index.shift(1, freq=rule)
     return filled

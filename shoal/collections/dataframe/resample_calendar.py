@@ -24,13 +24,12 @@ import pandas as pd
 
 from ...taskgraph.core import Task, Ref
 from .expr import FrameExpr
-from .resample_trim import trimmed_layer
+from .resample_trim import trimmed_layer, with_every_bin
 
 __all__ = ["CalendarBins", "CalendarResampled", "is_calendar_rule"]
 
 # pandas closes and labels these on the right by default (a month's total is named by its last day)
 _END_ANCHORED = {"W", "ME", "QE", "YE", "BME", "BQE", "BYE"}
-_ZERO_WHEN_EMPTY = {"sum", "count", "size", "nunique"}
 
 
 def is_calendar_rule(offset) -> bool:
@@ -100,10 +99,7 @@ def _bin_label(value, offset, closed, label):
 
 def _resample_calendar_partition(part, offset, closed, label, method, args, kwargs, labels):
     result = getattr(part.resample(offset, closed=closed, label=label), method)(*args, **kwargs)
-    filled = result.reindex(labels.rename(result.index.name), fill_value=0 if method in _ZERO_WHEN_EMPTY else None)
-    if method in _ZERO_WHEN_EMPTY and len(result) == 0 and len(filled):
-        filled = filled.astype("int64") if method in ("count", "size", "nunique") else filled
-    return filled
+    return with_every_bin(result, labels.rename(result.index.name), method, args)
 
 
 class CalendarResampled(FrameExpr):

@@ -1,4 +1,11 @@
-"""Trimming a partition-wise ``resample`` to the rows the frame really has.
+"""Completing and trimming a partition-wise ``resample``.
+
+Each partition's result gets every bin of its range (``with_every_bin``):
+pandas' full-frame result has the bins no row falls in, holding what each
+aggregation gives for no rows (0 for ``sum``/``count``/``size``/``nunique``, 1
+for ``prod``, null otherwise), column by column for ``agg`` of a list or dict.
+
+Then the result is trimmed to the rows the frame really has.
 
 pandas' result runs from the bin of the frame's first row to the bin of its
 last one. Each partition is given every bin of its division range, but
@@ -11,7 +18,48 @@ and every resampled partition drops the bins outside the overall span.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ...taskgraph.core import Ref, Task
+
+#: what an aggregation of no rows gives, where pandas gives a value rather than null
+_EMPTY_VALUE = {"sum": 0, "count": 0, "size": 0, "nunique": 0, "prod": 1}
+_COUNTS = {"count", "size", "nunique"}
+
+
+def _reindexed(values, bins, aggregation):
+    """``values`` (one column) on ``bins``, the new bins holding what ``aggregation`` gives for no rows."""
+    empty = _EMPTY_VALUE.get(aggregation) if isinstance(aggregation, str) else None
+    filled = values.reindex(bins, fill_value=empty)
+    if aggregation in _COUNTS and len(values) == 0 and len(filled):
+        filled = filled.astype("int64")  # counts of an empty partition: integers, as pandas gives
+    return filled
+
+
+def _aggregations(result, method, args):
+    """The aggregation that made each column of a DataFrame ``result`` (None where unknown)."""
+    spec = args[0] if method == "agg" and args else method
+    columns = result.columns
+    if isinstance(columns, pd.MultiIndex):  # agg([...]) of a frame or agg({col: [...]}): (column, aggregation)
+        return list(columns.get_level_values(-1))
+    if isinstance(spec, dict):
+        return [spec.get(c) if isinstance(spec.get(c), str) else None for c in columns]
+    if isinstance(spec, (list, tuple)):  # agg([...]) of a Series: one column per aggregation
+        return list(columns)
+    return [spec] * len(columns)
+
+
+def with_every_bin(result, bins, method, args):
+    """A partition's resample ``result`` on all ``bins`` of its range (see the module docstring)."""
+    if isinstance(result, pd.Series):
+        return _reindexed(result, bins, args[0] if method == "agg" and args else method)
+    if result.shape[1] == 0:
+        return result.reindex(bins)
+    columns = [_reindexed(result.iloc[:, i], bins, aggregation)
+               for i, aggregation in enumerate(_aggregations(result, method, args))]
+    filled = pd.concat(columns, axis=1)
+    filled.columns = result.columns
+    return filled
 
 
 def _index_span(part):

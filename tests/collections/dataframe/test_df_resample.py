@@ -213,3 +213,16 @@ def test_resample_agg_by_name_fills_empty_bins_as_pandas(rule, func):
     pdf = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}, index=index)
     lazy = dd.from_pandas(pdf, npartitions=2).resample(rule).agg(func).compute(scheduler="sync")
     assert_eq(lazy, pdf.resample(rule).agg(func), check_freq=False)
+
+
+@pytest.mark.parametrize("rule", ["7D", "ME"])
+@pytest.mark.parametrize("spec", [["sum", "mean", "count"], {"x": "sum", "y": ["count", "max", "prod"]},
+                                  {"x": "size", "y": "nunique"}, "prod", ["prod", "size"]])
+def test_resample_agg_of_several_fills_empty_bins_column_by_column(rule, spec):
+    # bins in a gap between partitions: each column holds what its own aggregation gives for no rows
+    index = pd.to_datetime(["2020-01-05", "2020-01-20", "2020-02-03", "2020-07-10", "2020-07-20", "2020-08-02"])
+    pdf = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "y": [1, 2, 3, 4, 5, 6]}, index=index)
+    df = dd.from_pandas(pdf, npartitions=3)
+    assert_eq(df.resample(rule).agg(spec), pdf.resample(rule).agg(spec), check_freq=False)
+    if not isinstance(spec, dict):
+        assert_eq(df.x.resample(rule).agg(spec), pdf.x.resample(rule).agg(spec), check_freq=False)
