@@ -33,11 +33,10 @@ import pandas as pd
 from ...taskgraph.core import Ref, Task
 from .expr import FrameExpr
 from .repartition import RepartitionToDivisions
-from .resample_trim import trimmed_layer, with_every_bin
+from .resample_trim import distinct_bounds, trimmed_layer, with_every_bin
 from .resample_calendar import CalendarBins, CalendarResampled, is_calendar_rule
 
 __all__ = ["Resampler"]
-
 
 
 def _floor(value, rule, origin):
@@ -167,15 +166,7 @@ class Resampler:
         divisions = self._frame.divisions
         past = _TICK if self._closed == "right" else pd.Timedelta(0)
         edge = lambda d: _bin_start(d, self._rule, self._origin, self._closed) + past
-        bounds = [edge(divisions[0]), *[edge(d) for d in divisions[1:-1]], pd.Timestamp(divisions[-1])]
-        unique = [bounds[0]]
-        for b in bounds[1:-1]:
-            if b > unique[-1]:
-                unique.append(b)
-        unique.append(bounds[-1])
-        if unique[-1] == unique[-2] and len(unique) > 2:
-            unique.pop(-2)
-        return tuple(unique)
+        return distinct_bounds([*[edge(d) for d in divisions[:-1]], pd.Timestamp(divisions[-1])])
 
     def _aggregate(self, method, *args, **kwargs):
         from .core import new_collection

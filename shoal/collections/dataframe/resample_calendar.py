@@ -24,7 +24,7 @@ import pandas as pd
 
 from ...taskgraph.core import Task, Ref
 from .expr import FrameExpr
-from .resample_trim import trimmed_layer, with_every_bin
+from .resample_trim import distinct_bounds, trimmed_layer, with_every_bin
 
 __all__ = ["CalendarBins", "CalendarResampled", "is_calendar_rule"]
 
@@ -77,14 +77,7 @@ class CalendarBins:
 
     def aligned(self, divisions):
         """``divisions`` moved to the first instants of their bins (the last bound stays), duplicates merged."""
-        bounds = [self.starts[self.bin_of(d)] for d in divisions[:-1]] + [pd.Timestamp(divisions[-1])]
-        unique = [bounds[0]]
-        for b in bounds[1:-1]:
-            if b > unique[-1]:
-                unique.append(b)
-        if bounds[-1] > unique[-1] or len(unique) == 1:
-            unique.append(bounds[-1])
-        return tuple(unique)
+        return distinct_bounds([self.starts[self.bin_of(d)] for d in divisions[:-1]] + [pd.Timestamp(divisions[-1])])
 
     def labels_per_partition(self, divisions):
         """For each partition of the aligned ``divisions``: the labels of the bins starting in it."""

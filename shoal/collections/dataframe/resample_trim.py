@@ -5,7 +5,9 @@ pandas' full-frame result has the bins no row falls in, holding what each
 aggregation gives for no rows (0 for ``sum``/``count``/``size``/``nunique``, 1
 for ``prod``, null otherwise), column by column for ``agg`` of a list or dict.
 
-Then the result is trimmed to the rows the frame really has.
+Then the result is trimmed to the rows the frame really has. Both resample
+paths (fixed and calendar rules) also move partition bounds onto bin starts
+through ``distinct_bounds``.
 
 pandas' result runs from the bin of the frame's first row to the bin of its
 last one. Each partition is given every bin of its division range, but
@@ -25,6 +27,18 @@ from ...taskgraph.core import Ref, Task
 #: what an aggregation of no rows gives, where pandas gives a value rather than null
 _EMPTY_VALUE = {"sum": 0, "count": 0, "size": 0, "nunique": 0, "prod": 1}
 _COUNTS = {"count", "size", "nunique"}
+
+
+def distinct_bounds(bounds) -> tuple:
+    """Partition bounds moved onto bin starts, with the repeats merged (a partition left empty by the move
+    goes); the last bound, the frame's last row, always stays."""
+    kept = [bounds[0]]
+    for bound in bounds[1:-1]:
+        if bound > kept[-1]:
+            kept.append(bound)
+    if bounds[-1] > kept[-1] or len(kept) == 1:
+        kept.append(bounds[-1])
+    return tuple(kept)
 
 
 def _reindexed(values, bins, aggregation):
